@@ -1,0 +1,48 @@
+"""The transcript's event types and the fields each carries: the contract between engine, scorer and UI.
+
+Every transcript line has `seq`, `type`, `t` (sim seconds since start, a float), `wall` (UTC
+ISO time), `prev` and `hash`; the fields below sit beside them at the top level of the line.
+
+session_started   scenario_id, scenario_path, scenario_sha256, scenario (the resolved
+                  Scenario as JSON), seed, speed, participants [{name, role, simulated}],
+                  mode ("solo" | "team" | "simulate"), team (str or null), solo_role (str or
+                  null), tool_version, resumed_from (null, or the path resumed)
+inject_released   inject (id), title, channel, from, to [roles], phase, body, trigger
+                  ("schedule" | "branch" | "response" | "facilitator" | "adhoc"),
+                  condition (the `when` that fired it, or null)
+decision          id (decision id "d<seq>"), role (who did it), by (person name), action,
+                  fields {}, rationale (str), inject (id it answers, or null),
+                  delegated_by (role, or null), delegation (delegation id, or null),
+                  delegated_at (sim seconds the task was given, or null)
+delegation        id ("g<seq>"), role (who delegates), by, to_role, action, fields {},
+                  rationale, inject, timebox (seconds, or null)
+note              role, by, text, inject (or null)
+marker_set        marker, source ("inject:ID" | "action:ID" | "facilitator")
+clock             op ("pause" | "resume" | "speed" | "jump"), speed (after the op),
+                  from_t, to_t (for jump)
+facilitator       op ("trigger_now" | "adhoc" | "skip" | "role_change" | "join" | "leave"),
+                  inject (id or null), detail {}
+session_ended     reason ("duration" | "facilitator" | "interrupted" | ...)
+"""
+
+SESSION_STARTED = "session_started"
+INJECT_RELEASED = "inject_released"
+DECISION = "decision"
+DELEGATION = "delegation"
+NOTE = "note"
+MARKER_SET = "marker_set"
+CLOCK = "clock"
+FACILITATOR = "facilitator"
+SESSION_ENDED = "session_ended"
+
+EVENT_TYPES = (
+    SESSION_STARTED,
+    INJECT_RELEASED,
+    DECISION,
+    DELEGATION,
+    NOTE,
+    MARKER_SET,
+    CLOCK,
+    FACILITATOR,
+    SESSION_ENDED,
+)

@@ -1,0 +1,430 @@
+"""Typed model of scenarios, injects, expectations and the scoring data they draw on."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from tabletop.timing import parse_duration
+
+Seconds = Annotated[int, BeforeValidator(parse_duration)]
+"""A duration: authored as `30m`, `1h30m`, `72h`; held as whole seconds."""
+
+Channel = Literal["email", "chat", "phone", "alert", "ticket", "news", "briefing"]
+CHANNELS: tuple[str, ...] = Channel.__args__  # type: ignore[attr-defined]
+
+Area = Literal["coordination", "data_protection", "notification", "technical", "recovery", "learning"]
+AREAS: tuple[str, ...] = Area.__args__  # type: ignore[attr-defined]
+
+Kind = Literal[
+    "tabletop",
+    "restore",
+    "failover",
+    "restore-runbook",
+    "failover-runbook",
+    "lost-admin-account",
+    "data-subject-request",
+    "customer-notification",
+    "incident-coordinator",
+    "post-mortem",
+    "manual-change-recovery",
+    "iac-reconciliation",
+]
+KINDS: tuple[str, ...] = Kind.__args__  # type: ignore[attr-defined]
+
+Position = Literal["controller", "processor", "both"]
+Requirement = Literal["required", "optional"]
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9_\-]*$"
+"""Ids are lower case letters, digits, `-` and `_` (scenario ids are kebab-case)."""
+
+
+class Strict(BaseModel):
+    """Base for authored data: unknown keys are errors, instances are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _as_list(value: Any) -> Any:
+    """Accept a single string where a list of strings is expected (`to: all`)."""
+    return [value] if isinstance(value, str) else value
+
+
+StrList = Annotated[list[str], BeforeValidator(_as_list)]
+
+
+# --- conditions, expectations, rules -------------------------------------------------------
+
+
+class Condition(Strict):
+    """A branch condition: exactly one of missed / done / marker / after.
+
+    `missed: EXPECTATION` is true the moment that expectation's deadline passes without its
+    action; `done: ACTION` when the action is recorded; `marker: NAME` when the marker is set;
+    `after: INJECT` when that inject is released.
+    """
+
+    missed: str | None = None
+    done: str | None = None
+    marker: str | None = None
+    after: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "Condition":
+        set_keys = [k for k in ("missed", "done", "marker", "after") if getattr(self, k)]
+        if len(set_keys) != 1:
+            raise ValueError(
+                "expected exactly one of missed, done, marker, after; received "
+                + (", ".join(set_keys) if set_keys else "none")
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ("missed", "done", "marker", "after") if getattr(self, k))
+
+    @property
+    def target(self) -> str:
+        return getattr(self, self.kind)
+
+    def describe(self) -> str:
+        return f"{self.kind}: {self.target}"
+
+
+class Expectation(Strict):
+    """An action a good responder is expected to take, by whom and by when.
+
+    In a resolved scenario `owner` and `after` are always filled in: `owner` is a role id or
+    `any`; `after` is `start`, `inject:ID`, `action:ID` or `marker:NAME`.
+    """
+
+    id: str = Field(pattern=ID_PATTERN)
+    action: str
+    owner: str | None = None
+    after: str | None = None
+    within: Seconds
+    weight: float = Field(1.0, ge=0)
+    late_credit: float = Field(0.5, ge=0, le=1)
+    requires: StrList = Field(default_factory=list)
+    value: dict[str, Any] = Field(default_factory=dict)
+    rationale: Requirement | None = None
+    business_days: bool = False
+    title: str = ""
+    why: str = ""
+    source: str = ""
+    regime: str | None = None
+
+    @field_validator("after")
+    @classmethod
+    def _anchor_form(cls, value: str | None) -> str | None:
+        if value is None or value == "start":
+            return value
+        kind, _, target = value.partition(":")
+        if kind not in ("inject", "action", "marker") or not target:
+            raise ValueError(
+                "expected one of start, inject:ID, action:ID, marker:NAME; "
+                f"received {value!r}"
+            )
+        return value
+
+    @property
+    def anchor_kind(self) -> str:
+        return "start" if not self.after or self.after == "start" else self.after.split(":", 1)[0]
+
+    @property
+    def anchor_target(self) -> str | None:
+        return None if self.anchor_kind == "start" else self.after.split(":", 1)[1]  # type: ignore[union-attr]
+
+
+class AvoidRule(Strict):
+    """An anti-pattern: a role taking one of these actions is a finding with a penalty."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    role: str | None = None
+    actions: StrList
+    penalty: float = Field(1.0, ge=0)
+    detail: str = ""
+
+
+class Phase(Strict):
+    """A module of the exercise (CTEP style) with its discussion questions."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    title: str
+    summary: str = ""
+    questions: StrList = Field(default_factory=list)
+
+
+class Response(Strict):
+    """Solo practice: a simulated teammate's answer when an action is recorded."""
+
+    on: str
+    from_: str = Field(alias="from")
+    after: Seconds = 600
+    channel: Channel = "chat"
+    to: StrList = Field(default_factory=lambda: ["all"])
+    title: str
+    body: str = ""
+    marks: StrList = Field(default_factory=list)
+
+
+class Inject(Strict):
+    """A piece of scenario information released to players at a time or on a condition.
+
+    In a resolved scenario `at` is whole seconds: from the start, or for a branch (`when`),
+    from the moment its condition became true. `advance_to` is the absolute sim second the
+    clock jumps to when this inject is released. `expects` is empty once resolved: its
+    expectations move to the scenario's list with `after: inject:ID`.
+    """
+
+    id: str = Field(pattern=ID_PATTERN)
+    at: int = Field(0, ge=0)
+    phase: str | None = None
+    use: str | None = None
+    channel: Channel = "briefing"
+    from_: str = Field("", alias="from")
+    to: StrList = Field(default_factory=lambda: ["all"])
+    title: str = ""
+    body: str = ""
+    marks: StrList = Field(default_factory=list)
+    expects: list[Expectation] = Field(default_factory=list)
+    when: Condition | None = None
+    advance_to: int | None = None
+    objective: str = ""
+    controller: str = ""
+    notes: str = ""
+
+    def addressed_to(self, role: str) -> bool:
+        return "all" in self.to or role in self.to
+
+
+class DataPosition(Strict):
+    """Whether we are controller or processor for a dataset, and the contract's clock."""
+
+    dataset: str
+    position: Position
+    controller: str = ""
+    contact: str = ""
+    contract: str = ""
+    notify_controller_within: Seconds | None = None
+    data_types: StrList = Field(default_factory=list)
+    subjects: str = ""
+
+
+class Recovery(Strict):
+    """Recovery objectives a restore or failover rehearsal is measured against."""
+
+    rpo: Seconds | None = None
+    rto: Seconds | None = None
+    system: str = ""
+    backup: str = ""
+
+
+class Context(BaseModel):
+    """Facts the players and the report need; keys beyond the typed ones are free-form facts."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    data_positions: list[DataPosition] = Field(default_factory=list)
+    systems: StrList = Field(default_factory=list)
+    recovery: Recovery | None = None
+
+
+# --- scoring data --------------------------------------------------------------------------
+
+
+class Role(Strict):
+    """A role a player (or a simulated teammate) plays."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    title: str
+    duty: str = ""
+
+
+class FieldSpec(Strict):
+    """A field on an action's decision form."""
+
+    type: Literal["choice", "text", "number", "duration", "bool"] = "text"
+    choices: StrList = Field(default_factory=list)
+    required: bool = False
+    help: str = ""
+
+    @model_validator(mode="after")
+    def _choices_for_choice(self) -> "FieldSpec":
+        if self.type == "choice" and not self.choices:
+            raise ValueError("a choice field needs a non-empty list of choices")
+        return self
+
+
+def _field_shorthand(value: Any) -> Any:
+    """`outcome: [notify, not_notify]` is a required choice; `note: text` a free text field."""
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    for name, spec in value.items():
+        if isinstance(spec, list):
+            spec = {"type": "choice", "choices": spec, "required": True}
+        elif isinstance(spec, str):
+            spec = {"type": spec}
+        out[name] = spec
+    return out
+
+
+class Action(Strict):
+    """An entry of the action catalog that players choose from."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    title: str
+    area: Area
+    default_owner: str
+    description: str = ""
+    fields: Annotated[dict[str, FieldSpec], BeforeValidator(_field_shorthand)] = Field(
+        default_factory=dict
+    )
+    rationale: Requirement = "optional"
+    sets_marker: str | None = None
+    hands_on: bool = False
+
+
+class RegimeClock(Strict):
+    """A notification clock of a regime; becomes an expectation in scenarios that use it.
+
+    `within: contract` takes the shortest `notify_controller_within` of the scenario's
+    processor data positions; `applies_if: processor` keeps the clock only when the scenario
+    has such a position.
+    """
+
+    id: str = Field(pattern=ID_PATTERN)
+    title: str
+    action: str
+    after: str
+    within: Seconds | Literal["contract"]
+    business_days: bool = False
+    owner: str | None = None
+    weight: float = Field(2.0, ge=0)
+    late_credit: float = Field(0.5, ge=0, le=1)
+    rationale: Requirement | None = None
+    value: dict[str, Any] = Field(default_factory=dict)
+    requires: StrList = Field(default_factory=list)
+    applies_if: Position | None = None
+    source: str
+    why: str = ""
+
+    @field_validator("within", mode="before")
+    @classmethod
+    def _within(cls, value: Any) -> Any:
+        return value if value == "contract" else parse_duration(value)
+
+
+class Regime(Strict):
+    """A notification regime: its clocks, each anchored on the marker the law starts from."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    title: str
+    source: str
+    jurisdiction: str = ""
+    notes: str = ""
+    clocks: list[RegimeClock]
+
+
+class RubricSet(Strict):
+    """A named set of expectations and avoid-rules that scenarios include by id."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    title: str
+    description: str = ""
+    expectations: list[Expectation] = Field(default_factory=list)
+    avoid: list[AvoidRule] = Field(default_factory=list)
+
+
+# --- the scenario --------------------------------------------------------------------------
+
+
+class Scenario(Strict):
+    """A rehearsal. Resolved by the loader into a self-contained, fully rendered form.
+
+    A resolved scenario has every `use:` merged, every text rendered with its `values`, all
+    expectations (inline, rubric sets, regime clocks) in `expectations` with owner and anchor
+    filled in, and `actions` / `role_info` holding the catalog it was resolved against, so that
+    a transcript embedding it can be scored years later whatever happened to the files.
+    """
+
+    id: str = Field(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+    title: str
+    summary: str = ""
+    kind: Kind = "tabletop"
+    objectives: StrList = Field(default_factory=list)
+    starts_at: datetime | None = None
+    duration: Seconds
+    speed: float = Field(60.0, gt=0)
+    seed: int = 0
+    roles: StrList = Field(min_length=1)
+    regimes: StrList = Field(default_factory=list)
+    rubric: StrList = Field(default_factory=list)
+    variables: dict[str, Any] = Field(default_factory=dict)
+    values: dict[str, Any] = Field(default_factory=dict)
+    context: Context = Field(default_factory=Context)
+    phases: list[Phase] = Field(default_factory=list)
+    injects: list[Inject] = Field(min_length=1)
+    responses: list[Response] = Field(default_factory=list)
+    expectations: list[Expectation] = Field(default_factory=list)
+    avoid: list[AvoidRule] = Field(default_factory=list)
+    hotwash: StrList = Field(default_factory=list)
+    delegate_delay: Seconds = 600
+    actions: list[Action] = Field(default_factory=list)
+    role_info: list[Role] = Field(default_factory=list)
+
+    # lookups ------------------------------------------------------------------------------
+    def inject(self, inject_id: str) -> Inject:
+        for inject in self.injects:
+            if inject.id == inject_id:
+                return inject
+        raise KeyError(inject_id)
+
+    def action(self, action_id: str) -> Action:
+        for action in self.actions:
+            if action.id == action_id:
+                return action
+        raise KeyError(action_id)
+
+    def action_map(self) -> dict[str, Action]:
+        return {a.id: a for a in self.actions}
+
+    def expectation(self, expectation_id: str) -> Expectation:
+        for expectation in self.expectations:
+            if expectation.id == expectation_id:
+                return expectation
+        raise KeyError(expectation_id)
+
+    def expectations_for(self, inject_id: str) -> list[Expectation]:
+        anchor = f"inject:{inject_id}"
+        return [e for e in self.expectations if e.after == anchor]
+
+    def phase(self, phase_id: str) -> Phase:
+        for phase in self.phases:
+            if phase.id == phase_id:
+                return phase
+        raise KeyError(phase_id)
+
+    def role_title(self, role_id: str) -> str:
+        for role in self.role_info:
+            if role.id == role_id:
+                return role.title
+        return role_id.replace("_", " ")
+
+    def to_json(self) -> dict[str, Any]:
+        """The resolved scenario as plain JSON data (what a transcript embeds)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_defaults=False)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Scenario":
+        return cls.model_validate(data)

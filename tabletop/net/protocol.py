@@ -1,0 +1,283 @@
+"""The versioned JSON messages a team rehearsal's host and players exchange, and their validation.
+
+Every message is one WebSocket text frame holding a JSON object `{"v": 1, "type": ..., ...}`.
+
+player -> host
+    hello          token, role, name, last_seq (the last transcript seq the player saw, or -1)
+    decide         id (the player's request id), action, fields, rationale, inject, role
+                   (optional: must be the player's own), delegate_to, timebox (seconds)
+    note           id, text, inject
+    complete_task  id, task (the delegation id), fields, rationale
+host -> player
+    welcome        role, name, scenario (the player's view), seq, state, presence, tasks
+    event          event (a transcript line, cut down to what the player may see)
+    state          t, speed, paused, rate (sim seconds per wall second to extrapolate with)
+    presence       connected [{name, role}]
+    ack            id (the request id), seq (the transcript line that recorded it)
+    error          id (request id or null), code, message, fatal (the host closes after it)
+
+A request is acknowledged only once the host's transcript line for it is on disk.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+
+from tabletop.timing import TimeFormatError, parse_duration
+
+PROTOCOL_VERSION = 1
+MAX_MESSAGE_BYTES = 64 * 1024
+"""The largest frame a host or player accepts; larger ones close the connection."""
+
+MAX_TEXT = 20_000
+"""The longest rationale or note, in characters."""
+
+MAX_FIELDS = 64
+"""The most fields one decision may carry."""
+
+# error codes: what went wrong, for programs; `message` says it for people.
+BAD_TOKEN = "bad_token"
+BAD_MESSAGE = "bad_message"
+BAD_VERSION = "bad_version"
+NOT_WELCOME = "not_welcome"
+WRONG_ROLE = "wrong_role"
+REJECTED = "rejected"
+TOO_FAST = "too_fast"
+TOO_BIG = "too_big"
+SESSION_ENDED = "session_ended"
+HOST_STOPPING = "host_stopping"
+REPLACED = "replaced"
+
+# WebSocket close codes the host uses (4000-4999 are the application's own).
+CLOSE_BAD_TOKEN = 4001
+CLOSE_BAD_MESSAGE = 4002
+CLOSE_TOO_FAST = 4003
+CLOSE_REPLACED = 4004
+CLOSE_ENDED = 4005
+CLOSE_SLOW = 4006
+
+
+class ProtocolError(ValueError):
+    """A frame that is not a valid message; `code` says which kind of problem it was."""
+
+    def __init__(self, message: str, code: str = BAD_MESSAGE, request_id: str | None = None):
+        super().__init__(message)
+        self.code = code
+        self.request_id = request_id
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    v: Literal[1] = PROTOCOL_VERSION
+
+    def to_frame(self) -> str:
+        """The message as one JSON text frame."""
+        return json.dumps(self.model_dump(mode="json"), separators=(",", ":"), ensure_ascii=False)
+
+
+Name = Annotated[str, Field(min_length=1, max_length=80)]
+RequestId = Annotated[str, Field(min_length=1, max_length=64)]
+Text = Annotated[str, Field(max_length=MAX_TEXT)]
+
+
+def _timebox(value: Any) -> Any:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except TimeFormatError as error:
+        raise ValueError(str(error)) from None
+
+
+# --- player -> host -----------------------------------------------------------------------
+
+
+class Hello(_Message):
+    """The first message of a connection: who the player is and what they saw last."""
+
+    type: Literal["hello"] = "hello"
+    token: Annotated[str, Field(max_length=512)]
+    role: Name
+    name: Name
+    last_seq: int = Field(-1, ge=-1)
+
+
+class Decide(_Message):
+    """Record a decision (or, with `delegate_to`, hand it to another role as a task)."""
+
+    type: Literal["decide"] = "decide"
+    id: RequestId
+    action: Name
+    fields: dict[str, Any] = Field(default_factory=dict, max_length=MAX_FIELDS)
+    rationale: Text = ""
+    inject: Name | None = None
+    role: Name | None = None
+    delegate_to: Name | None = None
+    timebox: int | None = None
+
+    _check_timebox = field_validator("timebox", mode="before")(lambda cls, v: _timebox(v))
+
+
+class Note(_Message):
+    """Record a free-text note."""
+
+    type: Literal["note"] = "note"
+    id: RequestId
+    text: Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
+    inject: Name | None = None
+
+
+class CompleteTask(_Message):
+    """Carry out a task delegated to the player's role: records the decision."""
+
+    type: Literal["complete_task"] = "complete_task"
+    id: RequestId
+    task: Name
+    fields: dict[str, Any] = Field(default_factory=dict, max_length=MAX_FIELDS)
+    rationale: Text = ""
+
+
+PlayerMessage = Annotated[Union[Hello, Decide, Note, CompleteTask], Field(discriminator="type")]
+REQUEST_TYPES = ("decide", "note", "complete_task")
+
+# --- host -> player -----------------------------------------------------------------------
+
+
+class State(_Message):
+    """Where the session's clock is; a player extrapolates `t` at `rate` until the next one."""
+
+    type: Literal["state"] = "state"
+    t: float
+    speed: float
+    paused: bool
+    rate: float
+    ended: bool = False
+
+
+class Welcome(_Message):
+    """The host accepted the player: what they may see of the scenario, and where things are."""
+
+    type: Literal["welcome"] = "welcome"
+    role: str
+    name: str
+    scenario: dict[str, Any]
+    seq: int
+    state: State
+    presence: list[dict[str, str]] = Field(default_factory=list)
+    tasks: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class EventMessage(_Message):
+    """One transcript line, cut down to what this player may see."""
+
+    type: Literal["event"] = "event"
+    event: dict[str, Any]
+
+
+class Presence(_Message):
+    """Who is connected right now."""
+
+    type: Literal["presence"] = "presence"
+    connected: list[dict[str, str]]
+
+
+class Ack(_Message):
+    """The request `id` is recorded, durably, as transcript line `seq`."""
+
+    type: Literal["ack"] = "ack"
+    id: str
+    seq: int | None = None
+
+
+class Error(_Message):
+    """A request refused (`id` set) or a connection refused (`fatal`), with a clear message."""
+
+    type: Literal["error"] = "error"
+    id: str | None = None
+    code: str
+    message: str
+    fatal: bool = False
+
+
+HostMessage = Annotated[
+    Union[Welcome, EventMessage, State, Presence, Ack, Error], Field(discriminator="type")
+]
+
+_PLAYER = TypeAdapter(PlayerMessage)
+_HOST = TypeAdapter(HostMessage)
+_PLAYER_TYPES = ("hello", "decide", "note", "complete_task")
+_HOST_TYPES = ("welcome", "event", "state", "presence", "ack", "error")
+
+
+def _decode(frame: str | bytes, expected_types: tuple[str, ...]) -> dict[str, Any]:
+    if isinstance(frame, bytes):
+        raise ProtocolError("expected a JSON text frame, received a binary frame")
+    if len(frame) > MAX_MESSAGE_BYTES:  # characters >= bytes/4; the socket enforces bytes
+        raise ProtocolError(
+            f"message is {len(frame)} characters; the limit is {MAX_MESSAGE_BYTES} bytes", TOO_BIG
+        )
+    try:
+        data = json.loads(frame)
+    except (json.JSONDecodeError, RecursionError) as error:
+        raise ProtocolError(f"message is not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise ProtocolError(f"expected a JSON object, received {type(data).__name__}")
+    request_id = data.get("id") if isinstance(data.get("id"), str) else None
+    version = data.get("v")
+    if version != PROTOCOL_VERSION:
+        raise ProtocolError(
+            f"unsupported protocol version {version!r}; expected \"v\": {PROTOCOL_VERSION}",
+            BAD_VERSION,
+            request_id,
+        )
+    kind = data.get("type")
+    if kind not in expected_types:
+        raise ProtocolError(
+            f"unknown message type {kind!r}; expected one of {', '.join(expected_types)}",
+            BAD_MESSAGE,
+            request_id,
+        )
+    return data
+
+
+def _explain(error: ValidationError, kind: str) -> str:
+    problems = []
+    for item in error.errors(include_url=False):
+        location = ".".join(str(part) for part in item["loc"][1:] or item["loc"])
+        received = item.get("input")
+        shown = repr(received) if not isinstance(received, dict) else "an object"
+        if len(shown) > 60:
+            shown = shown[:57] + "..."
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif item["type"] == "missing":
+            problems.append(f"{kind}.{location}: missing")
+            continue
+        problems.append(f"{kind}.{location}: {message}, received {shown}")
+    return "; ".join(problems)
+
+
+def parse_player_message(frame: str | bytes) -> Hello | Decide | Note | CompleteTask:
+    """Read a frame a player sent; raise ProtocolError saying what was expected and received."""
+    data = _decode(frame, _PLAYER_TYPES)
+    try:
+        return _PLAYER.validate_python(data)
+    except ValidationError as error:
+        raise ProtocolError(
+            _explain(error, data["type"]),
+            request_id=data.get("id") if isinstance(data.get("id"), str) else None,
+        ) from None
+
+
+def parse_host_message(frame: str | bytes) -> Welcome | EventMessage | State | Presence | Ack | Error:
+    """Read a frame the host sent; raise ProtocolError when it is not a valid message."""
+    data = _decode(frame, _HOST_TYPES)
+    try:
+        return _HOST.validate_python(data)
+    except ValidationError as error:
+        raise ProtocolError(_explain(error, data["type"])) from None

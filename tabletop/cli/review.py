@@ -1,0 +1,217 @@
+"""`tabletop review`, `compare` and `trends`: browse, compare and follow scored rehearsals."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from tabletop.model import AREAS
+from tabletop.review import formatting as fmt
+
+
+def _fail(message: str) -> None:
+    click.echo(f"tabletop: {message}", err=True)
+    sys.exit(1)
+
+
+def _progress_index(folder: Path, console: Console, quiet: bool):
+    """Open and refresh the folder's index, with a Rich progress bar when anything is scored."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from tabletop.review.index import TranscriptIndex
+
+    try:
+        index = TranscriptIndex(folder)
+    except NotADirectoryError as error:
+        _fail(str(error))
+    plan = index.plan()
+    if quiet or not plan.to_score:
+        index.refresh(plan=plan)
+        return index
+    with Progress(
+        TextColumn("scoring transcripts"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=console, transient=True,
+    ) as bar:
+        task = bar.add_task("score", total=len(plan.to_score))
+        index.refresh(plan=plan, progress=lambda done, total: bar.update(task, completed=done))
+    return index
+
+
+# --- review --------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("folder", default="transcripts", type=click.Path(path_type=Path))
+def review(folder: Path) -> None:
+    """Browse, compare and follow the scored transcripts in FOLDER (default: transcripts/)."""
+    if not folder.is_dir():
+        _fail(f"{folder}: no such folder of transcripts (expected a folder holding *.jsonl files)")
+    from tabletop.ui.review.app import make_review_app
+
+    make_review_app(folder).run()
+
+
+# --- compare -------------------------------------------------------------------------------
+
+
+def load_comparison(path_a: Path, path_b: Path):
+    """Read, verify and score two transcripts and compare them (raises EvidenceError)."""
+    from tabletop.review.compare import compare as compare_cards
+    from tabletop.review.entry import file_sha256, summarize
+    from tabletop.review.evidence import load_evidence
+
+    sides = []
+    areas_of: dict[str, str] = {}
+    for path in (path_a, path_b):
+        evidence = load_evidence(path)
+        stat = path.stat()
+        entry = summarize(evidence, path=str(path), size=stat.st_size, mtime_ns=stat.st_mtime_ns,
+                          sha256=file_sha256(path))
+        if evidence.scenario is not None:
+            areas_of.update({a.id: a.area for a in evidence.scenario.actions})
+        sides.append((entry, evidence.card))
+    (entry_a, card_a), (entry_b, card_b) = sides
+    return compare_cards(entry_a, card_a, entry_b, card_b, areas_of=areas_of)
+
+
+@click.command()
+@click.argument("a", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("b", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+def compare(a: Path, b: Path, as_json: bool) -> None:
+    """Compare two scored transcripts side by side.
+
+    Same scenario: expectation by expectation; different scenarios: area by area.
+    """
+    from tabletop.review.evidence import EvidenceError
+
+    try:
+        comparison = load_comparison(a, b)
+    except EvidenceError as error:
+        _fail(str(error))
+    if as_json:
+        click.echo(json.dumps(comparison.to_json(), indent=2, ensure_ascii=False))
+        return
+    print_comparison(comparison, Console())
+
+
+def print_comparison(comparison: Any, console: Console) -> None:
+    a, b = comparison.a, comparison.b
+    head = Table(title="Comparison", show_lines=False)
+    head.add_column("")
+    head.add_column("A", overflow="fold")
+    head.add_column("B", overflow="fold")
+    head.add_row("transcript", a.path, b.path)
+    head.add_row("scenario", a.scenario, b.scenario)
+    head.add_row("started", a.started, b.started)
+    head.add_row("team", a.group, b.group)
+    head.add_row("participants", ", ".join(a.participants), ", ".join(b.participants))
+    head.add_row("integrity", _integrity(a.integrity), _integrity(b.integrity))
+    head.add_row("score", fmt.score_text(a.score), fmt.score_text(b.score) + _delta(comparison.score_delta))
+    head.add_row("passed", fmt.passed_text(a.passed, a.applicable), fmt.passed_text(b.passed, b.applicable))
+    console.print(head)
+    if comparison.same_scenario:
+        table = Table(title="Expectation by expectation")
+        for name in ("expectation", "area", "A", "credit A", "B", "credit B", "change"):
+            table.add_column(name, justify="right" if name.startswith(("credit", "change")) else "left")
+        for row in comparison.rows:
+            table.add_row(
+                f"{row.key} ({row.label})",
+                fmt.area_label(row.area),
+                _status(row.a),
+                fmt.score_text(row.a.get("credit")) if row.a else "—",
+                _status(row.b),
+                fmt.score_text(row.b.get("credit")) if row.b else "—",
+                fmt.delta_text(row.delta),
+            )
+    else:
+        table = Table(title="Different scenarios: area by area")
+        for name in ("area", "A", "B", "change"):
+            table.add_column(name, justify="left" if name == "area" else "right")
+        for row in comparison.rows:
+            table.add_row(row.label, _area(row.a), _area(row.b), fmt.delta_text(row.delta))
+    console.print(table)
+
+
+def _status(figures: Any) -> str:
+    if not figures:
+        return "—"
+    text = fmt.status_text(figures.get("status"))
+    flags = figures.get("flags") or []
+    return text + (f" [{', '.join(flags)}]" if flags else "")
+
+
+def _area(figures: Any) -> str:
+    if not figures:
+        return "—"
+    return f"{fmt.score_text(figures['ratio'])} {figures.get('rating') or ''}".strip()
+
+
+def _delta(delta: float | None) -> str:
+    text = fmt.delta_text(delta)
+    return f" ({text})" if text else ""
+
+
+def _integrity(integrity: str) -> str:
+    text = fmt.integrity_text(integrity)
+    return text if integrity == "ok" else f"[bold red]{text}[/]"
+
+
+# --- trends --------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the trends as JSON.")
+@click.option("--by", "by", type=click.Choice(["team", "scenario", "area"]), default="team",
+              show_default=True, help="One trend line per team, per scenario or per action area.")
+@click.option("--team", default=None, help="Only this team's rehearsals.")
+@click.option("--scenario", default=None, help="Only this scenario's rehearsals.")
+def trends(folder: Path, as_json: bool, by: str, team: str | None, scenario: str | None) -> None:
+    """Scores over time in FOLDER, per team, scenario or area."""
+    from tabletop.review.trends import trends as build_trends
+
+    if not folder.is_dir():
+        _fail(f"{folder}: no such folder of transcripts (expected a folder holding *.jsonl files)")
+    console = Console(stderr=True) if as_json else Console()
+    index = _progress_index(folder, console, quiet=as_json or not console.is_terminal)
+    with index:
+        result = build_trends(index.entries(), by, team=team, scenario=scenario)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+        return
+    print_trends(result, console)
+
+
+def print_trends(result: Any, console: Console) -> None:
+    what = "area ratio" if result.by == "area" else "score"
+    table = Table(title=f"Trends by {result.by} ({what}, oldest to newest)")
+    for name in (result.by, "rehearsals", "first", "last", "change", "mean", "best", "over time"):
+        table.add_column(name, justify="left" if name in (result.by, "over time") else "right")
+    order = {area: i for i, area in enumerate(AREAS)}
+    series = sorted(result.series, key=lambda s: (order.get(s.key, 99), s.key)) if result.by == "area" else result.series
+    for line in series:
+        table.add_row(
+            fmt.area_label(line.key) if result.by == "area" else line.key,
+            str(len(line.points)),
+            fmt.score_text(line.first),
+            fmt.score_text(line.last),
+            fmt.delta_text(line.change),
+            fmt.score_text(line.mean),
+            fmt.score_text(line.best),
+            fmt.sparkline(p.value for p in line.points),
+        )
+    if not result.series:
+        console.print("No scored transcripts with an intact hash chain to show.")
+    else:
+        console.print(table)
+    if result.excluded:
+        console.print(f"[bold red]Left out ({len(result.excluded)}):[/] not trusted or not scored")
+        for entry in result.excluded:
+            console.print(f"  {entry.path}: {fmt.integrity_text(entry.integrity)} {entry.problem}")

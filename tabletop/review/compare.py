@@ -1,0 +1,194 @@
+"""Two scored transcripts side by side: expectation by expectation, or area by area."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from tabletop.review.entry import TranscriptEntry, ratings_of
+
+BY_EXPECTATION = "expectation"
+BY_AREA = "area"
+
+
+@dataclass(frozen=True)
+class Side:
+    """One transcript of a comparison: who and what, and the scorer's numbers unchanged."""
+
+    path: str
+    scenario: str
+    title: str
+    started: str
+    group: str
+    participants: tuple[str, ...]
+    integrity: str
+    problem: str
+    score: float | None
+    passed: int | None
+    applicable: int | None
+    areas: Mapping[str, float]
+    ratings: Mapping[str, str]
+    findings: tuple[Mapping[str, Any], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "scenario": self.scenario,
+            "title": self.title,
+            "started": self.started,
+            "team": self.group,
+            "participants": list(self.participants),
+            "integrity": self.integrity,
+            "problem": self.problem,
+            "score": self.score,
+            "passed": self.passed,
+            "applicable": self.applicable,
+            "areas": dict(self.areas),
+            "ratings": dict(self.ratings),
+            "findings": [dict(f) for f in self.findings],
+        }
+
+
+@dataclass(frozen=True)
+class ComparisonRow:
+    """One line of the comparison: an expectation (same scenario) or an area (different ones).
+
+    `a` and `b` hold that side's figures (None where the line does not exist on that side):
+    for an expectation the scorer's status, credit, weight, flags, deadline, done_at and by;
+    for an area its ratio and P/S/M/U rating.
+    """
+
+    key: str
+    label: str
+    area: str
+    a: Mapping[str, Any] | None
+    b: Mapping[str, Any] | None
+
+    @property
+    def delta(self) -> float | None:
+        name = "credit" if self.a is not None and "credit" in self.a else "ratio"
+        if self.a is None or self.b is None:
+            return None
+        left, right = self.a.get(name), self.b.get(name)
+        if isinstance(left, (int, float)) and isinstance(right, (int, float)):
+            return right - left
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "label": self.label,
+            "area": self.area,
+            "a": dict(self.a) if self.a is not None else None,
+            "b": dict(self.b) if self.b is not None else None,
+            "delta": self.delta,
+        }
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two transcripts compared; `by` is `expectation` for the same scenario, else `area`."""
+
+    a: Side
+    b: Side
+    by: str
+    rows: tuple[ComparisonRow, ...] = field(default_factory=tuple)
+
+    @property
+    def same_scenario(self) -> bool:
+        return self.by == BY_EXPECTATION
+
+    @property
+    def score_delta(self) -> float | None:
+        if self.a.score is None or self.b.score is None:
+            return None
+        return self.b.score - self.a.score
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "same_scenario": self.same_scenario,
+            "by": self.by,
+            "a": self.a.to_json(),
+            "b": self.b.to_json(),
+            "score_delta": self.score_delta,
+            "rows": [row.to_json() for row in self.rows],
+        }
+
+
+def side_of(entry: TranscriptEntry, card: Mapping[str, Any]) -> Side:
+    """A comparison side from a transcript's review row and the scorer's JSON for it."""
+    return Side(
+        path=entry.path,
+        scenario=entry.scenario,
+        title=entry.title,
+        started=entry.started,
+        group=entry.group,
+        participants=tuple(entry.participants),
+        integrity=entry.integrity,
+        problem=entry.problem,
+        score=card.get("score"),
+        passed=card.get("passed"),
+        applicable=card.get("applicable"),
+        areas=dict(card.get("areas") or {}),
+        ratings=ratings_of(card),
+        findings=tuple(card.get("findings") or ()),
+    )
+
+
+def compare(entry_a: TranscriptEntry, card_a: Mapping[str, Any], entry_b: TranscriptEntry,
+            card_b: Mapping[str, Any], *, areas_of: Mapping[str, str] | None = None) -> Comparison:
+    """Compare two scored transcripts.
+
+    `card_a` / `card_b` are the scorer's JSON; `areas_of` maps action ids to their area (the
+    scenario's catalog), used when the scorer's expectation rows do not carry an area.
+    """
+    a, b = side_of(entry_a, card_a), side_of(entry_b, card_b)
+    if a.scenario and a.scenario == b.scenario:
+        rows = _by_expectation(card_a, card_b, areas_of or {})
+        return Comparison(a, b, BY_EXPECTATION, rows)
+    return Comparison(a, b, BY_AREA, _by_area(a, b))
+
+
+_EXPECTATION_FIGURES = ("status", "credit", "weight", "flags", "anchor", "deadline", "done_at", "by")
+
+
+def _by_expectation(card_a: Mapping[str, Any], card_b: Mapping[str, Any],
+                    areas_of: Mapping[str, str]) -> tuple[ComparisonRow, ...]:
+    left = {e["id"]: e for e in card_a.get("expectations") or ()}
+    right = {e["id"]: e for e in card_b.get("expectations") or ()}
+    order = list(left) + [key for key in right if key not in left]
+    rows = []
+    for key in order:
+        ea, eb = left.get(key), right.get(key)
+        some = ea or eb or {}
+        action = str(some.get("action") or "")
+        area = str(some.get("area") or areas_of.get(action, ""))
+        label = str(some.get("title") or action or key)
+        rows.append(ComparisonRow(key, label, area, _figures(ea), _figures(eb)))
+    return tuple(rows)
+
+
+def _figures(expectation: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if expectation is None:
+        return None
+    return {name: expectation.get(name) for name in _EXPECTATION_FIGURES}
+
+
+def _by_area(a: Side, b: Side) -> tuple[ComparisonRow, ...]:
+    order = list(a.areas) + [area for area in b.areas if area not in a.areas]
+    rows = []
+    for area in order:
+        rows.append(ComparisonRow(
+            key=area,
+            label=area.replace("_", " "),
+            area=area,
+            a=_area_figures(a, area),
+            b=_area_figures(b, area),
+        ))
+    return tuple(rows)
+
+
+def _area_figures(side: Side, area: str) -> dict[str, Any] | None:
+    if area not in side.areas:
+        return None
+    return {"ratio": side.areas[area], "rating": side.ratings.get(area, "")}

@@ -1,0 +1,184 @@
+"""One transcript as the review console lists it: who, what, when, its score and its integrity."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+INTEGRITY_OK = "ok"
+INTEGRITY_TORN = "torn"  # a torn last line: everything before it is intact and scored
+INTEGRITY_BROKEN = "broken"  # the hash chain fails: an edit, a reordering or a deletion
+INTEGRITY_UNREADABLE = "unreadable"  # not a transcript at all, or no session_started
+INTEGRITY_STATES = (INTEGRITY_OK, INTEGRITY_TORN, INTEGRITY_BROKEN, INTEGRITY_UNREADABLE)
+
+
+@dataclass(frozen=True)
+class TranscriptEntry:
+    """A row of the review table: a transcript's identity, summary score and integrity.
+
+    The numbers (`score`, `passed`, `applicable`, `areas`) are the scorer's, copied from its
+    scorecard unrounded; `ratings` are its P/S/M/U capability ratings per area. A transcript
+    that cannot be read or scored keeps its row with `integrity` and `problem` saying why.
+    """
+
+    path: str  # relative to the folder under review, with `/` separators
+    size: int
+    mtime_ns: int
+    sha256: str
+    integrity: str = INTEGRITY_OK
+    problem: str = ""
+    started: str = ""  # wall-clock UTC ISO time the session started
+    scenario: str = ""
+    title: str = ""
+    kind: str = ""
+    mode: str = ""  # solo | team | simulate
+    team: str = ""
+    participants: tuple[str, ...] = ()  # "Name (role)"
+    events: int = 0
+    duration: float = 0.0  # sim seconds covered (the last event's t)
+    ended: bool = False
+    score: float | None = None
+    passed: int | None = None
+    applicable: int | None = None
+    areas: Mapping[str, float] = field(default_factory=dict)
+    ratings: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def trusted(self) -> bool:
+        """True when the hash chain is intact (a torn tail alone keeps what came before)."""
+        return self.integrity in (INTEGRITY_OK, INTEGRITY_TORN)
+
+    @property
+    def scored(self) -> bool:
+        return self.score is not None
+
+    @property
+    def date(self) -> str:
+        """The session's start date, `YYYY-MM-DD` (empty when unknown)."""
+        return self.started[:10]
+
+    @property
+    def solo(self) -> bool:
+        return self.mode == "solo"
+
+    @property
+    def group(self) -> str:
+        """Who rehearsed: the team, else `solo: NAME` for solo practice, else `(no team)`."""
+        if self.team:
+            return self.team
+        if self.mode == "solo" and self.participants:
+            return "solo: " + self.participants[0].split(" (")[0]
+        return "(no team)"
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["participants"] = list(self.participants)
+        data["areas"] = dict(self.areas)
+        data["ratings"] = dict(self.ratings)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "TranscriptEntry":
+        values = dict(data)
+        values["participants"] = tuple(values.get("participants") or ())
+        values["areas"] = dict(values.get("areas") or {})
+        values["ratings"] = dict(values.get("ratings") or {})
+        known = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_entry(path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None) -> TranscriptEntry:
+    """Read, verify and score one transcript into its review row; never raises for bad files.
+
+    `root` is the folder under review (the row's `path` is relative to it).
+    """
+    from tabletop.review.evidence import load_evidence
+
+    path = Path(path)
+    relative = _relative(path, root)
+    try:
+        stat = path.stat()
+        sha = file_sha256(path)
+    except OSError as error:
+        return TranscriptEntry(
+            path=relative, size=0, mtime_ns=0, sha256="",
+            integrity=INTEGRITY_UNREADABLE, problem=f"cannot read: {error.strerror or error}",
+        )
+    base = dict(path=relative, size=stat.st_size, mtime_ns=stat.st_mtime_ns, sha256=sha)
+    try:
+        evidence = load_evidence(path)
+    except Exception as error:  # a bad file is a row that says so, never a crash
+        return TranscriptEntry(**base, integrity=INTEGRITY_UNREADABLE, problem=_one_line(error))
+    return summarize(evidence, **base)
+
+
+def summarize(evidence: Any, **base: Any) -> TranscriptEntry:
+    """The review row for loaded evidence (see `tabletop.review.evidence.Evidence`)."""
+    started = evidence.started or {}
+    participants = tuple(
+        f"{p.get('name') or '?'} ({p.get('role') or '?'})" for p in started.get("participants") or ()
+    )
+    scenario = started.get("scenario") or {}
+    card = evidence.card or {}
+    return TranscriptEntry(
+        **base,
+        integrity=evidence.integrity,
+        problem=evidence.problem,
+        started=str(evidence.started_wall or ""),
+        scenario=str(started.get("scenario_id") or scenario.get("id") or ""),
+        title=str(scenario.get("title") or ""),
+        kind=str(scenario.get("kind") or ""),
+        mode=str(started.get("mode") or ""),
+        team=str(started.get("team") or ""),
+        participants=participants,
+        events=evidence.event_count,
+        duration=float(evidence.duration),
+        ended=evidence.ended,
+        score=card.get("score"),
+        passed=card.get("passed"),
+        applicable=card.get("applicable"),
+        areas=dict(card.get("areas") or {}),
+        ratings=dict(ratings_of(card)),
+    )
+
+
+def ratings_of(card: Mapping[str, Any]) -> dict[str, str]:
+    """The P/S/M/U rating per area from a scorecard's JSON."""
+    ratings = card.get("ratings") or card.get("capabilities") or {}
+    out: dict[str, str] = {}
+    for area, value in ratings.items():
+        if isinstance(value, Mapping):
+            value = value.get("rating") or value.get("code") or ""
+        out[str(area)] = str(value)
+    return out
+
+
+def _relative(path: Path, root: str | os.PathLike[str] | None) -> str:
+    if root is not None:
+        try:
+            return path.resolve().relative_to(Path(root).resolve()).as_posix()
+        except ValueError:
+            pass
+    return path.as_posix()
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    message = text[0] if text else ""
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
+
+
+def dumps(entry: TranscriptEntry) -> str:
+    return json.dumps(entry.to_json(), separators=(",", ":"), ensure_ascii=False)

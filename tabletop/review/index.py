@@ -1,0 +1,334 @@
+"""The on-disk SQLite index of a folder of transcripts, refreshed incrementally and scored in parallel.
+
+Each transcript's row is keyed by its path (relative to the folder), size, mtime and SHA-256.
+Opening a folder again only rescores files that were added or whose content changed; rows of
+deleted files go away. The index lives in the folder as `.tabletop-index.sqlite` when the
+folder is writable, else in the user's cache directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from itertools import repeat
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from tabletop import __version__
+from tabletop.review.entry import TranscriptEntry, dumps, file_sha256, read_entry
+
+INDEX_NAME = ".tabletop-index.sqlite"
+SCHEMA_VERSION = 1
+PARALLEL_MIN = 48
+"""Below this many files to score, scoring runs in this process (starting workers costs more)."""
+COMMIT_EVERY = 256
+
+Progress = Callable[[int, int], None]
+"""Called as progress(done, total) while transcripts are scored."""
+
+
+@dataclass(frozen=True)
+class RefreshPlan:
+    """What a refresh has to do: files to score, rows to drop, rows whose stat alone changed."""
+
+    to_score: tuple[str, ...]
+    new: tuple[str, ...]
+    removed: tuple[str, ...]
+    restat: tuple[str, ...]  # size/mtime changed but the content hash did not
+    unchanged: int
+
+    @property
+    def changed(self) -> tuple[str, ...]:
+        new = set(self.new)
+        return tuple(p for p in self.to_score if p not in new)
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    """What a refresh did: counts of added, changed (rescored), removed and unchanged files."""
+
+    added: int
+    changed: int
+    removed: int
+    unchanged: int
+    location: Path
+
+    @property
+    def scored(self) -> int:
+        return self.added + self.changed
+
+
+def user_cache_dir() -> Path:
+    """The per-user cache directory for tabletop (XDG on Linux, the platform's elsewhere)."""
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        return Path(base) / "tabletop" / "Cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "tabletop"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tabletop"
+
+
+def index_location(folder: Path, cache_dir: Path | None = None) -> Path:
+    """Where the index of `folder` lives: in it when writable, else in the cache directory."""
+    folder = Path(folder)
+    if os.access(folder, os.W_OK):
+        return folder / INDEX_NAME
+    digest = hashlib.sha256(str(folder.resolve()).encode("utf-8")).hexdigest()[:16]
+    return Path(cache_dir or user_cache_dir()) / f"index-{digest}.sqlite"
+
+
+def scan_folder(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every `*.jsonl` under `folder` (hidden folders skipped): relative path -> (size, mtime_ns)."""
+    found: dict[str, tuple[int, int]] = {}
+    stack = [(Path(folder), "")]
+    while stack:
+        directory, prefix = stack.pop()
+        try:
+            with os.scandir(directory) as listing:
+                for item in listing:
+                    if item.name.startswith("."):
+                        continue
+                    try:
+                        if item.is_dir():
+                            stack.append((Path(item.path), f"{prefix}{item.name}/"))
+                        elif item.name.endswith(".jsonl") and item.is_file():
+                            stat = item.stat()
+                            found[prefix + item.name] = (stat.st_size, stat.st_mtime_ns)
+                    except OSError:
+                        continue
+        except OSError:
+            continue
+    return found
+
+
+class TranscriptIndex:
+    """The index of one folder of transcripts.
+
+    >>> index = TranscriptIndex(folder)
+    >>> index.refresh(progress=lambda done, total: ...)
+    >>> rows = index.entries()
+    """
+
+    def __init__(self, folder: str | os.PathLike[str], *, location: Path | None = None,
+                 cache_dir: Path | None = None) -> None:
+        self.folder = Path(folder)
+        if not self.folder.is_dir():
+            raise NotADirectoryError(f"{self.folder}: not a folder of transcripts")
+        self.location = Path(location) if location else index_location(self.folder, cache_dir)
+        try:
+            self._db = self._connect(self.location)
+        except (sqlite3.Error, OSError):
+            if location is not None:
+                raise
+            digest = hashlib.sha256(str(self.folder.resolve()).encode("utf-8")).hexdigest()[:16]
+            self.location = Path(cache_dir or user_cache_dir()) / f"index-{digest}.sqlite"
+            self._db = self._connect(self.location)
+
+    # --- storage ---------------------------------------------------------------------------
+    @staticmethod
+    def _connect(location: Path) -> sqlite3.Connection:
+        location.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(location, timeout=10)
+        try:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+            )
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS transcripts (path TEXT PRIMARY KEY, size INTEGER NOT NULL,"
+                " mtime_ns INTEGER NOT NULL, sha256 TEXT NOT NULL, entry TEXT NOT NULL)"
+            )
+            stamp = f"{SCHEMA_VERSION}:{__version__}"
+            row = db.execute("SELECT value FROM meta WHERE key = 'stamp'").fetchone()
+            if row is None or row[0] != stamp:
+                # another schema or another scorer: every row is rescored
+                db.execute("DELETE FROM transcripts")
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('stamp', ?)", (stamp,))
+            db.commit()
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "TranscriptIndex":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _known(self) -> dict[str, tuple[int, int, str]]:
+        return {
+            path: (size, mtime, sha)
+            for path, size, mtime, sha in self._db.execute(
+                "SELECT path, size, mtime_ns, sha256 FROM transcripts"
+            )
+        }
+
+    # --- refresh ---------------------------------------------------------------------------
+    def plan(self, *, rehash: bool = False) -> RefreshPlan:
+        """Compare the folder with the index. `rehash` hashes every file, not just changed ones."""
+        on_disk = scan_folder(self.folder)
+        known = self._known()
+        to_score: list[str] = []
+        new: list[str] = []
+        restat: list[str] = []
+        unchanged = 0
+        for path, (size, mtime) in sorted(on_disk.items()):
+            row = known.get(path)
+            if row is None:
+                to_score.append(path)
+                new.append(path)
+                continue
+            if row[0] == size and row[1] == mtime and not rehash:
+                unchanged += 1
+                continue
+            try:
+                sha = file_sha256(self.folder / path)
+            except OSError:
+                to_score.append(path)
+                continue
+            if sha == row[2] and row[0] == size:
+                if row[1] == mtime:
+                    unchanged += 1
+                else:
+                    restat.append(path)
+            else:
+                to_score.append(path)
+        removed = tuple(sorted(set(known) - set(on_disk)))
+        return RefreshPlan(tuple(to_score), tuple(new), removed, tuple(restat), unchanged)
+
+    def refresh(self, *, progress: Progress | None = None, workers: int | None = None,
+                rehash: bool = False, plan: RefreshPlan | None = None) -> RefreshResult:
+        """Bring the index up to date with the folder; scores new and changed files in parallel."""
+        plan = plan or self.plan(rehash=rehash)
+        db = self._db
+        if plan.removed:
+            db.executemany("DELETE FROM transcripts WHERE path = ?", [(p,) for p in plan.removed])
+        for path in plan.restat:
+            size, mtime = _stat(self.folder / path)
+            db.execute("UPDATE transcripts SET size = ?, mtime_ns = ? WHERE path = ?", (size, mtime, path))
+        db.commit()
+        total = len(plan.to_score)
+        if progress:
+            progress(0, total)
+        done = 0
+        for entry in self._score(plan.to_score, workers):
+            db.execute(
+                "INSERT OR REPLACE INTO transcripts VALUES (?, ?, ?, ?, ?)",
+                (entry.path, entry.size, entry.mtime_ns, entry.sha256, dumps(entry)),
+            )
+            done += 1
+            if done % COMMIT_EVERY == 0:
+                db.commit()
+            if progress:
+                progress(done, total)
+        db.commit()
+        return RefreshResult(
+            added=len(plan.new),
+            changed=total - len(plan.new),
+            removed=len(plan.removed),
+            unchanged=plan.unchanged + len(plan.restat),
+            location=self.location,
+        )
+
+    def _score(self, paths: tuple[str, ...], workers: int | None) -> Iterator[TranscriptEntry]:
+        files = [str(self.folder / p) for p in paths]
+        root = str(self.folder)
+        workers = workers or os.cpu_count() or 1
+        if workers <= 1 or len(files) < PARALLEL_MIN:
+            for file in files:
+                yield _entry_for(file, root)
+            return
+        import multiprocessing
+
+        chunk = max(1, min(64, len(files) // (workers * 8)))
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            yield from pool.map(_entry_for, files, repeat(root), chunksize=chunk)
+
+    # --- reading ---------------------------------------------------------------------------
+    def entries(self) -> list[TranscriptEntry]:
+        """Every indexed transcript, newest session first."""
+        rows = [
+            TranscriptEntry.from_json(json.loads(text))
+            for (text,) in self._db.execute("SELECT entry FROM transcripts")
+        ]
+        rows.sort(key=lambda e: (e.started, e.path), reverse=True)
+        return rows
+
+    def entry(self, path: str) -> TranscriptEntry | None:
+        row = self._db.execute("SELECT entry FROM transcripts WHERE path = ?", (path,)).fetchone()
+        return TranscriptEntry.from_json(json.loads(row[0])) if row else None
+
+    def __len__(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM transcripts").fetchone()[0])
+
+
+def _entry_for(file: str, root: str) -> TranscriptEntry:
+    """Score one file into its row (module level so worker processes can run it)."""
+    return read_entry(file, root)
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
+
+
+def open_index(folder: str | os.PathLike[str], *, progress: Progress | None = None,
+               workers: int | None = None, cache_dir: Path | None = None) -> tuple[TranscriptIndex, RefreshResult]:
+    """Open (or build) the index of `folder` and bring it up to date."""
+    index = TranscriptIndex(folder, cache_dir=cache_dir)
+    result = index.refresh(progress=progress, workers=workers)
+    return index, result
+
+
+def entries_of(folder: str | os.PathLike[str], **kwargs: object) -> list[TranscriptEntry]:
+    """The up-to-date rows of every transcript in `folder`."""
+    index, _ = open_index(folder, **kwargs)  # type: ignore[arg-type]
+    with index:
+        return index.entries()
+
+
+def filter_entries(entries: Iterable[TranscriptEntry], text: str) -> list[TranscriptEntry]:
+    """Rows matching every word of `text` (in path, scenario, title, team, participants, mode, integrity).
+
+    A word `key:value` matches one field: `scenario:`, `team:`, `mode:`, `integrity:`, `who:`,
+    `rating:` (any area rated so, e.g. `rating:U`).
+    """
+    words = text.lower().split()
+    if not words:
+        return list(entries)
+    out = []
+    for entry in entries:
+        haystack = " ".join(
+            (entry.path, entry.scenario, entry.title, entry.team, entry.mode, entry.integrity,
+             entry.date, " ".join(entry.participants), entry.problem)
+        ).lower()
+        if all(_matches(entry, word, haystack) for word in words):
+            out.append(entry)
+    return out
+
+
+def _matches(entry: TranscriptEntry, word: str, haystack: str) -> bool:
+    key, sep, value = word.partition(":")
+    if sep and value:
+        fields = {
+            "scenario": entry.scenario,
+            "team": entry.group,
+            "mode": entry.mode,
+            "integrity": entry.integrity,
+            "who": " ".join(entry.participants),
+            "date": entry.date,
+        }
+        if key in fields:
+            return value in fields[key].lower()
+        if key == "rating":
+            return any(r.lower() == value for r in entry.ratings.values())
+    return word in haystack

@@ -1,0 +1,123 @@
+"""Scores over time, per team, per scenario or per area, from the review index's rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from tabletop.review.entry import TranscriptEntry
+
+BY_TEAM = "team"
+BY_SCENARIO = "scenario"
+BY_AREA = "area"
+GROUPINGS = (BY_TEAM, BY_SCENARIO, BY_AREA)
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    """One rehearsal on a trend line; `value` is the scorer's score (or area ratio) unchanged."""
+
+    started: str
+    path: str
+    scenario: str
+    group: str
+    value: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"started": self.started, "path": self.path, "scenario": self.scenario,
+                "team": self.group, "value": self.value}
+
+
+@dataclass(frozen=True)
+class TrendSeries:
+    """A trend line: one team, scenario or area, its rehearsals oldest first."""
+
+    key: str
+    points: tuple[TrendPoint, ...]
+
+    @property
+    def first(self) -> float:
+        return self.points[0].value
+
+    @property
+    def last(self) -> float:
+        return self.points[-1].value
+
+    @property
+    def change(self) -> float:
+        return self.last - self.first
+
+    @property
+    def mean(self) -> float:
+        return sum(p.value for p in self.points) / len(self.points)
+
+    @property
+    def best(self) -> float:
+        return max(p.value for p in self.points)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "count": len(self.points),
+            "first": self.first,
+            "last": self.last,
+            "change": self.change,
+            "mean": self.mean,
+            "best": self.best,
+            "points": [p.to_json() for p in self.points],
+        }
+
+
+@dataclass(frozen=True)
+class Trends:
+    """Trend lines grouped `by` team, scenario or area; rows left out are listed, never hidden."""
+
+    by: str
+    series: tuple[TrendSeries, ...]
+    excluded: tuple[TranscriptEntry, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "by": self.by,
+            "series": [s.to_json() for s in self.series],
+            "excluded": [
+                {"path": e.path, "integrity": e.integrity, "problem": e.problem}
+                for e in self.excluded
+            ],
+        }
+
+
+def trends(entries: Iterable[TranscriptEntry], by: str = BY_TEAM, *, team: str | None = None,
+           scenario: str | None = None) -> Trends:
+    """Group scored rows into trend lines.
+
+    `by=team` and `by=scenario` follow the overall score; `by=area` follows each action area's
+    ratio across every rehearsal. `team` / `scenario` narrow the rows first. Rows whose chain
+    is broken, or that could not be scored, are left out of the lines and listed in `excluded`.
+    """
+    if by not in GROUPINGS:
+        raise ValueError(f"expected one of {', '.join(GROUPINGS)} to group trends by, received {by!r}")
+    kept: list[TranscriptEntry] = []
+    excluded: list[TranscriptEntry] = []
+    for entry in entries:
+        if team is not None and entry.group != team:
+            continue
+        if scenario is not None and entry.scenario != scenario:
+            continue
+        (kept if entry.trusted and entry.scored else excluded).append(entry)
+    kept.sort(key=lambda e: (e.started, e.path))
+    lines: dict[str, list[TrendPoint]] = {}
+    for entry in kept:
+        if by == BY_AREA:
+            for area, ratio in entry.areas.items():
+                lines.setdefault(area, []).append(_point(entry, ratio))
+        else:
+            key = entry.group if by == BY_TEAM else entry.scenario
+            lines.setdefault(key, []).append(_point(entry, entry.score))  # type: ignore[arg-type]
+    series = tuple(TrendSeries(key, tuple(points)) for key, points in sorted(lines.items()))
+    excluded.sort(key=lambda e: e.path)
+    return Trends(by, series, tuple(excluded))
+
+
+def _point(entry: TranscriptEntry, value: float) -> TrendPoint:
+    return TrendPoint(entry.started, entry.path, entry.scenario, entry.group, value)

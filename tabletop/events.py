@@ -23,6 +23,9 @@ clock             op ("pause" | "resume" | "speed" | "jump"), speed (after the o
 facilitator       op ("trigger_now" | "adhoc" | "skip" | "role_change" | "join" | "leave"),
                   inject (id or null), detail {}
 session_ended     reason ("duration" | "facilitator" | "interrupted" | ...)
+session_resumed   from_t (sim seconds where the session continues), dropped_bytes (a torn
+                  last line cut off, 0 if none), paused, speed: written when a session is
+                  continued after a crash (`--resume`); readers that do not know it skip it
 """
 
 SESSION_STARTED = "session_started"
@@ -34,6 +37,7 @@ MARKER_SET = "marker_set"
 CLOCK = "clock"
 FACILITATOR = "facilitator"
 SESSION_ENDED = "session_ended"
+SESSION_RESUMED = "session_resumed"
 
 EVENT_TYPES = (
     SESSION_STARTED,
@@ -45,4 +49,5 @@ EVENT_TYPES = (
     CLOCK,
     FACILITATOR,
     SESSION_ENDED,
+    SESSION_RESUMED,
 )

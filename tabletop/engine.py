@@ -1,0 +1,1125 @@
+"""The exercise engine without a UI: a Session releases injects on time, reacts to decisions and records every event durably.
+
+One scheduler runs under every clock: a heap of `(time, priority, sequence, item)` (SimPy
+style), so events due at the same sim time always come out in the same order. Every change
+of state is an event written to the transcript first and applied second (`_apply`), which is
+what lets `Session.resume` rebuild a crashed session from its transcript alone. Subscribers
+(console, network host, live score) see an event only after it is on disk.
+
+Order of things due at the same sim time: consequences of the event just recorded (markers,
+trigger-now, ad-hoc injects, time jumps), then scheduled injects in scenario order, branches,
+simulated responses, simulated teammates carrying out delegated work; expectation deadlines
+are checked only once time has moved past them (a decision made exactly at the deadline is on
+time), and the session ends last.
+
+A time jump (`advance_to`) moves the clock at once; whatever was due in the skipped interval
+is released at the jump, in time order, each event carrying the time it was due (`due`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import heapq
+import json
+import logging
+import math
+import threading
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Callable, Iterable, Literal
+
+from tabletop import __version__
+from tabletop import events as ev
+from tabletop.model import CHANNELS, Action, Expectation, Inject, Scenario
+from tabletop.timing import TimeFormatError, add_business_days, format_offset, parse_duration
+from tabletop.transcript import TranscriptError, TranscriptWriter, canonical, utc_now
+
+log = logging.getLogger(__name__)
+
+PRIO_NOW = 0
+PRIO_INJECT = 10
+PRIO_BRANCH = 20
+PRIO_RESPONSE = 30
+PRIO_DELEGATE = 40
+PRIO_DEADLINE = 50
+PRIO_END = 90
+
+Mode = Literal["solo", "team", "simulate"]
+MODES = ("solo", "team", "simulate")
+
+
+class Rejected(Exception):
+    """A decision or facilitator action the session refuses; nothing was recorded.
+
+    The message says what is wrong and what was expected.
+    """
+
+
+@dataclass(frozen=True)
+class Participant:
+    """A person (or a simulated teammate) playing a role in a session."""
+
+    name: str
+    role: str
+    simulated: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def coerce(cls, value: "Participant | dict[str, Any] | tuple[str, str]") -> "Participant":
+        if isinstance(value, Participant):
+            return value
+        if isinstance(value, dict):
+            return cls(
+                name=str(value["name"]),
+                role=str(value["role"]),
+                simulated=bool(value.get("simulated", False)),
+            )
+        name, role = value
+        return cls(name=str(name), role=str(role))
+
+
+# --- validation shared with scripts, the console and the network host ---------------------
+
+
+def _close(word: str, options: Iterable[str]) -> str:
+    match = difflib.get_close_matches(word, list(options), n=1)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def check_action(scenario: Scenario, action: str) -> str | None:
+    """None if `action` is in the scenario's catalog, else what is wrong."""
+    actions = scenario.action_map()
+    if action in actions:
+        return None
+    if not actions:
+        return f"unknown action {action!r}: the scenario has no action catalog"
+    return f"unknown action {action!r}{_close(action, actions)}; expected one of the catalog's actions"
+
+
+def check_fields(action: Action, fields: dict[str, Any] | None) -> list[str]:
+    """What is wrong with a decision's field values for `action` (empty list: all good)."""
+    problems: list[str] = []
+    fields = fields or {}
+    if not isinstance(fields, dict):
+        return [f"fields of {action.id!r} must be a mapping of field name to value, received {fields!r}"]
+    for name, value in fields.items():
+        spec = action.fields.get(name)
+        if spec is None:
+            expected = ", ".join(action.fields) or "no fields"
+            problems.append(
+                f"unknown field {name!r} for action {action.id!r}{_close(str(name), action.fields)}; "
+                f"expected {expected}"
+            )
+            continue
+        if value is None or value == "":
+            continue
+        if spec.type == "choice" and str(value) not in spec.choices:
+            problems.append(
+                f"field {name!r} of {action.id!r}: expected one of {', '.join(spec.choices)}, "
+                f"received {value!r}"
+            )
+        elif spec.type == "number" and (
+            isinstance(value, bool) or not isinstance(value, (int, float))
+        ):
+            try:
+                float(str(value))
+            except ValueError:
+                problems.append(f"field {name!r} of {action.id!r}: expected a number, received {value!r}")
+        elif spec.type == "bool" and not isinstance(value, bool):
+            problems.append(f"field {name!r} of {action.id!r}: expected true or false, received {value!r}")
+        elif spec.type == "duration":
+            try:
+                parse_duration(value)
+            except TimeFormatError:
+                problems.append(
+                    f"field {name!r} of {action.id!r}: expected a duration like 30m or 72h, "
+                    f"received {value!r}"
+                )
+    for name, spec in action.fields.items():
+        if spec.required and (fields.get(name) is None or fields.get(name) == ""):
+            hint = f" (one of {', '.join(spec.choices)})" if spec.choices else ""
+            problems.append(f"field {name!r} is required for action {action.id!r}{hint}")
+    return problems
+
+
+def check_decision(scenario: Scenario, action: str, fields: dict[str, Any] | None = None) -> list[str]:
+    """Everything wrong with recording `action` with `fields` in this scenario."""
+    problem = check_action(scenario, action)
+    if problem:
+        return [problem]
+    return check_fields(scenario.action(action), fields)
+
+
+def expectation_deadline(scenario: Scenario, expectation: Expectation, anchor: float) -> float:
+    """Anchor + within, counting business days when the expectation says so (needs starts_at)."""
+    if not expectation.business_days or scenario.starts_at is None:
+        return anchor + expectation.within
+    days, rest = divmod(expectation.within, 86400)
+    start = scenario.starts_at + timedelta(seconds=anchor)
+    due = add_business_days(start, days) + timedelta(seconds=rest)
+    return (due - scenario.starts_at).total_seconds()
+
+
+def scenario_digest(scenario: Scenario, path: str | Path | None) -> str:
+    """SHA-256 of the scenario file when readable, else of the resolved scenario's canonical JSON."""
+    if path is not None:
+        try:
+            return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        except OSError:
+            pass
+    return hashlib.sha256(canonical(scenario.to_json()).encode("utf-8")).hexdigest()
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON data (tuples to lists), so that what is returned is what is read back."""
+    return json.loads(json.dumps(value, ensure_ascii=False))
+
+
+# --- the session ---------------------------------------------------------------------------
+
+
+class Session:
+    """A rehearsal in progress: its scenario, clock, participants and transcript."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        writer: TranscriptWriter,
+        *,
+        clock: Any,
+        participants: Iterable[Participant | dict[str, Any] | tuple[str, str]] = (),
+        seed: int | None = None,
+        speed: float | None = None,
+        mode: Mode = "solo",
+        solo_role: str | None = None,
+        team: str | None = None,
+        scenario_path: str | Path | None = None,
+        scenario_sha256: str | None = None,
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"expected mode solo, team or simulate, received {mode!r}")
+        self.scenario = scenario
+        self.writer = writer
+        self.clock = clock
+        self.mode: str = mode
+        self.team = team
+        self.seed = scenario.seed if seed is None else int(seed)
+        self._speed = float(speed if speed is not None else scenario.speed)
+        self.scenario_path = str(scenario_path) if scenario_path is not None else None
+        self._scenario_sha256 = scenario_sha256
+        self._lock = threading.RLock()
+        self._subscribers: list[Callable[[dict[str, Any]], None]] = []
+
+        people = [Participant.coerce(p) for p in participants]
+        for person in people:
+            if person.role not in scenario.roles:
+                raise ValueError(
+                    f"participant {person.name!r} plays role {person.role!r}, which is not in "
+                    f"scenario {scenario.id!r}; expected one of {', '.join(scenario.roles)}"
+                )
+        if mode == "solo":
+            if solo_role is None:
+                players = [p for p in people if not p.simulated]
+                solo_role = players[0].role if players else (
+                    "coordinator" if "coordinator" in scenario.roles else scenario.roles[0]
+                )
+            if solo_role not in scenario.roles:
+                raise ValueError(
+                    f"solo role {solo_role!r} is not in scenario {scenario.id!r}; "
+                    f"expected one of {', '.join(scenario.roles)}"
+                )
+            if not any(p.role == solo_role and not p.simulated for p in people):
+                people.insert(0, Participant(name="Player", role=solo_role))
+            played = {p.role for p in people}
+            for role in scenario.roles:
+                if role not in played:
+                    people.append(
+                        Participant(name=scenario.role_title(role).title(), role=role, simulated=True)
+                    )
+        self.solo_role = solo_role if mode == "solo" else None
+        self._participants: list[Participant] = people
+
+        # state, changed only by _apply
+        self._events: list[dict[str, Any]] = []
+        self._heap: list[tuple[float, int, int, tuple[Any, ...]]] = []
+        self._counter = 0
+        self._started = False
+        self._ended = False
+        self._injects: dict[str, Inject] = {i.id: i for i in scenario.injects}
+        self._order: dict[str, int] = {i.id: n for n, i in enumerate(scenario.injects)}
+        self._released: list[str] = []
+        self._released_at: dict[str, float] = {}
+        self._due: dict[str, float] = {}
+        self._skipped: set[str] = set()
+        self._markers: dict[str, float] = {}
+        self._done: dict[str, float] = {}
+        self._conditions: dict[tuple[str, str], float] = {}
+        self._branch_fired: dict[str, float] = {}
+        self._responses_triggered: set[int] = set()
+        self._jumped: set[str] = set()
+        self._delegations: dict[str, dict[str, Any]] = {}
+        self._pending: dict[str, dict[str, Any]] = {}
+        self._completed: set[str] = set()
+        self._adhoc_count = 0
+
+        self._watchers: dict[tuple[str, str], list[Inject]] = {}
+        for inject in scenario.injects:
+            if inject.when is not None:
+                key = (inject.when.kind, inject.when.target)
+                self._watchers.setdefault(key, []).append(inject)
+        self._watched_expectations = {
+            i.when.target for i in scenario.injects if i.when is not None and i.when.kind == "missed"
+        }
+        self._anchored: dict[str, list[Expectation]] = {}
+        for expectation in scenario.expectations:
+            if expectation.id in self._watched_expectations:
+                key = expectation.after or "start"
+                self._anchored.setdefault(key, []).append(expectation)
+        self._response_ids: dict[int, str] = {}
+        self._actions = scenario.action_map()
+        used = set(self._injects)
+        for index, response in enumerate(scenario.responses):
+            base = f"response-{response.on}".replace("_", "-")
+            name, n = base, 1
+            while name in used:
+                n += 1
+                name = f"{base}-{n}"
+            used.add(name)
+            self._response_ids[index] = name
+            self._injects[name] = Inject(
+                id=name,
+                channel=response.channel,
+                from_=self._simulated_name(response.from_),
+                to=list(response.to),
+                title=response.title,
+                body=response.body,
+                marks=list(response.marks),
+            )
+
+    # --- public state ----------------------------------------------------------------------
+    @property
+    def now(self) -> float:
+        return self.clock.now()
+
+    @property
+    def paused(self) -> bool:
+        return bool(self.clock.paused)
+
+    @property
+    def speed(self) -> float:
+        return float(self.clock.speed)
+
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    @property
+    def released(self) -> list[str]:
+        return list(self._released)
+
+    @property
+    def markers(self) -> dict[str, float]:
+        return dict(self._markers)
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        return list(self._events)
+
+    @property
+    def participants(self) -> tuple[Participant, ...]:
+        return tuple(self._participants)
+
+    @property
+    def path(self) -> Path:
+        return self.writer.path
+
+    @property
+    def roles(self) -> list[str]:
+        return list(self.scenario.roles)
+
+    def inject(self, inject_id: str) -> Inject:
+        """An inject of this session: from the scenario, an ad-hoc one, or a simulated response."""
+        return self._injects[inject_id]
+
+    def done_at(self, action: str) -> float | None:
+        """Sim time the action was first recorded, or None."""
+        return self._done.get(action)
+
+    def subscribe(self, callback: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
+        """Call `callback(event)` for every event once it is durably written; returns an unsubscribe."""
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def is_simulated(self, role: str) -> bool:
+        """True when no (non-simulated) participant plays `role`: a simulated teammate does."""
+        return not any(p.role == role and not p.simulated for p in self._participants)
+
+    def pending_tasks(self, role: str | None = None) -> list[dict[str, Any]]:
+        """Delegations waiting for a player of `role` (all roles when None), oldest first."""
+        return [d for d in self._pending.values() if role is None or d["to_role"] == role]
+
+    def delegations(self) -> list[dict[str, Any]]:
+        return list(self._delegations.values())
+
+    def next_due(self) -> float | None:
+        """Sim time of the next scheduled item (None when nothing is left)."""
+        with self._lock:
+            while self._heap and self._stale(self._heap[0][3]):
+                heapq.heappop(self._heap)
+            if not self._heap or self._ended:
+                return None
+            time, prio, _, _ = self._heap[0]
+            # a deadline is checked once time has passed it
+            return math.nextafter(time, math.inf) if prio == PRIO_DEADLINE else time
+
+    def upcoming(self) -> list[dict[str, Any]]:
+        """The MSEL view: every inject with its due time, status and condition."""
+        with self._lock:
+            rows = []
+            ids = list(self._order) + [i for i in self._injects if i not in self._order]
+            for inject_id in ids:
+                inject = self._injects[inject_id]
+                condition = inject.when.describe() if inject.when is not None else None
+                if inject_id in self._released_at:
+                    status, due = "released", self._released_at[inject_id]
+                elif inject_id in self._skipped:
+                    status, due = "skipped", self._due.get(inject_id)
+                elif inject_id in self._due:
+                    status, due = "scheduled", self._due[inject_id]
+                elif inject_id in self._order:
+                    status, due = "waiting", None
+                else:
+                    continue  # a response not triggered
+                rows.append(
+                    {
+                        "inject": inject_id,
+                        "title": inject.title,
+                        "due": due,
+                        "status": status,
+                        "condition": condition,
+                        "channel": inject.channel,
+                        "to": list(inject.to),
+                    }
+                )
+            rows.sort(key=lambda r: (r["due"] is None, r["due"] or 0.0))
+            return rows
+
+    # --- running ---------------------------------------------------------------------------
+    def start(self) -> dict[str, Any]:
+        """Write `session_started` (with the resolved scenario) and release what is due at the start."""
+        with self._lock:
+            if self._started:
+                raise Rejected("the session has already started")
+            if self.clock.speed != self._speed:
+                self.clock.set_speed(self._speed)
+            record = self._record(
+                ev.SESSION_STARTED,
+                scenario_id=self.scenario.id,
+                scenario_path=self.scenario_path,
+                scenario_sha256=self._scenario_sha256
+                or scenario_digest(self.scenario, self.scenario_path),
+                scenario=self.scenario.to_json(),
+                seed=self.seed,
+                speed=self._speed,
+                participants=[p.to_json() for p in self._participants],
+                mode=self.mode,
+                team=self.team,
+                solo_role=self.solo_role,
+                tool_version=__version__,
+                resumed_from=None,
+            )
+            self._run((self.clock.now(), PRIO_DEADLINE), advance=False)
+            return record
+
+    def tick(self) -> list[dict[str, Any]]:
+        """Release everything due at the clock's current time; returns the events written."""
+        with self._lock:
+            if not self._started or self._ended:
+                return []
+            return self._run((self.clock.now(), PRIO_DEADLINE), advance=False)
+
+    def run_until(self, t: float) -> list[dict[str, Any]]:
+        """Move the clock forward to `t`, through each due item in order (virtual time)."""
+        with self._lock:
+            self._require_running()
+            if self.clock.paused:
+                raise Rejected("the clock is paused; resume it before running time forward")
+            out = self._run((float(t), PRIO_DEADLINE), advance=True)
+            if not self._ended and self.clock.now() < t:
+                self.clock.advance_to(t)
+                out += self._run((float(t), PRIO_DEADLINE), advance=True)
+            return out
+
+    def run_to_end(self) -> list[dict[str, Any]]:
+        """Run through everything left until the session ends at its duration."""
+        with self._lock:
+            self._require_running()
+            if self.clock.paused:
+                raise Rejected("the clock is paused; resume it before running to the end")
+            return self._run((math.inf, 0), advance=True)
+
+    # --- players ---------------------------------------------------------------------------
+    def decide(
+        self,
+        role: str,
+        action: str,
+        *,
+        by: str,
+        fields: dict[str, Any] | None = None,
+        rationale: str = "",
+        inject: str | None = None,
+        delegate_to: str | None = None,
+        timebox: int | str | None = None,
+        script_entry: int | None = None,
+    ) -> dict[str, Any]:
+        """Record a decision (or, with `delegate_to`, a delegation); Rejected records nothing."""
+        with self._lock:
+            self._require_running()
+            self._check_player_role(role)
+            problems = check_decision(self.scenario, action, fields)
+            if problems:
+                raise Rejected("; ".join(problems))
+            self._check_inject_ref(inject)
+            by = self._check_by(by)
+            timebox_s = None
+            if delegate_to is not None:
+                if delegate_to not in self.scenario.roles:
+                    raise Rejected(
+                        f"cannot delegate to role {delegate_to!r}{_close(delegate_to, self.scenario.roles)}; "
+                        f"expected one of {', '.join(self.scenario.roles)}"
+                    )
+                if timebox is not None:
+                    try:
+                        timebox_s = parse_duration(timebox)
+                    except TimeFormatError as error:
+                        raise Rejected(f"timebox: {error}") from None
+            elif timebox is not None:
+                raise Rejected("a timebox needs delegate_to: the role the work is handed to")
+            self._run((self.clock.now(), PRIO_DEADLINE), advance=False)
+            self._require_running()
+            extra = {} if script_entry is None else {"script_entry": script_entry}
+            fields = _jsonable(dict(fields or {}))
+            if delegate_to is not None:
+                record = self._record(
+                    ev.DELEGATION,
+                    id=f"g{self.writer.seq}",
+                    role=role,
+                    by=by,
+                    to_role=delegate_to,
+                    action=action,
+                    fields=fields,
+                    rationale=rationale or "",
+                    inject=inject,
+                    timebox=timebox_s,
+                    **extra,
+                )
+            else:
+                record = self._record(
+                    ev.DECISION,
+                    id=f"d{self.writer.seq}",
+                    role=role,
+                    by=by,
+                    action=action,
+                    fields=fields,
+                    rationale=rationale or "",
+                    inject=inject,
+                    delegated_by=None,
+                    delegation=None,
+                    delegated_at=None,
+                    **extra,
+                )
+            self._run((self.clock.now(), PRIO_DEADLINE), advance=False)
+            return record
+
+    def complete_task(
+        self,
+        delegation_id: str,
+        *,
+        by: str,
+        fields: dict[str, Any] | None = None,
+        rationale: str | None = None,
+    ) -> dict[str, Any]:
+        """A player carries out a delegated task: records the decision with `delegated_by`."""
+        with self._lock:
+            self._require_running()
+            task = self._pending.get(delegation_id)
+            if task is None:
+                if delegation_id in self._completed:
+                    raise Rejected(f"task {delegation_id!r} has already been carried out")
+                pending = ", ".join(self._pending) or "none"
+                raise Rejected(f"no pending task {delegation_id!r}; pending tasks: {pending}")
+            use_fields = task["fields"] if fields is None else fields
+            problems = check_decision(self.scenario, task["action"], use_fields)
+            if problems:
+                raise Rejected("; ".join(problems))
+            by = self._check_by(by)
+            self._run((self.clock.now(), PRIO_DEADLINE), advance=False)
+            self._require_running()
+            record = self._carry_out(task, by, use_fields, task["rationale"] if rationale is None else rationale)
+            self._run((self.clock.now(), PRIO_DEADLINE), advance=False)
+            return record
+
+    def note(
+        self,
+        role: str,
+        text: str,
+        *,
+        by: str,
+        inject: str | None = None,
+        script_entry: int | None = None,
+    ) -> dict[str, Any]:
+        """Record a free-text note."""
+        with self._lock:
+            self._require_running()
+            self._check_player_role(role)
+            if not isinstance(text, str) or not text.strip():
+                raise Rejected("a note needs some text")
+            self._check_inject_ref(inject)
+            by = self._check_by(by)
+            self._run((self.clock.now(), PRIO_DEADLINE), advance=False)
+            self._require_running()
+            extra = {} if script_entry is None else {"script_entry": script_entry}
+            record = self._record(ev.NOTE, role=role, by=by, text=text, inject=inject, **extra)
+            self._run((self.clock.now(), PRIO_DEADLINE), advance=False)
+            return record
+
+    # --- facilitator -----------------------------------------------------------------------
+    def pause(self) -> dict[str, Any]:
+        with self._lock:
+            self._require_running()
+            if self.clock.paused:
+                raise Rejected("the session is already paused")
+            self._run((self.clock.now(), PRIO_DEADLINE), advance=False)
+            self._require_running()
+            self.clock.pause()
+            return self._record(ev.CLOCK, op="pause", speed=self.clock.speed, paused=True)
+
+    def resume(self) -> dict[str, Any]:
+        with self._lock:
+            self._require_running()
+            if not self.clock.paused:
+                raise Rejected("the session is not paused")
+            self.clock.resume()
+            record = self._record(ev.CLOCK, op="resume", speed=self.clock.speed, paused=False)
+            self._run((self.clock.now(), PRIO_DEADLINE), advance=False)
+            return record
+
+    def set_speed(self, speed: float) -> dict[str, Any]:
+        with self._lock:
+            self._require_running()
+            try:
+                value = float(speed)
+            except (TypeError, ValueError):
+                raise Rejected(f"expected a speed in sim seconds per wall second, received {speed!r}") from None
+            if not value > 0 or math.isinf(value):
+                raise Rejected(f"expected a speed greater than 0, received {speed!r}")
+            self._run((self.clock.now(), PRIO_DEADLINE), advance=False)
+            self._require_running()
+            self.clock.set_speed(value)
+            return self._record(ev.CLOCK, op="speed", speed=value, paused=self.clock.paused)
+
+    def trigger_now(self, inject_id: str) -> dict[str, Any]:
+        """Release an inject at once (also while paused); returns its `inject_released` event."""
+        with self._lock:
+            self._require_running()
+            if inject_id not in self._order:
+                raise Rejected(
+                    f"unknown inject {inject_id!r}{_close(inject_id, self._order)}; "
+                    "expected one of the scenario's injects"
+                )
+            if inject_id in self._released_at:
+                raise Rejected(
+                    f"inject {inject_id!r} was already released at {format_offset(self._released_at[inject_id])}"
+                )
+            self._run((self.clock.now(), PRIO_DEADLINE), advance=False)
+            self._require_running()
+            if inject_id in self._released_at:
+                return self._release_record(inject_id)
+            self._record(ev.FACILITATOR, op="trigger_now", inject=inject_id, detail={})
+            self._run((self.clock.now(), PRIO_DEADLINE), advance=False)
+            return self._release_record(inject_id)
+
+    def skip(self, inject_id: str) -> dict[str, Any]:
+        """Never release this inject (its branches waiting on `after` never fire)."""
+        with self._lock:
+            self._require_running()
+            if inject_id not in self._order:
+                raise Rejected(
+                    f"unknown inject {inject_id!r}{_close(inject_id, self._order)}; "
+                    "expected one of the scenario's injects"
+                )
+            if inject_id in self._released_at:
+                raise Rejected(f"inject {inject_id!r} was already released; it cannot be skipped")
+            if inject_id in self._skipped:
+                raise Rejected(f"inject {inject_id!r} is already skipped")
+            return self._record(ev.FACILITATOR, op="skip", inject=inject_id, detail={})
+
+    def add_inject(
+        self,
+        title: str,
+        body: str = "",
+        channel: str = "briefing",
+        to: Iterable[str] | str = ("all",),
+        from_: str = "Facilitator",
+    ) -> dict[str, Any]:
+        """Release an ad-hoc inject written by the facilitator now; returns its `inject_released`."""
+        with self._lock:
+            self._require_running()
+            if not isinstance(title, str) or not title.strip():
+                raise Rejected("an ad-hoc inject needs a title")
+            if channel not in CHANNELS:
+                raise Rejected(f"expected a channel among {', '.join(CHANNELS)}, received {channel!r}")
+            to_list = [to] if isinstance(to, str) else list(to)
+            if not to_list:
+                raise Rejected("an ad-hoc inject needs recipients: roles, or all")
+            for role in to_list:
+                if role != "all" and role not in self.scenario.roles:
+                    raise Rejected(
+                        f"unknown recipient {role!r}; expected all or one of {', '.join(self.scenario.roles)}"
+                    )
+            self._run((self.clock.now(), PRIO_DEADLINE), advance=False)
+            self._require_running()
+            self._adhoc_count += 1
+            inject_id = f"adhoc-{self._adhoc_count}"
+            while inject_id in self._injects:
+                self._adhoc_count += 1
+                inject_id = f"adhoc-{self._adhoc_count}"
+            self._record(
+                ev.FACILITATOR,
+                op="adhoc",
+                inject=inject_id,
+                detail={"title": title, "body": body, "channel": channel, "to": to_list, "from": from_},
+            )
+            self._run((self.clock.now(), PRIO_DEADLINE), advance=False)
+            return self._release_record(inject_id)
+
+    def set_role(self, name: str, role: str) -> dict[str, Any]:
+        """Give a participant a role (a newcomer joins with it)."""
+        with self._lock:
+            self._require_running()
+            if role not in self.scenario.roles:
+                raise Rejected(
+                    f"unknown role {role!r}{_close(role, self.scenario.roles)}; "
+                    f"expected one of {', '.join(self.scenario.roles)}"
+                )
+            if not isinstance(name, str) or not name.strip():
+                raise Rejected("a participant needs a name")
+            current = next((p for p in self._participants if p.name == name and not p.simulated), None)
+            op = "role_change" if current is not None else "join"
+            detail = {"name": name, "from": current.role if current else None, "to": role}
+            return self._record(ev.FACILITATOR, op=op, inject=None, detail=detail)
+
+    def leave(self, name: str) -> dict[str, Any]:
+        with self._lock:
+            self._require_running()
+            current = next((p for p in self._participants if p.name == name and not p.simulated), None)
+            if current is None:
+                raise Rejected(f"no participant named {name!r}")
+            return self._record(
+                ev.FACILITATOR, op="leave", inject=None, detail={"name": name, "from": current.role, "to": None}
+            )
+
+    def set_marker(self, name: str) -> dict[str, Any]:
+        """The facilitator sets a scenario marker (e.g. `aware`) by hand."""
+        with self._lock:
+            self._require_running()
+            if not isinstance(name, str) or not name.strip():
+                raise Rejected("a marker needs a name")
+            if name in self._markers:
+                raise Rejected(f"marker {name!r} was already set at {format_offset(self._markers[name])}")
+            record = self._record(ev.MARKER_SET, marker=name, source="facilitator")
+            self._run((self.clock.now(), PRIO_DEADLINE), advance=False)
+            return record
+
+    def end(self, reason: str = "facilitator") -> dict[str, Any]:
+        with self._lock:
+            self._require_running()
+            return self._record(ev.SESSION_ENDED, reason=reason)
+
+    # --- resuming --------------------------------------------------------------------------
+    @classmethod
+    def resume(
+        cls,
+        path: str | Path,
+        *,
+        clock: Any,
+        now_utc: Callable[[], Any] = utc_now,
+        fsync: bool = True,
+    ) -> "Session":
+        """Continue a session from its transcript after a crash, appending to the same file.
+
+        The transcript is verified (a torn last line is cut off; any other damage refuses),
+        every event is replayed, the clock is put where the session stopped (same speed,
+        paused if it was), a `session_resumed` event is written, and whatever fell due in
+        between is released.
+        """
+        writer = TranscriptWriter.reopen(path, now_utc=now_utc, fsync=fsync)
+        try:
+            events = writer.recovered
+            first = events[0]
+            if first.get("type") != ev.SESSION_STARTED or not isinstance(first.get("scenario"), dict):
+                raise TranscriptError(f"{path}: the first event is not a session_started with its scenario")
+            try:
+                scenario = Scenario.from_json(first["scenario"])
+            except Exception as error:  # pydantic ValidationError and friends
+                raise TranscriptError(f"{path}: the embedded scenario cannot be read: {error}") from None
+            session = cls(
+                scenario,
+                writer,
+                clock=clock,
+                participants=[Participant.coerce(p) for p in first.get("participants") or []],
+                seed=first.get("seed"),
+                speed=first.get("speed"),
+                mode=first.get("mode") if first.get("mode") in MODES else "team",
+                solo_role=first.get("solo_role"),
+                team=first.get("team"),
+                scenario_path=first.get("scenario_path"),
+                scenario_sha256=first.get("scenario_sha256"),
+            )
+            speed = float(first.get("speed") or scenario.speed)
+            paused = False
+            resume_t = 0.0
+            for record in events:
+                session._events.append(record)
+                session._apply(record)
+                resume_t = max(resume_t, float(record.get("t") or 0.0))
+                if record.get("type") == ev.CLOCK:
+                    if record.get("op") == "jump" and record.get("to_t") is not None:
+                        resume_t = max(resume_t, float(record["to_t"]))
+                    if record.get("speed"):
+                        speed = float(record["speed"])
+                    if record.get("op") == "pause":
+                        paused = True
+                    elif record.get("op") == "resume":
+                        paused = False
+            if session._ended:
+                raise TranscriptError(f"{path}: the session has already ended; nothing to resume")
+        except BaseException:
+            writer.close()
+            raise
+        if clock.now() < resume_t:
+            clock.jump_to(resume_t)
+        if clock.speed != speed:
+            clock.set_speed(speed)
+        if paused and not clock.paused:
+            clock.pause()
+        elif not paused and clock.paused:
+            clock.resume()
+        with session._lock:
+            session._record(
+                ev.SESSION_RESUMED,
+                from_t=round(resume_t, 3),
+                dropped_bytes=writer.dropped_tail,
+                paused=paused,
+                speed=speed,
+            )
+            session._run((session.clock.now(), PRIO_DEADLINE), advance=False)
+        return session
+
+    # --- internals: checks -----------------------------------------------------------------
+    def _require_running(self) -> None:
+        if not self._started:
+            raise Rejected("the session has not started yet")
+        if self._ended:
+            raise Rejected("the session has ended; nothing more can be recorded")
+
+    def _check_player_role(self, role: str) -> None:
+        if role not in self.scenario.roles:
+            raise Rejected(
+                f"role {role!r} is not in scenario {self.scenario.id!r}{_close(str(role), self.scenario.roles)}; "
+                f"expected one of {', '.join(self.scenario.roles)}"
+            )
+        if not any(p.role == role for p in self._participants):
+            played = sorted({p.role for p in self._participants}) or ["none"]
+            raise Rejected(f"nobody plays role {role!r} in this session; roles played: {', '.join(played)}")
+        if self.is_simulated(role):
+            raise Rejected(
+                f"role {role!r} is played by a simulated teammate; delegate the work to it instead"
+            )
+
+    def _check_inject_ref(self, inject: str | None) -> None:
+        if inject is not None and inject not in self._injects:
+            raise Rejected(f"unknown inject {inject!r}{_close(str(inject), self._injects)}")
+
+    @staticmethod
+    def _check_by(by: str) -> str:
+        if not isinstance(by, str) or not by.strip():
+            raise Rejected("say who made it: `by` (a person's name) is empty")
+        return by
+
+    def _simulated_name(self, role: str) -> str:
+        for person in self._participants:
+            if person.role == role and person.simulated:
+                return person.name
+        return f"{self.scenario.role_title(role).title()} (simulated)"
+
+    def _release_record(self, inject_id: str) -> dict[str, Any]:
+        for record in reversed(self._events):
+            if record["type"] == ev.INJECT_RELEASED and record.get("inject") == inject_id:
+                return record
+        raise Rejected(f"inject {inject_id!r} was not released")  # pragma: no cover
+
+    # --- internals: recording and applying -------------------------------------------------
+    def _t(self) -> float:
+        return round(float(self.clock.now()), 3)
+
+    def _record(self, type_: str, **fields: Any) -> dict[str, Any]:
+        record = self.writer.append(type_, self._t(), **fields)
+        self._events.append(record)
+        self._apply(record)
+        for callback in list(self._subscribers):
+            try:
+                callback(record)
+            except Exception:  # a broken view must not stop the recording
+                log.exception("transcript subscriber failed on %s", type_)
+        return record
+
+    def _push(self, time: float, prio: int, item: tuple[Any, ...]) -> None:
+        self._counter += 1
+        heapq.heappush(self._heap, (float(time), prio, self._counter, item))
+        if item[0] == "release":
+            inject_id = item[1]
+            if inject_id not in self._due or time < self._due[inject_id]:
+                self._due[inject_id] = float(time)
+
+    def _apply(self, record: dict[str, Any]) -> None:
+        """Bring the session's state in line with one recorded event (live and on resume)."""
+        kind = record["type"]
+        t = float(record["t"])
+        if kind == ev.SESSION_STARTED:
+            self._started = True
+            for inject in self.scenario.injects:
+                if inject.when is None:
+                    self._push(inject.at, PRIO_INJECT, ("release", inject.id, "schedule", None))
+            self._anchor("start", t)
+            self._push(self.scenario.duration, PRIO_END, ("end",))
+        elif kind == ev.INJECT_RELEASED:
+            inject_id = record["inject"]
+            if inject_id in self._released_at:
+                return
+            self._released.append(inject_id)
+            self._released_at[inject_id] = t
+            inject = self._injects.get(inject_id)
+            if inject is None:
+                return
+            for marker in inject.marks:
+                self._push(t, PRIO_NOW, ("marker", marker, f"inject:{inject_id}"))
+            if inject.advance_to is not None:
+                self._push(t, PRIO_NOW, ("jump", inject_id, float(inject.advance_to)))
+            self._fire("after", inject_id, t)
+            self._anchor(f"inject:{inject_id}", t)
+        elif kind == ev.DECISION:
+            action_id = record["action"]
+            delegation = record.get("delegation")
+            if delegation:
+                self._completed.add(delegation)
+                self._pending.pop(delegation, None)
+            if action_id not in self._done:
+                self._done[action_id] = t
+                self._fire("done", action_id, t)
+                self._anchor(f"action:{action_id}", t)
+            action = self._actions.get(action_id)
+            if action is not None and action.sets_marker:
+                self._push(t, PRIO_NOW, ("marker", action.sets_marker, f"action:{action_id}"))
+            for index, response in enumerate(self.scenario.responses):
+                if (
+                    response.on == action_id
+                    and index not in self._responses_triggered
+                    and self.is_simulated(response.from_)
+                ):
+                    self._responses_triggered.add(index)
+                    self._push(
+                        t + response.after,
+                        PRIO_RESPONSE,
+                        ("release", self._response_ids[index], "response", None),
+                    )
+        elif kind == ev.DELEGATION:
+            task = dict(record)
+            self._delegations[record["id"]] = task
+            to_role = record["to_role"]
+            if self.mode == "simulate" or self.is_simulated(to_role):
+                delay = record.get("timebox")
+                delay = self.scenario.delegate_delay if delay is None else delay
+                self._push(t + float(delay), PRIO_DELEGATE, ("delegate", record["id"]))
+            else:
+                self._pending[record["id"]] = task
+        elif kind == ev.MARKER_SET:
+            name = record["marker"]
+            if name not in self._markers:
+                self._markers[name] = t
+                self._fire("marker", name, t)
+                self._anchor(f"marker:{name}", t)
+        elif kind == ev.CLOCK:
+            if record.get("op") == "jump" and record.get("inject"):
+                self._jumped.add(record["inject"])
+        elif kind == ev.FACILITATOR:
+            op = record.get("op")
+            inject_id = record.get("inject")
+            detail = record.get("detail") or {}
+            if op == "trigger_now" and inject_id:
+                self._push(t, PRIO_NOW, ("release", inject_id, "facilitator", None))
+            elif op == "adhoc" and inject_id:
+                self._injects[inject_id] = Inject(
+                    id=inject_id,
+                    title=detail.get("title", ""),
+                    body=detail.get("body", ""),
+                    channel=detail.get("channel", "briefing"),
+                    to=detail.get("to") or ["all"],
+                    from_=detail.get("from", "Facilitator"),
+                )
+                if inject_id.startswith("adhoc-"):
+                    try:
+                        self._adhoc_count = max(self._adhoc_count, int(inject_id.split("-", 1)[1]))
+                    except ValueError:
+                        pass
+                self._push(t, PRIO_NOW, ("release", inject_id, "adhoc", None))
+            elif op == "skip" and inject_id:
+                self._skipped.add(inject_id)
+            elif op in ("role_change", "join", "leave"):
+                name = detail.get("name")
+                people = [p for p in self._participants if not (p.name == name and not p.simulated)]
+                if op != "leave" and detail.get("to"):
+                    people.append(Participant(name=name, role=detail["to"]))
+                self._participants = people
+        elif kind == ev.SESSION_ENDED:
+            self._ended = True
+
+    def _anchor(self, anchor: str, t: float) -> None:
+        """An expectation anchor happened: schedule the deadline checks that branches wait on."""
+        for expectation in self._anchored.get(anchor, ()):
+            deadline = expectation_deadline(self.scenario, expectation, t)
+            self._push(deadline, PRIO_DEADLINE, ("deadline", expectation.id, deadline))
+
+    def _fire(self, kind: str, target: str, t: float) -> None:
+        """A `when` condition became true at `t`: schedule each branch waiting on it, once."""
+        key = (kind, target)
+        if key in self._conditions:
+            return
+        self._conditions[key] = t
+        for branch in self._watchers.get(key, ()):
+            if branch.id in self._branch_fired:
+                continue
+            self._branch_fired[branch.id] = t
+            self._push(
+                t + branch.at, PRIO_BRANCH, ("release", branch.id, "branch", branch.when.describe())
+            )
+
+    def _stale(self, item: tuple[Any, ...]) -> bool:
+        kind = item[0]
+        if kind == "release":
+            return item[1] in self._released_at or (
+                item[1] in self._skipped and item[2] in ("schedule", "branch", "response")
+            )
+        if kind == "marker":
+            return item[1] in self._markers
+        if kind == "jump":
+            return item[1] in self._jumped
+        if kind == "delegate":
+            return item[1] in self._completed
+        if kind == "end":
+            return self._ended
+        if kind == "deadline":
+            return ("missed", item[1]) in self._conditions
+        return False
+
+    def _run(self, limit: tuple[float, int], *, advance: bool) -> list[dict[str, Any]]:
+        """Process every item due before `limit` (a (time, priority) key), in heap order."""
+        start = len(self._events)
+        heap = self._heap
+        while heap and not self._ended:
+            time, prio, _, item = heap[0]
+            now = self.clock.now()
+            bound = limit if limit >= (now, PRIO_DEADLINE) else (now, PRIO_DEADLINE)
+            if (time, prio) >= bound:
+                break
+            heapq.heappop(heap)
+            if self._stale(item):
+                continue
+            if advance and time > now:
+                self.clock.advance_to(time)
+            self._process(item, time)
+        return self._events[start:]
+
+    def _process(self, item: tuple[Any, ...], due: float) -> None:
+        kind = item[0]
+        if kind == "release":
+            _, inject_id, trigger, condition = item
+            inject = self._injects.get(inject_id)
+            if inject is None:
+                return
+            from_role = None
+            if trigger == "response":
+                index = next(i for i, rid in self._response_ids.items() if rid == inject_id)
+                from_role = self.scenario.responses[index].from_
+            fields: dict[str, Any] = dict(
+                inject=inject_id,
+                title=inject.title,
+                channel=inject.channel,
+                to=list(inject.to),
+                phase=inject.phase,
+                body=inject.body,
+                trigger=trigger,
+                condition=condition,
+                due=round(due, 3),
+                marks=list(inject.marks),
+                advance_to=inject.advance_to,
+            )
+            fields["from"] = inject.from_
+            if from_role is not None:
+                fields["from_role"] = from_role
+            self._record(ev.INJECT_RELEASED, **fields)
+        elif kind == "marker":
+            _, name, source = item
+            self._record(ev.MARKER_SET, marker=name, source=source)
+        elif kind == "jump":
+            _, inject_id, to_t = item
+            now = self._t()
+            if to_t <= now:
+                self._jumped.add(inject_id)
+                return
+            self._record(
+                ev.CLOCK, op="jump", speed=self.clock.speed, paused=self.clock.paused,
+                from_t=now, to_t=to_t, inject=inject_id,
+            )
+            self.clock.jump_to(to_t)
+        elif kind == "deadline":
+            _, expectation_id, deadline = item
+            action = self.scenario.expectation(expectation_id).action
+            done = self._done.get(action)
+            if done is None or done > deadline:
+                self._fire("missed", expectation_id, deadline)
+        elif kind == "delegate":
+            task = self._delegations[item[1]]
+            self._carry_out(task, self._simulated_name(task["to_role"]), task["fields"], task["rationale"])
+        elif kind == "end":
+            self._record(ev.SESSION_ENDED, reason="duration")
+
+    def _carry_out(
+        self, task: dict[str, Any], by: str, fields: dict[str, Any], rationale: str
+    ) -> dict[str, Any]:
+        return self._record(
+            ev.DECISION,
+            id=f"d{self.writer.seq}",
+            role=task["to_role"],
+            by=by,
+            action=task["action"],
+            fields=_jsonable(dict(fields or {})),
+            rationale=rationale or "",
+            inject=task.get("inject"),
+            delegated_by=task["role"],
+            delegation=task["id"],
+            delegated_at=task["t"],
+        )

@@ -1,0 +1,466 @@
+"""Evidence-grade transcripts: an append-only, fsync'd, SHA-256 hash-chained JSONL file, its reader and verifier.
+
+Each line is one JSON object with `seq`, `type`, `t`, `wall`, `prev` and `hash` beside the
+event's own fields. `hash` is the SHA-256 of the line's canonical JSON without `hash`
+(`json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)`), and `prev` is the
+previous line's hash, so any edit, reordering or deletion breaks the chain. A line is written
+in one `write`, then fsync'd, before `append` returns: whatever `append` returned is on disk.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+RESERVED = ("seq", "type", "t", "wall", "prev", "hash")
+"""Keys every line carries; an event's own fields may not use them."""
+
+FILE_MODE = 0o600
+
+
+class TranscriptError(Exception):
+    """A transcript that cannot be written or continued; the message says why."""
+
+
+def utc_now() -> datetime:
+    """The default wall-clock source for `wall` (inject another for tests)."""
+    return datetime.now(timezone.utc)
+
+
+def canonical(record: dict[str, Any]) -> str:
+    """The canonical JSON text of a record (the text that is hashed and written)."""
+    return json.dumps(
+        record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+def line_hash(record: dict[str, Any]) -> str:
+    """SHA-256 (hex) of the canonical JSON of `record` without its `hash` key."""
+    body = {k: v for k, v in record.items() if k != "hash"}
+    return hashlib.sha256(canonical(body).encode("utf-8")).hexdigest()
+
+
+def format_wall(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    text = moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(str(path.parent or Path(".")), os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class TranscriptWriter:
+    """Appends events to a transcript, one durable line at a time.
+
+    Use `TranscriptWriter.open(path)` for a new transcript (created with mode 0600, never
+    overwriting an existing file) and `TranscriptWriter.reopen(path)` to continue one after a
+    crash (the chain is verified first and a torn last line is cut off). `fsync=False` exists
+    for benchmarks only.
+    """
+
+    def __init__(
+        self,
+        fd: int,
+        path: Path,
+        *,
+        seq: int = 0,
+        prev: str | None = None,
+        size: int = 0,
+        now_utc: Callable[[], datetime] = utc_now,
+        fsync: bool = True,
+        last_t: float | None = None,
+    ) -> None:
+        self._fd: int | None = fd
+        self.path = Path(path)
+        self._seq = seq
+        self._prev = prev
+        self._size = size
+        self._now_utc = now_utc
+        self._fsync = fsync
+        self._lock = threading.Lock()
+        self.last_t = last_t
+        self.dropped_tail = 0
+        """Bytes of a torn last line cut off by `reopen` (0 when there was none)."""
+        self.recovered: list[dict[str, Any]] = []
+        """The events already in the file when it was reopened (empty for a new one)."""
+
+    # opening --------------------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        now_utc: Callable[[], datetime] = utc_now,
+        fsync: bool = True,
+    ) -> "TranscriptWriter":
+        """Create a new transcript at `path` (parents created); an existing file is an error."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, FILE_MODE)
+        except FileExistsError:
+            raise TranscriptError(
+                f"{path}: already exists; a transcript is never overwritten "
+                "(choose another path, or resume it)"
+            ) from None
+        except OSError as error:
+            raise TranscriptError(f"{path}: cannot create: {error.strerror}") from None
+        try:
+            os.fchmod(fd, FILE_MODE)  # whatever the umask, the file is private
+        except OSError:
+            pass
+        if fsync:
+            _fsync_dir(path)
+        return cls(fd, path, now_utc=now_utc, fsync=fsync)
+
+    @classmethod
+    def reopen(
+        cls,
+        path: str | Path,
+        *,
+        now_utc: Callable[[], datetime] = utc_now,
+        fsync: bool = True,
+    ) -> "TranscriptWriter":
+        """Continue an existing transcript: verify it, cut a torn last line, append after it.
+
+        Raises TranscriptError if the chain is broken anywhere but a torn tail: a damaged or
+        edited transcript is never appended to.
+        """
+        path = Path(path)
+        report = verify_transcript(path)
+        if report.missing:
+            raise TranscriptError(f"{path}: cannot resume: {report.problems[0]}")
+        serious = [p for p in report.problems if p != report.torn_problem]
+        if serious:
+            raise TranscriptError(f"{path}: cannot resume a damaged transcript: {serious[0]}")
+        if not report.events:
+            raise TranscriptError(f"{path}: cannot resume: the transcript has no complete event")
+        try:
+            fd = os.open(str(path), os.O_RDWR | os.O_APPEND)
+        except OSError as error:
+            raise TranscriptError(f"{path}: cannot open for append: {error.strerror}") from None
+        size = report.good_bytes
+        dropped = os.fstat(fd).st_size - size
+        if dropped:
+            os.ftruncate(fd, size)
+            if fsync:
+                os.fsync(fd)
+        last = report.events[-1]
+        writer = cls(
+            fd,
+            path,
+            seq=last["seq"] + 1,
+            prev=last["hash"],
+            size=size,
+            now_utc=now_utc,
+            fsync=fsync,
+            last_t=last.get("t"),
+        )
+        writer.dropped_tail = dropped
+        writer.recovered = report.events
+        return writer
+
+    # writing --------------------------------------------------------------------------------
+    @property
+    def seq(self) -> int:
+        """The seq the next appended line will carry."""
+        return self._seq
+
+    @property
+    def prev(self) -> str | None:
+        """The hash of the last line written (None before the first)."""
+        return self._prev
+
+    @property
+    def closed(self) -> bool:
+        return self._fd is None
+
+    def append(self, type: str, t: float, **fields: Any) -> dict[str, Any]:
+        """Write one event durably and return the full record (with seq, wall, prev, hash)."""
+        for key in RESERVED:
+            if key in fields:
+                raise ValueError(f"event field {key!r} is reserved for the transcript")
+        with self._lock:
+            if self._fd is None:
+                raise TranscriptError(f"{self.path}: the transcript is closed")
+            record: dict[str, Any] = dict(fields)
+            record["seq"] = self._seq
+            record["type"] = type
+            record["t"] = t
+            record["wall"] = format_wall(self._now_utc())
+            record["prev"] = self._prev
+            try:
+                body = canonical(record)
+            except (TypeError, ValueError) as error:
+                raise ValueError(f"event {type!r} is not JSON data: {error}") from None
+            digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
+            record["hash"] = digest
+            data = (canonical(record) + "\n").encode("utf-8")
+            self._write_all(data)
+            self._seq += 1
+            self._prev = digest
+            self._size += len(data)
+            self.last_t = t
+            return record
+
+    def _write_all(self, data: bytes) -> None:
+        fd = self._fd
+        assert fd is not None
+        written = 0
+        try:
+            while written < len(data):
+                written += os.write(fd, data[written:])
+            if self._fsync:
+                os.fsync(fd)
+        except OSError as error:
+            # leave no partial line behind: cut the file back to the last good line
+            try:
+                os.ftruncate(fd, self._size)
+                if self._fsync:
+                    os.fsync(fd)
+            except OSError:
+                pass
+            reason = "disk full" if error.errno == errno.ENOSPC else error.strerror
+            raise TranscriptError(f"{self.path}: cannot write the transcript: {reason}") from None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+    def __enter__(self) -> "TranscriptWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # pragma: no cover - best effort
+        try:
+            if self._fd is not None:
+                os.close(self._fd)
+        except Exception:
+            pass
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+@dataclass
+class TranscriptRead:
+    """What was read from a transcript: the good events and a clear account of any damage."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    torn_tail: bool = False
+    first_bad_seq: int | None = None
+    first_bad_line: int | None = None
+    lines: int = 0
+    good_bytes: int = 0
+    """Bytes from the start of the file up to the end of the last complete, good line."""
+    torn_problem: str | None = None
+    missing: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and not self.torn_tail
+
+    @property
+    def only_torn_tail(self) -> bool:
+        """Damaged only by an incomplete last line (what a crash mid-write leaves)."""
+        return self.torn_tail and self.problems == [self.torn_problem]
+
+    def summary(self) -> str:
+        if self.ok:
+            return f"intact: {len(self.events)} events"
+        return self.problems[0]
+
+    def _bad(self, line: int, seq: int | None, message: str) -> None:
+        self.problems.append(message)
+        if self.first_bad_line is None:
+            self.first_bad_line = line
+            self.first_bad_seq = seq
+
+
+def _split(data: bytes) -> tuple[list[bytes], bytes]:
+    """Complete lines (without their newline) and the incomplete tail after the last newline."""
+    end = data.rfind(b"\n")
+    if end < 0:
+        return [], data
+    return data[:end].split(b"\n"), data[end + 1 :]
+
+
+def _read_bytes(path: Path, report: TranscriptRead) -> bytes | None:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        report.missing = True
+        report._bad(0, None, f"{path}: no such transcript")
+    except IsADirectoryError:
+        report.missing = True
+        report._bad(0, None, f"{path}: is a directory, not a transcript")
+    except OSError as error:
+        report.missing = True
+        report._bad(0, None, f"{path}: cannot read: {error.strerror}")
+    return None
+
+
+def _parse_line(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, "is not valid UTF-8"
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return None, "is not valid JSON"
+    if not isinstance(value, dict):
+        return None, "is not a JSON object"
+    return value, None
+
+
+def _seq_of(record: dict[str, Any] | None) -> int | None:
+    if record is None:
+        return None
+    seq = record.get("seq")
+    return seq if isinstance(seq, int) and not isinstance(seq, bool) else None
+
+
+def _torn(report: TranscriptRead, line_no: int, tail: bytes, expected_seq: int) -> None:
+    report.torn_tail = True
+    message = (
+        f"line {line_no} (seq {expected_seq}): torn tail: the last line is incomplete "
+        f"({len(tail)} bytes, no newline); the {len(report.events)} events before it are intact"
+    )
+    report.torn_problem = message
+    report._bad(line_no, expected_seq, message)
+
+
+def _scan(path: str | Path, *, check_chain: bool) -> TranscriptRead:
+    path = Path(path)
+    report = TranscriptRead()
+    data = _read_bytes(path, report)
+    if data is None:
+        return report
+    lines, tail = _split(data)
+    report.lines = len(lines) + (1 if tail else 0)
+    offset = 0
+    expected_seq = 0
+    prev_hash: str | None = None
+    prev_t: float | None = None
+    broken = False  # once the chain breaks, events after it are not trusted
+    for index, raw in enumerate(lines):
+        line_no = index + 1
+        line_end = offset + len(raw) + 1
+        offset = line_end
+        if not raw.strip(b"\x00 \t\r") and index == len(lines) - 1 and not tail:
+            # zero-filled blocks a crash can leave at the end of a file
+            _torn(report, line_no, raw, expected_seq)
+            break
+        record, error = _parse_line(raw)
+        if record is None:
+            report._bad(line_no, expected_seq, f"line {line_no} (seq {expected_seq}): {error}")
+            broken = True
+            expected_seq += 1
+            prev_hash = None
+            continue
+        seq = _seq_of(record)
+        missing = [k for k in ("seq", "type", "t") if k not in record]
+        if check_chain:
+            missing += [k for k in ("wall", "prev", "hash") if k not in record]
+        if missing:
+            report._bad(
+                line_no,
+                seq if seq is not None else expected_seq,
+                f"line {line_no} (seq {seq if seq is not None else expected_seq}): "
+                f"missing {', '.join(missing)}",
+            )
+            broken = True
+            expected_seq = (seq if seq is not None else expected_seq) + 1
+            prev_hash = record.get("hash") if isinstance(record.get("hash"), str) else None
+            continue
+        here = f"line {line_no} (seq {seq if seq is not None else record.get('seq')!r})"
+        line_problem = None
+        if seq != expected_seq:
+            if seq is None:
+                line_problem = f"{here}: seq is not a whole number"
+            elif seq < expected_seq:
+                line_problem = (
+                    f"{here}: out of order: expected seq {expected_seq} "
+                    "(a line was moved or repeated)"
+                )
+            else:
+                line_problem = (
+                    f"{here}: expected seq {expected_seq}: "
+                    f"{seq - expected_seq} line(s) missing before it (deleted?)"
+                )
+        t = record.get("t")
+        if line_problem is None and (not isinstance(t, (int, float)) or isinstance(t, bool)):
+            line_problem = f"{here}: t is not a number"
+        if check_chain and line_problem is None:
+            if line_hash(record) != record.get("hash"):
+                line_problem = f"{here}: hash does not match the line's content (edited?)"
+            elif canonical(record).encode("utf-8") != raw:
+                line_problem = f"{here}: not written in canonical form (edited?)"
+            elif record.get("prev") != prev_hash:
+                line_problem = (
+                    f"{here}: prev does not match the hash of the line before it "
+                    "(a line was removed, inserted or reordered)"
+                )
+            elif index == 0 and record.get("type") != "session_started":
+                line_problem = f"{here}: the first event is {record.get('type')!r}, expected 'session_started'"
+        if line_problem is None and prev_t is not None and isinstance(t, (int, float)) and t < prev_t:
+            line_problem = f"{here}: t goes back from {prev_t:g} to {t:g}"
+        if line_problem is not None:
+            report._bad(line_no, seq if seq is not None else expected_seq, line_problem)
+            broken = True
+        elif not broken:
+            report.events.append(record)
+            report.good_bytes = line_end
+        expected_seq = (seq if seq is not None else expected_seq) + 1
+        prev_hash = record.get("hash") if isinstance(record.get("hash"), str) else None
+        if isinstance(t, (int, float)) and not isinstance(t, bool):
+            prev_t = t
+    if tail:
+        _torn(report, len(lines) + 1, tail, expected_seq)
+    if not lines and not tail and not report.missing:
+        report._bad(0, None, f"{path}: the transcript is empty")
+    return report
+
+
+def read_transcript(path: str | Path) -> TranscriptRead:
+    """Read a transcript's events; never raises on bad content.
+
+    Checks JSON, seq order and sim-time order (not the hash chain: see `verify_transcript`).
+    `events` holds every good line up to the first damaged one; a torn last line (a crash
+    mid-write) is reported with `torn_tail` and everything before it is recovered.
+    """
+    return _scan(path, check_chain=False)
+
+
+def verify_transcript(path: str | Path) -> TranscriptRead:
+    """Read a transcript and check its hash chain, canonical form, seq order and JSON.
+
+    `ok` is true only for an intact transcript; otherwise `first_bad_seq` and
+    `first_bad_line` point at the first damage (an edit, a reordering, a deletion, a torn tail).
+    """
+    return _scan(path, check_chain=True)

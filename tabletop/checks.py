@@ -1,0 +1,355 @@
+"""Cross-reference checks on a scenario being resolved: references, cycles, reachability, timing."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import networkx as nx
+
+from tabletop.catalog import Catalog, anchor_marker, value_problems
+from tabletop.model import Expectation, Inject
+from tabletop.problems import Problem, Span, did_you_mean
+from tabletop.timing import format_duration, format_offset
+
+if TYPE_CHECKING:
+    from tabletop.loader import Draft, Located
+
+
+def _role_problem(role: str, span: Span, catalog: Catalog, roles: list[str] | None, what: str) -> Problem | None:
+    """A role reference must be in the catalog, and (when `roles` is known) in the scenario."""
+    if catalog.roles and role not in catalog.roles:
+        return span.problem(
+            f"unknown role {role!r}{did_you_mean(role, catalog.roles)}; expected one of: {', '.join(catalog.roles)}")
+    if roles is not None and role not in roles:
+        return span.problem(
+            f"{what} {role!r} is not one of this scenario's roles ({', '.join(roles)}); add it to `roles` or pick another")
+    return None
+
+
+def _action_problem(action: str, span: Span, catalog: Catalog) -> Problem | None:
+    if catalog.actions and action not in catalog.actions:
+        return span.problem(f"unknown action {action!r}{did_you_mean(action, catalog.actions)}")
+    return None
+
+
+def check_library_inject(inject: Inject, span: Span, catalog: Catalog) -> list[Problem]:
+    """A library inject checked on its own: roles in `to` and actions in `expects` exist."""
+    problems: list[Problem] = []
+    for index, role in enumerate(inject.to):
+        if role != "all":
+            problem = _role_problem(role, _list_span(span, "to", index, inject.to), catalog, None, "recipient")
+            if problem:
+                problems.append(problem)
+    for index, expectation in enumerate(inject.expects):
+        e_span = span.child("expects").child(index)
+        problem = _action_problem(expectation.action, e_span.child("action"), catalog)
+        if problem:
+            problems.append(problem)
+        if expectation.owner and expectation.owner != "any":
+            problem = _role_problem(expectation.owner, e_span.child("owner"), catalog, None, "owner")
+            if problem:
+                problems.append(problem)
+        problems.extend(value_problems(expectation.value, catalog.actions.get(expectation.action), e_span.child("value")))
+    return problems
+
+
+def _list_span(span: Span, key: str, index: int, values: list[str]) -> Span:
+    """The span of entry `index` of a list key (or of the key itself for `to: all`)."""
+    child = span.child(key)
+    if child.doc.exists(child.path + (index,)):
+        return child.child(index)
+    return child
+
+
+def _cycle_text(cycle: list[Any]) -> str:
+    return " -> ".join(str(n) for n in [*cycle, cycle[0]])
+
+
+def _cycles(graph: nx.DiGraph) -> list[list[Any]]:
+    """One cycle per strongly connected component that has one (self-loops included)."""
+    found = []
+    for component in nx.strongly_connected_components(graph):
+        nodes = sorted(component, key=str)
+        if len(nodes) == 1 and not graph.has_edge(nodes[0], nodes[0]):
+            continue
+        try:
+            edges = nx.find_cycle(graph.subgraph(component), source=nodes[0])
+        except nx.NetworkXNoCycle:
+            continue
+        found.append([edge[0] for edge in edges])
+    return found
+
+
+def check_scenario(draft: "Draft") -> list[Problem]:
+    """Every cross-reference problem of a scenario being resolved."""
+    problems: list[Problem] = []
+    catalog = draft.catalog
+    roles = draft.roles
+    add = problems.append
+
+    # duplicate ids ---------------------------------------------------------------------------
+    injects: dict[str, Located] = {}
+    for located in draft.injects:
+        inject_id = located.item.id
+        if inject_id in injects:
+            line, _ = injects[inject_id].span.doc.position(injects[inject_id].span.path)
+            add(located.span.child("id").problem(f"duplicate inject id {inject_id!r} (first on line {line})"))
+        else:
+            injects[inject_id] = located
+    phases: dict[str, Located] = {}
+    for located in draft.phases:
+        if located.item.id in phases:
+            add(located.span.child("id").problem(f"duplicate phase id {located.item.id!r}"))
+        else:
+            phases[located.item.id] = located
+    expectations: dict[str, Located] = {loc.item.id: loc for loc in draft.expectations}
+
+    # roles ------------------------------------------------------------------------------------
+    if roles is not None:
+        seen_roles: set[str] = set()
+        for index, role in enumerate(roles):
+            span = _list_span(draft.span, "roles", index, roles)
+            if role in seen_roles:
+                add(span.problem(f"role {role!r} is listed twice"))
+            seen_roles.add(role)
+            if catalog.roles and role not in catalog.roles:
+                add(span.problem(f"unknown role {role!r}{did_you_mean(role, catalog.roles)}; expected one of: {', '.join(catalog.roles)}"))
+    role_list = [r for r in roles if r in catalog.roles] if roles is not None and catalog.roles else roles
+
+    markers_set: set[str] = set(catalog.markers)
+    for located in draft.injects:
+        markers_set.update(located.item.marks)
+    for located in draft.responses:
+        markers_set.update(located.item.marks)
+
+    def check_marker(marker: str, span: Span) -> None:
+        if marker not in markers_set:
+            add(span.problem(
+                f"nothing sets marker {marker!r}: no inject or response `marks` it and no action has sets_marker: {marker}"
+                f"{did_you_mean(marker, markers_set)}"))
+
+    # injects ------------------------------------------------------------------------------------
+    for located in draft.injects:
+        inject: Inject = located.item
+        span = located.span
+        if inject.phase is not None and inject.phase not in phases:
+            add(span.child("phase").problem(
+                f"unknown phase {inject.phase!r}{did_you_mean(inject.phase, phases)}; "
+                f"the scenario's phases: {', '.join(phases) or 'none'}"))
+        for index, role in enumerate(inject.to):
+            if role == "all":
+                continue
+            problem = _role_problem(role, _list_span(span, "to", index, inject.to), catalog, role_list, "recipient")
+            if problem:
+                add(problem)
+        if inject.when is not None:
+            kind, target = inject.when.kind, inject.when.target
+            w_span = span.child("when").child(kind)
+            if kind == "missed" and target not in expectations:
+                add(w_span.problem(f"unknown expectation {target!r}{did_you_mean(target, expectations)}"))
+            elif kind == "after" and target not in injects:
+                add(w_span.problem(f"unknown inject {target!r}{did_you_mean(target, injects)}"))
+            elif kind == "done":
+                problem = _action_problem(target, w_span, catalog)
+                if problem:
+                    add(problem)
+            elif kind == "marker":
+                check_marker(target, w_span)
+        if inject.advance_to is not None and inject.when is None and inject.advance_to <= inject.at:
+            add(span.child("advance_to").problem(
+                f"a time jump goes forward: {format_offset(inject.advance_to)} is not after the inject's own time {format_offset(inject.at)}"))
+
+    # responses ----------------------------------------------------------------------------------
+    for located in draft.responses:
+        response = located.item
+        span = located.span
+        problem = _action_problem(response.on, span.child("on"), catalog)
+        if problem:
+            add(problem)
+        problem = _role_problem(response.from_, span.child("from"), catalog, role_list, "responder")
+        if problem:
+            add(problem)
+        for index, role in enumerate(response.to):
+            if role != "all":
+                problem = _role_problem(role, _list_span(span, "to", index, response.to), catalog, role_list, "recipient")
+                if problem:
+                    add(problem)
+
+    # expectations --------------------------------------------------------------------------------
+    for located in draft.expectations:
+        expectation: Expectation = located.item
+        span = located.span
+        include = located.via
+        problem = _action_problem(expectation.action, span.child("action"), catalog)
+        if problem:
+            add(problem)
+        owner = expectation.owner
+        if owner and owner != "any":
+            if catalog.roles and owner not in catalog.roles:
+                add(span.child("owner").problem(
+                    f"unknown role {owner!r}{did_you_mean(owner, catalog.roles)}; expected one of: any, {', '.join(catalog.roles)}"))
+            elif role_list is not None and owner not in role_list:
+                written = span.doc.exists(span.path + ("owner",))
+                if include is not None:
+                    add(include.problem(
+                        f"expectation {expectation.id!r} of {located.origin} is owned by {owner!r}, which is not one of "
+                        f"this scenario's roles ({', '.join(role_list)}); add the role, or redefine {expectation.id!r} "
+                        "in the scenario's expectations with another owner"))
+                elif written:
+                    add(span.child("owner").problem(
+                        f"owner {owner!r} is not one of this scenario's roles ({', '.join(role_list)})"))
+                else:
+                    add(span.child("action").problem(
+                        f"the default owner of {expectation.action!r} is {owner!r}, which is not one of this scenario's "
+                        f"roles ({', '.join(role_list)}); set `owner:` or add the role"))
+        for index, required in enumerate(expectation.requires):
+            problem = _action_problem(required, _list_span(span, "requires", index, expectation.requires), catalog)
+            if problem:
+                add(problem)
+        problems.extend(value_problems(expectation.value, catalog.actions.get(expectation.action), span.child("value")))
+        kind, target = expectation.anchor_kind, expectation.anchor_target
+        a_span = include if include is not None else span.child("after")
+        if kind == "inject" and target not in injects:
+            add(a_span.problem(f"anchor inject {target!r} is not an inject of this scenario{did_you_mean(target, injects)}"))
+        elif kind == "action":
+            problem = _action_problem(target, a_span, catalog)
+            if problem:
+                add(problem)
+        elif kind == "marker":
+            if target not in markers_set:
+                add(a_span.problem(
+                    f"expectation {expectation.id!r} runs from marker {target!r}, but nothing sets it: no inject or response "
+                    f"`marks` it and no action has sets_marker: {target}{did_you_mean(target, markers_set)}"))
+
+    # avoid rules -----------------------------------------------------------------------------------
+    for located in draft.avoid:
+        rule = located.item
+        span = located.span
+        if rule.role is not None and catalog.roles and rule.role not in catalog.roles:
+            add(span.child("role").problem(f"unknown role {rule.role!r}{did_you_mean(rule.role, catalog.roles)}"))
+        for index, action in enumerate(rule.actions):
+            problem = _action_problem(action, _list_span(span, "actions", index, rule.actions), catalog)
+            if problem:
+                add(problem)
+
+    # cycles ----------------------------------------------------------------------------------------
+    after_graph = nx.DiGraph()
+    for located in draft.injects:
+        when = located.item.when
+        if when is not None and when.kind == "after" and when.target in injects:
+            after_graph.add_edge(located.item.id, when.target)
+    in_cycle: set[str] = set()
+    for cycle in _cycles(after_graph):
+        in_cycle.update(cycle)
+        first = injects[cycle[0]]
+        add(first.span.child("when").child("after").problem(
+            f"branches wait on each other in a cycle, so none can fire: {_cycle_text(cycle)}"))
+    requires_graph = nx.DiGraph()
+    requires_span: dict[tuple[str, str], Span] = {}
+    for located in draft.expectations:
+        expectation = located.item
+        for index, required in enumerate(expectation.requires):
+            requires_graph.add_edge(expectation.action, required)
+            requires_span.setdefault(
+                (expectation.action, required),
+                located.via or _list_span(located.span, "requires", index, expectation.requires))
+    for cycle in _cycles(requires_graph):
+        span = requires_span[(cycle[0], cycle[1] if len(cycle) > 1 else cycle[0])]
+        add(span.problem(f"expectations require each other's actions in a cycle: {_cycle_text(cycle)}"))
+
+    # timing and reachability -----------------------------------------------------------------------
+    end = None
+    if draft.duration is not None:
+        skipped = sum(
+            loc.item.advance_to - loc.item.at for loc in draft.injects
+            if loc.item.when is None and loc.item.advance_to is not None and loc.item.advance_to > loc.item.at)
+        end = draft.duration + skipped
+        for located in draft.injects:
+            inject = located.item
+            if inject.when is None and inject.at > end:
+                jumps = f" plus {format_duration(skipped)} skipped by time jumps" if skipped else ""
+                add(located.span.child("at").problem(
+                    f"scheduled at {format_offset(inject.at)}, after the scenario ends at {format_offset(end)} "
+                    f"(duration {format_duration(draft.duration)}{jumps}); lengthen `duration` or move the inject"))
+
+    reachable: set[str] = set()
+    release_time: dict[str, int] = {}
+    for located in draft.injects:
+        inject = located.item
+        if inject.when is None and (end is None or inject.at <= end):
+            reachable.add(inject.id)
+            release_time[inject.id] = inject.at
+    markers_possible: set[str] = set(catalog.markers)
+    for located in draft.responses:
+        if located.item.on in catalog.actions or not catalog.actions:
+            markers_possible.update(located.item.marks)
+    reasons: dict[str, str] = {}
+
+    def anchor_possible(expectation: Expectation) -> tuple[bool, str]:
+        kind, target = expectation.anchor_kind, expectation.anchor_target
+        if kind == "start":
+            return True, ""
+        if kind == "inject":
+            return target in reachable, f"it runs from inject {target!r}, which is never released"
+        if kind == "marker":
+            return target in markers_possible, f"it runs from marker {target!r}, which is never set"
+        return (target in catalog.actions or not catalog.actions), f"it runs from unknown action {target!r}"
+
+    changed = True
+    while changed:
+        changed = False
+        for located in draft.injects:
+            inject = located.item
+            if inject.id in reachable:
+                markers_possible.update(inject.marks)
+                continue
+            when = inject.when
+            if when is None or inject.id in in_cycle:
+                continue
+            ok = False
+            if when.kind == "after":
+                ok = when.target in reachable
+                reasons[inject.id] = f"it waits for inject {when.target!r}, which is never released"
+            elif when.kind == "done":
+                ok = when.target in catalog.actions or not catalog.actions
+                reasons[inject.id] = f"action {when.target!r} does not exist"
+            elif when.kind == "marker":
+                ok = when.target in markers_possible
+                reasons[inject.id] = f"marker {when.target!r} is never set"
+            elif when.kind == "missed":
+                expectation = expectations.get(when.target)
+                if expectation is not None:
+                    ok, why = anchor_possible(expectation.item)
+                    reasons[inject.id] = f"expectation {when.target!r} never applies: {why}"
+                    if ok and end is not None:
+                        anchor_at = None
+                        if expectation.item.anchor_kind == "start":
+                            anchor_at = 0
+                        elif expectation.item.anchor_kind == "inject":
+                            target_inject = injects.get(expectation.item.anchor_target or "")
+                            if target_inject is not None and target_inject.item.when is None:
+                                anchor_at = target_inject.item.at
+                        if anchor_at is not None and not expectation.item.business_days and anchor_at + expectation.item.within > end:
+                            ok = False
+                            reasons[inject.id] = (
+                                f"expectation {when.target!r} is due at {format_offset(anchor_at + expectation.item.within)}, "
+                                f"after the scenario ends at {format_offset(end)}")
+            if ok:
+                reachable.add(inject.id)
+                markers_possible.update(inject.marks)
+                changed = True
+    for located in draft.injects:
+        inject = located.item
+        if inject.when is None or inject.id in reachable or inject.id in in_cycle:
+            continue
+        unknown_target = (
+            (inject.when.kind == "missed" and inject.when.target not in expectations)
+            or (inject.when.kind == "after" and inject.when.target not in injects)
+            or (inject.when.kind == "marker" and inject.when.target not in markers_set)
+            or (inject.when.kind == "done" and catalog.actions and inject.when.target not in catalog.actions)
+        )
+        if unknown_target:
+            continue  # already reported as an unknown reference
+        add(located.span.child("when").problem(
+            f"branch {inject.id!r} can never fire: {reasons.get(inject.id, 'its condition never holds')}"))
+    return problems

@@ -60,26 +60,6 @@ def review(folder: Path) -> None:
 # --- compare -------------------------------------------------------------------------------
 
 
-def load_comparison(path_a: Path, path_b: Path):
-    """Read, verify and score two transcripts and compare them (raises EvidenceError)."""
-    from tabletop.review.compare import compare as compare_cards
-    from tabletop.review.entry import file_sha256, summarize
-    from tabletop.review.evidence import load_evidence
-
-    sides = []
-    areas_of: dict[str, str] = {}
-    for path in (path_a, path_b):
-        evidence = load_evidence(path)
-        stat = path.stat()
-        entry = summarize(evidence, path=str(path), size=stat.st_size, mtime_ns=stat.st_mtime_ns,
-                          sha256=file_sha256(path))
-        if evidence.scenario is not None:
-            areas_of.update({a.id: a.area for a in evidence.scenario.actions})
-        sides.append((entry, evidence.card))
-    (entry_a, card_a), (entry_b, card_b) = sides
-    return compare_cards(entry_a, card_a, entry_b, card_b, areas_of=areas_of)
-
-
 @click.command()
 @click.argument("a", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("b", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -89,10 +69,11 @@ def compare(a: Path, b: Path, as_json: bool) -> None:
 
     Same scenario: expectation by expectation; different scenarios: area by area.
     """
+    from tabletop.review.compare import compare_transcripts
     from tabletop.review.evidence import EvidenceError
 
     try:
-        comparison = load_comparison(a, b)
+        comparison = compare_transcripts(a, b)
     except EvidenceError as error:
         _fail(str(error))
     if as_json:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Mapping
 
 from tabletop.review.entry import TranscriptEntry, ratings_of
@@ -192,3 +193,27 @@ def _area_figures(side: Side, area: str) -> dict[str, Any] | None:
     if area not in side.areas:
         return None
     return {"ratio": side.areas[area], "rating": side.ratings.get(area, "")}
+
+
+def compare_transcripts(path_a: str | Path, path_b: str | Path, *, root: str | Path | None = None) -> Comparison:
+    """Read, verify and score two transcript files and compare them.
+
+    Raises `tabletop.review.evidence.EvidenceError` for a file that is not a transcript.
+    Paths in the result are relative to `root` when given, else as passed.
+    """
+    from tabletop.review.entry import _relative, file_sha256, summarize
+    from tabletop.review.evidence import load_evidence
+
+    sides = []
+    areas_of: dict[str, str] = {}
+    for path in (Path(path_a), Path(path_b)):
+        evidence = load_evidence(path)
+        stat = path.stat()
+        label = _relative(path, root) if root is not None else str(path)
+        entry = summarize(evidence, path=label, size=stat.st_size, mtime_ns=stat.st_mtime_ns,
+                          sha256=file_sha256(path))
+        if evidence.scenario is not None:
+            areas_of.update({action.id: action.area for action in evidence.scenario.actions})
+        sides.append((entry, evidence.card))
+    (entry_a, card_a), (entry_b, card_b) = sides
+    return compare(entry_a, card_a, entry_b, card_b, areas_of=areas_of)

@@ -115,8 +115,10 @@ class TranscriptIndex:
     """
 
     def __init__(self, folder: str | os.PathLike[str], *, location: Path | None = None,
-                 cache_dir: Path | None = None) -> None:
+                 cache_dir: Path | None = None, threaded: bool = False) -> None:
+        """`threaded` lets one other thread at a time use the index (a UI's worker thread)."""
         self.folder = Path(folder)
+        self._threaded = threaded
         if not self.folder.is_dir():
             raise NotADirectoryError(f"{self.folder}: not a folder of transcripts")
         self.location = Path(location) if location else index_location(self.folder, cache_dir)
@@ -130,10 +132,9 @@ class TranscriptIndex:
             self._db = self._connect(self.location)
 
     # --- storage ---------------------------------------------------------------------------
-    @staticmethod
-    def _connect(location: Path) -> sqlite3.Connection:
+    def _connect(self, location: Path) -> sqlite3.Connection:
         location.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(location, timeout=10)
+        db = sqlite3.connect(location, timeout=10, check_same_thread=not self._threaded)
         try:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"

@@ -1,0 +1,1 @@
+"""The review console for managers: browse, open, compare and follow scored transcripts."""

@@ -1,0 +1,54 @@
+"""The review console's App and the composition function that gives it a ready index."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterable
+
+from textual.app import App, SystemCommand
+from textual.screen import Screen
+
+from tabletop.review.index import TranscriptIndex
+
+Clock = Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class ReviewApp(App[None]):
+    """Browse, open, compare and follow scored transcripts of one folder."""
+
+    CSS_PATH = "review.tcss"
+    TITLE = "tabletop review"
+
+    def __init__(self, index: TranscriptIndex, *, label: str, now: Clock = _utc_now,
+                 workers: int | None = None) -> None:
+        super().__init__()
+        self.index = index
+        self.label = label
+        self.now = now
+        self.score_workers = workers
+        self.sub_title = label
+
+    def get_default_screen(self) -> Screen:
+        from tabletop.ui.review.listing import ReviewScreen
+
+        return ReviewScreen()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield from getattr(screen, "review_commands", lambda: ())()
+
+    def on_unmount(self) -> None:
+        self.index.close()
+
+
+def make_review_app(folder: str | Path, *, now: Clock = _utc_now, cache_dir: Path | None = None,
+                    workers: int | None = None) -> ReviewApp:
+    """Build the review console for `folder`: open its index (the app refreshes it on start)."""
+    folder = Path(folder)
+    index = TranscriptIndex(folder, cache_dir=cache_dir, threaded=True)
+    return ReviewApp(index, label=str(folder), now=now, workers=workers)

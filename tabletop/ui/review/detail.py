@@ -1,0 +1,328 @@
+"""One transcript opened for review: scorecard, timeline, findings, breach record and post-mortem draft."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Markdown, Static, TabbedContent, TabPane
+
+from tabletop.review import formatting as fmt
+from tabletop.review.entry import TranscriptEntry
+from tabletop.timing import format_offset
+
+STATUS_STYLE = {"met": "green", "late": "yellow", "missed": "bold red", "open": "cyan",
+                "not_applicable": "dim"}
+
+
+@dataclass(frozen=True)
+class Draft:
+    """The post-mortem draft of a transcript, rendered; `problem` says why it is missing."""
+
+    markdown: str = ""
+    breach: str = ""
+    problem: str = ""
+    postmortem: Any = None
+
+
+def draft_postmortem(evidence: Any, generated_at: Any) -> Draft:
+    """Build and render the post-mortem with the report module (no Textual here)."""
+    if evidence.scenario is None or evidence.scorecard is None:
+        return Draft(problem="This transcript could not be scored, so there is no post-mortem draft.")
+    try:
+        from tabletop.report import build_postmortem, render_report
+
+        postmortem = build_postmortem(evidence.scenario, evidence.events, evidence.scorecard)
+        markdown = render_report(postmortem, "md", generated_at)
+    except Exception as error:
+        return Draft(problem=f"The post-mortem draft could not be built: {type(error).__name__}: {error}")
+    return Draft(markdown=markdown, breach=breach_section(markdown), postmortem=postmortem)
+
+
+def breach_section(markdown: str) -> str:
+    """The breach (or suspected-breach) record section of a post-mortem in Markdown."""
+    lines = markdown.splitlines()
+    start = level = None
+    for number, line in enumerate(lines):
+        stripped = line.lstrip()
+        if stripped.startswith("#") and "breach" in stripped.lower():
+            start, level = number, len(stripped) - len(stripped.lstrip("#"))
+            break
+    if start is None:
+        return ""
+    end = len(lines)
+    for number in range(start + 1, len(lines)):
+        stripped = lines[number].lstrip()
+        if stripped.startswith("#"):
+            depth = len(stripped) - len(stripped.lstrip("#"))
+            if depth <= (level or 1):
+                end = number
+                break
+    return "\n".join(lines[start:end]).strip() + "\n"
+
+
+def export_paths(transcript: Path) -> dict[str, Path]:
+    """Where the post-mortem exports go: next to the transcript."""
+    stem = transcript.name[: -len(".jsonl")] if transcript.name.endswith(".jsonl") else transcript.stem
+    return {fmt_: transcript.with_name(f"{stem}.postmortem.{fmt_}") for fmt_ in ("md", "html")}
+
+
+class TranscriptScreen(Screen):
+    """The evidence of one rehearsal."""
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("e", "export", "Export md+html"),
+        Binding("1", "tab('scorecard')", "Scorecard", show=False),
+        Binding("2", "tab('timeline')", "Timeline", show=False),
+        Binding("3", "tab('findings')", "Findings", show=False),
+        Binding("4", "tab('breach')", "Breach", show=False),
+        Binding("5", "tab('postmortem')", "Post-mortem", show=False),
+    ]
+
+    class Loaded(Message):
+        def __init__(self, evidence: Any, draft: Draft, error: str = "") -> None:
+            self.evidence = evidence
+            self.draft = draft
+            self.error = error
+            super().__init__()
+
+    class Exported(Message):
+        def __init__(self, paths: list[Path], error: str = "") -> None:
+            self.paths = paths
+            self.error = error
+            super().__init__()
+
+    def __init__(self, entry: TranscriptEntry) -> None:
+        super().__init__()
+        self.entry = entry
+        self.evidence: Any = None
+        self.draft: Draft | None = None
+
+    @property
+    def transcript_path(self) -> Path:
+        return Path(self.app.index.folder) / self.entry.path  # type: ignore[attr-defined]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(self._headline(), id="headline")
+        with TabbedContent(initial="scorecard", id="tabs"):
+            with TabPane("Scorecard", id="scorecard"):
+                yield Static("", id="areas")
+                yield DataTable(id="expectations", cursor_type="row", zebra_stripes=True)
+            with TabPane("Timeline", id="timeline"):
+                yield DataTable(id="events", cursor_type="row", zebra_stripes=True)
+            with TabPane("Findings", id="findings"):
+                yield DataTable(id="findings-table", cursor_type="row")
+                yield DataTable(id="clocks", cursor_type="row")
+                yield Static("", id="warnings")
+            with TabPane("Breach record", id="breach"):
+                with VerticalScroll():
+                    yield Markdown("Loading…", id="breach-md")
+            with TabPane("Post-mortem", id="postmortem"):
+                with VerticalScroll():
+                    yield Markdown("Loading…", id="postmortem-md")
+        yield Footer()
+
+    def _headline(self) -> Text:
+        e = self.entry
+        text = Text()
+        text.append(f"{e.scenario or e.path}", style="bold")
+        if e.title:
+            text.append(f" · {e.title}")
+        text.append(f"\n{e.path} · started {e.started or '—'} · {e.mode or '?'}")
+        if e.group:
+            text.append(f" · {e.group}")
+        text.append(f" · {', '.join(e.participants) or 'no participants'}\n")
+        text.append(f"score {fmt.score_text(e.score)} · passed {fmt.passed_text(e.passed, e.applicable)}"
+                    f" · sim time {fmt.duration_text(e.duration)} · integrity ")
+        text.append(fmt.integrity_text(e.integrity), style="green" if e.integrity == "ok" else "bold red")
+        if e.problem:
+            text.append(f" ({e.problem})", style="red")
+        return text
+
+    def on_mount(self) -> None:
+        self.query_one("#expectations", DataTable).add_columns(
+            "Expectation", "Area", "Owner", "Status", "Flags", "Credit", "Weight", "Due", "Done", "By")
+        self.query_one("#events", DataTable).add_columns("Sim time", "Wall (UTC)", "Seq", "Event", "Who", "What")
+        self.query_one("#findings-table", DataTable).add_columns("Finding", "At", "Penalty", "Who", "Detail")
+        self.query_one("#clocks", DataTable).add_columns("Clock", "Regime", "Status", "Due", "Done", "Rule")
+        self.load()
+
+    @work(thread=True, exclusive=True, group="evidence")
+    def load(self) -> None:
+        from tabletop.review.evidence import load_evidence
+
+        try:
+            evidence = load_evidence(self.transcript_path)
+        except Exception as error:
+            self.post_message(self.Loaded(None, Draft(), f"{error}"))
+            return
+        draft = draft_postmortem(evidence, self.app.now())  # type: ignore[attr-defined]
+        self.post_message(self.Loaded(evidence, draft))
+
+    def on_transcript_screen_loaded(self, message: Loaded) -> None:
+        if message.error:
+            text = f"**This transcript cannot be read.**\n\n{message.error}"
+            self.query_one("#breach-md", Markdown).update(text)
+            self.query_one("#postmortem-md", Markdown).update(text)
+            self.query_one("#areas", Static).update(Text(message.error, style="bold red"))
+            return
+        self.evidence, self.draft = message.evidence, message.draft
+        self._fill_scorecard(message.evidence)
+        self._fill_timeline(message.evidence)
+        self._fill_findings(message.evidence)
+        draft = message.draft
+        self.query_one("#postmortem-md", Markdown).update(draft.markdown or f"*{draft.problem}*")
+        self.query_one("#breach-md", Markdown).update(
+            draft.breach or (f"*{draft.problem}*" if draft.problem else "*The draft has no breach record.*"))
+
+    def _fill_scorecard(self, evidence: Any) -> None:
+        card = evidence.card
+        ratings = card.get("ratings") or {}
+        text = Text()
+        for area, ratio in (card.get("areas") or {}).items():
+            letter = ratings.get(area, "")
+            text.append(f"{fmt.area_label(area)} ", style="bold")
+            text.append(f"{fmt.score_text(ratio)} {letter}   ", style=_rating_style(letter))
+        if card.get("rating_bands"):
+            text.append(f"\nHSEEP ratings: {card['rating_bands']}", style="dim")
+        self.query_one("#areas", Static).update(text)
+        table = self.query_one("#expectations", DataTable)
+        table.clear()
+        for row in card.get("expectations") or ():
+            status = row.get("status") or ""
+            table.add_row(
+                f"{row.get('id')} · {row.get('title') or row.get('action')}",
+                fmt.area_label(row.get("area") or ""),
+                row.get("owner") or "",
+                Text(fmt.status_text(status), style=STATUS_STYLE.get(status, "")),
+                ", ".join(row.get("flags") or ()),
+                Text(fmt.score_text(row.get("credit")), justify="right"),
+                Text(f"{row.get('weight')}", justify="right"),
+                _offset(row.get("deadline")),
+                _offset(row.get("done_at")),
+                row.get("by") or "",
+            )
+
+    def _fill_timeline(self, evidence: Any) -> None:
+        table = self.query_one("#events", DataTable)
+        table.clear()
+        for event in evidence.events:
+            who, what = _describe(event)
+            table.add_row(_offset(event.get("t")), str(event.get("wall") or "")[:19].replace("T", " "),
+                          str(event.get("seq", "")), event.get("type", ""), who, what)
+
+    def _fill_findings(self, evidence: Any) -> None:
+        card = evidence.card
+        findings = self.query_one("#findings-table", DataTable)
+        findings.clear()
+        for row in card.get("findings") or ():
+            findings.add_row(row.get("id", ""), _offset(row.get("at")), str(row.get("penalty", "")),
+                             row.get("by_name") or row.get("role") or "", row.get("detail") or "")
+        clocks = self.query_one("#clocks", DataTable)
+        clocks.clear()
+        for row in card.get("clocks") or ():
+            status = row.get("status") or ""
+            clocks.add_row(row.get("title") or row.get("id", ""), row.get("regime") or "",
+                           Text(fmt.status_text(status), style=STATUS_STYLE.get(status, "")),
+                           _offset(row.get("deadline")), _offset(row.get("done_at")), row.get("rule") or "")
+        notes = list(card.get("warnings") or ())
+        if not card.get("findings"):
+            notes.insert(0, "No findings.")
+        if self.entry.problem:
+            notes.insert(0, f"Integrity: {self.entry.problem}")
+        self.query_one("#warnings", Static).update("\n".join(notes))
+
+    # --- actions ----------------------------------------------------------------------------
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_export(self) -> None:
+        if self.evidence is None or self.draft is None or self.draft.postmortem is None:
+            self.notify("There is no post-mortem draft to export for this transcript.", severity="warning")
+            return
+        self.export()
+
+    @work(thread=True, exclusive=True, group="export")
+    def export(self) -> None:
+        from tabletop.report import render_report
+
+        written: list[Path] = []
+        try:
+            generated_at = self.app.now()  # type: ignore[attr-defined]
+            for kind, path in export_paths(self.transcript_path).items():
+                text = (self.draft.markdown if kind == "md" and self.draft.markdown  # type: ignore[union-attr]
+                        else render_report(self.draft.postmortem, kind, generated_at))  # type: ignore[union-attr]
+                temporary = path.with_name(path.name + ".part")
+                temporary.write_text(text, encoding="utf-8")
+                temporary.replace(path)
+                written.append(path)
+        except Exception as error:
+            self.post_message(self.Exported(written, f"{type(error).__name__}: {error}"))
+            return
+        self.post_message(self.Exported(written))
+
+    def on_transcript_screen_exported(self, message: Exported) -> None:
+        if message.error:
+            self.notify(f"Export failed: {message.error}", title="Export", severity="error")
+        else:
+            self.notify("Wrote " + " and ".join(p.name for p in message.paths), title="Export")
+
+    def review_commands(self) -> Iterable[SystemCommand]:
+        yield SystemCommand("Export post-mortem", "Write the draft as Markdown and HTML next to the transcript",
+                            self.action_export)
+        for tab, title in (("scorecard", "Scorecard"), ("timeline", "Timeline"), ("findings", "Findings"),
+                           ("breach", "Breach record"), ("postmortem", "Post-mortem draft")):
+            yield SystemCommand(f"Show {title}", f"Switch to the {title} tab",
+                                (lambda tab: lambda: self.action_tab(tab))(tab))
+
+
+def _rating_style(letter: str) -> str:
+    return {"P": "green", "S": "yellow", "M": "dark_orange", "U": "bold red"}.get(letter, "")
+
+
+def _offset(seconds: Any) -> str:
+    if seconds is None or seconds == "":
+        return "—"
+    try:
+        return format_offset(float(seconds))
+    except (TypeError, ValueError):
+        return str(seconds)
+
+
+def _describe(event: dict[str, Any]) -> tuple[str, str]:
+    """Who and what, for one timeline row."""
+    kind = event.get("type")
+    if kind == "session_started":
+        people = ", ".join(f"{p.get('name')} ({p.get('role')})" for p in event.get("participants") or ())
+        return "", f"{event.get('scenario_id')} · {event.get('mode')} · {people}"
+    if kind == "inject_released":
+        return str(event.get("from") or ""), f"[{event.get('channel')}] {event.get('title') or event.get('inject')}"
+    if kind == "decision":
+        who = f"{event.get('by') or ''} ({event.get('role')})"
+        fields = event.get("fields") or {}
+        extra = " ".join(f"{k}={v}" for k, v in fields.items())
+        rationale = f" — {event.get('rationale')}" if event.get("rationale") else ""
+        return who, f"{event.get('action')} {extra}".strip() + rationale
+    if kind == "delegation":
+        return f"{event.get('by') or ''} ({event.get('role')})", f"delegates {event.get('action')} to {event.get('to_role')}"
+    if kind == "note":
+        return f"{event.get('by') or ''} ({event.get('role')})", str(event.get("text") or "")
+    if kind == "marker_set":
+        return "", f"marker {event.get('marker')} ({event.get('source')})"
+    if kind == "clock":
+        return "", f"{event.get('op')} (speed {event.get('speed')})"
+    if kind == "facilitator":
+        return "facilitator", f"{event.get('op')} {event.get('inject') or ''}".strip()
+    if kind == "session_ended":
+        return "", f"ended: {event.get('reason')}"
+    return "", ""

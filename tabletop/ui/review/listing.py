@@ -1,0 +1,346 @@
+"""The review console's main screen: every transcript of the folder in a sortable, searchable table."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, ProgressBar, Static
+
+from tabletop.model import AREAS
+from tabletop.review import formatting as fmt
+from tabletop.review.entry import TranscriptEntry
+from tabletop.review.index import RefreshResult, filter_entries
+
+
+def _none_last(value: Any) -> tuple[int, Any]:
+    return (1, 0) if value in (None, "") else (0, value)
+
+
+RATING_ORDER = {"P": 0, "S": 1, "M": 2, "U": 3}
+
+# column key -> (label, sort key)
+COLUMNS: dict[str, tuple[str, Callable[[TranscriptEntry], Any]]] = {
+    "mark": (" ", lambda e: 0),
+    "date": ("Date", lambda e: _none_last(e.started)),
+    "scenario": ("Scenario", lambda e: _none_last(e.scenario)),
+    "team": ("Team", lambda e: _none_last(e.group.lower())),
+    "who": ("Participants", lambda e: _none_last(", ".join(e.participants).lower())),
+    "mode": ("Mode", lambda e: _none_last(e.mode)),
+    "score": ("Score", lambda e: _none_last(e.score)),
+    "passed": ("Passed", lambda e: _none_last(None if e.passed is None else (e.passed, e.applicable))),
+    **{
+        f"area:{area}": (
+            fmt.area_short(area),
+            (lambda area: lambda e: _none_last(RATING_ORDER.get(e.ratings.get(area, ""))))(area),
+        )
+        for area in AREAS
+    },
+    "duration": ("Sim time", lambda e: _none_last(e.duration)),
+    "integrity": ("Integrity", lambda e: (e.integrity != "ok", e.integrity)),
+}
+SORTABLE = [key for key in COLUMNS if key != "mark"]
+RATING_STYLE = {"P": "green", "S": "yellow", "M": "dark_orange", "U": "bold red"}
+
+
+def row_cells(entry: TranscriptEntry, marked: bool) -> list[Any]:
+    """The table cells of one transcript (Rich Text, so that broken rows stand out)."""
+    broken = not entry.trusted
+    participants = ", ".join(entry.participants)
+    if len(participants) > 28:
+        participants = participants[:27] + "…"
+    cells: list[Any] = [
+        Text("●" if marked else " ", style="bold magenta"),
+        entry.date or "—",
+        entry.scenario or Text(entry.path, style="italic"),
+        entry.group if entry.scenario else "",
+        participants,
+        entry.mode or "",
+        Text(fmt.score_text(entry.score), justify="right"),
+        Text(fmt.passed_text(entry.passed, entry.applicable), justify="right"),
+    ]
+    for area in AREAS:
+        letter = entry.ratings.get(area, "")
+        cells.append(Text(letter or "·", style=RATING_STYLE.get(letter, "dim"), justify="center"))
+    cells.append(Text(fmt.duration_text(entry.duration), justify="right"))
+    cells.append(Text(fmt.integrity_text(entry.integrity), style="bold red" if broken else
+                      ("yellow" if entry.integrity != "ok" else "green")))
+    return cells
+
+
+class TranscriptTable(DataTable):
+    """The table of transcripts; one row per file, keyed by its path."""
+
+    class Marked(Message):
+        """The set of transcripts marked for comparison changed."""
+
+        def __init__(self, marked: tuple[str, ...]) -> None:
+            self.marked = marked
+            super().__init__()
+
+
+class ReviewScreen(Screen):
+    """Every transcript of the folder: sort, filter, open one, mark two to compare, see trends."""
+
+    BINDINGS = [
+        Binding("enter", "open", "Open", show=True),
+        Binding("space", "mark", "Mark", show=True),
+        Binding("c", "compare", "Compare 2"),
+        Binding("t", "trends", "Trends"),
+        Binding("s", "sort_next", "Sort"),
+        Binding("r", "reverse", "Reverse"),
+        Binding("slash", "search", "Search"),
+        Binding("escape", "clear_search", "Clear", show=False),
+        Binding("f5", "refresh", "Rescan"),
+        Binding("q", "app.quit", "Quit"),
+    ]
+
+    class IndexProgress(Message):
+        def __init__(self, done: int, total: int) -> None:
+            self.done = done
+            self.total = total
+            super().__init__()
+
+    class IndexReady(Message):
+        def __init__(self, entries: list[TranscriptEntry], result: RefreshResult | None,
+                     error: str = "") -> None:
+            self.entries = entries
+            self.result = result
+            self.error = error
+            super().__init__()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: list[TranscriptEntry] = []
+        self.shown: list[TranscriptEntry] = []
+        self.marked: list[str] = []
+        self.sort_key = "date"
+        self.sort_reverse = True
+        self.search_text = ""
+        self.summary = ""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="search-bar"):
+            yield Input(placeholder="search: words, or scenario: team: mode: integrity: rating:U date:2026-03",
+                        id="search")
+            yield ProgressBar(id="progress", show_eta=False)
+        table = TranscriptTable(id="transcripts", cursor_type="row", zebra_stripes=True)
+        yield table
+        yield Static("Opening…", id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(TranscriptTable)
+        for key, (label, _) in COLUMNS.items():
+            table.add_column(self._header(key, label), key=key)
+        table.focus()
+        self.refresh_index()
+
+    # --- the index, refreshed in a worker thread -----------------------------------------
+    @work(thread=True, exclusive=True, group="index")
+    def refresh_index(self) -> None:
+        index = self.app.index  # type: ignore[attr-defined]
+        try:
+            plan = index.plan()
+            step = max(1, len(plan.to_score) // 100)
+
+            def progress(done: int, total: int) -> None:
+                if done == total or done % step == 0:
+                    self.post_message(self.IndexProgress(done, total))
+
+            result = index.refresh(plan=plan, progress=progress,
+                                   workers=getattr(self.app, "score_workers", None))
+            entries = index.entries()
+        except Exception as error:  # the view must never crash on a bad folder or index
+            self.post_message(self.IndexReady([], None, f"{type(error).__name__}: {error}"))
+            return
+        self.post_message(self.IndexReady(entries, result))
+
+    def on_review_screen_index_progress(self, message: IndexProgress) -> None:
+        bar = self.query_one(ProgressBar)
+        bar.display = True
+        bar.update(total=max(1, message.total), progress=message.done)
+        self._status(f"Scoring {message.done}/{message.total} new or changed transcripts…")
+
+    def on_review_screen_index_ready(self, message: IndexReady) -> None:
+        self.query_one(ProgressBar).display = False
+        if message.error:
+            self._status(f"Cannot open the index: {message.error}")
+            return
+        self.entries = message.entries
+        result = message.result
+        if result is not None:
+            self.summary = (
+                f"{result.added} new, {result.changed} changed, {result.removed} removed, "
+                f"{result.unchanged} unchanged"
+            )
+        self.populate()
+
+    # --- table contents ---------------------------------------------------------------------
+    def populate(self) -> None:
+        table = self.query_one(TranscriptTable)
+        previous = self._cursor_path()
+        rows = filter_entries(self.entries, self.search_text)
+        key = COLUMNS[self.sort_key][1]
+        rows.sort(key=lambda e: e.path)
+        rows.sort(key=key, reverse=self.sort_reverse)
+        self.shown = rows
+        table.clear()
+        for entry in rows:
+            table.add_row(*row_cells(entry, entry.path in self.marked), key=entry.path)
+        for column_key, (label, _) in COLUMNS.items():
+            table.columns[column_key].label = Text(self._header(column_key, label))  # type: ignore[index]
+        table.refresh()
+        if previous is not None:
+            for number, entry in enumerate(rows):
+                if entry.path == previous:
+                    table.move_cursor(row=number, animate=False)
+                    break
+        self._update_status()
+
+    def _header(self, key: str, label: str) -> str:
+        if key == self.sort_key:
+            return f"{label} {'▼' if self.sort_reverse else '▲'}"
+        return label
+
+    def _update_status(self) -> None:
+        broken = sum(1 for e in self.entries if not e.trusted)
+        parts = [f"{len(self.shown)} of {len(self.entries)} transcripts"]
+        if broken:
+            parts.append(f"{broken} BROKEN or unreadable")
+        if self.marked:
+            parts.append(f"marked: {', '.join(self.marked)}")
+        if self.summary:
+            parts.append(f"index: {self.summary}")
+        self._status(" · ".join(parts))
+
+    def _status(self, text: str) -> None:
+        self.query_one("#status", Static).update(text)
+
+    def _cursor_path(self) -> str | None:
+        table = self.query_one(TranscriptTable)
+        if not self.shown or table.cursor_row < 0 or table.cursor_row >= len(self.shown):
+            return None
+        return self.shown[table.cursor_row].path
+
+    def current(self) -> TranscriptEntry | None:
+        path = self._cursor_path()
+        return next((e for e in self.shown if e.path == path), None)
+
+    # --- actions ----------------------------------------------------------------------------
+    @on(DataTable.HeaderSelected, "#transcripts")
+    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        key = str(event.column_key.value)
+        if key not in SORTABLE:
+            return
+        self.sort_by(key)
+
+    def sort_by(self, key: str, reverse: bool | None = None) -> None:
+        if reverse is None:
+            reverse = (not self.sort_reverse) if key == self.sort_key else key in ("date", "score")
+        self.sort_key, self.sort_reverse = key, reverse
+        self.populate()
+
+    def action_sort_next(self) -> None:
+        position = SORTABLE.index(self.sort_key) if self.sort_key in SORTABLE else -1
+        self.sort_by(SORTABLE[(position + 1) % len(SORTABLE)], reverse=False)
+
+    def action_reverse(self) -> None:
+        self.sort_by(self.sort_key, reverse=not self.sort_reverse)
+
+    def action_search(self) -> None:
+        self.query_one("#search", Input).focus()
+
+    def action_clear_search(self) -> None:
+        search = self.query_one("#search", Input)
+        search.value = ""
+        self.query_one(TranscriptTable).focus()
+
+    @on(Input.Changed, "#search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        self.search_text = event.value
+        self.populate()
+
+    @on(Input.Submitted, "#search")
+    def _search_done(self) -> None:
+        self.query_one(TranscriptTable).focus()
+
+    @on(DataTable.RowSelected, "#transcripts")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_open()
+
+    def action_open(self) -> None:
+        entry = self.current()
+        if entry is None:
+            return
+        from tabletop.ui.review.detail import TranscriptScreen
+
+        self.app.push_screen(TranscriptScreen(entry))
+
+    def action_mark(self) -> None:
+        entry = self.current()
+        if entry is None:
+            return
+        if entry.path in self.marked:
+            self.marked.remove(entry.path)
+        else:
+            self.marked.append(entry.path)
+            if len(self.marked) > 2:
+                dropped = self.marked.pop(0)
+                self._set_mark(dropped, False)
+        self._set_mark(entry.path, entry.path in self.marked)
+        self._update_status()
+        self.post_message(TranscriptTable.Marked(tuple(self.marked)))
+
+    def _set_mark(self, path: str, marked: bool) -> None:
+        table = self.query_one(TranscriptTable)
+        try:
+            table.update_cell(path, "mark", Text("●" if marked else " ", style="bold magenta"))
+        except Exception:  # the row is filtered out of view
+            pass
+
+    def action_compare(self) -> None:
+        if len(self.marked) != 2:
+            self.notify("Mark two transcripts with space, then press c to compare them.",
+                        title="Compare", severity="warning")
+            return
+        by_path = {e.path: e for e in self.entries}
+        first, second = (by_path.get(p) for p in self.marked)
+        if first is None or second is None:
+            self.notify("A marked transcript is no longer in the folder.", severity="error")
+            return
+        from tabletop.ui.review.side_by_side import CompareScreen
+
+        self.app.push_screen(CompareScreen(first, second))
+
+    def action_trends(self) -> None:
+        from tabletop.ui.review.trends import TrendsScreen
+
+        self.app.push_screen(TrendsScreen(list(self.entries)))
+
+    def action_refresh(self) -> None:
+        self._status("Rescanning the folder…")
+        self.refresh_index()
+
+    def review_commands(self) -> Iterable[SystemCommand]:
+        yield SystemCommand("Open transcript", "Open the transcript under the cursor", self.action_open)
+        yield SystemCommand("Mark for comparison", "Mark or unmark the transcript under the cursor",
+                            self.action_mark)
+        yield SystemCommand("Compare marked", "Compare the two marked transcripts side by side",
+                            self.action_compare)
+        yield SystemCommand("Trends", "Scores over time per team, scenario and area", self.action_trends)
+        yield SystemCommand("Rescan folder", "Pick up added, changed and deleted transcripts",
+                            self.action_refresh)
+        for key in SORTABLE:
+            label = COLUMNS[key][0]
+            if key.startswith("area:"):
+                label = f"{fmt.area_label(key[5:])} rating"
+            yield SystemCommand(f"Sort by {label}", f"Sort the table by {label}",
+                                (lambda key: lambda: self.sort_by(key))(key))

@@ -1,0 +1,139 @@
+"""Two transcripts side by side: expectation by expectation for one scenario, else area by area."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from tabletop.review import formatting as fmt
+from tabletop.review.entry import TranscriptEntry
+
+STATUS_STYLE = {"met": "green", "late": "yellow", "missed": "bold red", "open": "cyan"}
+
+
+def sides_table(comparison: Any) -> Table:
+    """The two transcripts' identity and totals as a two-column Rich table."""
+    a, b = comparison.a, comparison.b
+    table = Table(expand=True, show_edge=False, pad_edge=False)
+    table.add_column("", style="bold", no_wrap=True)
+    table.add_column("A", ratio=1, overflow="fold")
+    table.add_column("B", ratio=1, overflow="fold")
+    table.add_row("transcript", a.path, b.path)
+    table.add_row("scenario", a.scenario, b.scenario)
+    table.add_row("started", a.started[:16].replace("T", " "), b.started[:16].replace("T", " "))
+    table.add_row("team", a.group, b.group)
+    table.add_row("participants", ", ".join(a.participants), ", ".join(b.participants))
+    table.add_row("integrity", _integrity(a.integrity), _integrity(b.integrity))
+    delta = fmt.delta_text(comparison.score_delta)
+    table.add_row("score", fmt.score_text(a.score),
+                  fmt.score_text(b.score) + (f"  ({delta})" if delta else ""))
+    table.add_row("passed", fmt.passed_text(a.passed, a.applicable), fmt.passed_text(b.passed, b.applicable))
+    return table
+
+
+def _integrity(integrity: str) -> Text:
+    return Text(fmt.integrity_text(integrity), style="green" if integrity == "ok" else "bold red")
+
+
+class CompareScreen(Screen):
+    """Two marked transcripts compared."""
+
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("x", "swap", "Swap A/B")]
+
+    class Compared(Message):
+        def __init__(self, comparison: Any, error: str = "") -> None:
+            self.comparison = comparison
+            self.error = error
+            super().__init__()
+
+    def __init__(self, first: TranscriptEntry, second: TranscriptEntry) -> None:
+        super().__init__()
+        self.first, self.second = first, second
+        self.comparison: Any = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("Comparing…", id="sides")
+        yield Static("", id="compare-title")
+        yield DataTable(id="comparison", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, group="compare")
+    def load(self) -> None:
+        from tabletop.review.compare import compare_transcripts
+
+        folder = Path(self.app.index.folder)  # type: ignore[attr-defined]
+        try:
+            comparison = compare_transcripts(folder / self.first.path, folder / self.second.path, root=folder)
+        except Exception as error:
+            self.post_message(self.Compared(None, str(error)))
+            return
+        self.post_message(self.Compared(comparison))
+
+    def on_compare_screen_compared(self, message: Compared) -> None:
+        if message.error:
+            self.query_one("#sides", Static).update(Text(f"Cannot compare: {message.error}", style="bold red"))
+            return
+        self.comparison = message.comparison
+        self._show()
+
+    def _show(self) -> None:
+        comparison = self.comparison
+        self.query_one("#sides", Static).update(sides_table(comparison))
+        table = self.query_one("#comparison", DataTable)
+        table.clear(columns=True)
+        if comparison.same_scenario:
+            self.query_one("#compare-title", Static).update(
+                Text("Same scenario: expectation by expectation", style="bold"))
+            table.add_columns("Expectation", "Area", "A", "Credit A", "B", "Credit B", "Change")
+            for row in comparison.rows:
+                table.add_row(
+                    f"{row.key} · {row.label}", fmt.area_label(row.area),
+                    _status(row.a), Text(fmt.score_text(row.a.get("credit")) if row.a else "—", justify="right"),
+                    _status(row.b), Text(fmt.score_text(row.b.get("credit")) if row.b else "—", justify="right"),
+                    _change(row.delta),
+                )
+        else:
+            self.query_one("#compare-title", Static).update(
+                Text("Different scenarios: area by area", style="bold"))
+            table.add_columns("Area", "A", "B", "Change")
+            for row in comparison.rows:
+                table.add_row(row.label, _area(row.a), _area(row.b), _change(row.delta))
+
+    def action_swap(self) -> None:
+        self.first, self.second = self.second, self.first
+        self.load()
+
+
+def _status(figures: Any) -> Text:
+    if not figures:
+        return Text("—", style="dim")
+    status = figures.get("status") or ""
+    text = Text(fmt.status_text(status), style=STATUS_STYLE.get(status, ""))
+    if figures.get("flags"):
+        text.append(" " + ", ".join(figures["flags"]), style="magenta")
+    return text
+
+
+def _area(figures: Any) -> str:
+    if not figures:
+        return "—"
+    return f"{fmt.score_text(figures['ratio'])} {figures.get('rating') or ''}".strip()
+
+
+def _change(delta: float | None) -> Text:
+    text = fmt.delta_text(delta)
+    style = "green" if delta and delta > 0.005 else ("red" if delta and delta < -0.005 else "dim")
+    return Text(text, style=style, justify="right")

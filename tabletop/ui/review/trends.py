@@ -1,0 +1,109 @@
+"""Trends over time: scores per team and scenario, and each area's ratio, as plots and tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+from textual_plotext import PlotextPlot
+
+from tabletop.model import AREAS
+from tabletop.review import formatting as fmt
+from tabletop.review.entry import TranscriptEntry
+from tabletop.review.trends import BY_AREA, BY_SCENARIO, BY_TEAM, Trends, trends
+
+TABS = ((BY_TEAM, "Per team"), (BY_AREA, "Per area"), (BY_SCENARIO, "Per scenario"))
+COLORS = ("blue+", "red+", "green+", "orange+", "magenta+", "cyan+", "yellow+", "gray+")
+MAX_LINES = len(COLORS)
+"""Plot at most this many lines (the most rehearsed); the table lists them all."""
+
+
+def plot_trends(plot: PlotextPlot, result: Trends, title: str) -> None:
+    """Draw each trend line against the rehearsal dates."""
+    plt = plot.plt
+    plt.clear_figure()
+    plt.date_form("Y-m-d")
+    plt.title(title)
+    plt.ylim(0, 1)
+    lines = sorted(result.series, key=lambda s: (-len(s.points), s.key))[:MAX_LINES]
+    for color, line in zip(COLORS, sorted(lines, key=lambda s: s.key)):
+        dates = [p.started[:10] for p in line.points]
+        values = [p.value for p in line.points]
+        label = fmt.area_label(line.key) if result.by == BY_AREA else line.key
+        plt.plot(dates, values, label=label, marker="braille", color=color)
+        plt.scatter(dates, values, marker="●", color=color)
+    plot.refresh()
+
+
+class TrendsScreen(Screen):
+    """Trend lines of the folder's trusted, scored transcripts."""
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("1", "tab('team')", "Per team"),
+        Binding("2", "tab('area')", "Per area"),
+        Binding("3", "tab('scenario')", "Per scenario"),
+    ]
+
+    def __init__(self, entries: list[TranscriptEntry]) -> None:
+        super().__init__()
+        self.entries = entries
+        self.results = {by: trends(entries, by) for by, _ in TABS}
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with TabbedContent(initial=BY_TEAM, id="trend-tabs"):
+            for by, title in TABS:
+                with TabPane(title, id=by):
+                    yield PlotextPlot(id=f"plot-{by}", classes="trend-plot")
+                    yield DataTable(id=f"table-{by}", cursor_type="row", classes="trend-table")
+        yield Static(self._excluded_text(), id="excluded")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        titles = {BY_TEAM: "Score per team", BY_AREA: "Ratio per area (all teams)",
+                  BY_SCENARIO: "Score per scenario"}
+        order = {area: i for i, area in enumerate(AREAS)}
+        for by, _ in TABS:
+            result = self.results[by]
+            plot_trends(self.query_one(f"#plot-{by}", PlotextPlot), result, titles[by])
+            table = self.query_one(f"#table-{by}", DataTable)
+            table.add_columns(by.title(), "Rehearsals", "First", "Last", "Change", "Mean", "Best", "Over time")
+            series = result.series
+            if by == BY_AREA:
+                series = tuple(sorted(series, key=lambda s: (order.get(s.key, 99), s.key)))
+            for line in series:
+                change = line.change
+                table.add_row(
+                    fmt.area_label(line.key) if by == BY_AREA else line.key,
+                    Text(str(len(line.points)), justify="right"),
+                    Text(fmt.score_text(line.first), justify="right"),
+                    Text(fmt.score_text(line.last), justify="right"),
+                    Text(fmt.delta_text(change), justify="right",
+                         style="green" if change > 0.005 else ("red" if change < -0.005 else "dim")),
+                    Text(fmt.score_text(line.mean), justify="right"),
+                    Text(fmt.score_text(line.best), justify="right"),
+                    fmt.sparkline(p.value for p in line.points),
+                )
+
+    def _excluded_text(self) -> Text:
+        excluded = self.results[BY_TEAM].excluded
+        if not excluded:
+            kept = len(self.entries)
+            return Text(f"{kept} transcripts, all with an intact hash chain.", style="dim")
+        text = Text(f"Left out of the trends ({len(excluded)}): ", style="bold red")
+        text.append(", ".join(f"{e.path} ({fmt.integrity_text(e.integrity)})" for e in excluded[:6]))
+        if len(excluded) > 6:
+            text.append(f", … {len(excluded) - 6} more")
+        return text
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def plotted(self, by: str) -> Any:
+        """The trend lines behind a tab (for tests and the command palette)."""
+        return self.results[by]

@@ -164,6 +164,18 @@ def expectation_deadline(scenario: Scenario, expectation: Expectation, anchor: f
     return (due - scenario.starts_at).total_seconds()
 
 
+def session_end(scenario: Scenario) -> int:
+    """The sim second a session ends: `duration` of played time plus what scheduled time jumps skip.
+
+    The same rule as `tabletop.loader.scenario_end` (the loader checks inject times against it).
+    """
+    skipped = 0
+    for inject in scenario.injects:
+        if inject.when is None and inject.advance_to is not None and inject.advance_to > inject.at:
+            skipped += inject.advance_to - inject.at
+    return scenario.duration + skipped
+
+
 def scenario_digest(scenario: Scenario, path: str | Path | None) -> str:
     """SHA-256 of the scenario file when readable, else of the resolved scenario's canonical JSON."""
     if path is not None:
@@ -340,6 +352,11 @@ class Session:
     @property
     def path(self) -> Path:
         return self.writer.path
+
+    @property
+    def end_at(self) -> int:
+        """Sim second the session ends by itself (duration plus time skipped by jumps)."""
+        return session_end(self.scenario)
 
     @property
     def roles(self) -> list[str]:
@@ -905,7 +922,7 @@ class Session:
                 if inject.when is None:
                     self._push(inject.at, PRIO_INJECT, ("release", inject.id, "schedule", None))
             self._anchor("start", t)
-            self._push(self.scenario.duration, PRIO_END, ("end",))
+            self._push(self.end_at, PRIO_END, ("end",))
         elif kind == ev.INJECT_RELEASED:
             inject_id = record["inject"]
             if inject_id in self._released_at:

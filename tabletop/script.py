@@ -1,0 +1,270 @@
+"""Decision scripts for headless `tabletop simulate`: load them with file:line errors and play them into a Session.
+
+The format (shared/DESIGN.md, "Decision script"):
+
+    participants: [{name: Sam, role: coordinator}, {name: Priya, role: dpo}]
+    decisions:
+      - {at: 5m, role: coordinator, action: appoint_coordinator}
+      - {at: 40m, role: dpo, action: ico_decision, fields: {outcome: notify}, rationale: "..."}
+      - {at: 45m, role: coordinator, action: involve_dpo, delegate: dpo, timebox: 10m}
+      - {at: 50m, role: coordinator, note: "free-text note"}
+
+Entries are played in order of `at` (entries with the same `at` keep their file order). An
+entry whose `at` has already passed (after a time jump) is recorded at the current time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tabletop.engine import Participant, Session, check_action, check_fields, session_end
+from tabletop.model import Scenario
+from tabletop.timing import TimeFormatError, format_offset, parse_at, parse_duration
+from tabletop.yamlsource import SourceDoc, YamlSyntaxError, display_path, read_yaml
+
+ENTRY_KEYS = ("at", "role", "action", "note", "fields", "rationale", "inject", "delegate", "timebox", "by")
+
+
+class ScriptError(Exception):
+    """A decision script that cannot be played; `.problems` holds every "FILE:LINE: ..." message."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class ScriptEntry:
+    """One scripted decision, delegation or note, with the line it was written on."""
+
+    index: int
+    line: int
+    at_text: str
+    role: str
+    action: str | None = None
+    note: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+    rationale: str = ""
+    inject: str | None = None
+    delegate: str | None = None
+    timebox: int | None = None
+    by: str | None = None
+    at: int = 0
+
+
+@dataclass(frozen=True)
+class DecisionScript:
+    """A loaded decision script: who plays, and the entries in the order they are played."""
+
+    path: Path
+    participants: tuple[Participant, ...]
+    entries: tuple[ScriptEntry, ...]
+    display: str = ""
+
+    def by_for(self, entry: ScriptEntry) -> str:
+        if entry.by:
+            return entry.by
+        for person in self.participants:
+            if person.role == entry.role:
+                return person.name
+        return entry.role
+
+
+def _where(doc: SourceDoc, path: tuple[Any, ...], prefer_key: bool = False) -> str:
+    line, _ = doc.position(path, prefer_key=prefer_key)
+    return f"{doc.display}:{line}"
+
+
+def load_script(path: str | Path, scenario: Scenario | None = None) -> DecisionScript:
+    """Read a decision script; with `scenario`, also check its actions, roles, fields and times.
+
+    Raises ScriptError listing every problem as "FILE:LINE: message".
+    """
+    path = Path(path)
+    try:
+        doc = read_yaml(path)
+    except YamlSyntaxError as error:
+        raise ScriptError([f"{display_path(error.path)}:{error.line}: {error.message}"]) from None
+    problems: list[str] = []
+    data = doc.data
+    if not isinstance(data, dict):
+        raise ScriptError([f"{doc.display}:1: expected a mapping with participants and decisions"])
+    for key in data:
+        if key not in ("participants", "decisions"):
+            problems.append(f"{_where(doc, (key,), True)}: unknown key {key!r}; expected participants, decisions")
+
+    participants: list[Participant] = []
+    raw_people = data.get("participants")
+    if not isinstance(raw_people, list) or not raw_people:
+        problems.append(
+            f"{_where(doc, ('participants',))}: expected participants: a list of {{name, role}}"
+        )
+        raw_people = []
+    for n, person in enumerate(raw_people):
+        where = _where(doc, ("participants", n))
+        if not isinstance(person, dict) or not person.get("name") or not person.get("role"):
+            problems.append(f"{where}: expected a participant like {{name: Sam, role: coordinator}}, received {person!r}")
+            continue
+        extra = [k for k in person if k not in ("name", "role")]
+        if extra:
+            problems.append(f"{where}: unknown key {extra[0]!r} in a participant; expected name, role")
+        role = str(person["role"])
+        if scenario is not None and role not in scenario.roles:
+            problems.append(
+                f"{_where(doc, ('participants', n, 'role'))}: role {role!r} is not in scenario "
+                f"{scenario.id!r}; expected one of {', '.join(scenario.roles)}"
+            )
+        participants.append(Participant(name=str(person["name"]), role=role))
+    played = {p.role for p in participants}
+
+    entries: list[ScriptEntry] = []
+    raw_entries = data.get("decisions")
+    if not isinstance(raw_entries, list):
+        problems.append(f"{_where(doc, ('decisions',))}: expected decisions: a list of entries")
+        raw_entries = []
+    known_injects = {i.id for i in scenario.injects} if scenario is not None else None
+    for n, raw in enumerate(raw_entries):
+        base = ("decisions", n)
+        where = _where(doc, base)
+        line = doc.position(base)[0]
+        if not isinstance(raw, dict):
+            problems.append(f"{where}: expected an entry like {{at: 5m, role: coordinator, action: ...}}")
+            continue
+        entry_problems: list[str] = []
+        for key in raw:
+            if key not in ENTRY_KEYS:
+                entry_problems.append(
+                    f"{_where(doc, base + (key,), True)}: unknown key {key!r}; expected one of {', '.join(ENTRY_KEYS)}"
+                )
+        at = 0
+        if "at" not in raw:
+            entry_problems.append(f"{where}: missing at (a sim time like 5m or T+1h)")
+        else:
+            try:
+                at, relative = parse_at(raw["at"], scenario.starts_at if scenario is not None else None)
+                if relative:
+                    entry_problems.append(f"{_where(doc, base + ('at',))}: expected a time from the start like 5m or T+5m, received {raw['at']!r}")
+            except TimeFormatError as error:
+                entry_problems.append(f"{_where(doc, base + ('at',))}: {error}")
+            if scenario is not None and at > session_end(scenario):
+                entry_problems.append(
+                    f"{_where(doc, base + ('at',))}: at {raw['at']!r} is after the session ends "
+                    f"({format_offset(session_end(scenario))})"
+                )
+        role = raw.get("role")
+        if not role:
+            entry_problems.append(f"{where}: missing role")
+        elif scenario is not None and role not in scenario.roles:
+            entry_problems.append(
+                f"{_where(doc, base + ('role',))}: role {role!r} is not in scenario {scenario.id!r}; "
+                f"expected one of {', '.join(scenario.roles)}"
+            )
+        elif participants and role not in played:
+            entry_problems.append(
+                f"{_where(doc, base + ('role',))}: nobody plays role {role!r}; "
+                f"participants play {', '.join(sorted(played))}"
+            )
+        has_action, has_note = "action" in raw, "note" in raw
+        if has_action == has_note:
+            entry_problems.append(f"{where}: expected exactly one of action or note")
+        fields = raw.get("fields") or {}
+        if not isinstance(fields, dict):
+            entry_problems.append(f"{_where(doc, base + ('fields',))}: expected fields as a mapping, received {fields!r}")
+            fields = {}
+        action = raw.get("action")
+        if has_action and scenario is not None and action is not None:
+            problem = check_action(scenario, str(action))
+            if problem:
+                entry_problems.append(f"{_where(doc, base + ('action',))}: {problem}")
+            else:
+                for problem in check_fields(scenario.action(str(action)), fields):
+                    entry_problems.append(f"{_where(doc, base + ('fields',))}: {problem}")
+        if has_note and not str(raw.get("note") or "").strip():
+            entry_problems.append(f"{_where(doc, base + ('note',))}: a note needs some text")
+        inject = raw.get("inject")
+        if inject is not None and known_injects is not None and inject not in known_injects:
+            entry_problems.append(f"{_where(doc, base + ('inject',))}: unknown inject {inject!r}")
+        delegate = raw.get("delegate")
+        if delegate is not None:
+            if has_note:
+                entry_problems.append(f"{_where(doc, base + ('delegate',))}: a note cannot be delegated")
+            elif scenario is not None and delegate not in scenario.roles:
+                entry_problems.append(
+                    f"{_where(doc, base + ('delegate',))}: cannot delegate to role {delegate!r}; "
+                    f"expected one of {', '.join(scenario.roles)}"
+                )
+        timebox = None
+        if raw.get("timebox") is not None:
+            if delegate is None:
+                entry_problems.append(f"{_where(doc, base + ('timebox',))}: a timebox needs delegate")
+            try:
+                timebox = parse_duration(raw["timebox"])
+            except TimeFormatError as error:
+                entry_problems.append(f"{_where(doc, base + ('timebox',))}: {error}")
+        if entry_problems:
+            problems.extend(entry_problems)
+            continue
+        entries.append(
+            ScriptEntry(
+                index=n,
+                line=line,
+                at_text=str(raw["at"]),
+                at=at,
+                role=str(role),
+                action=str(action) if has_action else None,
+                note=str(raw["note"]) if has_note else None,
+                fields=dict(fields),
+                rationale=str(raw.get("rationale") or ""),
+                inject=inject,
+                delegate=delegate,
+                timebox=timebox,
+                by=str(raw["by"]) if raw.get("by") else None,
+            )
+        )
+    if problems:
+        raise ScriptError(problems)
+    entries.sort(key=lambda e: (e.at, e.index))
+    return DecisionScript(path=path, participants=tuple(participants), entries=tuple(entries),
+                          display=doc.display)
+
+
+def play(session: Session, script: DecisionScript) -> None:
+    """Play a script's entries into a started session (skipping those already recorded), to the end.
+
+    Raises `Rejected` (from the engine) with the entry's file and line prepended when the
+    session refuses an entry; everything recorded before it stays in the transcript.
+    """
+    from tabletop.engine import Rejected
+
+    recorded = {r.get("script_entry") for r in session.events if "script_entry" in r}
+    for entry in script.entries:
+        if entry.index in recorded:
+            continue
+        if session.ended:
+            break
+        if entry.at > session.now:
+            session.run_until(entry.at)
+            if session.ended:
+                break
+        try:
+            if entry.note is not None:
+                session.note(entry.role, entry.note, by=script.by_for(entry), inject=entry.inject,
+                             script_entry=entry.index)
+            else:
+                session.decide(
+                    entry.role,
+                    entry.action or "",
+                    by=script.by_for(entry),
+                    fields=entry.fields,
+                    rationale=entry.rationale,
+                    inject=entry.inject,
+                    delegate_to=entry.delegate,
+                    timebox=entry.timebox,
+                    script_entry=entry.index,
+                )
+        except Rejected as error:
+            raise Rejected(f"{script.display or script.path}:{entry.line}: {error}") from None
+    if not session.ended:
+        session.run_to_end()

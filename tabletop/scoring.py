@@ -645,7 +645,7 @@ def _evaluate(
             credit /= 2
     if flags:
         reason += "; " + ", ".join(f"{flag} ({note})" for flag, note in zip(flags, notes))
-    reason += f" -> credit {credit:g}"
+    reason += f": credit {credit:g}"
 
     delegated_at = event.get("delegated_at")
     delegation_seconds = (

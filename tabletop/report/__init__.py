@@ -1,0 +1,6 @@
+"""The blameless post-mortem draft: built from scenario, events and scorecard; rendered as Markdown, HTML or JSON."""
+
+from tabletop.report.postmortem import NOT_RECORDED, PostMortem, build_postmortem
+from tabletop.report.render import FORMATS, render_report
+
+__all__ = ["FORMATS", "NOT_RECORDED", "PostMortem", "build_postmortem", "render_report"]

@@ -10,6 +10,7 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from tabletop.model import AREAS
 from tabletop.review import formatting as fmt
@@ -97,6 +98,11 @@ def print_comparison(comparison: Any, console: Console) -> None:
     head.add_row("score", fmt.score_text(a.score), fmt.score_text(b.score) + _delta(comparison.score_delta))
     head.add_row("passed", fmt.passed_text(a.passed, a.applicable), fmt.passed_text(b.passed, b.applicable))
     console.print(head)
+    for label, side in (("A", a), ("B", b)):
+        if side.integrity != "ok":
+            line = Text(f"{label} {fmt.integrity_text(side.integrity)}:", style="bold red")
+            line.append(f" {side.path}: {side.problem}")
+            console.print(line, soft_wrap=True)
     if comparison.same_scenario:
         table = Table(title="Expectation by expectation")
         for name in ("expectation", "area", "A", "credit A", "B", "credit B", "change"):
@@ -195,4 +201,5 @@ def print_trends(result: Any, console: Console) -> None:
     if result.excluded:
         console.print(f"[bold red]Left out ({len(result.excluded)}):[/] not trusted or not scored")
         for entry in result.excluded:
-            console.print(f"  {entry.path}: {fmt.integrity_text(entry.integrity)} {entry.problem}")
+            console.print(Text(f"  {entry.path}: {fmt.integrity_text(entry.integrity)} {entry.problem}"),
+                          soft_wrap=True)

@@ -1,0 +1,172 @@
+"""`compare` and `trends`, as functions and as CLI twins: their numbers are the scorer's."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import review_support as rs
+from click.testing import CliRunner
+
+from tabletop.cli import main
+from tabletop.review.compare import compare_transcripts
+from tabletop.review.index import TranscriptIndex
+from tabletop.review.trends import trends
+from tabletop.scoring import score_transcript
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    return rs.sample_folder(tmp_path / "transcripts")
+
+
+def card(path: Path) -> dict:
+    return score_transcript(path)[1].to_json()
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args), env={"COLUMNS": "200"})
+    return result.exit_code, result.stdout, result.stderr
+
+
+# --- compare -------------------------------------------------------------------------------
+
+
+def test_same_scenario_compares_expectation_by_expectation_with_the_scorers_numbers(folder):
+    a, b = folder / "2026-03-02-blue.jsonl", folder / "2026-04-06-red.jsonl"
+    comparison = compare_transcripts(a, b)
+    assert comparison.same_scenario and comparison.by == "expectation"
+    card_a, card_b = card(a), card(b)
+    assert [row.key for row in comparison.rows] == [e["id"] for e in card_a["expectations"]]
+    for row, ea, eb in zip(comparison.rows, card_a["expectations"], card_b["expectations"]):
+        assert row.a["status"] == ea["status"] and row.a["credit"] == ea["credit"]
+        assert row.b["status"] == eb["status"] and row.b["credit"] == eb["credit"]
+        assert row.b["flags"] == eb["flags"] and row.a["deadline"] == ea["deadline"]
+        assert row.delta == pytest.approx(eb["credit"] - ea["credit"])
+    assert comparison.a.score == card_a["score"] and comparison.b.score == card_b["score"]
+    assert comparison.score_delta == pytest.approx(card_b["score"] - card_a["score"])
+    coord = comparison.rows[0]
+    assert (coord.key, coord.area, coord.a["status"], coord.b["status"]) == ("coord", "coordination", "met", "late")
+    assert [f["id"] for f in comparison.b.findings] == ["coord-hands-on"]
+
+
+def test_different_scenarios_compare_area_by_area(folder):
+    a, b = folder / "2026-03-02-blue.jsonl", folder / "solo" / "2026-05-20-sam.jsonl"
+    comparison = compare_transcripts(a, b)
+    assert not comparison.same_scenario and comparison.by == "area"
+    card_a, card_b = card(a), card(b)
+    rows = {row.key: row for row in comparison.rows}
+    assert set(rows) == set(card_a["areas"]) | set(card_b["areas"])
+    for area, row in rows.items():
+        assert (row.a or {}).get("ratio") == card_a["areas"].get(area)
+        assert (row.b or {}).get("ratio") == card_b["areas"].get(area)
+        if row.a and row.b:
+            assert row.a["rating"] == card_a["ratings"][area] and row.b["rating"] == card_b["ratings"][area]
+    assert rows["technical"].b is None and rows["technical"].delta is None
+
+
+def test_compare_json_equals_the_scorers_numbers(folder):
+    a, b = folder / "2026-03-02-blue.jsonl", folder / "2026-05-11-blue.jsonl"
+    code, out, _ = run("compare", str(a), str(b), "--json")
+    assert code == 0
+    data = json.loads(out)
+    card_a, card_b = card(a), card(b)
+    assert data["same_scenario"] is True and data["by"] == "expectation"
+    for side, expected in (("a", card_a), ("b", card_b)):
+        got = data[side]
+        assert got["score"] == expected["score"]
+        assert (got["passed"], got["applicable"]) == (expected["passed"], expected["applicable"])
+        assert got["areas"] == expected["areas"] and got["ratings"] == expected["ratings"]
+        assert got["integrity"] == "ok"
+    ico = next(r for r in data["rows"] if r["key"] == "ico")
+    assert ico["a"]["status"] == "met" and ico["b"]["status"] == "missed"
+    assert ico["delta"] == -1.0
+
+
+def test_compare_on_a_terminal_shows_both_sides_and_marks_a_broken_one(folder):
+    code, out, _ = run("compare", str(folder / "2026-03-02-blue.jsonl"), str(folder / "2026-06-01-green.jsonl"))
+    assert code == 0
+    assert "Expectation by expectation" in out
+    assert "BROKEN" in out and "2026-06-01-green.jsonl" in out
+    assert "coord (Appoint a coordinator)" in out
+
+
+def test_compare_refuses_a_file_that_is_not_a_transcript_without_a_traceback(folder):
+    bad = folder / "bad.jsonl"
+    bad.write_text("[1, 2]\n", encoding="utf-8")
+    code, out, err = run("compare", str(folder / "2026-03-02-blue.jsonl"), str(bad))
+    assert code == 1
+    assert "bad.jsonl" in err and "Traceback" not in err + out
+
+
+# --- trends --------------------------------------------------------------------------------
+
+
+def scored_rows(folder: Path):
+    with TranscriptIndex(folder) as index:
+        index.refresh()
+        return index.entries()
+
+
+def test_trends_by_team_follow_the_scorers_scores_oldest_first(folder):
+    result = trends(scored_rows(folder), "team")
+    lines = {s.key: s for s in result.series}
+    assert set(lines) == {"blue", "red", "solo: Sam"}
+    blue = lines["blue"]
+    first, last = card(folder / "2026-03-02-blue.jsonl"), card(folder / "2026-05-11-blue.jsonl")
+    assert [p.path for p in blue.points] == ["2026-03-02-blue.jsonl", "2026-05-11-blue.jsonl"]
+    assert [p.value for p in blue.points] == [first["score"], last["score"]]
+    assert blue.change == pytest.approx(last["score"] - first["score"])
+    assert [e.path for e in result.excluded] == ["2026-06-01-green.jsonl"]
+
+
+def test_trends_by_area_and_scenario(folder):
+    rows = scored_rows(folder)
+    by_area = {s.key: s for s in trends(rows, "area").series}
+    solo = card(folder / "solo" / "2026-05-20-sam.jsonl")
+    assert len(by_area["coordination"].points) == 4  # every trusted rehearsal has coordination
+    assert len(by_area["technical"].points) == 3  # the solo scenario has no technical expectation
+    dp = {p.path: p.value for p in by_area["data_protection"].points}
+    assert dp["solo/2026-05-20-sam.jsonl"] == solo["areas"]["data_protection"]
+    by_scenario = {s.key: len(s.points) for s in trends(rows, "scenario").series}
+    assert by_scenario == {"lost-admin": 3, "suspected-breach": 1}
+    only_blue = trends(rows, "area", team="blue")
+    assert {len(s.points) for s in only_blue.series} == {2}
+    with pytest.raises(ValueError, match="received 'weekday'"):
+        trends(rows, "weekday")
+
+
+def test_trends_json_equals_the_scorers_numbers(folder):
+    code, out, _ = run("trends", str(folder), "--json", "--by", "scenario")
+    assert code == 0
+    data = json.loads(out)
+    assert data["by"] == "scenario"
+    assert data["excluded"] == [{"path": "2026-06-01-green.jsonl", "integrity": "broken",
+                                 "problem": data["excluded"][0]["problem"]}]
+    for series in data["series"]:
+        for point in series["points"]:
+            assert point["value"] == card(folder / point["path"])["score"]
+        assert series["count"] == len(series["points"])
+        assert series["last"] == series["points"][-1]["value"]
+    code, out, _ = run("trends", str(folder), "--json", "--by", "area")
+    for series in json.loads(out)["series"]:
+        for point in series["points"]:
+            assert point["value"] == card(folder / point["path"])["areas"][series["key"]]
+
+
+def test_trends_table_on_a_terminal(folder):
+    code, out, _ = run("trends", str(folder))
+    assert code == 0
+    assert "Trends by team" in out and "blue" in out and "red" in out
+    assert "Left out (1)" in out and "2026-06-01-green.jsonl" in out
+
+
+def test_trends_of_a_missing_folder_is_a_clear_error(tmp_path):
+    code, out, err = run("trends", str(tmp_path / "nowhere"))
+    assert code == 1 and "nowhere: no such folder of transcripts" in err
+
+
+def test_review_of_a_missing_folder_is_a_clear_error(tmp_path):
+    code, out, err = run("review", str(tmp_path / "nowhere"))
+    assert code == 1 and "no such folder" in err and "Traceback" not in out + err

@@ -1,0 +1,79 @@
+"""`tabletop run`: a rehearsal in the terminal, from the lobby through the exercise to the debrief."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+import click
+
+
+def _default_name() -> str:
+    try:
+        return getpass.getuser().capitalize() or "Player"
+    except Exception:  # noqa: BLE001 - no login name on this system
+        return "Player"
+
+
+@click.command()
+@click.argument("scenario", required=False)
+@click.option("--role", default="coordinator", show_default=True, help="The role you play.")
+@click.option("--solo", is_flag=True, help="Solo practice: the other roles are simulated.")
+@click.option("--hints", is_flag=True, help="Solo: show open deadlines as countdowns.")
+@click.option("--speed", type=float, default=None, help="Sim seconds per wall second (default: the scenario's).")
+@click.option("--seed", type=int, default=None, help="Seed for the scenario's variables (default: the scenario's).")
+@click.option("--name", default=None, help="Your name in the transcript (default: your login name).")
+@click.option("--facilitate", is_flag=True, help="Run the facilitator console (MSEL, controls, live score).")
+@click.option(
+    "--resume",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Continue the session recorded in this transcript.",
+)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Where to write the transcript.")
+def run(
+    scenario: str | None,
+    role: str,
+    solo: bool,
+    hints: bool,
+    speed: float | None,
+    seed: int | None,
+    name: str | None,
+    facilitate: bool,
+    resume: Path | None,
+    out: Path | None,
+) -> None:
+    """Rehearse SCENARIO (an id from scenarios/ or a path): lobby, exercise, debrief."""
+    from tabletop.ui.app import ConsoleError, make_console
+
+    if scenario is None and resume is None:
+        raise click.UsageError("give a SCENARIO to run, or --resume TRANSCRIPT")
+    if hints and facilitate and not solo:
+        raise click.UsageError("--hints is for solo practice (--solo)")
+    try:
+        app = make_console(
+            scenario,
+            role=role,
+            name=name or _default_name(),
+            solo=solo or not facilitate,
+            hints=hints,
+            facilitate=facilitate,
+            speed=speed,
+            seed=seed,
+            resume=resume,
+            out=out,
+        )
+    except ConsoleError as error:
+        click.echo(str(error), err=True)
+        raise SystemExit(2) from None
+    outcome = app.run()
+    transcript = app.settings.transcript
+    if transcript is None:
+        return
+    click.echo(f"Transcript: {transcript}")
+    if outcome is not None and outcome.report is not None:
+        click.echo(f"Post-mortem draft: {outcome.report} (and {outcome.report.with_suffix('.html')})")
+    if not app.link.ended:
+        click.echo(f"The exercise was not ended; continue it with: tabletop run --resume {transcript}")
+    if app.return_code:
+        raise SystemExit(app.return_code)

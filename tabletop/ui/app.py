@@ -1,0 +1,340 @@
+"""The console App and `make_console`, the one composition function the CLI and the tests call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from tabletop.ui.link import SessionEvent, SessionLink
+
+
+@dataclass(frozen=True)
+class ConsoleSettings:
+    """How this console runs: who is at the keyboard and what they may see and do."""
+
+    role: str = "coordinator"
+    name: str = "Player"
+    mode: str = "solo"
+    hints: bool = False
+    facilitate: bool = False
+    transcript: Path | None = None
+    resumed: bool = False
+    tick_interval: float | None = 0.1
+    generated_at: datetime | None = None
+    open_url: Callable[[str], bool] | None = None
+
+
+@dataclass(frozen=True)
+class ConsoleOutcome:
+    """What the CLI prints after the console closes."""
+
+    transcript: Path | None
+    ended: bool
+    report: Path | None = None
+
+
+class TabletopConsole(App[ConsoleOutcome]):
+    """Lobby, then the exercise (player or facilitator), then the debrief."""
+
+    CSS_PATH = "console.tcss"
+    TITLE = "tabletop"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-normal"), (170, "-wide")]
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("ctrl+c", "quit", "Quit", show=False),
+    ]
+
+    def __init__(self, link: SessionLink, settings: ConsoleSettings, participants: list[dict[str, Any]] | None = None) -> None:
+        super().__init__()
+        self.link = link
+        self.scenario = link.scenario
+        self.settings = settings
+        self.participants = participants or []
+        self.started = settings.resumed
+        self.debrief_shown = False
+        self.report: Path | None = None
+        self._tick_failed = False
+
+    # flow ------------------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        from tabletop.ui.screens.lobby import LobbyScreen
+
+        self.link.attach(self)
+        resumed_at = self.link.now() if self.settings.resumed else None
+        self.push_screen(LobbyScreen(self.scenario, self.participants, mode=self.settings.mode, resumed_at=resumed_at))
+
+    def begin_exercise(self) -> None:
+        self.run_worker(self._begin(), group="begin", exclusive=True)
+
+    async def _begin(self) -> None:
+        await self.link.start()
+        self.started = True
+        if self.link.ended:
+            self.show_debrief()
+            return
+        if self.has_player:
+            self.install_screen(self.player_screen(), "player")
+        if self.settings.facilitate:
+            self.install_screen(self.facilitator_screen(), "facilitator")
+            self.switch_screen("facilitator")
+        else:
+            self.switch_screen("player")
+        if self.settings.tick_interval:
+            self.set_interval(self.settings.tick_interval, self.tick, name="session-tick")
+
+    @property
+    def has_player(self) -> bool:
+        return not self.settings.facilitate or self.settings.mode == "solo"
+
+    def player_screen(self) -> Screen:
+        from tabletop.ui.screens.player import PlayerScreen
+
+        s = self.settings
+        return PlayerScreen(
+            self.link,
+            self.scenario,
+            role=s.role,
+            name=s.name,
+            hints=s.hints and s.mode == "solo",
+            controls=s.mode == "solo",
+            see_all=s.mode == "solo",
+            can_switch=s.facilitate,
+        )
+
+    def facilitator_screen(self) -> Screen:
+        from tabletop.ui.screens.facilitator import FacilitatorScreen
+
+        played = [p["role"] for p in self.participants if not p.get("simulated")]
+        roles = [r for r in self.scenario.roles if r in played] or list(self.scenario.roles)
+        return FacilitatorScreen(self.link, self.scenario, name=self.settings.name, roles=roles, can_switch=self.has_player)
+
+    def switch_view(self) -> None:
+        """Between the facilitator console and the player's screen (solo with --facilitate)."""
+        current = self.screen
+        from tabletop.ui.screens.facilitator import FacilitatorScreen
+
+        if isinstance(current, FacilitatorScreen) and self.has_player:
+            self.switch_screen("player")
+        elif self.settings.facilitate:
+            self.switch_screen("facilitator")
+
+    async def tick(self) -> None:
+        """Let the engine release what is due; runs on the session thread, never the UI's."""
+        if self._tick_failed or self.link.ended:
+            return
+        try:
+            await self.link.tick()
+        except Exception as error:  # noqa: BLE001
+            self._tick_failed = True
+            self.notify(f"The session stopped: {error}", severity="error", timeout=30)
+
+    def on_session_event(self, message: SessionEvent) -> None:
+        if message.type == "session_ended":
+            self.show_debrief()
+
+    def show_debrief(self) -> None:
+        from tabletop.ui.screens.debrief import DebriefScreen
+
+        if self.debrief_shown:
+            return
+        self.debrief_shown = True
+        while len(self.screen_stack) > 1 and self.screen.is_modal:
+            self.pop_screen()
+        self.switch_screen(
+            DebriefScreen(
+                self.scenario,
+                list(self.link.events),
+                self.settings.transcript,
+                generated_at=self.settings.generated_at,
+                open_url=self.settings.open_url,
+            )
+        )
+
+    # commands --------------------------------------------------------------------------------
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Every binding of the current screen, then Textual's own commands."""
+        seen: set[str] = set()
+        for key, active in screen.active_bindings.items():
+            binding = active.binding
+            if not active.enabled or not binding.description or binding.system:
+                continue
+            if binding.action in seen:
+                continue
+            seen.add(binding.action)
+            display = binding.key_display or self.get_key_display(binding)
+            yield SystemCommand(
+                binding.description,
+                f"{binding.description} (key: {display})",
+                partial(self.run_action, binding.action, active.node),
+            )
+        yield from super().get_system_commands(screen)
+
+    # exit ------------------------------------------------------------------------------------
+    def outcome(self) -> ConsoleOutcome:
+        report = None
+        if self.settings.transcript is not None and self.debrief_shown:
+            candidate = self.settings.transcript.with_suffix(".md")
+            report = candidate if candidate.exists() else None
+        return ConsoleOutcome(self.settings.transcript, self.link.ended, report)
+
+    async def action_quit(self) -> None:
+        self.exit(self.outcome())
+
+    def on_unmount(self) -> None:
+        self.link.detach(self)
+        self.link.close()
+
+
+# --- composition ---------------------------------------------------------------------------
+
+
+class ConsoleError(Exception):
+    """A problem with what the user asked for (scenario, role, transcript); printed, never a traceback."""
+
+
+def default_transcript_path(scenario_id: str, seed: int, folder: Path | None = None, moment: datetime | None = None) -> Path:
+    """`transcripts/<scenario>-<YYYYmmdd-HHMMSS>-<seed>.jsonl`, never an existing file."""
+    from datetime import timezone
+
+    folder = folder or Path("transcripts")
+    stamp = (moment or datetime.now(timezone.utc)).strftime("%Y%m%d-%H%M%S")
+    path = folder / f"{scenario_id}-{stamp}-{seed}.jsonl"
+    n = 2
+    while path.exists():
+        path = folder / f"{scenario_id}-{stamp}-{seed}-{n}.jsonl"
+        n += 1
+    return path
+
+
+def make_console(
+    scenario: Any = None,
+    *,
+    role: str = "coordinator",
+    name: str = "Player",
+    solo: bool = True,
+    hints: bool = False,
+    facilitate: bool = False,
+    speed: float | None = None,
+    seed: int | None = None,
+    resume: Path | None = None,
+    out: Path | None = None,
+    clock: Any = None,
+    tick_interval: float | None = 0.1,
+    generated_at: datetime | None = None,
+    open_url: Callable[[str], bool] | None = None,
+) -> TabletopConsole:
+    """Load (or take) the scenario, open the transcript and the session, and build the App.
+
+    `scenario` is a Scenario, or a reference for the loader (an id or a path). Tests pass a
+    VirtualClock as `clock` and `tick_interval=None`, then drive time themselves. The clock is
+    held still in the lobby and runs from the moment the player starts.
+    """
+    from tabletop.clock import ScaledClock
+    from tabletop.engine import Participant, Rejected, Session
+    from tabletop.transcript import TranscriptError, TranscriptWriter
+
+    if speed is not None and not speed > 0:
+        raise ConsoleError(f"--speed: expected a number greater than 0, received {speed:g}")
+    if resume is not None:
+        path = Path(resume)
+        if not path.exists():
+            raise ConsoleError(f"{path}: no such transcript to resume")
+        try:
+            session = Session.resume(path, clock=clock or ScaledClock(speed or 60.0))
+        except (TranscriptError, Rejected, ValueError) as error:
+            raise ConsoleError(f"cannot resume: {error}") from None
+        if scenario is not None and not _same_scenario(scenario, session):
+            session.writer.close()
+            raise ConsoleError(f"{path} is a transcript of scenario {session.scenario.id!r}, not {scenario!r}")
+        scenario_obj = session.scenario
+        transcript = path
+        mode = session.mode if session.mode in ("solo", "team") else "team"
+        players = [p for p in session.participants if not p.simulated]
+        if mode == "solo" and players:
+            role, name = players[0].role, players[0].name
+        resumed = True
+    else:
+        scenario_obj, scenario_path = _load(scenario, seed)
+        if role not in scenario_obj.roles:
+            raise ConsoleError(
+                f"--role: role {role!r} is not in scenario {scenario_obj.id!r}; "
+                f"expected one of: {', '.join(scenario_obj.roles)}"
+            )
+        mode = "solo" if solo else "team"
+        run_seed = scenario_obj.seed if seed is None else seed
+        transcript = Path(out) if out is not None else default_transcript_path(scenario_obj.id, run_seed)
+        if mode == "solo":
+            people = [Participant(name, role)]
+        else:  # a facilitated rehearsal in one room: the facilitator records for every role
+            people = [Participant(scenario_obj.role_title(r), r) for r in scenario_obj.roles]
+        try:
+            writer = TranscriptWriter.open(transcript)
+        except TranscriptError as error:
+            raise ConsoleError(str(error)) from None
+        try:
+            session = Session(
+                scenario_obj,
+                writer,
+                clock=clock or ScaledClock(speed or scenario_obj.speed),
+                participants=people,
+                seed=run_seed,
+                speed=speed,
+                mode=mode,
+                solo_role=role if mode == "solo" else None,
+                scenario_path=scenario_path,
+            )
+        except ValueError as error:
+            writer.close()
+            raise ConsoleError(str(error)) from None
+        resumed = False
+    link = SessionLink(session, session.clock, scenario_obj)
+    link.preload(session.events)
+    link.hold()
+    settings = ConsoleSettings(
+        role=role,
+        name=name,
+        mode=mode,
+        hints=hints,
+        facilitate=facilitate or mode == "team",
+        transcript=transcript,
+        resumed=resumed,
+        tick_interval=tick_interval,
+        generated_at=generated_at,
+        open_url=open_url,
+    )
+    participants = [p.to_json() for p in session.participants]
+    return TabletopConsole(link, settings, participants)
+
+
+def _same_scenario(reference: Any, session: Any) -> bool:
+    ref = getattr(reference, "id", reference)
+    return str(ref) in (session.scenario.id, str(session.scenario_path)) or Path(str(ref)).stem == session.scenario.id
+
+
+def _load(scenario: Any, seed: int | None) -> tuple[Any, str | None]:
+    """The resolved scenario, and the path it came from (None for one built in code)."""
+    from tabletop.model import Scenario
+
+    if isinstance(scenario, Scenario):
+        return scenario, None
+    from tabletop.loader import find_scenario, load_scenario
+    from tabletop.problems import ScenarioError
+
+    try:
+        path = find_scenario(scenario)
+        resolved = load_scenario(path, seed=seed)
+    except ScenarioError as error:
+        problems = getattr(error, "problems", None) or [error]
+        raise ConsoleError("\n".join(str(p) for p in problems)) from None
+    try:
+        shown = str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        shown = str(path)
+    return resolved, shown

@@ -1,0 +1,85 @@
+"""Turn sim times, injects and decisions into the short texts the console shows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+
+from tabletop.timing import format_duration, format_offset, sim_datetime
+
+
+
+def sim_time(scenario: Any, seconds: float) -> str:
+    """`T+1h05m`, followed by the scenario's date and time when it has `starts_at`."""
+    text = format_offset(seconds)
+    when = sim_datetime(getattr(scenario, "starts_at", None), seconds)
+    if when is not None:
+        text += f"  {when:%a %d %b %H:%M}"
+    return text
+
+
+def countdown(seconds: float) -> str:
+    """`in 12m`, or `overdue 3m` once the deadline has passed."""
+    whole = int(seconds)
+    if whole >= 0:
+        return f"in {_coarse(whole)}"
+    return f"overdue {_coarse(-whole)}"
+
+
+def _coarse(seconds: int) -> str:
+    """Whole minutes once a minute or more is left; seconds only in the last minute."""
+    return format_duration(seconds - seconds % 60) if seconds >= 60 else format_duration(seconds)
+
+
+def action_title(scenario: Any, action_id: str) -> str:
+    try:
+        return scenario.action(action_id).title
+    except KeyError:
+        return action_id.replace("_", " ")
+
+
+def inject_line(event: dict[str, Any], unread: bool) -> Text:
+    """A feed entry: unread dot, time, channel and title, then who it is from."""
+    channel = event.get("channel") or "briefing"
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append("● " if unread else "  ", style="bold dark_orange" if unread else "")
+    text.append(format_offset(event.get("t", 0)), style="dim")
+    text.append(f"  {channel}", style="italic")
+    text.append("\n  ")
+    text.append(event.get("title") or event.get("inject") or "(untitled)", style="bold" if unread else "")
+    sender = event.get("from")
+    if sender:
+        text.append(f"  — {sender}", style="dim")
+    return text
+
+
+def inject_detail(scenario: Any, event: dict[str, Any]) -> Text:
+    """The whole of an inject: heading, addressing, time, phase and body."""
+    channel = event.get("channel") or "briefing"
+    text = Text()
+    text.append(event.get("title") or event.get("inject") or "(untitled)", style="bold")
+    text.append("\n")
+    meta = [channel, sim_time(scenario, event.get("t", 0))]
+    if event.get("from"):
+        meta.append(f"from {event['from']}")
+    to = event.get("to") or ["all"]
+    meta.append("to " + ", ".join(to))
+    text.append(" · ".join(meta), style="dim")
+    if event.get("phase"):
+        text.append("\n")
+        text.append(f"phase: {_phase_title(scenario, event['phase'])}", style="dim")
+    text.append("\n\n")
+    text.append((event.get("body") or "").rstrip() or "(no further text)")
+    return text
+
+
+def _phase_title(scenario: Any, phase_id: str) -> str:
+    try:
+        return scenario.phase(phase_id).title
+    except (KeyError, AttributeError):
+        return phase_id
+
+
+def phase_title(scenario: Any, phase_id: str | None) -> str:
+    return _phase_title(scenario, phase_id) if phase_id else "—"

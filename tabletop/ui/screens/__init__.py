@@ -1,0 +1,1 @@
+"""The console's screens: lobby, player, facilitator, debrief and the dialogs they open."""

@@ -1,0 +1,190 @@
+"""The debrief: final scorecard, findings, and the post-mortem draft written next to the transcript."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Markdown, Static
+
+from tabletop.timing import format_offset
+from tabletop.ui.render import action_title
+
+STATUS_STYLE = {"met": "green", "late": "yellow", "missed": "bold red", "not_applicable": "dim"}
+
+
+@dataclass(frozen=True)
+class DebriefResult:
+    """The final scorecard and where the post-mortem draft was written."""
+
+    card: dict[str, Any]
+    markdown_path: Path | None
+    html_path: Path | None
+    markdown: str
+    error: str | None = None
+
+
+def write_debrief(scenario: Any, events: list[dict[str, Any]], transcript: Path | None, generated_at: Any) -> DebriefResult:
+    """Score the run and write the post-mortem draft (Markdown and HTML) next to the transcript."""
+    from tabletop.report import build_postmortem, render_report
+    from tabletop.scoring import score
+
+    card = score(scenario, events)
+    data = card.to_json()
+    error = None
+    markdown = ""
+    md_path = html_path = None
+    try:
+        postmortem = build_postmortem(scenario, events, card)
+        markdown = render_report(postmortem, "md", generated_at)
+        if transcript is not None:
+            md_path = transcript.with_suffix(".md")
+            html_path = transcript.with_suffix(".html")
+            md_path.write_text(markdown, encoding="utf-8")
+            html_path.write_text(render_report(postmortem, "html", generated_at), encoding="utf-8")
+    except Exception as problem:  # noqa: BLE001 - the scorecard is still shown
+        error = f"The post-mortem draft could not be written: {problem}"
+    return DebriefResult(data, md_path, html_path, markdown, error)
+
+
+class MarkdownScreen(Screen):
+    """The post-mortem draft, rendered in the console."""
+
+    BINDINGS = [Binding("escape,q", "app.pop_screen", "Back")]
+
+    def __init__(self, markdown: str, title: str) -> None:
+        super().__init__()
+        self.markdown = markdown
+        self.title_text = title
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="markdown-view"):
+            yield Markdown(self.markdown)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#markdown-view").focus()
+        self.sub_title = self.title_text
+
+
+class DebriefScreen(Screen):
+    """What was expected, by whom, by when, and what happened; findings; the post-mortem."""
+
+    BINDINGS = [
+        Binding("m", "open_markdown", "Post-mortem"),
+        Binding("b", "open_browser", "Open HTML"),
+        Binding("q", "app.quit", "Quit"),
+    ]
+
+    def __init__(self, scenario: Any, events: list[dict[str, Any]], transcript: Path | None, *, generated_at: Any = None, open_url: Any = None) -> None:
+        super().__init__()
+        self.scenario = scenario
+        self.events = events
+        self.transcript = transcript
+        self.generated_at = generated_at
+        self.open_url = open_url
+        self.result: DebriefResult | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="debrief"):
+            yield Static("Scoring the rehearsal and drafting the post-mortem…", id="debrief-summary")
+            yield DataTable(id="debrief-table", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="debrief-findings")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("expected", "owner", "by when", "what happened", "by", "credit")
+        table.border_title = "Scorecard"
+        self.prepare()
+
+    @work(thread=True, exclusive=True, exit_on_error=False)
+    def prepare(self) -> None:
+        generated_at = self.generated_at
+        if generated_at is None:
+            from datetime import datetime, timezone
+
+            generated_at = datetime.now(timezone.utc)
+        try:
+            result = write_debrief(self.scenario, self.events, self.transcript, generated_at)
+        except Exception as problem:  # noqa: BLE001
+            result = DebriefResult({}, None, None, "", f"Scoring failed: {problem}")
+        self.app.call_from_thread(self.show, result)
+
+    def show(self, result: DebriefResult) -> None:
+        self.result = result
+        card = result.card
+        summary = Text()
+        summary.append("Debrief · ", style="bold")
+        summary.append(self.scenario.title + "\n", style="bold")
+        if card:
+            summary.append(f"Score {card.get('score', 0):.0%}", style="bold")
+            summary.append(f"  ·  {card.get('passed', 0)} of {card.get('applicable', 0)} expectations passed")
+            areas = card.get("areas") or {}
+            if areas:
+                summary.append("\n" + "  ".join(f"{a.replace('_', ' ')} {v:.0%}" for a, v in areas.items() if v is not None), style="dim")
+        if result.markdown_path:
+            summary.append(f"\nPost-mortem draft: {result.markdown_path}  (m: read here, b: open HTML)", style="italic")
+        if result.error:
+            summary.append("\n" + result.error, style="bold red")
+        self.query_one("#debrief-summary", Static).update(summary)
+        table = self.query_one(DataTable)
+        table.clear()
+        for row in card.get("expectations", []):
+            status = row.get("status", "")
+            try:
+                expectation = self.scenario.expectation(row["id"])
+                owner = expectation.owner or ""
+            except KeyError:
+                owner = row.get("owner", "")
+            deadline = row.get("deadline")
+            happened = status.replace("_", " ")
+            if row.get("done_at") is not None:
+                happened += f" at {format_offset(row['done_at'])}"
+            if row.get("flags"):
+                happened += " (" + ", ".join(f.replace("_", " ") for f in row["flags"]) + ")"
+            by = row.get("by") or ""
+            if row.get("delegated_by"):
+                by += f" for {row['delegated_by']}"
+            table.add_row(
+                action_title(self.scenario, row.get("action", "")),
+                owner,
+                format_offset(deadline) if deadline is not None else "—",
+                Text(happened, style=STATUS_STYLE.get(status, "")),
+                by,
+                f"{row.get('credit', 0):g}×{row.get('weight', 1):g}",
+            )
+        findings = Text("Findings\n", style="bold")
+        for finding in card.get("findings", []):
+            findings.append(f"⚑ {finding.get('id')} at {format_offset(finding.get('at', 0))}: {finding.get('detail', '')} (−{finding.get('penalty', 0):g})\n")
+        if not card.get("findings"):
+            findings.append("No findings.\n", style="dim")
+        self.query_one("#debrief-findings", Static).update(findings)
+
+    def action_open_markdown(self) -> None:
+        if self.result is None or not self.result.markdown:
+            self.notify("The post-mortem draft is not ready yet.", severity="warning")
+            return
+        self.app.push_screen(MarkdownScreen(self.result.markdown, str(self.result.markdown_path or "")))
+
+    def action_open_browser(self) -> None:
+        if self.result is None or self.result.html_path is None:
+            self.notify("The HTML post-mortem is not ready yet.", severity="warning")
+            return
+        self.open_in_browser(self.result.html_path.resolve().as_uri())
+
+    @work(thread=True, exit_on_error=False)
+    def open_in_browser(self, url: str) -> None:
+        import webbrowser
+
+        opener = self.open_url or webbrowser.open
+        opened = opener(url)
+        if not opened:
+            self.app.call_from_thread(self.notify, f"No browser found; open {url}", timeout=10)

@@ -1,0 +1,387 @@
+"""Modal dialogs: action palette, decision form, note, ad-hoc inject, tasks and confirmations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, OptionList, Select, Static, TextArea
+from textual.widgets.option_list import Option
+
+from tabletop.model import CHANNELS
+from tabletop.timing import TimeFormatError, format_offset, parse_duration
+from tabletop.ui.widgets.action_palette import ActionSearch
+
+
+@dataclass(frozen=True)
+class DecisionDraft:
+    """What the decision form hands back: everything `Session.decide` needs."""
+
+    action: str
+    role: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    rationale: str = ""
+    inject: str | None = None
+    delegate_to: str | None = None
+    timebox: int | None = None
+    delegation: str | None = None
+
+
+@dataclass(frozen=True)
+class AdhocInject:
+    """An inject the facilitator writes during the exercise."""
+
+    title: str
+    body: str
+    channel: str
+    to: list[str]
+    from_: str
+
+
+class ConfirmDialog(ModalScreen[bool]):
+    """A yes/no question."""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
+
+    def __init__(self, question: str, yes: str = "Yes", no: str = "No") -> None:
+        super().__init__(classes="dialog")
+        self.question = question
+        self.yes, self.no = yes, no
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog-box"):
+            yield Label(self.question, classes="dialog-title")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(f"{self.yes} (y)", variant="error", id="yes")
+                yield Button(f"{self.no} (n)", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def action_answer(self, value: bool) -> None:
+        self.dismiss(value)
+
+    @on(Button.Pressed)
+    def _pressed(self, message: Button.Pressed) -> None:
+        self.dismiss(message.button.id == "yes")
+
+
+class ActionPalette(ModalScreen[str | None]):
+    """Pick an action from the catalog by fuzzy search."""
+
+    BINDINGS = [
+        Binding("escape", "dismiss_none", "Cancel"),
+        Binding("down", "move(1)", "Next", show=False),
+        Binding("up", "move(-1)", "Previous", show=False),
+    ]
+
+    def __init__(self, actions: list[Any], role: str | None = None) -> None:
+        super().__init__(classes="dialog")
+        self.actions = actions
+        self.role = role
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog-box palette"):
+            yield Label("Record a decision: choose the action", classes="dialog-title")
+            yield ActionSearch(self.actions, self.role, id="action-search")
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)
+
+    def action_move(self, delta: int) -> None:
+        self.query_one(ActionSearch).move(delta)
+
+    @on(ActionSearch.Chosen)
+    def _chosen(self, message: ActionSearch.Chosen) -> None:
+        self.dismiss(message.action_id)
+
+
+class DecisionForm(ModalScreen[DecisionDraft | None]):
+    """The action's fields, the rationale, the inject it answers and delegation with a time-box."""
+
+    BINDINGS = [
+        Binding("ctrl+s", "submit", "Record", priority=True),
+        Binding("escape", "dismiss_none", "Cancel"),
+    ]
+
+    def __init__(
+        self,
+        action: Any,
+        role: str,
+        *,
+        roles: list[str],
+        injects: list[dict[str, Any]],
+        inject: str | None = None,
+        choose_role: bool = False,
+        allow_delegate: bool = True,
+        delegation: str | None = None,
+        preset: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(classes="dialog")
+        self.action = action
+        self.role = role
+        self.roles = roles
+        self.injects = injects
+        self.inject = inject
+        self.choose_role = choose_role
+        self.allow_delegate = allow_delegate
+        self.delegation = delegation
+        self.preset = preset or {}
+
+    def compose(self) -> ComposeResult:
+        action = self.action
+        with Vertical(classes="dialog-box form"):
+            yield Label(action.title, classes="dialog-title")
+            with VerticalScroll(id="form-body"):
+                if action.description:
+                    yield Static(action.description, classes="help")
+                if self.choose_role:
+                    yield Label("Recorded for role")
+                    yield Select([(r, r) for r in self.roles], value=self.role, allow_blank=False, id="role")
+                for name, spec in action.fields.items():
+                    label = name.replace("_", " ") + (" *" if spec.required else "")
+                    yield Label(label)
+                    preset = self.preset.get(name)
+                    if spec.type == "choice":
+                        value = preset if preset in spec.choices else Select.NULL
+                        yield Select([(c, c) for c in spec.choices], value=value, id=f"field-{name}")
+                    elif spec.type == "bool":
+                        yield Checkbox(spec.help or name, value=bool(preset), id=f"field-{name}")
+                    else:
+                        placeholder = spec.help or {"duration": "e.g. 30m", "number": "a number"}.get(spec.type, "")
+                        yield Input(
+                            "" if preset is None else str(preset),
+                            placeholder=placeholder,
+                            type="number" if spec.type == "number" else "text",
+                            id=f"field-{name}",
+                        )
+                required = action.rationale == "required"
+                yield Label("Rationale *" if required else "Rationale")
+                yield TextArea(id="rationale", soft_wrap=True, show_line_numbers=False)
+                yield Label("Answers inject")
+                options = [(f"{format_offset(e.get('t', 0))} {e.get('title') or e.get('inject')}", e.get("inject")) for e in reversed(self.injects)]
+                valid = {value for _, value in options}
+                yield Select(options, value=self.inject if self.inject in valid else Select.NULL, prompt="(none)", id="inject")
+                if self.allow_delegate:
+                    yield Label("Delegate to role (blank: I do it myself)")
+                    others = [r for r in self.roles if r != self.role]
+                    yield Select([(r, r) for r in others], prompt="(do it myself)", id="delegate")
+                    yield Label("Time-box")
+                    yield Input(placeholder="e.g. 30m", id="timebox")
+            yield Static("", id="form-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Record (ctrl+s)", variant="primary", id="record")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        first = self.query("#form-body Select, #form-body Input, #form-body Checkbox, #form-body TextArea").first()
+        first.focus()
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#record")
+    def _record(self) -> None:
+        self.action_submit()
+
+    def _error(self, text: str) -> None:
+        self.query_one("#form-error", Static).update(text)
+
+    def action_submit(self) -> None:
+        draft = self.collect()
+        if isinstance(draft, str):
+            self._error(draft)
+            return
+        self.dismiss(draft)
+
+    def collect(self) -> DecisionDraft | str:
+        """The draft, or the first problem with what was entered."""
+        fields: dict[str, Any] = {}
+        for name, spec in self.action.fields.items():
+            widget = self.query_one(f"#field-{name}")
+            if isinstance(widget, Select):
+                value = None if widget.value is Select.NULL else widget.value
+            elif isinstance(widget, Checkbox):
+                value = widget.value
+            else:
+                raw = widget.value.strip()
+                value = raw or None
+                if value is not None and spec.type == "number":
+                    try:
+                        value = float(raw) if "." in raw else int(raw)
+                    except ValueError:
+                        return f"{name}: expected a number, received {raw!r}"
+                if value is not None and spec.type == "duration":
+                    try:
+                        value = parse_duration(raw)
+                    except TimeFormatError as error:
+                        return f"{name}: {error}"
+            if value is None:
+                if spec.required:
+                    return f"{name.replace('_', ' ')} is required"
+                continue
+            fields[name] = value
+        rationale = self.query_one("#rationale", TextArea).text.strip()
+        if self.action.rationale == "required" and not rationale:
+            return "A rationale is required for this action"
+        inject_select = self.query_one("#inject", Select)
+        inject = None if inject_select.value is Select.NULL else str(inject_select.value)
+        role = self.role
+        if self.choose_role:
+            role = str(self.query_one("#role", Select).value)
+        delegate_to = None
+        timebox = None
+        if self.allow_delegate:
+            delegate = self.query_one("#delegate", Select)
+            delegate_to = None if delegate.value is Select.NULL else str(delegate.value)
+            raw = self.query_one("#timebox", Input).value.strip()
+            if raw:
+                if delegate_to is None:
+                    return "A time-box needs a role to delegate to"
+                try:
+                    timebox = parse_duration(raw)
+                except TimeFormatError as error:
+                    return f"time-box: {error}"
+        return DecisionDraft(
+            action=self.action.id,
+            role=role,
+            fields=fields,
+            rationale=rationale,
+            inject=inject,
+            delegate_to=delegate_to,
+            timebox=timebox,
+            delegation=self.delegation,
+        )
+
+
+class NoteDialog(ModalScreen[str | None]):
+    """A free-text note for the record."""
+
+    BINDINGS = [
+        Binding("ctrl+s", "submit", "Save", priority=True),
+        Binding("escape", "dismiss_none", "Cancel"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog-box"):
+            yield Label("Note for the record", classes="dialog-title")
+            yield TextArea(id="note", soft_wrap=True)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Save (ctrl+s)", variant="primary", id="save")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        self.add_class("dialog")
+        self.query_one("#note", TextArea).focus()
+
+    def action_submit(self) -> None:
+        text = self.query_one("#note", TextArea).text.strip()
+        self.dismiss(text or None)
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed)
+    def _pressed(self, message: Button.Pressed) -> None:
+        if message.button.id == "save":
+            self.action_submit()
+        else:
+            self.dismiss(None)
+
+
+class AdhocInjectDialog(ModalScreen[AdhocInject | None]):
+    """The facilitator writes an inject and releases it now."""
+
+    BINDINGS = [
+        Binding("ctrl+s", "submit", "Release", priority=True),
+        Binding("escape", "dismiss_none", "Cancel"),
+    ]
+
+    def __init__(self, roles: list[str]) -> None:
+        super().__init__(classes="dialog")
+        self.roles = roles
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog-box form"):
+            yield Label("Ad-hoc inject", classes="dialog-title")
+            with VerticalScroll(id="form-body"):
+                yield Label("Title *")
+                yield Input(id="title")
+                yield Label("Body")
+                yield TextArea(id="body", soft_wrap=True)
+                yield Label("Channel")
+                yield Select([(c, c) for c in CHANNELS], value="chat", allow_blank=False, id="channel")
+                yield Label("To")
+                yield Select([("all", "all"), *[(r, r) for r in self.roles]], value="all", allow_blank=False, id="to")
+                yield Label("From")
+                yield Input(placeholder="e.g. Service desk", id="from")
+            yield Static("", id="form-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Release (ctrl+s)", variant="primary", id="release")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#title", Input).focus()
+
+    def action_submit(self) -> None:
+        title = self.query_one("#title", Input).value.strip()
+        if not title:
+            self.query_one("#form-error", Static).update("A title is required")
+            return
+        self.dismiss(
+            AdhocInject(
+                title=title,
+                body=self.query_one("#body", TextArea).text,
+                channel=str(self.query_one("#channel", Select).value),
+                to=[str(self.query_one("#to", Select).value)],
+                from_=self.query_one("#from", Input).value.strip(),
+            )
+        )
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed)
+    def _pressed(self, message: Button.Pressed) -> None:
+        if message.button.id == "release":
+            self.action_submit()
+        else:
+            self.dismiss(None)
+
+
+class TaskPicker(ModalScreen[Any | None]):
+    """Tasks delegated to my role that are waiting for me to carry them out."""
+
+    BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
+
+    def __init__(self, tasks: list[Any], describe: Any) -> None:
+        super().__init__(classes="dialog")
+        self.tasks = tasks
+        self.describe = describe
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog-box palette"):
+            yield Label("Tasks delegated to you", classes="dialog-title")
+            yield OptionList(*[Option(self.describe(t), id=str(i)) for i, t in enumerate(self.tasks)], id="tasks")
+
+    def on_mount(self) -> None:
+        self.query_one("#tasks", OptionList).focus()
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)
+
+    @on(OptionList.OptionSelected, "#tasks")
+    def _chosen(self, message: OptionList.OptionSelected) -> None:
+        self.dismiss(self.tasks[int(message.option.id or 0)])

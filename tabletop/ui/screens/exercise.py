@@ -1,0 +1,88 @@
+"""What the player and facilitator screens share: attaching to the session and talking to it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import work
+from textual.screen import Screen
+
+from tabletop.ui.link import SessionEvent
+from tabletop.ui.render import action_title
+
+SPEEDS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600)
+"""The speed steps `+` and `-` move through (sim seconds per wall second)."""
+
+
+def next_speed(current: float, direction: int) -> float:
+    if direction > 0:
+        return next((s for s in SPEEDS if s > current + 1e-9), SPEEDS[-1])
+    return next((s for s in reversed(SPEEDS) if s < current - 1e-9), SPEEDS[0])
+
+
+class ExerciseScreen(Screen):
+    """A screen that follows a session: replays its events on mount, then receives new ones."""
+
+    def __init__(self, link: Any, scenario: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.link = link
+        self.scenario = scenario
+        self.score_card: dict[str, Any] | None = None
+
+    def on_mount(self) -> None:
+        self.apply_events(self.link.attach(self), replay=True)
+
+    def on_unmount(self) -> None:
+        self.link.detach(self)
+
+    def on_session_event(self, message: SessionEvent) -> None:
+        self.apply_events([message.event], replay=False)
+
+    def apply_events(self, events: list[dict[str, Any]], replay: bool) -> None:
+        raise NotImplementedError
+
+    # live score ------------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="score", exit_on_error=False)
+    def rescore(self) -> None:
+        """Score the events so far off the UI thread, then show the result."""
+        from tabletop.scoring import score
+
+        events = list(self.link.events)
+        now = self.link.now()
+        card = score(self.scenario, events, until=now)
+        data = card.to_json() if hasattr(card, "to_json") else dict(card)
+        self.app.call_from_thread(self.show_score, data, now)
+
+    def show_score(self, card: dict[str, Any], now: float) -> None:
+        self.score_card = card
+
+    # session control -------------------------------------------------------------------------
+    @work(group="control")
+    async def send(self, what: str, *args: Any, **kwargs: Any) -> Any:
+        """Call a session method; a rejection or failure becomes a notification, never a crash."""
+        try:
+            return await getattr(self.link, what)(*args, **kwargs)
+        except Exception as error:  # noqa: BLE001 - shown to the user, the session carries on
+            self.notify(str(error) or type(error).__name__, title="Not recorded", severity="error", timeout=8)
+            return None
+
+    def action_toggle_pause(self) -> None:
+        self.send("resume" if self.link.paused else "pause")
+
+    def action_faster(self) -> None:
+        self.send("set_speed", next_speed(self.link.speed, +1))
+
+    def action_slower(self) -> None:
+        self.send("set_speed", next_speed(self.link.speed, -1))
+
+    def action_end(self) -> None:
+        from tabletop.ui.screens.dialogs import ConfirmDialog
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.send("end")
+
+        self.app.push_screen(ConfirmDialog("End the exercise now and go to the debrief?", yes="End"), answered)
+
+    def describe_decision(self, event: dict[str, Any]) -> str:
+        return action_title(self.scenario, event.get("action", ""))

@@ -1,0 +1,185 @@
+"""The facilitator's console: MSEL, clock controls, live score, participants, decisions, questions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, TabbedContent, TabPane
+
+from tabletop.ui.screens.dialogs import (
+    ActionPalette,
+    AdhocInject,
+    AdhocInjectDialog,
+    ConfirmDialog,
+    DecisionDraft,
+    DecisionForm,
+    NoteDialog,
+)
+from tabletop.ui.screens.exercise import ExerciseScreen
+from tabletop.ui.widgets.clock_bar import ClockBar
+from tabletop.ui.widgets.decisions import DecisionLog
+from tabletop.ui.widgets.msel import MselTable
+from tabletop.ui.widgets.participants import Participants, PhaseQuestions
+from tabletop.ui.widgets.scorecard import LiveScorecard
+
+MSEL_CHANGES = ("session_started", "inject_released", "decision", "marker_set", "facilitator", "clock")
+
+
+class FacilitatorScreen(ExerciseScreen):
+    """Runs the exercise: reusable by the network host, it only needs a session link."""
+
+    BINDINGS = [
+        Binding("space", "toggle_pause", "Pause/resume"),
+        Binding("plus,equals_sign", "faster", "Faster", key_display="+"),
+        Binding("minus", "slower", "Slower", key_display="-"),
+        Binding("t", "trigger_now", "Trigger now"),
+        Binding("k", "skip", "Skip"),
+        Binding("i", "adhoc", "Ad-hoc inject"),
+        Binding("d", "decide", "Record decision"),
+        Binding("n", "note", "Note"),
+        Binding("e", "end", "End"),
+        Binding("v", "switch_view", "Player view"),
+    ]
+
+    def __init__(
+        self,
+        link: Any,
+        scenario: Any,
+        *,
+        name: str = "Facilitator",
+        roles: list[str] | None = None,
+        can_switch: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(link, scenario, **kwargs)
+        self.facilitator = name
+        self.record_roles = list(roles or scenario.roles)
+        """Roles the facilitator may record decisions and notes for (those people play here)."""
+        self.can_switch = can_switch
+
+    def compose(self) -> ComposeResult:
+        yield ClockBar(self.link, self.scenario, who=f"Facilitator · {self.facilitator}", id="clock")
+        with Horizontal(id="facilitator-body"):
+            with Vertical(id="facilitator-main"):
+                yield MselTable(self.scenario, id="msel")
+                yield DecisionLog(self.scenario, id="decision-log")
+            with TabbedContent(id="facilitator-side"):
+                with TabPane("Score", id="tab-score"):
+                    yield LiveScorecard(self.scenario, id="live-score")
+                with TabPane("Room", id="tab-room"):
+                    yield Participants(self.scenario, id="participants")
+                with TabPane("Discussion", id="tab-questions"):
+                    yield PhaseQuestions(self.scenario, id="questions")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one(MselTable).focus()
+        self.refresh_msel()
+        self.rescore()
+        self.set_interval(5.0, self.rescore)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "switch_view":
+            return self.can_switch
+        return True
+
+    def apply_events(self, events: list[dict[str, Any]], replay: bool) -> None:
+        self.query_one(DecisionLog).add(*events)
+        self.query_one(Participants).add(*events)
+        phases = [e.get("phase") for e in events if e.get("type") == "inject_released" and e.get("phase")]
+        if phases:
+            self.query_one(ClockBar).set_phase(phases[-1])
+            self.query_one(PhaseQuestions).set_phase(phases[-1])
+        if any(e.get("type") == "session_ended" for e in events):
+            self.query_one(ClockBar).ended = True
+        if not replay:
+            if any(e.get("type") in MSEL_CHANGES for e in events):
+                self.refresh_msel()
+            self.rescore()
+
+    @work(group="msel", exclusive=True)
+    async def refresh_msel(self) -> None:
+        try:
+            rows = await self.link.upcoming()
+        except Exception as error:  # noqa: BLE001
+            self.notify(f"MSEL unavailable: {error}", severity="warning")
+            return
+        self.query_one(MselTable).show(rows)
+
+    def show_score(self, card: dict[str, Any], now: float) -> None:
+        super().show_score(card, now)
+        self.query_one(LiveScorecard).show(card, now)
+
+    # actions ----------------------------------------------------------------------------------
+    def _selected_inject(self) -> str | None:
+        inject = self.query_one(MselTable).selected_inject()
+        if inject is None:
+            self.notify("Choose an inject in the MSEL first.", severity="warning")
+        return inject
+
+    def action_trigger_now(self) -> None:
+        inject = self._selected_inject()
+        if inject:
+            self.send("trigger_now", inject)
+
+    def action_skip(self) -> None:
+        inject = self._selected_inject()
+        if inject is None:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.send("skip", inject)
+
+        self.app.push_screen(ConfirmDialog(f"Skip inject {inject!r}? It will not be released.", yes="Skip"), answered)
+
+    def action_adhoc(self) -> None:
+        def written(inject: AdhocInject | None) -> None:
+            if inject is not None:
+                self.send("add_inject", inject.title, inject.body, inject.channel, inject.to, inject.from_)
+
+        self.app.push_screen(AdhocInjectDialog(list(self.scenario.roles)), written)
+
+    def action_decide(self) -> None:
+        self.app.push_screen(ActionPalette(list(self.scenario.actions)), self._action_chosen)
+
+    def _action_chosen(self, action_id: str | None) -> None:
+        if not action_id:
+            return
+        action = self.scenario.action(action_id)
+        roles = self.record_roles
+        default = action.default_owner if action.default_owner in roles else roles[0]
+        injects = [e for e in self.link.events if e.get("type") == "inject_released"]
+        form = DecisionForm(action, default, roles=roles, injects=injects, choose_role=True)
+        self.app.push_screen(form, self._record)
+
+    def _record(self, draft: DecisionDraft | None) -> None:
+        if draft is None:
+            return
+        self.send(
+            "decide",
+            draft.role,
+            draft.action,
+            by=self.facilitator,
+            fields=draft.fields,
+            rationale=draft.rationale,
+            inject=draft.inject,
+            delegate_to=draft.delegate_to,
+            timebox=draft.timebox,
+        )
+
+    def action_note(self) -> None:
+        def saved(text: str | None) -> None:
+            if text:
+                self.send("note", self.record_roles[0], text, by=self.facilitator)
+
+        self.app.push_screen(NoteDialog(classes="dialog"), saved)
+
+    def action_switch_view(self) -> None:
+        if self.can_switch:
+            self.app.switch_view()

@@ -1,0 +1,226 @@
+"""The player's screen: clock, inject feed, the selected inject, decisions, notes and hints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer
+
+from tabletop.timing import format_duration
+from tabletop.ui.render import action_title
+from tabletop.ui.screens.dialogs import ActionPalette, DecisionDraft, DecisionForm, NoteDialog, TaskPicker
+from tabletop.ui.screens.exercise import ExerciseScreen
+from tabletop.ui.widgets.clock_bar import ClockBar
+from tabletop.ui.widgets.decisions import DecisionList
+from tabletop.ui.widgets.inject_feed import InjectFeed, InjectView
+from tabletop.ui.widgets.scorecard import DeadlineHints
+
+
+def _get(item: Any, name: str, default: Any = None) -> Any:
+    return item.get(name, default) if isinstance(item, dict) else getattr(item, name, default)
+
+
+class PlayerScreen(ExerciseScreen):
+    """One role's console. `controls` lets a solo player pause, change speed and end."""
+
+    BINDINGS = [
+        Binding("a", "decide", "Decide"),
+        Binding("n", "note", "Note"),
+        Binding("f", "filter", "Channel"),
+        Binding("t", "tasks", "Tasks"),
+        Binding("space", "toggle_pause", "Pause/resume"),
+        Binding("plus,equals_sign", "faster", "Faster", key_display="+"),
+        Binding("minus", "slower", "Slower", key_display="-"),
+        Binding("e", "end", "End"),
+        Binding("v", "switch_view", "Facilitator", show=True),
+    ]
+
+    def __init__(
+        self,
+        link: Any,
+        scenario: Any,
+        *,
+        role: str,
+        name: str,
+        hints: bool = False,
+        controls: bool = True,
+        see_all: bool = False,
+        can_switch: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(link, scenario, **kwargs)
+        self.role = role
+        self.player = name
+        self.hints = hints
+        self.controls = controls
+        self.see_all = see_all
+        self.can_switch = can_switch
+        self.selected: dict[str, Any] | None = None
+
+    def compose(self) -> ComposeResult:
+        who = f"{self.scenario.role_title(self.role)} · {self.player}"
+        yield ClockBar(self.link, self.scenario, who=who, id="clock")
+        with Horizontal(id="player-body"):
+            with Vertical(id="player-left"):
+                yield InjectFeed(id="feed")
+                yield DecisionList(self.scenario, self.role, id="decisions")
+            with Vertical(id="player-right"):
+                yield InjectView(self.scenario, id="inject-view")
+                if self.hints:
+                    yield DeadlineHints(self.scenario, self.role, self.link, id="hints")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#feed-list").focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("toggle_pause", "faster", "slower", "end"):
+            return self.controls
+        if action == "switch_view":
+            return self.can_switch
+        return True
+
+    # events -----------------------------------------------------------------------------------
+    def addressed_to_me(self, event: dict[str, Any]) -> bool:
+        to = event.get("to") or ["all"]
+        return self.see_all or "all" in to or self.role in to
+
+    def apply_events(self, events: list[dict[str, Any]], replay: bool) -> None:
+        injects = [e for e in events if e.get("type") == "inject_released" and self.addressed_to_me(e)]
+        if injects:
+            self.query_one(InjectFeed).add(*injects, unread=not replay)
+            phases = [e.get("phase") for e in injects if e.get("phase")]
+            if phases:
+                self.query_one(ClockBar).set_phase(phases[-1])
+            if not replay:
+                latest = injects[-1]
+                self.notify(latest.get("title") or latest.get("inject", ""), title=f"New {latest.get('channel', 'inject')}", timeout=4)
+        self.query_one(DecisionList).add(*events)
+        for event in events:
+            kind = event.get("type")
+            if replay:
+                continue
+            if kind == "decision" and (event.get("role") == self.role or event.get("delegated_by") == self.role):
+                title = action_title(self.scenario, event.get("action", ""))
+                if event.get("role") == self.role:
+                    self.notify(f"Recorded: {title}", timeout=3)
+                else:
+                    self.notify(f"{event.get('role')} did it: {title}", title="Delegated task done", timeout=4)
+            elif kind == "delegation" and event.get("to_role") == self.role:
+                self.notify(
+                    f"{event.get('role')} asks you to: {action_title(self.scenario, event.get('action', ''))} (t)",
+                    title="New task",
+                    timeout=6,
+                )
+            elif kind == "clock":
+                self.query_one(ClockBar).refresh_bar()
+            elif kind == "session_ended":
+                self.query_one(ClockBar).ended = True
+        if self.hints and any(e.get("type") != "clock" for e in events):
+            self.rescore()
+
+    def show_score(self, card: dict[str, Any], now: float) -> None:
+        super().show_score(card, now)
+        if self.hints:
+            self.query_one(DeadlineHints).show(card)
+
+    @on(InjectFeed.Highlighted, "#feed")
+    def _inject_highlighted(self, message: InjectFeed.Highlighted) -> None:
+        self.selected = message.event
+        self.query_one(InjectView).show(message.event)
+
+    # actions ----------------------------------------------------------------------------------
+    def action_filter(self) -> None:
+        self.query_one(InjectFeed).cycle_channel()
+
+    def action_decide(self) -> None:
+        self.app.push_screen(ActionPalette(list(self.scenario.actions), self.role), self._action_chosen)
+
+    def _action_chosen(self, action_id: str | None) -> None:
+        if not action_id:
+            return
+        action = self.scenario.action(action_id)
+        form = DecisionForm(
+            action,
+            self.role,
+            roles=list(self.scenario.roles),
+            injects=self.query_one(InjectFeed).injects,
+            inject=self.selected.get("inject") if self.selected else None,
+        )
+        self.app.push_screen(form, self.record)
+
+    def record(self, draft: DecisionDraft | None) -> None:
+        """Send a decision to the engine; it is listed once the engine has recorded it."""
+        if draft is None:
+            return
+        if draft.delegation:
+            self.send(
+                "complete_task",
+                draft.delegation,
+                by=self.player,
+                fields=draft.fields,
+                rationale=draft.rationale,
+            )
+            return
+        self.send(
+            "decide",
+            draft.role,
+            draft.action,
+            by=self.player,
+            fields=draft.fields,
+            rationale=draft.rationale,
+            inject=draft.inject,
+            delegate_to=draft.delegate_to,
+            timebox=draft.timebox,
+        )
+
+    def action_note(self) -> None:
+        def saved(text: str | None) -> None:
+            if text:
+                inject = self.selected.get("inject") if self.selected else None
+                self.send("note", self.role, text, by=self.player, inject=inject)
+
+        self.app.push_screen(NoteDialog(classes="dialog"), saved)
+
+    async def action_tasks(self) -> None:
+        try:
+            tasks = await self.link.pending_tasks(self.role)
+        except Exception as error:  # noqa: BLE001
+            self.notify(str(error), severity="error")
+            return
+        if not tasks:
+            self.notify("No tasks are waiting for you.", timeout=3)
+            return
+
+        def describe(task: Any) -> str:
+            text = f"{action_title(self.scenario, _get(task, 'action', ''))} — from {_get(task, 'role', '?')}"
+            if _get(task, "timebox"):
+                text += f" (time-box {format_duration(_get(task, 'timebox'))})"
+            return text
+
+        def picked(task: Any | None) -> None:
+            if task is None:
+                return
+            action = self.scenario.action(_get(task, "action"))
+            form = DecisionForm(
+                action,
+                self.role,
+                roles=list(self.scenario.roles),
+                injects=self.query_one(InjectFeed).injects,
+                inject=_get(task, "inject"),
+                allow_delegate=False,
+                delegation=_get(task, "id"),
+                preset=_get(task, "fields") or {},
+            )
+            self.app.push_screen(form, self.record)
+
+        self.app.push_screen(TaskPicker(tasks, describe), picked)
+
+    def action_switch_view(self) -> None:
+        if self.can_switch:
+            self.app.switch_view()

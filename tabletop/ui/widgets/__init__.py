@@ -1,0 +1,1 @@
+"""Widgets the console screens are built from."""

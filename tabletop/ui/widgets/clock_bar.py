@@ -1,0 +1,48 @@
+"""The bar at the top of every exercise screen: sim clock, phase, speed and paused state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import Static
+
+from tabletop.ui.render import phase_title, sim_time
+
+
+class ClockBar(Static):
+    """Shows `T+` (and the scenario's date-time), the current phase, the speed and pause."""
+
+    def __init__(self, link: Any, scenario: Any, who: str = "", **kwargs: Any) -> None:
+        super().__init__("", **kwargs)
+        self.link = link
+        self.scenario = scenario
+        self.who = who
+        self.phase: str | None = None
+        self.ended = False
+
+    def on_mount(self) -> None:
+        self.refresh_bar()
+        self.set_interval(0.25, self.refresh_bar)
+
+    def set_phase(self, phase: str | None) -> None:
+        if phase:
+            self.phase = phase
+            self.refresh_bar()
+
+    def refresh_bar(self) -> None:
+        paused = self.link.paused
+        self.set_class(paused, "-paused")
+        text = Text()
+        text.append(f" {sim_time(self.scenario, self.link.now())} ", style="bold")
+        text.append(f"│ {phase_title(self.scenario, self.phase)} ")
+        text.append(f"│ ×{self.link.speed:g} ")
+        if self.ended:
+            text.append("│ ■ ENDED ", style="bold")
+        elif paused:
+            text.append("│ ⏸ PAUSED ", style="bold reverse")
+        else:
+            text.append("│ ▶ running ")
+        if self.who:
+            text.append(f"│ {self.who}", style="italic")
+        self.update(text)

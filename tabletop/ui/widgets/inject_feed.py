@@ -1,0 +1,148 @@
+"""The inject feed (newest on top, unread marked, filter by channel) and the selected inject's text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import OptionList, Select, Static
+from textual.widgets.option_list import Option
+
+from tabletop.model import CHANNELS
+from tabletop.ui.render import inject_detail, inject_line
+
+
+class InjectFeed(Vertical):
+    """Released injects, newest first. Highlighting an inject marks it read and shows it."""
+
+    class Highlighted(Message):
+        """The player moved to an inject in the feed."""
+
+        def __init__(self, feed: "InjectFeed", event: dict[str, Any]) -> None:
+            super().__init__()
+            self.feed = feed
+            self.event = event
+
+        @property
+        def control(self) -> "InjectFeed":
+            return self.feed
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.injects: list[dict[str, Any]] = []
+        self.by_key: dict[str, dict[str, Any]] = {}
+        self.unread: set[str] = set()
+        self.channel: str | None = None
+        self.border_title = "Injects"
+
+    def compose(self) -> ComposeResult:
+        yield Select(
+            [(name, name) for name in CHANNELS],
+            prompt="all channels",
+            allow_blank=True,
+            id="channel-filter",
+            compact=True,
+        )
+        yield OptionList(id="feed-list")
+
+    @staticmethod
+    def key(event: dict[str, Any]) -> str:
+        return f"s{event.get('seq', id(event))}"
+
+    @property
+    def option_list(self) -> OptionList:
+        return self.query_one("#feed-list", OptionList)
+
+    def add(self, *events: dict[str, Any], unread: bool = True) -> None:
+        """Add released injects (in release order) and redraw the list."""
+        for event in events:
+            key = self.key(event)
+            if key in self.by_key:
+                continue
+            self.injects.append(event)
+            self.by_key[key] = event
+            if unread:
+                self.unread.add(key)
+        self._rebuild()
+        self._update_title()
+
+    def visible(self) -> list[dict[str, Any]]:
+        """The injects shown under the current filter, newest first."""
+        return [
+            e for e in reversed(self.injects) if self.channel is None or e.get("channel") == self.channel
+        ]
+
+    def _rebuild(self) -> None:
+        option_list = self.option_list
+        current = option_list.highlighted_option.id if option_list.highlighted_option else None
+        shown = self.visible()
+        option_list.set_options(
+            Option(inject_line(e, self.key(e) in self.unread), id=self.key(e)) for e in shown
+        )
+        if not shown:
+            return
+        if current is not None and current in {self.key(e) for e in shown}:
+            option_list.highlighted = option_list.get_option_index(current)
+        else:
+            option_list.highlighted = 0
+
+    def _update_title(self) -> None:
+        unread = len(self.unread)
+        self.border_title = f"Injects ({len(self.injects)})"
+        self.border_subtitle = f"{unread} unread" if unread else ""
+
+    def cycle_channel(self) -> None:
+        """Step the channel filter: all, then each channel that has injects."""
+        present = [c for c in CHANNELS if any(e.get("channel") == c for e in self.injects)]
+        order: list[str | None] = [None, *present]
+        try:
+            index = order.index(self.channel)
+        except ValueError:
+            index = 0
+        nxt = order[(index + 1) % len(order)]
+        select = self.query_one("#channel-filter", Select)
+        select.value = Select.NULL if nxt is None else nxt
+
+    @on(Select.Changed, "#channel-filter")
+    def _filter_changed(self, message: Select.Changed) -> None:
+        message.stop()
+        self.channel = None if message.value is Select.NULL else str(message.value)
+        self._rebuild()
+
+    @on(OptionList.OptionHighlighted, "#feed-list")
+    def _highlighted(self, message: OptionList.OptionHighlighted) -> None:
+        message.stop()
+        key = message.option.id
+        if key is None or key not in self.by_key:
+            return
+        event = self.by_key[key]
+        if key in self.unread:
+            self.unread.discard(key)
+            self.option_list.replace_option_prompt(key, inject_line(event, False))
+            self._update_title()
+        self.post_message(self.Highlighted(self, event))
+
+    @on(OptionList.OptionSelected, "#feed-list")
+    def _selected(self, message: OptionList.OptionSelected) -> None:
+        message.stop()
+
+
+class InjectView(VerticalScroll):
+    """The full text of the inject selected in the feed."""
+
+    def __init__(self, scenario: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.scenario = scenario
+        self.event: dict[str, Any] | None = None
+        self.border_title = "Inject"
+
+    def compose(self) -> ComposeResult:
+        yield Static("No inject yet. They arrive in the feed on the left.", id="inject-text")
+
+    def show(self, event: dict[str, Any]) -> None:
+        self.event = event
+        self.query_one("#inject-text", Static).update(inject_detail(self.scenario, event))
+        self.scroll_home(animate=False)

@@ -9,7 +9,8 @@ player -> host
     note           id, text, inject
     complete_task  id, task (the delegation id), fields, rationale
 host -> player
-    welcome        role, name, scenario (the player's view), seq, state, presence, tasks
+    welcome        role, name, scenario (the player's view), seq, state, presence, tasks,
+                   replay (how many missed events follow at once)
     event          event (a transcript line, cut down to what the player may see)
     state          t, speed, paused, rate (sim seconds per wall second to extrapolate with)
     presence       connected [{name, role}]
@@ -169,6 +170,8 @@ class Welcome(_Message):
     state: State
     presence: list[dict[str, str]] = Field(default_factory=list)
     tasks: list[dict[str, Any]] = Field(default_factory=list)
+    replay: int = 0
+    """How many `event` messages follow at once: what the player missed."""
 
 
 class EventMessage(_Message):

@@ -1,0 +1,270 @@
+"""`tabletop host`, `join` and `serve`: a team rehearsal with players on their own machines or in their browsers."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import secrets
+import shlex
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+def _fail(message: str, code: int = 2) -> None:
+    click.echo(message, err=True)
+    raise SystemExit(code)
+
+
+def _default_name() -> str:
+    try:
+        return getpass.getuser().capitalize() or "Player"
+    except Exception:  # noqa: BLE001 - no login name on this system
+        return "Player"
+
+
+# --- host ------------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("scenario", required=False)
+@click.option("--bind", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 opens it to the network).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="Port to listen on (0: any free port).")
+@click.option("--token", default=None, help="The token players need to join (default: a new random one).")
+@click.option("--speed", type=float, default=None, help="Sim seconds per wall second (default: the scenario's).")
+@click.option("--seed", type=int, default=None, help="Seed for the scenario's variables (default: the scenario's).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Where to write the transcript.")
+@click.option("--headless", is_flag=True, help="No console: run to the end of the scenario or until stopped (SIGINT/SIGTERM).")
+@click.option(
+    "--resume",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Continue the session recorded in this transcript (after the host died).",
+)
+@click.option("--name", default="Facilitator", show_default=True, help="The facilitator's name.")
+def host(
+    scenario: str | None,
+    bind: str,
+    port: int,
+    token: str | None,
+    speed: float | None,
+    seed: int | None,
+    out: Path | None,
+    headless: bool,
+    resume: Path | None,
+    name: str,
+) -> None:
+    """Host a team rehearsal of SCENARIO: players join with `tabletop join URL --token T --role R`."""
+    if scenario is None and resume is None:
+        raise click.UsageError("give a SCENARIO to host, or --resume TRANSCRIPT")
+    if speed is not None and speed <= 0:
+        raise click.BadParameter(f"expected a number greater than 0, received {speed:g}", param_hint="--speed")
+    token = token or secrets.token_urlsafe(16)
+    if headless:
+        from tabletop.net.rehearsal import RehearsalError, open_session
+
+        try:
+            opened = open_session(scenario, speed=speed, seed=seed, out=out, resume=resume)
+        except RehearsalError as error:
+            _fail(str(error))
+        code = asyncio.run(_host_headless(opened, bind, port, token))
+        raise SystemExit(code)
+    _host_console(scenario, bind, port, token, speed, seed, out, resume, name)
+
+
+def _announce(url: str, token: str, transcript: Any) -> None:
+    click.echo(f"Join URL: {url}")
+    click.echo(f"Token: {token}")
+    click.echo(f"Players join with: tabletop join {url} --token {token} --role ROLE --name NAME")
+    click.echo(f"Transcript: {transcript}")
+    sys.stdout.flush()
+
+
+async def _host_headless(opened: Any, bind: str, port: int, token: str) -> int:
+    from tabletop.net.host import HostSettings, TeamHost
+
+    team = TeamHost(opened.session, HostSettings(token=token), history=opened.history)
+    try:
+        url = await team.start(bind, port)
+    except OSError as error:
+        click.echo(f"cannot listen on {bind}:{port}: {error.strerror or error}", err=True)
+        await team.stop()
+        return 2
+    _announce(url, token, opened.transcript)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        if opened.resumed:
+            await team.leave_absent()  # the players' connections died with the last host
+        else:
+            await team.call(opened.session.start)
+        ended = asyncio.create_task(team.ended.wait())
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait([ended, stopped], return_when=asyncio.FIRST_COMPLETED)
+        for task in (ended, stopped):
+            task.cancel()
+        reason = None if team.ended.is_set() else "interrupted"
+        await team.stop(reason)
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    click.echo(f"Session ended ({'interrupted' if stop.is_set() else 'end of scenario'}); transcript: {opened.transcript}")
+    return 0
+
+
+def _host_console(
+    scenario: str | None,
+    bind: str,
+    port: int,
+    token: str,
+    speed: float | None,
+    seed: int | None,
+    out: Path | None,
+    resume: Path | None,
+    name: str,
+) -> None:
+    from tabletop.ui.app import ConsoleError, make_console
+
+    try:
+        app = make_console(
+            scenario, name=name, solo=False, facilitate=True, speed=speed, seed=seed, resume=resume, out=out
+        )
+    except ConsoleError as error:
+        _fail(str(error))
+
+    async def main() -> int:
+        from tabletop.net.host import HostSettings, TeamHost
+
+        link = app.link
+        team = TeamHost(
+            link.session,
+            HostSettings(token=token, tick_session=False),
+            call=link.call,
+            history=list(link.events),
+        )
+        try:
+            url = await team.start(bind, port)
+        except OSError as error:
+            click.echo(f"cannot listen on {bind}:{port}: {error.strerror or error}", err=True)
+            await team.stop()
+            return 2
+        _announce(url, token, app.settings.transcript)
+        app.sub_title = f"join: {url}  token: {token}"
+        try:
+            await app.run_async()
+        finally:
+            await team.stop()
+        return app.return_code or 0
+
+    code = asyncio.run(main())
+    click.echo(f"Transcript: {app.settings.transcript}")
+    if not app.link.ended:
+        click.echo(f"The rehearsal was not ended; continue it with: tabletop host --resume {app.settings.transcript}")
+    raise SystemExit(code)
+
+
+# --- join ------------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("url")
+@click.option("--token", required=True, help="The session's token (the facilitator has it).")
+@click.option("--role", required=True, help="The role you play.")
+@click.option("--name", default=None, help="Your name in the transcript (default: your login name).")
+@click.option(
+    "--script",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Play this decision script's lines for your role at their sim times, with no console.",
+)
+def join(url: str, token: str, role: str, name: str | None, script: Path | None) -> None:
+    """Join the team rehearsal at URL as ROLE: the player's console, or a scripted player."""
+    name = name or _default_name()
+    if not url.startswith(("ws://", "wss://", "http://", "https://")):
+        raise click.BadParameter(f"expected a URL like ws://HOST:PORT/ws, received {url!r}", param_hint="URL")
+    url = "ws" + url[4:] if url.startswith("http") else url
+    if script is not None:
+        from tabletop.net.rehearsal import RehearsalError, read_script
+
+        try:
+            lines = read_script(script, role)
+        except RehearsalError as error:
+            _fail(str(error))
+        raise SystemExit(asyncio.run(_join_scripted(url, token, role, name, lines, script)))
+    raise SystemExit(asyncio.run(_join_console(url, token, role, name)))
+
+
+async def _join_scripted(url: str, token: str, role: str, name: str, lines: list[Any], script: Path) -> int:
+    from tabletop.net.client import ConnectionLost, JoinRefused, PlayerClient, play_script
+
+    client = PlayerClient(url, token, role, name)
+    try:
+        await client.connect()
+    except (JoinRefused, ConnectionLost) as error:
+        click.echo(f"cannot join: {error}", err=True)
+        return 2
+    try:
+        results = await play_script(client, lines)
+    except ConnectionLost as error:
+        click.echo(f"stopped: {error}", err=True)
+        return 1
+    finally:
+        await client.close()
+    refused = [r for r in results if r.refused]
+    for result in refused:
+        what = result.line.action or "note"
+        click.echo(f"{script}: at {result.line.at}s {what}: refused: {result.refused}", err=True)
+    click.echo(f"{name} ({role}): {len(results) - len(refused)} recorded, {len(refused)} refused")
+    return 1 if refused else 0
+
+
+async def _join_console(url: str, token: str, role: str, name: str) -> int:
+    from tabletop.net.client import ConnectionLost, JoinRefused, PlayerClient, RemoteSession
+
+    client = PlayerClient(url, token, role, name)
+    try:
+        await client.connect()
+    except (JoinRefused, ConnectionLost) as error:
+        click.echo(f"cannot join: {error}", err=True)
+        return 2
+    from tabletop.ui.app import ConsoleSettings, TabletopConsole
+
+    remote = RemoteSession(client)
+    app = TabletopConsole(
+        remote,  # type: ignore[arg-type]
+        ConsoleSettings(role=role, name=name, mode="team", tick_interval=None, resumed=True),
+        participants=list(client.presence),
+    )
+    try:
+        await app.run_async()
+    finally:
+        await client.close()
+    return app.return_code or 0
+
+
+# --- serve -----------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("url")
+@click.option("--token", required=True, help="The session's token.")
+@click.option("--role", required=True, help="The role the browser player plays.")
+@click.option("--name", required=True, help="The browser player's name.")
+@click.option("--bind", default="127.0.0.1", show_default=True, help="Address the web server listens on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port of the web server.")
+@click.option("--public-url", default=None, help="The URL browsers use, when behind a proxy.")
+def serve(url: str, token: str, role: str, name: str, bind: str, port: int, public_url: str | None) -> None:
+    """Serve the player console for URL in a browser (textual-serve runs `tabletop join`)."""
+    from textual_serve.server import Server
+
+    command = " ".join(
+        shlex.quote(part)
+        for part in (sys.executable, "-m", "tabletop", "join", url, "--token", token, "--role", role, "--name", name)
+    )
+    click.echo(f"Open http://{bind}:{port} in a browser to play {role} as {name}")
+    Server(command, host=bind, port=port, title=f"tabletop: {name} ({role})", public_url=public_url).serve()

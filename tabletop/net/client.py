@@ -1,0 +1,570 @@
+"""The player side of a team rehearsal: a WebSocket client, the session-like object the console drives, and scripted players.
+
+`PlayerClient` speaks the protocol: it joins, keeps what it has seen, reconnects sending the
+last seq it saw (the host replays what it missed), and turns each request into an awaitable
+that resolves when the host's transcript holds it. `RemoteSession` gives the player console
+the same calls as a local session's link, so the console has no network code. `play_script`
+plays a decision script's lines for one role at their sim times (tests and load).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import aiohttp
+
+from tabletop import events as ev
+from tabletop.model import Scenario
+from tabletop.net import protocol as p
+
+log = logging.getLogger("tabletop.net.client")
+
+
+class JoinRefused(Exception):
+    """The host refused this player (wrong token, unknown role, session ended, ...)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class RequestRefused(Exception):
+    """The host refused a request (the engine's rejection, wrong role, ...); the message says why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class ConnectionLost(Exception):
+    """The connection to the host is gone and could not be re-established."""
+
+
+@dataclass
+class _Pending:
+    message: Any
+    future: asyncio.Future
+
+
+def player_scenario_model(data: dict[str, Any]) -> Scenario:
+    """A Scenario object from the player's view, so the console can use its lookups.
+
+    The view holds no injects (players never see what is still to come); the model needs one
+    to validate, so a placeholder is validated and then dropped.
+    """
+    shell = dict(data)
+    shell.setdefault("duration", 0)
+    shell.setdefault("roles", ["player"])
+    shell["injects"] = [{"id": "briefing"}]
+    scenario = Scenario.model_validate(shell)
+    return scenario.model_copy(update={"injects": []})
+
+
+class PlayerClient:
+    """One player's connection to a host."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        role: str,
+        name: str,
+        *,
+        reconnect: bool = True,
+        retry_delays: tuple[float, ...] = (0.2, 0.5, 1, 2, 3, 5, 5, 5, 5, 5, 10, 10, 10),
+        open_timeout: float = 10.0,
+        get_time: Callable[[], float] = time.monotonic,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self.url = url
+        self.token = token
+        self.role = role
+        self.name = name
+        self.reconnect = reconnect
+        self.retry_delays = retry_delays
+        self.open_timeout = open_timeout
+        self.get_time = get_time
+        self.events: list[dict[str, Any]] = []
+        self.last_seq = -1
+        self.presence: list[dict[str, str]] = []
+        self.welcome: p.Welcome | None = None
+        self.state: p.State | None = None
+        self.connections = 0
+        self.ended = asyncio.Event()
+        self.closed = False
+        self.failure: Exception | None = None
+        self._state_at = 0.0
+        self._base_t = 0.0
+        self._ids = itertools.count(1)
+        self._prefix = secrets.token_hex(4)  # request ids stay unique across player restarts
+        self._pending: dict[str, _Pending] = {}
+        self._listeners: list[Callable[[str, Any], None]] = []
+        self._changed = asyncio.Event()
+        self._http = session
+        self._own_http = session is None
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._reader: asyncio.Task | None = None
+        self._connected = asyncio.Event()
+
+    # connecting -----------------------------------------------------------------------------
+    async def connect(self) -> p.Welcome:
+        """Join the host; raises JoinRefused with the host's message if it refuses."""
+        try:
+            welcome = await self._open()
+        except BaseException:
+            if self._own_http and self._http is not None:
+                await self._http.close()
+                self._http = None
+            raise
+        self._reader = asyncio.create_task(self._run())
+        return welcome
+
+    async def _open(self) -> p.Welcome:
+        if self._http is None:
+            self._http = aiohttp.ClientSession()
+        try:
+            ws = await self._http.ws_connect(
+                self.url, max_msg_size=0, timeout=aiohttp.ClientWSTimeout(ws_close=5), heartbeat=20
+            )
+        except (aiohttp.ClientError, OSError) as error:
+            raise ConnectionLost(f"cannot reach the host at {self.url}: {error}") from None
+        hello = p.Hello(token=self.token, role=self.role, name=self.name, last_seq=self.last_seq)
+        await ws.send_str(hello.to_frame())
+        try:
+            first = await ws.receive(timeout=self.open_timeout)
+        except asyncio.TimeoutError:
+            await ws.close()
+            raise ConnectionLost(f"the host at {self.url} did not answer") from None
+        if first.type != aiohttp.WSMsgType.TEXT:
+            await ws.close()
+            raise ConnectionLost(f"the host at {self.url} closed the connection ({ws.close_code})")
+        message = p.parse_host_message(first.data)
+        if isinstance(message, p.Error):
+            await ws.close()
+            raise JoinRefused(message.code, message.message)
+        if not isinstance(message, p.Welcome):
+            await ws.close()
+            raise ConnectionLost(f"expected a welcome from the host, received {message.type}")
+        self._ws = ws
+        self.connections += 1
+        self.welcome = message
+        self._set_state(message.state)
+        self.presence = list(message.presence)
+        self._emit("welcome", message)
+        # the events missed come next; a request recorded before a lost connection (even one
+        # the host never acknowledged because it died) is matched against them in `_on_event`
+        for _ in range(message.replay):
+            try:
+                replayed = await ws.receive(timeout=self.open_timeout)
+            except asyncio.TimeoutError:
+                break
+            if replayed.type != aiohttp.WSMsgType.TEXT:
+                break
+            self._handle(p.parse_host_message(replayed.data))
+        self._connected.set()
+        # requests never acknowledged and not in the replay are sent again; the host records
+        # a request id once
+        for pending in list(self._pending.values()):
+            await ws.send_str(pending.message.to_frame())
+        return message
+
+    async def _run(self) -> None:
+        """Read messages; on a lost connection, reconnect (sending the last seq seen)."""
+        try:
+            while True:
+                await self._read(self._ws)
+                self._connected.clear()
+                if self.closed or self.ended.is_set() or not self.reconnect:
+                    break
+                if not await self._reconnect():
+                    break
+        except JoinRefused as refused:
+            self.failure = refused
+        except Exception as error:  # noqa: BLE001 - reported through `failure`
+            log.exception("player connection failed")
+            self.failure = error
+        finally:
+            self._connected.clear()
+            self._fail_pending(self.failure or ConnectionLost("the connection to the host closed"))
+            self._changed.set()
+            self._emit("closed", self.failure)
+
+    async def _reconnect(self) -> bool:
+        for delay in self.retry_delays:
+            if self.closed:
+                return False
+            await asyncio.sleep(delay)
+            try:
+                await self._open()
+                return True
+            except ConnectionLost as error:
+                log.info("reconnecting: %s", error)
+        self.failure = ConnectionLost(f"lost the host at {self.url} and could not reconnect")
+        return False
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse | None) -> None:
+        if ws is None:
+            return
+        async for message in ws:
+            if message.type != aiohttp.WSMsgType.TEXT:
+                break
+            try:
+                self._handle(p.parse_host_message(message.data))
+            except p.ProtocolError as error:
+                log.warning("ignoring a bad message from the host: %s", error)
+        if ws.close_code in (p.CLOSE_BAD_TOKEN,):
+            raise JoinRefused(p.BAD_TOKEN, "the host refused the token")
+
+    def _handle(self, message: Any) -> None:
+        if isinstance(message, p.EventMessage):
+            self._on_event(message.event)
+        elif isinstance(message, p.State):
+            self._set_state(message)
+        elif isinstance(message, p.Ack):
+            pending = self._pending.pop(message.id, None)
+            if pending and not pending.future.done():
+                pending.future.set_result(message.seq)
+        elif isinstance(message, p.Error):
+            if message.id is not None:
+                pending = self._pending.pop(message.id, None)
+                if pending and not pending.future.done():
+                    pending.future.set_exception(RequestRefused(message.code, message.message))
+            else:
+                if message.code in (p.SESSION_ENDED, p.HOST_STOPPING):
+                    log.info("host: %s", message.message)
+                    if message.code == p.SESSION_ENDED:
+                        self.ended.set()
+                else:
+                    log.warning("host: %s", message.message)
+                self._emit("error", message)
+        elif isinstance(message, p.Presence):
+            self.presence = list(message.connected)
+            self._emit("presence", message)
+        self._changed.set()
+
+    def _on_event(self, event: dict[str, Any]) -> None:
+        seq = event.get("seq", -1)
+        if seq <= self.last_seq:
+            return
+        self.last_seq = seq
+        self.events.append(event)
+        t = float(event.get("t", 0.0))
+        if t > self.now():
+            self._base_t, self._state_at = t, self.get_time()
+        if event.get("type") == ev.SESSION_ENDED:
+            self.ended.set()
+        self._match_unacknowledged(event)
+        self._emit("event", event)
+
+    def _match_unacknowledged(self, event: dict[str, Any]) -> None:
+        """A request recorded before the host restarted is acknowledged by its replayed line."""
+        if event.get("by") != self.name or event.get("role") != self.role:
+            return
+        for request_id, pending in list(self._pending.items()):
+            message = pending.message
+            if isinstance(message, p.Note):
+                same = event.get("type") == ev.NOTE and event.get("text") == message.text
+            elif isinstance(message, p.Decide):
+                kind = ev.DELEGATION if message.delegate_to else ev.DECISION
+                same = (
+                    event.get("type") == kind
+                    and event.get("action") == message.action
+                    and (event.get("fields") or {}) == dict(message.fields)
+                    and (event.get("rationale") or "") == message.rationale
+                )
+            else:
+                same = event.get("type") == ev.DECISION and event.get("delegation") == message.task
+            if same and not self._connected.is_set():  # only while catching up after a reconnect
+                del self._pending[request_id]
+                if not pending.future.done():
+                    pending.future.set_result(event.get("seq"))
+                return
+
+    def _set_state(self, state: p.State) -> None:
+        self.state = state
+        self._base_t = state.t
+        self._state_at = self.get_time()
+        if state.ended:
+            self.ended.set()
+        self._changed.set()
+
+    def _fail_pending(self, error: Exception) -> None:
+        for pending in self._pending.values():
+            if not pending.future.done():
+                pending.future.set_exception(ConnectionLost(str(error)))
+        self._pending.clear()
+
+    # listening ------------------------------------------------------------------------------
+    def listen(self, callback: Callable[[str, Any], None]) -> None:
+        """Call `callback(kind, payload)` for each welcome, event, presence, error and close."""
+        self._listeners.append(callback)
+
+    def _emit(self, kind: str, payload: Any) -> None:
+        for callback in list(self._listeners):
+            try:
+                callback(kind, payload)
+            except Exception:  # noqa: BLE001 - a listener's bug must not drop the connection
+                log.exception("listener failed")
+
+    # time -----------------------------------------------------------------------------------
+    def now(self) -> float:
+        """The host's sim time, extrapolated from its last state at the rate it gave."""
+        rate = self.state.rate if self.state else 0.0
+        return self._base_t + max(0.0, self.get_time() - self._state_at) * rate
+
+    async def wait_until(self, t: float) -> None:
+        """Wait until the host's sim time reaches `t`; raises ConnectionLost if it never will."""
+        while self.now() < t:
+            if self.ended.is_set():
+                raise ConnectionLost(f"the session ended before sim time {t:g}s")
+            if self._reader is not None and self._reader.done():
+                raise ConnectionLost(str(self.failure or "the connection to the host closed"))
+            rate = self.state.rate if self.state else 0.0
+            timeout = (t - self.now()) / rate + 0.001 if rate > 0 else None
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), timeout)
+            except asyncio.TimeoutError:
+                pass
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+        """Wait until `predicate()` holds, checking after each message from the host."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not predicate():
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                raise asyncio.TimeoutError(f"timed out after {timeout}s waiting for {predicate}")
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), remaining)
+            except asyncio.TimeoutError:
+                continue
+
+    # requests -------------------------------------------------------------------------------
+    def _next_id(self) -> str:
+        return f"{self._prefix}-{next(self._ids)}"
+
+    async def request(self, message: Any, timeout: float | None = 30.0) -> int | None:
+        """Send a request and wait until the host has recorded it; returns its transcript seq."""
+        if self.closed:
+            raise ConnectionLost("the player has left")
+        if self._reader is not None and self._reader.done():
+            raise ConnectionLost(str(self.failure or "the connection to the host closed"))
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._pending[message.id] = _Pending(message, future)
+        if self._connected.is_set() and self._ws is not None:
+            try:
+                await self._ws.send_str(message.to_frame())
+            except (ConnectionResetError, RuntimeError):
+                pass  # resent on reconnect
+        return await asyncio.wait_for(future, timeout)
+
+    async def decide(
+        self,
+        action: str,
+        *,
+        fields: dict[str, Any] | None = None,
+        rationale: str = "",
+        inject: str | None = None,
+        role: str | None = None,
+        delegate_to: str | None = None,
+        timebox: int | str | None = None,
+    ) -> int | None:
+        return await self.request(
+            p.Decide(
+                id=self._next_id(),
+                action=action,
+                fields=fields or {},
+                rationale=rationale or "",
+                inject=inject,
+                role=role,
+                delegate_to=delegate_to,
+                timebox=timebox,
+            )
+        )
+
+    async def note(self, text: str, *, inject: str | None = None) -> int | None:
+        return await self.request(p.Note(id=self._next_id(), text=text, inject=inject))
+
+    async def complete_task(self, task: str, *, fields: dict[str, Any] | None = None, rationale: str = "") -> int | None:
+        return await self.request(
+            p.CompleteTask(id=self._next_id(), task=task, fields=fields or {}, rationale=rationale or "")
+        )
+
+    async def send_raw(self, data: str | bytes) -> None:
+        """Send a frame as is (tests of the host's defences)."""
+        assert self._ws is not None
+        if isinstance(data, bytes):
+            await self._ws.send_bytes(data)
+        else:
+            await self._ws.send_str(data)
+
+    async def drop(self) -> None:
+        """Close the socket without leaving (the client reconnects): a network blip."""
+        if self._ws is not None:
+            await self._ws.close()
+
+    async def close(self) -> None:
+        """Leave the session."""
+        self.closed = True
+        if self._ws is not None:
+            await self._ws.close()
+        if self._reader is not None:
+            try:
+                await asyncio.wait_for(self._reader, 10)
+            except (asyncio.TimeoutError, Exception):
+                pass
+        if self._own_http and self._http is not None:
+            await self._http.close()
+            self._http = None
+
+
+class RemoteSession:
+    """What the player console drives, for a session on another machine.
+
+    It offers the player-facing calls of the console's local session link (`attach`,
+    `detach`, `events`, `now`, `paused`, `speed`, `ended`, and the coroutines `decide`,
+    `note`, `pending_tasks`, `complete_task`), so the console needs no network code. Events
+    reach attached screens as the console's `SessionEvent` messages. Facilitator controls
+    (pause, speed, end) are refused: only the host's facilitator has them.
+    """
+
+    def __init__(self, client: PlayerClient) -> None:
+        if client.welcome is None:
+            raise ValueError("connect the client before wrapping it")
+        self.client = client
+        self.role = client.role
+        self.name = client.name
+        self.scenario = player_scenario_model(client.welcome.scenario)
+        self._targets: list[Any] = []
+        self._tasks = {t.get("id"): t for t in client.welcome.tasks if isinstance(t, dict)}
+        client.listen(self._heard)
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        return self.client.events
+
+    def attach(self, target: Any) -> list[dict[str, Any]]:
+        if target not in self._targets:
+            self._targets.append(target)
+        return list(self.client.events)
+
+    def detach(self, target: Any) -> None:
+        if target in self._targets:
+            self._targets.remove(target)
+
+    def _heard(self, kind: str, payload: Any) -> None:
+        if kind != "event" or not self._targets:
+            return
+        from tabletop.ui.link import SessionEvent  # the console is only loaded by its users
+
+        for target in list(self._targets):
+            target.post_message(SessionEvent(payload))
+
+    # time -----------------------------------------------------------------------------------
+    def now(self) -> float:
+        return self.client.now()
+
+    @property
+    def paused(self) -> bool:
+        return bool(self.client.state and self.client.state.paused)
+
+    @property
+    def speed(self) -> float:
+        return float(self.client.state.speed) if self.client.state else 1.0
+
+    @property
+    def ended(self) -> bool:
+        return self.client.ended.is_set()
+
+    # calls ----------------------------------------------------------------------------------
+    async def decide(self, role: str, action: str, **kwargs: Any) -> int | None:
+        kwargs.pop("by", None)  # the host records the name the player joined with
+        return await self.client.decide(action, role=role, **kwargs)
+
+    async def note(self, role: str, text: str, **kwargs: Any) -> int | None:
+        if role != self.role:
+            raise RequestRefused(p.WRONG_ROLE, f"you play {self.role}; you cannot write a note as {role}")
+        return await self.client.note(text, inject=kwargs.get("inject"))
+
+    async def complete_task(self, delegation_id: str, **kwargs: Any) -> int | None:
+        return await self.client.complete_task(
+            delegation_id, fields=kwargs.get("fields"), rationale=kwargs.get("rationale", "")
+        )
+
+    async def pending_tasks(self, role: str) -> list[dict[str, Any]]:
+        """Tasks delegated to `role` and not yet done, from the events this player has seen."""
+        return pending_tasks(self.client.events, role)
+
+    async def _facilitator_only(self, *args: Any, **kwargs: Any) -> None:
+        raise RequestRefused(p.WRONG_ROLE, "only the facilitator can pause, change speed or end the session")
+
+    pause = resume = set_speed = end = trigger_now = skip = add_inject = _facilitator_only
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+def pending_tasks(events: list[dict[str, Any]], role: str) -> list[dict[str, Any]]:
+    """Delegations to `role` that no decision has carried out yet, oldest first."""
+    done = {e.get("delegation") for e in events if e.get("type") == ev.DECISION and e.get("delegation")}
+    return [
+        {k: e.get(k) for k in ("id", "role", "by", "to_role", "action", "fields", "rationale", "inject", "timebox", "t")}
+        for e in events
+        if e.get("type") == ev.DELEGATION and e.get("to_role") == role and e.get("id") not in done
+    ]
+
+
+# --- scripted players ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScriptLine:
+    """One line of a decision script, for one role."""
+
+    at: int
+    action: str | None = None
+    note: str | None = None
+    fields: dict[str, Any] | None = None
+    rationale: str = ""
+    inject: str | None = None
+    delegate_to: str | None = None
+    timebox: int | None = None
+
+
+@dataclass(frozen=True)
+class ScriptResult:
+    """What happened to one script line: the seq that recorded it, or why it was refused."""
+
+    line: ScriptLine
+    seq: int | None = None
+    refused: str | None = None
+
+
+async def play_script(client: PlayerClient, lines: list[ScriptLine]) -> list[ScriptResult]:
+    """Play each line when the host's sim time reaches its `at`; one request at a time."""
+    results = []
+    for line in sorted(lines, key=lambda item: item.at):
+        await client.wait_until(line.at)
+        try:
+            if line.note is not None:
+                seq = await client.note(line.note, inject=line.inject)
+            else:
+                seq = await client.decide(
+                    line.action or "",
+                    fields=line.fields,
+                    rationale=line.rationale,
+                    inject=line.inject,
+                    delegate_to=line.delegate_to,
+                    timebox=line.timebox,
+                )
+            results.append(ScriptResult(line, seq=seq))
+        except RequestRefused as refused:
+            results.append(ScriptResult(line, refused=str(refused)))
+    return results

@@ -632,20 +632,24 @@ def _evaluate(
     if status == MET:
         credit = 1.0
         reason = f"met at {format_offset(done.t)} (due {format_offset(deadline)})"
+        base_text = "full credit"
     else:
         credit = expectation.late_credit
-        reason = (
-            f"late by {format_duration(done.t - deadline)} at {format_offset(done.t)} "
-            f"(due {format_offset(deadline)}): late credit {expectation.late_credit:g}"
-        )
-    if WRONG_VALUE in flags:
-        credit = 0.0
-    for flag in flags:
-        if flag != WRONG_VALUE:
-            credit /= 2
+        reason = f"late by {format_duration(done.t - deadline)} at {format_offset(done.t)} (due {format_offset(deadline)})"
+        base_text = f"late credit {expectation.late_credit:g}"
     if flags:
         reason += "; " + ", ".join(f"{flag} ({note})" for flag, note in zip(flags, notes))
-    reason += f": credit {credit:g}"
+    if WRONG_VALUE in flags:
+        credit = 0.0
+        reason += ": credit 0"
+    else:
+        for _ in flags:
+            credit /= 2
+        if flags:
+            times = "once" if len(flags) == 1 else f"{len(flags)} times"
+            reason += f": {base_text} halved {times} = {credit:g}"
+        else:
+            reason += f": {base_text}" if status == LATE else ": credit 1"
 
     delegated_at = event.get("delegated_at")
     delegation_seconds = (

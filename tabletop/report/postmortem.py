@@ -689,8 +689,19 @@ def _clocks(run: _Run, card: Scorecard) -> list[Clock]:
 # --- the builder ---------------------------------------------------------------------------
 
 
-def build_postmortem(scenario: Scenario, events: Iterable[dict[str, Any]], card: Scorecard, *, link: str = "") -> PostMortem:
-    """The post-mortem draft of one run. Pure: same inputs, same PostMortem."""
+def build_postmortem(
+    scenario: Scenario,
+    events: Iterable[dict[str, Any]],
+    card: Scorecard,
+    *,
+    link: str = "",
+    warnings: Iterable[str] = (),
+) -> PostMortem:
+    """The post-mortem draft of one run. Pure: same inputs, same PostMortem.
+
+    `link` names the post-mortem document in the breach record; `warnings` (e.g. a damaged
+    hash chain, a changed scenario file) are shown beside the scorer's own notes.
+    """
     run = _Run(scenario, events)
     started = next((e for e in run.events if e.get("type") == ev.SESSION_STARTED), {})
     session_wall = _wall(started.get("wall"))
@@ -774,7 +785,7 @@ def build_postmortem(scenario: Scenario, events: Iterable[dict[str, Any]], card:
         expectations=expectations,
         hotwash=tuple(scenario.hotwash),
         risk_matrix=tuple((row, tuple(levels)) for row, levels in matrix()),
-        warnings=tuple(card.warnings),
+        warnings=tuple(dict.fromkeys([*warnings, *card.warnings])),
         link=link,
         scorecard=card.to_json(),
     )

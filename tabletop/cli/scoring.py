@@ -1,0 +1,264 @@
+"""`tabletop score` and `tabletop report`: the scorecard of a transcript (or a folder of them) and the post-mortem draft."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+STATUS_STYLE = {"met": "green", "late": "yellow", "missed": "red", "open": "cyan", "not_applicable": "dim"}
+RATING_STYLE = {"P": "bold green", "S": "green", "M": "yellow", "U": "bold red"}
+
+
+def _fail(message: str) -> None:
+    click.echo(f"tabletop: {message}", err=True)
+    sys.exit(1)
+
+
+# --- scoring one transcript (also the worker of a folder run) ------------------------------
+
+
+def score_file(path: str) -> dict[str, Any]:
+    """Score one transcript; never raises: a broken file comes back as {"path", "error"}."""
+    from tabletop.scoring import TranscriptError, score_transcript
+
+    try:
+        _, card, warnings = score_transcript(path)
+    except TranscriptError as error:
+        return {"path": path, "error": str(error)}
+    except Exception as error:  # noqa: BLE001 - a folder run reports every file, whatever broke
+        return {"path": path, "error": f"{path}: cannot score ({type(error).__name__}: {error})"}
+    data = card.to_json()
+    data["warnings"] = warnings
+    return {"path": path, **data}
+
+
+def _when(seconds: float | None) -> str:
+    from tabletop.timing import format_offset
+
+    return "" if seconds is None else format_offset(seconds)
+
+
+def _print_card(console: Console, path: Path, scenario: Any, card: Any, warnings: list[str]) -> None:
+    from tabletop.scoring import RATING_NAMES, bands_text
+
+    head = Text()
+    head.append(f"{scenario.title}", style="bold")
+    head.append(f"  ({scenario.id}, {path.name})\n", style="dim")
+    head.append(f"Score {card.score:.0%}  ", style="bold")
+    head.append(f" {card.rating} ", style=f"reverse {RATING_STYLE[card.rating]}")
+    head.append(f" {RATING_NAMES[card.rating]}   {card.passed} of {card.applicable} applicable expectations passed")
+    if card.until is not None:
+        head.append(f"   live at {_when(card.until)}", style="cyan")
+    console.print(head)
+
+    table = Table(title="What was expected, by whom, by when, and what happened", title_justify="left",
+                  expand=True, show_lines=console.width < 120)
+    table.add_column("Expectation (owner)", ratio=3, overflow="fold")
+    table.add_column("Due", no_wrap=True)
+    table.add_column("Done", ratio=1, overflow="fold")
+    table.add_column("Status", ratio=1, overflow="fold")
+    table.add_column("Credit", justify="right", no_wrap=True)
+    table.add_column("Why", ratio=3, style="dim", overflow="fold")
+    for result in card.expectations:
+        done = _when(result.done_at)
+        if result.by:
+            done += f" {scenario.role_title(result.by)}"
+        if result.delegated_by:
+            done += f" (delegated by {scenario.role_title(result.delegated_by)})"
+        status = Text(result.status.replace("_", " "), style=STATUS_STYLE.get(result.status, ""))
+        if result.flags:
+            status.append(" " + ", ".join(result.flags), style="yellow")
+        owner = "any role" if result.owner == "any" else scenario.role_title(result.owner)
+        credit = "" if not result.counted else f"{result.credit:g} x {result.weight:g}"
+        title = Text(result.title, style="bold")
+        title.append(f" ({owner}; {result.id})", style="dim")
+        table.add_row(title, _when(result.deadline), done, status, credit, result.reason)
+    console.print(table)
+
+    areas = Table(title=f"Capabilities (HSEEP: {bands_text()})", title_justify="left")
+    areas.add_column("Area")
+    areas.add_column("Ratio", justify="right")
+    areas.add_column("Rating")
+    for area, ratio in card.areas.items():
+        letter = card.ratings[area]
+        areas.add_row(area.replace("_", " "), f"{ratio:.0%}", Text(f"{letter} {RATING_NAMES[letter]}", style=RATING_STYLE[letter]))
+    console.print(areas)
+
+    if card.clocks:
+        clocks = Table(title="Notification clocks", title_justify="left", expand=True)
+        for column in ("Clock", "Source", "From", "Due", "Done", "Result"):
+            clocks.add_column(column, overflow="fold")
+        for clock in card.clocks:
+            clocks.add_row(clock.title, clock.source, f"{clock.after} {_when(clock.anchor)}".strip(), _when(clock.deadline),
+                           _when(clock.done_at), Text(clock.status.replace("_", " "), style=STATUS_STYLE.get(clock.status, "")))
+        console.print(clocks)
+    if card.findings:
+        console.print("[bold]Findings[/bold]")
+        for finding in card.findings:
+            console.print(f"  [red]{_when(finding.at)}[/red] {finding.detail} [dim](penalty {finding.penalty:g})[/dim]",
+                          highlight=False)
+    for warning in warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+
+
+# --- score ---------------------------------------------------------------------------------
+
+
+def _transcripts_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*.jsonl") if p.is_file())
+
+
+def _score_folder(folder: Path, as_json: bool, workers: int | None) -> int:
+    from concurrent.futures import ProcessPoolExecutor
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    paths = [str(p) for p in _transcripts_in(folder)]
+    if not paths:
+        _fail(f"{folder}: no transcripts (*.jsonl) in this folder")
+    workers = max(1, min(workers or os.cpu_count() or 1, len(paths)))
+    err = Console(stderr=True)
+    results: list[dict[str, Any]] = []
+    chunk = max(1, min(64, len(paths) // (workers * 8)))
+    with Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task("score", total=len(paths))
+        if workers == 1:
+            for path in paths:
+                results.append(score_file(path))
+                bar.advance(task)
+        else:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                for result in pool.map(score_file, paths, chunksize=chunk):
+                    results.append(result)
+                    bar.advance(task)
+    broken = [r for r in results if "error" in r]
+    if as_json:
+        click.echo(json.dumps(results, indent=2, ensure_ascii=False))
+        return 1 if broken else 0
+    console = Console()
+    table = Table(title=f"{len(results)} transcripts in {folder}", title_justify="left")
+    for column in ("Transcript", "Scenario", "Score", "Rating", "Passed", "Findings", "Notes"):
+        table.add_column(column, justify="right" if column in ("Score", "Passed", "Findings") else "left", overflow="fold")
+    for result in results:
+        name = os.path.relpath(result["path"], folder)
+        if "error" in result:
+            table.add_row(name, "", "", "", "", "", Text(result["error"], style="red"))
+            continue
+        table.add_row(name, result["scenario"], f"{result['score']:.0%}",
+                      Text(result["rating"], style=RATING_STYLE[result["rating"]]),
+                      f"{result['passed']}/{result['applicable']}", str(len(result["findings"])),
+                      Text("; ".join(result["warnings"]), style="yellow"))
+    console.print(table)
+    scored = [r for r in results if "error" not in r]
+    if scored:
+        mean = sum(r["score"] for r in scored) / len(scored)
+        console.print(f"mean score {mean:.0%} over {len(scored)} scored; {len(broken)} could not be scored")
+    return 1 if broken else 0
+
+
+@click.command()
+@click.argument("target", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the scorecard as JSON (a list for a folder).")
+@click.option("--until", type=str, default=None, help="Live score: apply the rules to the events up to this sim time (e.g. 45m).")
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Processes for a folder (default: CPU count).")
+def score(target: Path, as_json: bool, until: str | None, workers: int | None) -> None:
+    """Score TARGET: a transcript (.jsonl) or a folder of them (scored in parallel).
+
+    Exits 1 when a transcript cannot be scored; every broken file is named with the reason.
+    """
+    from tabletop.scoring import TranscriptError, read_run, score as score_run
+    from tabletop.timing import TimeFormatError, parse_duration
+
+    if target.is_dir():
+        if until is not None:
+            _fail("--until scores one transcript, not a folder")
+        sys.exit(_score_folder(target, as_json, workers))
+    if not target.exists():
+        _fail(f"{target}: no such transcript or folder")
+    limit = None
+    if until is not None:
+        try:
+            limit = float(parse_duration(until))
+        except TimeFormatError as error:
+            _fail(f"--until: {error}")
+    try:
+        run = read_run(target)
+    except TranscriptError as error:
+        _fail(str(error))
+    card = score_run(run.scenario, run.events, until=limit)
+    warnings = list(run.warnings) + [w for w in card.warnings if w not in run.warnings]
+    if as_json:
+        data = card.to_json()
+        data["warnings"] = warnings
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    _print_card(Console(), target, run.scenario, card, warnings)
+
+
+# --- report --------------------------------------------------------------------------------
+
+
+def _stem(path: Path) -> str:
+    return path.name[: -len(".jsonl")] if path.name.endswith(".jsonl") else path.stem
+
+
+@click.command()
+@click.argument("transcript", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=str, default=None,
+              help="Where to write (`-` for stdout). Default: <transcript>.postmortem.md and .html next to it.")
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "json"]), default=None,
+              help="md, html or json (default: from -o's suffix, else both md and html).")
+@click.option("--generated-at", type=click.DateTime(["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"]), default=None,
+              help="Date stamped in the report (default: now, UTC); fix it for reproducible files.")
+def report(transcript: Path, output: str | None, fmt: str | None, generated_at: datetime | None) -> None:
+    """Draft the blameless post-mortem of TRANSCRIPT: Markdown, self-contained HTML, or JSON."""
+    from tabletop.report import build_postmortem, render_report
+    from tabletop.scoring import TranscriptError, read_run, score as score_run
+    from tabletop.transcript import verify_transcript
+
+    if not transcript.is_file():
+        _fail(f"{transcript}: no such transcript")
+    try:
+        run = read_run(transcript)
+    except TranscriptError as error:
+        _fail(str(error))
+    stamp = (generated_at.replace(tzinfo=timezone.utc) if generated_at else datetime.now(timezone.utc))
+    notes = list(run.warnings)
+    verdict = verify_transcript(transcript)
+    if not verdict.ok:
+        notes.append(f"integrity: {verdict.summary()}")
+
+    if output is None:
+        formats = [fmt] if fmt else ["md", "html"]
+        targets = [transcript.with_name(f"{_stem(transcript)}.postmortem.{f}") for f in formats]
+    elif output == "-":
+        formats, targets = [fmt or "md"], [None]
+    else:
+        out = Path(output)
+        suffix = out.suffix.lstrip(".").lower()
+        formats = [fmt or (suffix if suffix in ("md", "html", "json") else "md")]
+        targets = [out]
+    link = targets[0].with_suffix(".html").name if targets[0] is not None else ""
+    card = score_run(run.scenario, run.events)
+    postmortem = build_postmortem(run.scenario, run.events, card, link=link, warnings=notes)
+    for form, target in zip(formats, targets):
+        text = render_report(postmortem, form, stamp)
+        if target is None:
+            click.echo(text, nl=False)
+            continue
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        except OSError as error:
+            _fail(f"{target}: cannot write the report ({error.strerror or error})")
+        click.echo(str(target))

@@ -32,7 +32,7 @@ from tabletop.problems import (
 )
 from tabletop.render import TemplateProblem, check_syntax, generate_values, render_text
 from tabletop.timing import TimeFormatError, parse_at
-from tabletop.yamlsource import SourceDoc, is_yaml, yaml_files
+from tabletop.yamlsource import SourceDoc, display_path, is_yaml, yaml_files
 
 __all__ = [
     "Catalog",
@@ -280,7 +280,7 @@ class _Resolver:
         self.span = Span(doc, ())
         self.catalog = catalog_for(doc.path)
         self.problems.extend(self.catalog.problems)
-        self.library = InjectLibrary(data_dirs(doc.path, "injects"))
+        self.library = InjectLibrary(data_dirs(doc.path, "injects")[:1])
         self.values: dict[str, Any] = {}
         self.seed = 0
 
@@ -555,7 +555,7 @@ class _Resolver:
         if library_span is None and not problems:
             names = self.library.names()
             hint = did_you_mean(use, names)
-            where = ", ".join(f.as_posix() for f in self.library.folders) or "no injects/ folder found"
+            where = ", ".join(display_path(f) for f in self.library.folders) or "no injects/ folder found"
             return None, None, [span.problem(f"no inject {use!r} in the inject library{hint} (searched {where})")]
         return data, library_span, problems
 

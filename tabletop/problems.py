@@ -54,7 +54,10 @@ class Span:
 
     def child(self, key: str | int) -> "Span":
         if self.fields is not None and key in self.fields:
-            return self.fields[key]
+            span = self.fields[key]
+            if self.note and not span.note:
+                span = Span(span.doc, span.path, span.fields, self.note)
+            return span
         return Span(self.doc, self.path + (key,), None, self.note)
 
     def resolve(self, loc: Iterable[str | int]) -> "Span":

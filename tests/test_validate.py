@@ -1,0 +1,132 @@
+"""`validate` names the file, the line and the fix: one bad file per failure mode."""
+
+from pathlib import Path
+
+import pytest
+
+from tabletop.loader import data_roots, validate, validate_paths
+
+DATA = Path(__file__).parent / "data"
+BAD = DATA / "bad"
+
+# file under tests/data (bad/ unless a path is given), line, dotted key, words of the message
+CASES = [
+    ("yaml-syntax.yaml", 6, "(file)", ["invalid YAML", "expected ',' or ']'"]),
+    ("not-a-mapping.yaml", 2, "(top)", ["expected a scenario", "received a list"]),
+    ("unknown-key.yaml", 3, "titel", ["unknown key 'titel'", "did you mean 'title'"]),
+    ("unknown-inject-key.yaml", 10, "injects.0.bdy", ["unknown key 'bdy'", "did you mean 'body'"]),
+    ("missing-key.yaml", 2, "duration", ["missing required key 'duration'"]),
+    ("mistyped-key.yaml", 11, "injects.0.expects.0.weight", ["expected a valid number", "received 'heavy'"]),
+    ("bad-channel.yaml", 9, "injects.0.channel", ["expected one of: email, chat", "received 'emial'", "did you mean 'email'"]),
+    ("bad-duration.yaml", 13, "injects.0.expects.0.within", ["expected a duration like", "received '15 minutes'"]),
+    ("clock-without-start.yaml", 8, "injects.1.at", ["'10:30' needs the scenario's starts_at"]),
+    ("relative-at.yaml", 9, "injects.1.at", ["relative to a branch condition", "write T+10m"]),
+    ("duplicate-inject.yaml", 8, "injects.1.id", ["duplicate inject id 'alert'", "first on line 7"]),
+    ("duplicate-expectation.yaml", 13, "expectations.0.id", ["duplicate expectation id 'coord'", "line 11"]),
+    ("duplicate-phase.yaml", 8, "phases.1.id", ["duplicate phase id 'detection'"]),
+    ("duplicate-yaml-key.yaml", 10, "injects.0.title", ["written twice", "first on line 9"]),
+    ("unknown-use.yaml", 9, "injects.0.use", ["no inject 'breach/anomalus-export'", "did you mean 'breach/anomalous-export'"]),
+    ("unknown-role.yaml", 10, "injects.0.to.0", ["unknown role 'cordinator'", "did you mean 'coordinator'"]),
+    ("role-not-in-scenario.yaml", 10, "injects.0.to.1", ["'scribe' is not one of this scenario's roles"]),
+    ("owner-not-in-scenario.yaml", 11, "injects.0.expects.0.owner", ["owner 'dpo' is not one of this scenario's roles"]),
+    ("unknown-action.yaml", 12, "injects.0.expects.0.action", ["unknown action 'involve_dop'", "did you mean 'involve_dpo'"]),
+    ("unknown-response-action.yaml", 9, "responses.0.on", ["unknown action 'involve_dop'"]),
+    ("unknown-response-action.yaml", 10, "responses.0.from", ["'comms_owner' is not one of this scenario's roles"]),
+    ("unknown-avoid-action.yaml", 9, "avoid.0.actions.1", ["unknown action 'rollbak'"]),
+    ("unknown-regime.yaml", 6, "regimes.0", ["unknown regime 'uk_gpdr'", "did you mean 'uk_gdpr'"]),
+    ("unknown-rubric.yaml", 8, "rubric.1", ["unknown rubric set 'coordinaton'", "did you mean 'coordination'"]),
+    ("rubric-owner-missing.yaml", 6, "rubric.0", ["'first-update' of rubric set coordination", "owned by 'comms_owner'"]),
+    ("unknown-phase.yaml", 11, "injects.0.phase", ["unknown phase 'detecton'", "did you mean 'detection'"]),
+    ("unknown-missed.yaml", 13, "injects.1.when.missed", ["unknown expectation 'dpo-inn'", "did you mean 'dpo-in'"]),
+    ("unknown-after.yaml", 9, "injects.1.when.after", ["unknown inject 'alrt'", "did you mean 'alert'"]),
+    ("unknown-after.yaml", 12, "expectations.0.after", ["anchor inject 'alrt'", "did you mean 'alert'"]),
+    ("unknown-marker.yaml", 9, "injects.1.when.marker", ["nothing sets marker 'contained'"]),
+    ("after-cycle.yaml", 9, "injects.1.when.after", ["cycle", "ping -> pong -> ping"]),
+    ("requires-cycle.yaml", 10, "expectations.1.requires.0", ["cycle", "declare_incident"]),
+    ("never-fires.yaml", 14, "injects.2.when", ["'chase' can never fire", "inject 'orphan', which is never released"]),
+    ("deadline-after-end.yaml", 13, "injects.1.when", ["'chase' can never fire", "due at T+5h00m", "ends at T+4h00m"]),
+    ("after-duration.yaml", 8, "injects.1.at", ["scheduled at T+5h00m", "after the scenario ends at T+4h00m"]),
+    ("jump-backwards.yaml", 8, "injects.0.advance_to", ["a time jump goes forward"]),
+    ("bad-value-choice.yaml", 13, "expectations.0.value.outcome", ["expected one of: notify, not_notify", "received 'notfy'"]),
+    ("bad-value-field.yaml", 14, "expectations.0.value.outcom", ["has no field 'outcom'", "did you mean 'outcome'"]),
+    ("undefined-variable.yaml", 12, "injects.0.body", ["undefined variable 'custmer'", "did you mean 'customer'"]),
+    ("sandbox-escape.yaml", 9, "injects.0.title", ["refused by the sandbox", "__class__"]),
+    ("bad-variable.yaml", 7, "variables.customer", ["unknown faker provider 'compnay'", "did you mean 'company'"]),
+]
+
+
+def _problems_for(name: str):
+    return validate_paths([BAD / name])
+
+
+@pytest.mark.parametrize(("name", "line", "key", "words"), CASES, ids=[f"{c[0]}:{c[1]}" for c in CASES])
+def test_bad_file_names_file_line_key_and_fix(name, line, key, words):
+    problems = _problems_for(name)
+    assert problems, f"{name} should have problems"
+    matching = [p for p in problems if Path(p.path).name == name and p.line == line and p.key == key]
+    assert matching, f"no problem at {name}:{line} {key}; got:\n" + "\n".join(map(str, problems))
+    message = matching[0].message
+    for word in words:
+        assert word in message, f"{word!r} not in {message!r}"
+    assert str(matching[0]).startswith(f"{matching[0].path}:{line}:")
+
+
+def test_every_bad_file_has_a_case():
+    covered = {case[0] for case in CASES} | {"library-problem.yaml", "rubric-text.yaml"}
+    assert {p.name for p in BAD.glob("*.yaml")} == covered
+
+
+def test_problem_inside_a_used_inject_names_the_library_file():
+    problems = _problems_for("library-problem.yaml")
+    assert len(problems) == 1
+    problem = problems[0]
+    assert Path(problem.path).name == "faulty.yaml" and Path(problem.path).parent.name == "injects"
+    assert problem.line == 5 and problem.key == "undefined-name.title"
+    assert "undefined variable 'admin_name'" in problem.message
+    assert "library-problem.yaml" in problem.message  # says which scenario used it
+
+
+def test_problem_in_a_rubric_text_names_the_rubric_file_and_the_scenario():
+    problems = _problems_for("rubric-text.yaml")
+    assert [Path(p.path).name for p in problems] == ["breach.yaml"]
+    assert problems[0].line == 3 and problems[0].key == "expectations.0.why"
+    assert "undefined variable 'customer'" in problems[0].message
+    assert "rubric-text.yaml" in problems[0].message
+
+
+def test_all_problems_are_collected_in_one_run():
+    result = validate([BAD])
+    names = {Path(p.path).name for p in result.problems}
+    assert {"yaml-syntax.yaml", "unknown-key.yaml", "sandbox-escape.yaml", "faulty.yaml"} <= names
+    assert result.scenarios == len(list(BAD.glob("*.yaml")))
+    assert "problems in" in result.summary()
+
+
+def test_the_fixture_tree_is_clean():
+    result = validate([DATA / "scenarios", DATA / "injects", DATA / "scoring"])
+    assert result.problems == [], "\n".join(map(str, result.problems))
+    assert result.summary() == "1 scenario, 11 injects, 2 rubric sets: no problems"
+
+
+def test_sandbox_escape_is_never_rendered():
+    from tabletop.loader import resolve_scenario
+
+    scenario, problems, _ = resolve_scenario(BAD / "sandbox-escape.yaml")
+    assert scenario is None
+    assert all("<class" not in p.message for p in problems)
+
+
+def test_missing_path_is_a_problem_not_a_crash(tmp_path):
+    problems = validate_paths([tmp_path / "nope.yaml"])
+    assert len(problems) == 1 and "no such file" in problems[0].message
+
+
+def test_bundled_data_validates():
+    """Every bundled scenario, inject and scoring file is clean."""
+    roots = data_roots()
+    assert roots, "no bundled data found"
+    targets = [roots[0] / name for name in ("scenarios", "injects", "scoring") if (roots[0] / name).is_dir()]
+    assert len(targets) == 3
+    result = validate(targets)
+    assert result.problems == [], "\n".join(map(str, result.problems))
+    assert result.scenarios >= 3 and result.rubric_sets >= 4

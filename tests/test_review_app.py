@@ -1,0 +1,235 @@
+"""The review console, driven like a manager would: open a folder, sort, open one, compare two, trends."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+import review_support as rs
+from textual.widgets import DataTable, Markdown, TabbedContent
+
+from tabletop.review.index import INDEX_NAME
+from tabletop.scoring import score_transcript
+from tabletop.ui.review.app import ReviewApp, make_review_app
+from tabletop.ui.review.detail import TranscriptScreen, breach_section, export_paths
+from tabletop.ui.review.listing import COLUMNS, ReviewScreen, TranscriptTable
+from tabletop.ui.review.side_by_side import CompareScreen
+from tabletop.ui.review.trends import TrendsScreen
+
+SIZE = (150, 40)
+NOW = datetime(2026, 7, 1, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    rs.sample_folder(tmp_path / "transcripts")
+    monkeypatch.chdir(tmp_path)  # the app shows the folder as given: keep it the same in snapshots
+    return Path("transcripts")
+
+
+def review_app(folder: Path) -> ReviewApp:
+    return make_review_app(folder, now=lambda: NOW, workers=1)
+
+
+async def settle(pilot) -> None:
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def shown_paths(app: ReviewApp) -> list[str]:
+    screen = app.screen
+    assert isinstance(screen, ReviewScreen)
+    return [e.path for e in screen.shown]
+
+
+def cell(app: ReviewApp, path: str, column: str) -> str:
+    table = app.screen.query_one(TranscriptTable)
+    value = table.get_cell(path, column)
+    return getattr(value, "plain", str(value))
+
+
+async def test_opening_a_folder_lists_every_transcript_newest_first_with_broken_ones_flagged(folder):
+    app = review_app(folder)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert shown_paths(app) == [
+            "2026-06-01-green.jsonl", "solo/2026-05-20-sam.jsonl", "2026-05-11-blue.jsonl",
+            "2026-04-06-red.jsonl", "2026-03-02-blue.jsonl",
+        ]
+        table = app.screen.query_one(TranscriptTable)
+        assert table.row_count == 5
+        assert cell(app, "2026-06-01-green.jsonl", "integrity") == "BROKEN"
+        assert cell(app, "2026-04-06-red.jsonl", "score") == "0.25"
+        assert cell(app, "2026-04-06-red.jsonl", "passed") == "0/5"
+        assert cell(app, "2026-04-06-red.jsonl", "area:notification") == "U"
+        assert cell(app, "solo/2026-05-20-sam.jsonl", "mode") == "solo"
+        status = str(app.screen.query_one("#status").render())
+        assert "5 of 5 transcripts" in status and "1 BROKEN" in status
+    assert (folder / INDEX_NAME).exists()
+
+
+async def test_sorting_by_keys_and_by_clicking_a_header(folder):
+    app = review_app(folder)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("s")  # next column after date: scenario, ascending
+        screen = app.screen
+        assert screen.sort_key == "scenario" and not screen.sort_reverse
+        assert [e.scenario for e in screen.shown] == ["lost-admin"] * 4 + ["suspected-breach"]
+        await pilot.press("r")
+        assert screen.shown[0].scenario == "suspected-breach"
+        table = screen.query_one(TranscriptTable)
+        keys = list(COLUMNS)
+        x = sum(table.columns[k].get_render_width(table) for k in keys[: keys.index("score")]) + 2
+        await pilot.click(TranscriptTable, offset=(x, 0))
+        await pilot.pause()
+        assert screen.sort_key == "score" and screen.sort_reverse  # best first
+        scores = [e.score for e in screen.shown]
+        assert scores == sorted(scores, reverse=True) and scores[-1] == 0.25
+        assert "Score ▼" in str(table.columns["score"].label)
+        await pilot.click(TranscriptTable, offset=(x, 0))
+        await pilot.pause()
+        assert not screen.sort_reverse and screen.shown[0].score == 0.25
+
+
+async def test_search_narrows_the_table(folder):
+    app = review_app(folder)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"team:blue")
+        await pilot.pause()
+        assert shown_paths(app) == ["2026-05-11-blue.jsonl", "2026-03-02-blue.jsonl"]
+        await pilot.press("enter", "escape")
+        await pilot.pause()
+        assert len(shown_paths(app)) == 5
+
+
+async def test_opening_a_transcript_shows_scorecard_timeline_findings_and_drafts(folder):
+    app = review_app(folder)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        red = next(i for i, e in enumerate(screen.shown) if e.path == "2026-04-06-red.jsonl")
+        await pilot.press(*["down"] * red, "enter")
+        await settle(pilot)
+        detail = app.screen
+        assert isinstance(detail, TranscriptScreen) and detail.entry.path == "2026-04-06-red.jsonl"
+        _, card, _ = score_transcript(folder / "2026-04-06-red.jsonl")
+        expectations = detail.query_one("#expectations", DataTable)
+        assert expectations.row_count == len(card.expectations)
+        first = [getattr(c, "plain", c) for c in expectations.get_row_at(0)]
+        assert first[0].startswith("coord") and first[3] == "◑ late" and first[5] == "0.50"
+        events = detail.query_one("#events", DataTable)
+        assert events.row_count == len(detail.evidence.events)
+        findings = detail.query_one("#findings-table", DataTable)
+        assert findings.row_count == 1 and findings.get_row_at(0)[0] == "coord-hands-on"
+        await pilot.press("5")
+        await pilot.pause()
+        assert detail.query_one(TabbedContent).active == "postmortem"
+        markdown = detail.query_one("#postmortem-md", Markdown)
+        assert markdown.source.strip() and markdown.source != "Loading…"
+        await pilot.press("escape")
+        assert isinstance(app.screen, ReviewScreen)
+
+
+async def test_a_broken_transcript_opens_without_crashing_and_says_so(folder):
+    app = review_app(folder)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")  # the newest is the tampered one
+        await settle(pilot)
+        detail = app.screen
+        assert isinstance(detail, TranscriptScreen) and detail.entry.integrity == "broken"
+        assert "BROKEN" in str(detail.query_one("#headline").render())
+        assert "hash" in str(detail.query_one("#warnings").render())
+
+
+async def test_comparing_two_marked_transcripts(folder):
+    app = review_app(folder)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("c")  # nothing marked yet: a hint, no screen change
+        assert isinstance(app.screen, ReviewScreen)
+        order = shown_paths(app)
+        blue_new, red = order.index("2026-05-11-blue.jsonl"), order.index("2026-04-06-red.jsonl")
+        await pilot.press(*["down"] * blue_new, "space", *["down"] * (red - blue_new), "space")
+        assert app.screen.marked == ["2026-05-11-blue.jsonl", "2026-04-06-red.jsonl"]
+        assert cell(app, "2026-04-06-red.jsonl", "mark") == "●"
+        await pilot.press("c")
+        await settle(pilot)
+        compare = app.screen
+        assert isinstance(compare, CompareScreen)
+        comparison = compare.comparison
+        assert comparison.same_scenario and comparison.a.path == "2026-05-11-blue.jsonl"
+        table = compare.query_one("#comparison", DataTable)
+        assert table.row_count == len(comparison.rows) == 5
+        _, card_b, _ = score_transcript(folder / "2026-04-06-red.jsonl")
+        assert comparison.b.score == card_b.to_json()["score"]
+        await pilot.press("x")
+        await settle(pilot)
+        assert compare.comparison.a.path == "2026-04-06-red.jsonl"
+
+
+async def test_trends_per_team_and_per_area(folder):
+    app = review_app(folder)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("t")
+        await pilot.pause()
+        trends = app.screen
+        assert isinstance(trends, TrendsScreen)
+        teams = {s.key: [p.value for p in s.points] for s in trends.plotted("team").series}
+        assert teams == {"blue": [1.0, 0.8], "red": [0.25], "solo: Sam": [0.875]}
+        assert trends.query_one("#table-team", DataTable).row_count == 3
+        await pilot.press("2")
+        await pilot.pause()
+        assert trends.query_one(TabbedContent).active == "area"
+        assert trends.query_one("#table-area", DataTable).row_count == 4
+        assert "2026-06-01-green.jsonl" in str(trends.query_one("#excluded").render())
+
+
+def test_breach_section_is_cut_from_the_draft():
+    text = "# Post-mortem\n\n## Summary\nx\n\n## Suspected breach record\n| a | b |\n### detail\ny\n## Risks\nz\n"
+    assert breach_section(text) == "## Suspected breach record\n| a | b |\n### detail\ny\n"
+    assert breach_section("# Post-mortem\n") == ""
+    assert export_paths(Path("t/run.jsonl")) == {"md": Path("t/run.postmortem.md"),
+                                                 "html": Path("t/run.postmortem.html")}
+
+
+# --- one snapshot per screen ----------------------------------------------------------------
+
+
+def test_snapshot_transcript_table(folder, snap_compare):
+    async def before(pilot):
+        await settle(pilot)
+
+    assert snap_compare(review_app(folder), terminal_size=SIZE, run_before=before)
+
+
+def test_snapshot_transcript_detail(folder, snap_compare):
+    async def before(pilot):
+        await settle(pilot)
+        await pilot.press("down", "down", "enter")
+        await settle(pilot)
+
+    assert snap_compare(review_app(folder), terminal_size=SIZE, run_before=before)
+
+
+def test_snapshot_compare(folder, snap_compare):
+    async def before(pilot):
+        await settle(pilot)
+        await pilot.press("down", "down", "space", "down", "space", "c")
+        await settle(pilot)
+
+    assert snap_compare(review_app(folder), terminal_size=SIZE, run_before=before)
+
+
+def test_snapshot_trends(folder, snap_compare):
+    async def before(pilot):
+        await settle(pilot)
+        await pilot.press("t")
+        await settle(pilot)
+
+    assert snap_compare(review_app(folder), terminal_size=SIZE, run_before=before)

@@ -194,6 +194,20 @@ def _jsonable(value: Any) -> Any:
 # --- the session ---------------------------------------------------------------------------
 
 
+class _ClassOrInstance:
+    """One name, two methods: called on the class it is the classmethod, on an instance the method."""
+
+    def __init__(self, on_class: classmethod, on_instance: Callable[..., Any]) -> None:
+        self.on_class = on_class
+        self.on_instance = on_instance
+        self.__doc__ = on_instance.__doc__
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> Any:
+        if obj is None:
+            return self.on_class.__get__(None, objtype)
+        return self.on_instance.__get__(obj, objtype)
+
+
 class Session:
     """A rehearsal in progress: its scenario, clock, participants and transcript."""
 
@@ -624,7 +638,8 @@ class Session:
             self.clock.pause()
             return self._record(ev.CLOCK, op="pause", speed=self.clock.speed, paused=True)
 
-    def resume(self) -> dict[str, Any]:
+    def unpause(self) -> dict[str, Any]:
+        """Resume the clock after `pause` (also reachable as `session.resume()`)."""
         with self._lock:
             self._require_running()
             if not self.clock.paused:
@@ -768,7 +783,7 @@ class Session:
 
     # --- resuming --------------------------------------------------------------------------
     @classmethod
-    def resume(
+    def resume_from(
         cls,
         path: str | Path,
         *,
@@ -845,6 +860,10 @@ class Session:
             )
             session._run((session.clock.now(), PRIO_DEADLINE), advance=False)
         return session
+
+    resume = _ClassOrInstance(resume_from, unpause)
+    """`Session.resume(path, clock=...)` continues a crashed session from its transcript;
+    `session.resume()` resumes a paused clock."""
 
     # --- internals: checks -----------------------------------------------------------------
     def _require_running(self) -> None:

@@ -230,8 +230,10 @@ def load_script(path: str | Path, scenario: Scenario | None = None) -> DecisionS
                           display=doc.display)
 
 
-def play(session: Session, script: DecisionScript) -> None:
+def play(session: Session, script: DecisionScript, *, to_end: bool = True) -> None:
     """Play a script's entries into a started session (skipping those already recorded), to the end.
+
+    With `to_end=False` it stops after the last entry instead of running out the session.
 
     Raises `Rejected` (from the engine) with the entry's file and line prepended when the
     session refuses an entry; everything recorded before it stays in the transcript.
@@ -266,5 +268,5 @@ def play(session: Session, script: DecisionScript) -> None:
                 )
         except Rejected as error:
             raise Rejected(f"{script.display or script.path}:{entry.line}: {error}") from None
-    if not session.ended:
+    if to_end and not session.ended:
         session.run_to_end()

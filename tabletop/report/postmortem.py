@@ -230,6 +230,13 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
+def _person(name: str, role: str) -> str:
+    """`Sam Okafor (Incident coordinator)`; `Tom, Technical lead (operations)` when the role has brackets."""
+    if not name or name.lower() == role.lower():
+        return role
+    return f"{name}, {role}" if "(" in role else f"{name} ({role})"
+
+
 def _wall(value: Any) -> str:
     if not isinstance(value, str) or not value:
         return ""
@@ -259,10 +266,11 @@ class _Run:
     def role(self, role: str | None) -> str:
         return self.scenario.role_title(role) if role else "nobody"
 
+    def role_or_any(self, role: str | None) -> str:
+        return "any role" if role == "any" else self.role(role)
+
     def who(self, event: dict[str, Any]) -> str:
-        role = self.role(event.get("role"))
-        name = _text(event.get("by"))
-        return f"{name} ({role})" if name and name.lower() != role.lower() else role
+        return _person(_text(event.get("by")), self.role(event.get("role")))
 
     def action_title(self, action_id: str) -> str:
         action = self.actions.get(action_id)
@@ -613,8 +621,8 @@ def _improvements(run: _Run, card: Scorecard, session_date: datetime | None) -> 
         if result.status != MISSED:
             continue
         items.append(ImprovementItem(
-            action=f"Rehearse and add to the runbook: {result.title} within {format_duration(result.within)} of "
-                   f"{_anchor_words(result.after)}",
+            action=f"{result.title} (expected within {format_duration(result.within)} of {_anchor_words(result.after)}, "
+                   "missed): put it in the runbook and rehearse it",
             owner=run.role(result.owner) if result.owner != "any" else "Incident coordinator",
             due=due,
             capability=AREA_TITLES.get(result.area, result.area),
@@ -641,7 +649,7 @@ def _observations(run: _Run, card: Scorecard) -> tuple[list[Observation], list[O
             if anchor.startswith("inject:"):
                 what = f"'{titles.get(anchor.split(':', 1)[1]) or anchor.split(':', 1)[1]}'"
             missed_signals.append(Observation(result.anchor, run.when(result.anchor),
-                                              f"{what} called for '{result.title}' by {run.role(result.owner)} within "
+                                              f"{what} called for '{result.title}' by {run.role_or_any(result.owner)} within "
                                               f"{format_duration(result.within)}; it was not done by the end"))
         elif result.status == LATE or result.flags:
             harder.append(Observation(result.done_at, run.when(result.done_at), f"'{result.title}': {result.reason}"))
@@ -651,9 +659,11 @@ def _observations(run: _Run, card: Scorecard) -> tuple[list[Observation], list[O
                 extra = f", delegated by {run.role(result.delegated_by)}"
                 if result.delegation_seconds is not None:
                     extra += f" and done {format_duration(result.delegation_seconds)} later"
+            spare = max(0.0, (result.deadline or 0) - (result.done_at or 0))
+            margin = f"{format_duration(spare)} before it was due" if spare >= 1 else "right at the deadline"
             well.append(Observation(result.done_at, run.when(result.done_at),
                                     f"'{result.title}' done by {run.role(result.by)} at {run.when(result.done_at)}, "
-                                    f"{format_duration(max(0.0, (result.deadline or 0) - (result.done_at or 0)))} before it was due{extra}"))
+                                    f"{margin}{extra}"))
     for event in run.events:
         if event.get("type") == ev.INJECT_RELEASED and isinstance(event.get("condition"), dict) and "missed" in event["condition"]:
             t = float(event.get("t", 0))
@@ -712,7 +722,7 @@ def build_postmortem(
     if scenario.starts_at is not None:
         session_date = scenario.starts_at
     participants = tuple(
-        f"{_text(p.get('name'))} ({run.role(p.get('role'))}{', simulated' if p.get('simulated') else ''})"
+        _person(_text(p.get("name")), run.role(p.get("role"))) + (" (simulated)" if p.get("simulated") else "")
         for p in started.get("participants") or [] if isinstance(p, dict)
     )
     risks = _risks(run)
@@ -735,7 +745,9 @@ def build_postmortem(
     if card.findings:
         headline.append(f"{len(card.findings)} finding{'s' if len(card.findings) > 1 else ''} against the rules of the response.")
     for clock in card.clocks:
-        headline.append(f"Clock '{clock.title}': {clock.status.replace('_', ' ')}.")
+        flags = card.result(clock.id).flags
+        headline.append(f"Clock '{clock.title}': {clock.status.replace('_', ' ')}"
+                        + (f" ({', '.join(flags)})." if flags else "."))
     if ico[0].recorded:
         headline.append(f"ICO decision: {ico[0].value}, by {ico[1].value} at {ico[2].value}.")
     impact = [

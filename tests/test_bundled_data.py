@@ -1,0 +1,428 @@
+"""The bundled scoring data, inject library and scenarios are complete and consistent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tabletop.model import (
+    Action,
+    AvoidRule,
+    Condition,
+    Expectation,
+    Inject,
+    Phase,
+    Regime,
+    Response,
+    Role,
+    RubricSet,
+)
+from tabletop.timing import parse_at, parse_duration
+from tabletop.yamlsource import read_yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SCORING = ROOT / "scoring"
+INJECTS = ROOT / "injects"
+SCENARIOS = ROOT / "scenarios"
+
+# The action ids the design names as the minimum catalog.
+DESIGN_ACTIONS = """
+declare_incident appoint_coordinator assign_roles open_incident_channel status_update handover
+escalate record_decision contain revoke_access reset_credentials break_glass rollback
+restore_backup failover rotate_keys preserve_evidence check_monitoring confirm_data_integrity
+capture_manual_change reconcile_iac remove_temporary_fix involve_dpo assess_personal_data
+determine_controller_processor confirm_personal_data_breach assess_risk_to_individuals
+ico_decision notify_ico notify_controller data_subject_decision notify_data_subjects
+record_breach customer_comms supplier_comms internal_update record_risk accept_risk
+schedule_postmortem create_followup verify_rpo_rto close_incident
+""".split()
+
+# Actions that change systems carry `hands_on: true`; those that only look or write down do not.
+HANDS_ON = {
+    "contain", "revoke_access", "reset_credentials", "break_glass", "rotate_keys",
+    "emergency_change", "reconcile_iac", "remove_temporary_fix", "rollback", "restore_backup",
+    "failover",
+}
+
+REGIMES = ("uk_gdpr", "eu_gdpr", "nis2", "dora", "sec_8k", "hipaa")
+RUBRICS = ("coordination", "breach", "infrastructure_change", "access_recovery")
+OUR_SCENARIOS = ("lost-admin-account", "suspected-breach", "manual-infrastructure-change")
+LEVELS = ["very_low", "low", "moderate", "high", "very_high"]
+
+
+def load(path: Path):
+    """Read YAML as the loader does (`on:` is a key, not the boolean True)."""
+    return read_yaml(path).data
+
+
+@pytest.fixture(scope="module")
+def actions() -> dict[str, Action]:
+    items = [Action.model_validate(a) for a in load(SCORING / "actions.yaml")["actions"]]
+    ids = [a.id for a in items]
+    assert len(ids) == len(set(ids)), "duplicate action ids"
+    return {a.id: a for a in items}
+
+
+@pytest.fixture(scope="module")
+def roles() -> dict[str, Role]:
+    items = [Role.model_validate(r) for r in load(SCORING / "roles.yaml")["roles"]]
+    return {r.id: r for r in items}
+
+
+@pytest.fixture(scope="module")
+def regimes() -> dict[str, Regime]:
+    items = [Regime.model_validate(r) for r in load(SCORING / "regimes.yaml")["regimes"]]
+    return {r.id: r for r in items}
+
+
+@pytest.fixture(scope="module")
+def rubrics() -> dict[str, RubricSet]:
+    return {p.stem: RubricSet.model_validate(load(p)) for p in SCORING.glob("*.yaml")
+            if p.stem not in ("actions", "roles", "regimes")}
+
+
+def library() -> dict[str, dict]:
+    """Every library inject by its `use:` address, from GROUP.yaml and GROUP/NAME.yaml files."""
+    found: dict[str, dict] = {}
+    for path in sorted(INJECTS.rglob("*.yaml")):
+        rel = path.relative_to(INJECTS)
+        if len(rel.parts) == 1:
+            for name, spec in load(path).items():
+                found[f"{rel.stem}/{name}"] = spec
+        else:
+            found[rel.with_suffix("").as_posix()] = load(path)
+    return found
+
+
+# --- scoring data ----------------------------------------------------------------------------
+
+
+def test_every_design_action_exists(actions):
+    missing = [a for a in DESIGN_ACTIONS if a not in actions]
+    assert not missing
+
+
+def test_action_owners_are_roles(actions, roles):
+    assert {a.default_owner for a in actions.values()} <= set(roles)
+
+
+NOT_HANDS_ON = {
+    "check_monitoring", "preserve_evidence", "capture_manual_change", "confirm_data_integrity",
+    "verify_rpo_rto", "verify_identity", "record_decision", "record_risk", "status_update",
+}
+
+
+def test_hands_on_marks_the_actions_that_change_systems(actions):
+    hands_on = {a.id for a in actions.values() if a.hands_on}
+    assert HANDS_ON <= hands_on
+    assert not (NOT_HANDS_ON & hands_on)
+    assert {actions[a].area for a in hands_on} <= {"technical", "recovery"}
+
+
+def test_required_roles_and_coordinator_duty(roles):
+    assert {"coordinator", "incident_lead", "technical_lead", "comms_owner", "dpo", "scribe"} <= set(roles)
+    duty = roles["coordinator"].duty.lower()
+    assert "delegate" in duty and "coordinat" in duty and "not" in duty
+
+
+def test_decision_forms_named_in_the_contract(actions):
+    ico = actions["ico_decision"]
+    assert ico.fields["outcome"].choices == ["notify", "not_notify"]
+    assert ico.fields["outcome"].required and ico.rationale == "required"
+    subjects = actions["data_subject_decision"]
+    assert subjects.fields["outcome"].choices == ["notify", "not_notify"]
+    assert subjects.rationale == "required"
+    assert actions["confirm_personal_data_breach"].sets_marker == "aware"
+    assert actions["classify_major_incident"].sets_marker == "major"
+    assert actions["determine_materiality"].sets_marker == "material"
+    risk = actions["record_risk"].fields
+    for name in ("likelihood", "impact", "residual_likelihood", "residual_impact"):
+        assert risk[name].choices == LEVELS, name
+    assert risk["treatment"].choices == ["remediate", "accept", "track", "transfer"]
+    assert risk["mitigation_lowers"].choices == ["likelihood", "impact", "both"]
+    assert risk["register"].type == "bool" and "owner" in risk
+    rpo = actions["verify_rpo_rto"].fields
+    assert rpo["recovery_time"].type == "duration" and rpo["data_loss"].type == "duration"
+    assert rpo["result"].choices == ["pass", "fail"] and "witness" in rpo and "backup_used" in rpo
+
+
+@pytest.mark.parametrize("regime_id", REGIMES)
+def test_regime_exists_with_sources(regimes, regime_id):
+    regime = regimes[regime_id]
+    assert regime.source and regime.clocks
+    for clock in regime.clocks:
+        assert clock.source.strip(), f"{regime_id}.{clock.id} has no source"
+
+
+def test_regime_clocks_use_known_actions_roles_and_markers(regimes, actions, roles):
+    markers = {a.sets_marker for a in actions.values() if a.sets_marker} | all_inject_marks()
+    ids = [c.id for r in regimes.values() for c in r.clocks]
+    assert len(ids) == len(set(ids)), "clock ids must be unique across regimes"
+    for regime in regimes.values():
+        for clock in regime.clocks:
+            assert clock.action in actions
+            assert clock.owner is None or clock.owner in roles
+            assert set(clock.requires) <= set(actions)
+            kind, _, target = clock.after.partition(":")
+            assert kind in ("marker", "action"), clock.after
+            assert target in (markers if kind == "marker" else actions), clock.after
+
+
+def test_uk_gdpr_ico_and_processor_clocks(regimes):
+    clocks = {c.action: c for c in regimes["uk_gdpr"].clocks}
+    ico = clocks["ico_decision"]
+    assert (ico.after, ico.within, ico.owner, ico.rationale) == ("marker:aware", 72 * 3600, "dpo", "required")
+    controller = clocks["notify_controller"]
+    assert (controller.after, controller.within, controller.applies_if) == ("marker:aware", "contract", "processor")
+
+
+def test_regime_anchors_follow_the_law(regimes):
+    def anchors(regime_id):
+        return {c.action: (c.after, c.within, c.business_days) for c in regimes[regime_id].clocks}
+
+    assert anchors("nis2")["nis2_early_warning"] == ("marker:aware", 24 * 3600, False)
+    assert anchors("nis2")["nis2_notification"] == ("marker:aware", 72 * 3600, False)
+    dora = [(c.after, c.within) for c in regimes["dora"].clocks if c.action == "dora_initial_report"]
+    assert sorted(dora) == [("marker:aware", 24 * 3600), ("marker:major", 4 * 3600)]
+    assert anchors("sec_8k")["sec_8k_filing"] == ("marker:material", 4 * 86400, True)
+    assert anchors("hipaa")["hipaa_notify_individuals"] == ("marker:discovered", 60 * 86400, False)
+
+
+@pytest.mark.parametrize("rubric_id", RUBRICS)
+def test_rubric_sets(rubrics, actions, roles, rubric_id):
+    rubric = rubrics[rubric_id]
+    assert rubric.id == rubric_id and rubric.expectations
+    markers = {a.sets_marker for a in actions.values() if a.sets_marker} | all_inject_marks()
+    for exp in rubric.expectations:
+        assert exp.action in actions
+        assert exp.owner in (None, "any") or exp.owner in roles
+        assert exp.anchor_kind in ("start", "action", "marker"), f"{exp.id} anchors on {exp.after}"
+        if exp.anchor_kind == "action":
+            assert exp.anchor_target in actions
+        if exp.anchor_kind == "marker":
+            assert exp.anchor_target in markers, exp.after
+        assert exp.title and exp.why, f"{exp.id} needs a title and a why with its source"
+        assert set(exp.requires) <= set(actions)
+
+
+def test_coordination_forbids_every_hands_on_action_to_the_coordinator(rubrics, actions):
+    rules = [r for r in rubrics["coordination"].avoid if r.role == "coordinator"]
+    assert rules
+    assert {a for r in rules for a in r.actions} >= {a.id for a in actions.values() if a.hands_on}
+
+
+# --- inject library --------------------------------------------------------------------------
+
+
+def all_inject_marks() -> set[str]:
+    marks = {m for spec in library().values() for m in spec.get("marks", [])}
+    for path in SCENARIOS.glob("*.yaml"):
+        for inject in load(path).get("injects", []):
+            marks.update(inject.get("marks", []))
+    return marks
+
+
+def test_library_has_enough_injects_across_groups():
+    items = library()
+    assert len(items) >= 15
+    groups = {name.split("/")[0] for name in items}
+    assert {"breach", "access", "infrastructure", "comms"} <= groups
+
+
+@pytest.mark.parametrize("name", sorted(library()))
+def test_library_inject_validates(name, actions, roles):
+    spec = library()[name]
+    assert "id" not in spec and "at" not in spec, "library injects carry neither id nor at"
+    inject = Inject.model_validate({**spec, "id": "library"})
+    assert inject.title and inject.body
+    assert all(t == "all" or t in roles for t in inject.to)
+    for exp in inject.expects:
+        assert exp.action in actions
+    if "{{" in inject.title + inject.body + inject.from_:
+        assert "Variables:" in inject.notes, "a library inject documents the variables it uses"
+
+
+# --- scenarios -------------------------------------------------------------------------------
+
+
+def merged_injects(data: dict) -> list[dict]:
+    lib = library()
+    out = []
+    for raw in data["injects"]:
+        spec = dict(raw)
+        if "use" in spec:
+            base = dict(lib[spec.pop("use")])
+            base.update(spec)
+            spec = base
+        out.append(spec)
+    return out
+
+
+@pytest.fixture(scope="module", params=OUR_SCENARIOS)
+def scenario(request):
+    return request.param, load(SCENARIOS / f"{request.param}.yaml")
+
+
+def test_scenario_shape(scenario):
+    name, data = scenario
+    assert data["id"] == name
+    injects = merged_injects(data)
+    assert len(injects) >= 8
+    phases = [Phase.model_validate(p) for p in data["phases"]]
+    assert len([p for p in phases if p.questions]) >= 2
+    conditions = [Condition.model_validate(i["when"]) for i in injects if "when" in i]
+    assert any(c.kind == "missed" for c in conditions)
+    assert any(c.kind == "done" for c in conditions)
+    assert all(i["at"] == "+10m" for i in injects if i.get("when", {}).get("missed"))
+    assert any("advance_to" in i for i in injects)
+    assert data["hotwash"] and data["objectives"] and data["variables"]
+    assert data["starts_at"] and data["duration"] and data["seed"] is not None
+
+
+def test_scenario_library_uses_resolve(scenario):
+    _, data = scenario
+    lib = library()
+    uses = [i["use"] for i in data["injects"] if "use" in i]
+    assert uses, "a scenario draws some injects from the library"
+    assert [u for u in uses if u not in lib] == []
+    assert any("use" not in i for i in data["injects"]), "and writes some inline"
+
+
+def test_scenario_responses_cover_every_other_role(scenario, actions):
+    _, data = scenario
+    responses = [Response.model_validate(r) for r in data["responses"]]
+    assert {r.from_ for r in responses} >= set(data["roles"]) - {"coordinator"}
+    assert all(r.on in actions for r in responses)
+
+
+def test_scenario_has_coordinator_avoid_rule(scenario, actions):
+    _, data = scenario
+    rules = [AvoidRule.model_validate(r) for r in data["avoid"]]
+    assert any(r.role == "coordinator" for r in rules)
+    assert all(set(r.actions) <= set(actions) for r in rules)
+
+
+def flattened_expectations(data: dict, rubrics, regimes) -> list[Expectation]:
+    """A rough resolution: inline, inject-level, rubric and regime expectations, by id."""
+    exps = [Expectation.model_validate(e) for e in data.get("expectations", [])]
+    for inject in merged_injects(data):
+        for e in inject.get("expects", []):
+            exps.append(Expectation.model_validate({"after": f"inject:{inject['id']}", **e}))
+    for rubric_id in data.get("rubric", []):
+        exps.extend(rubrics[rubric_id].expectations)
+    positions = {p["position"] for p in data.get("context", {}).get("data_positions", [])}
+    for regime_id in data.get("regimes", []):
+        for clock in regimes[regime_id].clocks:
+            if clock.applies_if and not ({clock.applies_if, "both"} & positions):
+                continue
+            exps.append(Expectation(id=clock.id, action=clock.action, after=clock.after,
+                                    owner=clock.owner,
+                                    within=1 if clock.within == "contract" else clock.within))
+    return exps
+
+
+def test_scenario_references_are_consistent(scenario, actions, roles, rubrics, regimes):
+    _, data = scenario
+    assert set(data["roles"]) <= set(roles) and "coordinator" in data["roles"]
+    assert set(data.get("rubric", [])) <= set(rubrics)
+    assert set(data.get("regimes", [])) <= set(regimes)
+    injects = merged_injects(data)
+    inject_ids = [i["id"] for i in injects]
+    assert len(inject_ids) == len(set(inject_ids))
+    phase_ids = {p["id"] for p in data["phases"]}
+    assert {i["phase"] for i in injects if "phase" in i} <= phase_ids
+    for inject in injects:
+        Inject.model_validate({**{k: v for k, v in inject.items() if k != "advance_to"}, "at": 0})
+        to = inject.get("to", ["all"])
+        to = [to] if isinstance(to, str) else to
+        assert all(t == "all" or t in data["roles"] for t in to), inject["id"]
+    exps = flattened_expectations(data, rubrics, regimes)
+    ids = [e.id for e in exps]
+    assert sorted({i for i in ids if ids.count(i) > 1}) == []
+    scenario_roles = set(data["roles"]) | {"any"}
+    for e in exps:
+        assert e.action in actions, e.id
+        assert set(e.requires) <= set(actions), e.id
+        owner = e.owner or actions[e.action].default_owner
+        assert owner in scenario_roles, f"{e.id}: owner {owner} plays no part here"
+    markers = {a.sets_marker for a in actions.values() if a.sets_marker}
+    markers |= {m for i in injects for m in i.get("marks", [])}
+    anchors = {e.after for e in exps if e.after} | {
+        f"marker:{i['when']['marker']}" for i in injects if "marker" in i.get("when", {})
+    }
+    for anchor in anchors:
+        kind, _, target = anchor.partition(":")
+        if kind == "marker":
+            assert target in markers, f"marker {target} is never set"
+        elif kind == "inject":
+            assert target in inject_ids
+        elif kind == "action":
+            assert target in actions
+    for inject in injects:
+        when = inject.get("when") or {}
+        if "missed" in when:
+            assert when["missed"] in ids
+        if "done" in when:
+            assert when["done"] in actions
+        if "after" in when:
+            assert when["after"] in inject_ids
+
+
+def test_scenario_injects_fall_within_duration(scenario):
+    _, data = scenario
+    from datetime import datetime
+
+    starts_at = datetime.fromisoformat(data["starts_at"])
+    duration = parse_duration(data["duration"])
+    scheduled = []
+    jumps = []
+    for inject in merged_injects(data):
+        seconds, relative = parse_at(inject["at"], starts_at)
+        if "when" in inject:
+            assert relative, f"{inject['id']}: a branch's `at` is relative (+10m)"
+            continue
+        assert not relative, f"{inject['id']}: only a branch takes a relative `at`"
+        scheduled.append((seconds, inject["id"]))
+        if "advance_to" in inject:
+            target, _ = parse_at(inject["advance_to"], starts_at)
+            assert target > seconds
+            jumps.append((seconds, target))
+    for seconds, inject_id in scheduled:
+        assert seconds <= duration, f"{inject_id} at {seconds}s is after the end ({duration}s)"
+        for at, target in jumps:
+            assert not (at < seconds < target), f"{inject_id} falls inside a time jump"
+    assert starts_at.weekday() < 5, "scenarios start on a weekday"
+
+
+def test_scenario_marks_awareness_when_personal_data_is_involved(scenario):
+    _, data = scenario
+    if data.get("regimes"):
+        assert any("aware" in i.get("marks", []) for i in merged_injects(data))
+        assert data["context"]["data_positions"]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_scenario_texts_render_with_seeded_values(scenario, seed):
+    render = pytest.importorskip("tabletop.render")
+    _, data = scenario
+    values, problems = render.generate_values(data["variables"], seed)
+    assert problems == {}
+    texts = [data["title"], data.get("summary", "")]
+    for inject in merged_injects(data):
+        texts += [inject.get("title", ""), inject.get("body", ""), inject.get("from", "")]
+    texts += [r.get("title", "") + r.get("body", "") for r in data["responses"]]
+    texts += [yaml.safe_dump(data.get("context", {}))]
+    for text in texts:
+        render.render_text(text, values)
+
+
+def test_seed_varies_the_story(scenario):
+    render = pytest.importorskip("tabletop.render")
+    _, data = scenario
+    first, _ = render.generate_values(data["variables"], 1)
+    second, _ = render.generate_values(data["variables"], 2)
+    again, _ = render.generate_values(data["variables"], 1)
+    assert first == again
+    assert first != second

@@ -9,6 +9,7 @@ import pytest
 import review_support as rs
 from textual.widgets import DataTable, Markdown, TabbedContent
 
+from tabletop.report import build_postmortem, render_report
 from tabletop.review.index import INDEX_NAME
 from tabletop.scoring import score_transcript
 from tabletop.ui.review.app import ReviewApp, make_review_app
@@ -129,7 +130,18 @@ async def test_opening_a_transcript_shows_scorecard_timeline_findings_and_drafts
         await pilot.pause()
         assert detail.query_one(TabbedContent).active == "postmortem"
         markdown = detail.query_one("#postmortem-md", Markdown)
-        assert markdown.source.strip() and markdown.source != "Loading…"
+        assert markdown.source.startswith("# Post-mortem (draft): Lost admin account")
+        breach = detail.query_one("#breach-md", Markdown).source
+        assert breach.startswith("## Breach or suspected-breach record") and "## Summary" not in breach
+        await pilot.press("e")
+        await settle(pilot)
+        exported = folder / "2026-04-06-red.postmortem.md"
+        assert exported.read_text(encoding="utf-8") == markdown.source
+        html = (folder / "2026-04-06-red.postmortem.html").read_text(encoding="utf-8")
+        assert "<html" in html and "Lost admin account" in html
+        scenario, card, _ = score_transcript(folder / "2026-04-06-red.jsonl")
+        pm = build_postmortem(scenario, detail.evidence.events, card, link=exported.name)
+        assert render_report(pm, "md", NOW) == markdown.source
         await pilot.press("escape")
         assert isinstance(app.screen, ReviewScreen)
 
@@ -191,8 +203,11 @@ async def test_trends_per_team_and_per_area(folder):
 
 
 def test_breach_section_is_cut_from_the_draft():
-    text = "# Post-mortem\n\n## Summary\nx\n\n## Suspected breach record\n| a | b |\n### detail\ny\n## Risks\nz\n"
-    assert breach_section(text) == "## Suspected breach record\n| a | b |\n### detail\ny\n"
+    text = ("# Post-mortem (draft): Suspected breach\n\n## Summary\nx\n\n## Breach or suspected-breach record\n"
+            "| a | b |\n### detail\ny\n## ICO decision\n- z\n## Notification clocks\nc\n## Risks\nr\n")
+    assert breach_section(text) == (
+        "## Breach or suspected-breach record\n| a | b |\n### detail\ny\n## ICO decision\n- z\n"
+        "## Notification clocks\nc\n")
     assert breach_section("# Post-mortem\n") == ""
     assert export_paths(Path("t/run.jsonl")) == {"md": Path("t/run.postmortem.md"),
                                                  "html": Path("t/run.postmortem.html")}

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -104,17 +105,26 @@ def print_comparison(comparison: Any, console: Console) -> None:
             line.append(f" {side.path}: {side.problem}")
             console.print(line, soft_wrap=True)
     if comparison.same_scenario:
-        table = Table(title="Expectation by expectation")
-        for name in ("expectation", "area", "A", "credit A", "B", "credit B", "change"):
-            table.add_column(name, justify="right" if name.startswith(("credit", "change")) else "left")
+        wide = console.width >= 120  # room for each expectation's title
+        table = Table(title="Expectation by expectation", box=box.SIMPLE_HEAD)
+        table.add_column("expectation", no_wrap=True, max_width=20, overflow="ellipsis")
+        if wide:
+            table.add_column("what", no_wrap=True, overflow="ellipsis", max_width=34)
+        table.add_column("area", no_wrap=True, max_width=15, overflow="ellipsis")
+        table.add_column("A", no_wrap=True, min_width=6)
+        table.add_column("credit", justify="right", no_wrap=True, min_width=6)
+        table.add_column("B", no_wrap=True, min_width=6)
+        table.add_column("credit", justify="right", no_wrap=True, min_width=6)
+        table.add_column("change", justify="right", no_wrap=True, min_width=6)
         for row in comparison.rows:
+            cells = [row.key, row.label] if wide else [row.key]
             table.add_row(
-                f"{row.key} ({row.label})",
-                fmt.area_label(row.area),
-                _status(row.a),
-                fmt.score_text(row.a.get("credit")) if row.a else "—",
-                _status(row.b),
-                fmt.score_text(row.b.get("credit")) if row.b else "—",
+                *cells,
+                fmt.area_label(row.area) if wide else fmt.area_short(row.area),
+                _status(row.a, flags=wide),
+                _credit(row.a),
+                _status(row.b, flags=wide),
+                _credit(row.b),
                 fmt.delta_text(row.delta),
             )
     else:
@@ -126,12 +136,18 @@ def print_comparison(comparison: Any, console: Console) -> None:
     console.print(table)
 
 
-def _status(figures: Any) -> str:
+def _status(figures: Any, flags: bool = True) -> str:
     if not figures:
         return "—"
     text = fmt.status_text(figures.get("status"))
-    flags = figures.get("flags") or []
+    flags = (figures.get("flags") or []) if flags else []
     return text + (f" [{', '.join(flags)}]" if flags else "")
+
+
+def _credit(figures: Any) -> str:
+    if not figures or figures.get("status") in ("not_applicable", "open"):
+        return "—"
+    return fmt.score_text(figures.get("credit"))
 
 
 def _area(figures: Any) -> str:

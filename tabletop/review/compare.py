@@ -10,6 +10,8 @@ from tabletop.review.entry import TranscriptEntry, ratings_of
 
 BY_EXPECTATION = "expectation"
 BY_AREA = "area"
+UNCOUNTED = ("not_applicable", "open")
+"""Expectation statuses the scorer leaves out of every total."""
 
 
 @dataclass(frozen=True)
@@ -67,8 +69,11 @@ class ComparisonRow:
 
     @property
     def delta(self) -> float | None:
+        """B minus A (credit or area ratio); None when a side lacks it or it is not counted."""
         name = "credit" if self.a is not None and "credit" in self.a else "ratio"
         if self.a is None or self.b is None:
+            return None
+        if self.a.get("status") in UNCOUNTED or self.b.get("status") in UNCOUNTED:
             return None
         left, right = self.a.get(name), self.b.get(name)
         if isinstance(left, (int, float)) and isinstance(right, (int, float)):

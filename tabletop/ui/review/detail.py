@@ -40,33 +40,41 @@ def draft_postmortem(evidence: Any, generated_at: Any) -> Draft:
     try:
         from tabletop.report import build_postmortem, render_report
 
-        postmortem = build_postmortem(evidence.scenario, evidence.events, evidence.scorecard)
+        warnings = [f"Transcript integrity: {evidence.problem}"] if evidence.problem else []
+        link = export_paths(Path(evidence.path))["md"].name
+        postmortem = build_postmortem(evidence.scenario, evidence.events, evidence.scorecard,
+                                      link=link, warnings=warnings)
         markdown = render_report(postmortem, "md", generated_at)
     except Exception as error:
         return Draft(problem=f"The post-mortem draft could not be built: {type(error).__name__}: {error}")
     return Draft(markdown=markdown, breach=breach_section(markdown), postmortem=postmortem)
 
 
+RECORD_WORDS = ("breach", "ico", "notification", "clock")
+
+
 def breach_section(markdown: str) -> str:
-    """The breach (or suspected-breach) record section of a post-mortem in Markdown."""
-    lines = markdown.splitlines()
-    start = level = None
-    for number, line in enumerate(lines):
-        stripped = line.lstrip()
-        if stripped.startswith("#") and "breach" in stripped.lower():
-            start, level = number, len(stripped) - len(stripped.lstrip("#"))
+    """The breach record of a post-mortem in Markdown, with the ICO decision and clocks after it.
+
+    Starts at the first section heading naming a breach record (not the title) and keeps the
+    sections right after it that are about the ICO decision or notification clocks.
+    """
+    sections: list[tuple[str, list[str]]] = []
+    for line in markdown.splitlines():
+        if line.startswith("## "):
+            sections.append((line[3:].lower(), [line]))
+        elif sections:
+            sections[-1][1].append(line)
+    out: list[str] = []
+    for heading, lines in sections:
+        if not out:
+            if "breach" in heading and "record" in heading:
+                out.extend(lines)
+        elif any(word in heading for word in RECORD_WORDS):
+            out.extend(lines)
+        else:
             break
-    if start is None:
-        return ""
-    end = len(lines)
-    for number in range(start + 1, len(lines)):
-        stripped = lines[number].lstrip()
-        if stripped.startswith("#"):
-            depth = len(stripped) - len(stripped.lstrip("#"))
-            if depth <= (level or 1):
-                end = number
-                break
-    return "\n".join(lines[start:end]).strip() + "\n"
+    return "\n".join(out).strip() + "\n" if out else ""
 
 
 def export_paths(transcript: Path) -> dict[str, Path]:

@@ -101,8 +101,7 @@ class CompareScreen(Screen):
             for row in comparison.rows:
                 table.add_row(
                     f"{row.key} · {row.label}", fmt.area_label(row.area),
-                    _status(row.a), Text(fmt.score_text(row.a.get("credit")) if row.a else "—", justify="right"),
-                    _status(row.b), Text(fmt.score_text(row.b.get("credit")) if row.b else "—", justify="right"),
+                    _status(row.a), _credit(row.a), _status(row.b), _credit(row.b),
                     _change(row.delta),
                 )
         else:
@@ -125,6 +124,12 @@ def _status(figures: Any) -> Text:
     if figures.get("flags"):
         text.append(" " + ", ".join(figures["flags"]), style="magenta")
     return text
+
+
+def _credit(figures: Any) -> Text:
+    if not figures or figures.get("status") in ("not_applicable", "open"):
+        return Text("—", style="dim", justify="right")
+    return Text(fmt.score_text(figures.get("credit")), justify="right")
 
 
 def _area(figures: Any) -> str:

@@ -472,3 +472,30 @@ async def test_script_lines_for_one_role_are_read_from_the_simulate_format(tmp_p
         (3600, "ico_decision"),
     ]
     assert lines[-1] == ScriptLine(at=3600, action="ico_decision", fields={"outcome": "notify"}, rationale="High risk to individuals")
+
+
+@pytest.mark.parametrize("line_seen", [True, False], ids=["line-seen-live", "line-only-in-replay"])
+async def test_a_decision_recorded_just_before_the_line_dropped_is_not_recorded_twice(tmp_path, line_seen):
+    async with hosted(tmp_path) as rig:
+        priya = await rig.player("dpo", "Priya")
+        answer, send = rig.host._answer, rig.host._send
+        muted: set[str] = set()
+        rig.host._send = lambda player, frame: None if player.name in muted else send(player, frame)
+
+        async def record_then_drop(player, request):
+            if not line_seen:
+                muted.add(player.name)  # nothing more reaches this socket, not even the line
+            frame = await answer(player, request)  # recorded and durable...
+            await player.ws.close()  # ...but the acknowledgement never leaves the host
+            muted.clear()
+            rig.host._answered.clear()  # as after a host restart: the host has forgotten the request
+            return frame
+
+        rig.host._answer = record_then_drop
+        request = asyncio.create_task(priya.decide("assess_personal_data", fields={"records": 3}))
+        await rig.host.wait_for(lambda: len(rig.lines("decision")) == 1)
+        rig.host._answer = answer
+        seq = await asyncio.wait_for(request, 10)
+        await priya.wait_for(lambda: priya.connections == 2)
+        await priya.note("back")  # anything resent on reconnecting would be recorded before this
+        assert [e["seq"] for e in rig.lines("decision")] == [seq]

@@ -189,24 +189,25 @@ def join(url: str, token: str, role: str, name: str | None, script: Path | None)
         raise click.BadParameter(f"expected a URL like ws://HOST:PORT/ws, received {url!r}", param_hint="URL")
     url = "ws" + url[4:] if url.startswith("http") else url
     if script is not None:
-        from tabletop.net.rehearsal import RehearsalError, read_script
-
-        try:
-            lines = read_script(script, role)
-        except RehearsalError as error:
-            _fail(str(error))
-        raise SystemExit(asyncio.run(_join_scripted(url, token, role, name, lines, script)))
+        raise SystemExit(asyncio.run(_join_scripted(url, token, role, name, script)))
     raise SystemExit(asyncio.run(_join_console(url, token, role, name)))
 
 
-async def _join_scripted(url: str, token: str, role: str, name: str, lines: list[Any], script: Path) -> int:
-    from tabletop.net.client import ConnectionLost, JoinRefused, PlayerClient, play_script
+async def _join_scripted(url: str, token: str, role: str, name: str, script: Path) -> int:
+    from tabletop.net.client import ConnectionLost, JoinRefused, PlayerClient, play_script, player_scenario_model
+    from tabletop.net.rehearsal import RehearsalError, read_script
 
     client = PlayerClient(url, token, role, name)
     try:
-        await client.connect()
+        welcome = await client.connect()
     except (JoinRefused, ConnectionLost) as error:
         click.echo(f"cannot join: {error}", err=True)
+        return 2
+    try:
+        lines = read_script(script, role, player_scenario_model(welcome.scenario))
+    except RehearsalError as error:
+        click.echo(str(error), err=True)
+        await client.close()
         return 2
     try:
         results = await play_script(client, lines)

@@ -263,7 +263,12 @@ class PlayerClient:
         self._emit("event", event)
 
     def _match_unacknowledged(self, event: dict[str, Any]) -> None:
-        """A request recorded before the host restarted is acknowledged by its replayed line."""
+        """A line recording one of this player's requests acknowledges it (oldest first).
+
+        The host sends a request's line before its ack, so a connection that drops between
+        the two (or a host that dies there) still leaves the player knowing it was recorded,
+        live or from the replay after reconnecting; it is then never sent again.
+        """
         if event.get("by") != self.name or event.get("role") != self.role:
             return
         for request_id, pending in list(self._pending.items()):
@@ -280,7 +285,7 @@ class PlayerClient:
                 )
             else:
                 same = event.get("type") == ev.DECISION and event.get("delegation") == message.task
-            if same and not self._connected.is_set():  # only while catching up after a reconnect
+            if same:
                 del self._pending[request_id]
                 if not pending.future.done():
                     pending.future.set_result(event.get("seq"))

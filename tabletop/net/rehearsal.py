@@ -87,12 +87,34 @@ def open_session(
     return OpenedSession(session, transcript, False, [])
 
 
-def read_script(path: Path, role: str) -> list[ScriptLine]:
-    """The lines of a decision script (the `simulate` format) that `role` plays."""
-    from tabletop.script import ScriptError, load_script
+def _referenced_injects(path: Path) -> list[str]:
+    import yaml
 
     try:
-        script = load_script(path)
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return []  # load_script reports it with its line
+    entries = data.get("decisions") if isinstance(data, dict) else None
+    refs = {e.get("inject") for e in entries or [] if isinstance(e, dict)}
+    return sorted(r for r in refs if isinstance(r, str) and r)
+
+
+def read_script(path: Path, role: str, scenario: Any = None) -> list[ScriptLine]:
+    """The lines of a decision script (the `simulate` format) that `role` plays.
+
+    `scenario` is what the player sees of it (from the host's welcome): with it, clock times
+    like `day 2 09:10` are read and actions and fields are checked before anything is sent.
+    The player never sees the scenario's injects, so the ones the script names are taken on
+    trust; the host checks them.
+    """
+    from tabletop.model import Inject
+    from tabletop.script import ScriptError, load_script
+
+    if scenario is not None:
+        stand_ins = [Inject(id=ref) for ref in _referenced_injects(path)]
+        scenario = scenario.model_copy(update={"injects": stand_ins})
+    try:
+        script = load_script(path, scenario)
     except ScriptError as error:
         raise RehearsalError(str(error)) from None
     lines = [

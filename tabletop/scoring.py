@@ -719,10 +719,11 @@ def read_run(path: str | Path) -> TranscriptRun:
         try:
             event = loads(line)
         except ValueError as error:
-            if number == last + 1:
+            problem = f"{path}:{number}: not valid JSON ({error.msg} at column {error.colno})"
+            if number == last + 1 and events:
                 warnings.append(f"{path}:{number}: torn last line skipped (the run was interrupted mid-write)")
                 continue
-            raise TranscriptError(f"{path}:{number}: not valid JSON ({error.msg} at column {error.colno})") from None
+            raise TranscriptError(problem) from None
         if not isinstance(event, dict):
             raise TranscriptError(f"{path}:{number}: expected a JSON object, received {type(event).__name__}")
         events.append(event)

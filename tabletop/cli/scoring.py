@@ -147,8 +147,11 @@ def _score_folder(folder: Path, as_json: bool, workers: int | None) -> int:
         return 1 if broken else 0
     console = Console()
     table = Table(title=f"{len(results)} transcripts in {folder}", title_justify="left")
-    for column in ("Transcript", "Scenario", "Score", "Rating", "Passed", "Findings", "Notes"):
-        table.add_column(column, justify="right" if column in ("Score", "Passed", "Findings") else "left", overflow="fold")
+    table.add_column("Transcript", no_wrap=True)
+    table.add_column("Scenario", overflow="fold")
+    for column in ("Score", "Rating", "Passed", "Findings"):
+        table.add_column(column, justify="left" if column == "Rating" else "right", no_wrap=True)
+    table.add_column("Notes", overflow="fold", ratio=1)
     for result in results:
         name = os.path.relpath(result["path"], folder)
         if "error" in result:

@@ -60,23 +60,35 @@ class Evidence:
 
 
 def load_evidence(path: str | Path, *, score: bool = True) -> Evidence:
-    """Read a transcript with the scorer's reader, check its hash chain, and score it.
+    """Check a transcript's hash chain, read its events and embedded scenario, and score it.
 
     Raises EvidenceError for a file with no readable session start or embedded scenario; a
     broken chain or a torn tail is not an error: it is reported in `integrity` and `problem`,
     and the events that were read are still scored so that the evidence stays visible.
     """
     from tabletop import scoring
+    from tabletop.model import Scenario
     from tabletop.transcript import verify_transcript
 
     path = Path(path)
-    try:
-        run = scoring.read_run(path)
-    except Exception as error:
-        raise EvidenceError(_first_line(error)) from None
-    events = list(run.events)
-    integrity, problem = INTEGRITY_OK, ""
     verdict = verify_transcript(path)
+    scenario = None
+    events: list[dict[str, Any]] = []
+    if verdict.ok and verdict.events and isinstance(verdict.events[0].get("scenario"), dict):
+        # intact: the verifier has already parsed every line, so only the scenario is rebuilt
+        try:
+            scenario = Scenario.model_validate(verdict.events[0]["scenario"])
+            events = verdict.events
+        except Exception:
+            scenario = None
+    if scenario is None:
+        # damaged or unusual: the scorer's reader recovers every readable event, or says why not
+        try:
+            run = scoring.read_run(path)
+        except Exception as error:
+            raise EvidenceError(_first_line(error)) from None
+        scenario, events = run.scenario, list(run.events)
+    integrity, problem = INTEGRITY_OK, ""
     if verdict.only_torn_tail:
         integrity = INTEGRITY_TORN
         problem = f"torn last line {verdict.first_bad_line} (everything before it is intact)"
@@ -88,13 +100,13 @@ def load_evidence(path: str | Path, *, score: bool = True) -> Evidence:
     card: dict[str, Any] = {}
     if score:
         try:
-            scorecard = scoring.score(run.scenario, events)
+            scorecard = scoring.score(scenario, events)
             card = scorecard.to_json()
         except Exception as error:  # an unscorable file still keeps its row
             if integrity == INTEGRITY_OK:
                 integrity = INTEGRITY_UNREADABLE
             problem = "; ".join(p for p in (problem, f"cannot score: {_first_line(error)}") if p)
-    return Evidence(path, events, integrity, problem, run.scenario, scorecard, card)
+    return Evidence(path, events, integrity, problem, scenario, scorecard, card)
 
 
 def _first_line(error: BaseException) -> str:

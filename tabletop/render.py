@@ -6,6 +6,7 @@ import difflib
 import re
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, UndefinedError
@@ -166,6 +167,11 @@ def environment() -> SandboxedEnvironment:
     return _environment
 
 
+@lru_cache(maxsize=2048)
+def _compiled(text: str) -> Any:
+    return environment().from_string(text)
+
+
 def has_template(text: str) -> bool:
     return any(marker in text for marker in _TEMPLATE_MARKERS)
 
@@ -174,9 +180,8 @@ def render_text(text: str, values: dict[str, Any]) -> str:
     """Render one text with the values; raises TemplateProblem with an author-facing message."""
     if not has_template(text):
         return text
-    env = environment()
     try:
-        return env.from_string(text).render(values)
+        return _compiled(text).render(values)
     except SecurityError as error:
         reason = " (templates may not reach Python internals)" if "unsafe" in str(error) else ""
         raise TemplateProblem(f"template refused by the sandbox: {error}{reason}") from None

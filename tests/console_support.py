@@ -72,3 +72,18 @@ def drill_scenario() -> Scenario:
             Role(id="technical_lead", title="Technical lead"),
         ],
     )
+
+
+async def settle(app, pilot, rounds: int = 3) -> None:
+    """Let queued session calls finish and the messages they post be handled."""
+    for _ in range(rounds):
+        await app.link.call(lambda: None)
+        await pilot.pause()
+
+
+def read_events(path) -> list[dict]:
+    """The transcript's events, straight from the file."""
+    import json
+    from pathlib import Path
+
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]

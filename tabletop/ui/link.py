@@ -106,11 +106,11 @@ class SessionLink:
         """Let the held clock run and start the session (a resumed one is already started)."""
 
         def begin() -> None:
+            if not getattr(self.session, "started", False):
+                self.session.start()  # at the held time, so what is due at T+0 is released at T+0
             if self.held:
                 self.held = False
                 self.clock.resume()
-            if not getattr(self.session, "started", False):
-                self.session.start()
 
         await self.call(begin)
 

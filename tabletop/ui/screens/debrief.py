@@ -58,6 +58,7 @@ class MarkdownScreen(Screen):
     """The post-mortem draft, rendered in the console."""
 
     BINDINGS = [Binding("escape,q", "app.pop_screen", "Back")]
+    AUTO_FOCUS = "#markdown-view"
 
     def __init__(self, markdown: str, title: str) -> None:
         super().__init__()
@@ -70,7 +71,6 @@ class MarkdownScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#markdown-view").focus()
         self.sub_title = self.title_text
 
 
@@ -137,7 +137,12 @@ class DebriefScreen(Screen):
         self.query_one("#debrief-summary", Static).update(summary)
         table = self.query_one(DataTable)
         table.clear()
-        for row in card.get("expectations", []):
+        order = {"missed": 0, "late": 1, "met": 2, "open": 3, "not_applicable": 4}
+        rows = sorted(
+            card.get("expectations", []),
+            key=lambda r: (order.get(r.get("status", ""), 3), r.get("deadline") is None, r.get("deadline") or 0),
+        )
+        for row in rows:
             status = row.get("status", "")
             try:
                 expectation = self.scenario.expectation(row["id"])

@@ -60,8 +60,8 @@ class ConfirmDialog(ModalScreen[bool]):
         with Vertical(classes="dialog-box"):
             yield Label(self.question, classes="dialog-title")
             with Horizontal(classes="dialog-buttons"):
-                yield Button(f"{self.yes} (y)", variant="error", id="yes")
-                yield Button(f"{self.no} (n)", id="no")
+                yield Button(f"{self.yes} (y)", variant="error", id="yes", compact=True)
+                yield Button(f"{self.no} (n)", id="no", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
@@ -145,41 +145,41 @@ class DecisionForm(ModalScreen[DecisionDraft | None]):
                     yield Static(action.description, classes="help")
                 if self.choose_role:
                     yield Label("Recorded for role")
-                    yield Select([(r, r) for r in self.roles], value=self.role, allow_blank=False, id="role")
+                    yield Select([(r, r) for r in self.roles], value=self.role, allow_blank=False, compact=True, id="role")
                 for name, spec in action.fields.items():
                     label = name.replace("_", " ") + (" *" if spec.required else "")
                     yield Label(label)
                     preset = self.preset.get(name)
                     if spec.type == "choice":
                         value = preset if preset in spec.choices else Select.NULL
-                        yield Select([(c, c) for c in spec.choices], value=value, id=f"field-{name}")
+                        yield Select([(c, c) for c in spec.choices], value=value, compact=True, id=f"field-{name}")
                     elif spec.type == "bool":
-                        yield Checkbox(spec.help or name, value=bool(preset), id=f"field-{name}")
+                        yield Checkbox(spec.help or name, value=bool(preset), compact=True, id=f"field-{name}")
                     else:
                         placeholder = spec.help or {"duration": "e.g. 30m", "number": "a number"}.get(spec.type, "")
                         yield Input(
                             "" if preset is None else str(preset),
                             placeholder=placeholder,
                             type="number" if spec.type == "number" else "text",
-                            id=f"field-{name}",
+                            compact=True, id=f"field-{name}",
                         )
                 required = action.rationale == "required"
                 yield Label("Rationale *" if required else "Rationale")
-                yield TextArea(id="rationale", soft_wrap=True, show_line_numbers=False)
+                yield TextArea(compact=True, id="rationale", soft_wrap=True, show_line_numbers=False)
                 yield Label("Answers inject")
                 options = [(f"{format_offset(e.get('t', 0))} {e.get('title') or e.get('inject')}", e.get("inject")) for e in reversed(self.injects)]
                 valid = {value for _, value in options}
-                yield Select(options, value=self.inject if self.inject in valid else Select.NULL, prompt="(none)", id="inject")
+                yield Select(options, value=self.inject if self.inject in valid else Select.NULL, prompt="(none)", compact=True, id="inject")
                 if self.allow_delegate:
                     yield Label("Delegate to role (blank: I do it myself)")
                     others = [r for r in self.roles if r != self.role]
-                    yield Select([(r, r) for r in others], prompt="(do it myself)", id="delegate")
+                    yield Select([(r, r) for r in others], prompt="(do it myself)", compact=True, id="delegate")
                     yield Label("Time-box")
-                    yield Input(placeholder="e.g. 30m", id="timebox")
+                    yield Input(placeholder="e.g. 30m", compact=True, id="timebox")
             yield Static("", id="form-error")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Record (ctrl+s)", variant="primary", id="record")
-                yield Button("Cancel (esc)", id="cancel")
+                yield Button("Record (ctrl+s)", variant="primary", id="record", compact=True)
+                yield Button("Cancel (esc)", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         first = self.query("#form-body Select, #form-body Input, #form-body Checkbox, #form-body TextArea").first()
@@ -277,10 +277,10 @@ class NoteDialog(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):
             yield Label("Note for the record", classes="dialog-title")
-            yield TextArea(id="note", soft_wrap=True)
+            yield TextArea(compact=True, id="note", soft_wrap=True)
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Save (ctrl+s)", variant="primary", id="save")
-                yield Button("Cancel (esc)", id="cancel")
+                yield Button("Save (ctrl+s)", variant="primary", id="save", compact=True)
+                yield Button("Cancel (esc)", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         self.add_class("dialog")
@@ -318,19 +318,19 @@ class AdhocInjectDialog(ModalScreen[AdhocInject | None]):
             yield Label("Ad-hoc inject", classes="dialog-title")
             with VerticalScroll(id="form-body"):
                 yield Label("Title *")
-                yield Input(id="title")
+                yield Input(compact=True, id="title")
                 yield Label("Body")
-                yield TextArea(id="body", soft_wrap=True)
+                yield TextArea(compact=True, id="body", soft_wrap=True)
                 yield Label("Channel")
-                yield Select([(c, c) for c in CHANNELS], value="chat", allow_blank=False, id="channel")
+                yield Select([(c, c) for c in CHANNELS], value="chat", allow_blank=False, compact=True, id="channel")
                 yield Label("To")
-                yield Select([("all", "all"), *[(r, r) for r in self.roles]], value="all", allow_blank=False, id="to")
+                yield Select([("all", "all"), *[(r, r) for r in self.roles]], value="all", allow_blank=False, compact=True, id="to")
                 yield Label("From")
-                yield Input(placeholder="e.g. Service desk", id="from")
+                yield Input(placeholder="e.g. Service desk", compact=True, id="from")
             yield Static("", id="form-error")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Release (ctrl+s)", variant="primary", id="release")
-                yield Button("Cancel (esc)", id="cancel")
+                yield Button("Release (ctrl+s)", variant="primary", id="release", compact=True)
+                yield Button("Cancel (esc)", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#title", Input).focus()

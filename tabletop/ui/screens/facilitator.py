@@ -77,7 +77,6 @@ class FacilitatorScreen(ExerciseScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.query_one(MselTable).focus()
         self.refresh_msel()
         self.rescore()

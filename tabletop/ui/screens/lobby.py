@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
@@ -54,15 +53,15 @@ class LobbyScreen(Screen):
         s = self.scenario
         with VerticalScroll(id="lobby"):
             yield Static(self._heading(), id="lobby-heading")
+            verb = f"resume at {format_offset(self.resumed_at)}" if self.resumed_at is not None else "start"
+            yield Static(Text(f"Press Enter to {verb}", style="bold"), id="lobby-start")
             with Horizontal(id="lobby-columns"):
-                with VerticalScroll(id="lobby-left"):
+                with Vertical(id="lobby-left"):
                     yield Static(self._objectives(), id="lobby-objectives", classes="panel")
                     yield Static(self._facts(), id="lobby-facts", classes="panel")
-                with VerticalScroll(id="lobby-right"):
+                with Vertical(id="lobby-right"):
                     yield Static(self._roles(), id="lobby-roles", classes="panel")
                     yield Static(self._controls(), id="lobby-controls", classes="panel")
-            verb = f"resume at {format_offset(self.resumed_at)}" if self.resumed_at is not None else "start"
-            yield Static(Text(f"Press Enter to {verb} · {s.title}", style="bold"), id="lobby-start")
         yield Footer()
 
     def _heading(self) -> Text:
@@ -84,11 +83,14 @@ class LobbyScreen(Screen):
             text.append(f"• {objective}\n", style="")
         return text
 
-    def _facts(self) -> Table:
-        table = Table(title="Context", title_justify="left", expand=True, show_lines=False, box=None)
-        table.add_column("fact", style="bold", no_wrap=True)
-        table.add_column("detail", ratio=1)
+    def _facts(self) -> Text:
+        text = Text("Context\n", style="bold")
         context = self.scenario.context
+
+        def fact(name: str, detail: str) -> None:
+            text.append(f"• {name}: ", style="bold")
+            text.append(detail + "\n")
+
         for position in context.data_positions:
             detail = [f"we are {position.position}"]
             if position.controller:
@@ -101,9 +103,11 @@ class LobbyScreen(Screen):
                 detail.append(f"tell the controller within {format_duration(position.notify_controller_within)}")
             if position.data_types:
                 detail.append("data: " + ", ".join(position.data_types))
-            table.add_row(position.dataset, "; ".join(detail))
+            if position.subjects:
+                detail.append(f"subjects: {position.subjects}")
+            fact(position.dataset, "; ".join(detail))
         if context.systems:
-            table.add_row("systems", ", ".join(context.systems))
+            fact("systems", ", ".join(context.systems))
         if context.recovery is not None:
             r = context.recovery
             parts = [p for p in (
@@ -112,18 +116,15 @@ class LobbyScreen(Screen):
                 f"RTO {format_duration(r.rto)}" if r.rto is not None else "",
                 f"backup {r.backup}" if r.backup else "",
             ) if p]
-            table.add_row("recovery", ", ".join(parts))
+            fact("recovery", ", ".join(parts))
         for key, value in (context.model_extra or {}).items():
-            table.add_row(key.replace("_", " "), _fact_value(value))
-        if not table.row_count:
-            table.add_row("—", "no context facts in this scenario")
-        return table
+            fact(key.replace("_", " "), _fact_value(value))
+        if len(text.plain.splitlines()) == 1:
+            text.append("No context facts in this scenario.\n", style="dim")
+        return text
 
-    def _roles(self) -> Table:
-        table = Table(title="Roles", title_justify="left", expand=True, box=None)
-        table.add_column("role", style="bold", no_wrap=True)
-        table.add_column("played by")
-        table.add_column("duty", ratio=1, style="dim")
+    def _roles(self) -> Text:
+        text = Text("Roles\n", style="bold")
         players: dict[str, list[str]] = {}
         for person in self.participants:
             label = person.get("name", "?") + (" (simulated)" if person.get("simulated") else "")
@@ -131,16 +132,19 @@ class LobbyScreen(Screen):
         duties = {r.id: r.duty for r in self.scenario.role_info}
         for role in self.scenario.roles:
             who = ", ".join(players.get(role, [])) or ("simulated" if self.mode == "solo" else "open")
-            table.add_row(self.scenario.role_title(role), who, duties.get(role, ""))
-        return table
+            text.append(f"• {self.scenario.role_title(role)}", style="bold")
+            text.append(f" — {who}\n")
+            if duties.get(role):
+                first = duties[role].split(". ")[0].rstrip(".") + "."
+                text.append(f"  {first}\n", style="dim")
+        return text
 
-    def _controls(self) -> Table:
-        table = Table(title="Controls", title_justify="left", expand=True, box=None)
-        table.add_column("key", style="bold", no_wrap=True)
-        table.add_column("does", ratio=1)
+    def _controls(self) -> Text:
+        text = Text("Controls\n", style="bold")
         for key, does in CONTROLS:
-            table.add_row(key, does)
-        return table
+            text.append(f"{key:>7}  ", style="bold")
+            text.append(does + "\n")
+        return text
 
     def action_start(self) -> None:
         self.app.begin_exercise()

@@ -75,7 +75,6 @@ class PlayerScreen(ExerciseScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.query_one("#feed-list").focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

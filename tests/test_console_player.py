@@ -1,0 +1,227 @@
+"""The player's journey through the console: lobby, injects, decisions, delegation, pause, end, debrief."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Select, TextArea
+
+from console_support import drill_scenario, read_events, settle
+from tabletop.clock import VirtualClock
+from tabletop.ui.app import make_console
+from tabletop.ui.screens.debrief import DebriefScreen
+from tabletop.ui.screens.dialogs import ActionPalette, DecisionForm
+from tabletop.ui.screens.lobby import LobbyScreen
+from tabletop.ui.screens.player import PlayerScreen
+from tabletop.ui.widgets.decisions import DecisionList
+from tabletop.ui.widgets.inject_feed import InjectFeed, InjectView
+from tabletop.ui.widgets.scorecard import DeadlineHints
+
+
+def console(tmp_path, **kwargs):
+    clock = VirtualClock()
+    out = tmp_path / "run.jsonl"
+    opened: list[str] = []
+    app = make_console(
+        drill_scenario(),
+        out=out,
+        clock=clock,
+        tick_interval=None,
+        name="Sam",
+        open_url=lambda url: opened.append(url) or True,
+        **kwargs,
+    )
+    return app, clock, out, opened
+
+
+async def advance(app, pilot, clock, t: float) -> None:
+    clock.advance_to(t)
+    await app.link.tick()
+    await settle(app, pilot)
+
+
+async def decide(pilot, app, query: str, rationale: str = "", **values) -> DecisionForm:
+    """Open the palette, search, choose, fill the form; returns the form (still open)."""
+    await pilot.press("a")
+    await pilot.pause()
+    assert isinstance(app.screen, ActionPalette)
+    await pilot.press(*query)
+    await pilot.press("enter")
+    await pilot.pause()
+    form = app.screen
+    assert isinstance(form, DecisionForm)
+    if rationale:
+        form.query_one("#rationale", TextArea).text = rationale
+    for widget_id, value in values.items():
+        form.query_one(f"#{widget_id}").value = value
+    return form
+
+
+async def test_player_journey_records_what_the_screen_shows(tmp_path):
+    app, clock, out, _ = console(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert isinstance(app.screen, LobbyScreen)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, PlayerScreen)
+
+        # the alert is released at T+0 and shown, newest on top
+        feed = screen.query_one(InjectFeed)
+        assert [e["inject"] for e in feed.injects] == ["alert"]
+        await advance(app, pilot, clock, 1200)
+        assert [e["inject"] for e in feed.visible()] == ["customer-ticket", "alert"]
+        assert "Anomalous CRM export" in str(screen.query_one("#inject-text").render())
+        assert feed.unread == {feed.key(feed.visible()[0])}
+
+        # reading the ticket marks it read and shows its text
+        screen.query_one("#feed-list").focus()
+        await pilot.press("home")
+        await pilot.pause()
+        assert feed.unread == set()
+        assert screen.query_one(InjectView).event["inject"] == "customer-ticket"
+
+        # a decision with a rationale, answering the selected inject
+        form = await decide(pilot, app, "appoint", rationale="I coordinate; others fix")
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert isinstance(app.screen, PlayerScreen)
+        decisions = [e for e in read_events(out) if e["type"] == "decision"]
+        assert [(d["action"], d["role"], d["by"], d["rationale"], d["inject"]) for d in decisions] == [
+            ("appoint_coordinator", "coordinator", "Sam", "I coordinate; others fix", "customer-ticket")
+        ]
+        assert screen.query_one(DecisionList).entries[-1]["action"] == "appoint_coordinator"
+
+        # delegate to the (simulated) DPO with a time-box; the teammate carries it out later
+        form = await decide(pilot, app, "notify controller", rationale="DPA clause 9.2", delegate="dpo")
+        form.query_one("#timebox").value = "30m"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        delegations = [e for e in read_events(out) if e["type"] == "delegation"]
+        assert [(d["to_role"], d["action"], d["timebox"]) for d in delegations] == [("dpo", "notify_controller", 1800)]
+        await advance(app, pilot, clock, 1200 + 3600)
+        done = [e for e in read_events(out) if e["type"] == "decision" and e["action"] == "notify_controller"]
+        assert done and done[0]["role"] == "dpo" and done[0]["delegated_by"] == "coordinator"
+        rendered = "\n".join(str(o.prompt) for o in screen.query_one(DecisionList).options)
+        assert "dpo: Notify the controller" in rendered and "done" in rendered
+
+        # pause and resume from the keyboard
+        await pilot.press("space")
+        await settle(app, pilot)
+        assert app.link.paused
+        await pilot.press("space")
+        await settle(app, pilot)
+        assert not app.link.paused
+        ops = [e["op"] for e in read_events(out) if e["type"] == "clock"]
+        assert ops[-2:] == ["pause", "resume"]
+
+        # end, confirm, and the debrief writes the post-mortem next to the transcript
+        await pilot.press("e")
+        await pilot.pause()
+        await pilot.press("y")
+        await settle(app, pilot)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, DebriefScreen)
+        assert read_events(out)[-1]["type"] == "session_ended"
+        assert app.screen.result is not None and app.screen.result.error is None
+        assert out.with_suffix(".md").exists() and out.with_suffix(".html").exists()
+        expected = {row[0] for row in [app.screen.query_one("#debrief-table").get_row_at(i) for i in range(3)]}
+        assert "Appoint an incident coordinator" in expected
+
+
+async def test_required_rationale_is_enforced_and_nothing_is_recorded(tmp_path):
+    app, clock, out, _ = console(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("enter")
+        await settle(app, pilot)
+        form = await decide(pilot, app, "ico")
+        form.query_one("#field-outcome", Select).value = "notify"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.screen is form
+        assert "rationale is required" in str(form.query_one("#form-error").render())
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert not [e for e in read_events(out) if e["type"] in ("decision", "delegation")]
+
+
+async def test_a_decision_is_listed_only_once_the_engine_recorded_it(tmp_path):
+    """A rejected decision (a simulated role's own action) is reported and never listed."""
+    app, clock, out, _ = console(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("enter")
+        await settle(app, pilot)
+        screen = app.screen
+        screen.record(
+            __import__("tabletop.ui.screens.dialogs", fromlist=["DecisionDraft"]).DecisionDraft(
+                action="notify_controller", role="dpo"
+            )
+        )
+        await settle(app, pilot)
+        assert screen.query_one(DecisionList).entries == []
+        assert not [e for e in read_events(out) if e["type"] == "decision"]
+        assert any("simulated" in n.message for n in app._notifications)
+
+
+async def test_hints_show_open_deadlines_as_countdowns(tmp_path):
+    app, clock, out, _ = console(tmp_path, hints=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        hints = app.screen.query_one(DeadlineHints)
+        text = str(hints.render())
+        assert "in 15m" in text and "Appoint an incident coordinator" in text
+        # the DPO's own deadline is not the coordinator's to chase
+        assert "Notify the controller" not in text
+
+
+async def test_no_hints_without_the_flag(tmp_path):
+    app, clock, out, _ = console(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert not app.screen.query(DeadlineHints)
+
+
+async def test_channel_filter_and_the_command_palette_offer_every_action(tmp_path):
+    app, clock, out, _ = console(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await advance(app, pilot, clock, 3600)
+        feed = app.screen.query_one(InjectFeed)
+        assert len(feed.visible()) == 3
+        await pilot.press("f")
+        await pilot.pause()
+        assert feed.channel == "alert" and [e["inject"] for e in feed.visible()] == ["alert"]
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {"Decide", "Note", "Channel", "Tasks", "Pause/resume", "Faster", "Slower", "End"} <= titles
+
+
+async def test_quitting_keeps_the_transcript_open_for_resume(tmp_path):
+    app, clock, out, _ = console(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("enter")
+        await settle(app, pilot)
+        form = await decide(pilot, app, "appoint", rationale="first")
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+    events = read_events(out)
+    assert events[-1]["type"] != "session_ended"
+    assert [e["action"] for e in events if e["type"] == "decision"] == ["appoint_coordinator"]
+    assert app.return_value is not None and app.return_value.ended is False
+
+    resumed = make_console(resume=out, clock=VirtualClock(), tick_interval=None)
+    async with resumed.run_test(size=(120, 40)) as pilot:
+        assert isinstance(resumed.screen, LobbyScreen)
+        await pilot.press("enter")
+        await settle(resumed, pilot)
+        screen = resumed.screen
+        assert isinstance(screen, PlayerScreen)
+        assert screen.player == "Sam"
+        assert [e["action"] for e in screen.query_one(DecisionList).entries] == ["appoint_coordinator"]
+        assert [e["inject"] for e in screen.query_one(InjectFeed).injects] == ["alert"]

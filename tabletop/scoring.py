@@ -359,6 +359,25 @@ def _anchor_text(expectation: Expectation) -> str:
     }[kind]
 
 
+_PREPARED: dict[int, tuple[Scenario, tuple[Any, ...]]] = {}
+
+
+def _prepared(scenario: Scenario) -> tuple[dict[str, Action], dict[str, list[str]], dict[str, list]]:
+    """Lookups the scorer needs, built once per Scenario object (scenarios are immutable)."""
+    cached = _PREPARED.get(id(scenario))
+    if cached is not None and cached[0] is scenario:
+        return cached[1]  # type: ignore[return-value]
+    avoid_by_action: dict[str, list] = {}
+    for rule in scenario.avoid:
+        for action_id in rule.actions:
+            avoid_by_action.setdefault(action_id, []).append(rule)
+    prepared = (scenario.action_map(), {i.id: i.marks for i in scenario.injects if i.marks}, avoid_by_action)
+    if len(_PREPARED) >= 32:
+        _PREPARED.clear()
+    _PREPARED[id(scenario)] = (scenario, prepared)
+    return prepared
+
+
 def score(
     scenario: Scenario, events: Iterable[dict[str, Any]], *, until: float | None = None
 ) -> Scorecard:
@@ -368,12 +387,7 @@ def score(
     expectations whose deadline is still ahead are `open`.
     """
     ordered = _in_order(list(events))
-    actions = scenario.action_map()
-    inject_marks = {i.id: i.marks for i in scenario.injects if i.marks}
-    avoid_by_action: dict[str, list] = {}
-    for rule in scenario.avoid:
-        for action_id in rule.actions:
-            avoid_by_action.setdefault(action_id, []).append(rule)
+    actions, inject_marks, avoid_by_action = _prepared(scenario)
 
     released: dict[str, float] = {}
     markers: dict[str, float] = {}
@@ -738,7 +752,7 @@ def read_run(path: str | Path) -> TranscriptRun:
     if not isinstance(embedded, dict):
         raise TranscriptError(f"{path}:1: key 'scenario': expected the resolved scenario embedded as an object")
     try:
-        scenario = Scenario.model_validate(embedded)
+        scenario = embedded_scenario(embedded)
     except Exception as error:  # pydantic ValidationError: report the first problem plainly
         first_error = getattr(error, "errors", lambda: [])()
         if first_error:
@@ -750,6 +764,49 @@ def read_run(path: str | Path) -> TranscriptRun:
     return TranscriptRun(path=path, scenario=scenario, events=events, warnings=tuple(warnings))
 
 
+_EMBEDDED: list[tuple[dict[str, Any], Scenario]] = []
+_EMBEDDED_KEEP = 8
+
+
+def embedded_scenario(data: dict[str, Any]) -> Scenario:
+    """The Scenario for an embedded scenario's JSON, validated once per distinct content.
+
+    Many transcripts of one scenario and seed embed equal JSON: a cached Scenario is reused only
+    when the data compares equal to a private copy of what it was validated from.
+    """
+    for index, (known, scenario) in enumerate(_EMBEDDED):
+        if known == data:
+            if index:
+                _EMBEDDED.insert(0, _EMBEDDED.pop(index))
+            return scenario
+    scenario = Scenario.model_validate(data)
+    _EMBEDDED.insert(0, (json.loads(json.dumps(data)), scenario))
+    del _EMBEDDED[_EMBEDDED_KEEP:]
+    return scenario
+
+
+_FILE_HASHES: dict[tuple[str, int, int], str] = {}
+
+
+def _file_sha256(path: Path) -> str | None:
+    """SHA-256 of a file, remembered by (path, mtime, size) so a folder run reads it once."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    digest = _FILE_HASHES.get(key)
+    if digest is None:
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            return None
+        if len(_FILE_HASHES) > 256:
+            _FILE_HASHES.clear()
+        _FILE_HASHES[key] = digest
+    return digest
+
+
 def _scenario_drift(path: Path, started: dict[str, Any]) -> list[str]:
     """A warning when the scenario file on disk no longer matches the one the run used."""
     recorded = started.get("scenario_sha256")
@@ -759,11 +816,10 @@ def _scenario_drift(path: Path, started: dict[str, Any]) -> list[str]:
     candidate = Path(source)
     candidates = [candidate] if candidate.is_absolute() else [candidate, path.parent / candidate]
     for option in candidates:
-        try:
-            data = option.read_bytes()
-        except OSError:
+        digest = _file_sha256(option)
+        if digest is None:
             continue
-        if hashlib.sha256(data).hexdigest() != recorded:
+        if digest != recorded:
             return [
                 f"scenario file {source} has changed since this run: scored with the copy "
                 "embedded in the transcript"

@@ -131,6 +131,8 @@ def check_fields(action: Action, fields: dict[str, Any] | None) -> list[str]:
                 problems.append(f"field {name!r} of {action.id!r}: expected a number, received {value!r}")
         elif spec.type == "bool" and not isinstance(value, bool):
             problems.append(f"field {name!r} of {action.id!r}: expected true or false, received {value!r}")
+        elif spec.type == "text" and isinstance(value, (dict, list)):
+            problems.append(f"field {name!r} of {action.id!r}: expected text, received {value!r}")
         elif spec.type == "duration":
             try:
                 parse_duration(value)
@@ -188,7 +190,10 @@ def scenario_digest(scenario: Scenario, path: str | Path | None) -> str:
 
 def _jsonable(value: Any) -> Any:
     """Plain JSON data (tuples to lists), so that what is returned is what is read back."""
-    return json.loads(json.dumps(value, ensure_ascii=False))
+    try:
+        return json.loads(json.dumps(value, ensure_ascii=False, allow_nan=False))
+    except (TypeError, ValueError):
+        raise Rejected(f"expected plain text, numbers or true/false as field values, received {value!r}") from None
 
 
 # --- the session ---------------------------------------------------------------------------
@@ -525,6 +530,8 @@ class Session:
                 raise Rejected("; ".join(problems))
             self._check_inject_ref(inject)
             by = self._check_by(by)
+            fields = _jsonable(dict(fields or {}))
+            rationale = "" if rationale is None else str(rationale)
             timebox_s = None
             if delegate_to is not None:
                 if delegate_to not in self.scenario.roles:
@@ -542,7 +549,6 @@ class Session:
             self._run((self.clock.now(), PRIO_DEADLINE), advance=False)
             self._require_running()
             extra = {} if script_entry is None else {"script_entry": script_entry}
-            fields = _jsonable(dict(fields or {}))
             if delegate_to is not None:
                 record = self._record(
                     ev.DELEGATION,

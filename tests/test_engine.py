@@ -253,6 +253,8 @@ def test_expectation_anchored_on_a_marker_and_on_an_action(tmp_path):
         (dict(role="dpo", action="assess_personal_data", fields={"records": "lots"}), "expected a number"),
         (dict(role="dpo", action="assess_personal_data", fields={"special_category": "yes"}), "expected true or false"),
         (dict(role="coordinator", action="restore_backup", fields={"rpo": "soon"}), "expected a duration"),
+        (dict(role="coordinator", action="restore_backup", fields={"backup": ["a", "b"]}), "expected text"),
+        (dict(role="coordinator", action="escalate", fields={"to": object()}), "plain text"),
         (dict(role="ceo", action="appoint_coordinator"), "role 'ceo' is not in scenario"),
         (dict(role="coordinator", action="appoint_coordinator", by=" "), "`by`"),
         (dict(role="coordinator", action="appoint_coordinator", inject="nope"), "unknown inject 'nope'"),

@@ -295,7 +295,7 @@ def _print_msel(data: dict[str, Any]) -> None:
         if row["clock"]:
             time += f"\n{row['clock']}"
         expected = "\n".join(
-            f"{e['action']} ({e['owner']})" + (f" by {e['deadline']}" if e["deadline"] else f" within {e['within']}")
+            f"{e['action']} ({e['owner']})\n  " + (f"by {e['deadline']}" if e["deadline"] else f"within {e['within']}")
             for e in row["expects"]
         )
         condition = row["when"]["text"] if row["when"] else ""

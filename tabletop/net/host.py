@@ -292,10 +292,14 @@ class TeamHost:
         """A durable event: keep it for reconnecting players and send it to those who see it."""
         self.events.append(event)
         self.changed.set()
+        frames: dict[str, str | None] = {}  # one frame per role: what a role sees is the same for all
         for player in list(self.players):
-            seen = player_event(event, player.role)
-            if seen is not None:
-                self._send(player, p.EventMessage(event=seen).to_frame())
+            if player.role not in frames:
+                seen = player_event(event, player.role)
+                frames[player.role] = None if seen is None else p.event_frame(seen)
+            frame = frames[player.role]
+            if frame is not None:
+                self._send(player, frame)
         kind = event.get("type")
         if kind == ev.SESSION_STARTED and self._unrecorded_joins:
             task = asyncio.ensure_future(self._record_waiting_joins())
@@ -433,7 +437,7 @@ class TeamHost:
             if event.get("seq", -1) > hello.last_seq:
                 seen = player_event(event, player.role)
                 if seen is not None:
-                    missed.append(p.EventMessage(event=seen).to_frame())
+                    missed.append(p.event_frame(seen))
         welcome = p.Welcome(
             role=player.role,
             name=player.name,

@@ -277,9 +277,18 @@ def parse_player_message(frame: str | bytes) -> Hello | Decide | Note | Complete
         ) from None
 
 
+def event_frame(event: dict[str, Any]) -> str:
+    """The `event` message for a transcript line (the host's hot path: no model round trip)."""
+    return json.dumps(
+        {"v": PROTOCOL_VERSION, "type": "event", "event": event}, separators=(",", ":"), ensure_ascii=False
+    )
+
+
 def parse_host_message(frame: str | bytes) -> Welcome | EventMessage | State | Presence | Ack | Error:
     """Read a frame the host sent; raise ProtocolError when it is not a valid message."""
     data = _decode(frame, _HOST_TYPES)
+    if data["type"] == "event" and isinstance(data.get("event"), dict) and len(data) == 3:
+        return EventMessage.model_construct(v=PROTOCOL_VERSION, type="event", event=data["event"])
     try:
         return _HOST.validate_python(data)
     except ValidationError as error:

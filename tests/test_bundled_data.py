@@ -19,6 +19,7 @@ from tabletop.model import (
     Role,
     RubricSet,
 )
+from tabletop import render
 from tabletop.timing import parse_at, parse_duration
 from tabletop.yamlsource import read_yaml
 
@@ -370,30 +371,50 @@ def test_scenario_references_are_consistent(scenario, actions, roles, rubrics, r
             assert when["after"] in inject_ids
 
 
-def test_scenario_injects_fall_within_duration(scenario):
-    _, data = scenario
+def schedule_problems(data: dict) -> list[str]:
+    """Injects scheduled after the end or inside a time jump, and misplaced relative times."""
     from datetime import datetime
 
     starts_at = datetime.fromisoformat(data["starts_at"])
     duration = parse_duration(data["duration"])
-    scheduled = []
-    jumps = []
+    problems, scheduled, jumps = [], [], []
     for inject in merged_injects(data):
         seconds, relative = parse_at(inject["at"], starts_at)
         if "when" in inject:
-            assert relative, f"{inject['id']}: a branch's `at` is relative (+10m)"
+            if not relative:
+                problems.append(f"{inject['id']}: a branch's `at` is relative (+10m)")
             continue
-        assert not relative, f"{inject['id']}: only a branch takes a relative `at`"
+        if relative:
+            problems.append(f"{inject['id']}: only a branch takes a relative `at`")
         scheduled.append((seconds, inject["id"]))
         if "advance_to" in inject:
             target, _ = parse_at(inject["advance_to"], starts_at)
-            assert target > seconds
+            if target <= seconds:
+                problems.append(f"{inject['id']}: jumps backwards")
             jumps.append((seconds, target))
     for seconds, inject_id in scheduled:
-        assert seconds <= duration, f"{inject_id} at {seconds}s is after the end ({duration}s)"
-        for at, target in jumps:
-            assert not (at < seconds < target), f"{inject_id} falls inside a time jump"
-    assert starts_at.weekday() < 5, "scenarios start on a weekday"
+        if seconds > duration:
+            problems.append(f"{inject_id} at {seconds}s is after the end ({duration}s)")
+        if any(at < seconds < target for at, target in jumps):
+            problems.append(f"{inject_id} falls inside a time jump")
+    if starts_at.weekday() >= 5:
+        problems.append("scenarios start on a weekday")
+    return problems
+
+
+def test_scenario_injects_fall_within_duration(scenario):
+    _, data = scenario
+    assert schedule_problems(data) == []
+
+
+def test_schedule_check_catches_late_and_skipped_injects():
+    data = load(SCENARIOS / "suspected-breach.yaml")
+    late = {**data, "duration": "20h"}
+    assert any("after the end" in p for p in schedule_problems(late))
+    skipped = {**data, "injects": data["injects"] + [{"id": "lost", "at": "15:00", "title": "x"}]}
+    assert any("lost falls inside a time jump" in p for p in schedule_problems(skipped))
+    weekend = {**data, "starts_at": "2026-03-07T08:40"}
+    assert "scenarios start on a weekday" in schedule_problems(weekend)
 
 
 def test_scenario_marks_awareness_when_personal_data_is_involved(scenario):
@@ -405,7 +426,6 @@ def test_scenario_marks_awareness_when_personal_data_is_involved(scenario):
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_scenario_texts_render_with_seeded_values(scenario, seed):
-    render = pytest.importorskip("tabletop.render")
     _, data = scenario
     values, problems = render.generate_values(data["variables"], seed)
     assert problems == {}
@@ -419,7 +439,6 @@ def test_scenario_texts_render_with_seeded_values(scenario, seed):
 
 
 def test_seed_varies_the_story(scenario):
-    render = pytest.importorskip("tabletop.render")
     _, data = scenario
     first, _ = render.generate_values(data["variables"], 1)
     second, _ = render.generate_values(data["variables"], 2)

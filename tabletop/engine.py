@@ -390,7 +390,11 @@ class Session:
         return self._done.get(action)
 
     def subscribe(self, callback: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
-        """Call `callback(event)` for every event once it is durably written; returns an unsubscribe."""
+        """Call `callback(event)` for every event once it is durably written; returns an unsubscribe.
+
+        Callbacks run on the thread that drives the session, inside its lock: they must not
+        block (post the event to your own loop or queue); an exception in one is logged.
+        """
         self._subscribers.append(callback)
 
         def unsubscribe() -> None:
@@ -783,8 +787,12 @@ class Session:
             return record
 
     def end(self, reason: str = "facilitator") -> dict[str, Any]:
+        """End the session now (what was already due is released first)."""
         with self._lock:
             self._require_running()
+            self._run((self.clock.now(), PRIO_DEADLINE), advance=False)
+            if self._ended:  # it reached its own end on the way
+                return self._events[-1]
             return self._record(ev.SESSION_ENDED, reason=reason)
 
     # --- resuming --------------------------------------------------------------------------
@@ -1082,7 +1090,8 @@ class Session:
         start = len(self._events)
         heap = self._heap
         while heap and not self._ended:
-            time, prio, _, item = heap[0]
+            entry = heap[0]
+            time, prio, _, item = entry
             now = self.clock.now()
             bound = limit if limit >= (now, PRIO_DEADLINE) else (now, PRIO_DEADLINE)
             if (time, prio) >= bound:
@@ -1092,7 +1101,11 @@ class Session:
                 continue
             if advance and time > now:
                 self.clock.advance_to(time)
-            self._process(item, time)
+            try:
+                self._process(item, time)
+            except TranscriptError:
+                heapq.heappush(heap, entry)  # not recorded: try again on the next tick
+                raise
         return self._events[start:]
 
     def _process(self, item: tuple[Any, ...], due: float) -> None:

@@ -719,3 +719,35 @@ def test_responses_fire_in_solo_but_not_when_the_responder_joins(tmp_path):
     session.decide("coordinator", "status_update", by="Sam", fields={"audience": "internal"})
     session.run_until(120)
     assert session.released[-1] == "response-status-update"
+
+
+def test_a_failed_write_during_a_tick_is_retried_not_lost(tmp_path, monkeypatch):
+    import errno
+
+    import tabletop.transcript as tr
+    from tabletop.transcript import TranscriptError
+
+    session = make_session(tmp_path, breach_scenario())
+    real_write = os.write
+    failures = iter([True])
+
+    def flaky(fd, data):
+        if next(failures, False):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(tr.os, "write", flaky)
+    with pytest.raises(TranscriptError, match="disk full"):
+        session.run_until(1200)
+    assert "customer-ticket" not in session.released
+    session.tick()
+    assert ("customer-ticket", 1200.0) in released(session)
+    assert verify_transcript(session.path).ok
+
+
+def test_end_releases_what_was_due_first(tmp_path):
+    session, wall = scaled(tmp_path)
+    wall.now = 21  # sim 1260: the ticket is due but nobody ticked
+    session.end()
+    assert session.events[-1]["type"] == "session_ended"
+    assert ("customer-ticket", 1260.0) in released(session)

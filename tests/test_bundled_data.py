@@ -445,3 +445,100 @@ def test_seed_varies_the_story(scenario):
     again, _ = render.generate_values(data["variables"], 1)
     assert first == again
     assert first != second
+
+
+# --- the data scores as the doctrine says ------------------------------------------------------
+
+
+def play_script(name: str, decisions: list[dict], folder: Path, participants: list[dict]):
+    """Play a few decisions through the engine in virtual time; return (session, scorecard json)."""
+    from tabletop.clock import VirtualClock
+    from tabletop.engine import Session
+    from tabletop.loader import load_scenario
+    from tabletop.script import load_script, play
+    from tabletop.scoring import score
+    from tabletop.transcript import TranscriptWriter
+
+    scenario = load_scenario(SCENARIOS / f"{name}.yaml")
+    script_path = folder / "script.yaml"
+    script_path.write_text(yaml.safe_dump({"participants": participants, "decisions": decisions}))
+    script = load_script(script_path, scenario)
+    writer = TranscriptWriter.open(folder / "run.jsonl")
+    session = Session(scenario, writer, clock=VirtualClock(), participants=script.participants,
+                      mode="simulate")
+    session.start()
+    try:
+        play(session, script)
+    finally:
+        writer.close()
+    card = score(scenario, session.events).to_json()
+    return session, card
+
+
+def expectation(card: dict, expectation_id: str) -> dict:
+    return next(e for e in card["expectations"] if e["id"] == expectation_id)
+
+
+CAST = [{"name": "Sam", "role": "coordinator"}, {"name": "Tom", "role": "technical_lead"}]
+
+
+@pytest.mark.parametrize("name", OUR_SCENARIOS)
+def test_coordinator_fixing_things_is_a_finding(name, tmp_path):
+    hands_on = [{"at": "10m", "role": "coordinator", "action": "contain",
+                 "fields": {"target": "the thing", "method": "other"}}]
+    _, card = play_script(name, hands_on, tmp_path, CAST)
+    assert "coordinator-hands-on" in {f["id"] for f in card["findings"]}
+    delegated = [{"at": "10m", "role": "technical_lead", "action": "contain",
+                  "fields": {"target": "the thing", "method": "other"}}]
+    (tmp_path / "delegated").mkdir()
+    _, card = play_script(name, delegated, tmp_path / "delegated", CAST)
+    assert "coordinator-hands-on" not in {f["id"] for f in card["findings"]}
+
+
+def test_ico_clock_runs_from_awareness_not_from_the_first_alert(tmp_path):
+    _, card = play_script("suspected-breach", [], tmp_path, CAST)
+    ico = expectation(card, "uk-gdpr-ico-decision")
+    aware_at = 70 * 60  # the forensics inject marks `aware` at T+1h10m
+    assert ico["anchor"] == aware_at
+    assert ico["deadline"] == aware_at + 72 * 3600
+    assert ico["status"] == "missed"
+    controller = expectation(card, "uk-gdpr-notify-controller")
+    assert controller["deadline"] == aware_at + 24 * 3600  # the DPA's 24 hours
+
+
+def test_recording_awareness_early_starts_the_clocks_early(tmp_path):
+    early = [{"at": "30m", "role": "dpo", "action": "confirm_personal_data_breach",
+              "fields": {"breach_type": "confidentiality", "basis": "token not ours"},
+              "rationale": "export by an unknown party"}]
+    cast = CAST + [{"name": "Priya", "role": "dpo"}]
+    _, card = play_script("suspected-breach", early, tmp_path, cast)
+    assert expectation(card, "uk-gdpr-ico-decision")["anchor"] == 30 * 60
+
+
+def test_missed_dpa_clock_brings_the_controllers_formal_notice(tmp_path):
+    session, card = play_script("suspected-breach", [], tmp_path, CAST)
+    assert "dpa-clock-chase" in session.released
+    assert expectation(card, "late-controller-notice")["status"] == "missed"
+
+
+def test_an_approved_emergency_change_starts_the_capture_clock(tmp_path):
+    change = [{"at": "15m", "role": "technical_lead", "action": "emergency_change",
+               "fields": {"change": "max_connections 400 to 1200"}, "rationale": "pool saturated"}]
+    session, card = play_script("manual-infrastructure-change", change, tmp_path, CAST)
+    assert expectation(card, "infra-capture")["anchor"] == 15 * 60
+    assert expectation(card, "change-approved")["status"] == "met"
+    assert "going-ahead-alone" not in session.released
+
+
+def test_right_ico_call_is_scored_on_its_value(tmp_path):
+    cast = CAST + [{"name": "Priya", "role": "dpo"}]
+    wrong = [
+        {"at": "2h20m", "role": "dpo", "action": "assess_risk_to_individuals",
+         "fields": {"risk": "unlikely"}, "rationale": "it is only contact data"},
+        {"at": "2h30m", "role": "dpo", "action": "ico_decision", "fields": {"outcome": "not_notify"},
+         "rationale": "unlikely to result in a risk"},
+    ]
+    _, card = play_script("lost-admin-account", wrong, tmp_path, cast)
+    assert expectation(card, "ico-right-call")["flags"] == ["wrong_value"]
+    assert expectation(card, "ico-right-call")["credit"] == 0
+    assert expectation(card, "uk-gdpr-ico-decision")["status"] == "met"

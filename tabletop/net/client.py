@@ -510,9 +510,20 @@ class RemoteSession:
     async def _facilitator_only(self, *args: Any, **kwargs: Any) -> None:
         raise RequestRefused(p.WRONG_ROLE, "only the facilitator can pause, change speed or end the session")
 
-    pause = resume = set_speed = end = trigger_now = skip = add_inject = _facilitator_only
+    pause = resume = set_speed = end = trigger_now = skip = add_inject = upcoming = _facilitator_only
 
-    async def close(self) -> None:
+    async def start(self) -> None:
+        """The host's facilitator starts the session; a player has nothing to start."""
+
+    async def tick(self) -> None:
+        """The host runs the clock; a player's console has nothing to tick."""
+
+    def close(self) -> None:
+        """The console is done with the session (the CLI then closes the connection: `aclose`)."""
+        self._targets.clear()
+
+    async def aclose(self) -> None:
+        self.close()
         await self.client.close()
 
 

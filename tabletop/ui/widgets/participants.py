@@ -26,9 +26,10 @@ class Participants(Static):
             elif kind == "facilitator" and event.get("op") in ("join", "leave", "role_change"):
                 detail = event.get("detail") or {}
                 name = detail.get("name") or "?"
-                person = self.people.setdefault(name, {"name": name, "role": detail.get("role", "")})
-                if detail.get("role"):
-                    person["role"] = detail["role"]
+                role = detail.get("role") or detail.get("to")  # the engine records the new role as `to`
+                person = self.people.setdefault(name, {"name": name, "role": role or detail.get("from") or ""})
+                if role:
+                    person["role"] = role
                 person["connected"] = event.get("op") != "leave"
         self._render()
 

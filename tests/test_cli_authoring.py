@@ -76,7 +76,10 @@ def test_list_json_shows_local_scenarios(runner, team_repo):
     assert result.exit_code == 0, result.output
     entries = json.loads(result.output)
     good = next(e for e in entries if e["id"] == "good")
-    assert good["title"] == "A breach at {{ customer }}"
+    from tabletop.loader import load_scenario
+
+    assert good["title"] == load_scenario(GOOD).title  # rendered with the scenario's seed
+    assert "{{" not in good["title"]
     assert good["kind"] == "tabletop" and good["duration"] == "4h" and good["duration_seconds"] == 14400
     assert good["injects"] == 7 and good["roles"] == ["coordinator", "technical_lead", "comms_owner", "dpo"]
     assert good["path"] == "scenarios/good.yaml" and good["error"] is None

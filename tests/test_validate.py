@@ -71,6 +71,41 @@ def test_bad_file_names_file_line_key_and_fix(name, line, key, words):
     assert str(matching[0]).startswith(f"{matching[0].path}:{line}:")
 
 
+# scoring data and inject library files checked on their own (under bad/catalog/)
+CATALOG_CASES = [
+    ("scoring/roles.yaml", 4, "2.id", ["duplicate role id 'dpo'", "roles.yaml:3"]),
+    ("scoring/roles.yaml", 5, "3.titel", ["unknown key 'titel'", "did you mean 'title'"]),
+    ("scoring/actions.yaml", 3, "1.default_owner", ["unknown role 'cordinator'", "did you mean 'coordinator'"]),
+    ("scoring/actions.yaml", 4, "2.area", ["expected one of: coordination", "received 'tecnical'", "did you mean 'technical'"]),
+    ("scoring/actions.yaml", 5, "3.id", ["duplicate action id 'appoint_coordinator'"]),
+    ("scoring/regimes.yaml", 10, "0.clocks.0.within", ["expected a duration", "received '72 hours'"]),
+    ("scoring/sloppy.yaml", 4, "expectations.0.action", ["unknown action 'involve_dpoo'", "did you mean 'involve_dpo'"]),
+    ("scoring/sloppy.yaml", 5, "expectations.1.value.result", ["has no field 'result'", "its fields: outcome"]),
+    ("scoring/sloppy.yaml", 7, "avoid.0.actions.1", ["unknown action 'rollback'"]),
+    ("injects/calls.yaml", 3, "with-id.id", ["a library inject takes no 'id'"]),
+    ("injects/calls.yaml", 6, "unknown-key.titel", ["unknown key 'titel'", "did you mean 'title'"]),
+    ("injects/calls.yaml", 8, "bad-template.title", ["template syntax error"]),
+    ("injects/calls.yaml", 11, "unknown-role.to.0", ["unknown role 'dpoo'", "did you mean 'dpo'"]),
+    ("injects/calls/single.yaml", 2, "channel", ["expected one of: email", "received 'fax'"]),
+]
+
+
+@pytest.fixture(scope="module")
+def catalog_problems():
+    return validate_paths([BAD / "catalog"])
+
+
+@pytest.mark.parametrize(("name", "line", "key", "words"), CATALOG_CASES, ids=[f"{c[0]}:{c[1]}" for c in CATALOG_CASES])
+def test_bad_scoring_and_library_files(catalog_problems, name, line, key, words):
+    matching = [
+        p for p in catalog_problems
+        if Path(p.path).as_posix().endswith("catalog/" + name) and p.line == line and p.key == key
+    ]
+    assert matching, f"no problem at {name}:{line} {key}; got:\n" + "\n".join(map(str, catalog_problems))
+    for word in words:
+        assert word in matching[0].message
+
+
 def test_every_bad_file_has_a_case():
     covered = {case[0] for case in CASES} | {"library-problem.yaml", "rubric-text.yaml"}
     assert {p.name for p in BAD.glob("*.yaml")} == covered

@@ -79,7 +79,7 @@ def scenario_entries() -> list[dict[str, Any]]:
             if isinstance(data, dict):
                 if isinstance(data.get("id"), str):
                     entry["id"] = data["id"]
-                entry["title"] = str(data.get("title", ""))
+                entry["title"] = _title(data)
                 entry["kind"] = str(data.get("kind", "tabletop"))
                 duration = data.get("duration")
                 try:
@@ -98,6 +98,22 @@ def scenario_entries() -> list[dict[str, Any]]:
             seen.add(entry["id"])
             entries.append(entry)
     return entries
+
+
+def _title(data: dict[str, Any]) -> str:
+    """The scenario's title rendered with its default seed (the raw text if that fails)."""
+    from tabletop.render import TemplateProblem, generate_values, has_template, render_text
+
+    title = str(data.get("title", ""))
+    variables = data.get("variables")
+    if not has_template(title) or not isinstance(variables, dict):
+        return title
+    seed = data.get("seed", 0)
+    values, _ = generate_values(variables, seed if isinstance(seed, int) and not isinstance(seed, bool) else 0)
+    try:
+        return render_text(title, values)
+    except TemplateProblem:
+        return title
 
 
 @click.command("list")

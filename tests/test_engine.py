@@ -751,3 +751,81 @@ def test_end_releases_what_was_due_first(tmp_path):
     session.end()
     assert session.events[-1]["type"] == "session_ended"
     assert ("customer-ticket", 1260.0) in released(session)
+
+
+# --- property: any sequence of operations keeps the transcript sound, and resume is exact ---
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("run"), st.integers(min_value=0, max_value=5400)),
+        st.tuples(st.just("decide"), st.sampled_from(
+            [("coordinator", "appoint_coordinator"), ("coordinator", "involve_dpo"),
+             ("comms_owner", "customer_comms"), ("dpo", "confirm_personal_data_breach")])),
+        st.tuples(st.just("delegate"), st.sampled_from(["technical_lead", "dpo"])),
+        st.tuples(st.just("trigger"), st.sampled_from(["dpo-chases", "press-call", "customer-ticket", "overnight"])),
+        st.tuples(st.just("skip"), st.sampled_from(["ticket-follow-up", "regulator-asks", "morning"])),
+        st.tuples(st.just("adhoc"), st.just("x")),
+    ),
+    max_size=14,
+)
+
+
+def apply_ops(session, ops):
+    for op, arg in ops:
+        try:
+            if op == "run":
+                session.run_until(session.now + arg)
+            elif op == "decide":
+                session.decide(arg[0], arg[1], by="P")
+            elif op == "delegate":
+                session.decide("coordinator", "contain", by="Sam", delegate_to=arg, timebox="7m")
+            elif op == "trigger":
+                session.trigger_now(arg)
+            elif op == "skip":
+                session.skip(arg)
+            else:
+                session.add_inject("Ad hoc")
+        except Rejected:
+            pass
+
+
+def stable(events):
+    drop = ("wall", "prev", "hash", "seq", "id", "delegation")
+    return [{k: v for k, v in e.items() if k not in drop} for e in events if e["type"] != "session_resumed"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=OPS, mode=st.sampled_from(["team", "solo"]))
+def test_any_operations_keep_the_transcript_sound_and_resume_exact(tmp_path_factory, ops, mode):
+    folder = tmp_path_factory.mktemp("ops")
+    people = [Participant("Sam", "coordinator"), Participant("Ana", "comms_owner"), Participant("Priya", "dpo")]
+    if mode == "solo":
+        people = [Participant("Sam", "coordinator")]
+        ops = [(op, arg) for op, arg in ops if not (op == "decide" and arg[0] != "coordinator")]
+    live = make_session(folder, breach_scenario(), name="live.jsonl", mode=mode, participants=people)
+    apply_ops(live, ops)
+    cut = live.path.read_bytes()
+    (folder / "crashed.jsonl").write_bytes(cut)
+    if not live.ended:
+        live.run_to_end()
+
+    report = verify_transcript(live.path)
+    assert report.ok
+    times = [e["t"] for e in live.events]
+    assert times == sorted(times)
+    releases = [e["inject"] for e in live.events if e["type"] == "inject_released"]
+    assert len(releases) == len(set(releases))
+    markers = [e["marker"] for e in live.events if e["type"] == "marker_set"]
+    assert len(markers) == len(set(markers))
+    for event in live.events:
+        if event["type"] == "inject_released" and event["trigger"] == "branch":
+            assert event["t"] >= event["due"]
+
+    if b"session_ended" not in cut:
+        resumed = Session.resume(folder / "crashed.jsonl", clock=VirtualClock())
+        resumed.run_to_end()
+        assert stable(resumed.events) == stable(live.events)
+        assert verify_transcript(folder / "crashed.jsonl").ok

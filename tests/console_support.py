@@ -87,3 +87,17 @@ def read_events(path) -> list[dict]:
     from pathlib import Path
 
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def text_of(widget) -> str:
+    """The plain text a Static shows, whether it holds a string, Rich Text or a Rich table."""
+    import io
+
+    from rich.console import Console
+
+    content = widget.content
+    if isinstance(content, str):
+        return content
+    console = Console(width=160, file=io.StringIO(), record=True, color_system=None)
+    console.print(content)
+    return console.export_text()

@@ -273,7 +273,7 @@ def make_console(
         if mode == "solo":
             people = [Participant(name, role)]
         else:  # a facilitated rehearsal in one room: the facilitator records for every role
-            people = [Participant(scenario_obj.role_title(r), r) for r in scenario_obj.roles]
+            people = [Participant("Room", r) for r in scenario_obj.roles]
         try:
             writer = TranscriptWriter.open(transcript)
         except TranscriptError as error:

@@ -7,7 +7,7 @@ from typing import Any
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, TabbedContent, TabPane
 
 from tabletop.ui.screens.dialogs import (
@@ -33,13 +33,13 @@ class FacilitatorScreen(ExerciseScreen):
     """Runs the exercise: reusable by the network host, it only needs a session link."""
 
     BINDINGS = [
-        Binding("space", "toggle_pause", "Pause/resume"),
+        Binding("space", "toggle_pause", "Pause", tooltip="Pause or resume the exercise clock"),
         Binding("plus,equals_sign", "faster", "Faster", key_display="+"),
         Binding("minus", "slower", "Slower", key_display="-"),
-        Binding("t", "trigger_now", "Trigger now"),
-        Binding("k", "skip", "Skip"),
-        Binding("i", "adhoc", "Ad-hoc inject"),
-        Binding("d", "decide", "Record decision"),
+        Binding("t", "trigger_now", "Trigger", tooltip="Release the selected inject now"),
+        Binding("k", "skip", "Skip", tooltip="Never release the selected inject"),
+        Binding("i", "adhoc", "Ad-hoc", tooltip="Write an inject and release it now"),
+        Binding("d", "decide", "Decide", tooltip="Record a decision for a role"),
         Binding("n", "note", "Note"),
         Binding("e", "end", "End"),
         Binding("v", "switch_view", "Player view"),
@@ -69,12 +69,15 @@ class FacilitatorScreen(ExerciseScreen):
                 yield DecisionLog(self.scenario, id="decision-log")
             with TabbedContent(id="facilitator-side"):
                 with TabPane("Score", id="tab-score"):
-                    yield LiveScorecard(self.scenario, id="live-score")
+                    with VerticalScroll():
+                        yield LiveScorecard(self.scenario, id="live-score")
                 with TabPane("Room", id="tab-room"):
-                    yield Participants(self.scenario, id="participants")
+                    with VerticalScroll():
+                        yield Participants(self.scenario, id="participants")
                 with TabPane("Discussion", id="tab-questions"):
-                    yield PhaseQuestions(self.scenario, id="questions")
-        yield Footer()
+                    with VerticalScroll():
+                        yield PhaseQuestions(self.scenario, id="questions")
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(MselTable).focus()

@@ -32,7 +32,7 @@ class PlayerScreen(ExerciseScreen):
         Binding("n", "note", "Note"),
         Binding("f", "filter", "Channel"),
         Binding("t", "tasks", "Tasks"),
-        Binding("space", "toggle_pause", "Pause/resume"),
+        Binding("space", "toggle_pause", "Pause", tooltip="Pause or resume the exercise clock"),
         Binding("plus,equals_sign", "faster", "Faster", key_display="+"),
         Binding("minus", "slower", "Slower", key_display="-"),
         Binding("e", "end", "End"),
@@ -72,7 +72,7 @@ class PlayerScreen(ExerciseScreen):
                 yield InjectView(self.scenario, id="inject-view")
                 if self.hints:
                     yield DeadlineHints(self.scenario, self.role, self.link, id="hints")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#feed-list").focus()

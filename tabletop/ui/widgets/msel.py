@@ -38,9 +38,9 @@ class MselTable(DataTable):
         self.add_column("due", key="due")
         self.add_column("inject", key="inject")
         self.add_column("title", key="title")
+        self.add_column("condition", key="condition")
         self.add_column("channel", key="channel")
         self.add_column("to", key="to")
-        self.add_column("condition", key="condition")
 
     def selected_inject(self) -> str | None:
         if not self.rows_data or self.cursor_row < 0 or self.cursor_row >= len(self.rows_data):
@@ -76,10 +76,10 @@ class MselTable(DataTable):
                 Text(status, style=STATUS_STYLE.get(status, "")),
                 format_offset(due) if isinstance(due, (int, float)) else "—",
                 inject_id,
-                title,
-                channel,
-                to,
+                title if len(title) <= 36 else title[:35] + "…",
                 condition or "",
+                channel,
+                to if len(to) <= 24 else to[:23] + "…",
                 key=inject_id,
             )
         self.border_subtitle = f"{released} released · {len(self.rows_data) - released} to come"

@@ -149,7 +149,7 @@ def verify(transcript: str) -> None:
             click.echo("note: the session has no session_ended event (still running, or interrupted)", err=True)
         return
     if report.missing or report.first_bad_line in (None, 0):
-        _fail(f"{transcript}: {report.problems[0]}")
+        _fail(report.problems[0])
     lines = [
         f"{transcript}: first bad seq {report.first_bad_seq} at line {report.first_bad_line}",
         f"  {report.problems[0]}",

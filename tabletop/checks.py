@@ -207,6 +207,12 @@ def check_scenario(draft: "Draft") -> list[Problem]:
             if problem:
                 add(problem)
         problems.extend(value_problems(expectation.value, catalog.actions.get(expectation.action), span.child("value")))
+        if expectation.business_days and draft.starts_at is None and draft.starts_at_valid:
+            where = include if include is not None else span.child("business_days")
+            source = f" of {located.origin}" if located.origin else ""
+            add(where.problem(
+                f"expectation {expectation.id!r}{source} counts business days, which needs the scenario's "
+                "starts_at (the date to count from); add starts_at"))
         kind, target = expectation.anchor_kind, expectation.anchor_target
         a_span = include if include is not None else span.child("after")
         if kind == "inject" and target not in injects:

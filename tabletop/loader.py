@@ -262,6 +262,7 @@ class Draft:
     roles: list[str] | None = None
     duration: int | None = None
     starts_at: datetime | None = None
+    starts_at_valid: bool = True
     injects: list[Located] = field(default_factory=list)
     phases: list[Located] = field(default_factory=list)
     responses: list[Located] = field(default_factory=list)
@@ -348,6 +349,7 @@ class _Resolver:
                 starts_at = TypeAdapter(datetime).validate_python(raw["starts_at"])
             except ValidationError:
                 starts_at = None  # reported by the model check below
+                draft.starts_at_valid = False
         draft.starts_at = starts_at
 
         # lists validated item by item so that one mistake does not hide the others

@@ -51,6 +51,7 @@ CASES = [
     ("bad-value-field.yaml", 14, "expectations.0.value.outcom", ["has no field 'outcom'", "did you mean 'outcome'"]),
     ("undefined-variable.yaml", 12, "injects.0.body", ["undefined variable 'custmer'", "did you mean 'customer'"]),
     ("sandbox-escape.yaml", 9, "injects.0.title", ["refused by the sandbox", "__class__"]),
+    ("business-days-without-start.yaml", 12, "expectations.0.business_days", ["counts business days", "needs the scenario's starts_at"]),
     ("bad-variable.yaml", 7, "variables.customer", ["unknown faker provider 'compnay'", "did you mean 'company'"]),
 ]
 

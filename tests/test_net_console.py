@@ -63,6 +63,9 @@ async def test_a_remote_player_sees_injects_and_records_decisions_from_the_conso
             screen.record(DecisionDraft(action="ico_decision", role="dpo", fields={"outcome": "notify"}, rationale="x"))
             await wait_until(pilot, client, lambda: any("you play coordinator" in str(n.message) for n in app._notifications))
             assert [e["action"] for e in session.events if e["type"] == "decision"] == ["appoint_coordinator"]
+
+            await host.call(session.end)
+            await wait_until(pilot, client, lambda: type(app.screen).__name__ == "DebriefScreen")
     finally:
         await remote.aclose()
         await host.stop()

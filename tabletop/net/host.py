@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -192,7 +193,8 @@ class TeamHost:
         await site.start()
         sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
         self.port = sockets[0].getsockname()[1] if sockets else port
-        shown = f"[{bind}]" if ":" in bind else bind
+        shown = socket.gethostname() if bind in ("0.0.0.0", "::", "") else bind  # reachable by name
+        shown = f"[{shown}]" if ":" in shown else shown
         self.url = f"ws://{shown}:{self.port}/ws"
         if self.settings.tick_interval > 0:
             self._ticker = asyncio.create_task(self._run_clock())

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -725,10 +726,10 @@ def read_run(path: str | Path) -> TranscriptRun:
     events: list[dict[str, Any]] = []
     loads = json.loads
     last = len(lines) - 1
-    while last >= 0 and not lines[last].strip():
+    while last >= 0 and (not lines[last] or lines[last].isspace()):
         last -= 1
     for number, line in enumerate(lines[: last + 1], start=1):
-        if not line.strip():
+        if not line or line.isspace():
             continue
         try:
             event = loads(line)
@@ -764,7 +765,7 @@ def read_run(path: str | Path) -> TranscriptRun:
     return TranscriptRun(path=path, scenario=scenario, events=events, warnings=tuple(warnings))
 
 
-_EMBEDDED: list[tuple[dict[str, Any], Scenario]] = []
+_EMBEDDED: list[tuple[str, dict[str, Any], Scenario]] = []
 _EMBEDDED_KEEP = 8
 
 
@@ -772,15 +773,17 @@ def embedded_scenario(data: dict[str, Any]) -> Scenario:
     """The Scenario for an embedded scenario's JSON, validated once per distinct content.
 
     Many transcripts of one scenario and seed embed equal JSON: a cached Scenario is reused only
-    when the data compares equal to a private copy of what it was validated from.
+    when the data compares equal to a private copy of what it was validated from (a cheap
+    fingerprint of id, seed and values first, so a different scenario costs no deep compare).
     """
-    for index, (known, scenario) in enumerate(_EMBEDDED):
-        if known == data:
+    fingerprint = repr((data.get("id"), data.get("seed"), data.get("values"), len(data.get("injects") or ())))
+    for index, (known_print, known, scenario) in enumerate(_EMBEDDED):
+        if known_print == fingerprint and known == data:
             if index:
                 _EMBEDDED.insert(0, _EMBEDDED.pop(index))
             return scenario
     scenario = Scenario.model_validate(data)
-    _EMBEDDED.insert(0, (json.loads(json.dumps(data)), scenario))
+    _EMBEDDED.insert(0, (fingerprint, pickle.loads(pickle.dumps(data, pickle.HIGHEST_PROTOCOL)), scenario))
     del _EMBEDDED[_EMBEDDED_KEEP:]
     return scenario
 

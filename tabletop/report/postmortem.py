@@ -255,13 +255,17 @@ class _Run:
         self.events = list(events)
         self.actions = scenario.action_map()
         self.decisions = [e for e in self.events if e.get("type") == ev.DECISION]
+        self._when: dict[float, str] = {}
 
     def when(self, t: float | None) -> str:
         if t is None:
             return ""
-        moment = sim_datetime(self.scenario.starts_at, t)
-        offset = format_offset(t)
-        return f"{offset} ({moment:%a %d %b %H:%M})" if moment else offset
+        text = self._when.get(t)
+        if text is None:
+            moment = sim_datetime(self.scenario.starts_at, t)
+            offset = format_offset(t)
+            text = self._when[t] = f"{offset} ({moment:%a %d %b %H:%M})" if moment else offset
+        return text
 
     def role(self, role: str | None) -> str:
         return self.scenario.role_title(role) if role else "nobody"

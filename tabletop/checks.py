@@ -53,7 +53,7 @@ def check_library_inject(inject: Inject, span: Span, catalog: Catalog) -> list[P
     return problems
 
 
-def _list_span(span: Span, key: str, index: int, values: list[str]) -> Span:
+def _list_span(span: Span, key: str, index: int, values: list[str] | None = None) -> Span:
     """The span of entry `index` of a list key (or of the key itself for `to: all`)."""
     child = span.child(key)
     if child.doc.exists(child.path + (index,)):

@@ -52,6 +52,7 @@ __all__ = [
 _DATASETS = ("scenarios", "injects", "scoring")
 _LIST_FIELDS = ("injects", "phases", "responses", "expectations", "avoid")
 _INJECT_TEXT = ("from", "title", "body", "notes")
+_RESOLVED_ONLY = ("values", "actions", "role_info")
 _PLACEHOLDERS: dict[str, Any] = {"id": "invalid", "title": "", "duration": 0, "roles": ["?"]}
 
 
@@ -284,6 +285,7 @@ class _Resolver:
         self.library = InjectLibrary(data_dirs(doc.path, "injects")[:1])
         self.values: dict[str, Any] = {}
         self.seed = 0
+        self.invalid: set[str] = set()
 
     # text ---------------------------------------------------------------------------------
     def render(self, value: Any, span: Span) -> Any:
@@ -325,13 +327,12 @@ class _Resolver:
             self.problems.append(self.span.problem(
                 f"expected a scenario: a mapping with id, title, duration, roles, injects; received {show(raw)}"))
             return None, draft
-        for key in ("values", "actions", "role_info"):
+        for key in _RESOLVED_ONLY:
             if key in raw:
+                hint = " (did you mean 'variables'?)" if key == "values" else ""
                 self.problems.append(self.span.child(key).problem(
-                    f"{key!r} is filled in when the scenario is loaded; do not write it "
-                    f"(did you mean 'variables'?)" if key == "values" else
-                    f"{key!r} is filled in when the scenario is loaded; do not write it", at_key=True))
-        raw = {k: v for k, v in raw.items() if k not in ("values", "actions", "role_info")}
+                    f"{key!r} is filled in when the scenario is loaded; do not write it{hint}", at_key=True))
+        raw = {k: v for k, v in raw.items() if k not in _RESOLVED_ONLY}
 
         seed = raw.get("seed", 0)
         if self.seed_override is not None:
@@ -446,8 +447,6 @@ class _Resolver:
             }
         )
         return Scenario.model_validate(scenario.model_dump(by_alias=True)), draft
-
-    invalid: set[str]
 
     def header(self, top: dict[str, Any]) -> Scenario | None:
         """Validate the top-level keys; invalid ones are reported and replaced by placeholders."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import threading
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -38,6 +39,7 @@ class TemplateProblem(ValueError):
 
 
 _faker_instance = None
+_faker_lock = threading.Lock()
 
 
 def _faker():
@@ -93,7 +95,11 @@ def generate_values(variables: dict[str, Any], seed: int) -> tuple[dict[str, Any
     (`{faker: random_int, min: 1, max: 9}`), or a fixed value (`{value: acme}`; a bare number
     or boolean is fixed too). Returns (values, problems by variable name).
     """
-    fake = _faker()
+    with _faker_lock:  # one shared Faker: reseeding and drawing must not interleave
+        return _generate(_faker(), variables, seed)
+
+
+def _generate(fake: Any, variables: dict[str, Any], seed: int) -> tuple[dict[str, Any], dict[str, str]]:
     fake.seed_instance(seed)
     values: dict[str, Any] = {}
     problems: dict[str, str] = {}

@@ -222,3 +222,16 @@ def _copy_tree(tmp_path: Path) -> Path:
     for name in ("scenarios", "injects", "scoring"):
         shutil.copytree(DATA / name, tree / name)
     return tree
+
+
+def test_seeded_values_are_deterministic_across_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tabletop.render import generate_values
+
+    variables = {"customer": "company", "person": "name", "n": {"faker": "random_int", "min": 1, "max": 10**9}}
+    expected = {seed: generate_values(variables, seed)[0] for seed in range(8)}
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda seed: (seed, generate_values(variables, seed)[0]), list(range(8)) * 5))
+    assert all(values == expected[seed] for seed, values in results)
+    assert len({v["customer"] for v in expected.values()}) > 1

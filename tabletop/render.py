@@ -28,6 +28,8 @@ _NOT_PROVIDERS = frozenset(
     }
 )
 _TEMPLATE_MARKERS = ("{{", "{%", "{#")
+_MAX_ARGUMENT = 10_000
+_UNBOUNDED_ARGUMENTS = frozenset({"min", "max", "min_value", "max_value", "step"})
 
 
 class VariableError(ValueError):
@@ -120,6 +122,10 @@ def _generate(fake: Any, variables: dict[str, Any], seed: int) -> tuple[dict[str
                 elif "faker" in spec:
                     method = _provider(fake, spec["faker"])
                     kwargs = {k: v for k, v in spec.items() if k != "faker"}
+                    for key, argument in kwargs.items():
+                        if key not in _UNBOUNDED_ARGUMENTS and isinstance(argument, int) and abs(argument) > _MAX_ARGUMENT:
+                            raise VariableError(
+                                f"argument {key}={argument} is too large for a scenario text (at most {_MAX_ARGUMENT})")
                     try:
                         values[name] = _plain(method(**kwargs))
                     except (TypeError, ValueError, AttributeError, KeyError, IndexError) as error:

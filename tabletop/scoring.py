@@ -468,9 +468,11 @@ def score(
         elif kind == ev.SESSION_ENDED:
             ended = True
 
-    if until is not None:
+    if until is not None and not ended:
         end_t = until
         final = False
+    elif until is not None:  # the session ended before `until`: the live score is the final one
+        final = True
     else:
         final = True
         if not ended and ordered:

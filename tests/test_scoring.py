@@ -147,6 +147,7 @@ def test_each_flag_halves_again_and_late_credit_is_the_base():
     assert r.status == "late"
     assert set(r.flags) == {"wrong_owner", "out_of_order", "no_rationale"}
     assert r.credit == pytest.approx(0.5 / 8)
+    assert r.reason.endswith("late credit 0.5 halved 3 times = 0.0625")
 
 
 # --- penalties and findings -----------------------------------------------------------------
@@ -263,6 +264,8 @@ def test_live_score_shows_open_expectations_and_matches_final_rules():
     assert [r.status for r in live.expectations] == ["met", "missed"] and live.score == 0.5
     final = score(scn, events)
     assert [r.status for r in final.expectations] == ["met", "late"] and final.score == 0.75
+    after_the_end = score(scn, events, until=9000)
+    assert after_the_end.ended and after_the_end.to_json()["expectations"] == final.to_json()["expectations"]
 
 
 def test_rating_bands():

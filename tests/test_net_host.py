@@ -499,3 +499,30 @@ async def test_a_decision_recorded_just_before_the_line_dropped_is_not_recorded_
         await priya.wait_for(lambda: priya.connections == 2)
         await priya.note("back")  # anything resent on reconnecting would be recorded before this
         assert [e["seq"] for e in rig.lines("decision")] == [seq]
+
+
+async def test_a_player_replaced_by_a_new_connection_does_not_fight_back(tmp_path):
+    async with hosted(tmp_path) as rig:
+        first = await rig.player("dpo", "Priya")
+        second = await rig.player("dpo", "Priya")
+        await first.wait_for(lambda: first.failure is not None)
+        assert "you connected again from elsewhere" in str(first.failure)
+        assert await second.note("I am the one connected") is not None
+        assert rig.host.connected() == [{"name": "Priya", "role": "dpo"}]
+        assert second.connections == 1 and first.connections == 1
+
+
+async def test_a_socket_that_never_says_hello_is_closed(tmp_path):
+    async with hosted(tmp_path, hello_timeout=0.2) as rig:
+        raw = await RawPlayer.open(rig.host.url)
+        frames = [json.loads(f) for f in await raw.frames_until_closed()]
+        await raw.close()
+        assert frames[-1]["code"] == p.NOT_WELCOME and "no hello" in frames[-1]["message"]
+
+
+async def test_connections_beyond_the_limit_are_refused(tmp_path):
+    async with hosted(tmp_path, max_connections=2) as rig:
+        await rig.player("dpo", "Priya")
+        await rig.player("coordinator", "Sam")
+        with pytest.raises(JoinRefused, match="too many connections"):
+            await rig.player("comms_owner", "Alex")

@@ -115,6 +115,7 @@ class PlayerClient:
     # connecting -----------------------------------------------------------------------------
     async def connect(self) -> p.Welcome:
         """Join the host; raises JoinRefused with the host's message if it refuses."""
+        self.failure = None
         try:
             welcome = await self._open()
         except BaseException:
@@ -180,7 +181,7 @@ class PlayerClient:
             while True:
                 await self._read(self._ws)
                 self._connected.clear()
-                if self.closed or self.ended.is_set() or not self.reconnect:
+                if self.closed or self.ended.is_set() or not self.reconnect or self.failure is not None:
                     break
                 if not await self._reconnect():
                     break
@@ -236,6 +237,8 @@ class PlayerClient:
                 if pending and not pending.future.done():
                     pending.future.set_exception(RequestRefused(message.code, message.message))
             else:
+                if message.fatal and message.code in p.FINAL and message.code != p.SESSION_ENDED:
+                    self.failure = ConnectionLost(f"the host closed the connection: {message.message}")
                 if message.code in (p.SESSION_ENDED, p.HOST_STOPPING):
                     log.info("host: %s", message.message)
                     if message.code == p.SESSION_ENDED:
@@ -465,6 +468,12 @@ class RemoteSession:
             self._targets.remove(target)
 
     def _heard(self, kind: str, payload: Any) -> None:
+        if kind == "closed" and payload is not None and not self.client.closed:
+            for target in list(self._targets):  # tell the player; the console carries on read-only
+                notify = getattr(target, "notify", None)
+                if notify is not None:
+                    notify(f"Disconnected from the host: {payload}", title="Offline", severity="error", timeout=30)
+            return
         if kind != "event" or not self._targets:
             return
         from tabletop.ui.link import SessionEvent  # the console is only loaded by its users

@@ -77,6 +77,8 @@ class HostSettings:
     live_clock: bool = True
     """Whether sim time runs with wall time (ScaledClock); False for a hand-driven clock."""
     heartbeat: float = 20.0
+    max_connections: int = 500
+    """Sockets open at once (players and those still saying hello); more are refused."""
 
 
 @dataclass
@@ -89,6 +91,7 @@ class Player:
     queue: asyncio.Queue = field(default_factory=asyncio.Queue)
     writer: asyncio.Task | None = None
     closing: bool = False
+    close_code: int = WSCloseCode.OK
 
     @property
     def who(self) -> dict[str, str]:
@@ -332,7 +335,7 @@ class TeamHost:
             player.queue.put_nowait(p.Error(code=error_code, message=message or "", fatal=True).to_frame())
         player.queue.put_nowait(None)
         player.closing = True
-        player.close_code = code  # type: ignore[attr-defined]
+        player.close_code = code
 
     async def _write(self, player: Player) -> None:
         ws = player.ws
@@ -348,7 +351,7 @@ class TeamHost:
             player.closing = True
             if not ws.closed:
                 try:
-                    await ws.close(code=getattr(player, "close_code", WSCloseCode.OK))
+                    await ws.close(code=player.close_code)
                 except Exception:
                     pass
 
@@ -364,6 +367,9 @@ class TeamHost:
             max_msg_size=self.settings.max_msg_size, heartbeat=self.settings.heartbeat
         )
         await ws.prepare(request)
+        if len(self._handlers) >= self.settings.max_connections:
+            await self._refuse(ws, p.HOST_FULL, "the host has too many connections; try again later", WSCloseCode.TRY_AGAIN_LATER)
+            return ws
         task = asyncio.current_task()
         if task:
             self._handlers.add(task)
@@ -509,9 +515,14 @@ class TeamHost:
                 await self._record_presence("join", name, role)
 
     async def leave_absent(self) -> None:
-        """After a resume nobody is connected yet: record everyone who played as having left."""
+        """After a resume nobody is connected yet: record every remote player as having left."""
+        remote = {
+            (e.get("detail") or {}).get("name")
+            for e in self.events
+            if e.get("type") == ev.FACILITATOR and e.get("op") == "join"
+        }
         for person in list(getattr(self.session, "participants", ())):
-            if not person.simulated and not self._connected_as(person.name, person.role):
+            if person.name in remote and not person.simulated and not self._connected_as(person.name, person.role):
                 await self._record_presence("leave", person.name, person.role)
 
     async def _read(self, player: Player) -> None:

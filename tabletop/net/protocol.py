@@ -51,6 +51,10 @@ TOO_BIG = "too_big"
 SESSION_ENDED = "session_ended"
 HOST_STOPPING = "host_stopping"
 REPLACED = "replaced"
+HOST_FULL = "host_full"
+
+FINAL = (BAD_TOKEN, BAD_MESSAGE, BAD_VERSION, NOT_WELCOME, WRONG_ROLE, TOO_FAST, TOO_BIG, REPLACED, SESSION_ENDED)
+"""Fatal errors after which a player does not reconnect by itself (reconnecting would not help)."""
 
 # WebSocket close codes the host uses (4000-4999 are the application's own).
 CLOSE_BAD_TOKEN = 4001

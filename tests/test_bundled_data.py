@@ -542,3 +542,19 @@ def test_right_ico_call_is_scored_on_its_value(tmp_path):
     assert expectation(card, "ico-right-call")["flags"] == ["wrong_value"]
     assert expectation(card, "ico-right-call")["credit"] == 0
     assert expectation(card, "uk-gdpr-ico-decision")["status"] == "met"
+
+
+@pytest.mark.parametrize("name", OUR_SCENARIOS)
+def test_an_inject_reaches_who_must_act_on_it(name):
+    """In solo practice the coordinator delegates: they and the owner both see the inject."""
+    from tabletop.loader import load_scenario
+
+    scenario = load_scenario(SCENARIOS / f"{name}.yaml")
+    unseen = [
+        (inject.id, exp.id, role)
+        for inject in scenario.injects
+        for exp in scenario.expectations_for(inject.id)
+        for role in {"coordinator", exp.owner} - {"any"}
+        if not inject.addressed_to(role)
+    ]
+    assert unseen == []

@@ -186,6 +186,8 @@ def error_message(error: Mapping[str, Any], model: type[BaseModel] | None, loc: 
         options = _expected_literals(error.get("ctx"))
         hint = did_you_mean(received, options)
         return f"expected one of: {', '.join(options)}; received {show(received)}{hint}"
+    if kind.startswith(("datetime_", "date_")):
+        return f"expected a date and time like 2026-03-02T09:10, received {show(received)}"
     message = str(error.get("msg", "invalid value"))
     for prefix in ("Value error, ", "Assertion failed, "):
         if message.startswith(prefix):

@@ -19,6 +19,7 @@ CASES = [
     ("mistyped-key.yaml", 11, "injects.0.expects.0.weight", ["expected a valid number", "received 'heavy'"]),
     ("bad-channel.yaml", 9, "injects.0.channel", ["expected one of: email, chat", "received 'emial'", "did you mean 'email'"]),
     ("bad-duration.yaml", 13, "injects.0.expects.0.within", ["expected a duration like", "received '15 minutes'"]),
+    ("bad-starts-at.yaml", 4, "starts_at", ["expected a date and time like 2026-03-02T09:10", "received 'tomorrow'"]),
     ("clock-without-start.yaml", 8, "injects.1.at", ["'10:30' needs the scenario's starts_at"]),
     ("relative-at.yaml", 9, "injects.1.at", ["relative to a branch condition", "write T+10m"]),
     ("duplicate-inject.yaml", 8, "injects.1.id", ["duplicate inject id 'alert'", "first on line 7"]),

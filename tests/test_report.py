@@ -70,7 +70,7 @@ def test_a_run_with_nothing_established_marks_every_player_field_not_recorded():
             assert f.value == NOT_RECORDED, f.label
     assert field(pm, "Reported by").value == "SIEM"
     text = render_report(pm, "md", GENERATED_AT)
-    assert text.count("*not recorded*") == len(BREACH_FIELDS) - len(derived) + 4  # + the ICO section's four
+    assert text.count("*not recorded*") == len(BREACH_FIELDS) - len(derived) + 4 + 6  # + the ICO section and Impact
 
 
 def test_established_fields_carry_their_value_and_who_established_them():

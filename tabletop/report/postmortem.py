@@ -535,11 +535,13 @@ def _ico(run: _Run) -> list[RecordField]:
         return [RecordField("ICO decision", NOT_RECORDED), RecordField("ICO decision owner", NOT_RECORDED),
                 RecordField("ICO decision time", NOT_RECORDED), RecordField("ICO decision rationale", NOT_RECORDED)]
     outcome = _text((decision.get("fields") or {}).get("outcome")).replace("_", " ")
+    source = f"{run.action_title('ico_decision')} ({_text(decision.get('id')) or 'decision'})"
+    rationale = _text(decision.get("rationale"))
     return [
-        RecordField("ICO decision", outcome or NOT_RECORDED),
-        RecordField("ICO decision owner", run.who(decision)),
-        RecordField("ICO decision time", run.when(decision.get("t", 0))),
-        RecordField("ICO decision rationale", _text(decision.get("rationale")) or NOT_RECORDED),
+        RecordField("ICO decision", outcome or NOT_RECORDED, source if outcome else ""),
+        RecordField("ICO decision owner", run.who(decision), source),
+        RecordField("ICO decision time", run.when(decision.get("t", 0)), source),
+        RecordField("ICO decision rationale", rationale or NOT_RECORDED, source if rationale else ""),
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -241,8 +242,22 @@ def test_library_inject_validates(name, actions, roles):
     assert all(t == "all" or t in roles for t in inject.to)
     for exp in inject.expects:
         assert exp.action in actions
-    if "{{" in inject.title + inject.body + inject.from_:
-        assert "Variables:" in inject.notes, "a library inject documents the variables it uses"
+    used = jinja_variables(" ".join((inject.title, inject.body, inject.from_)))
+    documented = set()
+    match = re.search(r"Variables: ([^.]*)\.", inject.notes)
+    if match:
+        documented = {re.sub(r"\s*\(.*\)", "", v).strip() for v in match.group(1).split(",")}
+    assert used == documented, "the notes' `Variables:` list names exactly the variables the text uses"
+
+
+def jinja_variables(text: str) -> set[str]:
+    from jinja2 import Environment, meta
+
+    return set(meta.find_undeclared_variables(Environment().parse(text)))
+
+
+def test_variable_documentation_check_sees_undocumented_variables():
+    assert jinja_variables("{{ customer }} lost {{ '{:,}'.format(rows) }} rows") == {"customer", "rows"}
 
 
 # --- scenarios -------------------------------------------------------------------------------

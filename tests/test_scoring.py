@@ -334,3 +334,43 @@ def test_broken_transcripts_raise_a_clear_error(tmp_path, content, words):
     with pytest.raises(TranscriptError) as caught:
         read_run(path)
     assert words in str(caught.value) and "bad.jsonl" in str(caught.value)
+
+
+# --- through the real engine ----------------------------------------------------------------
+
+
+def test_engine_transcript_scores_delegation_for_the_doer_and_clocks_from_awareness(tmp_path):
+    from factories import make_expectation, make_inject, make_scenario, make_session
+    from tabletop.model import AvoidRule
+
+    scn = make_scenario(
+        [make_inject("alert", 0), make_inject("confirmed", "2h", marks=["aware"])],
+        duration="80h",
+        expectations=[
+            make_expectation("contained", "contain", "1h", owner="technical_lead"),
+            make_expectation("ico", "ico_decision", "72h", after="marker:aware", owner="dpo",
+                             regime="uk_gdpr", source="UK GDPR Art 33(1)"),
+        ],
+        avoid=[AvoidRule(id="coord-hands-on", role="coordinator", actions=["contain"])],
+    )
+    session = make_session(tmp_path, scn, name="run.jsonl")
+    session.run_until(600)
+    task = session.decide("coordinator", "contain", by="P-coordinator", delegate_to="technical_lead", timebox="15m")
+    session.run_until(1500)
+    session.complete_task(task["id"], by="P-technical_lead")
+    session.run_until(73 * 3600)  # 73h after the alert, 71h after awareness
+    session.decide("dpo", "ico_decision", by="P-dpo", fields={"outcome": "notify"}, rationale="risk likely")
+    live = score(session.scenario, session.events, until=session.now)
+    session.run_to_end()
+    session.writer.close()
+
+    _, card, warnings = score_transcript(tmp_path / "run.jsonl")
+    contained = card.result("contained")
+    assert (contained.status, contained.by, contained.delegated_by, contained.delegation_seconds) == (
+        "met", "technical_lead", "coordinator", 900)
+    assert card.findings == ()
+    ico = card.result("ico")
+    assert (ico.status, ico.anchor) == ("met", 7200)
+    assert card.clocks[0].status == "met" and card.score == 1.0
+    assert live.score == card.score and [r.status for r in live.expectations] == ["met", "met"]
+    assert not any("session_ended" in w for w in warnings)

@@ -825,10 +825,7 @@ def _scenario_drift(path: Path, started: dict[str, Any]) -> list[str]:
         if digest is None:
             continue
         if digest != recorded:
-            return [
-                f"scenario file {source} has changed since this run: scored with the copy "
-                "embedded in the transcript"
-            ]
+            return [f"scenario file {source} has changed since this run; scored with the embedded copy"]
         return []
     return []
 

@@ -122,7 +122,7 @@ def _status(figures: Any) -> Text:
     status = figures.get("status") or ""
     text = Text(fmt.status_text(status), style=STATUS_STYLE.get(status, ""))
     if figures.get("flags"):
-        text.append(" " + ", ".join(figures["flags"]), style="magenta")
+        text.append(f" ({', '.join(figures['flags'])})", style="magenta")
     return text
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -80,7 +80,7 @@ class DebriefScreen(Screen):
     BINDINGS = [
         Binding("m", "open_markdown", "Post-mortem"),
         Binding("b", "open_browser", "Open HTML"),
-        Binding("q", "app.quit", "Quit"),
+        Binding("q", "app.quit", "Quit", show=False),
     ]
 
     def __init__(self, scenario: Any, events: list[dict[str, Any]], transcript: Path | None, *, generated_at: Any = None, open_url: Any = None) -> None:
@@ -96,6 +96,7 @@ class DebriefScreen(Screen):
         with Vertical(id="debrief"):
             yield Static("Scoring the rehearsal and drafting the post-mortem…", id="debrief-summary")
             yield DataTable(id="debrief-table", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="debrief-why")
             yield Static("", id="debrief-findings")
         yield Footer()
 
@@ -137,11 +138,13 @@ class DebriefScreen(Screen):
         self.query_one("#debrief-summary", Static).update(summary)
         table = self.query_one(DataTable)
         table.clear()
+        self.rows = []
         order = {"missed": 0, "late": 1, "met": 2, "open": 3, "not_applicable": 4}
         rows = sorted(
             card.get("expectations", []),
             key=lambda r: (order.get(r.get("status", ""), 3), r.get("deadline") is None, r.get("deadline") or 0),
         )
+        self.rows = rows
         for row in rows:
             status = row.get("status", "")
             try:
@@ -172,6 +175,27 @@ class DebriefScreen(Screen):
         if not card.get("findings"):
             findings.append("No findings.\n", style="dim")
         self.query_one("#debrief-findings", Static).update(findings)
+
+    @on(DataTable.RowHighlighted, "#debrief-table")
+    def _explain(self, message: DataTable.RowHighlighted) -> None:
+        """Why the highlighted expectation exists and why it got its credit."""
+        rows = getattr(self, "rows", [])
+        if message.cursor_row is None or not 0 <= message.cursor_row < len(rows):
+            return
+        row = rows[message.cursor_row]
+        text = Text()
+        text.append(row.get("title") or action_title(self.scenario, row.get("action", "")), style="bold")
+        try:
+            expectation = self.scenario.expectation(row["id"])
+        except KeyError:
+            expectation = None
+        if expectation is not None and expectation.why:
+            text.append(f"\nWhy: {expectation.why}")
+        if expectation is not None and expectation.source:
+            text.append(f"\nSource: {expectation.source}", style="dim")
+        if row.get("reason"):
+            text.append(f"\nScored: {row['reason']}", style="italic")
+        self.query_one("#debrief-why", Static).update(text)
 
     def action_open_markdown(self) -> None:
         if self.result is None or not self.result.markdown:

@@ -1,0 +1,158 @@
+"""Lobby, debrief and the `run` command: what they show, what they write, how they fail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+from textual.widgets import Markdown
+
+from console_support import drill_scenario, read_events, settle, text_of
+from tabletop.cli import main
+from tabletop.clock import VirtualClock
+from tabletop.ui.app import ConsoleError, make_console
+from tabletop.ui.screens.debrief import DebriefScreen, MarkdownScreen
+from tabletop.ui.screens.lobby import LobbyScreen
+from tabletop.ui.screens.player import PlayerScreen
+
+import pytest
+
+
+async def test_lobby_briefs_the_player_and_holds_the_clock(tmp_path):
+    clock = VirtualClock()
+    app = make_console(drill_scenario(), out=tmp_path / "t.jsonl", clock=clock, tick_interval=None, name="Sam")
+    async with app.run_test(size=(120, 40)) as pilot:
+        lobby = app.screen
+        assert isinstance(lobby, LobbyScreen)
+        shown = "\n".join(text_of(w) for w in lobby.query("Static"))
+        for words in (
+            "Console drill: suspected breach at a processor",
+            "Decide on ICO notification with a recorded rationale",
+            "CRM contact records: we are processor; controller Acme Ltd",
+            "contract DPA-2024-17; tell the controller within 24h",
+            "Incident coordinator — Sam",
+            "Data protection officer — Data Protection Officer (simulated)",
+            "Press Enter to start",
+            "ctrl+p",
+        ):
+            assert words in shown, words
+        assert app.link.paused is False and clock.paused  # held, not paused by anyone
+        assert read_events(tmp_path / "t.jsonl") == []  # nothing is recorded before the start
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, PlayerScreen)
+        assert [e["type"] for e in read_events(tmp_path / "t.jsonl")][:2] == ["session_started", "inject_released"]
+        assert read_events(tmp_path / "t.jsonl")[1]["t"] == 0
+
+
+async def test_debrief_shows_the_scorecard_and_opens_the_post_mortem(tmp_path):
+    opened: list[str] = []
+    clock = VirtualClock()
+    out = tmp_path / "debrief.jsonl"
+    app = make_console(
+        drill_scenario(), out=out, clock=clock, tick_interval=None, name="Sam", open_url=lambda u: opened.append(u) or True
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("enter")
+        await settle(app, pilot)
+        clock.advance_to(300)
+        await app.link.decide("coordinator", "appoint_coordinator", by="Sam", rationale="first")
+        clock.advance_to(2000)
+        await app.link.decide("coordinator", "contain", by="Sam")
+        await app.link.end()
+        await settle(app, pilot)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        debrief = app.screen
+        assert isinstance(debrief, DebriefScreen)
+        summary = text_of(debrief.query_one("#debrief-summary"))
+        assert "Score" in summary and str(out.with_suffix(".md")) in summary
+        table = debrief.query_one("#debrief-table")
+        rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+        by_title = {r[0]: r for r in rows}
+        assert by_title["Appoint an incident coordinator"][1:4] == ["coordinator", "T+15m", "met at T+5m"]
+        assert by_title["Notify the controller"][3] == "missed"
+        assert "coord-hands-on" in text_of(debrief.query_one("#debrief-findings"))
+        assert out.with_suffix(".md").read_text().startswith("#")
+        assert "<html" in out.with_suffix(".html").read_text().lower()
+
+        await pilot.press("m")
+        await pilot.pause()
+        assert isinstance(app.screen, MarkdownScreen)
+        assert app.screen.query_one(Markdown)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, DebriefScreen)
+
+        await pilot.press("b")
+        await app.workers.wait_for_complete()
+        assert opened == [out.with_suffix(".html").resolve().as_uri()]
+
+
+async def test_the_bundled_suspected_breach_runs_from_its_id(tmp_path, monkeypatch):
+    """`make run`'s path: the shipped scenario, solo, coordinator, first decision, end, debrief."""
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    clock = VirtualClock()
+    out = tmp_path / "breach.jsonl"
+    app = make_console("suspected-breach", out=out, clock=clock, tick_interval=None, name="Sam")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, PlayerScreen)
+        assert app.screen.query_one("#feed").injects
+        await app.link.decide("coordinator", "appoint_coordinator", by="Sam", fields={"coordinator": "Sam"})
+        await app.link.end()
+        await settle(app, pilot)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, DebriefScreen)
+        assert app.screen.result.error is None
+    assert read_events(out)[-1]["type"] == "session_ended"
+
+
+def test_make_console_refuses_a_role_the_scenario_does_not_have(tmp_path):
+    with pytest.raises(ConsoleError, match="role 'ciso' is not in scenario 'console-drill'; expected one of: coordinator, dpo"):
+        make_console(drill_scenario(), role="ciso", out=tmp_path / "x.jsonl", clock=VirtualClock())
+    assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_make_console_never_overwrites_a_transcript(tmp_path):
+    out = tmp_path / "x.jsonl"
+    out.write_text("keep me\n")
+    with pytest.raises(ConsoleError, match="already exists"):
+        make_console(drill_scenario(), out=out, clock=VirtualClock())
+    assert out.read_text() == "keep me\n"
+
+
+def test_run_reports_an_unknown_scenario_without_a_traceback(tmp_path):
+    result = CliRunner().invoke(main, ["run", "no-such-scenario", "--out", str(tmp_path / "t.jsonl")])
+    assert result.exit_code == 2
+    assert "no-such-scenario" in result.output and "Traceback" not in result.output
+
+
+def test_run_needs_a_scenario_or_a_transcript():
+    result = CliRunner().invoke(main, ["run"])
+    assert result.exit_code == 2
+    assert "give a SCENARIO to run, or --resume TRANSCRIPT" in result.output
+
+
+def test_run_reports_a_bad_role_and_speed(tmp_path):
+    result = CliRunner().invoke(main, ["run", "suspected-breach", "--role", "ciso", "--out", str(tmp_path / "t.jsonl")])
+    assert result.exit_code == 2 and "--role: role 'ciso' is not in scenario 'suspected-breach'" in result.output
+    result = CliRunner().invoke(main, ["run", "suspected-breach", "--speed", "0", "--out", str(tmp_path / "t.jsonl")])
+    assert result.exit_code == 2 and "--speed: expected a number greater than 0" in result.output
+    assert not (tmp_path / "t.jsonl").exists()
+
+
+def test_resume_refuses_a_finished_session(tmp_path):
+    from tabletop.engine import Participant, Session
+    from tabletop.transcript import TranscriptWriter
+
+    path = tmp_path / "done.jsonl"
+    session = Session(drill_scenario(), TranscriptWriter.open(path), clock=VirtualClock(), participants=[Participant("Sam", "coordinator")])
+    session.start()
+    session.end()
+    session.writer.close()
+    result = CliRunner().invoke(main, ["run", "--resume", str(path)])
+    assert result.exit_code == 2
+    assert "already ended" in result.output and "Traceback" not in result.output

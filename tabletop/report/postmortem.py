@@ -179,6 +179,7 @@ class PostMortem:
     session_wall: str
     participants: tuple[str, ...]
     mode: str
+    team: str
     duration: str
     ended_at: float
     score: float
@@ -778,6 +779,7 @@ def build_postmortem(
         session_wall=session_wall,
         participants=participants,
         mode=_text(started.get("mode")),
+        team=_text(started.get("team")),
         duration=format_duration(card.ended_at),
         ended_at=card.ended_at,
         score=card.score,

@@ -568,6 +568,9 @@ class _Resolver:
         rubric_names = header.rubric if "rubric" not in self.invalid else []
         for index, name in enumerate(rubric_names):
             via = self.span.child("rubric").child(index) if isinstance(self.doc.data.get("rubric"), list) else self.span.child("rubric")
+            if name in rubric_names[:index]:
+                self.problems.append(via.problem(f"rubric set {name!r} is listed twice"))
+                continue
             rubric = catalog.rubrics.get(name)
             if rubric is None:
                 self.problems.append(via.problem(
@@ -591,6 +594,9 @@ class _Resolver:
         positions = header.context.data_positions
         for index, name in enumerate(regime_names):
             via = self.span.child("regimes").child(index) if isinstance(self.doc.data.get("regimes"), list) else self.span.child("regimes")
+            if name in regime_names[:index]:
+                self.problems.append(via.problem(f"regime {name!r} is listed twice"))
+                continue
             regime = catalog.regimes.get(name)
             if regime is None:
                 self.problems.append(via.problem(

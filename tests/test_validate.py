@@ -36,6 +36,7 @@ CASES = [
     ("unknown-avoid-action.yaml", 9, "avoid.0.actions.1", ["unknown action 'rollbak'"]),
     ("unknown-regime.yaml", 6, "regimes.0", ["unknown regime 'uk_gpdr'", "did you mean 'uk_gdpr'"]),
     ("unknown-rubric.yaml", 8, "rubric.1", ["unknown rubric set 'coordinaton'", "did you mean 'coordination'"]),
+    ("rubric-listed-twice.yaml", 6, "rubric.1", ["rubric set 'coordination' is listed twice"]),
     ("rubric-owner-missing.yaml", 6, "rubric.0", ["'first-update' of rubric set coordination", "owned by 'comms_owner'"]),
     ("unknown-phase.yaml", 11, "injects.0.phase", ["unknown phase 'detecton'", "did you mean 'detection'"]),
     ("unknown-missed.yaml", 13, "injects.1.when.missed", ["unknown expectation 'dpo-inn'", "did you mean 'dpo-in'"]),

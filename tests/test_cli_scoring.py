@@ -55,7 +55,7 @@ def test_score_until_gives_the_live_score():
 def test_score_folder_in_parallel_reports_the_broken_file(folder):
     result = run("score", folder, "--workers", "2")
     assert result.exit_code == 1
-    assert "4 transcripts" in result.output
+    assert "5 transcripts" in result.output
     assert "suspected-breach-team.jsonl" in result.output
     assert "broken.jsonl" in result.output and "session_started" in result.output
     assert "Traceback" not in result.output
@@ -64,7 +64,7 @@ def test_score_folder_in_parallel_reports_the_broken_file(folder):
 def test_score_folder_json(folder):
     result = run("score", folder, "--json", "--workers", "2")
     data = json.loads(result.output)
-    assert len(data) == 4
+    assert len(data) == 5
     broken = [d for d in data if "error" in d]
     assert len(broken) == 1 and broken[0]["path"].endswith("broken.jsonl")
     scores = {Path(d["path"]).name: d["score"] for d in data if "error" not in d}

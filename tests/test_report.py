@@ -14,6 +14,7 @@ from scoring_cases import decision, ended, marker, note, released, scenario
 from tabletop.report import NOT_RECORDED, build_postmortem, render_report
 from tabletop.risk import risk_level
 from tabletop.scoring import read_run, score
+from tabletop.timing import format_duration
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "transcripts" / "samples"
@@ -235,7 +236,7 @@ def test_json_report_and_stable_output():
 # --- golden files of a committed sample transcript ---------------------------------------------
 
 
-@pytest.mark.parametrize("sample", ["suspected-breach-poor", "suspected-breach-team"])
+@pytest.mark.parametrize("sample", ["suspected-breach-poor", "suspected-breach-team", "restore-rehearsal-good"])
 @pytest.mark.parametrize("fmt", ["md", "html"])
 def test_golden_report_of_sample(sample, fmt):
     path = SAMPLES / f"{sample}.jsonl"
@@ -264,3 +265,14 @@ def test_sample_scores_are_what_the_scripts_were_written_for():
     delegated = [r for r in team.expectations if r.delegated_by]
     assert delegated and all(r.by != "coordinator" and r.delegated_by == "coordinator" for r in delegated)
     assert not team.findings
+
+
+def test_restore_sample_reports_recovery_objectives():
+    run = read_run(SAMPLES / "restore-rehearsal-good.jsonl")
+    card = score(run.scenario, run.events)
+    pm = build_postmortem(run.scenario, run.events, card)
+    measures = {r.measure: r for r in pm.recovery}
+    recovery = run.scenario.context.recovery
+    assert measures["RTO (recovery time)"].objective == format_duration(recovery.rto)
+    assert measures["RPO (data loss)"].objective == format_duration(recovery.rpo)
+    assert all(r.achieved != NOT_RECORDED and r.status in ("met", "missed") for r in pm.recovery)

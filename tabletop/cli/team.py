@@ -86,34 +86,34 @@ def _announce(url: str, token: str, transcript: Any) -> None:
 async def _host_headless(opened: Any, bind: str, port: int, token: str) -> int:
     from tabletop.net.host import HostSettings, TeamHost
 
-    team = TeamHost(opened.session, HostSettings(token=token), history=opened.history)
-    try:
-        url = await team.start(bind, port)
-    except OSError as error:
-        click.echo(f"cannot listen on {bind}:{port}: {error.strerror or error}", err=True)
-        await team.stop()
-        return 2
-    _announce(url, token, opened.transcript)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in (signal.SIGINT, signal.SIGTERM):  # from the first moment: a stop is always clean
         loop.add_signal_handler(signum, stop.set)
+    team = TeamHost(opened.session, HostSettings(token=token), history=opened.history)
     try:
+        try:
+            url = await team.start(bind, port)
+        except OSError as error:
+            click.echo(f"cannot listen on {bind}:{port}: {error.strerror or error}", err=True)
+            await team.stop()
+            return 2
         if opened.resumed:
             await team.leave_absent()  # the players' connections died with the last host
         else:
             await team.call(opened.session.start)
+        _announce(url, token, opened.transcript)
         ended = asyncio.create_task(team.ended.wait())
         stopped = asyncio.create_task(stop.wait())
         await asyncio.wait([ended, stopped], return_when=asyncio.FIRST_COMPLETED)
         for task in (ended, stopped):
             task.cancel()
-        reason = None if team.ended.is_set() else "interrupted"
-        await team.stop(reason)
+        await team.stop(None if team.ended.is_set() else "interrupted")
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
-    click.echo(f"Session ended ({'interrupted' if stop.is_set() else 'end of scenario'}); transcript: {opened.transcript}")
+    how = "end of scenario" if not stop.is_set() else "interrupted"
+    click.echo(f"Session ended ({how}); transcript: {opened.transcript}")
     return 0
 
 

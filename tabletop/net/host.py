@@ -172,7 +172,7 @@ class TeamHost:
     def _on_session_event(self, event: dict[str, Any]) -> None:
         """Session subscriber: runs on the session's thread once the line is durable."""
         loop = self._loop
-        if loop is None:
+        if loop is None or loop.is_closed():
             return
         if threading.get_ident() == getattr(self, "_loop_thread", None):
             self._dispatch(event)

@@ -25,6 +25,9 @@ from tabletop.net import protocol as p
 
 log = logging.getLogger("tabletop.net.client")
 
+MAX_HOST_FRAME = 16 * 1024 * 1024
+"""The largest frame a player accepts from the host (the welcome carries the scenario)."""
+
 
 class JoinRefused(Exception):
     """The host refused this player (wrong token, unknown role, session ended, ...)."""
@@ -131,7 +134,7 @@ class PlayerClient:
             self._http = aiohttp.ClientSession()
         try:
             ws = await self._http.ws_connect(
-                self.url, max_msg_size=0, timeout=aiohttp.ClientWSTimeout(ws_close=5), heartbeat=20
+                self.url, max_msg_size=MAX_HOST_FRAME, timeout=aiohttp.ClientWSTimeout(ws_close=5), heartbeat=20
             )
         except (aiohttp.ClientError, OSError) as error:
             raise ConnectionLost(f"cannot reach the host at {self.url}: {error}") from None

@@ -453,7 +453,7 @@ class TeamHost:
             seq=self.events[-1]["seq"] if self.events else -1,
             state=self.state(),
             presence=self.connected() + [player.who],
-            tasks=_plain(list(tasks or [])),
+            tasks=[seen for seen in (player_event(_plain(t), player.role) for t in tasks or []) if seen],
             replay=len(missed),
         )
         player.queue.put_nowait(welcome.to_frame())

@@ -141,3 +141,128 @@ def test_scenario_is_written_like_the_first_three(scenario):
     assert any(rule.role == "coordinator" or rule.role is None for rule in scenario.avoid)
     if scenario.context.data_positions:
         assert scenario.regimes, "personal data is involved but no regime clock runs"
+
+
+# --- each kind's rubric fails the way that kind should ---------------------------------------
+
+
+def load(scenario_id: str) -> tuple[Scenario, DecisionScript]:
+    scenario = load_scenario(ROOT / "scenarios" / f"{scenario_id}.yaml")
+    return scenario, good_script(scenario)
+
+
+def edited(script: DecisionScript, action: str, **changes) -> DecisionScript:
+    """The script with the first decision of `action` changed (fields are merged)."""
+    entries = list(script.entries)
+    index = next(n for n, e in enumerate(entries) if e.action == action)
+    if "fields" in changes:
+        changes["fields"] = {**entries[index].fields, **changes["fields"]}
+    entries[index] = replace(entries[index], **changes)
+    return replace(script, entries=tuple(sorted(entries, key=lambda e: (e.at, e.index))))
+
+
+def results(card: Scorecard) -> dict[str, dict]:
+    return {e["id"]: e for e in card.to_json()["expectations"]}
+
+
+@pytest.mark.parametrize("scenario_id", ["restore-runbook-rehearsal", "failover-runbook-rehearsal"])
+def test_runbook_that_ignores_the_stop_condition_is_out_of_order(scenario_id, tmp_path):
+    scenario, script = load(scenario_id)
+    session, card = run(scenario, without(script, "halt_runbook"), tmp_path)
+    found = results(card)
+    assert found["stop-honoured"]["status"] == "missed"
+    ordered = [r for r in found.values() if "out_of_order" in r["flags"]]
+    assert ordered, "a step taken without the halt must be flagged out of order"
+    assert any(i.when and i.when.kind == "missed" and i.id in session.released for i in scenario.injects)
+    assert card.to_json()["score"] < 0.9
+
+
+def test_restore_rehearsal_recording_a_pass_is_a_wrong_value(tmp_path):
+    scenario, script = load("restore-rehearsal")
+    _, card = run(scenario, edited(script, "verify_rpo_rto", fields={"result": "pass"}), tmp_path)
+    assert results(card)["rpo-rto-recorded"]["flags"] == ["wrong_value"]
+    assert results(card)["rpo-rto-recorded"]["credit"] == 0
+
+
+def test_restore_rehearsal_without_the_risk_register_entry(tmp_path):
+    scenario, script = load("restore-rehearsal")
+    _, card = run(scenario, edited(script, "record_risk", fields={"register": False}), tmp_path)
+    assert results(card)["risk-registered"]["flags"] == ["wrong_value"]
+
+
+def test_a_coordinator_who_restores_gets_a_finding(tmp_path):
+    scenario, script = load("restore-rehearsal")
+    _, card = run(scenario, edited(script, "restore_backup", role="coordinator"), tmp_path)
+    report = card.to_json()
+    assert [f["id"] for f in report["findings"]] == ["coordinator-restores"]
+    assert results(card)["restore-run"]["flags"] == ["wrong_owner"]
+
+
+def test_data_subject_request_answered_after_a_month_is_late_on_the_statutory_clock(tmp_path):
+    scenario, script = load("data-subject-request")
+    _, card = run(scenario, edited(script, "respond_to_subject_request", at=32 * 86400), tmp_path)
+    found = results(card)
+    clock = found["uk-gdpr-dsr-response"]
+    assert clock["status"] in ("late", "missed") and clock["deadline"] == 30 * 86400
+    assert found["pack-sent"]["status"] in ("late", "missed")
+
+
+def test_data_subject_request_extension_without_complexity_is_a_finding(tmp_path):
+    from tabletop.script import ScriptEntry
+
+    scenario, script = load("data-subject-request")
+    extension = ScriptEntry(index=999, line=0, at_text="day 10 12:00", role="dpo", action="extend_subject_request",
+                            fields={"extension": "two_months", "subject_told": True}, rationale="Lots of redaction",
+                            at=scenario.injects[0].at + 8 * 86400 + 3 * 3600)
+    longer = replace(script, entries=tuple(sorted([*script.entries, extension], key=lambda e: e.at)))
+    session, card = run(scenario, longer, tmp_path)
+    assert "extension-complaint" in session.released
+    assert [f["id"] for f in card.to_json()["findings"]] == ["unjustified-extension"]
+
+
+def test_customer_notification_past_the_contract_clock_is_late(tmp_path):
+    scenario, script = load("customer-notification")
+    late = edited(script, "notify_controller", at=30 * 3600)
+    _, card = run(scenario, late, tmp_path)
+    clock = results(card)["uk-gdpr-notify-controller"]
+    assert clock["status"] == "late"
+    assert clock["deadline"] - clock["anchor"] == 24 * 3600
+
+
+def test_processor_taking_the_ico_decision_is_a_finding(tmp_path):
+    from tabletop.script import ScriptEntry
+
+    scenario, script = load("customer-notification")
+    overreach = ScriptEntry(index=998, line=0, at_text="T+2h", role="dpo", action="ico_decision",
+                            fields={"outcome": "notify"}, rationale="Get ahead of it", at=7200)
+    _, card = run(scenario, replace(script, entries=tuple(sorted([*script.entries, overreach], key=lambda e: e.at))), tmp_path)
+    assert [f["id"] for f in card.to_json()["findings"]] == ["processor-notifies-ico"]
+
+
+def test_post_mortem_scores_the_risk_language(tmp_path):
+    scenario, script = load("post-mortem-rehearsal")
+    muddled = edited(script, "record_risk", fields={"mitigation_lowers": "impact"})
+    muddled = edited(muddled, "record_mitigation", fields={"lowers": "likelihood"})
+    muddled = edited(muddled, "record_contributing_factors", fields={"blameless": False})
+    _, card = run(scenario, muddled, tmp_path)
+    found = results(card)
+    assert found["risk-recorded"]["flags"] == ["wrong_value"]
+    assert found["impact-mitigation"]["flags"] == ["wrong_value"]
+    assert found["factors"]["flags"] == ["wrong_value"]
+    assert found["on-the-register"]["status"] == "met" and not found["on-the-register"]["flags"]
+
+
+def test_residual_risk_accepted_by_the_wrong_role(tmp_path):
+    scenario, script = load("post-mortem-rehearsal")
+    _, card = run(scenario, edited(script, "accept_risk", role="incident_lead"), tmp_path)
+    assert results(card)["residual-owned"]["flags"] == ["wrong_owner"]
+
+
+@pytest.mark.parametrize("scenario_id", ["iac-reconciliation", "manual-infrastructure-change"])
+def test_manual_change_work_is_not_done_until_the_temporary_fix_is_removed(scenario_id, tmp_path):
+    scenario, script = load(scenario_id)
+    _, card = run(scenario, without(script, "remove_temporary_fix"), tmp_path)
+    found = results(card)
+    closing = next(r for r in found.values() if r["action"] == "close_incident")
+    assert "out_of_order" in closing["flags"]
+    assert found["infra-remove-fix"]["status"] == "missed"

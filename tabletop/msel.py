@@ -412,8 +412,11 @@ def _read_csv(path: Path, display: str) -> _Table:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         text = path.read_text(encoding="cp1252")
+    first_line = text.split("\n", 1)[0]
+    # Spreadsheets in some locales save CSV with `;` (or tabs) between cells.
+    delimiter = max((",", ";", "\t"), key=first_line.count) if first_line else ","
     try:
-        records = list(csv.reader(io.StringIO(text)))
+        records = list(csv.reader(io.StringIO(text), delimiter=delimiter))
     except csv.Error as error:
         raise MselError([f"{display}: not readable as CSV: {error}"]) from None
     header: list[str] = []
@@ -715,6 +718,12 @@ def read_msel(path: Path | str, *, roles: Iterable[tuple[str, str]] = (), fallba
     the frame's `roles` are always accepted). Raises MselError listing every
     malformed row with its row number and column.
     """
+    return _read_msel(path, roles=roles, fallback_id=fallback_id)[0]
+
+
+def _read_msel(path: Path | str, *, roles: Iterable[tuple[str, str]] = (),
+               fallback_id: str | None = None) -> tuple[dict[str, Any], dict[int, int]]:
+    """read_msel, plus the spreadsheet row of each inject (by its index in `injects`)."""
     path = Path(path)
     from tabletop.yamlsource import display_path
 
@@ -749,7 +758,7 @@ def read_msel(path: Path | str, *, roles: Iterable[tuple[str, str]] = (), fallba
     for key in data:
         if key not in ordered:
             ordered[key] = data[key]
-    return ordered
+    return ordered, dict(importer.row_of)
 
 
 def _catalog_roles(near: Path) -> list[tuple[str, str]]:
@@ -843,13 +852,7 @@ def import_msel(path: Path | str, out: Path | str, *, roles: Iterable[tuple[str,
     from tabletop.yamlsource import display_path
 
     path, out = Path(path), Path(out)
-    importer_rows: dict[int, int] = {}
-    data = read_msel(path, roles=roles, fallback_id=_slug(out.stem) or None)
-    # Recompute the inject -> row map (read_msel keeps rows in file order, skipping blanks).
-    table = _read_xlsx(path, display_path(path)) if path.suffix.lower() in (".xlsx", ".xlsm") else _read_csv(path, display_path(path))
-    data_rows = [row for row, record in table.rows if any(cell.strip() for cell in record)]
-    for index, row in enumerate(data_rows):
-        importer_rows[index] = row
+    data, importer_rows = _read_msel(path, roles=roles, fallback_id=_slug(out.stem) or None)
     text = to_yaml(data)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.with_name(f".{out.name}.msel-import")

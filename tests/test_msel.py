@@ -240,3 +240,23 @@ def test_cli_import_of_a_missing_or_foreign_file(tmp_path):
     odd.write_text("%PDF")
     result = runner.invoke(main, ["msel", "import", str(odd), "-o", str(tmp_path / "x.yaml")])
     assert result.exit_code == 1 and "expected a .csv or .xlsx file" in result.output
+
+
+def test_a_semicolon_separated_export_from_a_spreadsheet_reads_too(tmp_path):
+    path = tmp_path / "eu.csv"
+    path.write_text("Time;Inject ID;Delivery method;To;Title;Description\n"
+                    "T+0m;start;email;coordinator;Start;It begins; really.\n"
+                    "T+10m;next;chat;all;Next;\"Then, this\"\n", encoding="utf-8")
+    data = read_msel(path)
+    assert [i["id"] for i in data["injects"]] == ["start", "next"]
+    assert data["injects"][1]["body"] == "Then, this"
+
+
+def test_blank_and_unmapped_rows_do_not_shift_the_row_numbers_of_problems(tmp_path):
+    rows = [list(COLUMNS) + ["Status"], [""] * (len(COLUMNS)) + ["draft"], [GOOD.get(c, "") for c in COLUMNS] + [""],
+            [], [{**GOOD, "Inject ID": "two", "Expectations": "{id: e, action: nonesuch, within: 5m}"}.get(c, "") for c in COLUMNS]]
+    path = tmp_path / "gaps.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows)
+    _, problems = import_msel(path, tmp_path / "gaps.yaml")
+    assert len(problems) == 1 and "row 5, column Expectations" in problems[0] and "nonesuch" in problems[0]

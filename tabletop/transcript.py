@@ -355,6 +355,27 @@ def _torn(report: TranscriptRead, line_no: int, tail: bytes, expected_seq: int) 
     report._bad(line_no, expected_seq, message)
 
 
+def _is_canonical(record: dict[str, Any], raw: bytes) -> bool:
+    try:
+        return canonical(record).encode("utf-8") == raw
+    except ValueError:  # NaN or Infinity in the line
+        return False
+
+
+def _content_hash(record: dict[str, Any], raw: bytes, is_canonical: bool) -> str | None:
+    """The line's hash, computed from its own bytes when they are canonical (one JSON pass less)."""
+    stored = record.get("hash")
+    if is_canonical and isinstance(stored, str):
+        member = b'"hash":' + json.dumps(stored, ensure_ascii=False).encode("utf-8")
+        if raw.count(member) == 1:  # the top-level member: remove it and its comma
+            body = raw.replace(b"," + member, b"", 1) if b"," + member in raw else raw.replace(member + b",", b"", 1)
+            return hashlib.sha256(body).hexdigest()
+    try:
+        return line_hash(record)
+    except ValueError:
+        return None
+
+
 def _scan(path: str | Path, *, check_chain: bool) -> TranscriptRead:
     path = Path(path)
     report = TranscriptRead()
@@ -417,9 +438,10 @@ def _scan(path: str | Path, *, check_chain: bool) -> TranscriptRead:
         if line_problem is None and (not isinstance(t, (int, float)) or isinstance(t, bool)):
             line_problem = f"{here}: t is not a number"
         if check_chain and line_problem is None:
-            if line_hash(record) != record.get("hash"):
+            is_canonical = _is_canonical(record, raw)
+            if _content_hash(record, raw, is_canonical) != record.get("hash"):
                 line_problem = f"{here}: hash does not match the line's content (edited?)"
-            elif canonical(record).encode("utf-8") != raw:
+            elif not is_canonical:
                 line_problem = f"{here}: not written in canonical form (edited?)"
             elif record.get("prev") != prev_hash:
                 line_problem = (

@@ -329,3 +329,16 @@ def test_any_reordering_is_found(sample, tmp_path, order):
     if not report.ok:
         first_moved = next(i for i, j in enumerate(order) if i != j)
         assert report.first_bad_line == first_moved + 1
+
+
+def test_fields_named_hash_inside_an_event_do_not_confuse_the_verifier(tmp_path):
+    path = tmp_path / "t.jsonl"
+    with TranscriptWriter.open(path, now_utc=FixedWall(), fsync=False) as writer:
+        first = writer.append("session_started", 0.0)
+        writer.append("decision", 1.0, fields={"hash": first["hash"], "sha256": "x"}, action="preserve_evidence")
+        writer.append("note", 2.0, text='"hash":"' + first["hash"] + '"')
+    assert verify_transcript(path).ok
+    data = path.read_bytes()
+    path.write_bytes(data.replace(b'"sha256":"x"', b'"sha256":"y"'))
+    report = verify_transcript(path)
+    assert (report.first_bad_line, "hash does not match" in report.problems[0]) == (2, True)

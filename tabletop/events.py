@@ -9,7 +9,9 @@ session_started   scenario_id, scenario_path, scenario_sha256, scenario (the res
                   null), tool_version, resumed_from (null, or the path resumed)
 inject_released   inject (id), title, channel, from, to [roles], phase, body, trigger
                   ("schedule" | "branch" | "response" | "facilitator" | "adhoc"),
-                  condition (the `when` that fired it, or null)
+                  condition (the `when` that fired it, or null); also due (the sim time it
+                  was scheduled for: t - due is its lateness, e.g. after a time jump), marks,
+                  advance_to, and from_role (the simulated role answering) on responses
 decision          id (decision id "d<seq>"), role (who did it), by (person name), action,
                   fields {}, rationale (str), inject (id it answers, or null),
                   delegated_by (role, or null), delegation (delegation id, or null),
@@ -17,11 +19,14 @@ decision          id (decision id "d<seq>"), role (who did it), by (person name)
 delegation        id ("g<seq>"), role (who delegates), by, to_role, action, fields {},
                   rationale, inject, timebox (seconds, or null)
 note              role, by, text, inject (or null)
+                  (decision, delegation and note carry script_entry, the index of the entry
+                  in the decision script, when `tabletop simulate` recorded them)
 marker_set        marker, source ("inject:ID" | "action:ID" | "facilitator")
 clock             op ("pause" | "resume" | "speed" | "jump"), speed (after the op),
-                  from_t, to_t (for jump)
+                  paused (after the op), from_t, to_t and inject (the inject that jumped) for jump
 facilitator       op ("trigger_now" | "adhoc" | "skip" | "role_change" | "join" | "leave"),
-                  inject (id or null), detail {}
+                  inject (id or null), detail {} (adhoc: title, body, channel, to, from;
+                  role_change, join, leave: name, from, to)
 session_ended     reason ("duration" | "facilitator" | "interrupted" | ...)
 session_resumed   from_t (sim seconds where the session continues), dropped_bytes (a torn
                   last line cut off, 0 if none), paused, speed: written when a session is

@@ -14,6 +14,13 @@ time), and the session ends last.
 
 A time jump (`advance_to`) moves the clock at once; whatever was due in the skipped interval
 is released at the jump, in time order, each event carrying the time it was due (`due`).
+
+Simulated teammates: a role that no (non-simulated) participant plays is played by the
+engine, in every mode. Its scenario `responses` fire (once each, the first time their action
+is recorded) and work delegated to it is carried out after the time-box or the scenario's
+`delegate_delay`. Work delegated to a role a player plays waits in `pending_tasks` until
+that player carries it out, except in `simulate` mode, where the scripted player does it
+after the same delay.
 """
 
 from __future__ import annotations

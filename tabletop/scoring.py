@@ -769,6 +769,7 @@ def read_run(path: str | Path) -> TranscriptRun:
 
 _EMBEDDED: list[tuple[str, dict[str, Any], Scenario]] = []
 _EMBEDDED_KEEP = 8
+_SEEN: set[str] = set()
 
 
 def embedded_scenario(data: dict[str, Any]) -> Scenario:
@@ -785,6 +786,11 @@ def embedded_scenario(data: dict[str, Any]) -> Scenario:
                 _EMBEDDED.insert(0, _EMBEDDED.pop(index))
             return scenario
     scenario = Scenario.model_validate(data)
+    if fingerprint not in _SEEN:  # cache from the second sighting on: distinct runs never pay for the copy
+        if len(_SEEN) > 1024:
+            _SEEN.clear()
+        _SEEN.add(fingerprint)
+        return scenario
     _EMBEDDED.insert(0, (fingerprint, pickle.loads(pickle.dumps(data, pickle.HIGHEST_PROTOCOL)), scenario))
     del _EMBEDDED[_EMBEDDED_KEEP:]
     return scenario

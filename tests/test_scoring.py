@@ -374,3 +374,18 @@ def test_engine_transcript_scores_delegation_for_the_doer_and_clocks_from_awaren
     assert card.clocks[0].status == "met" and card.score == 1.0
     assert live.score == card.score and [r.status for r in live.expectations] == ["met", "met"]
     assert not any("session_ended" in w for w in warnings)
+
+
+def test_embedded_scenarios_that_differ_deep_down_are_never_confused(tmp_path):
+    # same id, seed and values (the cache's fingerprint); only an expectation's `within` differs
+    events = [decision(1200, "appoint_coordinator"), ended(3600)]
+    tight = scenario(expectations=[{"id": "coord", "action": "appoint_coordinator", "within": "15m"}])
+    loose = scenario(expectations=[{"id": "coord", "action": "appoint_coordinator", "within": "30m"}])
+    statuses = []
+    for round_ in range(3):  # seen once, then cached, then served from the cache
+        for name, scn in (("tight", tight), ("loose", loose)):
+            path = write_transcript(tmp_path / f"{name}-{round_}.jsonl", scn, events)
+            run = read_run(path)
+            statuses.append((name, score(run.scenario, run.events).result("coord").status))
+            run.events[0]["scenario"]["expectations"][0]["within"] = 1  # a caller scribbling on its copy
+    assert statuses == [("tight", "late"), ("loose", "met")] * 3

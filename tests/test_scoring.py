@@ -197,6 +197,10 @@ def test_not_notify_without_rationale_is_a_finding():
     card = score(scenario(expectations=[]), [decision(60, "ico_decision", role="dpo", fields={"outcome": "not_notify"},
                                                       rationale="encrypted laptop, risk unlikely"), ended(600)])
     assert card.findings == () and card.score == 1.0
+    card = score(scenario(expectations=[]), [decision(60, "sa_decision", role="dpo", fields={"outcome": "not_notify"}), ended(600)])
+    assert [f.id for f in card.findings] == [NOT_NOTIFY_FINDING]
+    card = score(scenario(expectations=[]), [decision(60, "ico_decision", role="dpo", fields={"outcome": "notify"}), ended(600)])
+    assert card.findings == ()
 
 
 # --- markers and regime clocks --------------------------------------------------------------

@@ -29,7 +29,8 @@ The rules are DESIGN.md "Scoring semantics", applied line by line:
 7. Findings: every decision whose role matches an avoid rule's role (any role when the rule
    has none) and whose action is in the rule's `actions`; a delegated decision counts for the
    role that carried it out. A decision not to notify the regulator (`ico_decision` with
-   outcome `not_notify`) recorded without a rationale is a finding too (penalty 1).
+   outcome `not_notify`) recorded without a rationale is a finding too (penalty 1); so is
+   `sa_decision`, its EU GDPR counterpart.
 8. Delegation: a delegated decision counts for the role that did it; the result records
    `delegated_by` and `delegation_seconds` (decision time - `delegated_at`).
 
@@ -76,6 +77,8 @@ RATING_NAMES = {
 }
 
 NOT_NOTIFY_FINDING = "not-notify-without-rationale"
+REGULATOR_DECISIONS = ("ico_decision", "sa_decision")
+"""Decisions whether to notify a supervisory authority (UK ICO; EU lead authority)."""
 NOT_NOTIFY_PENALTY = 1.0
 """A decision not to notify the regulator must itself be recorded with its reason (Art 33(5))."""
 
@@ -436,7 +439,7 @@ def score(
                             decision=event.get("id"),
                         )
                     )
-            if action_id == "ico_decision":
+            if action_id in REGULATOR_DECISIONS:
                 fields = event.get("fields") or {}
                 outcome = str(fields.get("outcome", "")).strip().lower()
                 if outcome in ("not_notify", "not notify", "no") and not str(

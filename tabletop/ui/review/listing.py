@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
+from textual.geometry import Size
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, ProgressBar, Static
 
@@ -49,33 +51,104 @@ SORTABLE = [key for key in COLUMNS if key != "mark"]
 RATING_STYLE = {"P": "green", "S": "yellow", "M": "dark_orange", "U": "bold red"}
 
 
-def row_cells(entry: TranscriptEntry, marked: bool) -> list[Any]:
-    """The table cells of one transcript (Rich Text, so that broken rows stand out)."""
+class Cell:
+    """A table cell kept as plain text and a style; turned into Rich Text only when drawn.
+
+    Thousands of rows stay cheap to add: only the visible ones are ever rendered.
+    """
+
+    __slots__ = ("plain", "style", "justify")
+
+    def __init__(self, plain: str, style: str = "", justify: str = "left") -> None:
+        self.plain = plain
+        self.style = style
+        self.justify = justify
+
+    def __rich__(self) -> Text:
+        return Text(self.plain, style=self.style, justify=self.justify)  # type: ignore[arg-type]
+
+    def __str__(self) -> str:
+        return self.plain
+
+
+def mark_cell(marked: bool) -> Cell:
+    return Cell("●" if marked else " ", "bold magenta")
+
+
+def row_cells(entry: TranscriptEntry, marked: bool) -> list[Cell]:
+    """The table cells of one transcript (never markup), with broken rows standing out."""
     broken = not entry.trusted
     participants = ", ".join(entry.participants)
     if len(participants) > 28:
         participants = participants[:27] + "…"
-    cells: list[Any] = [
-        Text("●" if marked else " ", style="bold magenta"),
-        entry.date or "—",
-        entry.scenario or Text(entry.path, style="italic"),
-        entry.group if entry.scenario else "",
-        participants,
-        entry.mode or "",
-        Text(fmt.score_text(entry.score), justify="right"),
-        Text(fmt.passed_text(entry.passed, entry.applicable), justify="right"),
+    cells = [
+        mark_cell(marked),
+        Cell(entry.date or "—"),
+        Cell(entry.scenario) if entry.scenario else Cell(entry.path, "italic"),
+        Cell(entry.group if entry.scenario else ""),
+        Cell(participants),
+        Cell(entry.mode or ""),
+        Cell(fmt.score_text(entry.score), justify="right"),
+        Cell(fmt.passed_text(entry.passed, entry.applicable), justify="right"),
     ]
     for area in AREAS:
         letter = entry.ratings.get(area, "")
-        cells.append(Text(letter or "·", style=RATING_STYLE.get(letter, "dim"), justify="center"))
-    cells.append(Text(fmt.duration_text(entry.duration), justify="right"))
-    cells.append(Text(fmt.integrity_text(entry.integrity), style="bold red" if broken else
+        cells.append(Cell(letter or "·", RATING_STYLE.get(letter, "dim"), "center"))
+    cells.append(Cell(fmt.duration_text(entry.duration), justify="right"))
+    cells.append(Cell(fmt.integrity_text(entry.integrity), "bold red" if broken else
                       ("yellow" if entry.integrity != "ok" else "green")))
     return cells
 
 
 class TranscriptTable(DataTable):
-    """The table of transcripts; one row per file, keyed by its path."""
+    """The table of transcripts; one row per file, keyed by its path.
+
+    Column widths are computed from the cells' text as rows are added (`set_widths`), so a
+    folder of 10,000 transcripts does not pay for measuring every cell's renderable.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.widths: dict[str, int] | None = None
+
+    def set_widths(self, widths: dict[str, int]) -> None:
+        self.widths = widths
+
+    def add_many(self, rows: list[tuple[str, list[Cell]]]) -> None:
+        """Add rows in one go: what `add_row` does per row, with the per-row bookkeeping once.
+
+        Falls back to `add_row` if the table's internals are not the expected ones.
+        """
+        try:
+            from textual.widgets.data_table import Row, RowKey
+
+            locations, data, table_rows = self._row_locations, self._data, self.rows
+            columns = [column.key for column in self.ordered_columns]
+            start = self.row_count
+            for offset, (key, cells) in enumerate(rows):
+                row_key = RowKey(key)
+                locations[row_key] = start + offset
+                data[row_key] = dict(zip(columns, cells))
+                table_rows[row_key] = Row(row_key, 1, None, False)
+                self._new_rows.add(row_key)
+        except (AttributeError, ImportError, TypeError):  # pragma: no cover - another Textual
+            for key, cells in rows[self.row_count:]:
+                self.add_row(*cells, key=key)
+            return
+        self._require_update_dimensions = True
+        self.cursor_coordinate = self.cursor_coordinate
+        self._update_count += 1
+        self.check_idle()
+
+    def _update_dimensions(self, new_rows: Iterable[Any]) -> None:
+        if self.widths is None:
+            super()._update_dimensions(new_rows)
+            return
+        for key, column in self.columns.items():
+            column.content_width = max(self.widths.get(str(key.value), 0), cell_len(column.label.plain))
+        header_height = self.header_height if self.show_header else 0
+        width = sum(column.get_render_width(self) for column in self.columns.values())
+        self.virtual_size = Size(width + self._row_label_column_width, self._total_row_height + header_height)
 
     class Marked(Message):
         """The set of transcripts marked for comparison changed."""
@@ -124,6 +197,8 @@ class ReviewScreen(Screen):
         self.sort_reverse = True
         self.search_text = ""
         self.summary = ""
+        self._search_timer: Any = None
+        self._cells: dict[str, tuple[TranscriptEntry, list[Cell]]] = {}
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -192,11 +267,24 @@ class ReviewScreen(Screen):
         rows.sort(key=lambda e: e.path)
         rows.sort(key=key, reverse=self.sort_reverse)
         self.shown = rows
-        table.clear()
-        for entry in rows:
-            table.add_row(*row_cells(entry, entry.path in self.marked), key=entry.path)
         for column_key, (label, _) in COLUMNS.items():
             table.columns[column_key].label = Text(self._header(column_key, label))  # type: ignore[index]
+        table.clear()
+        widths = dict.fromkeys(COLUMNS, 1)
+        keys = list(COLUMNS)[1:]
+        batch = []
+        cache = self._cells
+        for entry in rows:
+            cells = cache.get(entry.path)
+            if cells is None or cells[0] is not entry:
+                cells = cache[entry.path] = (entry, row_cells(entry, False)[1:])
+            for key, cell in zip(keys, cells[1]):
+                size = cell_len(cell.plain)
+                if size > widths[key]:
+                    widths[key] = size
+            batch.append((entry.path, [mark_cell(entry.path in self.marked), *cells[1]]))
+        table.set_widths(widths)
+        table.add_many(batch)
         table.refresh()
         if previous is not None:
             for number, entry in enumerate(rows):
@@ -266,10 +354,20 @@ class ReviewScreen(Screen):
     @on(Input.Changed, "#search")
     def _search_changed(self, event: Input.Changed) -> None:
         self.search_text = event.value
-        self.populate()
+        if self._search_timer is not None:
+            self._search_timer.stop()
+        # typing into a large folder's search refilters once the typing pauses
+        delay = 0.0 if len(self.entries) < 2000 else 0.25
+        self._search_timer = self.set_timer(delay, self.populate) if delay else None
+        if not delay:
+            self.populate()
 
     @on(Input.Submitted, "#search")
     def _search_done(self) -> None:
+        if self._search_timer is not None:
+            self._search_timer.stop()
+            self._search_timer = None
+            self.populate()
         self.query_one(TranscriptTable).focus()
 
     @on(DataTable.RowSelected, "#transcripts")
@@ -302,7 +400,7 @@ class ReviewScreen(Screen):
     def _set_mark(self, path: str, marked: bool) -> None:
         table = self.query_one(TranscriptTable)
         try:
-            table.update_cell(path, "mark", Text("●" if marked else " ", style="bold magenta"))
+            table.update_cell(path, "mark", mark_cell(marked))
         except Exception:  # the row is filtered out of view
             pass
 

@@ -130,9 +130,22 @@ def _expected(scenario: Scenario, expectation: Expectation) -> ExpectedAction:
     )
 
 
+def _condition_text(inject: Inject) -> str:
+    """A branch's condition in words: `gap-escalated is missed`, `restore_backup is recorded`."""
+    when = inject.when
+    if when is None:
+        return ""
+    return {
+        "missed": f"{when.target} is missed",
+        "done": f"{when.target} is recorded",
+        "marker": f"marker {when.target} is set",
+        "after": f"inject {when.target} is released",
+    }[when.kind]
+
+
 def _inject(scenario: Scenario, inject: Inject) -> GuideInject:
     if inject.when is not None:
-        time = f"{format_duration(inject.at)} after {inject.when.describe()}"
+        time = f"{format_duration(inject.at)} after {_condition_text(inject)}"
         clock, kind = "", "branch"
     else:
         time, clock, kind = format_offset(inject.at), _clock(scenario, inject.at), "scheduled"

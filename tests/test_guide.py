@@ -56,7 +56,8 @@ def test_branches_and_time_jumps_are_marked_for_the_facilitator():
     guide = build_guide(load_scenario(ROOT / "scenarios" / "restore-rehearsal.yaml"))
     injects = {i.id: i for m in guide.modules for i in m.injects}
     assert injects["owner-chases"].kind == "branch"
-    assert injects["owner-chases"].time == "10m after missed: gap-escalated"
+    assert injects["owner-chases"].time == "10m after gap-escalated is missed"
+    assert injects["disk-warning"].time == "20m after restore_backup is recorded"
     assert injects["long-restore"].kind == "time jump"
     assert injects["long-restore"].advance_to == "day 1, Tue 13:20"
     assert injects["kickoff"].clock == "day 1, Tue 09:00"

@@ -85,6 +85,7 @@ class RawPlayer:
     def __init__(self, http: aiohttp.ClientSession, ws: aiohttp.ClientWebSocketResponse) -> None:
         self.http = http
         self.ws = ws
+        self.buffer: list[str] = []
 
     @classmethod
     async def open(cls, url: str, hello: dict[str, Any] | str | None = None) -> "RawPlayer":
@@ -95,18 +96,29 @@ class RawPlayer:
             await ws.send_str(hello if isinstance(hello, str) else json.dumps(hello))
         return raw
 
+    @staticmethod
+    def unpack(data: str) -> list[str]:
+        """The messages in a frame (a batch holds several), each as its own JSON text."""
+        message = json.loads(data)
+        if message.get("type") == "batch":
+            return [json.dumps(item) for item in message["items"]]
+        return [data]
+
     async def frames_until_closed(self, timeout: float = 5.0) -> list[str]:
-        frames = []
+        frames = list(self.buffer)
+        self.buffer.clear()
         async with asyncio.timeout(timeout):
             async for message in self.ws:
                 if message.type == aiohttp.WSMsgType.TEXT:
-                    frames.append(message.data)
+                    frames.extend(self.unpack(message.data))
         return frames
 
     async def next_frame(self, timeout: float = 5.0) -> dict[str, Any]:
-        message = await self.ws.receive(timeout=timeout)
-        assert message.type == aiohttp.WSMsgType.TEXT, message
-        return json.loads(message.data)
+        if not self.buffer:
+            message = await self.ws.receive(timeout=timeout)
+            assert message.type == aiohttp.WSMsgType.TEXT, message
+            self.buffer.extend(self.unpack(message.data))
+        return json.loads(self.buffer.pop(0))
 
     async def close(self) -> None:
         await self.ws.close()

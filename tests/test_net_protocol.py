@@ -164,3 +164,20 @@ def test_players_see_the_team_decisions_and_the_clock():
     assert player_event(decision, "dpo")["action"] == "appoint_coordinator"
     clock = {"seq": 6, "type": "clock", "t": 9.0, "wall": "w", "op": "pause", "speed": 60}
     assert player_event(clock, "dpo")["op"] == "pause"
+
+
+def test_a_batch_holds_host_messages_in_order():
+    from tabletop.net.protocol import EventMessage, batch_frame, event_frame, parse_host_messages
+
+    frames = [event_frame({"seq": 4, "type": "note"}), Ack(id="r1", seq=4).to_frame(), State(t=1, speed=1, paused=False, rate=1).to_frame()]
+    messages = parse_host_messages(batch_frame(frames))
+    assert [m.type for m in messages] == ["event", "ack", "state"]
+    assert isinstance(messages[0], EventMessage) and messages[0].event["seq"] == 4
+    assert parse_host_messages(frames[1]) == [Ack(id="r1", seq=4)]
+
+
+def test_a_batch_with_a_bad_item_is_refused():
+    from tabletop.net.protocol import batch_frame, parse_host_messages
+
+    with pytest.raises(ProtocolError, match="unknown message type 'hello'"):
+        parse_host_messages(batch_frame([Hello(token="t", role="r", name="n").to_frame()]))

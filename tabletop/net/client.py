@@ -25,9 +25,6 @@ from tabletop.net import protocol as p
 
 log = logging.getLogger("tabletop.net.client")
 
-MAX_HOST_FRAME = 16 * 1024 * 1024
-"""The largest frame a player accepts from the host (the welcome carries the scenario)."""
-
 
 class JoinRefused(Exception):
     """The host refused this player (wrong token, unknown role, session ended, ...)."""
@@ -134,7 +131,7 @@ class PlayerClient:
             self._http = aiohttp.ClientSession()
         try:
             ws = await self._http.ws_connect(
-                self.url, max_msg_size=MAX_HOST_FRAME, timeout=aiohttp.ClientWSTimeout(ws_close=5), heartbeat=20
+                self.url, max_msg_size=p.MAX_HOST_FRAME, timeout=aiohttp.ClientWSTimeout(ws_close=5), heartbeat=20
             )
         except (aiohttp.ClientError, OSError) as error:
             raise ConnectionLost(f"cannot reach the host at {self.url}: {error}") from None
@@ -148,7 +145,8 @@ class PlayerClient:
         if first.type != aiohttp.WSMsgType.TEXT:
             await ws.close()
             raise ConnectionLost(f"the host at {self.url} closed the connection ({ws.close_code})")
-        message = p.parse_host_message(first.data)
+        messages = p.parse_host_messages(first.data)
+        message = messages[0]
         if isinstance(message, p.Error):
             await ws.close()
             raise JoinRefused(message.code, message.message)
@@ -163,14 +161,20 @@ class PlayerClient:
         self._emit("welcome", message)
         # the events missed come next; a request recorded before a lost connection (even one
         # the host never acknowledged because it died) is matched against them in `_on_event`
-        for _ in range(message.replay):
+        waiting = message.replay
+        for later in messages[1:]:
+            self._handle(later)
+            waiting -= 1
+        while waiting > 0:
             try:
                 replayed = await ws.receive(timeout=self.open_timeout)
             except asyncio.TimeoutError:
                 break
             if replayed.type != aiohttp.WSMsgType.TEXT:
                 break
-            self._handle(p.parse_host_message(replayed.data))
+            for later in p.parse_host_messages(replayed.data):
+                self._handle(later)
+                waiting -= 1
         self._connected.set()
         # requests never acknowledged and not in the replay are sent again; the host records
         # a request id once
@@ -219,9 +223,12 @@ class PlayerClient:
             if message.type != aiohttp.WSMsgType.TEXT:
                 break
             try:
-                self._handle(p.parse_host_message(message.data))
+                received = p.parse_host_messages(message.data)
             except p.ProtocolError as error:
                 log.warning("ignoring a bad message from the host: %s", error)
+                continue
+            for item in received:
+                self._handle(item)
         if ws.close_code in (p.CLOSE_BAD_TOKEN,):
             raise JoinRefused(p.BAD_TOKEN, "the host refused the token")
 

@@ -28,6 +28,10 @@ from tabletop.net.views import player_event, player_scenario
 
 log = logging.getLogger("tabletop.net.host")
 
+BATCH_ITEMS = 500
+BATCH_CHARS = 1024 * 1024
+"""A batch frame holds at most this many messages and about this many characters."""
+
 Call = Callable[..., Awaitable[Any]]
 """Runs a session method on the session's thread: `await call(fn, *args, **kwargs)`."""
 
@@ -339,12 +343,23 @@ class TeamHost:
 
     async def _write(self, player: Player) -> None:
         ws = player.ws
+        queue = player.queue
         try:
-            while True:
-                frame = await player.queue.get()
+            done = False
+            while not done:
+                frame = await queue.get()
                 if frame is None:
                     break
-                await ws.send_str(frame)
+                # what queued up meanwhile goes in one frame: fewer, larger writes under load
+                batch, size = [frame], len(frame)
+                while not queue.empty() and len(batch) < BATCH_ITEMS and size < BATCH_CHARS:
+                    more = queue.get_nowait()
+                    if more is None:
+                        done = True
+                        break
+                    batch.append(more)
+                    size += len(more)
+                await ws.send_str(frame if len(batch) == 1 else p.batch_frame(batch))
         except (ConnectionResetError, RuntimeError, asyncio.CancelledError):
             pass
         finally:

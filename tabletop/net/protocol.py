@@ -16,6 +16,7 @@ host -> player
     presence       connected [{name, role}]
     ack            id (the request id), seq (the transcript line that recorded it)
     error          id (request id or null), code, message, fatal (the host closes after it)
+    batch          items (several of the above, in order, when they queue up)
 
 A request is acknowledged only once the host's transcript line for it is on disk.
 """
@@ -220,17 +221,19 @@ _PLAYER_TYPES = ("hello", "decide", "note", "complete_task")
 _HOST_TYPES = ("welcome", "event", "state", "presence", "ack", "error")
 
 
-def _decode(frame: str | bytes, expected_types: tuple[str, ...]) -> dict[str, Any]:
+def _decode(frame: str | bytes, expected_types: tuple[str, ...], limit: int = MAX_MESSAGE_BYTES) -> dict[str, Any]:
     if isinstance(frame, bytes):
         raise ProtocolError("expected a JSON text frame, received a binary frame")
-    if len(frame) > MAX_MESSAGE_BYTES:  # characters >= bytes/4; the socket enforces bytes
-        raise ProtocolError(
-            f"message is {len(frame)} characters; the limit is {MAX_MESSAGE_BYTES} bytes", TOO_BIG
-        )
+    if len(frame) > limit:  # characters >= bytes/4; the socket enforces bytes
+        raise ProtocolError(f"message is {len(frame)} characters; the limit is {limit} bytes", TOO_BIG)
     try:
         data = json.loads(frame)
     except (json.JSONDecodeError, RecursionError) as error:
         raise ProtocolError(f"message is not valid JSON: {error}") from None
+    return _check(data, expected_types)
+
+
+def _check(data: Any, expected_types: tuple[str, ...]) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ProtocolError(f"expected a JSON object, received {type(data).__name__}")
     request_id = data.get("id") if isinstance(data.get("id"), str) else None
@@ -288,12 +291,40 @@ def event_frame(event: dict[str, Any]) -> str:
     )
 
 
-def parse_host_message(frame: str | bytes) -> Welcome | EventMessage | State | Presence | Ack | Error:
-    """Read a frame the host sent; raise ProtocolError when it is not a valid message."""
-    data = _decode(frame, _HOST_TYPES)
+def batch_frame(frames: list[str]) -> str:
+    """Several host messages in one frame, in order: `{"v": 1, "type": "batch", "items": [...]}`.
+
+    The host sends a batch when messages queue up for a player faster than they can be sent
+    (many players, a burst of events); a player handles its items as if they came one by one.
+    """
+    return '{"v":%d,"type":"batch","items":[%s]}' % (PROTOCOL_VERSION, ",".join(frames))
+
+
+MAX_HOST_FRAME = 16 * 1024 * 1024
+"""The largest frame a player accepts from the host (a welcome carries the scenario; a batch
+carries many events)."""
+
+
+def _host_message(data: dict[str, Any]) -> Welcome | EventMessage | State | Presence | Ack | Error:
     if data["type"] == "event" and isinstance(data.get("event"), dict) and len(data) == 3:
         return EventMessage.model_construct(v=PROTOCOL_VERSION, type="event", event=data["event"])
     try:
         return _HOST.validate_python(data)
     except ValidationError as error:
         raise ProtocolError(_explain(error, data["type"])) from None
+
+
+def parse_host_message(frame: str | bytes) -> Welcome | EventMessage | State | Presence | Ack | Error:
+    """Read a frame holding one host message; raise ProtocolError when it is not valid."""
+    return _host_message(_decode(frame, _HOST_TYPES, MAX_HOST_FRAME))
+
+
+def parse_host_messages(frame: str | bytes) -> list[Welcome | EventMessage | State | Presence | Ack | Error]:
+    """Read a frame the host sent: one message, or a batch of them in order."""
+    data = _decode(frame, _HOST_TYPES + ("batch",), MAX_HOST_FRAME)
+    if data["type"] != "batch":
+        return [_host_message(data)]
+    items = data.get("items")
+    if not isinstance(items, list):
+        raise ProtocolError("batch.items: expected a list of messages")
+    return [_host_message(_check(item, _HOST_TYPES)) for item in items]

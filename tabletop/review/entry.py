@@ -90,6 +90,19 @@ class TranscriptEntry:
         known = cls.__dataclass_fields__
         return cls(**{k: v for k, v in values.items() if k in known})
 
+    @classmethod
+    def from_stored(cls, data: dict[str, Any]) -> "TranscriptEntry":
+        """Rebuild a row the index wrote with `to_json` (trusted input; fast for 10,000 rows)."""
+        if data.keys() != _FIELD_NAMES:
+            return cls.from_json(data)
+        data["participants"] = tuple(data["participants"])
+        entry = object.__new__(cls)
+        entry.__dict__.update(data)
+        return entry
+
+
+_FIELD_NAMES = TranscriptEntry.__dataclass_fields__.keys()
+
 
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()

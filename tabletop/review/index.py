@@ -257,10 +257,12 @@ class TranscriptIndex:
     # --- reading ---------------------------------------------------------------------------
     def entries(self) -> list[TranscriptEntry]:
         """Every indexed transcript, newest session first."""
-        rows = [
-            TranscriptEntry.from_json(json.loads(text))
-            for (text,) in self._db.execute("SELECT entry FROM transcripts")
-        ]
+        # one JSON document for all rows: far cheaper than decoding 10,000 small ones
+        (text,) = self._db.execute(
+            "SELECT '[' || COALESCE(group_concat(entry, ','), '') || ']' FROM transcripts"
+        ).fetchone()
+        rebuild = TranscriptEntry.from_stored
+        rows = [rebuild(data) for data in json.loads(text)]
         rows.sort(key=lambda e: (e.started, e.path), reverse=True)
         return rows
 

@@ -266,17 +266,17 @@ def check_scenario(draft: "Draft") -> list[Problem]:
     # timing and reachability -----------------------------------------------------------------------
     end = None
     if draft.duration is not None:
-        skipped = sum(
-            loc.item.advance_to - loc.item.at for loc in draft.injects
-            if loc.item.when is None and loc.item.advance_to is not None and loc.item.advance_to > loc.item.at)
-        end = draft.duration + skipped
+        end = draft.duration  # the sim time covered from the start, time jumps included
         for located in draft.injects:
             inject = located.item
             if inject.when is None and inject.at > end:
-                jumps = f" plus {format_duration(skipped)} skipped by time jumps" if skipped else ""
                 add(located.span.child("at").problem(
                     f"scheduled at {format_offset(inject.at)}, after the scenario ends at {format_offset(end)} "
-                    f"(duration {format_duration(draft.duration)}{jumps}); lengthen `duration` or move the inject"))
+                    f"(duration {format_duration(draft.duration)}); lengthen `duration` or move the inject"))
+            if inject.advance_to is not None and inject.advance_to > end:
+                add(located.span.child("advance_to").problem(
+                    f"jumps to {format_offset(inject.advance_to)}, after the scenario ends at {format_offset(end)} "
+                    f"(duration {format_duration(draft.duration)}); lengthen `duration` or jump less far"))
 
     reachable: set[str] = set()
     release_time: dict[str, int] = {}

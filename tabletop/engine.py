@@ -174,15 +174,11 @@ def expectation_deadline(scenario: Scenario, expectation: Expectation, anchor: f
 
 
 def session_end(scenario: Scenario) -> int:
-    """The sim second a session ends: `duration` of played time plus what scheduled time jumps skip.
+    """The sim second a session ends: T+`duration`, time jumps included.
 
     The same rule as `tabletop.loader.scenario_end` (the loader checks inject times against it).
     """
-    skipped = 0
-    for inject in scenario.injects:
-        if inject.when is None and inject.advance_to is not None and inject.advance_to > inject.at:
-            skipped += inject.advance_to - inject.at
-    return scenario.duration + skipped
+    return scenario.duration
 
 
 def scenario_digest(scenario: Scenario, path: str | Path | None) -> str:

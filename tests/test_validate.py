@@ -49,6 +49,7 @@ CASES = [
     ("deadline-after-end.yaml", 13, "injects.1.when", ["'chase' can never fire", "due at T+5h00m", "ends at T+4h00m"]),
     ("after-duration.yaml", 8, "injects.1.at", ["scheduled at T+5h00m", "after the scenario ends at T+4h00m"]),
     ("jump-backwards.yaml", 8, "injects.0.advance_to", ["a time jump goes forward"]),
+    ("jump-after-duration.yaml", 8, "injects.1.advance_to", ["jumps to T+10h00m", "after the scenario ends at T+4h00m"]),
     ("bad-value-choice.yaml", 13, "expectations.0.value.outcome", ["expected one of: notify, not_notify", "received 'notfy'"]),
     ("bad-value-field.yaml", 14, "expectations.0.value.outcom", ["has no field 'outcom'", "did you mean 'outcome'"]),
     ("undefined-variable.yaml", 12, "injects.0.body", ["undefined variable 'custmer'", "did you mean 'customer'"]),

@@ -408,10 +408,11 @@ def _cell_text(value: Any) -> str:
 
 
 def _read_csv(path: Path, display: str) -> _Table:
+    data = path.read_bytes()
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        text = path.read_text(encoding="cp1252")
+        text = data.decode("latin-1")  # older spreadsheets; every byte decodes
     first_line = text.split("\n", 1)[0]
     # Spreadsheets in some locales save CSV with `;` (or tabs) between cells.
     delimiter = max((",", ";", "\t"), key=first_line.count) if first_line else ","

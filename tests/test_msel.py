@@ -260,3 +260,32 @@ def test_blank_and_unmapped_rows_do_not_shift_the_row_numbers_of_problems(tmp_pa
         csv.writer(handle).writerows(rows)
     _, problems = import_msel(path, tmp_path / "gaps.yaml")
     assert len(problems) == 1 and "row 5, column Expectations" in problems[0] and "nonesuch" in problems[0]
+
+
+def test_random_cells_only_ever_give_problems_never_another_exception(tmp_path_factory):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    cell = st.one_of(st.sampled_from(["", "T+5m", "+10m", "09:30", "day 2 08:00", "missed: x", "done: contain",
+                                      "email", "all", "coordinator", "{id: a, action: contain, within: 5m}",
+                                      "{id: b", "dsr_received", "#roles", "x" * 3]), st.text(max_size=12))
+    row = st.lists(cell, min_size=0, max_size=len(COLUMNS) + 2)
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(row, min_size=0, max_size=5), st.binary(max_size=20))
+    def check(rows, junk):
+        folder = tmp_path_factory.mktemp("fuzz")
+        path = folder / "f.csv"
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        writer.writerows(rows)
+        path.write_bytes(buffer.getvalue().encode("utf-8") + junk)
+        try:
+            data = read_msel(path)
+        except MselError as error:
+            assert error.problems and all(isinstance(p, str) for p in error.problems)
+        else:
+            assert data["injects"]
+
+    check()

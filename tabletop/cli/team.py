@@ -63,6 +63,10 @@ def host(
     if speed is not None and speed <= 0:
         raise click.BadParameter(f"expected a number greater than 0, received {speed:g}", param_hint="--speed")
     token = token or secrets.token_urlsafe(16)
+    # The session thread waits on fsync while the network loop is busy fanning events out; at
+    # Python's default 5 ms GIL switch interval each durable line then queues behind the loop
+    # (a convoy that cut throughput threefold in bench_net). Hand the GIL over sooner.
+    sys.setswitchinterval(0.0005)
     if headless:
         from tabletop.net.rehearsal import RehearsalError, open_session
 

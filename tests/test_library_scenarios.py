@@ -266,3 +266,18 @@ def test_manual_change_work_is_not_done_until_the_temporary_fix_is_removed(scena
     closing = next(r for r in found.values() if r["action"] == "close_incident")
     assert "out_of_order" in closing["flags"]
     assert found["infra-remove-fix"]["status"] == "missed"
+
+
+def test_dora_initial_report_runs_on_both_clocks_and_nis2_does_not_apply(tmp_path):
+    from tabletop.script import ScriptEntry
+
+    scenario, script = load("ransomware-payments-dora")
+    late = edited(script, "dora_initial_report", at=8 * 3600)  # classified at T+1h: due at T+5h
+    nis2 = ScriptEntry(index=997, line=0, at_text="T+6h", role="incident_lead", action="nis2_early_warning",
+                       fields={"suspected_malicious": True, "cross_border": False}, at=6 * 3600)
+    late = replace(late, entries=tuple(sorted([*late.entries, nis2], key=lambda e: e.at)))
+    _, card = run(scenario, late, tmp_path)
+    found = results(card)
+    assert found["dora-initial-after-classification"]["status"] == "late"
+    assert found["dora-initial-awareness-cap"]["status"] == "met"  # 24 hours from awareness not yet past
+    assert [f["id"] for f in card.to_json()["findings"]] == ["nis2-for-a-financial-entity"]

@@ -538,3 +538,23 @@ async def test_connections_beyond_the_limit_are_refused(tmp_path):
         await rig.player("coordinator", "Sam")
         with pytest.raises(JoinRefused, match="too many connections"):
             await rig.player("comms_owner", "Alex")
+
+
+async def test_a_last_seq_from_another_session_is_ignored(tmp_path):
+    async with hosted(tmp_path) as rig:
+        raw = await RawPlayer.open(rig.host.url, hello("coordinator", "Sam", last_seq=10_000, session="an-old-rehearsal"))
+        welcome = await raw.next_frame()
+        first = await raw.next_frame()
+        await raw.close()
+    assert welcome["session"] == rig.session.events[0]["hash"]
+    assert welcome["replay"] >= 1 and first["event"]["inject"] == "alert", "everything is replayed"
+
+
+async def test_the_same_session_replays_only_what_was_missed(tmp_path):
+    async with hosted(tmp_path) as rig:
+        session_id = rig.session.events[0]["hash"]
+        last = rig.session.events[-1]["seq"]
+        raw = await RawPlayer.open(rig.host.url, hello("coordinator", "Sam", last_seq=last, session=session_id))
+        welcome = await raw.next_frame()
+        await raw.close()
+    assert welcome["replay"] == 0

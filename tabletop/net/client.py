@@ -135,7 +135,13 @@ class PlayerClient:
             )
         except (aiohttp.ClientError, OSError) as error:
             raise ConnectionLost(f"cannot reach the host at {self.url}: {error}") from None
-        hello = p.Hello(token=self.token, role=self.role, name=self.name, last_seq=self.last_seq)
+        hello = p.Hello(
+            token=self.token,
+            role=self.role,
+            name=self.name,
+            last_seq=self.last_seq,
+            session=self.welcome.session if self.welcome else None,
+        )
         await ws.send_str(hello.to_frame())
         try:
             first = await ws.receive(timeout=self.open_timeout)
@@ -153,6 +159,9 @@ class PlayerClient:
         if not isinstance(message, p.Welcome):
             await ws.close()
             raise ConnectionLost(f"expected a welcome from the host, received {message.type}")
+        if self.welcome is not None and self.welcome.session and message.session != self.welcome.session:
+            self.events.clear()  # another session now answers at this address: start afresh
+            self.last_seq = -1
         self._ws = ws
         self.connections += 1
         self.welcome = message

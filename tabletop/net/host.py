@@ -455,9 +455,12 @@ class TeamHost:
             tasks = []
         # From here to `players.append` nothing awaits: no event can slip between the replay
         # and the live feed.
+        session_id = self.events[0].get("hash") if self.events else None
+        # a seq from another session (a new rehearsal on the same address) means nothing here
+        since = hello.last_seq if hello.session is None or hello.session == session_id else -1
         missed = []
         for event in self.events:
-            if event.get("seq", -1) > hello.last_seq:
+            if event.get("seq", -1) > since:
                 seen = player_event(event, player.role)
                 if seen is not None:
                     missed.append(p.event_frame(seen))
@@ -470,6 +473,7 @@ class TeamHost:
             presence=self.connected() + [player.who],
             tasks=[seen for seen in (player_event(_plain(t), player.role) for t in tasks or []) if seen],
             replay=len(missed),
+            session=session_id,
         )
         player.queue.put_nowait(welcome.to_frame())
         for frame in missed:

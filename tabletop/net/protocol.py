@@ -3,14 +3,15 @@
 Every message is one WebSocket text frame holding a JSON object `{"v": 1, "type": ..., ...}`.
 
 player -> host
-    hello          token, role, name, last_seq (the last transcript seq the player saw, or -1)
+    hello          token, role, name, last_seq (the last transcript seq the player saw, or -1),
+                   session (the session that seq belongs to, from an earlier welcome)
     decide         id (the player's request id), action, fields, rationale, inject, role
                    (optional: must be the player's own), delegate_to, timebox (seconds)
     note           id, text, inject
     complete_task  id, task (the delegation id), fields, rationale
 host -> player
     welcome        role, name, scenario (the player's view), seq, state, presence, tasks,
-                   replay (how many missed events follow at once)
+                   replay (how many missed events follow at once), session
     event          event (a transcript line, cut down to what the player may see)
     state          t, speed, paused, rate (sim seconds per wall second to extrapolate with)
     presence       connected [{name, role}]
@@ -110,6 +111,8 @@ class Hello(_Message):
     role: Name
     name: Name
     last_seq: int = Field(-1, ge=-1)
+    session: Annotated[str, Field(max_length=128)] | None = None
+    """The welcome's `session` the player saw before: `last_seq` counts only in that session."""
 
 
 class Decide(_Message):
@@ -177,6 +180,8 @@ class Welcome(_Message):
     tasks: list[dict[str, Any]] = Field(default_factory=list)
     replay: int = 0
     """How many `event` messages follow at once: what the player missed."""
+    session: str | None = None
+    """Which session this is (the hash of its first transcript line); null before it starts."""
 
 
 class EventMessage(_Message):

@@ -157,6 +157,8 @@ def _host_console(
             click.echo(f"cannot listen on {bind}:{port}: {error.strerror or error}", err=True)
             await team.stop()
             return 2
+        if app.settings.resumed:
+            await team.leave_absent()  # the players' connections died with the last host
         _announce(url, token, app.settings.transcript)
         app.sub_title = f"join: {url}  token: {token}"
         try:

@@ -163,6 +163,7 @@ class TeamHost:
         self._last_state: tuple[float, float, bool] | None = None
         self._last_state_wall = 0.0
         self._subscribed = False
+        self._stopping = False
         self._scenario_view: dict[str, Any] | None = None
         if any(e.get("type") == ev.SESSION_ENDED for e in self.events):
             self.ended.set()
@@ -209,6 +210,7 @@ class TeamHost:
 
     async def stop(self, reason: str | None = None) -> None:
         """End the session (if `reason`), tell the players, close their sockets and the server."""
+        self._stopping = True
         if reason and not self.ended.is_set():
             try:
                 await self.call(self.session.end, reason)
@@ -499,7 +501,7 @@ class TeamHost:
         for other in self.players:
             self._send(other, frame)
         self.changed.set()
-        if self.ended.is_set():
+        if self.ended.is_set() or self._stopping:  # a stopping host does not record players leaving
             return
         if not getattr(self.session, "started", True):  # recorded once the session starts
             if op == "join":

@@ -13,7 +13,7 @@ import pytest
 from factories import breach_scenario, make_inject, make_scenario, make_session
 
 from tabletop.clock import VirtualClock
-from tabletop.engine import Participant, Session
+from tabletop.engine import Session
 from tabletop.net import protocol as p
 from tabletop.net.client import (
     JoinRefused,

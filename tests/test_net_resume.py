@@ -8,7 +8,6 @@ import signal
 import sys
 from pathlib import Path
 
-import pytest
 
 from tabletop.net.client import PlayerClient
 from tabletop.transcript import verify_transcript

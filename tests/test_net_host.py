@@ -558,3 +558,26 @@ async def test_the_same_session_replays_only_what_was_missed(tmp_path):
         welcome = await raw.next_frame()
         await raw.close()
     assert welcome["replay"] == 0
+
+
+async def test_scripted_lines_are_played_at_their_sim_times_on_a_running_clock(tmp_path):
+    from tabletop.clock import ScaledClock
+
+    clock = ScaledClock(speed=120)  # two sim minutes a wall second
+    session = make_session(tmp_path, breach_scenario(), clock=clock, participants=[], start=False)
+    host = TeamHost(session, HostSettings(token=TOKEN, tick_interval=0.02, state_interval=0.1))
+    await host.start("127.0.0.1", 0)
+    await host.call(session.start)
+    client = PlayerClient(host.url, TOKEN, "coordinator", "Sam")
+    try:
+        await client.connect()
+        lines = [ScriptLine(at=30, action="appoint_coordinator"), ScriptLine(at=90, note="channel open"), ScriptLine(at=150, action="declare_incident")]
+        results = await asyncio.wait_for(play_script(client, lines), 10)
+    finally:
+        await client.close()
+        await host.stop()
+        session.writer.close()
+    by_seq = {e["seq"]: e for e in session.events}
+    for line, result in zip(lines, results):
+        t = by_seq[result.seq]["t"]
+        assert line.at <= t <= line.at + 60, f"{line} recorded at {t}"

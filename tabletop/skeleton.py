@@ -235,7 +235,8 @@ def skeleton_data(name: str, kind: str) -> dict[str, Any]:
     ] if "coordination" not in spec.get("rubric", []) else list(start.get("expects", []))
     start["expects"] = start_expects
     jump = spec.get("jump", "day 2 09:00")
-    wrap_at = jump.rsplit(" ", 1)[0] + " 09:30"
+    wrap_day = int(jump.split()[1])
+    wrap_at = f"day {wrap_day} 09:30"
     injects = [
         inject("start", "T+0m", "first", start, objective="EDIT: the capability this inject exercises",
                controller="Lead controller", notes="EDIT: what the controller watches for."),
@@ -268,7 +269,7 @@ def skeleton_data(name: str, kind: str) -> dict[str, Any]:
         "kind": kind,
         "objectives": ["EDIT: what this rehearsal exercises, one line each"],
         "starts_at": "2026-03-03T09:30",
-        "duration": "6h",
+        "duration": f"{wrap_day - 1}d4h",
         "speed": 60,
         "seed": 1,
         "roles": roles,
@@ -297,6 +298,7 @@ def skeleton_data(name: str, kind: str) -> dict[str, Any]:
 _COMMENTS = {
     "id": "unique, kebab-case; the file should be named after it",
     "starts_at": "a weekday morning; remove it to show times as T+",
+    "duration": "the sim time covered from the start, time jumps included",
     "variables": "seeded with faker; use them in text as {{ customer }}",
     "injects": "`at` is T+offset, a clock time (09:30, 'day 2 08:00') or +delay for a branch (`when`)",
     "responses": "solo practice: what each simulated teammate answers when an action is recorded",

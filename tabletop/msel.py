@@ -802,10 +802,11 @@ def _complete_frame(frame: dict[str, Any], injects: list[dict[str, Any]], fallba
         for inject in injects:
             if "when" in inject:
                 continue
-            try:
-                latest = max(latest, parse_at(inject.get("at", "0s"), starts_at)[0])
-            except TimeFormatError:
-                pass
+            for key in ("at", "advance_to"):
+                try:
+                    latest = max(latest, parse_at(inject.get(key, "0s"), starts_at)[0])
+                except TimeFormatError:
+                    pass
         data["duration"] = format_duration(latest + 3600)
     return data
 

@@ -289,3 +289,10 @@ def test_random_cells_only_ever_give_problems_never_another_exception(tmp_path_f
             assert data["injects"]
 
     check()
+
+
+def test_an_imported_msel_without_a_duration_covers_its_time_jumps(tmp_path):
+    path = write_rows(tmp_path, GOOD, {**GOOD, "Inject ID": "jump", "Time": "T+1h", "Advance to": "T+20h"})
+    written, problems = import_msel(path, tmp_path / "j.yaml")
+    assert problems == []
+    assert load_scenario(written).duration == 21 * 3600

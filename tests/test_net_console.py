@@ -6,10 +6,11 @@ import asyncio
 
 from factories import breach_scenario, make_session
 
+from tabletop.cli.team import _remote_console_class
 from tabletop.clock import VirtualClock
 from tabletop.net.client import PlayerClient, RemoteSession
 from tabletop.net.host import HostSettings, TeamHost
-from tabletop.ui.app import ConsoleSettings, TabletopConsole
+from tabletop.ui.app import ConsoleSettings
 from tabletop.ui.screens.dialogs import DecisionDraft
 from tabletop.ui.screens.player import PlayerScreen
 from tabletop.ui.widgets.inject_feed import InjectFeed
@@ -39,7 +40,7 @@ async def test_a_remote_player_sees_injects_and_records_decisions_from_the_conso
     client = PlayerClient(host.url, TOKEN, "coordinator", "Sam")
     await client.connect()
     remote = RemoteSession(client)
-    app = TabletopConsole(
+    app = _remote_console_class()(
         remote,  # type: ignore[arg-type]
         ConsoleSettings(role="coordinator", name="Sam", mode="team", tick_interval=None, resumed=True),
         participants=list(client.presence),
@@ -65,7 +66,9 @@ async def test_a_remote_player_sees_injects_and_records_decisions_from_the_conso
             assert [e["action"] for e in session.events if e["type"] == "decision"] == ["appoint_coordinator"]
 
             await host.call(session.end)
-            await wait_until(pilot, client, lambda: type(app.screen).__name__ == "DebriefScreen")
+            await wait_until(pilot, client, lambda: app.debrief_shown)
+            assert isinstance(app.screen, PlayerScreen), "a remote player gets no scorecard of their partial view"
+            assert any("facilitator runs the debrief" in str(n.message) for n in app._notifications)
     finally:
         await remote.aclose()
         await host.stop()

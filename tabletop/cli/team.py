@@ -239,10 +239,10 @@ async def _join_console(url: str, token: str, role: str, name: str) -> int:
     except (JoinRefused, ConnectionLost) as error:
         click.echo(f"cannot join: {error}", err=True)
         return 2
-    from tabletop.ui.app import ConsoleSettings, TabletopConsole
+    from tabletop.ui.app import ConsoleSettings
 
     remote = RemoteSession(client)
-    app = TabletopConsole(
+    app = _remote_console_class()(
         remote,  # type: ignore[arg-type]
         ConsoleSettings(role=role, name=name, mode="team", tick_interval=None, resumed=True),
         participants=list(client.presence),
@@ -252,6 +252,28 @@ async def _join_console(url: str, token: str, role: str, name: str) -> int:
     finally:
         await client.close()
     return app.return_code or 0
+
+
+def _remote_console_class() -> type:
+    """The console for a remote player: at the end, no scorecard (the player has only their
+    own view, and the score is the facilitator's), just word that the session is over."""
+    import tabletop.ui.app
+    from tabletop.ui.app import TabletopConsole
+
+    class RemotePlayerConsole(TabletopConsole):
+        CSS_PATH = str(Path(tabletop.ui.app.__file__).with_name(str(TabletopConsole.CSS_PATH)))
+
+        def show_debrief(self) -> None:
+            if self.debrief_shown:
+                return
+            self.debrief_shown = True
+            self.notify(
+                "The session has ended. The facilitator runs the debrief; press ctrl+q to leave.",
+                title="Session ended",
+                timeout=3600,
+            )
+
+    return RemotePlayerConsole
 
 
 # --- serve -----------------------------------------------------------------------------------

@@ -49,7 +49,7 @@ EVENT_KEYS: dict[str, tuple[str, ...]] = {
     events.DELEGATION: _COMMON
     + ("id", "role", "by", "to_role", "action", "fields", "rationale", "inject", "timebox"),
     events.NOTE: _COMMON + ("role", "by", "text", "inject"),
-    events.CLOCK: _COMMON + ("op", "speed", "from_t", "to_t"),
+    events.CLOCK: _COMMON + ("op", "speed", "paused", "from_t", "to_t"),
     events.SESSION_ENDED: _COMMON + ("reason",),
 }
 """Per event type, the keys a player sees; types not listed (session_started with its full

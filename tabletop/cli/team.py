@@ -62,6 +62,8 @@ def host(
         raise click.UsageError("give a SCENARIO to host, or --resume TRANSCRIPT")
     if speed is not None and speed <= 0:
         raise click.BadParameter(f"expected a number greater than 0, received {speed:g}", param_hint="--speed")
+    if resume is not None and token is None:
+        click.echo("No --token given: players must join again with the new token (pass the old one to let them reconnect).", err=True)
     token = token or secrets.token_urlsafe(16)
     # The session thread waits on fsync while the network loop is busy fanning events out; at
     # Python's default 5 ms GIL switch interval each durable line then queues behind the loop

@@ -90,6 +90,14 @@ class Guide:
     responses: tuple[tuple[str, str, str], ...] = field(default_factory=tuple)
 
 
+def _span(seconds: int) -> str:
+    """A duration as people say it: `30d`, `31d2h` from two days up, otherwise `1h30m`."""
+    if seconds >= 2 * 86400:
+        days, rest = divmod(int(seconds), 86400)
+        return f"{days}d" + (format_duration(rest) if rest else "")
+    return format_duration(seconds)
+
+
 def _clock(scenario: Scenario, seconds: int) -> str:
     if scenario.starts_at is None:
         return ""
@@ -122,7 +130,7 @@ def _expected(scenario: Scenario, expectation: Expectation) -> ExpectedAction:
         action_title = expectation.action
     who = "Anyone" if expectation.owner == "any" else scenario.role_title(expectation.owner or "")
     value = ", ".join(f"{k} = {v}" for k, v in expectation.value.items())
-    within = format_duration(expectation.within) + (" (business days)" if expectation.business_days else "")
+    within = _span(expectation.within) + (" (business days)" if expectation.business_days else "")
     return ExpectedAction(
         id=expectation.id, who=who, what=expectation.title or action_title, action=expectation.action,
         within=within, anchor=_anchor_text(scenario, expectation), weight=expectation.weight,
@@ -145,7 +153,7 @@ def _condition_text(inject: Inject) -> str:
 
 def _inject(scenario: Scenario, inject: Inject) -> GuideInject:
     if inject.when is not None:
-        time = f"{format_duration(inject.at)} after {_condition_text(inject)}"
+        time = f"{_span(inject.at)} after {_condition_text(inject)}"
         clock, kind = "", "branch"
     else:
         time, clock, kind = format_offset(inject.at), _clock(scenario, inject.at), "scheduled"
@@ -234,9 +242,10 @@ def build_guide(scenario: Scenario) -> Guide:
                        if e.anchor_kind != "inject" and e.regime is None)
     clocks = tuple(_expected(scenario, e) for e in scenario.expectations if e.regime is not None)
     start = f"{scenario.starts_at:%A %d %B %Y, %H:%M}" if scenario.starts_at else "T+0 (no calendar time)"
+    covered = _span(scenario.duration)
     return Guide(
         id=scenario.id, title=scenario.title, summary=scenario.summary, kind=scenario.kind,
-        objectives=tuple(scenario.objectives), start=start, duration=format_duration(scenario.duration),
+        objectives=tuple(scenario.objectives), start=start, duration=covered,
         roles=tuple((scenario.role_title(r), next((i.duty for i in scenario.role_info if i.id == r), "")) for r in scenario.roles),
         facts=tuple(_facts(scenario)), modules=tuple(modules), throughout=throughout, clocks=clocks,
         avoid=tuple((("Anyone" if a.role is None else scenario.role_title(a.role)) + ": " + ", ".join(a.actions), a.detail)

@@ -80,7 +80,7 @@ def test_list_json_shows_local_scenarios(runner, team_repo):
 
     assert good["title"] == load_scenario(GOOD).title  # rendered with the scenario's seed
     assert "{{" not in good["title"]
-    assert good["kind"] == "tabletop" and good["duration"] == "4h" and good["duration_seconds"] == 14400
+    assert good["kind"] == "tabletop" and good["duration"] == "24h" and good["duration_seconds"] == 86400
     assert good["injects"] == 7 and good["roles"] == ["coordinator", "technical_lead", "comms_owner", "dpo"]
     assert good["path"] == "scenarios/good.yaml" and good["error"] is None
     assert entries[0]["id"] == "good"  # ./scenarios first
@@ -89,7 +89,7 @@ def test_list_json_shows_local_scenarios(runner, team_repo):
 def test_list_table(runner, team_repo):
     result = runner.invoke(main, ["list"])
     assert result.exit_code == 0
-    for words in ("id", "title", "kind", "duration", "injects", "roles", "good", "4h", "coordinator"):
+    for words in ("id", "title", "kind", "duration", "injects", "roles", "good", "24h", "coordinator"):
         assert words in result.output
 
 
@@ -105,7 +105,7 @@ def test_show_json_is_the_msel_in_time_order(runner):
     result = runner.invoke(main, ["show", str(GOOD), "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert data["scenario"] == "good" and data["seed"] == 7 and data["duration"] == "4h"
+    assert data["scenario"] == "good" and data["seed"] == 7 and data["duration"] == "24h"
     rows = data["injects"]
     assert [r["id"] for r in rows] == ["alert", "ticket", "dpo-chases", "press", "jump", "morning", "after-ico"]
     assert [r["seq"] for r in rows] == list(range(1, 8))

@@ -75,10 +75,18 @@ def drill_scenario() -> Scenario:
 
 
 async def settle(app, pilot, rounds: int = 3) -> None:
-    """Let queued session calls finish and the messages they post be handled."""
+    """Let queued session calls finish, the messages they post be handled, and the scoring
+    and MSEL refreshes they schedule run to completion."""
     for _ in range(rounds):
         await app.link.call(lambda: None)
         await pilot.pause()
+    for _ in range(100):
+        screen = app.screen
+        if not (getattr(screen, "_rescore_pending", False) or getattr(screen, "_msel_pending", False)):
+            break
+        await pilot.pause(0.05)
+    await app.workers.wait_for_complete()
+    await pilot.pause()
 
 
 def read_events(path) -> list[dict]:

@@ -24,6 +24,8 @@ async def test_lobby_briefs_the_player_and_holds_the_clock(tmp_path):
     async with app.run_test(size=(120, 40)) as pilot:
         lobby = app.screen
         assert isinstance(lobby, LobbyScreen)
+        await settle(app, pilot)
+        assert lobby.briefed
         shown = "\n".join(text_of(w) for w in lobby.query("Static"))
         for words in (
             "Console drill: suspected breach at a processor",

@@ -63,12 +63,15 @@ class TabletopConsole(App[ConsoleOutcome]):
         self._tick_failed = False
 
     # flow ------------------------------------------------------------------------------------
-    def on_mount(self) -> None:
+    def get_default_screen(self) -> Screen:
+        """The lobby is the first screen (no blank screen is painted before it)."""
         from tabletop.ui.screens.lobby import LobbyScreen
 
-        self.link.attach(self)
         resumed_at = self.link.now() if self.settings.resumed else None
-        self.push_screen(LobbyScreen(self.scenario, self.participants, mode=self.settings.mode, resumed_at=resumed_at))
+        return LobbyScreen(self.scenario, self.participants, mode=self.settings.mode, resumed_at=resumed_at)
+
+    def on_mount(self) -> None:
+        self.link.attach(self)
 
     def begin_exercise(self) -> None:
         self.run_worker(self._begin(), group="begin", exclusive=True)
@@ -83,9 +86,9 @@ class TabletopConsole(App[ConsoleOutcome]):
             self.install_screen(self.player_screen(), "player")
         if self.settings.facilitate:
             self.install_screen(self.facilitator_screen(), "facilitator")
-            self.switch_screen("facilitator")
+            self.push_screen("facilitator")
         else:
-            self.switch_screen("player")
+            self.push_screen("player")
         if self.settings.tick_interval:
             self.set_interval(self.settings.tick_interval, self.tick, name="session-tick")
 
@@ -147,7 +150,8 @@ class TabletopConsole(App[ConsoleOutcome]):
         self.debrief_shown = True
         while len(self.screen_stack) > 1 and self.screen.is_modal:
             self.pop_screen()
-        self.switch_screen(
+        show = self.switch_screen if len(self.screen_stack) > 1 else self.push_screen
+        show(
             DebriefScreen(
                 self.scenario,
                 list(self.link.events),

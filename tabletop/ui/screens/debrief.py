@@ -169,7 +169,7 @@ class DebriefScreen(Screen):
                 by,
                 f"{row.get('credit', 0):g}×{row.get('weight', 1):g}",
             )
-        findings = Text("Findings\n", style="bold")
+        findings = Text.assemble(("Findings\n", "bold"))
         for finding in card.get("findings", []):
             findings.append(f"⚑ {finding.get('id')} at {format_offset(finding.get('at', 0))}: {finding.get('detail', '')} (−{finding.get('penalty', 0):g})\n")
         if not card.get("findings"):

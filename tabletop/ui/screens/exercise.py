@@ -23,11 +23,16 @@ def next_speed(current: float, direction: int) -> float:
 class ExerciseScreen(Screen):
     """A screen that follows a session: replays its events on mount, then receives new ones."""
 
+    RESCORE_DELAY = 0.3
+    """Seconds to gather events before scoring again (a burst of releases is scored once)."""
+
     def __init__(self, link: Any, scenario: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.link = link
         self.scenario = scenario
         self.score_card: dict[str, Any] | None = None
+        self._rescore_pending = False
+        self._last_toast = 0.0
 
     def on_mount(self) -> None:
         self.apply_events(self.link.attach(self), replay=True)
@@ -42,6 +47,25 @@ class ExerciseScreen(Screen):
         raise NotImplementedError
 
     # live score ------------------------------------------------------------------------------
+    def request_rescore(self) -> None:
+        """Score again shortly, once for however many events arrive meanwhile."""
+        if not self._rescore_pending:
+            self._rescore_pending = True
+            self.set_timer(self.RESCORE_DELAY, self._rescore_now)
+
+    def _rescore_now(self) -> None:
+        self._rescore_pending = False
+        self.rescore()
+
+    def toast(self, message: str, **kwargs: Any) -> None:
+        """A notification, at most one a second so a burst of injects does not bury the screen."""
+        import time
+
+        now = time.monotonic()
+        if now - self._last_toast >= 1.0:
+            self._last_toast = now
+            self.notify(message, **kwargs)
+
     @work(thread=True, exclusive=True, group="score", exit_on_error=False)
     def rescore(self) -> None:
         """Score the events so far off the UI thread, then show the result."""

@@ -101,8 +101,18 @@ class FacilitatorScreen(ExerciseScreen):
             self.query_one(ClockBar).ended = True
         if not replay:
             if any(e.get("type") in MSEL_CHANGES for e in events):
-                self.refresh_msel()
-            self.rescore()
+                self.request_msel()
+            self.request_rescore()
+
+    def request_msel(self) -> None:
+        """Refresh the MSEL once per burst of events."""
+        if not getattr(self, "_msel_pending", False):
+            self._msel_pending = True
+            self.set_timer(0.2, self._msel_now)
+
+    def _msel_now(self) -> None:
+        self._msel_pending = False
+        self.refresh_msel()
 
     @work(group="msel", exclusive=True)
     async def refresh_msel(self) -> None:

@@ -50,19 +50,33 @@ class LobbyScreen(Screen):
         self.resumed_at = resumed_at
 
     def compose(self) -> ComposeResult:
-        s = self.scenario
-        with VerticalScroll(id="lobby"):
-            yield Static(self._heading(), id="lobby-heading")
-            verb = f"resume at {format_offset(self.resumed_at)}" if self.resumed_at is not None else "start"
-            yield Static(Text(f"Press Enter to {verb}", style="bold"), id="lobby-start")
-            with Horizontal(id="lobby-columns"):
-                with Vertical(id="lobby-left"):
-                    yield Static(self._objectives(), id="lobby-objectives", classes="panel")
-                    yield Static(self._facts(), id="lobby-facts", classes="panel")
-                with Vertical(id="lobby-right"):
-                    yield Static(self._roles(), id="lobby-roles", classes="panel")
-                    yield Static(self._controls(), id="lobby-controls", classes="panel")
+        """The heading and the prompt to start paint first; the briefing's panels follow."""
+        yield Static(self._heading(), id="lobby-heading")
+        verb = f"resume at {format_offset(self.resumed_at)}" if self.resumed_at is not None else "start"
+        yield Static(Text(f"Press Enter to {verb}", style="bold"), id="lobby-start")
         yield Footer()
+
+    def on_mount(self) -> None:
+        self.briefed = False
+        self.call_after_refresh(self.brief)
+
+    async def brief(self) -> None:
+        """Objectives, context facts, roles and controls, mounted after the first frame."""
+        briefing = VerticalScroll(Horizontal(
+            Vertical(
+                Static(self._objectives(), id="lobby-objectives", classes="panel"),
+                Static(self._facts(), id="lobby-facts", classes="panel"),
+                id="lobby-left",
+            ),
+            Vertical(
+                Static(self._roles(), id="lobby-roles", classes="panel"),
+                Static(self._controls(), id="lobby-controls", classes="panel"),
+                id="lobby-right",
+            ),
+            id="lobby-columns",
+        ), id="lobby")
+        await self.mount(briefing, before=self.query_one(Footer))
+        self.briefed = True
 
     def _heading(self) -> Text:
         s = self.scenario
@@ -78,13 +92,13 @@ class LobbyScreen(Screen):
         return text
 
     def _objectives(self) -> Text:
-        text = Text("Objectives\n", style="bold")
+        text = Text.assemble(("Objectives\n", "bold"))
         for objective in self.scenario.objectives or ["(none given)"]:
             text.append(f"• {objective}\n", style="")
         return text
 
     def _facts(self) -> Text:
-        text = Text("Context\n", style="bold")
+        text = Text.assemble(("Context\n", "bold"))
         context = self.scenario.context
 
         def fact(name: str, detail: str) -> None:
@@ -124,7 +138,7 @@ class LobbyScreen(Screen):
         return text
 
     def _roles(self) -> Text:
-        text = Text("Roles\n", style="bold")
+        text = Text.assemble(("Roles\n", "bold"))
         players: dict[str, list[str]] = {}
         for person in self.participants:
             label = person.get("name", "?") + (" (simulated)" if person.get("simulated") else "")
@@ -140,7 +154,7 @@ class LobbyScreen(Screen):
         return text
 
     def _controls(self) -> Text:
-        text = Text("Controls\n", style="bold")
+        text = Text.assemble(("Controls\n", "bold"))
         for key, does in CONTROLS:
             text.append(f"{key:>7}  ", style="bold")
             text.append(does + "\n")

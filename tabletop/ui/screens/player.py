@@ -98,7 +98,7 @@ class PlayerScreen(ExerciseScreen):
                 self.query_one(ClockBar).set_phase(phases[-1])
             if not replay:
                 latest = injects[-1]
-                self.notify(latest.get("title") or latest.get("inject", ""), title=f"New {latest.get('channel', 'inject')}", timeout=4)
+                self.toast(latest.get("title") or latest.get("inject", ""), title=f"New {latest.get('channel', 'inject')}", timeout=4)
         self.query_one(DecisionList).add(*events)
         for event in events:
             kind = event.get("type")
@@ -121,7 +121,7 @@ class PlayerScreen(ExerciseScreen):
             elif kind == "session_ended":
                 self.query_one(ClockBar).ended = True
         if self.hints and any(e.get("type") != "clock" for e in events):
-            self.rescore()
+            self.request_rescore()
 
     def show_score(self, card: dict[str, Any], now: float) -> None:
         super().show_score(card, now)

@@ -8,11 +8,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import OptionList, Select, Static
-from textual.widgets.option_list import Option
+from rich.text import Text
+from textual.widgets import Select, Static
 
 from tabletop.model import CHANNELS
 from tabletop.ui.render import inject_detail, inject_line
+from tabletop.ui.widgets.feed_list import FeedList
 
 
 class InjectFeed(Vertical):
@@ -36,6 +37,7 @@ class InjectFeed(Vertical):
         self.by_key: dict[str, dict[str, Any]] = {}
         self.unread: set[str] = set()
         self.channel: str | None = None
+        self._rebuild_pending = False
         self.border_title = "Injects"
 
     def compose(self) -> ComposeResult:
@@ -46,18 +48,21 @@ class InjectFeed(Vertical):
             id="channel-filter",
             compact=True,
         )
-        yield OptionList(id="feed-list")
+        yield FeedList(self._entry, id="feed-list")
+
+    def _entry(self, event: dict[str, Any]) -> Text:
+        return inject_line(event, self.key(event) in self.unread)
 
     @staticmethod
     def key(event: dict[str, Any]) -> str:
         return f"s{event.get('seq', id(event))}"
 
     @property
-    def option_list(self) -> OptionList:
-        return self.query_one("#feed-list", OptionList)
+    def option_list(self) -> FeedList:
+        return self.query_one("#feed-list", FeedList)
 
     def add(self, *events: dict[str, Any], unread: bool = True) -> None:
-        """Add released injects (in release order) and redraw the list."""
+        """Add released injects (in release order); the list is redrawn once before the next frame."""
         for event in events:
             key = self.key(event)
             if key in self.by_key:
@@ -66,7 +71,9 @@ class InjectFeed(Vertical):
             self.by_key[key] = event
             if unread:
                 self.unread.add(key)
-        self._rebuild()
+        if not self._rebuild_pending:
+            self._rebuild_pending = True
+            self.call_after_refresh(self._rebuild)
         self._update_title()
 
     def visible(self) -> list[dict[str, Any]]:
@@ -76,18 +83,20 @@ class InjectFeed(Vertical):
         ]
 
     def _rebuild(self) -> None:
-        option_list = self.option_list
-        current = option_list.highlighted_option.id if option_list.highlighted_option else None
+        """Show the injects under the filter, newest first, keeping the cursor on its inject."""
+        self._rebuild_pending = False
+        feed_list = self.option_list
+        current = None
+        if feed_list.highlighted is not None and feed_list.highlighted < len(feed_list.entries):
+            current = self.key(feed_list.entries[feed_list.highlighted])
         shown = self.visible()
-        option_list.set_options(
-            Option(inject_line(e, self.key(e) in self.unread), id=self.key(e)) for e in shown
-        )
-        if not shown:
-            return
-        if current is not None and current in {self.key(e) for e in shown}:
-            option_list.highlighted = option_list.get_option_index(current)
+        keys = [self.key(e) for e in shown]
+        if current is not None and current in keys:
+            feed_list.set_entries(shown, keys.index(current))
         else:
-            option_list.highlighted = 0
+            feed_list.set_entries(shown, None)
+            if shown:
+                feed_list.highlighted = 0
 
     def _update_title(self) -> None:
         unread = len(self.unread)
@@ -112,22 +121,19 @@ class InjectFeed(Vertical):
         self.channel = None if message.value is Select.NULL else str(message.value)
         self._rebuild()
 
-    @on(OptionList.OptionHighlighted, "#feed-list")
-    def _highlighted(self, message: OptionList.OptionHighlighted) -> None:
+    @on(FeedList.Highlighted, "#feed-list")
+    def _highlighted(self, message: FeedList.Highlighted) -> None:
         message.stop()
-        key = message.option.id
-        if key is None or key not in self.by_key:
+        entries = self.option_list.entries
+        if not 0 <= message.index < len(entries):
             return
-        event = self.by_key[key]
+        event = entries[message.index]
+        key = self.key(event)
         if key in self.unread:
             self.unread.discard(key)
-            self.option_list.replace_option_prompt(key, inject_line(event, False))
+            self.option_list.redraw(message.index)
             self._update_title()
         self.post_message(self.Highlighted(self, event))
-
-    @on(OptionList.OptionSelected, "#feed-list")
-    def _selected(self, message: OptionList.OptionSelected) -> None:
-        message.stop()
 
 
 class InjectView(VerticalScroll):

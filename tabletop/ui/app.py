@@ -167,7 +167,7 @@ class TabletopConsole(App[ConsoleOutcome]):
         seen: set[str] = set()
         for key, active in screen.active_bindings.items():
             binding = active.binding
-            if not active.enabled or not binding.description or binding.system:
+            if active.node is not screen or not active.enabled or not binding.show or not binding.description:
                 continue
             if binding.action in seen:
                 continue
@@ -175,7 +175,7 @@ class TabletopConsole(App[ConsoleOutcome]):
             display = binding.key_display or self.get_key_display(binding)
             yield SystemCommand(
                 binding.description,
-                f"{binding.description} (key: {display})",
+                f"{binding.tooltip or binding.description} (key: {display})",
                 partial(self.run_action, binding.action, active.node),
             )
         yield from super().get_system_commands(screen)

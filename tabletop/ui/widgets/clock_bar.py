@@ -7,6 +7,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
+from tabletop.timing import format_offset, sim_datetime
 from tabletop.ui.render import phase_title, sim_time
 
 
@@ -33,8 +34,16 @@ class ClockBar(Static):
     def refresh_bar(self) -> None:
         paused = self.link.paused
         self.set_class(paused, "-paused")
-        text = Text()
-        text.append(f" {sim_time(self.scenario, self.link.now())} ", style="bold")
+        narrow = 0 < self.size.width < 100
+        text = Text(no_wrap=True, overflow="ellipsis")
+        now = self.link.now()
+        if narrow:
+            text.append(f" {format_offset(now)} ", style="bold")
+            when = sim_datetime(self.scenario.starts_at, now)
+            if when is not None:
+                text.append(f"{when:%H:%M} ", style="bold")
+        else:
+            text.append(f" {sim_time(self.scenario, now)} ", style="bold")
         text.append(f"│ {phase_title(self.scenario, self.phase)} ")
         text.append(f"│ ×{self.link.speed:g} ")
         if self.ended:
@@ -43,6 +52,6 @@ class ClockBar(Static):
             text.append("│ ⏸ PAUSED ", style="bold reverse")
         else:
             text.append("│ ▶ running ")
-        if self.who:
+        if self.who and not narrow:
             text.append(f"│ {self.who}", style="italic")
         self.update(text)

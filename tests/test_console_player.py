@@ -225,3 +225,56 @@ async def test_quitting_keeps_the_transcript_open_for_resume(tmp_path):
         assert screen.player == "Sam"
         assert [e["action"] for e in screen.query_one(DecisionList).entries] == ["appoint_coordinator"]
         assert [e["inject"] for e in screen.query_one(InjectFeed).injects] == ["alert"]
+
+
+async def test_team_player_carries_out_a_task_delegated_to_their_role(tmp_path):
+    """In a team rehearsal the DPO's console lists the coordinator's request as a task."""
+    from tabletop.engine import Participant, Session
+    from tabletop.transcript import TranscriptWriter
+    from tabletop.ui.app import ConsoleSettings, TabletopConsole
+    from tabletop.ui.link import SessionLink
+    from tabletop.ui.screens.dialogs import TaskPicker
+
+    out = tmp_path / "team.jsonl"
+    clock = VirtualClock()
+    scenario = drill_scenario()
+    session = Session(
+        scenario,
+        TranscriptWriter.open(out),
+        clock=clock,
+        participants=[Participant("Sam", "coordinator"), Participant("Priya", "dpo")],
+        mode="team",
+    )
+    link = SessionLink(session, clock, scenario)
+    link.hold()
+    app = TabletopConsole(
+        link,
+        ConsoleSettings(role="dpo", name="Priya", mode="team", transcript=out, tick_interval=None),
+        [p.to_json() for p in session.participants],
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("enter")
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, PlayerScreen) and not screen.controls  # players do not pause a team session
+        clock.advance_to(300)
+        await link.decide("coordinator", "notify_controller", by="Sam", delegate_to="dpo", timebox=1800, rationale="DPA 9.2")
+        await settle(app, pilot)
+        assert any("asks you to" in n.message for n in app._notifications)
+        await pilot.press("t")
+        await settle(app, pilot)
+        assert isinstance(app.screen, TaskPicker)
+        await pilot.press("enter")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, DecisionForm) and form.delegation is not None
+        assert not form.query("#delegate")  # a task is carried out, not handed on
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        done = [e for e in read_events(out) if e["type"] == "decision"]
+        assert [(d["role"], d["by"], d["action"], d["delegated_by"]) for d in done] == [
+            ("dpo", "Priya", "notify_controller", "coordinator")
+        ]
+        await pilot.press("space")
+        await settle(app, pilot)
+        assert not any(e["type"] == "clock" for e in read_events(out))

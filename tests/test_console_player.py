@@ -200,7 +200,7 @@ async def test_channel_filter_and_the_command_palette_offer_every_action(tmp_pat
         assert {"Decide", "Note", "Channel", "Tasks", "Pause", "Faster", "Slower", "End"} <= titles
 
 
-async def test_quitting_keeps_the_transcript_open_for_resume(tmp_path):
+async def test_ctrl_c_keeps_the_transcript_open_for_resume(tmp_path):
     app, clock, out, _ = console(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("enter")
@@ -208,7 +208,7 @@ async def test_quitting_keeps_the_transcript_open_for_resume(tmp_path):
         form = await decide(pilot, app, "appoint", rationale="first")
         await pilot.press("ctrl+s")
         await settle(app, pilot)
-        await pilot.press("ctrl+q")
+        await pilot.press("ctrl+c")
         await pilot.pause()
     events = read_events(out)
     assert events[-1]["type"] != "session_ended"
@@ -278,3 +278,42 @@ async def test_team_player_carries_out_a_task_delegated_to_their_role(tmp_path):
         await pilot.press("space")
         await settle(app, pilot)
         assert not any(e["type"] == "clock" for e in read_events(out))
+
+
+async def test_a_crash_loses_no_recorded_decision(tmp_path):
+    app, clock, out, _ = console(tmp_path)
+
+    def crash() -> None:
+        raise RuntimeError("the console fell over")
+
+    with pytest.raises(RuntimeError, match="fell over"):
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("enter")
+            await settle(app, pilot)
+            await decide(pilot, app, "appoint", rationale="before the crash")
+            await pilot.press("ctrl+s")
+            await settle(app, pilot)
+            app.call_later(crash)
+            await pilot.pause()
+    events = read_events(out)
+    assert [e["rationale"] for e in events if e["type"] == "decision"] == ["before the crash"]
+    assert events[-1]["type"] != "session_ended"
+    resumed = make_console(resume=out, clock=VirtualClock(), tick_interval=None)
+    assert [e["action"] for e in resumed.link.events if e["type"] == "decision"] == ["appoint_coordinator"]
+    resumed.link.close()
+
+
+async def test_the_mouse_picks_an_inject_and_opens_the_palette(tmp_path):
+    app, clock, out, _ = console(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await advance(app, pilot, clock, 1200)
+        screen = app.screen
+        await pilot.click("#feed-list", offset=(5, 2))  # the second entry: the older alert
+        await pilot.pause()
+        assert screen.query_one(InjectView).event["inject"] == "alert"
+        await pilot.click("#feed-list", offset=(5, 0))
+        await pilot.pause()
+        assert screen.query_one(InjectView).event["inject"] == "customer-ticket"
+        assert screen.query_one(InjectFeed).unread == set()

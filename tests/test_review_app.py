@@ -248,3 +248,31 @@ def test_snapshot_trends(folder, snap_compare):
         await settle(pilot)
 
     assert snap_compare(review_app(folder), terminal_size=SIZE, run_before=before)
+
+
+async def test_a_large_folder_is_scored_in_worker_processes_with_a_progress_bar(folder, monkeypatch):
+    from tabletop.review import index as index_module
+
+    monkeypatch.setattr(index_module, "PARALLEL_MIN", 2)
+    seen: list = []
+    app = make_review_app(folder, now=lambda: NOW, workers=2)
+    async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
+        await settle(pilot)
+        progress = [(m.done, m.total) for m in seen if isinstance(m, ReviewScreen.IndexProgress)]
+        assert progress[0] == (0, 5) and progress[-1] == (5, 5)
+        assert len(shown_paths(app)) == 5
+        assert "Cannot open" not in str(app.screen.query_one("#status").render())
+        assert not app.screen.query_one("#progress").display
+
+
+async def test_the_command_palette_offers_the_review_actions(folder):
+    app = review_app(folder)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        for title in ("Open transcript", "Compare marked", "Trends", "Rescan folder", "Sort by Score"):
+            assert title in titles
+        sort = next(c for c in app.get_system_commands(app.screen) if c.title == "Sort by Score")
+        sort.callback()
+        await pilot.pause()
+        assert app.screen.sort_key == "score"

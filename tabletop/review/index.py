@@ -14,6 +14,7 @@ import os
 import sqlite3
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
@@ -251,8 +252,16 @@ class TranscriptIndex:
 
         chunk = max(1, min(64, len(files) // (workers * 8)))
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            yield from pool.map(_entry_for, files, repeat(root), chunksize=chunk)
+        done = 0
+        try:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                for entry in pool.map(_entry_for, files, repeat(root), chunksize=chunk):
+                    done += 1
+                    yield entry
+        except (OSError, ValueError, RuntimeError, BrokenProcessPool):
+            # no worker processes here (a sandbox, a redirected stderr): score in this one
+            for file in files[done:]:
+                yield _entry_for(file, root)
 
     # --- reading ---------------------------------------------------------------------------
     def entries(self) -> list[TranscriptEntry]:

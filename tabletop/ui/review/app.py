@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable
@@ -46,9 +47,26 @@ class ReviewApp(App[None]):
         self.index.close()
 
 
+def _start_process_support() -> None:
+    """Start multiprocessing's resource tracker while stderr is still the real one.
+
+    A running Textual app replaces stderr with an object without a file descriptor, and the
+    tracker, started lazily by the first pool of scoring processes, needs one.
+    """
+    if sys.platform == "win32":
+        return
+    try:
+        from multiprocessing import resource_tracker
+
+        resource_tracker.ensure_running()
+    except Exception:  # scoring then falls back to this process (see TranscriptIndex)
+        pass
+
+
 def make_review_app(folder: str | Path, *, now: Clock = _utc_now, cache_dir: Path | None = None,
                     workers: int | None = None) -> ReviewApp:
     """Build the review console for `folder`: open its index (the app refreshes it on start)."""
+    _start_process_support()
     folder = Path(folder)
     index = TranscriptIndex(folder, cache_dir=cache_dir, threaded=True)
     return ReviewApp(index, label=str(folder), now=now, workers=workers)

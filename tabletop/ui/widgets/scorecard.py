@@ -88,7 +88,8 @@ class DeadlineHints(Static):
         self.set_interval(1.0, self.redraw)
 
     def show(self, card: dict[str, Any]) -> None:
-        self.rows = open_deadlines(self.scenario, card, self.role)
+        # every open deadline: a solo coordinator chases the simulated teammates' ones too
+        self.rows = open_deadlines(self.scenario, card, None)
         self.redraw()
 
     def redraw(self) -> None:
@@ -104,6 +105,6 @@ class DeadlineHints(Static):
             text.append(action_title(self.scenario, row.get("action", "")))
             owner = row.get("owner")
             if owner and owner not in (self.role, "any"):
-                text.append(f" ({owner})", style="dim")
+                text.append(f" ({owner})", style="italic")
             text.append(f"  by {format_offset(row['deadline'])}\n", style="dim")
         self.update(text)

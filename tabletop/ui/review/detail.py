@@ -129,7 +129,9 @@ class TranscriptScreen(Screen):
             with TabPane("Timeline", id="timeline"):
                 yield DataTable(id="events", cursor_type="row", zebra_stripes=True)
             with TabPane("Findings", id="findings"):
+                yield Static("Findings", id="findings-title", classes="section-title")
                 yield DataTable(id="findings-table", cursor_type="row")
+                yield Static("Notification clocks", id="clocks-title", classes="section-title")
                 yield DataTable(id="clocks", cursor_type="row")
                 yield Static("", id="warnings")
             with TabPane("Breach record", id="breach"):
@@ -243,9 +245,15 @@ class TranscriptScreen(Screen):
             clocks.add_row(row.get("title") or row.get("id", ""), row.get("regime") or "",
                            Text(fmt.status_text(status), style=STATUS_STYLE.get(status, "")),
                            _offset(row.get("deadline")), _offset(row.get("done_at")), row.get("rule") or "")
+        count = len(card.get("findings") or ())
+        findings.display = bool(count)
+        self.query_one("#findings-title", Static).update(
+            Text(f"Findings ({count})" if count else "Findings: none (no avoid-rule was broken)", style="bold"))
+        clocks.display = bool(card.get("clocks"))
+        self.query_one("#clocks-title", Static).update(
+            Text("Notification clocks" if card.get("clocks") else "Notification clocks: none in this scenario",
+                 style="bold"))
         notes = list(card.get("warnings") or ())
-        if not card.get("findings"):
-            notes.insert(0, "No findings.")
         if self.entry.problem:
             notes.insert(0, f"Integrity: {self.entry.problem}")
         self.query_one("#warnings", Static).update("\n".join(notes))

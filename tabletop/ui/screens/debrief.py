@@ -57,6 +57,8 @@ def write_debrief(scenario: Any, events: list[dict[str, Any]], transcript: Path 
 class MarkdownScreen(Screen):
     """The post-mortem draft, rendered in the console."""
 
+    CSS_PATH = "debrief.tcss"
+
     BINDINGS = [Binding("escape,q", "app.pop_screen", "Back")]
     AUTO_FOCUS = "#markdown-view"
 
@@ -76,6 +78,8 @@ class MarkdownScreen(Screen):
 
 class DebriefScreen(Screen):
     """What was expected, by whom, by when, and what happened; findings; the post-mortem."""
+
+    CSS_PATH = "debrief.tcss"
 
     BINDINGS = [
         Binding("m", "open_markdown", "Post-mortem"),

@@ -32,6 +32,8 @@ MSEL_CHANGES = ("session_started", "inject_released", "decision", "marker_set", 
 class FacilitatorScreen(ExerciseScreen):
     """Runs the exercise: reusable by the network host, it only needs a session link."""
 
+    CSS_PATH = "facilitator.tcss"
+
     BINDINGS = [
         Binding("space", "toggle_pause", "Pause", tooltip="Pause or resume the exercise clock"),
         Binding("plus,equals_sign", "faster", "Faster", key_display="+"),

@@ -56,9 +56,12 @@ class LobbyScreen(Screen):
         yield Static(Text(f"Press Enter to {verb}", style="bold"), id="lobby-start")
         yield Footer()
 
+    BRIEF_DELAY = 1 / 30
+    """The briefing's panels are mounted a frame after the heading is painted."""
+
     def on_mount(self) -> None:
         self.briefed = False
-        self.call_after_refresh(self.brief)
+        self.set_timer(self.BRIEF_DELAY, self.brief)
 
     async def brief(self) -> None:
         """Objectives, context facts, roles and controls, mounted after the first frame."""

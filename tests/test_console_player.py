@@ -198,7 +198,8 @@ async def test_channel_filter_and_the_command_palette_offer_every_action(tmp_pat
         await pilot.pause()
         assert feed.channel == "alert" and [e["inject"] for e in feed.visible()] == ["alert"]
         titles = {c.title for c in app.get_system_commands(app.screen)}
-        assert {"Decide", "Note", "Channel", "Tasks", "Pause", "Faster", "Slower", "End"} <= titles
+        assert {"Decide", "Note", "Channel", "Pause", "Faster", "Slower", "End"} <= titles
+        assert "Tasks" not in titles  # nobody hands a solo player a task
 
 
 async def test_ctrl_c_keeps_the_transcript_open_for_resume(tmp_path):
@@ -258,6 +259,8 @@ async def test_team_player_carries_out_a_task_delegated_to_their_role(tmp_path):
         await settle(app, pilot)
         screen = app.screen
         assert isinstance(screen, PlayerScreen) and not screen.controls  # players do not pause a team session
+        titles = {c.title for c in app.get_system_commands(screen)}
+        assert "Tasks" in titles and "Pause" not in titles and "End" not in titles
         clock.advance_to(300)
         await link.decide("coordinator", "notify_controller", by="Sam", delegate_to="dpo", timebox=1800, rationale="DPA 9.2")
         await settle(app, pilot)

@@ -82,6 +82,8 @@ class PlayerScreen(ExerciseScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("toggle_pause", "faster", "slower", "end"):
             return self.controls
+        if action == "tasks":  # in solo practice nobody hands the player a task
+            return not self.controls
         if action == "switch_view":
             return self.can_switch
         return True

@@ -99,6 +99,8 @@ class FeedList(ScrollView, can_focus=True):
                 segments = list(line.render(self.app.console))
                 if cursor:
                     segments = list(Segment.apply_style(segments, post_style=style))
+                else:
+                    segments = list(Segment.apply_style(segments, style=style))
                 strips.append(Strip(segments).extend_cell_length(width, style).crop(0, width))
             while len(strips) < ENTRY_HEIGHT:
                 strips.append(Strip.blank(width, style))

@@ -46,6 +46,8 @@ class AdhocInject:
 class ConfirmDialog(ModalScreen[bool]):
     """A yes/no question."""
 
+    CSS_PATH = "dialogs.tcss"
+
     BINDINGS = [
         Binding("y", "answer(True)", "Yes"),
         Binding("n,escape", "answer(False)", "No"),
@@ -77,6 +79,8 @@ class ConfirmDialog(ModalScreen[bool]):
 class ActionPalette(ModalScreen[str | None]):
     """Pick an action from the catalog by fuzzy search."""
 
+    CSS_PATH = "dialogs.tcss"
+
     BINDINGS = [
         Binding("escape", "dismiss_none", "Cancel"),
         Binding("down", "move(1)", "Next", show=False),
@@ -106,6 +110,8 @@ class ActionPalette(ModalScreen[str | None]):
 
 class DecisionForm(ModalScreen[DecisionDraft | None]):
     """The action's fields, the rationale, the inject it answers and delegation with a time-box."""
+
+    CSS_PATH = "dialogs.tcss"
 
     BINDINGS = [
         Binding("ctrl+s", "submit", "Record", priority=True),
@@ -269,6 +275,8 @@ class DecisionForm(ModalScreen[DecisionDraft | None]):
 class NoteDialog(ModalScreen[str | None]):
     """A free-text note for the record."""
 
+    CSS_PATH = "dialogs.tcss"
+
     BINDINGS = [
         Binding("ctrl+s", "submit", "Save", priority=True),
         Binding("escape", "dismiss_none", "Cancel"),
@@ -303,6 +311,8 @@ class NoteDialog(ModalScreen[str | None]):
 
 class AdhocInjectDialog(ModalScreen[AdhocInject | None]):
     """The facilitator writes an inject and releases it now."""
+
+    CSS_PATH = "dialogs.tcss"
 
     BINDINGS = [
         Binding("ctrl+s", "submit", "Release", priority=True),
@@ -363,6 +373,8 @@ class AdhocInjectDialog(ModalScreen[AdhocInject | None]):
 
 class TaskPicker(ModalScreen[Any | None]):
     """Tasks delegated to my role that are waiting for me to carry them out."""
+
+    CSS_PATH = "dialogs.tcss"
 
     BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
 

@@ -32,7 +32,7 @@ MSEL_CHANGES = ("session_started", "inject_released", "decision", "marker_set", 
 class FacilitatorScreen(ExerciseScreen):
     """Runs the exercise: reusable by the network host, it only needs a session link."""
 
-    CSS_PATH = "facilitator.tcss"
+    CSS_PATH = ["exercise.tcss", "facilitator.tcss"]
 
     BINDINGS = [
         Binding("space", "toggle_pause", "Pause", tooltip="Pause or resume the exercise clock"),

@@ -27,7 +27,7 @@ def _get(item: Any, name: str, default: Any = None) -> Any:
 class PlayerScreen(ExerciseScreen):
     """One role's console. `controls` lets a solo player pause, change speed and end."""
 
-    CSS_PATH = "player.tcss"
+    CSS_PATH = ["exercise.tcss", "player.tcss"]
 
     BINDINGS = [
         Binding("a", "decide", "Decide"),

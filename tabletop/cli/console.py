@@ -70,6 +70,10 @@ def run(
     transcript = app.settings.transcript
     if transcript is None:
         return
+    if not app.started and transcript.exists() and transcript.stat().st_size == 0:
+        transcript.unlink()  # left from the lobby before starting: nothing to keep or resume
+        click.echo("Left before the start; nothing was recorded.")
+        return
     click.echo(f"Transcript: {transcript}")
     if outcome is not None and outcome.report is not None:
         click.echo(f"Post-mortem draft: {outcome.report} (and {outcome.report.with_suffix('.html')})")

@@ -233,12 +233,16 @@ def make_console(
     tick_interval: float | None = 0.1,
     generated_at: datetime | None = None,
     open_url: Callable[[str], bool] | None = None,
+    room: bool = True,
 ) -> TabletopConsole:
     """Load (or take) the scenario, open the transcript and the session, and build the App.
 
     `scenario` is a Scenario, or a reference for the loader (an id or a path). Tests pass a
     VirtualClock as `clock` and `tick_interval=None`, then drive time themselves. The clock is
-    held still in the lobby and runs from the moment the player starts.
+    held still in the lobby and runs from the moment the player starts. In a team rehearsal
+    (`solo=False`) with `room=True` everybody sits in one room and the facilitator records for
+    every role (each played by "Room"); a networked host passes `room=False`, so that roles are
+    played only by the people who join.
     """
     from tabletop.clock import ScaledClock
     from tabletop.engine import Participant, Rejected, Session
@@ -276,8 +280,10 @@ def make_console(
         transcript = Path(out) if out is not None else default_transcript_path(scenario_obj.id, run_seed)
         if mode == "solo":
             people = [Participant(name, role)]
-        else:  # a facilitated rehearsal in one room: the facilitator records for every role
+        elif room:  # a facilitated rehearsal in one room: the facilitator records for every role
             people = [Participant("Room", r) for r in scenario_obj.roles]
+        else:
+            people = []
         try:
             writer = TranscriptWriter.open(transcript)
         except TranscriptError as error:

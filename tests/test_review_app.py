@@ -276,3 +276,29 @@ async def test_the_command_palette_offers_the_review_actions(folder):
         sort.callback()
         await pilot.pause()
         assert app.screen.sort_key == "score"
+
+
+async def test_an_empty_folder_says_what_to_do(tmp_path):
+    (tmp_path / "empty").mkdir()
+    app = review_app(tmp_path / "empty")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.screen.query_one(TranscriptTable).row_count == 0
+        assert "No transcripts (*.jsonl)" in str(app.screen.query_one("#status").render())
+        await pilot.press("enter", "space", "c", "t")  # nothing to open or compare: no crash
+        await pilot.pause()
+        assert isinstance(app.screen, TrendsScreen)
+
+
+def test_the_review_command_builds_the_app_for_the_folder(folder, monkeypatch):
+    from click.testing import CliRunner
+
+    from tabletop.cli import main
+
+    started: list[ReviewApp] = []
+    monkeypatch.setattr(ReviewApp, "run", lambda self, *a, **k: started.append(self))
+    result = CliRunner().invoke(main, ["review", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert len(started) == 1 and started[0].label == "transcripts"
+    assert started[0].index.folder == folder
+    started[0].index.close()

@@ -299,6 +299,10 @@ class ReviewScreen(Screen):
         return label
 
     def _update_status(self) -> None:
+        if not self.entries:
+            folder = getattr(self.app, "label", "this folder")
+            self._status(f"No transcripts (*.jsonl) in {folder} yet: run `tabletop simulate` or a rehearsal first.")
+            return
         broken = sum(1 for e in self.entries if not e.trusted)
         parts = [f"{len(self.shown)} of {len(self.entries)} transcripts"]
         if broken:

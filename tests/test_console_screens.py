@@ -40,11 +40,13 @@ async def test_lobby_briefs_the_player_and_holds_the_clock(tmp_path):
             assert words in shown, words
         assert app.link.paused is False and clock.paused  # held, not paused by anyone
         assert read_events(tmp_path / "t.jsonl") == []  # nothing is recorded before the start
-        await pilot.press("enter")
+        await pilot.press("enter", "enter")  # an impatient double press starts it once
         await settle(app, pilot)
         assert isinstance(app.screen, PlayerScreen)
         assert [e["type"] for e in read_events(tmp_path / "t.jsonl")][:2] == ["session_started", "inject_released"]
         assert read_events(tmp_path / "t.jsonl")[1]["t"] == 0
+        assert [e["type"] for e in read_events(tmp_path / "t.jsonl")].count("session_started") == 1
+        assert not app._notifications
 
 
 async def test_debrief_shows_the_scorecard_and_opens_the_post_mortem(tmp_path):

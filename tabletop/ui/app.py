@@ -59,7 +59,7 @@ class TabletopConsole(App[ConsoleOutcome]):
         self.participants = participants or []
         self.started = settings.resumed
         self.debrief_shown = False
-        self.report: Path | None = None
+        self._begun = False
         self._tick_failed = False
 
     # flow ------------------------------------------------------------------------------------
@@ -74,7 +74,10 @@ class TabletopConsole(App[ConsoleOutcome]):
         self.link.attach(self)
 
     def begin_exercise(self) -> None:
-        self.run_worker(self._begin(), group="begin", exclusive=True)
+        """Start (or resume) once, however often the start key is pressed."""
+        if not self._begun:
+            self._begun = True
+            self.run_worker(self._begin(), group="begin")
 
     async def _begin(self) -> None:
         await self.link.start()

@@ -307,6 +307,16 @@ def _time(event: dict[str, Any]) -> float:
     return float(value) if isinstance(value, (int, float)) else 0.0
 
 
+def _str(value: Any) -> str:
+    """A transcript field that should be text; anything else (a hand-edited file) counts as empty."""
+    return value if isinstance(value, str) else ""
+
+
+def _fields(event: dict[str, Any]) -> dict[str, Any]:
+    fields = event.get("fields")
+    return fields if isinstance(fields, dict) else {}
+
+
 def _in_order(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Events by sim time, keeping the recorded order of events at the same time."""
     last = float("-inf")
@@ -413,13 +423,13 @@ def score(
             end_t = t
         kind = event.get("type")
         if kind == ev.DECISION:
-            action_id = event.get("action") or ""
+            action_id = _str(event.get("action"))
             if action_id not in first:
                 first[action_id] = _Done(index, t, event)
             action = actions.get(action_id)
             if action is not None and action.sets_marker:
                 mark(action.sets_marker, t)
-            role = event.get("role") or ""
+            role = _str(event.get("role"))
             for rule in avoid_by_action.get(action_id, ()):
                 if rule.role is None or rule.role == role:
                     title = action.title if action else action_id
@@ -440,8 +450,7 @@ def score(
                         )
                     )
             if action_id in REGULATOR_DECISIONS:
-                fields = event.get("fields") or {}
-                outcome = str(fields.get("outcome", "")).strip().lower()
+                outcome = str(_fields(event).get("outcome", "")).strip().lower()
                 if outcome in ("not_notify", "not notify", "no") and not str(
                     event.get("rationale") or ""
                 ).strip():
@@ -459,13 +468,13 @@ def score(
                         )
                     )
         elif kind == ev.INJECT_RELEASED:
-            inject_id = event.get("inject") or ""
+            inject_id = _str(event.get("inject"))
             if inject_id not in released:
                 released[inject_id] = t
             for name in inject_marks.get(inject_id, ()):
                 mark(name, t)
         elif kind == ev.MARKER_SET:
-            name = event.get("marker")
+            name = _str(event.get("marker"))
             if name:
                 mark(name, t)
         elif kind == ev.SESSION_ENDED:
@@ -622,7 +631,7 @@ def _evaluate(
         )
 
     event = done.event
-    role = event.get("role") or ""
+    role = _str(event.get("role"))
     status = MET if done.t <= deadline else LATE
     flags: list[str] = []
     notes: list[str] = []
@@ -638,7 +647,7 @@ def _evaluate(
     if _rationale_required(expectation, action) and not str(event.get("rationale") or "").strip():
         flags.append(NO_RATIONALE)
         notes.append("rationale required but empty")
-    fields = event.get("fields") or {}
+    fields = _fields(event)
     wrong = [k for k, v in expectation.value.items() if not _same_value(v, fields.get(k))]
     if wrong:
         flags.append(WRONG_VALUE)

@@ -124,3 +124,17 @@ def test_report_broken_transcript(tmp_path):
     path.write_text("")
     result = CliRunner().invoke(main, ["report", str(path)])
     assert result.exit_code == 1 and "empty transcript" in result.output
+
+
+def test_hand_edited_events_of_the_wrong_shape_are_tolerated(tmp_path):
+    transcript = tmp_path / "edited.jsonl"
+    lines = POOR.read_text().splitlines()
+    odd = [{"seq": 900, "type": "decision", "t": 60, "action": ["contain"], "role": None, "fields": ["x"]},
+           {"seq": 901, "type": "decision", "t": 61, "action": "ico_decision", "role": "dpo", "fields": "notify"},
+           {"seq": 902, "type": "marker_set", "t": 62, "marker": {"bad": 1}},
+           {"seq": 903, "type": "inject_released", "t": "soon", "inject": 7}]
+    transcript.write_text("\n".join([lines[0], *(json.dumps(e) for e in odd), *lines[1:]]) + "\n")
+    result = CliRunner().invoke(main, ["score", str(transcript), "--json"])
+    assert result.exit_code == 0 and "Traceback" not in result.output
+    result = CliRunner().invoke(main, ["report", str(transcript), "-o", "-"])
+    assert result.exit_code == 0 and result.output.startswith("# Post-mortem (draft)")

@@ -198,7 +198,10 @@ def score(target: Path, as_json: bool, until: str | None, workers: int | None) -
         run = read_run(target)
     except TranscriptError as error:
         _fail(str(error))
-    card = score_run(run.scenario, run.events, until=limit)
+    try:
+        card = score_run(run.scenario, run.events, until=limit)
+    except Exception as error:  # noqa: BLE001 - a malformed transcript is reported, not a traceback
+        _fail(f"{target}: cannot score ({type(error).__name__}: {error})")
     warnings = list(run.warnings) + [w for w in card.warnings if w not in run.warnings]
     if as_json:
         data = card.to_json()
@@ -252,8 +255,11 @@ def report(transcript: Path, output: str | None, fmt: str | None, generated_at: 
         formats = [fmt or (suffix if suffix in ("md", "html", "json") else "md")]
         targets = [out]
     link = targets[0].with_suffix(".html").name if targets[0] is not None else ""
-    card = score_run(run.scenario, run.events)
-    postmortem = build_postmortem(run.scenario, run.events, card, link=link, warnings=notes)
+    try:
+        card = score_run(run.scenario, run.events)
+        postmortem = build_postmortem(run.scenario, run.events, card, link=link, warnings=notes)
+    except Exception as error:  # noqa: BLE001 - a malformed transcript is reported, not a traceback
+        _fail(f"{transcript}: cannot draft the post-mortem ({type(error).__name__}: {error})")
     for form, target in zip(formats, targets):
         text = render_report(postmortem, form, stamp)
         if target is None:

@@ -248,6 +248,20 @@ def _wall(value: Any) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _t(event: dict[str, Any] | None) -> float:
+    """An event's sim time in seconds (0 for a missing or unreadable one)."""
+    value = (event or {}).get("t")
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+
+
+def _clean_decision(event: dict[str, Any]) -> dict[str, Any]:
+    """A decision with `fields` a dict and `action` a string, whatever a hand-edited file holds."""
+    if isinstance(event.get("fields"), dict) and isinstance(event.get("action"), str):
+        return event
+    return {**event, "fields": event["fields"] if isinstance(event.get("fields"), dict) else {},
+            "action": event["action"] if isinstance(event.get("action"), str) else ""}
+
+
 class _Run:
     """Lookups over one run's events, and the scenario's names for things."""
 
@@ -255,7 +269,7 @@ class _Run:
         self.scenario = scenario
         self.events = list(events)
         self.actions = scenario.action_map()
-        self.decisions = [e for e in self.events if e.get("type") == ev.DECISION]
+        self.decisions = [_clean_decision(e) for e in self.events if e.get("type") == ev.DECISION]
         self._when: dict[float, str] = {}
 
     def when(self, t: float | None) -> str:
@@ -269,7 +283,7 @@ class _Run:
         return text
 
     def role(self, role: str | None) -> str:
-        return self.scenario.role_title(role) if role else "nobody"
+        return self.scenario.role_title(role) if isinstance(role, str) and role else "nobody"
 
     def role_or_any(self, role: str | None) -> str:
         return "any role" if role == "any" else self.role(role)
@@ -278,6 +292,8 @@ class _Run:
         return _person(_text(event.get("by")), self.role(event.get("role")))
 
     def action_title(self, action_id: str) -> str:
+        if not isinstance(action_id, str):
+            return "unreadable action"
         action = self.actions.get(action_id)
         return action.title if action else action_id.replace("_", " ")
 
@@ -295,8 +311,8 @@ class _Run:
             fields = decision.get("fields") or {}
             for action_id, key in sources:
                 if decision.get("action") == action_id and _text(fields.get(key)):
-                    source = f"{self.action_title(action_id)}, {self.who(decision)}, {self.when(decision.get('t', 0))}"
-                    hits.append((float(decision.get("t", 0)), _text(fields.get(key)), source))
+                    source = f"{self.action_title(action_id)}, {self.who(decision)}, {self.when(_t(decision))}"
+                    hits.append((_t(decision), _text(fields.get(key)), source))
         if not hits:
             return RecordField(label, NOT_RECORDED)
         if join:
@@ -309,7 +325,7 @@ class _Run:
         decision = self.latest(action_id)
         if decision is None:
             return RecordField(label, NOT_RECORDED)
-        return RecordField(label, describe(decision), f"{self.who(decision)}, {self.when(decision.get('t', 0))}")
+        return RecordField(label, describe(decision), f"{self.who(decision)}, {self.when(_t(decision))}")
 
 
 # --- sections ------------------------------------------------------------------------------
@@ -319,7 +335,7 @@ def _timeline(run: _Run) -> list[TimelineEntry]:
     entries = []
     for event in run.events:
         kind = event.get("type")
-        t = float(event.get("t", 0) or 0)
+        t = _t(event)
         base = dict(t=t, offset=format_offset(t),
                     sim_time=(f"{sim_datetime(run.scenario.starts_at, t):%a %d %b %H:%M}" if run.scenario.starts_at else None),
                     wall=_wall(event.get("wall")))
@@ -377,7 +393,7 @@ def _risks(run: _Run) -> list[Risk]:
         fields = decision.get("fields") or {}
         title = _text(fields.get("risk")) or NOT_RECORDED
         key = title.lower()
-        when = run.when(decision.get("t", 0))
+        when = run.when(_t(decision))
         if decision.get("action") == "record_risk":
             likelihood, impact = fields.get("likelihood"), fields.get("impact")
             r_likelihood, r_impact = fields.get("residual_likelihood"), fields.get("residual_impact")
@@ -458,7 +474,7 @@ def _breach_record(run: _Run, risks: list[Risk], link: str) -> list[RecordField]
     record = [
         f("Identifier", [("record_breach", "reference")]),
         RecordField("Detected (first signal)",
-                    run.when(first_inject.get("t", 0)) + f": {_text(first_inject.get('title'))}" if first_inject else NOT_RECORDED,
+                    run.when(_t(first_inject)) + f": {_text(first_inject.get('title'))}" if first_inject else NOT_RECORDED,
                     "first inject released" if first_inject else ""),
         f("Possibly started", [("record_breach", "started_at"), ("record_breach", "started"), ("record_discovery", "discovered_on")]),
         RecordField("Reported by", _text(first_inject.get("from")) or NOT_RECORDED, "first inject released")
@@ -475,7 +491,7 @@ def _breach_record(run: _Run, risks: list[Risk], link: str) -> list[RecordField]
         f("Evidence", [("preserve_evidence", "evidence"), ("preserve_evidence", "location")], join=True),
         _impact(run),
         run.decided("DPO involvement", "involve_dpo",
-                    lambda d: f"{run.who(d)} involved {_text((d.get('fields') or {}).get('dpo')) or 'the DPO'} at {run.when(d.get('t', 0))}"),
+                    lambda d: f"{run.who(d)} involved {_text((d.get('fields') or {}).get('dpo')) or 'the DPO'} at {run.when(_t(d))}"),
         f("Controller/processor position", [("determine_controller_processor", "position")]),
         f("Controller contact", [("notify_controller", "controller_contact"), ("determine_controller_processor", "controller")]),
         f("Contract notification requirement", [("determine_controller_processor", "contract"),
@@ -505,7 +521,7 @@ def _personal_data(run: _Run) -> RecordField:
         parts.append("special category")
     if isinstance(fields.get("encrypted"), bool):
         parts.append("encrypted" if fields["encrypted"] else "not encrypted")
-    return RecordField("Personal data involved", ", ".join(parts), f"{run.who(decision)}, {run.when(decision.get('t', 0))}")
+    return RecordField("Personal data involved", ", ".join(parts), f"{run.who(decision)}, {run.when(_t(decision))}")
 
 
 def _impact(run: _Run) -> RecordField:
@@ -514,7 +530,7 @@ def _impact(run: _Run) -> RecordField:
         return RecordField("Impact", NOT_RECORDED)
     fields = decision.get("fields") or {}
     text = "; ".join(p for p in (_text(fields.get("risk")).replace("_", " "), _text(fields.get("consequences"))) if p)
-    return RecordField("Impact", text or NOT_RECORDED, f"{run.who(decision)}, {run.when(decision.get('t', 0))}")
+    return RecordField("Impact", text or NOT_RECORDED, f"{run.who(decision)}, {run.when(_t(decision))}")
 
 
 def _breach_or_not(run: _Run) -> RecordField:
@@ -522,11 +538,11 @@ def _breach_or_not(run: _Run) -> RecordField:
     status = _text(((record or {}).get("fields") or {}).get("status"))
     confirm = run.latest("confirm_personal_data_breach")
     if status:
-        return RecordField("Breach or not", status.replace("_", " "), f"{run.who(record)}, {run.when(record.get('t', 0))}")
+        return RecordField("Breach or not", status.replace("_", " "), f"{run.who(record)}, {run.when(_t(record))}")
     if confirm is not None:
         kind = _text((confirm.get("fields") or {}).get("breach_type"))
         return RecordField("Breach or not", "confirmed" + (f" ({kind})" if kind else ""),
-                           f"{run.who(confirm)}, {run.when(confirm.get('t', 0))}")
+                           f"{run.who(confirm)}, {run.when(_t(confirm))}")
     return RecordField("Breach or not", NOT_RECORDED)
 
 
@@ -541,7 +557,7 @@ def _ico(run: _Run) -> list[RecordField]:
     return [
         RecordField("ICO decision", outcome or NOT_RECORDED, source if outcome else ""),
         RecordField("ICO decision owner", run.who(decision), source),
-        RecordField("ICO decision time", run.when(decision.get("t", 0)), source),
+        RecordField("ICO decision time", run.when(_t(decision)), source),
         RecordField("ICO decision rationale", rationale or NOT_RECORDED, source if rationale else ""),
     ]
 
@@ -557,10 +573,10 @@ def _data_subjects(run: _Run) -> RecordField:
         if _text(decision.get("rationale")):
             text += f", because {_text(decision.get('rationale'))}"
         parts.append(text)
-        source = f"{run.who(decision)}, {run.when(decision.get('t', 0))}"
+        source = f"{run.who(decision)}, {run.when(_t(decision))}"
     for notice in run.of("notify_data_subjects"):
         fields = notice.get("fields") or {}
-        parts.append(f"notified by {_text(fields.get('channel')) or 'an unrecorded channel'} at {run.when(notice.get('t', 0))}")
+        parts.append(f"notified by {_text(fields.get('channel')) or 'an unrecorded channel'} at {run.when(_t(notice))}")
         source = source or run.who(notice)
     return RecordField("Data subject contact", "; ".join(parts) or NOT_RECORDED, source)
 
@@ -569,7 +585,7 @@ def _list_field(run: _Run, label: str, action_ids: tuple[str, ...]) -> RecordFie
     items = []
     for decision in run.of(*action_ids):
         fields = _text(decision.get("fields") or {})
-        items.append(f"{run.when(decision.get('t', 0))} {run.action_title(decision.get('action') or '')}"
+        items.append(f"{run.when(_t(decision))} {run.action_title(decision.get('action') or '')}"
                      + (f" ({fields})" if fields else "") + f" by {run.who(decision)}")
     return RecordField(label, "; ".join(items) or NOT_RECORDED, "decisions" if items else "")
 
@@ -580,7 +596,7 @@ def _not_sent(run: _Run) -> RecordField:
         if _text((decision.get("fields") or {}).get("outcome")) == "not_notify":
             reason = _text(decision.get("rationale")) or "no reason recorded"
             items.append(f"{run.action_title(decision.get('action') or '')}: not notified, because {reason} "
-                         f"({run.who(decision)}, {run.when(decision.get('t', 0))})")
+                         f"({run.who(decision)}, {run.when(_t(decision))})")
     return RecordField("Communications deliberately not sent", "; ".join(items) or NOT_RECORDED)
 
 
@@ -620,7 +636,7 @@ def _improvements(run: _Run, card: Scorecard, session_date: datetime | None) -> 
             owner=_text(fields.get("owner")) or NOT_RECORDED,
             due=_text(fields.get("due")) or NOT_RECORDED,
             capability=AREA_TITLES.get(run.actions[decision["action"]].area, "") if decision.get("action") in run.actions else "",
-            source=f"follow-up recorded by {run.who(decision)} at {run.when(decision.get('t', 0))}",
+            source=f"follow-up recorded by {run.who(decision)} at {run.when(_t(decision))}",
             ticket=_text(fields.get("ticket")),
         ))
     due = (session_date + timedelta(days=FOLLOWUP_DAYS)).strftime("%Y-%m-%d") + " (proposed)" if session_date else "to be agreed"
@@ -673,7 +689,7 @@ def _observations(run: _Run, card: Scorecard) -> tuple[list[Observation], list[O
                                     f"{margin}{extra}"))
     for event in run.events:
         if event.get("type") == ev.INJECT_RELEASED and isinstance(event.get("condition"), dict) and "missed" in event["condition"]:
-            t = float(event.get("t", 0))
+            t = _t(event)
             missed_signals.append(Observation(t, run.when(t), f"'{_text(event.get('title'))}' came in because "
                                                               f"{event['condition']['missed']} was missed"))
     for finding in card.findings:

@@ -98,6 +98,9 @@ def print_comparison(comparison: Any, console: Console) -> None:
     head.add_row("integrity", _integrity(a.integrity), _integrity(b.integrity))
     head.add_row("score", fmt.score_text(a.score), fmt.score_text(b.score) + _delta(comparison.score_delta))
     head.add_row("passed", fmt.passed_text(a.passed, a.applicable), fmt.passed_text(b.passed, b.applicable))
+    if comparison.same_scenario:
+        areas = list(a.areas) + [area for area in b.areas if area not in a.areas]
+        head.add_row("areas", _areas_line(a, areas), _areas_line(b, areas))
     console.print(head)
     for label, side in (("A", a), ("B", b)):
         if side.integrity != "ok":
@@ -142,6 +145,13 @@ def _status(figures: Any, flags: bool = True) -> str:
     text = fmt.status_text(figures.get("status"))
     flags = (figures.get("flags") or []) if flags else []
     return text + (f" [{', '.join(flags)}]" if flags else "")
+
+
+def _areas_line(side: Any, areas: list[str]) -> str:
+    return "  ".join(
+        f"{fmt.area_short(area)} {fmt.score_text(side.areas[area])} {side.ratings.get(area, '')}".strip()
+        for area in areas if area in side.areas
+    )
 
 
 def _credit(figures: Any) -> str:

@@ -18,6 +18,7 @@ from tabletop.review import formatting as fmt
 from tabletop.review.entry import TranscriptEntry
 
 STATUS_STYLE = {"met": "green", "late": "yellow", "missed": "bold red", "open": "cyan"}
+RATING_STYLE = {"P": "green", "S": "yellow", "M": "dark_orange", "U": "bold red"}
 
 
 def sides_table(comparison: Any) -> Table:
@@ -37,7 +38,21 @@ def sides_table(comparison: Any) -> Table:
     table.add_row("score", fmt.score_text(a.score),
                   fmt.score_text(b.score) + (f"  ({delta})" if delta else ""))
     table.add_row("passed", fmt.passed_text(a.passed, a.applicable), fmt.passed_text(b.passed, b.applicable))
+    areas = list(a.areas) + [area for area in b.areas if area not in a.areas]
+    if comparison.same_scenario and areas:
+        table.add_row("areas", _areas_text(a, areas), _areas_text(b, areas))
     return table
+
+
+def _areas_text(side: Any, areas: list[str]) -> Text:
+    """Each area's ratio and P/S/M/U rating, in one line."""
+    text = Text()
+    for area in areas:
+        if area in side.areas:
+            letter = side.ratings.get(area, "")
+            text.append(f"{fmt.area_short(area)} ")
+            text.append(f"{fmt.score_text(side.areas[area])} {letter}  ", style=RATING_STYLE.get(letter, ""))
+    return text
 
 
 def _integrity(integrity: str) -> Text:

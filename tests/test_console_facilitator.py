@@ -100,6 +100,25 @@ async def test_facilitator_journey(tmp_path):
         log = screen.query_one(DecisionLog)
         assert log.row_count == 1 and "Decide whether to notify the ICO" in str(log.get_row_at(0)[3])
 
+        # the coordinator hands the controller notification to the DPO with a time-box
+        await pilot.press("d")
+        await pilot.pause()
+        await pilot.press(*"notify controller")
+        await pilot.press("enter")
+        await pilot.pause()
+        form = app.screen
+        form.query_one("#role", Select).value = "coordinator"
+        await pilot.pause()
+        form.query_one("#delegate", Select).value = "dpo"
+        form.query_one("#timebox", Input).value = "1h"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        delegation = [e for e in read_events(out) if e["type"] == "delegation"]
+        assert [(d["role"], d["to_role"], d["action"], d["timebox"]) for d in delegation] == [
+            ("coordinator", "dpo", "notify_controller", 3600)
+        ]
+        assert log.row_count == 2 and "→ dpo: Notify the controller" in str(log.get_row_at(1)[3])
+
         # the live score, the room and the phase questions
         await app.workers.wait_for_complete()
         await pilot.pause()

@@ -194,6 +194,17 @@ class DecisionForm(ModalScreen[DecisionDraft | None]):
     def action_dismiss_none(self) -> None:
         self.dismiss(None)
 
+    @on(Select.Changed, "#role")
+    def _role_changed(self, message: Select.Changed) -> None:
+        """The roles one may delegate to are the others."""
+        if not self.allow_delegate or message.value is Select.NULL:
+            return
+        delegate = self.query_one("#delegate", Select)
+        keep = delegate.value
+        delegate.set_options([(r, r) for r in self.roles if r != message.value])
+        if keep is not Select.NULL and keep != message.value:
+            delegate.value = keep
+
     @on(Button.Pressed, "#cancel")
     def _cancel(self) -> None:
         self.dismiss(None)
@@ -252,6 +263,8 @@ class DecisionForm(ModalScreen[DecisionDraft | None]):
         if self.allow_delegate:
             delegate = self.query_one("#delegate", Select)
             delegate_to = None if delegate.value is Select.NULL else str(delegate.value)
+            if delegate_to == role:
+                return "Delegate to another role, or leave it blank to do it yourself"
             raw = self.query_one("#timebox", Input).value.strip()
             if raw:
                 if delegate_to is None:

@@ -200,6 +200,12 @@ async def test_trends_per_team_and_per_area(folder):
         assert trends.query_one(TabbedContent).active == "area"
         assert trends.query_one("#table-area", DataTable).row_count == 4
         assert "2026-06-01-green.jsonl" in str(trends.query_one("#excluded").render())
+        await pilot.press("4")
+        await pilot.pause()
+        missed = trends.query_one("#table-missed", DataTable)
+        assert missed.row_count == 3
+        first = [getattr(c, "plain", c) for c in missed.get_row_at(0)]
+        assert first[0] == "suspected-breach" and first[1].startswith("record") and first[-1] == "100%"
 
 
 def test_breach_section_is_cut_from_the_draft():

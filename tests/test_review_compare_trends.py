@@ -170,3 +170,48 @@ def test_trends_of_a_missing_folder_is_a_clear_error(tmp_path):
 def test_review_of_a_missing_folder_is_a_clear_error(tmp_path):
     code, out, err = run("review", str(tmp_path / "nowhere"))
     assert code == 1 and "no such folder" in err and "Traceback" not in out + err
+
+
+def expected_record(folder: Path) -> dict[tuple[str, str], dict[str, int]]:
+    """Counts of met / late / missed per expectation, straight from the scorer, intact files only."""
+    counts: dict[tuple[str, str], dict[str, int]] = {}
+    for path in sorted(folder.rglob("*.jsonl")):
+        if path.name == "2026-06-01-green.jsonl":  # the tampered one stays out
+            continue
+        data = card(path)
+        for e in data["expectations"]:
+            if e["status"] in ("met", "late", "missed"):
+                slot = counts.setdefault((data["scenario"], e["id"]), {"met": 0, "late": 0, "missed": 0})
+                slot[e["status"]] += 1
+    return counts
+
+
+def test_what_keeps_being_missed_counts_the_scorers_statuses(folder):
+    expected = expected_record(folder)
+    code, out, _ = run("trends", str(folder), "--json")
+    missed = json.loads(out)["most_missed"]
+    assert missed, "the sample folder has missed expectations"
+    for row in missed:
+        counts = expected[(row["scenario"], row["expectation"])]
+        assert (row["met"], row["late"], row["missed"]) == (counts["met"], counts["late"], counts["missed"])
+        assert row["applied"] == sum(counts.values())
+        assert row["miss_rate"] == row["missed"] / row["applied"]
+    every_missed = {key for key, counts in expected.items() if counts["missed"]}
+    assert {(r["scenario"], r["expectation"]) for r in missed} == every_missed
+    rates = [r["miss_rate"] for r in missed]
+    assert rates == sorted(rates, reverse=True)
+    assert (missed[0]["scenario"], missed[0]["expectation"]) == ("suspected-breach", "record")
+    code, out, _ = run("trends", str(folder), "--json", "--team", "red")
+    assert {r["expectation"] for r in json.loads(out)["most_missed"]} == {"declare", "ico"}
+
+
+def test_the_missed_record_follows_changed_and_deleted_files(folder):
+    with TranscriptIndex(folder) as index:
+        index.refresh()
+        before = {(r.scenario, r.expectation): r for r in index.expectation_record()}
+        (folder / "2026-04-06-red.jsonl").unlink()
+        index.refresh()
+        after = {(r.scenario, r.expectation): r for r in index.expectation_record()}
+    assert before[("lost-admin", "declare")].missed == 1
+    assert after[("lost-admin", "declare")].missed == 0
+    assert after[("lost-admin", "ico")].applied == before[("lost-admin", "ico")].applied - 1

@@ -188,6 +188,7 @@ def _integrity(integrity: str) -> str:
 @click.option("--scenario", default=None, help="Only this scenario's rehearsals.")
 def trends(folder: Path, as_json: bool, by: str, team: str | None, scenario: str | None) -> None:
     """Scores over time in FOLDER, per team, scenario or area."""
+    from tabletop.review.trends import most_missed
     from tabletop.review.trends import trends as build_trends
 
     if not folder.is_dir():
@@ -196,10 +197,14 @@ def trends(folder: Path, as_json: bool, by: str, team: str | None, scenario: str
     index = _progress_index(folder, console, quiet=as_json or not console.is_terminal)
     with index:
         result = build_trends(index.entries(), by, team=team, scenario=scenario)
+        missed = most_missed(index.expectation_record(team=team, scenario=scenario))
     if as_json:
-        click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+        data = result.to_json()
+        data["most_missed"] = [record.to_json() for record in missed]
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
     print_trends(result, console)
+    print_most_missed(missed[:10], console)
 
 
 def print_trends(result: Any, console: Console) -> None:
@@ -229,3 +234,18 @@ def print_trends(result: Any, console: Console) -> None:
         for entry in result.excluded:
             console.print(Text(f"  {entry.path}: {fmt.integrity_text(entry.integrity)} {entry.problem}"),
                           soft_wrap=True)
+
+
+def print_most_missed(records: list[Any], console: Console) -> None:
+    if not records:
+        return
+    table = Table(title="What keeps being missed", box=box.SIMPLE_HEAD)
+    table.add_column("scenario", no_wrap=True, max_width=24, overflow="ellipsis")
+    table.add_column("expectation", no_wrap=True, max_width=24, overflow="ellipsis")
+    table.add_column("area", no_wrap=True)
+    for name in ("missed", "late", "applied", "miss rate"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for record in records:
+        table.add_row(record.scenario, record.expectation, fmt.area_short(record.area), str(record.missed),
+                      str(record.late), str(record.applied), f"{record.miss_rate:.0%}")
+    console.print(table)

@@ -14,6 +14,8 @@ INTEGRITY_TORN = "torn"  # a torn last line: everything before it is intact and 
 INTEGRITY_BROKEN = "broken"  # the hash chain fails: an edit, a reordering or a deletion
 INTEGRITY_UNREADABLE = "unreadable"  # not a transcript at all, or no session_started
 INTEGRITY_STATES = (INTEGRITY_OK, INTEGRITY_TORN, INTEGRITY_BROKEN, INTEGRITY_UNREADABLE)
+COUNTED = ("met", "late", "missed")
+"""Expectation statuses that enter the scorer's totals."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,9 @@ class TranscriptEntry:
     applicable: int | None = None
     areas: Mapping[str, float] = field(default_factory=dict)
     ratings: Mapping[str, str] = field(default_factory=dict)
+    outcomes: tuple[tuple[str, str, str, str], ...] = field(default=(), compare=False, repr=False)
+    """(expectation id, title, area, status) of each counted expectation; kept by the index in
+    its own table (not in the row) and empty on rows read back from the index."""
 
     @property
     def trusted(self) -> bool:
@@ -76,6 +81,7 @@ class TranscriptEntry:
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
+        del data["outcomes"]
         data["participants"] = list(self.participants)
         data["areas"] = dict(self.areas)
         data["ratings"] = dict(self.ratings)
@@ -93,15 +99,16 @@ class TranscriptEntry:
     @classmethod
     def from_stored(cls, data: dict[str, Any]) -> "TranscriptEntry":
         """Rebuild a row the index wrote with `to_json` (trusted input; fast for 10,000 rows)."""
-        if data.keys() != _FIELD_NAMES:
+        if data.keys() != _STORED_NAMES:
             return cls.from_json(data)
         data["participants"] = tuple(data["participants"])
+        data["outcomes"] = ()
         entry = object.__new__(cls)
         entry.__dict__.update(data)
         return entry
 
 
-_FIELD_NAMES = TranscriptEntry.__dataclass_fields__.keys()
+_STORED_NAMES = TranscriptEntry.__dataclass_fields__.keys() - {"outcomes"}
 
 
 def file_sha256(path: Path) -> str:
@@ -164,6 +171,11 @@ def summarize(evidence: Any, **base: Any) -> TranscriptEntry:
         applicable=card.get("applicable"),
         areas=dict(card.get("areas") or {}),
         ratings=dict(ratings_of(card)),
+        outcomes=tuple(
+            (str(e.get("id")), str(e.get("title") or e.get("action") or ""), str(e.get("area") or ""),
+             str(e.get("status")))
+            for e in card.get("expectations") or () if e.get("status") in COUNTED
+        ),
     )
 
 

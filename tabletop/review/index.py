@@ -22,9 +22,10 @@ from typing import Callable, Iterable, Iterator
 
 from tabletop import __version__
 from tabletop.review.entry import TranscriptEntry, dumps, file_sha256, read_entry
+from tabletop.review.trends import ExpectationRecord
 
 INDEX_NAME = ".tabletop-index.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 PARALLEL_MIN = 48
 """Below this many files to score, scoring runs in this process (starting workers costs more)."""
 COMMIT_EVERY = 256
@@ -144,11 +145,18 @@ class TranscriptIndex:
                 "CREATE TABLE IF NOT EXISTS transcripts (path TEXT PRIMARY KEY, size INTEGER NOT NULL,"
                 " mtime_ns INTEGER NOT NULL, sha256 TEXT NOT NULL, entry TEXT NOT NULL)"
             )
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS outcomes (path TEXT NOT NULL, scenario TEXT NOT NULL,"
+                " team TEXT NOT NULL, trusted INTEGER NOT NULL, expectation TEXT NOT NULL,"
+                " title TEXT NOT NULL, area TEXT NOT NULL, status TEXT NOT NULL)"
+            )
+            db.execute("CREATE INDEX IF NOT EXISTS outcomes_path ON outcomes (path)")
             stamp = f"{SCHEMA_VERSION}:{__version__}"
             row = db.execute("SELECT value FROM meta WHERE key = 'stamp'").fetchone()
             if row is None or row[0] != stamp:
                 # another schema or another scorer: every row is rescored
                 db.execute("DELETE FROM transcripts")
+                db.execute("DELETE FROM outcomes")
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('stamp', ?)", (stamp,))
             db.commit()
         except sqlite3.DatabaseError:
@@ -213,6 +221,7 @@ class TranscriptIndex:
         db = self._db
         if plan.removed:
             db.executemany("DELETE FROM transcripts WHERE path = ?", [(p,) for p in plan.removed])
+            db.executemany("DELETE FROM outcomes WHERE path = ?", [(p,) for p in plan.removed])
         for path in plan.restat:
             size, mtime = _stat(self.folder / path)
             db.execute("UPDATE transcripts SET size = ?, mtime_ns = ? WHERE path = ?", (size, mtime, path))
@@ -225,6 +234,12 @@ class TranscriptIndex:
             db.execute(
                 "INSERT OR REPLACE INTO transcripts VALUES (?, ?, ?, ?, ?)",
                 (entry.path, entry.size, entry.mtime_ns, entry.sha256, dumps(entry)),
+            )
+            db.execute("DELETE FROM outcomes WHERE path = ?", (entry.path,))
+            db.executemany(
+                "INSERT INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(entry.path, entry.scenario, entry.group, int(entry.trusted), *outcome)
+                 for outcome in entry.outcomes],
             )
             done += 1
             if done % COMMIT_EVERY == 0:
@@ -278,6 +293,23 @@ class TranscriptIndex:
     def entry(self, path: str) -> TranscriptEntry | None:
         row = self._db.execute("SELECT entry FROM transcripts WHERE path = ?", (path,)).fetchone()
         return TranscriptEntry.from_json(json.loads(row[0])) if row else None
+
+    def expectation_record(self, *, team: str | None = None, scenario: str | None = None) -> list[ExpectationRecord]:
+        """How often each expectation was met, late or missed across the trusted transcripts."""
+        sql = (
+            "SELECT scenario, expectation, MAX(title), MAX(area), COUNT(*),"
+            " SUM(status = 'met'), SUM(status = 'late'), SUM(status = 'missed')"
+            " FROM outcomes WHERE trusted = 1"
+        )
+        args: list[str] = []
+        if team is not None:
+            sql += " AND team = ?"
+            args.append(team)
+        if scenario is not None:
+            sql += " AND scenario = ?"
+            args.append(scenario)
+        sql += " GROUP BY scenario, expectation"
+        return [ExpectationRecord(*row) for row in self._db.execute(sql, args)]
 
     def __len__(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM transcripts").fetchone()[0])

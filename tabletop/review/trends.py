@@ -87,6 +87,36 @@ class Trends:
         }
 
 
+@dataclass(frozen=True)
+class ExpectationRecord:
+    """One expectation's record across rehearsals: how often it applied, was met, late or missed."""
+
+    scenario: str
+    expectation: str
+    title: str
+    area: str
+    applied: int
+    met: int
+    late: int
+    missed: int
+
+    @property
+    def miss_rate(self) -> float:
+        return self.missed / self.applied if self.applied else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"scenario": self.scenario, "expectation": self.expectation, "title": self.title,
+                "area": self.area, "applied": self.applied, "met": self.met, "late": self.late,
+                "missed": self.missed, "miss_rate": self.miss_rate}
+
+
+def most_missed(records: Iterable[ExpectationRecord], limit: int | None = 20) -> list[ExpectationRecord]:
+    """What keeps being missed: expectations missed at least once, most often missed first."""
+    missed = [r for r in records if r.missed]
+    missed.sort(key=lambda r: (-r.miss_rate, -r.missed, r.scenario, r.expectation))
+    return missed if limit is None else missed[:limit]
+
+
 def trends(entries: Iterable[TranscriptEntry], by: str = BY_TEAM, *, team: str | None = None,
            scenario: str | None = None) -> Trends:
     """Group scored rows into trend lines.

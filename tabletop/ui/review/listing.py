@@ -425,7 +425,11 @@ class ReviewScreen(Screen):
     def action_trends(self) -> None:
         from tabletop.ui.review.trends import TrendsScreen
 
-        self.app.push_screen(TrendsScreen(list(self.entries)))
+        try:
+            records = self.app.index.expectation_record()  # type: ignore[attr-defined]
+        except Exception:  # the index is busy or gone: trends without the missed list
+            records = []
+        self.app.push_screen(TrendsScreen(list(self.entries), records))
 
     def action_refresh(self) -> None:
         self._status("Rescanning the folder…")

@@ -14,7 +14,15 @@ from textual_plotext import PlotextPlot
 from tabletop.model import AREAS
 from tabletop.review import formatting as fmt
 from tabletop.review.entry import TranscriptEntry
-from tabletop.review.trends import BY_AREA, BY_SCENARIO, BY_TEAM, Trends, trends
+from tabletop.review.trends import (
+    BY_AREA,
+    BY_SCENARIO,
+    BY_TEAM,
+    ExpectationRecord,
+    Trends,
+    most_missed,
+    trends,
+)
 
 TABS = ((BY_TEAM, "Per team"), (BY_AREA, "Per area"), (BY_SCENARIO, "Per scenario"))
 COLORS = ("blue+", "red+", "green+", "orange+", "magenta+", "cyan+", "yellow+", "gray+")
@@ -47,12 +55,14 @@ class TrendsScreen(Screen):
         Binding("1", "tab('team')", "Per team"),
         Binding("2", "tab('area')", "Per area"),
         Binding("3", "tab('scenario')", "Per scenario"),
+        Binding("4", "tab('missed')", "Most missed"),
     ]
 
-    def __init__(self, entries: list[TranscriptEntry]) -> None:
+    def __init__(self, entries: list[TranscriptEntry], records: list[ExpectationRecord] | None = None) -> None:
         super().__init__()
         self.entries = entries
         self.results = {by: trends(entries, by) for by, _ in TABS}
+        self.missed = most_missed(records or (), limit=None)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -61,6 +71,10 @@ class TrendsScreen(Screen):
                 with TabPane(title, id=by):
                     yield PlotextPlot(id=f"plot-{by}", classes="trend-plot")
                     yield DataTable(id=f"table-{by}", cursor_type="row", classes="trend-table")
+            with TabPane("Most missed", id="missed"):
+                yield Static(Text("What keeps being missed, across every intact transcript "
+                                  "(most often missed first)", style="bold"), classes="section-title")
+                yield DataTable(id="table-missed", cursor_type="row", zebra_stripes=True)
         yield Static(self._excluded_text(), id="excluded")
         yield Footer()
 
@@ -89,6 +103,17 @@ class TrendsScreen(Screen):
                     Text(fmt.score_text(line.best), justify="right"),
                     fmt.sparkline(p.value for p in line.points),
                 )
+
+        missed = self.query_one("#table-missed", DataTable)
+        missed.add_columns("Scenario", "Expectation", "Area", "Missed", "Late", "Applied", "Miss rate")
+        for record in self.missed:
+            missed.add_row(
+                record.scenario, f"{record.expectation} · {record.title}", fmt.area_label(record.area),
+                Text(str(record.missed), justify="right"), Text(str(record.late), justify="right"),
+                Text(str(record.applied), justify="right"),
+                Text(f"{record.miss_rate:.0%}", justify="right",
+                     style="bold red" if record.miss_rate >= 0.5 else "yellow"),
+            )
 
     def _excluded_text(self) -> Text:
         excluded = self.results[BY_TEAM].excluded

@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from tabletop.review.entry import TranscriptEntry, ratings_of
+from tabletop.scoring import NOT_APPLICABLE, OPEN
 
 BY_EXPECTATION = "expectation"
 BY_AREA = "area"
-UNCOUNTED = ("not_applicable", "open")
+UNCOUNTED = (NOT_APPLICABLE, OPEN)
 """Expectation statuses the scorer leaves out of every total."""
 
 

@@ -9,13 +9,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from tabletop.scoring import COUNTED  # the expectation statuses that enter the scorer's totals
+
 INTEGRITY_OK = "ok"
 INTEGRITY_TORN = "torn"  # a torn last line: everything before it is intact and scored
 INTEGRITY_BROKEN = "broken"  # the hash chain fails: an edit, a reordering or a deletion
 INTEGRITY_UNREADABLE = "unreadable"  # not a transcript at all, or no session_started
 INTEGRITY_STATES = (INTEGRITY_OK, INTEGRITY_TORN, INTEGRITY_BROKEN, INTEGRITY_UNREADABLE)
-COUNTED = ("met", "late", "missed")
-"""Expectation statuses that enter the scorer's totals."""
 
 
 @dataclass(frozen=True)

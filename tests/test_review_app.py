@@ -308,3 +308,23 @@ def test_the_review_command_builds_the_app_for_the_folder(folder, monkeypatch):
     assert len(started) == 1 and started[0].label == "transcripts"
     assert started[0].index.folder == folder
     started[0].index.close()
+
+
+async def test_trends_narrowed_to_one_team(folder):
+    app = review_app(folder)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("t")
+        await pilot.pause()
+        trends = app.screen
+        assert trends.teams == [None, "blue", "red", "solo: Sam"]
+        await pilot.press("g")  # blue
+        await pilot.pause()
+        assert trends.team == "blue"
+        areas = trends.plotted("area")
+        assert {len(s.points) for s in areas.series} == {2}
+        assert {p.group for s in areas.series for p in s.points} == {"blue"}
+        assert len(trends.plotted("team").series) == 3  # the per-team view keeps every team
+        assert trends.query_one("#table-missed", DataTable).row_count == 1  # blue only missed ico once
+        await pilot.press("g", "g", "g")
+        assert trends.team is None

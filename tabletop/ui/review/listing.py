@@ -425,10 +425,14 @@ class ReviewScreen(Screen):
     def action_trends(self) -> None:
         from tabletop.ui.review.trends import TrendsScreen
 
-        try:
-            records = self.app.index.expectation_record()  # type: ignore[attr-defined]
-        except Exception:  # the index is busy or gone: trends without the missed list
-            records = []
+        index = self.app.index  # type: ignore[attr-defined]
+
+        def records(team: str | None) -> list:
+            try:
+                return index.expectation_record(team=team)
+            except Exception:  # the index is busy or gone: trends without the missed list
+                return []
+
         self.app.push_screen(TrendsScreen(list(self.entries), records))
 
     def action_refresh(self) -> None:

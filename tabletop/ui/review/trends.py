@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Optional
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -47,8 +47,12 @@ def plot_trends(plot: PlotextPlot, result: Trends, title: str) -> None:
     plot.refresh()
 
 
+RecordSource = Callable[[Optional[str]], list[ExpectationRecord]]
+"""Gives the per-expectation record, for one team (or every team with None)."""
+
+
 class TrendsScreen(Screen):
-    """Trend lines of the folder's trusted, scored transcripts."""
+    """Trend lines of the folder's trusted, scored transcripts, for every team or one."""
 
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
@@ -56,37 +60,58 @@ class TrendsScreen(Screen):
         Binding("2", "tab('area')", "Per area"),
         Binding("3", "tab('scenario')", "Per scenario"),
         Binding("4", "tab('missed')", "Most missed"),
+        Binding("g", "next_team", "Team"),
     ]
 
-    def __init__(self, entries: list[TranscriptEntry], records: list[ExpectationRecord] | None = None) -> None:
+    def __init__(self, entries: list[TranscriptEntry], records: RecordSource | None = None) -> None:
         super().__init__()
         self.entries = entries
-        self.results = {by: trends(entries, by) for by, _ in TABS}
-        self.missed = most_missed(records or (), limit=None)
+        self.records = records or (lambda team: [])
+        self.teams: list[str | None] = [None, *sorted({e.group for e in entries if e.trusted and e.scored})]
+        self.team: str | None = None
+        self.results: dict[str, Trends] = {}
+        self.missed: list[ExpectationRecord] = []
+        self._compute()
+
+    def _compute(self) -> None:
+        team = self.team
+        self.results = {by: trends(self.entries, by, team=None if by == BY_TEAM else team) for by, _ in TABS}
+        self.missed = most_missed(self.records(team), limit=None)
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield Static("", id="team-filter")
         with TabbedContent(initial=BY_TEAM, id="trend-tabs"):
             for by, title in TABS:
                 with TabPane(title, id=by):
                     yield PlotextPlot(id=f"plot-{by}", classes="trend-plot")
                     yield DataTable(id=f"table-{by}", cursor_type="row", classes="trend-table")
             with TabPane("Most missed", id="missed"):
-                yield Static(Text("What keeps being missed, across every intact transcript "
-                                  "(most often missed first)", style="bold"), classes="section-title")
+                yield Static("", id="missed-title", classes="section-title")
                 yield DataTable(id="table-missed", cursor_type="row", zebra_stripes=True)
         yield Static(self._excluded_text(), id="excluded")
         yield Footer()
 
     def on_mount(self) -> None:
-        titles = {BY_TEAM: "Score per team", BY_AREA: "Ratio per area (all teams)",
-                  BY_SCENARIO: "Score per scenario"}
+        for by, _ in TABS:
+            self.query_one(f"#table-{by}", DataTable).add_columns(
+                by.title(), "Rehearsals", "First", "Last", "Change", "Mean", "Best", "Over time")
+        self.query_one("#table-missed", DataTable).add_columns(
+            "Scenario", "Expectation", "Area", "Missed", "Late", "Applied", "Miss rate")
+        self._show()
+
+    def _show(self) -> None:
+        who = self.team or "all teams"
+        self.query_one("#team-filter", Static).update(
+            Text.assemble(("Team: ", "bold"), who, ("   (g: next team; the per-team tab always shows every team)", "dim")))
+        titles = {BY_TEAM: "Score per team", BY_AREA: f"Ratio per area ({who})",
+                  BY_SCENARIO: f"Score per scenario ({who})"}
         order = {area: i for i, area in enumerate(AREAS)}
         for by, _ in TABS:
             result = self.results[by]
             plot_trends(self.query_one(f"#plot-{by}", PlotextPlot), result, titles[by])
             table = self.query_one(f"#table-{by}", DataTable)
-            table.add_columns(by.title(), "Rehearsals", "First", "Last", "Change", "Mean", "Best", "Over time")
+            table.clear()
             series = result.series
             if by == BY_AREA:
                 series = tuple(sorted(series, key=lambda s: (order.get(s.key, 99), s.key)))
@@ -103,9 +128,10 @@ class TrendsScreen(Screen):
                     Text(fmt.score_text(line.best), justify="right"),
                     fmt.sparkline(p.value for p in line.points),
                 )
-
+        self.query_one("#missed-title", Static).update(Text(
+            f"What keeps being missed ({who}, intact transcripts, most often missed first)", style="bold"))
         missed = self.query_one("#table-missed", DataTable)
-        missed.add_columns("Scenario", "Expectation", "Area", "Missed", "Late", "Applied", "Miss rate")
+        missed.clear()
         for record in self.missed:
             missed.add_row(
                 record.scenario, f"{record.expectation} · {record.title}", fmt.area_label(record.area),
@@ -128,6 +154,16 @@ class TrendsScreen(Screen):
 
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
+
+    def action_next_team(self) -> None:
+        position = self.teams.index(self.team) if self.team in self.teams else 0
+        self.show_team(self.teams[(position + 1) % len(self.teams)])
+
+    def show_team(self, team: str | None) -> None:
+        """Narrow the area, scenario and most-missed views to one team (None: every team)."""
+        self.team = team
+        self._compute()
+        self._show()
 
     def plotted(self, by: str) -> Any:
         """The trend lines behind a tab (for tests and the command palette)."""

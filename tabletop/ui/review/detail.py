@@ -228,6 +228,7 @@ class TranscriptScreen(Screen):
         table.clear()
         for event in evidence.events:
             who, what = _describe(event)
+            who, what = _clip(who, 32), _clip(what, 160)
             table.add_row(_offset(event.get("t")), str(event.get("wall") or "")[:19].replace("T", " "),
                           str(event.get("seq", "")), event.get("type", ""), who, what)
 
@@ -300,6 +301,12 @@ class TranscriptScreen(Screen):
                            ("breach", "Breach record"), ("postmortem", "Post-mortem draft")):
             yield SystemCommand(f"Show {title}", f"Switch to the {title} tab",
                                 (lambda tab: lambda: self.action_tab(tab))(tab))
+
+
+def _clip(text: str, width: int) -> Text:
+    """One line of at most `width` cells (never markup: players typed it)."""
+    text = " ".join(text.split())
+    return Text(text if len(text) <= width else text[: width - 1] + "…")
 
 
 def _rating_style(letter: str) -> str:

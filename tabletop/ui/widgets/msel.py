@@ -36,9 +36,9 @@ class MselTable(DataTable):
     def on_mount(self) -> None:
         self.add_column("status", key="status")
         self.add_column("due", key="due")
-        self.add_column("inject", key="inject")
         self.add_column("title", key="title")
         self.add_column("condition", key="condition")
+        self.add_column("inject", key="inject")
         self.add_column("channel", key="channel")
         self.add_column("to", key="to")
 
@@ -75,9 +75,9 @@ class MselTable(DataTable):
             self.add_row(
                 Text(status, style=STATUS_STYLE.get(status, "")),
                 format_offset(due) if isinstance(due, (int, float)) else "—",
-                inject_id,
                 title if len(title) <= 36 else title[:35] + "…",
                 condition or "",
+                inject_id,
                 channel,
                 to if len(to) <= 24 else to[:23] + "…",
                 key=inject_id,

@@ -185,3 +185,20 @@ async def test_trigger_now_needs_an_inject_that_is_not_yet_released(tmp_path):
         await settle(app, pilot)
         assert any("already released" in n.message for n in app._notifications)
         assert sum(1 for e in read_events(out) if e["type"] == "inject_released") == 1
+
+
+async def test_the_room_follows_joins_role_changes_and_leaves(tmp_path):
+    app, clock, out = console(tmp_path, solo=False, room=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await start(app, pilot)
+        await app.link.call(app.link.session.set_role, "Priya", "dpo")
+        await app.link.call(app.link.session.set_role, "Sam", "coordinator")
+        await app.link.call(app.link.session.set_role, "Sam", "comms_owner")
+        await app.link.call(app.link.session.leave, "Priya")
+        await settle(app, pilot)
+        room = text_of(screen.query_one(Participants))
+        assert "Data protection officer  Priya (left)" in room
+        assert "Communications owner  Sam" in room
+        assert "Incident coordinator  unfilled" in room
+        ops = [e["op"] for e in read_events(out) if e["type"] == "facilitator"]
+        assert ops == ["join", "join", "role_change", "leave"]

@@ -11,8 +11,7 @@ from tabletop.timing import format_offset
 
 STATUS_STYLE = {
     "released": "green",
-    "upcoming": "bold",
-    "pending": "yellow",
+    "scheduled": "bold",
     "waiting": "yellow",
     "skipped": "dim strike",
 }

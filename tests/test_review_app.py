@@ -125,7 +125,7 @@ async def test_opening_a_transcript_shows_scorecard_timeline_findings_and_drafts
         events = detail.query_one("#events", DataTable)
         assert events.row_count == len(detail.evidence.events)
         findings = detail.query_one("#findings-table", DataTable)
-        assert findings.row_count == 1 and findings.get_row_at(0)[0] == "coord-hands-on"
+        assert findings.row_count == 1 and findings.get_row_at(0)[0].plain == "coord-hands-on"
         await pilot.press("5")
         await pilot.pause()
         assert detail.query_one(TabbedContent).active == "postmortem"
@@ -328,3 +328,28 @@ async def test_trends_narrowed_to_one_team(folder):
         assert trends.query_one("#table-missed", DataTable).row_count == 1  # blue only missed ico once
         await pilot.press("g", "g", "g")
         assert trends.team is None
+
+
+async def test_names_that_look_like_markup_are_shown_as_typed(tmp_path, monkeypatch):
+    odd = [{"name": "[/] Mal [bold]lory", "role": "coordinator", "simulated": False}]
+    rs.write_transcript(tmp_path / "transcripts" / "odd.jsonl", team="[red]team[/red]", participants=odd,
+                        decisions=[(300, "coordinator", "[/] Mal [bold]lory", "appoint_coordinator", {}, "")])
+    rs.write_transcript(tmp_path / "transcripts" / "plain.jsonl", team="blue")
+    monkeypatch.chdir(tmp_path)
+    app = review_app(Path("transcripts"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert cell(app, "odd.jsonl", "team") == "[red]team[/red]"
+        assert cell(app, "odd.jsonl", "who") == "[/] Mal [bold]lory (coordin…"  # clipped to 28
+        order = shown_paths(app)
+        await pilot.press(*["down"] * order.index("odd.jsonl"), "enter")
+        await settle(pilot)
+        events = app.screen.query_one("#events", DataTable)
+        assert any("[/] Mal [bold]lory" in str(getattr(c, "plain", c)) for row in range(events.row_count)
+                   for c in events.get_row_at(row))
+        await pilot.press("escape", "space", "down", "space", "c")
+        await settle(pilot)
+        assert isinstance(app.screen, CompareScreen) and app.screen.comparison is not None
+        await pilot.press("escape", "t")
+        await pilot.pause()
+        assert "[red]team[/red]" in {s.key for s in app.screen.plotted("team").series}

@@ -215,3 +215,16 @@ def test_the_missed_record_follows_changed_and_deleted_files(folder):
     assert before[("lost-admin", "declare")].missed == 1
     assert after[("lost-admin", "declare")].missed == 0
     assert after[("lost-admin", "ico")].applied == before[("lost-admin", "ico")].applied - 1
+
+
+def test_the_terminal_tables_show_names_that_look_like_markup_as_typed(tmp_path):
+    folder = tmp_path / "odd"
+    odd = [{"name": "[/] Mal [bold]lory", "role": "coordinator", "simulated": False}]
+    a = rs.write_transcript(folder / "a.jsonl", team="[red]team[/red]", participants=odd)
+    b = rs.write_transcript(folder / "b.jsonl", team="blue")
+    code, out, err = run("compare", str(a), str(b))
+    assert code == 0, err
+    assert "[/] Mal [bold]lory" in out and "[red]team[/red]" in out
+    code, out, err = run("trends", str(folder))
+    assert code == 0, err
+    assert "[red]team[/red]" in out

@@ -81,7 +81,7 @@ def compare(a: Path, b: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(comparison.to_json(), indent=2, ensure_ascii=False))
         return
-    print_comparison(comparison, Console())
+    print_comparison(comparison, Console(markup=False))  # names are shown as typed
 
 
 def print_comparison(comparison: Any, console: Console) -> None:
@@ -171,9 +171,8 @@ def _delta(delta: float | None) -> str:
     return f" ({text})" if text else ""
 
 
-def _integrity(integrity: str) -> str:
-    text = fmt.integrity_text(integrity)
-    return text if integrity == "ok" else f"[bold red]{text}[/]"
+def _integrity(integrity: str) -> Text:
+    return Text(fmt.integrity_text(integrity), style="" if integrity == "ok" else "bold red")
 
 
 # --- trends --------------------------------------------------------------------------------
@@ -193,7 +192,7 @@ def trends(folder: Path, as_json: bool, by: str, team: str | None, scenario: str
 
     if not folder.is_dir():
         _fail(f"{folder}: no such folder of transcripts (expected a folder holding *.jsonl files)")
-    console = Console(stderr=True) if as_json else Console()
+    console = Console(stderr=True, markup=False) if as_json else Console(markup=False)
     index = _progress_index(folder, console, quiet=as_json or not console.is_terminal)
     with index:
         result = build_trends(index.entries(), by, team=team, scenario=scenario)
@@ -230,7 +229,9 @@ def print_trends(result: Any, console: Console) -> None:
     else:
         console.print(table)
     if result.excluded:
-        console.print(f"[bold red]Left out ({len(result.excluded)}):[/] not trusted or not scored")
+        line = Text(f"Left out ({len(result.excluded)}):", style="bold red")
+        line.append(" not trusted or not scored")
+        console.print(line)
         for entry in result.excluded:
             console.print(Text(f"  {entry.path}: {fmt.integrity_text(entry.integrity)} {entry.problem}"),
                           soft_wrap=True)

@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Markdown, Static, TabbedContent, TabPane
 
 from tabletop.review import formatting as fmt
+from tabletop.ui.review.cells import PlainTable, plain
 from tabletop.review.entry import TranscriptEntry
 from tabletop.timing import format_offset
 
@@ -125,14 +126,14 @@ class TranscriptScreen(Screen):
         with TabbedContent(initial="scorecard", id="tabs"):
             with TabPane("Scorecard", id="scorecard"):
                 yield Static("", id="areas")
-                yield DataTable(id="expectations", cursor_type="row", zebra_stripes=True)
+                yield PlainTable(id="expectations", cursor_type="row", zebra_stripes=True)
             with TabPane("Timeline", id="timeline"):
-                yield DataTable(id="events", cursor_type="row", zebra_stripes=True)
+                yield PlainTable(id="events", cursor_type="row", zebra_stripes=True)
             with TabPane("Findings", id="findings"):
                 yield Static("Findings", id="findings-title", classes="section-title")
-                yield DataTable(id="findings-table", cursor_type="row")
+                yield PlainTable(id="findings-table", cursor_type="row")
                 yield Static("Notification clocks", id="clocks-title", classes="section-title")
-                yield DataTable(id="clocks", cursor_type="row")
+                yield PlainTable(id="clocks", cursor_type="row")
                 yield Static("", id="warnings")
             with TabPane("Breach record", id="breach"):
                 with VerticalScroll():
@@ -257,7 +258,7 @@ class TranscriptScreen(Screen):
         notes = list(card.get("warnings") or ())
         if self.entry.problem:
             notes.insert(0, f"Integrity: {self.entry.problem}")
-        self.query_one("#warnings", Static).update("\n".join(notes))
+        self.query_one("#warnings", Static).update(Text("\n".join(notes)))
 
     # --- actions ----------------------------------------------------------------------------
     def action_tab(self, tab: str) -> None:
@@ -290,9 +291,9 @@ class TranscriptScreen(Screen):
 
     def on_transcript_screen_exported(self, message: Exported) -> None:
         if message.error:
-            self.notify(f"Export failed: {message.error}", title="Export", severity="error")
+            self.notify(f"Export failed: {message.error}", title="Export", severity="error", markup=False)
         else:
-            self.notify("Wrote " + " and ".join(p.name for p in message.paths), title="Export")
+            self.notify("Wrote " + " and ".join(p.name for p in message.paths), title="Export", markup=False)
 
     def review_commands(self) -> Iterable[SystemCommand]:
         yield SystemCommand("Export post-mortem", "Write the draft as Markdown and HTML next to the transcript",

@@ -314,7 +314,7 @@ class ReviewScreen(Screen):
         self._status(" · ".join(parts))
 
     def _status(self, text: str) -> None:
-        self.query_one("#status", Static).update(text)
+        self.query_one("#status", Static).update(Text(text))
 
     def _cursor_path(self) -> str | None:
         table = self.query_one(TranscriptTable)

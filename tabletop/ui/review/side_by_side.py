@@ -15,6 +15,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from tabletop.review import formatting as fmt
+from tabletop.ui.review.cells import PlainTable, plain
 from tabletop.review.entry import TranscriptEntry
 
 STATUS_STYLE = {"met": "green", "late": "yellow", "missed": "bold red", "open": "cyan"}
@@ -28,11 +29,11 @@ def sides_table(comparison: Any) -> Table:
     table.add_column("", style="bold", no_wrap=True)
     table.add_column("A", ratio=1, overflow="fold")
     table.add_column("B", ratio=1, overflow="fold")
-    table.add_row("transcript", a.path, b.path)
-    table.add_row("scenario", a.scenario, b.scenario)
+    table.add_row("transcript", plain(a.path), plain(b.path))
+    table.add_row("scenario", plain(a.scenario), plain(b.scenario))
     table.add_row("started", a.started[:16].replace("T", " "), b.started[:16].replace("T", " "))
-    table.add_row("team", a.group, b.group)
-    table.add_row("participants", ", ".join(a.participants), ", ".join(b.participants))
+    table.add_row("team", plain(a.group), plain(b.group))
+    table.add_row("participants", plain(", ".join(a.participants)), plain(", ".join(b.participants)))
     table.add_row("integrity", _integrity(a.integrity), _integrity(b.integrity))
     delta = fmt.delta_text(comparison.score_delta)
     table.add_row("score", fmt.score_text(a.score),
@@ -79,7 +80,7 @@ class CompareScreen(Screen):
         yield Header()
         yield Static("Comparing…", id="sides")
         yield Static("", id="compare-title")
-        yield DataTable(id="comparison", cursor_type="row", zebra_stripes=True)
+        yield PlainTable(id="comparison", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:

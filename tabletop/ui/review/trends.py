@@ -13,6 +13,7 @@ from textual_plotext import PlotextPlot
 
 from tabletop.model import AREAS
 from tabletop.review import formatting as fmt
+from tabletop.ui.review.cells import PlainTable, plain
 from tabletop.review.entry import TranscriptEntry
 from tabletop.review.trends import (
     BY_AREA,
@@ -85,10 +86,10 @@ class TrendsScreen(Screen):
             for by, title in TABS:
                 with TabPane(title, id=by):
                     yield PlotextPlot(id=f"plot-{by}", classes="trend-plot")
-                    yield DataTable(id=f"table-{by}", cursor_type="row", classes="trend-table")
+                    yield PlainTable(id=f"table-{by}", cursor_type="row", classes="trend-table")
             with TabPane("Most missed", id="missed"):
                 yield Static("", id="missed-title", classes="section-title")
-                yield DataTable(id="table-missed", cursor_type="row", zebra_stripes=True)
+                yield PlainTable(id="table-missed", cursor_type="row", zebra_stripes=True)
         yield Static(self._excluded_text(), id="excluded")
         yield Footer()
 

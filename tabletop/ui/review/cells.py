@@ -1,0 +1,20 @@
+"""Table cells that show text literally: players' and authors' words are never read as markup."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+
+def plain(value: Any) -> Any:
+    """A str becomes Text shown as typed; anything else (Text, renderables) is kept."""
+    return Text(value) if isinstance(value, str) else value
+
+
+class PlainTable(DataTable):
+    """A DataTable whose str cells are shown as typed, never parsed as markup."""
+
+    def add_row(self, *cells: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        return super().add_row(*(plain(cell) for cell in cells), **kwargs)

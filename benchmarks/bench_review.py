@@ -18,6 +18,7 @@ Usage: python benchmarks/bench_review.py [--count 10000] [--workers N] [--keep D
 from __future__ import annotations
 
 import argparse
+import functools
 import asyncio
 import json
 import os
@@ -37,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 from tabletop.review.index import TranscriptIndex, scan_folder  # noqa: E402
 from tabletop.transcript import canonical, line_hash  # noqa: E402
 
+print = functools.partial(print, flush=True)  # noqa: A001  (figures appear as they are measured)
 SAMPLES = ROOT / "transcripts" / "samples"
 TEAMS = ("blue", "red", "green", "amber", "night-shift", "platform")
 PEOPLE = ("Sam Okafor", "Priya Nair", "Tom Reyes", "Lena Brandt", "Ana Costa", "Lee Park", "Ravi Shah")

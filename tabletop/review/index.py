@@ -25,7 +25,7 @@ from tabletop.review.entry import TranscriptEntry, dumps, file_sha256, read_entr
 from tabletop.review.trends import ExpectationRecord
 
 INDEX_NAME = ".tabletop-index.sqlite"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 PARALLEL_MIN = 48
 """Below this many files to score, scoring runs in this process (starting workers costs more)."""
 COMMIT_EVERY = 256
@@ -148,7 +148,11 @@ class TranscriptIndex:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS outcomes (path TEXT NOT NULL, scenario TEXT NOT NULL,"
                 " team TEXT NOT NULL, trusted INTEGER NOT NULL, expectation TEXT NOT NULL,"
-                " title TEXT NOT NULL, area TEXT NOT NULL, status TEXT NOT NULL)"
+                " status TEXT NOT NULL)"
+            )
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS expectations (scenario TEXT NOT NULL, expectation TEXT NOT NULL,"
+                " title TEXT NOT NULL, area TEXT NOT NULL, PRIMARY KEY (scenario, expectation))"
             )
             db.execute("CREATE INDEX IF NOT EXISTS outcomes_path ON outcomes (path)")
             stamp = f"{SCHEMA_VERSION}:{__version__}"
@@ -157,6 +161,7 @@ class TranscriptIndex:
                 # another schema or another scorer: every row is rescored
                 db.execute("DELETE FROM transcripts")
                 db.execute("DELETE FROM outcomes")
+                db.execute("DELETE FROM expectations")
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('stamp', ?)", (stamp,))
             db.commit()
         except sqlite3.DatabaseError:
@@ -230,6 +235,7 @@ class TranscriptIndex:
         if progress:
             progress(0, total)
         done = 0
+        described: set[tuple[str, str]] = set()  # expectations whose title and area are stored
         for entry in self._score(plan.to_score, workers):
             db.execute(
                 "INSERT OR REPLACE INTO transcripts VALUES (?, ?, ?, ?, ?)",
@@ -237,10 +243,16 @@ class TranscriptIndex:
             )
             db.execute("DELETE FROM outcomes WHERE path = ?", (entry.path,))
             db.executemany(
-                "INSERT INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(entry.path, entry.scenario, entry.group, int(entry.trusted), *outcome)
-                 for outcome in entry.outcomes],
+                "INSERT INTO outcomes VALUES (?, ?, ?, ?, ?, ?)",
+                [(entry.path, entry.scenario, entry.group, int(entry.trusted), expectation, status)
+                 for expectation, _, _, status in entry.outcomes],
             )
+            db.executemany(
+                "INSERT OR REPLACE INTO expectations VALUES (?, ?, ?, ?)",
+                [(entry.scenario, expectation, title, area) for expectation, title, area, _ in entry.outcomes
+                 if (entry.scenario, expectation) not in described],
+            )
+            described.update((entry.scenario, outcome[0]) for outcome in entry.outcomes)
             done += 1
             if done % COMMIT_EVERY == 0:
                 db.commit()
@@ -297,18 +309,19 @@ class TranscriptIndex:
     def expectation_record(self, *, team: str | None = None, scenario: str | None = None) -> list[ExpectationRecord]:
         """How often each expectation was met, late or missed across the trusted transcripts."""
         sql = (
-            "SELECT scenario, expectation, MAX(title), MAX(area), COUNT(*),"
-            " SUM(status = 'met'), SUM(status = 'late'), SUM(status = 'missed')"
-            " FROM outcomes WHERE trusted = 1"
+            "SELECT o.scenario, o.expectation, COALESCE(MAX(e.title), ''), COALESCE(MAX(e.area), ''),"
+            " COUNT(*), SUM(o.status = 'met'), SUM(o.status = 'late'), SUM(o.status = 'missed')"
+            " FROM outcomes o LEFT JOIN expectations e"
+            " ON e.scenario = o.scenario AND e.expectation = o.expectation WHERE o.trusted = 1"
         )
         args: list[str] = []
         if team is not None:
-            sql += " AND team = ?"
+            sql += " AND o.team = ?"
             args.append(team)
         if scenario is not None:
-            sql += " AND scenario = ?"
+            sql += " AND o.scenario = ?"
             args.append(scenario)
-        sql += " GROUP BY scenario, expectation"
+        sql += " GROUP BY o.scenario, o.expectation"
         return [ExpectationRecord(*row) for row in self._db.execute(sql, args)]
 
     def __len__(self) -> int:

@@ -21,7 +21,6 @@ import argparse
 import functools
 import asyncio
 import json
-import os
 import random
 import resource
 import shutil

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
-from tabletop.catalog import Catalog, anchor_marker, value_problems
+from tabletop.catalog import Catalog, value_problems
 from tabletop.model import Expectation, Inject
 from tabletop.problems import Problem, Span, did_you_mean
 from tabletop.timing import format_duration, format_offset

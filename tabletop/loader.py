@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 import tabletop
-from tabletop.catalog import Catalog, anchor_marker, load_catalog_from, read_doc
+from tabletop.catalog import Catalog, load_catalog_from, read_doc
 from tabletop.model import (
     AvoidRule,
     Expectation,

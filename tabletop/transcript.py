@@ -469,6 +469,22 @@ def _scan(path: str | Path, *, check_chain: bool) -> TranscriptRead:
     return report
 
 
+def default_transcript_path(scenario_id: str, seed: int, folder: Path | None = None,
+                            moment: datetime | None = None) -> Path:
+    """`transcripts/<scenario>-<YYYYmmdd-HHMMSS>-<seed>.jsonl` under the working folder, never an existing file.
+
+    `moment` defaults to the wall clock: naming a file is the caller's edge, not the engine's.
+    """
+    folder = folder if folder is not None else Path("transcripts")
+    stamp = (moment or datetime.now(timezone.utc)).strftime("%Y%m%d-%H%M%S")
+    path = folder / f"{scenario_id}-{stamp}-{seed}.jsonl"
+    n = 2
+    while path.exists():
+        path = folder / f"{scenario_id}-{stamp}-{seed}-{n}.jsonl"
+        n += 1
+    return path
+
+
 def read_transcript(path: str | Path) -> TranscriptRead:
     """Read a transcript's events; never raises on bad content.
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 import click
+
+from tabletop.transcript import default_transcript_path
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -14,17 +15,6 @@ def _fail(message: str, code: int = 1) -> None:
     sys.exit(code)
 
 
-def default_transcript_path(scenario_id: str, seed: int, folder: Path | None = None,
-                            moment: datetime | None = None) -> Path:
-    """`transcripts/<scenario>-<YYYYmmdd-HHMMSS>-<seed>.jsonl`, never an existing file."""
-    folder = folder or Path.cwd() / "transcripts"
-    stamp = (moment or datetime.now(timezone.utc)).strftime("%Y%m%d-%H%M%S")
-    path = folder / f"{scenario_id}-{stamp}-{seed}.jsonl"
-    n = 2
-    while path.exists():
-        path = folder / f"{scenario_id}-{stamp}-{seed}-{n}.jsonl"
-        n += 1
-    return path
 
 
 def _display(path: Path) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tabletop.net.client import ScriptLine
+from tabletop.transcript import default_transcript_path
 
 
 class RehearsalError(Exception):
@@ -23,17 +24,6 @@ class OpenedSession:
     history: list[dict[str, Any]]
 
 
-def default_transcript_path(scenario_id: str, folder: Path = Path("transcripts")) -> Path:
-    """`transcripts/ID-YYYYMMDD-HHMMSS.jsonl` (numbered when taken), as `tabletop run` names them."""
-    from datetime import datetime, timezone
-
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    path = folder / f"{scenario_id}-{stamp}.jsonl"
-    n = 2
-    while path.exists():
-        path = folder / f"{scenario_id}-{stamp}-{n}.jsonl"
-        n += 1
-    return path
 
 
 def open_session(
@@ -67,7 +57,7 @@ def open_session(
         problems = getattr(error, "problems", None) or [error]
         raise RehearsalError("\n".join(str(p) for p in problems)) from None
     run_speed = float(speed if speed is not None else loaded.speed)
-    transcript = Path(out) if out is not None else default_transcript_path(loaded.id)
+    transcript = Path(out) if out is not None else default_transcript_path(loaded.id, loaded.seed)
     if transcript.exists():
         raise RehearsalError(f"{transcript}: already exists; choose another --out, or --resume it")
     try:

@@ -12,6 +12,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from tabletop.transcript import default_transcript_path
 from tabletop.ui.link import SessionEvent, SessionLink
 
 
@@ -206,18 +207,6 @@ class ConsoleError(Exception):
     """A problem with what the user asked for (scenario, role, transcript); printed, never a traceback."""
 
 
-def default_transcript_path(scenario_id: str, seed: int, folder: Path | None = None, moment: datetime | None = None) -> Path:
-    """`transcripts/<scenario>-<YYYYmmdd-HHMMSS>-<seed>.jsonl`, never an existing file."""
-    from datetime import timezone
-
-    folder = folder or Path("transcripts")
-    stamp = (moment or datetime.now(timezone.utc)).strftime("%Y%m%d-%H%M%S")
-    path = folder / f"{scenario_id}-{stamp}-{seed}.jsonl"
-    n = 2
-    while path.exists():
-        path = folder / f"{scenario_id}-{stamp}-{seed}-{n}.jsonl"
-        n += 1
-    return path
 
 
 def make_console(

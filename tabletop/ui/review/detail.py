@@ -16,7 +16,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Markdown, Static, TabbedContent, TabPane
 
 from tabletop.review import formatting as fmt
-from tabletop.ui.review.cells import PlainTable, plain
+from tabletop.ui.review.cells import PlainTable
 from tabletop.review.entry import TranscriptEntry
 from tabletop.timing import format_offset
 

@@ -13,7 +13,7 @@ from textual_plotext import PlotextPlot
 
 from tabletop.model import AREAS
 from tabletop.review import formatting as fmt
-from tabletop.ui.review.cells import PlainTable, plain
+from tabletop.ui.review.cells import PlainTable
 from tabletop.review.entry import TranscriptEntry
 from tabletop.review.trends import (
     BY_AREA,

@@ -60,13 +60,18 @@ def _print_card(console: Console, path: Path, scenario: Any, card: Any, warnings
         head.append(f"   live at {_when(card.until)}", style="cyan")
     console.print(head)
 
+    narrow = console.width < 110  # fold Due/Done and Status/Credit into one column each
     table = Table(title="What was expected, by whom, by when, and what happened", title_justify="left",
                   expand=True, show_lines=console.width < 120)
     table.add_column("Expectation (owner)", ratio=3, overflow="fold")
-    table.add_column("Due", no_wrap=True)
-    table.add_column("Done", ratio=1, overflow="fold")
-    table.add_column("Status", ratio=1, overflow="fold")
-    table.add_column("Credit", justify="right", no_wrap=True)
+    if narrow:
+        table.add_column("Due / done", ratio=2, min_width=10, overflow="fold")
+        table.add_column("Result", ratio=2, min_width=12, overflow="fold")
+    else:
+        table.add_column("Due", no_wrap=True)
+        table.add_column("Done", ratio=1, min_width=9, overflow="fold")
+        table.add_column("Status", ratio=1, min_width=12, overflow="fold")
+        table.add_column("Credit", justify="right", no_wrap=True)
     table.add_column("Why", ratio=3, style="dim", overflow="fold")
     for result in card.expectations:
         done = _when(result.done_at)
@@ -76,12 +81,24 @@ def _print_card(console: Console, path: Path, scenario: Any, card: Any, warnings
             done += f" (delegated by {scenario.role_title(result.delegated_by)})"
         status = Text(result.status.replace("_", " "), style=STATUS_STYLE.get(result.status, ""))
         if result.flags:
-            status.append(" " + ", ".join(result.flags), style="yellow")
+            status.append("\n" + "\n".join(result.flags), style="yellow")
         owner = "any role" if result.owner == "any" else scenario.role_title(result.owner)
         credit = "" if not result.counted else f"{result.credit:g} x {result.weight:g}"
         title = Text(result.title, style="bold")
         title.append(f" ({owner}; {result.id})", style="dim")
-        table.add_row(title, _when(result.deadline), done, status, credit, result.reason)
+        if narrow:
+            when = f"due {_when(result.deadline)}"
+            if result.done_at is not None:
+                when += f"\ndone {_when(result.done_at)}"
+                if result.by:
+                    when += f"\nby {scenario.role_title(result.by)}"
+                if result.delegated_by:
+                    when += f" (delegated by {scenario.role_title(result.delegated_by)})"
+            if credit:
+                status.append(f"\n{credit}")
+            table.add_row(title, when, status, result.reason)
+        else:
+            table.add_row(title, _when(result.deadline), done, status, credit, result.reason)
     console.print(table)
 
     areas = Table(title=f"Capabilities (HSEEP: {bands_text()})", title_justify="left")

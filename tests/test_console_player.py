@@ -321,3 +321,60 @@ async def test_the_mouse_picks_an_inject_and_opens_the_palette(tmp_path):
         await pilot.pause()
         assert screen.query_one(InjectView).event["inject"] == "customer-ticket"
         assert screen.query_one(InjectFeed).unread == set()
+
+
+def _side_by_side(*widgets) -> bool:
+    """Each widget starts right of where the previous one ends and they share rows."""
+    regions = [w.region for w in widgets]
+    return all(
+        a.right <= b.x and a.y < b.bottom and b.y < a.bottom
+        for a, b in zip(regions, regions[1:])
+    )
+
+
+async def test_wide_terminal_gives_feed_inject_and_decisions_a_column_each(tmp_path):
+    app, clock, out, _ = console(tmp_path, hints=True)
+    async with app.run_test(size=(200, 60)) as pilot:
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await advance(app, pilot, clock, 1500)
+        await app.link.decide("coordinator", "appoint_coordinator", by="Sam")
+        await settle(app, pilot)
+        screen = app.screen
+        feed, view = screen.query_one(InjectFeed), screen.query_one(InjectView)
+        decisions, hints = screen.query_one(DecisionList), screen.query_one(DeadlineHints)
+        assert _side_by_side(feed, view, decisions)
+        assert hints.region.x == decisions.region.x and hints.region.y >= decisions.region.bottom
+        assert feed.region.width >= 50 and view.region.width >= 50 and decisions.region.width >= 50
+
+        # narrower: back to two columns, with the decisions (and what they list) under the feed
+        await pilot.resize_terminal(120, 40)
+        await settle(app, pilot)
+        feed, view = screen.query_one(InjectFeed), screen.query_one(InjectView)
+        decisions, hints = screen.query_one(DecisionList), screen.query_one(DeadlineHints)
+        assert len(screen.query(DecisionList)) == 1 and len(screen.query(DeadlineHints)) == 1
+        assert not _side_by_side(feed, view, decisions)
+        assert _side_by_side(feed, view)
+        assert decisions.region.x == feed.region.x and decisions.region.y >= feed.region.bottom
+        assert hints.region.x == view.region.x and hints.region.y >= view.region.bottom
+        assert [e["action"] for e in decisions.entries] == ["appoint_coordinator"]
+        assert "Appoint an incident coordinator" in "\n".join(str(o.prompt) for o in decisions.options)
+        assert "Notify the controller" in text_of(hints)
+
+        # and wide again
+        await pilot.resize_terminal(200, 60)
+        await settle(app, pilot)
+        assert _side_by_side(screen.query_one(InjectFeed), screen.query_one(InjectView), screen.query_one(DecisionList))
+        assert [e["action"] for e in screen.query_one(DecisionList).entries] == ["appoint_coordinator"]
+
+
+async def test_two_columns_at_120(tmp_path):
+    app, clock, out, _ = console(tmp_path, hints=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("enter")
+        await settle(app, pilot)
+        screen = app.screen
+        feed, view, decisions = screen.query_one(InjectFeed), screen.query_one(InjectView), screen.query_one(DecisionList)
+        assert _side_by_side(feed, view)
+        assert not _side_by_side(feed, view, decisions)
+        assert decisions.region.x == feed.region.x

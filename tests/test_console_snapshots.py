@@ -124,3 +124,18 @@ def test_player_snapshot_at_80x24(build, snap_compare):
         await _quiet(app, pilot)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_player_snapshot_at_200x60(build, snap_compare):
+    app, clock = build(hints=True)
+
+    async def run_before(pilot):
+        await pilot.press("enter")
+        await settle(app, pilot)
+        clock.advance_to(1500)
+        await app.link.tick()
+        await app.link.decide("coordinator", "appoint_coordinator", by="Sam", rationale="I coordinate")
+        await app.link.decide("coordinator", "notify_controller", by="Sam", delegate_to="dpo", timebox=1800)
+        await _quiet(app, pilot)
+
+    assert snap_compare(app, terminal_size=(200, 60), run_before=run_before)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -18,6 +18,14 @@ from tabletop.ui.widgets.clock_bar import ClockBar
 from tabletop.ui.widgets.decisions import DecisionList
 from tabletop.ui.widgets.inject_feed import InjectFeed, InjectView
 from tabletop.ui.widgets.scorecard import DeadlineHints
+
+
+THREE_COLUMNS_AT = 170
+"""From this terminal width (the console's "-wide" breakpoint) the feed, the inject and
+"My decisions" with the hints each get their own column; narrower, feed and decisions share one."""
+
+SPEED = Binding.Group("Speed", compact=True)
+"""`+` and `-` share one footer entry so every key fits at 80 columns."""
 
 
 def _get(item: Any, name: str, default: Any = None) -> Any:
@@ -35,8 +43,8 @@ class PlayerScreen(ExerciseScreen):
         Binding("f", "filter", "Channel"),
         Binding("t", "tasks", "Tasks"),
         Binding("space", "toggle_pause", "Pause", tooltip="Pause or resume the exercise clock"),
-        Binding("plus,equals_sign", "faster", "Faster", key_display="+"),
-        Binding("minus", "slower", "Slower", key_display="-"),
+        Binding("plus,equals_sign", "faster", "Faster", key_display="+", group=SPEED),
+        Binding("minus", "slower", "Slower", key_display="-", group=SPEED),
         Binding("e", "end", "End"),
         Binding("v", "switch_view", "Facilitator", show=True),
     ]
@@ -65,19 +73,71 @@ class PlayerScreen(ExerciseScreen):
 
     def compose(self) -> ComposeResult:
         who = f"{self.scenario.role_title(self.role)} · {self.player}"
+        three = self.app.size.width >= THREE_COLUMNS_AT
+        self.set_class(three, "-three-columns")
         yield ClockBar(self.link, self.scenario, who=who, id="clock")
         with Horizontal(id="player-body"):
             with Vertical(id="player-left"):
                 yield InjectFeed(id="feed")
-                yield DecisionList(self.scenario, self.role, id="decisions")
+                if not three:
+                    yield self._decision_list()
             with Vertical(id="player-right"):
                 yield InjectView(self.scenario, id="inject-view")
-                if self.hints:
-                    yield DeadlineHints(self.scenario, self.role, self.link, id="hints")
+                if not three and self.hints:
+                    yield self._deadline_hints()
+            with Vertical(id="player-side"):
+                if three:
+                    yield self._decision_list()
+                    if self.hints:
+                        yield self._deadline_hints()
         yield Footer(compact=True)
+
+    def _decision_list(self) -> DecisionList:
+        return DecisionList(self.scenario, self.role, id="decisions")
+
+    def _deadline_hints(self) -> DeadlineHints:
+        return DeadlineHints(self.scenario, self.role, self.link, id="hints")
 
     def on_mount(self) -> None:
         self.query_one("#feed-list").focus()
+
+    async def on_resize(self, event: events.Resize) -> None:
+        await self.arrange_columns(event.size.width >= THREE_COLUMNS_AT)
+
+    async def on_screen_resume(self) -> None:
+        # a resize while a dialog covered this screen reached only the dialog
+        await self.arrange_columns(self.app.size.width >= THREE_COLUMNS_AT)
+
+    async def arrange_columns(self, three: bool) -> None:
+        """Move "My decisions" (and the hints) to a third column on a wide terminal, or back.
+
+        Textual cannot move a widget to another parent, so both are replaced by new widgets
+        that take over what the old ones show (entries, highlight, hint rows and focus).
+        """
+        if three == self.has_class("-three-columns"):
+            return
+        old = self.query_one(DecisionList)
+        old_hints = self.query(DeadlineHints).first() if self.hints else None
+        focused = old.has_focus
+        decisions = self._decision_list()
+        hints = self._deadline_hints() if self.hints else None
+        if hints is not None and old_hints is not None:
+            hints.rows = list(old_hints.rows)
+        await old.remove()
+        if old_hints is not None:
+            await old_hints.remove()
+        self.set_class(three, "-three-columns")
+        if three:
+            await self.query_one("#player-side").mount(decisions, *([hints] if hints else []))
+        else:
+            await self.query_one("#player-left").mount(decisions)
+            if hints is not None:
+                await self.query_one("#player-right").mount(hints)
+        decisions.take_over(old)
+        if hints is not None:
+            hints.redraw()
+        if focused:
+            decisions.focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("toggle_pause", "faster", "slower", "end"):

@@ -50,6 +50,13 @@ class DecisionList(OptionList):
         if changed:
             self._rebuild()
 
+    def take_over(self, other: "DecisionList") -> None:
+        """Show what `other` shows (the screen replaces the list when it moves to another column)."""
+        self.entries = list(other.entries)
+        self.done_by_delegation = dict(other.done_by_delegation)
+        self._rebuild()
+        self.highlighted = other.highlighted
+
     def _rebuild(self) -> None:
         self.set_options(Option(self._line(e)) for e in reversed(self.entries))
         recorded = sum(1 for e in self.entries if e.get("type") == "decision")

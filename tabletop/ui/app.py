@@ -167,11 +167,11 @@ class TabletopConsole(App[ConsoleOutcome]):
 
     # commands --------------------------------------------------------------------------------
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        """Every binding of the current screen, then Textual's own commands."""
+        """Every binding of the current screen, footer or not, then Textual's own commands."""
         seen: set[str] = set()
         for key, active in screen.active_bindings.items():
             binding = active.binding
-            if active.node is not screen or not active.enabled or not binding.show or not binding.description:
+            if active.node is not screen or not active.enabled or not binding.description:
                 continue
             if binding.action in seen:
                 continue

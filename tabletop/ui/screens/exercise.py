@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from textual import work
+from textual.binding import Binding
 from textual.screen import Screen
 
 from tabletop.ui.link import SessionEvent
 from tabletop.ui.render import action_title
 
 SPEEDS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600)
+SPEED = Binding.Group("Speed", compact=True)
+"""The + and - speed keys, shown as one "+- Speed" entry in the footer."""
 """The speed steps `+` and `-` move through (sim seconds per wall second)."""
 
 

@@ -19,7 +19,7 @@ from tabletop.ui.screens.dialogs import (
     DecisionForm,
     NoteDialog,
 )
-from tabletop.ui.screens.exercise import ExerciseScreen
+from tabletop.ui.screens.exercise import SPEED, ExerciseScreen
 from tabletop.ui.widgets.clock_bar import ClockBar
 from tabletop.ui.widgets.decisions import DecisionLog
 from tabletop.ui.widgets.msel import MselTable
@@ -36,15 +36,16 @@ class FacilitatorScreen(ExerciseScreen):
 
     BINDINGS = [
         Binding("space", "toggle_pause", "Pause", tooltip="Pause or resume the exercise clock"),
-        Binding("plus,equals_sign", "faster", "Faster", key_display="+"),
-        Binding("minus", "slower", "Slower", key_display="-"),
+        Binding("plus,equals_sign", "faster", "Faster", key_display="+", group=SPEED),
+        Binding("minus", "slower", "Slower", key_display="-", group=SPEED),
         Binding("t", "trigger_now", "Trigger", tooltip="Release the selected inject now"),
         Binding("k", "skip", "Skip", tooltip="Never release the selected inject"),
         Binding("i", "adhoc", "Ad-hoc", tooltip="Write an inject and release it now"),
-        Binding("d", "decide", "Decide", tooltip="Record a decision for a role"),
-        Binding("n", "note", "Note"),
+        # the rarer controls stay off the footer so it fits 80 columns; ctrl+p lists them all
+        Binding("d", "decide", "Decide", tooltip="Record a decision for a role", show=False),
+        Binding("n", "note", "Note", show=False),
         Binding("e", "end", "End"),
-        Binding("v", "switch_view", "Player view"),
+        Binding("v", "switch_view", "Player view", show=False),
     ]
 
     def __init__(

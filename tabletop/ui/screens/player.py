@@ -13,7 +13,7 @@ from textual.widgets import Footer
 from tabletop.timing import format_duration
 from tabletop.ui.render import action_title
 from tabletop.ui.screens.dialogs import ActionPalette, DecisionDraft, DecisionForm, NoteDialog, TaskPicker
-from tabletop.ui.screens.exercise import ExerciseScreen
+from tabletop.ui.screens.exercise import SPEED, ExerciseScreen
 from tabletop.ui.widgets.clock_bar import ClockBar
 from tabletop.ui.widgets.decisions import DecisionList
 from tabletop.ui.widgets.inject_feed import InjectFeed, InjectView
@@ -24,8 +24,6 @@ THREE_COLUMNS_AT = 170
 """From this terminal width (the console's "-wide" breakpoint) the feed, the inject and
 "My decisions" with the hints each get their own column; narrower, feed and decisions share one."""
 
-SPEED = Binding.Group("Speed", compact=True)
-"""`+` and `-` share one footer entry so every key fits at 80 columns."""
 
 
 def _get(item: Any, name: str, default: Any = None) -> Any:

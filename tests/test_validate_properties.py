@@ -62,7 +62,7 @@ def mutations(draw, data: Any) -> Any:
         elif kind == "retype":
             parent[key] = copy.deepcopy(draw(st.sampled_from(JUNK)))
         elif kind == "rename" and isinstance(parent, dict):
-            new = draw(st.sampled_from(["titel", "id", "at", "when", "use", "to", key + "x", key[:-1] or "k", "expects"]))
+            new = draw(st.sampled_from(["titel", "id", "at", "when", "use", "to", str(key) + "x", str(key)[:-1] or "k", "expects"]))
             value = parent.pop(key)
             parent[new] = value
         elif kind == "swap":

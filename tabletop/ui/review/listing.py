@@ -135,7 +135,11 @@ class TranscriptTable(DataTable):
             for key, cells in rows[self.row_count:]:
                 self.add_row(*cells, key=key)
             return
-        self._require_update_dimensions = True
+        if self.widths is not None:  # widths are known: size the columns now, not on a later idle,
+            self._new_rows.clear()   # so the first frame after populating is already laid out
+            self._update_dimensions(())
+        else:
+            self._require_update_dimensions = True
         self.cursor_coordinate = self.cursor_coordinate
         self._update_count += 1
         self.check_idle()

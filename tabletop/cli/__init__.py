@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import importlib
 
 import click
@@ -29,6 +30,14 @@ COMMANDS: dict[str, str] = {
     "new": "tabletop.cli.library:new",
     "guide": "tabletop.cli.library:guide",
 }
+
+
+def default_player_name() -> str:
+    """The login name, capitalised, as a player's name when `--name` is not given."""
+    try:
+        return getpass.getuser().capitalize() or "Player"
+    except Exception:  # noqa: BLE001 - no login name on this system
+        return "Player"
 
 
 class LazyGroup(click.Group):

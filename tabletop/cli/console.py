@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 
 import click
 
-
-def _default_name() -> str:
-    try:
-        return getpass.getuser().capitalize() or "Player"
-    except Exception:  # noqa: BLE001 - no login name on this system
-        return "Player"
+from tabletop.cli import default_player_name
 
 
 @click.command()
@@ -54,7 +48,7 @@ def run(
         app = make_console(
             scenario,
             role=role,
-            name=name or _default_name(),
+            name=name or default_player_name(),
             solo=solo or not facilitate,
             hints=hints,
             facilitate=facilitate,

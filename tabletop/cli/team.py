@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import getpass
 import secrets
 import shlex
 import signal
@@ -13,17 +12,12 @@ from typing import Any
 
 import click
 
+from tabletop.cli import default_player_name
+
 
 def _fail(message: str, code: int = 2) -> None:
     click.echo(message, err=True)
     raise SystemExit(code)
-
-
-def _default_name() -> str:
-    try:
-        return getpass.getuser().capitalize() or "Player"
-    except Exception:  # noqa: BLE001 - no login name on this system
-        return "Player"
 
 
 # --- host ------------------------------------------------------------------------------------
@@ -192,7 +186,7 @@ def _host_console(
 )
 def join(url: str, token: str, role: str, name: str | None, script: Path | None) -> None:
     """Join the team rehearsal at URL as ROLE: the player's console, or a scripted player."""
-    name = name or _default_name()
+    name = name or default_player_name()
     if not url.startswith(("ws://", "wss://", "http://", "https://")):
         raise click.BadParameter(f"expected a URL like ws://HOST:PORT/ws, received {url!r}", param_hint="URL")
     url = "ws" + url[4:] if url.startswith("http") else url

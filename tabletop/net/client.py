@@ -362,16 +362,7 @@ class PlayerClient:
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
         """Wait until `predicate()` holds, checking after each message from the host."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while not predicate():
-            remaining = deadline - asyncio.get_running_loop().time()
-            if remaining <= 0:
-                raise asyncio.TimeoutError(f"timed out after {timeout}s waiting for {predicate}")
-            self._changed.clear()
-            try:
-                await asyncio.wait_for(self._changed.wait(), remaining)
-            except asyncio.TimeoutError:
-                continue
+        await p.wait_until(self._changed, predicate, timeout)
 
     # requests -------------------------------------------------------------------------------
     def _next_id(self) -> str:

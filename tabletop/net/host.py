@@ -257,16 +257,7 @@ class TeamHost:
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
         """Wait until `predicate()` holds, checking after each event or presence change."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while not predicate():
-            remaining = deadline - asyncio.get_running_loop().time()
-            if remaining <= 0:
-                raise asyncio.TimeoutError(f"timed out after {timeout}s waiting for {predicate}")
-            self.changed.clear()
-            try:
-                await asyncio.wait_for(self.changed.wait(), remaining)
-            except asyncio.TimeoutError:
-                continue
+        await p.wait_until(self.changed, predicate, timeout)
 
     # what players see -----------------------------------------------------------------------
     def connected(self) -> list[dict[str, str]]:

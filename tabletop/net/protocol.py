@@ -24,8 +24,9 @@ A request is acknowledged only once the host's transcript line for it is on disk
 
 from __future__ import annotations
 
+import asyncio
 import json
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Callable, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
@@ -333,3 +334,18 @@ def parse_host_messages(frame: str | bytes) -> list[Welcome | EventMessage | Sta
     if not isinstance(items, list):
         raise ProtocolError("batch.items: expected a list of messages")
     return [_host_message(_check(item, _HOST_TYPES)) for item in items]
+
+
+async def wait_until(changed: asyncio.Event, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait until `predicate()` holds, checking it again each time `changed` is set."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            raise asyncio.TimeoutError(f"timed out after {timeout}s waiting for {predicate}")
+        changed.clear()
+        try:
+            await asyncio.wait_for(changed.wait(), remaining)
+        except asyncio.TimeoutError:
+            continue

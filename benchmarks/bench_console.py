@@ -55,8 +55,11 @@ async def first_frame(app) -> tuple[float, float]:
     display = app._display
 
     def record(screen, renderable) -> None:  # every frame the app paints goes through here
-        if renderable is not None and screen is app.screen and type(screen).__name__ != "Screen" or (
-            renderable is not None and isinstance(app, BareApp)
+        if (
+            renderable is not None
+            and screen is app.screen
+            and type(screen).__name__ != "Screen"
+            or (renderable is not None and isinstance(app, BareApp))
         ):
             frames.append((time.perf_counter(), getattr(screen, "briefed", True)))
         return display(screen, renderable)
@@ -75,7 +78,13 @@ async def first_frame(app) -> tuple[float, float]:
 
 def breach_console(folder: Path):
     n = len(list(folder.iterdir()))
-    return make_console("suspected-breach", out=folder / f"ff{n}.jsonl", clock=VirtualClock(), tick_interval=None, name="Bench")
+    return make_console(
+        "suspected-breach",
+        out=folder / f"ff{n}.jsonl",
+        clock=VirtualClock(),
+        tick_interval=None,
+        name="Bench",
+    )
 
 
 def load_scenario_with_injects():
@@ -83,8 +92,14 @@ def load_scenario_with_injects():
 
     scenario = load_scenario("suspected-breach")
     extra = [
-        Inject(id=f"bench-{n}", at=60 + n * 30, channel=("chat", "email", "ticket", "alert")[n % 4],
-               title=f"Status ping {n}: another line of chatter from the floor", body=f"Body of inject {n}.", **{"from": "Floor"})
+        Inject(
+            id=f"bench-{n}",
+            at=60 + n * 30,
+            channel=("chat", "email", "ticket", "alert")[n % 4],
+            title=f"Status ping {n}: another line of chatter from the floor",
+            body=f"Body of inject {n}.",
+            **{"from": "Floor"},
+        )
         for n in range(INJECTS - len(scenario.injects))
     ]
     return scenario.model_copy(update={"injects": [*scenario.injects, *extra]})
@@ -123,8 +138,10 @@ def describe(label: str, frames: list[float]) -> str:
     ms = sorted(f * 1000 for f in frames)
     p95 = ms[int(len(ms) * 0.95) - 1]
     slow = sum(1 for f in ms if f > 33.3)
-    return (f"{label:<28} frames={len(ms)} p50={statistics.median(ms):6.1f} ms  p95={p95:6.1f} ms  "
-            f"max={ms[-1]:6.1f} ms  over 33 ms: {slow}")
+    return (
+        f"{label:<28} frames={len(ms)} p50={statistics.median(ms):6.1f} ms  p95={p95:6.1f} ms  "
+        f"max={ms[-1]:6.1f} ms  over 33 ms: {slow}"
+    )
 
 
 async def feed_benchmark(folder: Path) -> None:
@@ -152,8 +169,10 @@ async def feed_benchmark(folder: Path) -> None:
         feed = app.screen.query_one("#feed")
         released = time.perf_counter() - start
         shown = feed.option_list.option_count
-        print(f"released {len(feed.injects)} injects through the engine into the feed in {released:.2f} s "
-              f"({shown} shown; fsync'd transcript included)")
+        print(
+            f"released {len(feed.injects)} injects through the engine into the feed in {released:.2f} s "
+            f"({shown} shown; fsync'd transcript included)"
+        )
         frames = await scroll(pilot, feed.option_list, painted)
     bare = BareFeed()
     bare_painted = paints(bare)
@@ -161,7 +180,9 @@ async def feed_benchmark(folder: Path) -> None:
         bare_frames = await scroll(pilot, bare.query_one(OptionList), bare_painted)
     print(describe("console feed (1,000 injects)", frames))
     print(describe("bare OptionList (1,000)", bare_frames))
-    print(f"feed scroll p50 ratio to bare OptionList: {statistics.median(frames) / statistics.median(bare_frames):.2f}x")
+    print(
+        f"feed scroll p50 ratio to bare OptionList: {statistics.median(frames) / statistics.median(bare_frames):.2f}x"
+    )
 
 
 async def main() -> None:
@@ -180,12 +201,18 @@ async def main() -> None:
             console.append(first)
             complete.append(whole)
         b, c = statistics.median(bare), statistics.median(console)
-        print(f"first frame: bare Textual app {b * 1000:.0f} ms, console lobby {c * 1000:.0f} ms "
-              f"(median of {RUNS}); ratio {c / b:.2f}x (target <= 1.5x)")
-        print(f"complete lobby (briefing panels mounted): {statistics.median(complete) * 1000:.0f} ms, "
-              f"ratio {statistics.median(complete) / b:.2f}x")
-        print(f"make_console before that (load scenario, open transcript and session): "
-              f"{statistics.median(built) * 1000:.0f} ms")
+        print(
+            f"first frame: bare Textual app {b * 1000:.0f} ms, console lobby {c * 1000:.0f} ms "
+            f"(median of {RUNS}); ratio {c / b:.2f}x (target <= 1.5x)"
+        )
+        print(
+            f"complete lobby (briefing panels mounted): {statistics.median(complete) * 1000:.0f} ms, "
+            f"ratio {statistics.median(complete) / b:.2f}x"
+        )
+        print(
+            f"make_console before that (load scenario, open transcript and session): "
+            f"{statistics.median(built) * 1000:.0f} ms"
+        )
         await feed_benchmark(folder)
 
 

@@ -26,30 +26,66 @@ ROLES = ["coordinator", "technical_lead", "comms_owner", "dpo"]
 
 def build_scenario() -> Scenario:
     actions = [
-        Action(id=f"act_{n}", title=f"Action {n}", area="coordination", default_owner="coordinator",
-               fields={"outcome": ["yes", "no"]} if n % 3 == 0 else {},
-               sets_marker=f"m{n}" if n % 10 == 0 else None)
+        Action(
+            id=f"act_{n}",
+            title=f"Action {n}",
+            area="coordination",
+            default_owner="coordinator",
+            fields={"outcome": ["yes", "no"]} if n % 3 == 0 else {},
+            sets_marker=f"m{n}" if n % 10 == 0 else None,
+        )
         for n in range(40)
     ]
     injects = []
     for n in range(INJECTS):
         if n % 10 == 9:  # a tenth are branches of every kind
             kind = ("done", "marker", "after", "missed")[(n // 10) % 4]
-            target = {"done": f"act_{n % 40}", "marker": f"m{(n % 4) * 10}", "after": f"i{n - 1}",
-                      "missed": f"e{n % 20}"}[kind]
-            injects.append(Inject(id=f"i{n}", at=60, when={kind: target}, title=f"Branch {n}",
-                                  body="Something happened " * 8, marks=[]))
+            target = {
+                "done": f"act_{n % 40}",
+                "marker": f"m{(n % 4) * 10}",
+                "after": f"i{n - 1}",
+                "missed": f"e{n % 20}",
+            }[kind]
+            injects.append(
+                Inject(
+                    id=f"i{n}",
+                    at=60,
+                    when={kind: target},
+                    title=f"Branch {n}",
+                    body="Something happened " * 8,
+                    marks=[],
+                )
+            )
         else:
-            injects.append(Inject(id=f"i{n}", at=n * 30, title=f"Inject {n}", body="Details " * 20,
-                                  marks=[f"m{n % 40}"] if n % 25 == 0 else []))
+            injects.append(
+                Inject(
+                    id=f"i{n}",
+                    at=n * 30,
+                    title=f"Inject {n}",
+                    body="Details " * 20,
+                    marks=[f"m{n % 40}"] if n % 25 == 0 else [],
+                )
+            )
     expectations = [
-        Expectation(id=f"e{n}", action=f"act_{(n * 7) % 40}", owner="coordinator", after="start", within=600 + n * 300)
+        Expectation(
+            id=f"e{n}", action=f"act_{(n * 7) % 40}", owner="coordinator", after="start", within=600 + n * 300
+        )
         for n in range(20)
     ]
-    responses = [Response.model_validate({"on": f"act_{n}", "from": "dpo", "after": 120, "title": f"Answer {n}"})
-                 for n in range(0, 40, 4)]
-    return Scenario(id="bench", title="Benchmark", duration=INJECTS * 30 + 3600, roles=ROLES,
-                    injects=injects, expectations=expectations, responses=responses, actions=actions)
+    responses = [
+        Response.model_validate({"on": f"act_{n}", "from": "dpo", "after": 120, "title": f"Answer {n}"})
+        for n in range(0, 40, 4)
+    ]
+    return Scenario(
+        id="bench",
+        title="Benchmark",
+        duration=INJECTS * 30 + 3600,
+        roles=ROLES,
+        injects=injects,
+        expectations=expectations,
+        responses=responses,
+        actions=actions,
+    )
 
 
 def run(scenario: Scenario, folder: Path, name: str, fsync: bool) -> tuple[float, int]:
@@ -93,12 +129,18 @@ def main() -> None:
         durable, _ = run(scenario, folder, "fsync.jsonl", fsync=True)
     base = min(bare_heapq(events) for _ in range(5))
     print(f"engine: {INJECTS} injects, {DECISIONS} decisions -> {events} events in virtual time")
-    print(f"  without fsync : {fast:.3f} s  ({events / fast:,.0f} events/s)  target < 1 s: "
-          f"{'met' if fast < 1 else 'MISSED'}")
-    print(f"  with fsync    : {durable:.3f} s  ({events / durable:,.0f} events/s, "
-          f"{(durable - fast) / events * 1000:.2f} ms fsync per event)")
-    print(f"  bare heapq push/pop of {events} events: {base * 1000:.2f} ms; "
-          f"engine/heapq ratio {fast / base:,.0f}x (each event is validated, hashed and written)")
+    print(
+        f"  without fsync : {fast:.3f} s  ({events / fast:,.0f} events/s)  target < 1 s: "
+        f"{'met' if fast < 1 else 'MISSED'}"
+    )
+    print(
+        f"  with fsync    : {durable:.3f} s  ({events / durable:,.0f} events/s, "
+        f"{(durable - fast) / events * 1000:.2f} ms fsync per event)"
+    )
+    print(
+        f"  bare heapq push/pop of {events} events: {base * 1000:.2f} ms; "
+        f"engine/heapq ratio {fast / base:,.0f}x (each event is validated, hashed and written)"
+    )
 
 
 if __name__ == "__main__":

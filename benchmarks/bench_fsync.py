@@ -24,8 +24,15 @@ def writer_costs(folder: Path, fsync: bool) -> list[float]:
     costs = []
     for n in range(N):
         started = time.perf_counter()
-        writer.append("decision", float(n), role="dpo", by="Priya", action="ico_decision",
-                      fields={"outcome": "notify"}, rationale="Risk to individuals is likely " * 3)
+        writer.append(
+            "decision",
+            float(n),
+            role="dpo",
+            by="Priya",
+            action="ico_decision",
+            fields={"outcome": "notify"},
+            rationale="Risk to individuals is likely " * 3,
+        )
         costs.append(time.perf_counter() - started)
     writer.close()
     return costs
@@ -33,19 +40,33 @@ def writer_costs(folder: Path, fsync: bool) -> list[float]:
 
 def session_costs(folder: Path, fsync: bool) -> list[float]:
     scenario = Scenario(
-        id="fsync", title="fsync", duration=N * 10 + 60, roles=["dpo"],
+        id="fsync",
+        title="fsync",
+        duration=N * 10 + 60,
+        roles=["dpo"],
         injects=[Inject(id="alert", at=0, title="Alert")],
-        actions=[Action(id="ico_decision", title="ICO decision", area="notification", default_owner="dpo",
-                        fields={"outcome": ["notify", "not_notify"]})],
+        actions=[
+            Action(
+                id="ico_decision",
+                title="ICO decision",
+                area="notification",
+                default_owner="dpo",
+                fields={"outcome": ["notify", "not_notify"]},
+            )
+        ],
     )
     writer = TranscriptWriter.open(folder / f"s-{fsync}.jsonl", fsync=fsync)
-    session = Session(scenario, writer, clock=VirtualClock(), participants=[Participant("Priya", "dpo")], mode="team")
+    session = Session(
+        scenario, writer, clock=VirtualClock(), participants=[Participant("Priya", "dpo")], mode="team"
+    )
     session.start()
     costs = []
     for n in range(N):
         session.run_until(n * 10)
         started = time.perf_counter()
-        session.decide("dpo", "ico_decision", by="Priya", fields={"outcome": "notify"}, rationale="likely risk")
+        session.decide(
+            "dpo", "ico_decision", by="Priya", fields={"outcome": "notify"}, rationale="likely risk"
+        )
         costs.append(time.perf_counter() - started)
     writer.close()
     return costs
@@ -67,8 +88,10 @@ def main() -> None:
         w_on = line("writer, fsync on", writer_costs(folder, True))
         s_off = line("session.decide, fsync off", session_costs(folder, False))
         s_on = line("session.decide, fsync on", session_costs(folder, True))
-    print(f"  fsync adds {w_on - w_off:.3f} ms per line ({w_on / w_off:,.0f}x the write itself); "
-          f"a decision costs {s_on:.3f} ms durable vs {s_off:.3f} ms without fsync")
+    print(
+        f"  fsync adds {w_on - w_off:.3f} ms per line ({w_on / w_off:,.0f}x the write itself); "
+        f"a decision costs {s_on:.3f} ms durable vs {s_off:.3f} ms without fsync"
+    )
 
 
 if __name__ == "__main__":

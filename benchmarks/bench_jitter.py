@@ -58,8 +58,14 @@ async def drive(session: Session, clock: ScaledClock, busy: bool) -> None:
 def measure(folder: Path, name: str, busy: bool) -> list[float]:
     clock = ScaledClock(speed=SPEED, get_time=time.monotonic)
     writer = TranscriptWriter.open(folder / name, fsync=True)
-    session = Session(scenario(), writer, clock=clock, participants=[Participant("Sam", "coordinator")],
-                      mode="team", speed=SPEED)
+    session = Session(
+        scenario(),
+        writer,
+        clock=clock,
+        participants=[Participant("Sam", "coordinator")],
+        mode="team",
+        speed=SPEED,
+    )
     jitter: list[float] = []
 
     def seen(event: dict) -> None:
@@ -78,8 +84,10 @@ def report(label: str, jitter: list[float]) -> None:
     ordered = sorted(jitter)
     p50 = statistics.median(ordered)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    print(f"  {label:<22} n={len(ordered)}  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  max {ordered[-1]:6.2f} ms  "
-          f"target p99 < 50 ms: {'met' if p99 < 50 else 'MISSED'}")
+    print(
+        f"  {label:<22} n={len(ordered)}  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  max {ordered[-1]:6.2f} ms  "
+        f"target p99 < 50 ms: {'met' if p99 < 50 else 'MISSED'}"
+    )
 
 
 def main() -> None:

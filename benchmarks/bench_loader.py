@@ -57,11 +57,17 @@ def main() -> None:
     base_one, _ = best_of(args.repeat, parse_one)
     load_one, load_median = best_of(args.repeat, lambda: resolve_scenario(target))
     base_all, _ = best_of(max(3, args.repeat // 3), parse_all)
-    check_all, check_median = best_of(max(3, args.repeat // 3), lambda: validate([root / n for n in ("scenarios", "injects", "scoring")]))
-    print(f"resolve {target.stem}: {load_one * 1000:.1f} ms best, {load_median * 1000:.1f} ms median; "
-          f"yaml.safe_load of the file {base_one * 1000:.2f} ms; ratio {load_one / base_one:.1f}x")
-    print(f"validate bundled data ({len(everything)} files): {check_all * 1000:.0f} ms best, {check_median * 1000:.0f} ms median; "
-          f"yaml.safe_load of all files {base_all * 1000:.1f} ms; ratio {check_all / base_all:.1f}x")
+    check_all, check_median = best_of(
+        max(3, args.repeat // 3), lambda: validate([root / n for n in ("scenarios", "injects", "scoring")])
+    )
+    print(
+        f"resolve {target.stem}: {load_one * 1000:.1f} ms best, {load_median * 1000:.1f} ms median; "
+        f"yaml.safe_load of the file {base_one * 1000:.2f} ms; ratio {load_one / base_one:.1f}x"
+    )
+    print(
+        f"validate bundled data ({len(everything)} files): {check_all * 1000:.0f} ms best, {check_median * 1000:.0f} ms median; "
+        f"yaml.safe_load of all files {base_all * 1000:.1f} ms; ratio {check_all / base_all:.1f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -46,7 +46,11 @@ def baseline(folder: Path, count: int) -> list[float]:
     scenario = load_scenario(SCENARIO)
     writer = TranscriptWriter.open(folder / "baseline.jsonl")
     session = Session(
-        scenario, writer, clock=ScaledClock(1.0), participants=[Participant("Base", scenario.roles[0])], mode="team"
+        scenario,
+        writer,
+        clock=ScaledClock(1.0),
+        participants=[Participant("Base", scenario.roles[0])],
+        mode="team",
     )
     session.start()
     times = []
@@ -61,9 +65,24 @@ def baseline(folder: Path, count: int) -> list[float]:
 async def start_host(transcript: Path) -> tuple[asyncio.subprocess.Process, str]:
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tabletop", "host", SCENARIO, "--headless", "--port", "0",
-        "--token", TOKEN, "--speed", "1", "--out", str(transcript),
-        cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "tabletop",
+        "host",
+        SCENARIO,
+        "--headless",
+        "--port",
+        "0",
+        "--token",
+        TOKEN,
+        "--speed",
+        "1",
+        "--out",
+        str(transcript),
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     async with asyncio.timeout(60):
         while True:
@@ -96,7 +115,10 @@ async def run(players: int, decisions: int, folder: Path) -> int:
         await player(url, roles[0], "warm-up", 50, alone)  # one player on an idle host: the round trip
         start = time.perf_counter()
         await asyncio.gather(
-            *(player(url, roles[i % len(roles)], f"player-{i:02d}", decisions, latencies) for i in range(players))
+            *(
+                player(url, roles[i % len(roles)], f"player-{i:02d}", decisions, latencies)
+                for i in range(players)
+            )
         )
         wall = time.perf_counter() - start
     finally:
@@ -115,11 +137,17 @@ async def run(players: int, decisions: int, folder: Path) -> int:
     p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
     base50 = statistics.median(base)
     print(f"players: {players}, decisions each: {decisions}, acknowledged: {len(latencies)}")
-    print(f"transcript: {len(recorded)} decisions, lost: {len(lost)}, recorded twice: {twice}, chain intact: {report.ok}")
-    print(f"ack latency p50: {p50 * 1000:.2f} ms, p99: {p99 * 1000:.2f} ms, max: {max(latencies) * 1000:.2f} ms")
+    print(
+        f"transcript: {len(recorded)} decisions, lost: {len(lost)}, recorded twice: {twice}, chain intact: {report.ok}"
+    )
+    print(
+        f"ack latency p50: {p50 * 1000:.2f} ms, p99: {p99 * 1000:.2f} ms, max: {max(latencies) * 1000:.2f} ms"
+    )
     print(f"throughput: {len(latencies) / wall:.0f} decisions/s over {wall:.2f} s")
     print(f"baseline (local decide with fsync): p50 {base50 * 1000:.2f} ms, {1 / base50:.0f} decisions/s")
-    print(f"one player on an idle host: ack p50 {percentile(alone, 50) * 1000:.2f} ms = {percentile(alone, 50) / base50:.1f}x the local decide")
+    print(
+        f"one player on an idle host: ack p50 {percentile(alone, 50) * 1000:.2f} ms = {percentile(alone, 50) / base50:.1f}x the local decide"
+    )
     print(f"{players} players at once: throughput {len(latencies) / wall * base50:.2f}x the local decide's")
     return 0 if not lost and not twice and report.ok and len(latencies) == players * decisions else 1
 

@@ -44,14 +44,21 @@ def main() -> None:
             t3 = time.perf_counter()
             html = render_report(pm, "html", GENERATED_AT)
             t4 = time.perf_counter()
-            for key, value in (("score", t1 - t0), ("build", t2 - t1), ("md", t3 - t2), ("html", t4 - t3),
-                               ("total", t4 - t0)):
+            for key, value in (
+                ("score", t1 - t0),
+                ("build", t2 - t1),
+                ("md", t3 - t2),
+                ("html", t4 - t3),
+                ("total", t4 - t0),
+            ):
                 timings[key].append(value)
         m = {k: statistics.median(v) * 1e3 for k, v in timings.items()}
         worst = max(worst, m["total"])
-        print(f"  {path.name:34} {len(run.events):4} events  score {m['score']:6.2f} ms (baseline)  "
-              f"build {m['build']:6.2f}  md {m['md']:6.2f}  html {m['html']:6.2f}  "
-              f"= {m['total']:6.2f} ms, {m['total'] / m['score']:.1f}x scoring  ({len(md) // 1024} KiB md, {len(html) // 1024} KiB html)")
+        print(
+            f"  {path.name:34} {len(run.events):4} events  score {m['score']:6.2f} ms (baseline)  "
+            f"build {m['build']:6.2f}  md {m['md']:6.2f}  html {m['html']:6.2f}  "
+            f"= {m['total']:6.2f} ms, {m['total'] / m['score']:.1f}x scoring  ({len(md) // 1024} KiB md, {len(html) // 1024} KiB html)"
+        )
     print(f"  worst: {worst:.1f} ms per transcript ({'within' if worst < 100 else 'over'} the 100 ms target)")
 
 

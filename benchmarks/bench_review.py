@@ -18,8 +18,8 @@ Usage: python benchmarks/bench_review.py [--count 10000] [--workers N] [--keep D
 from __future__ import annotations
 
 import argparse
-import functools
 import asyncio
+import functools
 import json
 import random
 import resource
@@ -72,9 +72,12 @@ def variant(template: list[dict], number: int) -> str:
             continue
         record = {k: v for k, v in event.items() if k not in ("hash", "prev", "seq", "wall")}
         if record["type"] == "session_started":
-            record["team"] = TEAMS[number % len(TEAMS)] if record.get("mode") == "team" or number % 3 else None
+            record["team"] = (
+                TEAMS[number % len(TEAMS)] if record.get("mode") == "team" or number % 3 else None
+            )
             record["participants"] = [
-                dict(p, name=PEOPLE[(number + i) % len(PEOPLE)]) for i, p in enumerate(record.get("participants") or [])
+                dict(p, name=PEOPLE[(number + i) % len(PEOPLE)])
+                for i, p in enumerate(record.get("participants") or [])
             ]
         record["seq"] = seq
         record["wall"] = _wall(event["wall"], shift)
@@ -158,25 +161,31 @@ def main() -> None:
 
         cold, (result, rows) = timed(lambda: open_index(folder, args.workers))
         broken = sum(1 for r in rows if not r.trusted)
-        print(f"cold open: {cold:.2f} s for {result.added} transcripts "
-              f"({result.added / cold:.0f}/s, {cold / baseline_read:.1f}x the baseline read), "
-              f"{broken} not intact")
+        print(
+            f"cold open: {cold:.2f} s for {result.added} transcripts "
+            f"({result.added / cold:.0f}/s, {cold / baseline_read:.1f}x the baseline read), "
+            f"{broken} not intact"
+        )
 
         baseline_scan, found = timed(lambda: scan_folder(folder))
         warm, (result, rows) = timed(lambda: open_index(folder, args.workers))
         assert result.scored == 0 and len(rows) == args.count, result
         verdict = "met" if warm < 2.0 else "MISSED"
-        print(f"warm open: {warm:.3f} s for {len(rows)} rows (target < 2 s: {verdict}); "
-              f"bare folder scan {baseline_scan:.3f} s, ratio {warm / baseline_scan:.1f}x")
+        print(
+            f"warm open: {warm:.3f} s for {len(rows)} rows (target < 2 s: {verdict}); "
+            f"bare folder scan {baseline_scan:.3f} s, ratio {warm / baseline_scan:.1f}x"
+        )
 
-        changed = sorted(folder.rglob("*.jsonl"))[:: 100]
+        changed = sorted(folder.rglob("*.jsonl"))[::100]
         for path in changed:
             with open(path, "a", encoding="utf-8") as handle:
                 handle.write('{"torn": ')  # a torn tail: the file changed and must be rescored
         incremental, (result, rows) = timed(lambda: open_index(folder, args.workers))
         torn = sum(1 for r in rows if r.integrity == "torn")
-        print(f"incremental: {result.changed} changed files rescored in {incremental:.2f} s "
-              f"({torn} now listed as torn)")
+        print(
+            f"incremental: {result.changed} changed files rescored in {incremental:.2f} s "
+            f"({torn} now listed as torn)"
+        )
 
         tracemalloc.start()
         warm_again, (result, rows) = timed(lambda: open_index(folder, args.workers))

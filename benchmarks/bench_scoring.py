@@ -109,11 +109,17 @@ def single(folder: Path) -> None:
         other.write_text("\n".join(transcript_lines(EVENTS, variant=variant)) + "\n")
         cold_paths.append(other)
     queue = iter(cold_paths)
-    cold_base, cold, cold_ratio = paired(lambda: loads_file(str(path)), lambda: scoring.score_transcript(next(queue)), 40)
-    print(f"one transcript of {EVENTS} events ({path.stat().st_size / 1024:.0f} KiB), medians of back-to-back runs:")
+    cold_base, cold, cold_ratio = paired(
+        lambda: loads_file(str(path)), lambda: scoring.score_transcript(next(queue)), 40
+    )
+    print(
+        f"one transcript of {EVENTS} events ({path.stat().st_size / 1024:.0f} KiB), medians of back-to-back runs:"
+    )
     print(f"  json.loads of every line   {base * 1e3:7.2f} ms  (baseline)")
     print(f"  score, scenario cached     {warm * 1e3:7.2f} ms  = {warm_ratio:.2f}x  (target <= 3x)")
-    print(f"  score, scenario validated  {cold * 1e3:7.2f} ms  = {cold_ratio:.2f}x  (each run a distinct scenario)")
+    print(
+        f"  score, scenario validated  {cold * 1e3:7.2f} ms  = {cold_ratio:.2f}x  (each run a distinct scenario)"
+    )
 
 
 def folder_run(folder: Path, count: int, workers: int, templates: int) -> None:
@@ -121,7 +127,10 @@ def folder_run(folder: Path, count: int, workers: int, templates: int) -> None:
     so that consecutive transcripts differ (with more than 8, every transcript validates its own)."""
     label = "one scenario" if templates == 1 else f"{templates} distinct scenarios interleaved"
     start = time.perf_counter()
-    texts = ["\n".join(transcript_lines(EVENTS, variant=None if templates == 1 else n)) + "\n" for n in range(templates)]
+    texts = [
+        "\n".join(transcript_lines(EVENTS, variant=None if templates == 1 else n)) + "\n"
+        for n in range(templates)
+    ]
     paths = []
     for index in range(count):
         path = folder / f"run-{index:05d}.jsonl"

@@ -45,7 +45,10 @@ def read_doc(path: Path, problems: list[Problem]) -> SourceDoc | None:
     for key_path, (line, col), (first_line, _) in doc.duplicates:
         problems.append(
             Problem(
-                doc.display, line, col, ".".join(map(str, key_path)),
+                doc.display,
+                line,
+                col,
+                ".".join(map(str, key_path)),
                 f"key written twice in the same mapping (first on line {first_line}); the second would silently win",
             )
         )
@@ -74,14 +77,19 @@ def entries(doc: SourceDoc, plural: str) -> Iterator[tuple[dict[str, Any], Span]
                 fields.setdefault("id", Span(doc, item_span.path))
                 yield merged, Span(doc, item_span.path, fields)
             elif plural == "roles" and isinstance(item, str):
-                yield {"id": key, "title": item}, Span(doc, item_span.path, {"title": item_span, "id": item_span})
+                yield (
+                    {"id": key, "title": item},
+                    Span(doc, item_span.path, {"title": item_span, "id": item_span}),
+                )
             else:
                 yield item, item_span
     elif data is not None:
         yield data, span
 
 
-def _add(kind: str, model: Any, item: Any, span: Span, table: dict, spans: dict, problems: list[Problem]) -> None:
+def _add(
+    kind: str, model: Any, item: Any, span: Span, table: dict, spans: dict, problems: list[Problem]
+) -> None:
     if not isinstance(item, dict):
         problems.append(span.problem(f"expected a mapping describing one {kind[:-1]}, received {show(item)}"))
         return
@@ -92,7 +100,9 @@ def _add(kind: str, model: Any, item: Any, span: Span, table: dict, spans: dict,
         first = spans[(kind, obj.id)]
         line, _ = first.doc.position(first.path)
         problems.append(
-            span.child("id").problem(f"duplicate {kind[:-1]} id {obj.id!r} (first defined in {first.doc.display}:{line})")
+            span.child("id").problem(
+                f"duplicate {kind[:-1]} id {obj.id!r} (first defined in {first.doc.display}:{line})"
+            )
         )
         return
     table[obj.id] = obj
@@ -122,7 +132,14 @@ def load_catalog_from(scoring_dirs: list[Path]) -> Catalog:
     files: list[Path] = []
     for plural, model in CATALOG_FILES.items():
         for folder in scoring_dirs:
-            path = next((folder / f"{plural}{ext}" for ext in (".yaml", ".yml") if (folder / f"{plural}{ext}").is_file()), None)
+            path = next(
+                (
+                    folder / f"{plural}{ext}"
+                    for ext in (".yaml", ".yml")
+                    if (folder / f"{plural}{ext}").is_file()
+                ),
+                None,
+            )
             if path is None:
                 continue
             files.append(path)
@@ -132,9 +149,15 @@ def load_catalog_from(scoring_dirs: list[Path]) -> Catalog:
                     _add(plural, model, item, span, tables[plural], spans, problems)
             break
     for folder in scoring_dirs:
-        rubric_files = [
-            p for p in sorted(folder.iterdir()) if p.is_file() and is_yaml(p) and p.stem not in CATALOG_FILES
-        ] if folder.is_dir() else []
+        rubric_files = (
+            [
+                p
+                for p in sorted(folder.iterdir())
+                if p.is_file() and is_yaml(p) and p.stem not in CATALOG_FILES
+            ]
+            if folder.is_dir()
+            else []
+        )
         if not rubric_files:
             continue
         for path in rubric_files:
@@ -143,20 +166,32 @@ def load_catalog_from(scoring_dirs: list[Path]) -> Catalog:
             if doc is None:
                 continue
             if not isinstance(doc.data, dict):
-                problems.append(Span(doc).problem(
-                    f"expected a rubric set (a mapping with title, expectations, avoid), received {show(doc.data)}"))
+                problems.append(
+                    Span(doc).problem(
+                        f"expected a rubric set (a mapping with title, expectations, avoid), received {show(doc.data)}"
+                    )
+                )
                 continue
             item, span = _rubric_item(doc)
             _add("rubrics", RubricSet, item, span, tables["rubrics"], spans, problems)
         break  # rubric sets come from the nearest folder that has any
     catalog = Catalog(
-        roles=tables["roles"], actions=tables["actions"], regimes=tables["regimes"],
-        rubrics=tables["rubrics"], spans=spans, files=tuple(files),
+        roles=tables["roles"],
+        actions=tables["actions"],
+        regimes=tables["regimes"],
+        rubrics=tables["rubrics"],
+        spans=spans,
+        files=tuple(files),
     )
     problems.extend(check_catalog(catalog))
     return Catalog(
-        roles=catalog.roles, actions=catalog.actions, regimes=catalog.regimes, rubrics=catalog.rubrics,
-        spans=spans, problems=tuple(dict.fromkeys(problems)), files=tuple(files),
+        roles=catalog.roles,
+        actions=catalog.actions,
+        regimes=catalog.regimes,
+        rubrics=catalog.rubrics,
+        spans=spans,
+        problems=tuple(dict.fromkeys(problems)),
+        files=tuple(files),
     )
 
 
@@ -168,7 +203,11 @@ def check_catalog(catalog: Catalog) -> list[Problem]:
     def role_ok(role: str | None, span: Span, key: str, allow_any: bool = True) -> None:
         if role is None or not roles or role in roles or (allow_any and role == "any"):
             return
-        problems.append(span.child(key).problem(f"unknown role {role!r}{did_you_mean(role, roles)}; expected one of: {', '.join(roles)}"))
+        problems.append(
+            span.child(key).problem(
+                f"unknown role {role!r}{did_you_mean(role, roles)}; expected one of: {', '.join(roles)}"
+            )
+        )
 
     def action_ok(action: str, span: Span) -> None:
         if not actions or action in actions:
@@ -195,7 +234,9 @@ def check_catalog(catalog: Catalog) -> list[Problem]:
             role_ok(expectation.owner, e_span, "owner")
             for r_index, required in enumerate(expectation.requires):
                 action_ok(required, e_span.child("requires").child(r_index))
-            problems.extend(value_problems(expectation.value, actions.get(expectation.action), e_span.child("value")))
+            problems.extend(
+                value_problems(expectation.value, actions.get(expectation.action), e_span.child("value"))
+            )
         for index, rule in enumerate(rubric.avoid):
             a_span = span.child("avoid").child(index)
             role_ok(rule.role, a_span, "role", allow_any=False)
@@ -204,8 +245,14 @@ def check_catalog(catalog: Catalog) -> list[Problem]:
         seen: dict[str, int] = {}
         for index, expectation in enumerate(rubric.expectations):
             if expectation.id in seen:
-                problems.append(span.child("expectations").child(index).child("id").problem(
-                    f"duplicate expectation id {expectation.id!r} (also entry {seen[expectation.id]})"))
+                problems.append(
+                    span.child("expectations")
+                    .child(index)
+                    .child("id")
+                    .problem(
+                        f"duplicate expectation id {expectation.id!r} (also entry {seen[expectation.id]})"
+                    )
+                )
             seen.setdefault(expectation.id, index)
     return problems
 
@@ -229,9 +276,16 @@ def value_problems(value: dict[str, Any], action: Action | None, span: Span) -> 
         spec = action.fields.get(key)
         if spec is None:
             fields = ", ".join(action.fields) or "none"
-            problems.append(span.child(key).problem(
-                f"action {action.id!r} has no field {key!r}{did_you_mean(key, action.fields)}; its fields: {fields}", at_key=True))
+            problems.append(
+                span.child(key).problem(
+                    f"action {action.id!r} has no field {key!r}{did_you_mean(key, action.fields)}; its fields: {fields}",
+                    at_key=True,
+                )
+            )
         elif spec.type == "choice" and wanted not in spec.choices:
-            problems.append(span.child(key).problem(
-                f"expected one of: {', '.join(spec.choices)}; received {show(wanted)}{did_you_mean(wanted, spec.choices)}"))
+            problems.append(
+                span.child(key).problem(
+                    f"expected one of: {', '.join(spec.choices)}; received {show(wanted)}{did_you_mean(wanted, spec.choices)}"
+                )
+            )
     return problems

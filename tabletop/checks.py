@@ -15,14 +15,18 @@ if TYPE_CHECKING:
     from tabletop.loader import Draft, Located
 
 
-def _role_problem(role: str, span: Span, catalog: Catalog, roles: list[str] | None, what: str) -> Problem | None:
+def _role_problem(
+    role: str, span: Span, catalog: Catalog, roles: list[str] | None, what: str
+) -> Problem | None:
     """A role reference must be in the catalog, and (when `roles` is known) in the scenario."""
     if catalog.roles and role not in catalog.roles:
         return span.problem(
-            f"unknown role {role!r}{did_you_mean(role, catalog.roles)}; expected one of: {', '.join(catalog.roles)}")
+            f"unknown role {role!r}{did_you_mean(role, catalog.roles)}; expected one of: {', '.join(catalog.roles)}"
+        )
     if roles is not None and role not in roles:
         return span.problem(
-            f"{what} {role!r} is not one of this scenario's roles ({', '.join(roles)}); add it to `roles` or pick another")
+            f"{what} {role!r} is not one of this scenario's roles ({', '.join(roles)}); add it to `roles` or pick another"
+        )
     return None
 
 
@@ -37,7 +41,9 @@ def check_library_inject(inject: Inject, span: Span, catalog: Catalog) -> list[P
     problems: list[Problem] = []
     for index, role in enumerate(inject.to):
         if role != "all":
-            problem = _role_problem(role, _list_span(span, "to", index, inject.to), catalog, None, "recipient")
+            problem = _role_problem(
+                role, _list_span(span, "to", index, inject.to), catalog, None, "recipient"
+            )
             if problem:
                 problems.append(problem)
     for index, expectation in enumerate(inject.expects):
@@ -49,7 +55,9 @@ def check_library_inject(inject: Inject, span: Span, catalog: Catalog) -> list[P
             problem = _role_problem(expectation.owner, e_span.child("owner"), catalog, None, "owner")
             if problem:
                 problems.append(problem)
-        problems.extend(value_problems(expectation.value, catalog.actions.get(expectation.action), e_span.child("value")))
+        problems.extend(
+            value_problems(expectation.value, catalog.actions.get(expectation.action), e_span.child("value"))
+        )
     return problems
 
 
@@ -113,7 +121,11 @@ def check_scenario(draft: "Draft") -> list[Problem]:
                 add(span.problem(f"role {role!r} is listed twice"))
             seen_roles.add(role)
             if catalog.roles and role not in catalog.roles:
-                add(span.problem(f"unknown role {role!r}{did_you_mean(role, catalog.roles)}; expected one of: {', '.join(catalog.roles)}"))
+                add(
+                    span.problem(
+                        f"unknown role {role!r}{did_you_mean(role, catalog.roles)}; expected one of: {', '.join(catalog.roles)}"
+                    )
+                )
     role_list = [r for r in roles if r in catalog.roles] if roles is not None and catalog.roles else roles
 
     markers_set: set[str] = set(catalog.markers)
@@ -124,22 +136,30 @@ def check_scenario(draft: "Draft") -> list[Problem]:
 
     def check_marker(marker: str, span: Span) -> None:
         if marker not in markers_set:
-            add(span.problem(
-                f"nothing sets marker {marker!r}: no inject or response `marks` it and no action has sets_marker: {marker}"
-                f"{did_you_mean(marker, markers_set)}"))
+            add(
+                span.problem(
+                    f"nothing sets marker {marker!r}: no inject or response `marks` it and no action has sets_marker: {marker}"
+                    f"{did_you_mean(marker, markers_set)}"
+                )
+            )
 
     # injects ------------------------------------------------------------------------------------
     for located in draft.injects:
         inject: Inject = located.item
         span = located.span
         if inject.phase is not None and inject.phase not in phases:
-            add(span.child("phase").problem(
-                f"unknown phase {inject.phase!r}{did_you_mean(inject.phase, phases)}; "
-                f"the scenario's phases: {', '.join(phases) or 'none'}"))
+            add(
+                span.child("phase").problem(
+                    f"unknown phase {inject.phase!r}{did_you_mean(inject.phase, phases)}; "
+                    f"the scenario's phases: {', '.join(phases) or 'none'}"
+                )
+            )
         for index, role in enumerate(inject.to):
             if role == "all":
                 continue
-            problem = _role_problem(role, _list_span(span, "to", index, inject.to), catalog, role_list, "recipient")
+            problem = _role_problem(
+                role, _list_span(span, "to", index, inject.to), catalog, role_list, "recipient"
+            )
             if problem:
                 add(problem)
         if inject.when is not None:
@@ -156,8 +176,11 @@ def check_scenario(draft: "Draft") -> list[Problem]:
             elif kind == "marker":
                 check_marker(target, w_span)
         if inject.advance_to is not None and inject.when is None and inject.advance_to <= inject.at:
-            add(span.child("advance_to").problem(
-                f"a time jump goes forward: {format_offset(inject.advance_to)} is not after the inject's own time {format_offset(inject.at)}"))
+            add(
+                span.child("advance_to").problem(
+                    f"a time jump goes forward: {format_offset(inject.advance_to)} is not after the inject's own time {format_offset(inject.at)}"
+                )
+            )
 
     # responses ----------------------------------------------------------------------------------
     for located in draft.responses:
@@ -171,7 +194,9 @@ def check_scenario(draft: "Draft") -> list[Problem]:
             add(problem)
         for index, role in enumerate(response.to):
             if role != "all":
-                problem = _role_problem(role, _list_span(span, "to", index, response.to), catalog, role_list, "recipient")
+                problem = _role_problem(
+                    role, _list_span(span, "to", index, response.to), catalog, role_list, "recipient"
+                )
                 if problem:
                     add(problem)
 
@@ -186,53 +211,83 @@ def check_scenario(draft: "Draft") -> list[Problem]:
         owner = expectation.owner
         if owner and owner != "any":
             if catalog.roles and owner not in catalog.roles:
-                add(span.child("owner").problem(
-                    f"unknown role {owner!r}{did_you_mean(owner, catalog.roles)}; expected one of: any, {', '.join(catalog.roles)}"))
+                add(
+                    span.child("owner").problem(
+                        f"unknown role {owner!r}{did_you_mean(owner, catalog.roles)}; expected one of: any, {', '.join(catalog.roles)}"
+                    )
+                )
             elif role_list is not None and owner not in role_list:
                 written = span.doc.exists(span.path + ("owner",))
                 if include is not None:
-                    add(include.problem(
-                        f"expectation {expectation.id!r} of {located.origin} is owned by {owner!r}, which is not one of "
-                        f"this scenario's roles ({', '.join(role_list)}); add the role, or redefine {expectation.id!r} "
-                        "in the scenario's expectations with another owner"))
+                    add(
+                        include.problem(
+                            f"expectation {expectation.id!r} of {located.origin} is owned by {owner!r}, which is not one of "
+                            f"this scenario's roles ({', '.join(role_list)}); add the role, or redefine {expectation.id!r} "
+                            "in the scenario's expectations with another owner"
+                        )
+                    )
                 elif written:
-                    add(span.child("owner").problem(
-                        f"owner {owner!r} is not one of this scenario's roles ({', '.join(role_list)})"))
+                    add(
+                        span.child("owner").problem(
+                            f"owner {owner!r} is not one of this scenario's roles ({', '.join(role_list)})"
+                        )
+                    )
                 else:
-                    add(span.child("action").problem(
-                        f"the default owner of {expectation.action!r} is {owner!r}, which is not one of this scenario's "
-                        f"roles ({', '.join(role_list)}); set `owner:` or add the role"))
+                    add(
+                        span.child("action").problem(
+                            f"the default owner of {expectation.action!r} is {owner!r}, which is not one of this scenario's "
+                            f"roles ({', '.join(role_list)}); set `owner:` or add the role"
+                        )
+                    )
         for index, required in enumerate(expectation.requires):
-            problem = _action_problem(required, _list_span(span, "requires", index, expectation.requires), catalog)
+            problem = _action_problem(
+                required, _list_span(span, "requires", index, expectation.requires), catalog
+            )
             if problem:
                 add(problem)
-        problems.extend(value_problems(expectation.value, catalog.actions.get(expectation.action), span.child("value")))
+        problems.extend(
+            value_problems(expectation.value, catalog.actions.get(expectation.action), span.child("value"))
+        )
         if expectation.business_days and draft.starts_at is None and draft.starts_at_valid:
             where = include if include is not None else span.child("business_days")
             source = f" of {located.origin}" if located.origin else ""
-            add(where.problem(
-                f"expectation {expectation.id!r}{source} counts business days, which needs the scenario's "
-                "starts_at (the date to count from); add starts_at"))
+            add(
+                where.problem(
+                    f"expectation {expectation.id!r}{source} counts business days, which needs the scenario's "
+                    "starts_at (the date to count from); add starts_at"
+                )
+            )
         kind, target = expectation.anchor_kind, expectation.anchor_target
         a_span = include if include is not None else span.child("after")
         if kind == "inject" and target not in injects:
-            add(a_span.problem(f"anchor inject {target!r} is not an inject of this scenario{did_you_mean(target, injects)}"))
+            add(
+                a_span.problem(
+                    f"anchor inject {target!r} is not an inject of this scenario{did_you_mean(target, injects)}"
+                )
+            )
         elif kind == "action":
             problem = _action_problem(target, a_span, catalog)
             if problem:
                 add(problem)
         elif kind == "marker":
             if target not in markers_set:
-                add(a_span.problem(
-                    f"expectation {expectation.id!r} runs from marker {target!r}, but nothing sets it: no inject or response "
-                    f"`marks` it and no action has sets_marker: {target}{did_you_mean(target, markers_set)}"))
+                add(
+                    a_span.problem(
+                        f"expectation {expectation.id!r} runs from marker {target!r}, but nothing sets it: no inject or response "
+                        f"`marks` it and no action has sets_marker: {target}{did_you_mean(target, markers_set)}"
+                    )
+                )
 
     # avoid rules -----------------------------------------------------------------------------------
     for located in draft.avoid:
         rule = located.item
         span = located.span
         if rule.role is not None and catalog.roles and rule.role not in catalog.roles:
-            add(span.child("role").problem(f"unknown role {rule.role!r}{did_you_mean(rule.role, catalog.roles)}"))
+            add(
+                span.child("role").problem(
+                    f"unknown role {rule.role!r}{did_you_mean(rule.role, catalog.roles)}"
+                )
+            )
         for index, action in enumerate(rule.actions):
             problem = _action_problem(action, _list_span(span, "actions", index, rule.actions), catalog)
             if problem:
@@ -248,8 +303,11 @@ def check_scenario(draft: "Draft") -> list[Problem]:
     for cycle in _cycles(after_graph):
         in_cycle.update(cycle)
         first = injects[cycle[0]]
-        add(first.span.child("when").child("after").problem(
-            f"branches wait on each other in a cycle, so none can fire: {_cycle_text(cycle)}"))
+        add(
+            first.span.child("when")
+            .child("after")
+            .problem(f"branches wait on each other in a cycle, so none can fire: {_cycle_text(cycle)}")
+        )
     requires_graph = nx.DiGraph()
     requires_span: dict[tuple[str, str], Span] = {}
     for located in draft.expectations:
@@ -258,7 +316,8 @@ def check_scenario(draft: "Draft") -> list[Problem]:
             requires_graph.add_edge(expectation.action, required)
             requires_span.setdefault(
                 (expectation.action, required),
-                located.via or _list_span(located.span, "requires", index, expectation.requires))
+                located.via or _list_span(located.span, "requires", index, expectation.requires),
+            )
     for cycle in _cycles(requires_graph):
         span = requires_span[(cycle[0], cycle[1] if len(cycle) > 1 else cycle[0])]
         add(span.problem(f"expectations require each other's actions in a cycle: {_cycle_text(cycle)}"))
@@ -270,13 +329,19 @@ def check_scenario(draft: "Draft") -> list[Problem]:
         for located in draft.injects:
             inject = located.item
             if inject.when is None and inject.at > end:
-                add(located.span.child("at").problem(
-                    f"scheduled at {format_offset(inject.at)}, after the scenario ends at {format_offset(end)} "
-                    f"(duration {format_duration(draft.duration)}); lengthen `duration` or move the inject"))
+                add(
+                    located.span.child("at").problem(
+                        f"scheduled at {format_offset(inject.at)}, after the scenario ends at {format_offset(end)} "
+                        f"(duration {format_duration(draft.duration)}); lengthen `duration` or move the inject"
+                    )
+                )
             if inject.advance_to is not None and inject.advance_to > end:
-                add(located.span.child("advance_to").problem(
-                    f"jumps to {format_offset(inject.advance_to)}, after the scenario ends at {format_offset(end)} "
-                    f"(duration {format_duration(draft.duration)}); lengthen `duration` or jump less far"))
+                add(
+                    located.span.child("advance_to").problem(
+                        f"jumps to {format_offset(inject.advance_to)}, after the scenario ends at {format_offset(end)} "
+                        f"(duration {format_duration(draft.duration)}); lengthen `duration` or jump less far"
+                    )
+                )
 
     reachable: set[str] = set()
     release_time: dict[str, int] = {}
@@ -335,11 +400,16 @@ def check_scenario(draft: "Draft") -> list[Problem]:
                             target_inject = injects.get(expectation.item.anchor_target or "")
                             if target_inject is not None and target_inject.item.when is None:
                                 anchor_at = target_inject.item.at
-                        if anchor_at is not None and not expectation.item.business_days and anchor_at + expectation.item.within > end:
+                        if (
+                            anchor_at is not None
+                            and not expectation.item.business_days
+                            and anchor_at + expectation.item.within > end
+                        ):
                             ok = False
                             reasons[inject.id] = (
                                 f"expectation {when.target!r} is due at {format_offset(anchor_at + expectation.item.within)}, "
-                                f"after the scenario ends at {format_offset(end)}")
+                                f"after the scenario ends at {format_offset(end)}"
+                            )
             if ok:
                 reachable.add(inject.id)
                 markers_possible.update(inject.marks)
@@ -356,6 +426,9 @@ def check_scenario(draft: "Draft") -> list[Problem]:
         )
         if unknown_target:
             continue  # already reported as an unknown reference
-        add(located.span.child("when").problem(
-            f"branch {inject.id!r} can never fire: {reasons.get(inject.id, 'its condition never holds')}"))
+        add(
+            located.span.child("when").problem(
+                f"branch {inject.id!r} can never fire: {reasons.get(inject.id, 'its condition never holds')}"
+            )
+        )
     return problems

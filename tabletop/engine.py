@@ -129,9 +129,7 @@ def check_fields(action: Action, fields: dict[str, Any] | None) -> list[str]:
                 f"field {name!r} of {action.id!r}: expected one of {', '.join(spec.choices)}, "
                 f"received {value!r}"
             )
-        elif spec.type == "number" and (
-            isinstance(value, bool) or not isinstance(value, (int, float))
-        ):
+        elif spec.type == "number" and (isinstance(value, bool) or not isinstance(value, (int, float))):
             try:
                 float(str(value))
             except ValueError:
@@ -196,7 +194,9 @@ def _jsonable(value: Any) -> Any:
     try:
         return json.loads(json.dumps(value, ensure_ascii=False, allow_nan=False))
     except (TypeError, ValueError):
-        raise Rejected(f"expected plain text, numbers or true/false as field values, received {value!r}") from None
+        raise Rejected(
+            f"expected plain text, numbers or true/false as field values, received {value!r}"
+        ) from None
 
 
 # --- the session ---------------------------------------------------------------------------
@@ -258,8 +258,10 @@ class Session:
         if mode == "solo":
             if solo_role is None:
                 players = [p for p in people if not p.simulated]
-                solo_role = players[0].role if players else (
-                    "coordinator" if "coordinator" in scenario.roles else scenario.roles[0]
+                solo_role = (
+                    players[0].role
+                    if players
+                    else ("coordinator" if "coordinator" in scenario.roles else scenario.roles[0])
                 )
             if solo_role not in scenario.roles:
                 raise ValueError(
@@ -472,8 +474,7 @@ class Session:
                 ev.SESSION_STARTED,
                 scenario_id=self.scenario.id,
                 scenario_path=self.scenario_path,
-                scenario_sha256=self._scenario_sha256
-                or scenario_digest(self.scenario, self.scenario_path),
+                scenario_sha256=self._scenario_sha256 or scenario_digest(self.scenario, self.scenario_path),
                 scenario=self.scenario.to_json(),
                 seed=self.seed,
                 speed=self._speed,
@@ -612,7 +613,9 @@ class Session:
             by = self._check_by(by)
             self._run((self.clock.now(), PRIO_DEADLINE), advance=False)
             self._require_running()
-            record = self._carry_out(task, by, use_fields, task["rationale"] if rationale is None else rationale)
+            record = self._carry_out(
+                task, by, use_fields, task["rationale"] if rationale is None else rationale
+            )
             self._run((self.clock.now(), PRIO_DEADLINE), advance=False)
             return record
 
@@ -668,7 +671,9 @@ class Session:
             try:
                 value = float(speed)
             except (TypeError, ValueError):
-                raise Rejected(f"expected a speed in sim seconds per wall second, received {speed!r}") from None
+                raise Rejected(
+                    f"expected a speed in sim seconds per wall second, received {speed!r}"
+                ) from None
             if not value > 0 or math.isinf(value):
                 raise Rejected(f"expected a speed greater than 0, received {speed!r}")
             self._run((self.clock.now(), PRIO_DEADLINE), advance=False)
@@ -774,7 +779,10 @@ class Session:
             if current is None:
                 raise Rejected(f"no participant named {name!r}")
             return self._record(
-                ev.FACILITATOR, op="leave", inject=None, detail={"name": name, "from": current.role, "to": None}
+                ev.FACILITATOR,
+                op="leave",
+                inject=None,
+                detail={"name": name, "from": current.role, "to": None},
             )
 
     def set_marker(self, name: str) -> dict[str, Any]:
@@ -1066,9 +1074,7 @@ class Session:
             if branch.id in self._branch_fired:
                 continue
             self._branch_fired[branch.id] = t
-            self._push(
-                t + branch.at, PRIO_BRANCH, ("release", branch.id, "branch", branch.when.describe())
-            )
+            self._push(t + branch.at, PRIO_BRANCH, ("release", branch.id, "branch", branch.when.describe()))
 
     def _stale(self, item: tuple[Any, ...]) -> bool:
         kind = item[0]
@@ -1149,8 +1155,13 @@ class Session:
                 self._jumped.add(inject_id)
                 return
             self._record(
-                ev.CLOCK, op="jump", speed=self.clock.speed, paused=self.clock.paused,
-                from_t=now, to_t=to_t, inject=inject_id,
+                ev.CLOCK,
+                op="jump",
+                speed=self.clock.speed,
+                paused=self.clock.paused,
+                from_t=now,
+                to_t=to_t,
+                inject=inject_id,
             )
             self.clock.jump_to(to_t)
         elif kind == "deadline":

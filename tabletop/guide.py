@@ -132,9 +132,17 @@ def _expected(scenario: Scenario, expectation: Expectation) -> ExpectedAction:
     value = ", ".join(f"{k} = {v}" for k, v in expectation.value.items())
     within = _span(expectation.within) + (" (business days)" if expectation.business_days else "")
     return ExpectedAction(
-        id=expectation.id, who=who, what=expectation.title or action_title, action=expectation.action,
-        within=within, anchor=_anchor_text(scenario, expectation), weight=expectation.weight,
-        requires=tuple(expectation.requires), value=value, why=expectation.why, source=expectation.source,
+        id=expectation.id,
+        who=who,
+        what=expectation.title or action_title,
+        action=expectation.action,
+        within=within,
+        anchor=_anchor_text(scenario, expectation),
+        weight=expectation.weight,
+        requires=tuple(expectation.requires),
+        value=value,
+        why=expectation.why,
+        source=expectation.source,
     )
 
 
@@ -161,11 +169,23 @@ def _inject(scenario: Scenario, inject: Inject) -> GuideInject:
         kind = "time jump"
     to = "everyone" if "all" in inject.to else ", ".join(scenario.role_title(r) for r in inject.to)
     return GuideInject(
-        id=inject.id, time=time, clock=clock, kind=kind, channel=inject.channel, sender=inject.from_ or "Exercise control",
-        to=to, title=inject.title, body=inject.body.rstrip(),
+        id=inject.id,
+        time=time,
+        clock=clock,
+        kind=kind,
+        channel=inject.channel,
+        sender=inject.from_ or "Exercise control",
+        to=to,
+        title=inject.title,
+        body=inject.body.rstrip(),
         condition=inject.when.describe() if inject.when else "",
-        advance_to=(_clock(scenario, inject.advance_to) or format_offset(inject.advance_to)) if inject.advance_to is not None else "",
-        marks=tuple(inject.marks), objective=inject.objective, controller=inject.controller, notes=inject.notes.strip(),
+        advance_to=(_clock(scenario, inject.advance_to) or format_offset(inject.advance_to))
+        if inject.advance_to is not None
+        else "",
+        marks=tuple(inject.marks),
+        objective=inject.objective,
+        controller=inject.controller,
+        notes=inject.notes.strip(),
         expected=tuple(_expected(scenario, e) for e in scenario.expectations_for(inject.id)),
     )
 
@@ -177,7 +197,9 @@ def _timing(scenario: Scenario, injects: list[Inject]) -> str:
     first, last = min(times), max(times)
     text = format_offset(first) if first == last else f"{format_offset(first)} to {format_offset(last)}"
     if scenario.starts_at is not None:
-        text += f" ({_clock(scenario, first)}" + ("" if first == last else f" to {_clock(scenario, last)}") + ")"
+        text += (
+            f" ({_clock(scenario, first)}" + ("" if first == last else f" to {_clock(scenario, last)}") + ")"
+        )
     return text
 
 
@@ -232,24 +254,59 @@ def build_guide(scenario: Scenario) -> Guide:
         by_phase.setdefault(inject.phase, []).append(inject)
     for phase in scenario.phases:
         injects = by_phase.pop(phase.id, [])
-        modules.append(Module(phase.id, phase.title, phase.summary, _timing(scenario, injects),
-                              tuple(phase.questions), tuple(_inject(scenario, i) for i in injects)))
+        modules.append(
+            Module(
+                phase.id,
+                phase.title,
+                phase.summary,
+                _timing(scenario, injects),
+                tuple(phase.questions),
+                tuple(_inject(scenario, i) for i in injects),
+            )
+        )
     rest = [i for group in by_phase.values() for i in group]
     if rest:
-        modules.append(Module("other", "Other injects", "", _timing(scenario, rest), (),
-                              tuple(_inject(scenario, i) for i in rest)))
-    throughout = tuple(_expected(scenario, e) for e in scenario.expectations
-                       if e.anchor_kind != "inject" and e.regime is None)
+        modules.append(
+            Module(
+                "other",
+                "Other injects",
+                "",
+                _timing(scenario, rest),
+                (),
+                tuple(_inject(scenario, i) for i in rest),
+            )
+        )
+    throughout = tuple(
+        _expected(scenario, e)
+        for e in scenario.expectations
+        if e.anchor_kind != "inject" and e.regime is None
+    )
     clocks = tuple(_expected(scenario, e) for e in scenario.expectations if e.regime is not None)
     start = f"{scenario.starts_at:%A %d %B %Y, %H:%M}" if scenario.starts_at else "T+0 (no calendar time)"
     covered = _span(scenario.duration)
     return Guide(
-        id=scenario.id, title=scenario.title, summary=scenario.summary, kind=scenario.kind,
-        objectives=tuple(scenario.objectives), start=start, duration=covered,
-        roles=tuple((scenario.role_title(r), next((i.duty for i in scenario.role_info if i.id == r), "")) for r in scenario.roles),
-        facts=tuple(_facts(scenario)), modules=tuple(modules), throughout=throughout, clocks=clocks,
-        avoid=tuple((("Anyone" if a.role is None else scenario.role_title(a.role)) + ": " + ", ".join(a.actions), a.detail)
-                    for a in scenario.avoid),
+        id=scenario.id,
+        title=scenario.title,
+        summary=scenario.summary,
+        kind=scenario.kind,
+        objectives=tuple(scenario.objectives),
+        start=start,
+        duration=covered,
+        roles=tuple(
+            (scenario.role_title(r), next((i.duty for i in scenario.role_info if i.id == r), ""))
+            for r in scenario.roles
+        ),
+        facts=tuple(_facts(scenario)),
+        modules=tuple(modules),
+        throughout=throughout,
+        clocks=clocks,
+        avoid=tuple(
+            (
+                ("Anyone" if a.role is None else scenario.role_title(a.role)) + ": " + ", ".join(a.actions),
+                a.detail,
+            )
+            for a in scenario.avoid
+        ),
         hotwash=tuple(scenario.hotwash),
         responses=tuple((scenario.role_title(r.from_), r.on, r.title) for r in scenario.responses),
     )
@@ -276,7 +333,9 @@ def _environment(autoescape: bool) -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES)),
         undefined=StrictUndefined,
-        autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False) if autoescape else False,
+        autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False)
+        if autoescape
+        else False,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,

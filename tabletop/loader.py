@@ -321,14 +321,21 @@ class _Resolver:
         raw = self.doc.data
         draft = Draft(span=self.span, catalog=self.catalog)
         if not isinstance(raw, dict):
-            self.problems.append(self.span.problem(
-                f"expected a scenario: a mapping with id, title, duration, roles, injects; received {show(raw)}"))
+            self.problems.append(
+                self.span.problem(
+                    f"expected a scenario: a mapping with id, title, duration, roles, injects; received {show(raw)}"
+                )
+            )
             return None, draft
         for key in _RESOLVED_ONLY:
             if key in raw:
                 hint = " (did you mean 'variables'?)" if key == "values" else ""
-                self.problems.append(self.span.child(key).problem(
-                    f"{key!r} is filled in when the scenario is loaded; do not write it{hint}", at_key=True))
+                self.problems.append(
+                    self.span.child(key).problem(
+                        f"{key!r} is filled in when the scenario is loaded; do not write it{hint}",
+                        at_key=True,
+                    )
+                )
         raw = {k: v for k, v in raw.items() if k not in _RESOLVED_ONLY}
 
         seed = raw.get("seed", 0)
@@ -365,7 +372,11 @@ class _Resolver:
         if isinstance(raw_lists["phases"], list):
             for index, item in enumerate(raw_lists["phases"]):
                 span = self.span.child("phases").child(index)
-                data = self.render_keys(item, ("title", "summary", "questions"), span) if isinstance(item, dict) else item
+                data = (
+                    self.render_keys(item, ("title", "summary", "questions"), span)
+                    if isinstance(item, dict)
+                    else item
+                )
                 phase = self.item(Phase, data, span, "phase")
                 if phase is not None:
                     draft.phases.append(Located(phase, span))
@@ -416,7 +427,9 @@ class _Resolver:
                 if name in raw:
                     top[name] = value
             elif name == "injects":
-                top[name] = [loc.item for loc in draft.injects] or ([] if not value else [Inject(id="placeholder")])
+                top[name] = [loc.item for loc in draft.injects] or (
+                    [] if not value else [Inject(id="placeholder")]
+                )
         header = self.header(top)
         if header is None:
             return None, draft
@@ -473,14 +486,20 @@ class _Resolver:
     def item(self, model: Any, data: Any, span: Span, what: str) -> Any:
         if not isinstance(data, dict):
             keys = ", ".join(allowed_keys(model))
-            self.problems.append(span.problem(f"expected a mapping describing one {what} ({keys}), received {show(data)}"))
+            self.problems.append(
+                span.problem(f"expected a mapping describing one {what} ({keys}), received {show(data)}")
+            )
             return None
         return validate_model(model, data, span, self.problems)
 
     # injects --------------------------------------------------------------------------------
     def inject(self, item: Any, span: Span, starts_at: datetime | None) -> Located | None:
         if not isinstance(item, dict):
-            self.problems.append(span.problem(f"expected a mapping describing one inject (id, at, title, ...), received {show(item)}"))
+            self.problems.append(
+                span.problem(
+                    f"expected a mapping describing one inject (id, at, title, ...), received {show(item)}"
+                )
+            )
             return None
         merged = dict(item)
         fields: dict[str, Span] = {}
@@ -495,12 +514,20 @@ class _Resolver:
                 library_span = Span(library_span.doc, library_span.path, None, note)
                 origin = f"{library_span.doc.display}"
                 if not isinstance(library_data, dict):
-                    self.problems.append(library_span.problem(f"expected a mapping describing one inject, received {show(library_data)}"))
+                    self.problems.append(
+                        library_span.problem(
+                            f"expected a mapping describing one inject, received {show(library_data)}"
+                        )
+                    )
                 else:
                     for key in ("id", "at"):
                         if key in library_data:
-                            self.problems.append(library_span.child(key).problem(
-                                f"a library inject takes no {key!r}: the scenario that uses it gives it", at_key=True))
+                            self.problems.append(
+                                library_span.child(key).problem(
+                                    f"a library inject takes no {key!r}: the scenario that uses it gives it",
+                                    at_key=True,
+                                )
+                            )
                     for key, value in library_data.items():
                         if key in ("id", "at", "use"):
                             continue
@@ -515,23 +542,28 @@ class _Resolver:
                 text = merged["at"].strip() if isinstance(merged["at"], str) else ""
                 if is_branch and (text.upper().startswith("T+") or ":" in text):
                     raise TimeFormatError(
-                        f"a branch's `at` is the delay after its `when` condition, like +10m; received {merged['at']!r}")
+                        f"a branch's `at` is the delay after its `when` condition, like +10m; received {merged['at']!r}"
+                    )
                 if relative and not is_branch:
                     raise TimeFormatError(
                         f"{merged['at']!r} is relative to a branch condition, but this inject has no `when`; "
-                        f"write T+{merged['at'].strip()[1:]} for a time from the start")
+                        f"write T+{merged['at'].strip()[1:]} for a time from the start"
+                    )
                 merged["at"] = seconds
             except TimeFormatError as error:
                 self.problems.append(ispan.child("at").problem(str(error)))
                 merged.pop("at")
         elif not is_branch:
-            self.problems.append(ispan.problem("missing required key 'at' (when the inject is released, like T+20m or 09:30)"))
+            self.problems.append(
+                ispan.problem("missing required key 'at' (when the inject is released, like T+20m or 09:30)")
+            )
         if merged.get("advance_to") is not None:
             try:
                 seconds, relative = parse_at(merged["advance_to"], starts_at)
                 if relative:
                     raise TimeFormatError(
-                        f"expected an absolute time like T+24h or 'day 2 08:00', received {merged['advance_to']!r}")
+                        f"expected an absolute time like T+24h or 'day 2 08:00', received {merged['advance_to']!r}"
+                    )
                 merged["advance_to"] = seconds
             except TimeFormatError as error:
                 self.problems.append(ispan.child("advance_to").problem(str(error)))
@@ -539,7 +571,8 @@ class _Resolver:
         merged = self.render_keys(merged, _INJECT_TEXT, ispan)
         if isinstance(merged.get("expects"), list):
             merged["expects"] = [
-                self.render_expectation(e, ispan.child("expects").child(i)) for i, e in enumerate(merged["expects"])
+                self.render_expectation(e, ispan.child("expects").child(i))
+                for i, e in enumerate(merged["expects"])
             ]
         inject = validate_model(Inject, merged, ispan, self.problems)
         if inject is None:
@@ -548,30 +581,51 @@ class _Resolver:
 
     def resolve_use(self, use: Any, span: Span) -> tuple[Any, Span | None, list[Problem]]:
         if not isinstance(use, str) or "/" not in use:
-            return None, None, [span.problem(f"expected GROUP/NAME of an inject in injects/, like breach/anomalous-export; received {show(use)}")]
+            return (
+                None,
+                None,
+                [
+                    span.problem(
+                        f"expected GROUP/NAME of an inject in injects/, like breach/anomalous-export; received {show(use)}"
+                    )
+                ],
+            )
         data, library_span, problems = self.library.lookup(use)
         if library_span is None and not problems:
             names = self.library.names()
             hint = did_you_mean(use, names)
             where = ", ".join(display_path(f) for f in self.library.folders) or "no injects/ folder found"
-            return None, None, [span.problem(f"no inject {use!r} in the inject library{hint} (searched {where})")]
+            return (
+                None,
+                None,
+                [span.problem(f"no inject {use!r} in the inject library{hint} (searched {where})")],
+            )
         return data, library_span, problems
 
     # expectations from rubric sets and regimes ----------------------------------------------
-    def merge_expectations(self, header: Scenario, own: list[Located], own_avoid: list[Located], draft: Draft) -> None:
+    def merge_expectations(
+        self, header: Scenario, own: list[Located], own_avoid: list[Located], draft: Draft
+    ) -> None:
         catalog = self.catalog
         included: list[Located] = []
         included_avoid: list[Located] = []
         rubric_names = header.rubric if "rubric" not in self.invalid else []
         for index, name in enumerate(rubric_names):
-            via = self.span.child("rubric").child(index) if isinstance(self.doc.data.get("rubric"), list) else self.span.child("rubric")
+            via = (
+                self.span.child("rubric").child(index)
+                if isinstance(self.doc.data.get("rubric"), list)
+                else self.span.child("rubric")
+            )
             if name in rubric_names[:index]:
                 self.problems.append(via.problem(f"rubric set {name!r} is listed twice"))
                 continue
             rubric = catalog.rubrics.get(name)
             if rubric is None:
-                self.problems.append(via.problem(
-                    f"unknown rubric set {name!r}{did_you_mean(name, catalog.rubrics)}; expected one of: {', '.join(sorted(catalog.rubrics)) or 'none'}"))
+                self.problems.append(
+                    via.problem(
+                        f"unknown rubric set {name!r}{did_you_mean(name, catalog.rubrics)}; expected one of: {', '.join(sorted(catalog.rubrics)) or 'none'}"
+                    )
+                )
                 continue
             rspan = catalog.span("rubrics", name)
             note = f"included by {self.doc.display}"
@@ -580,7 +634,9 @@ class _Resolver:
                 data = expectation.model_dump(by_alias=True, exclude_unset=True)
                 rendered = self.render_expectation(data, e_span)
                 if rendered != data:
-                    expectation = expectation.model_copy(update={k: rendered[k] for k in ("title", "why") if k in rendered})
+                    expectation = expectation.model_copy(
+                        update={k: rendered[k] for k in ("title", "why") if k in rendered}
+                    )
                 if expectation.after is None:
                     expectation = expectation.model_copy(update={"after": "start"})
                 included.append(Located(expectation, e_span, via, origin=f"rubric set {name}"))
@@ -590,18 +646,29 @@ class _Resolver:
         regime_names = header.regimes if "regimes" not in self.invalid else []
         positions = header.context.data_positions
         for index, name in enumerate(regime_names):
-            via = self.span.child("regimes").child(index) if isinstance(self.doc.data.get("regimes"), list) else self.span.child("regimes")
+            via = (
+                self.span.child("regimes").child(index)
+                if isinstance(self.doc.data.get("regimes"), list)
+                else self.span.child("regimes")
+            )
             if name in regime_names[:index]:
                 self.problems.append(via.problem(f"regime {name!r} is listed twice"))
                 continue
             regime = catalog.regimes.get(name)
             if regime is None:
-                self.problems.append(via.problem(
-                    f"unknown regime {name!r}{did_you_mean(name, catalog.regimes)}; expected one of: {', '.join(sorted(catalog.regimes)) or 'none'}"))
+                self.problems.append(
+                    via.problem(
+                        f"unknown regime {name!r}{did_you_mean(name, catalog.regimes)}; expected one of: {', '.join(sorted(catalog.regimes)) or 'none'}"
+                    )
+                )
                 continue
             rspan = catalog.span("regimes", name)
             for c_index, clock in enumerate(regime.clocks):
-                c_span = Span(rspan.doc, rspan.path, rspan.fields, f"regime of {self.doc.display}").child("clocks").child(c_index)
+                c_span = (
+                    Span(rspan.doc, rspan.path, rspan.fields, f"regime of {self.doc.display}")
+                    .child("clocks")
+                    .child(c_index)
+                )
                 if clock.applies_if is not None and not any(
                     p.position == clock.applies_if or p.position == "both" for p in positions
                 ):
@@ -609,13 +676,17 @@ class _Resolver:
                 within = clock.within
                 if within == "contract":
                     contract = [
-                        p.notify_controller_within for p in positions
+                        p.notify_controller_within
+                        for p in positions
                         if p.position in ("processor", "both") and p.notify_controller_within is not None
                     ]
                     if not contract:
-                        self.problems.append(via.problem(
-                            f"regime {name!r} clock {clock.id!r} runs for the contract's time: add "
-                            "notify_controller_within to a processor entry of context.data_positions"))
+                        self.problems.append(
+                            via.problem(
+                                f"regime {name!r} clock {clock.id!r} runs for the contract's time: add "
+                                "notify_controller_within to a processor entry of context.data_positions"
+                            )
+                        )
                         continue
                     within = min(contract)
                 after = clock.after
@@ -623,11 +694,21 @@ class _Resolver:
                     after = f"marker:{after}"
                 try:
                     expectation = Expectation(
-                        id=clock.id, action=clock.action, owner=clock.owner, after=after, within=within,
-                        weight=clock.weight, late_credit=clock.late_credit, requires=clock.requires,
-                        value=clock.value, rationale=clock.rationale, business_days=clock.business_days,
+                        id=clock.id,
+                        action=clock.action,
+                        owner=clock.owner,
+                        after=after,
+                        within=within,
+                        weight=clock.weight,
+                        late_credit=clock.late_credit,
+                        requires=clock.requires,
+                        value=clock.value,
+                        rationale=clock.rationale,
+                        business_days=clock.business_days,
                         title=self.render(clock.title, c_span.child("title")),
-                        why=self.render(clock.why, c_span.child("why")), source=clock.source, regime=regime.id,
+                        why=self.render(clock.why, c_span.child("why")),
+                        source=clock.source,
+                        regime=regime.id,
                     )
                 except ValidationError as error:
                     self.problems.extend(validation_problems(error, c_span, Expectation, clock.model_dump()))
@@ -641,8 +722,11 @@ class _Resolver:
             previous = seen.get(located.item.id)
             if previous is not None:
                 line, _ = previous.span.doc.position(previous.span.path)
-                self.problems.append(located.span.child("id").problem(
-                    f"duplicate expectation id {located.item.id!r} (first defined on line {line})"))
+                self.problems.append(
+                    located.span.child("id").problem(
+                        f"duplicate expectation id {located.item.id!r} (first defined on line {line})"
+                    )
+                )
                 continue
             seen[located.item.id] = located
             merged.append(located)
@@ -651,9 +735,12 @@ class _Resolver:
                 continue  # the scenario tunes a rubric or regime expectation
             previous = seen.get(located.item.id)
             if previous is not None:
-                self.problems.append(located.via.problem(
-                    f"expectation id {located.item.id!r} comes from both {previous.origin} and {located.origin}; "
-                    "define it in the scenario to choose one"))
+                self.problems.append(
+                    located.via.problem(
+                        f"expectation id {located.item.id!r} comes from both {previous.origin} and {located.origin}; "
+                        "define it in the scenario to choose one"
+                    )
+                )
                 continue
             seen[located.item.id] = located
             merged.append(located)
@@ -674,7 +761,9 @@ class _Resolver:
         avoid: list[Located] = []
         for located in own_avoid:
             if located.item.id in own_avoid_ids:
-                self.problems.append(located.span.child("id").problem(f"duplicate avoid rule id {located.item.id!r}"))
+                self.problems.append(
+                    located.span.child("id").problem(f"duplicate avoid rule id {located.item.id!r}")
+                )
                 continue
             own_avoid_ids[located.item.id] = located
             avoid.append(located)
@@ -687,7 +776,9 @@ class _Resolver:
         draft.avoid = avoid
 
 
-def resolve_scenario(path: Path | str, seed: int | None = None) -> tuple[Scenario | None, list[Problem], Draft | None]:
+def resolve_scenario(
+    path: Path | str, seed: int | None = None
+) -> tuple[Scenario | None, list[Problem], Draft | None]:
     """Resolve a scenario file; returns (scenario or None, problems, draft). Never raises for
     the author's mistakes."""
     problems: list[Problem] = []
@@ -728,7 +819,11 @@ class Validation:
             return f"{n} {word}{'' if n == 1 else 's'}"
 
         head = ", ".join(
-            [plural(self.scenarios, "scenario"), plural(self.injects, "inject"), plural(self.rubric_sets, "rubric set")]
+            [
+                plural(self.scenarios, "scenario"),
+                plural(self.injects, "inject"),
+                plural(self.rubric_sets, "rubric set"),
+            ]
         )
         if not self.problems:
             return f"{head}: no problems"
@@ -804,7 +899,9 @@ def validate_library_file(path: Path) -> tuple[int, list[Problem]]:
     relative = path.resolve().relative_to(folder).with_suffix("")
     span = Span(doc, ())
     if not isinstance(doc.data, dict):
-        return 0, problems + [span.problem(f"expected a mapping (one inject, or several by name), received {show(doc.data)}")]
+        return 0, problems + [
+            span.problem(f"expected a mapping (one inject, or several by name), received {show(doc.data)}")
+        ]
     if len(relative.parts) > 1 and _looks_like_inject(doc.data):
         items = [(doc.data, span)]
     else:
@@ -812,12 +909,17 @@ def validate_library_file(path: Path) -> tuple[int, list[Problem]]:
     catalog = catalog_for(path)
     for data, item_span in items:
         if not isinstance(data, dict):
-            problems.append(item_span.problem(f"expected a mapping describing one inject, received {show(data)}"))
+            problems.append(
+                item_span.problem(f"expected a mapping describing one inject, received {show(data)}")
+            )
             continue
         for key in ("id", "at"):
             if key in data:
-                problems.append(item_span.child(key).problem(
-                    f"a library inject takes no {key!r}: the scenario that uses it gives it", at_key=True))
+                problems.append(
+                    item_span.child(key).problem(
+                        f"a library inject takes no {key!r}: the scenario that uses it gives it", at_key=True
+                    )
+                )
         checked = {k: v for k, v in data.items() if k not in ("id", "at", "use", "when", "advance_to")}
         for key in _INJECT_TEXT:
             if isinstance(checked.get(key), str):

@@ -130,10 +130,7 @@ class Expectation(Strict):
             return value
         kind, _, target = value.partition(":")
         if kind not in ("inject", "action", "marker") or not target:
-            raise ValueError(
-                "expected one of start, inject:ID, action:ID, marker:NAME; "
-                f"received {value!r}"
-            )
+            raise ValueError(f"expected one of start, inject:ID, action:ID, marker:NAME; received {value!r}")
         return value
 
     @property
@@ -287,9 +284,7 @@ class Action(Strict):
     area: Area
     default_owner: str
     description: str = ""
-    fields: Annotated[dict[str, FieldSpec], BeforeValidator(_field_shorthand)] = Field(
-        default_factory=dict
-    )
+    fields: Annotated[dict[str, FieldSpec], BeforeValidator(_field_shorthand)] = Field(default_factory=dict)
     rationale: Requirement = "optional"
     sets_marker: str | None = None
     hands_on: bool = False

@@ -92,21 +92,67 @@ ALIASES: dict[str, str] = {
 
 # Keys of the authored scenario that travel with the MSEL (everything but the injects).
 FRAME_KEYS: tuple[str, ...] = (
-    "id", "title", "summary", "kind", "objectives", "starts_at", "duration", "speed", "seed",
-    "roles", "regimes", "rubric", "variables", "context", "phases", "responses", "expectations",
-    "avoid", "hotwash", "delegate_delay",
+    "id",
+    "title",
+    "summary",
+    "kind",
+    "objectives",
+    "starts_at",
+    "duration",
+    "speed",
+    "seed",
+    "roles",
+    "regimes",
+    "rubric",
+    "variables",
+    "context",
+    "phases",
+    "responses",
+    "expectations",
+    "avoid",
+    "hotwash",
+    "delegate_delay",
 )
 
 _CHANNEL_WORDS = {
-    "e-mail": "email", "mail": "email", "slack": "chat", "teams": "chat", "im": "chat",
-    "call": "phone", "telephone": "phone", "voice": "phone", "page": "alert", "pager": "alert",
-    "monitoring": "alert", "helpdesk": "ticket", "service desk": "ticket", "media": "news",
-    "press": "news", "social media": "news", "in person": "briefing", "verbal": "briefing",
-    "facilitator": "briefing", "brief": "briefing",
+    "e-mail": "email",
+    "mail": "email",
+    "slack": "chat",
+    "teams": "chat",
+    "im": "chat",
+    "call": "phone",
+    "telephone": "phone",
+    "voice": "phone",
+    "page": "alert",
+    "pager": "alert",
+    "monitoring": "alert",
+    "helpdesk": "ticket",
+    "service desk": "ticket",
+    "media": "news",
+    "press": "news",
+    "social media": "news",
+    "in person": "briefing",
+    "verbal": "briefing",
+    "facilitator": "briefing",
+    "brief": "briefing",
 }
 
-_EXPECTATION_KEYS = ("id", "action", "owner", "after", "within", "weight", "late_credit", "requires",
-                     "value", "rationale", "business_days", "title", "why", "source")
+_EXPECTATION_KEYS = (
+    "id",
+    "action",
+    "owner",
+    "after",
+    "within",
+    "weight",
+    "late_credit",
+    "requires",
+    "value",
+    "rationale",
+    "business_days",
+    "title",
+    "why",
+    "source",
+)
 
 
 class MselError(Exception):
@@ -144,7 +190,9 @@ def _flow(value: Any) -> str:
     return text.strip().removesuffix("...").strip()
 
 
-def _expectation_cell(expectation: Expectation, anchor: str, scenario: Scenario | None = None) -> dict[str, Any]:
+def _expectation_cell(
+    expectation: Expectation, anchor: str, scenario: Scenario | None = None
+) -> dict[str, Any]:
     data = expectation.model_dump(mode="json", exclude_defaults=True)
     if data.get("after") == anchor:
         data.pop("after")
@@ -199,7 +247,10 @@ def msel_rows(scenario: Scenario, own_expectation_ids: Iterable[str] = ()) -> li
     `own_expectation_ids` (written at scenario level, so they travel in the frame instead).
     """
     skip = set(own_expectation_ids)
-    order = sorted(range(len(scenario.injects)), key=lambda n: (scenario.injects[n].when is not None, scenario.injects[n].at, n))
+    order = sorted(
+        range(len(scenario.injects)),
+        key=lambda n: (scenario.injects[n].when is not None, scenario.injects[n].at, n),
+    )
     scheduled = [n for n in order if scenario.injects[n].when is None]
     branches = [n for n in range(len(scenario.injects)) if scenario.injects[n].when is not None]
     rows = []
@@ -255,14 +306,22 @@ def scenario_frame(source: Path | None, scenario: Scenario, seed: int | None = N
             raw = {}
     if not raw:
         data = scenario.to_json()
-        raw = {key: data[key] for key in FRAME_KEYS if key in data and key not in ("expectations", "avoid", "variables")}
+        raw = {
+            key: data[key]
+            for key in FRAME_KEYS
+            if key in data and key not in ("expectations", "avoid", "variables")
+        }
         raw["duration"] = format_duration(scenario.duration)
         raw["delegate_delay"] = format_duration(scenario.delegate_delay)
     frame = {key: raw[key] for key in FRAME_KEYS if key in raw}
     if seed is not None:
         frame["seed"] = seed
     if isinstance(frame.get("starts_at"), (datetime, date)):
-        frame["starts_at"] = frame["starts_at"].isoformat(timespec="minutes") if isinstance(frame["starts_at"], datetime) else frame["starts_at"].isoformat()
+        frame["starts_at"] = (
+            frame["starts_at"].isoformat(timespec="minutes")
+            if isinstance(frame["starts_at"], datetime)
+            else frame["starts_at"].isoformat()
+        )
     return frame
 
 
@@ -294,7 +353,12 @@ def _rubric_ids(scenario: Scenario, source: Path | None) -> set[str]:
         catalog = catalog_for(Path(source).resolve().parent if source else None)
     except Exception:  # without a catalog nothing is known to come from a rubric
         return set()
-    return {e.id for name in scenario.rubric if name in catalog.rubrics for e in catalog.rubrics[name].expectations}
+    return {
+        e.id
+        for name in scenario.rubric
+        if name in catalog.rubrics
+        for e in catalog.rubrics[name].expectations
+    }
 
 
 def _authored_expectation(expectation: Expectation) -> dict[str, Any]:
@@ -313,21 +377,31 @@ def build_msel(scenario: Scenario, source: Path | None = None, seed: int | None 
     """
     frame = scenario_frame(source, scenario, seed)
     own = {e.get("id") for e in frame.get("expectations") or [] if isinstance(e, dict)}
-    in_rows = {e.id for e in scenario.expectations if (e.after or "").startswith("inject:") and e.id not in own}
+    in_rows = {
+        e.id for e in scenario.expectations if (e.after or "").startswith("inject:") and e.id not in own
+    }
     derived = _rubric_ids(scenario, source) - _authored_inline_ids(source)
     leftover = [
-        e for e in scenario.expectations
+        e
+        for e in scenario.expectations
         if e.id not in own and e.id not in in_rows and e.regime is None and e.id not in derived
     ]
     if leftover:
-        frame["expectations"] = list(frame.get("expectations") or []) + [_authored_expectation(e) for e in leftover]
+        frame["expectations"] = list(frame.get("expectations") or []) + [
+            _authored_expectation(e) for e in leftover
+        ]
     return Msel(rows=tuple(msel_rows(scenario, own)), frame=frame)
 
 
 def _frame_cell(value: Any) -> str:
     if isinstance(value, str):
         return value
-    return yaml.safe_dump(value, sort_keys=False, allow_unicode=True, width=100).rstrip("\n").removesuffix("...").rstrip()
+    return (
+        yaml.safe_dump(value, sort_keys=False, allow_unicode=True, width=100)
+        .rstrip("\n")
+        .removesuffix("...")
+        .rstrip()
+    )
 
 
 def to_csv(msel: Msel) -> str:
@@ -357,8 +431,10 @@ def to_xlsx(msel: Msel, path: Path) -> None:
         cell.font = Font(bold=True)
         cell.fill = PatternFill("solid", fgColor="DDE4EE")
     for row in msel.rows:
-        sheet.append([int(row.get("Sequence")) if row.get("Sequence").isdigit() else row.get("Sequence")]
-                     + [row.get(column) for column in COLUMNS[1:]])
+        sheet.append(
+            [int(row.get("Sequence")) if row.get("Sequence").isdigit() else row.get("Sequence")]
+            + [row.get(column) for column in COLUMNS[1:]]
+        )
     widths = {"Description": 70, "Expected player action": 50, "Expectations": 60, "Notes": 40, "Title": 40}
     for index, column in enumerate(COLUMNS, start=1):
         letter = sheet.cell(row=1, column=index).column_letter
@@ -535,9 +611,13 @@ class _Importer:
             seen[column] = index
             mapping[index] = column
         if not self.table.header:
-            self.problems.append(f"{self.table.display}: row 1: no header row; expected columns {', '.join(HSEEP_COLUMNS)}")
+            self.problems.append(
+                f"{self.table.display}: row 1: no header row; expected columns {', '.join(HSEEP_COLUMNS)}"
+            )
         elif not any(c in seen for c in ("Time", "Clock")):
-            self.problems.append(f"{self.table.display}: row 1: no Time column; expected one of the columns {', '.join(COLUMNS)}")
+            self.problems.append(
+                f"{self.table.display}: row 1: no Time column; expected one of the columns {', '.join(COLUMNS)}"
+            )
         elif not any(c in seen for c in ("Description", "Title")):
             self.problems.append(f"{self.table.display}: row 1: no Description or Title column")
         return mapping
@@ -556,7 +636,11 @@ class _Importer:
             if inject is None:
                 continue
             if inject["id"] in ids:
-                self.problem(row, "Inject ID", f"id {inject['id']!r} is already used on row {ids[inject['id']]}; ids must be unique")
+                self.problem(
+                    row,
+                    "Inject ID",
+                    f"id {inject['id']!r} is already used on row {ids[inject['id']]}; ids must be unique",
+                )
                 continue
             ids[inject["id"]] = row
             self.row_of[len(injects)] = row
@@ -565,8 +649,14 @@ class _Importer:
             self.problems.append(f"{self.table.display}: no inject rows below the header")
         return injects
 
-    def read_row(self, row: int, cells: dict[str, str], starts_at: datetime | None,
-                 phases: set[str] | None, sequence: int) -> dict[str, Any] | None:
+    def read_row(
+        self,
+        row: int,
+        cells: dict[str, str],
+        starts_at: datetime | None,
+        phases: set[str] | None,
+        sequence: int,
+    ) -> dict[str, Any] | None:
         before = len(self.problems)
         inject: dict[str, Any] = {}
         title = cells.get("Title", "").strip()
@@ -575,7 +665,9 @@ class _Importer:
         if not inject_id:
             inject_id = _slug(title) or f"inject-{sequence}"
         elif not re.match(r"^[a-z0-9][a-z0-9_\-]*$", inject_id):
-            self.problem(row, "Inject ID", f"expected lower-case letters, digits, - and _, received {inject_id!r}")
+            self.problem(
+                row, "Inject ID", f"expected lower-case letters, digits, - and _, received {inject_id!r}"
+            )
         inject["id"] = inject_id
 
         condition = cells.get("Condition", "").strip()
@@ -585,7 +677,11 @@ class _Importer:
             kind, _, target = condition.partition(":")
             kind, target = kind.strip().lower(), target.strip()
             if kind not in ("missed", "done", "marker", "after") or not target:
-                self.problem(row, "Condition", f"expected 'missed: EXPECTATION', 'done: ACTION', 'marker: NAME' or 'after: INJECT', received {condition!r}")
+                self.problem(
+                    row,
+                    "Condition",
+                    f"expected 'missed: EXPECTATION', 'done: ACTION', 'marker: NAME' or 'after: INJECT', received {condition!r}",
+                )
             else:
                 inject["when"] = {kind: target}
             text = time_text or "+0s"
@@ -593,10 +689,16 @@ class _Importer:
                 seconds = parse_duration(text.lstrip("+").removeprefix("T+").removeprefix("t+"))
                 inject["at"] = f"+{format_duration(seconds)}"
             except TimeFormatError as error:
-                self.problem(row, "Time", f"a branch's time is the delay after its condition, like +10m: {error}")
+                self.problem(
+                    row, "Time", f"a branch's time is the delay after its condition, like +10m: {error}"
+                )
         else:
             if time_text.startswith("+"):
-                self.problem(row, "Time", f"{time_text!r} is relative, but the row has no Condition; write T+{time_text[1:]} or add a Condition")
+                self.problem(
+                    row,
+                    "Time",
+                    f"{time_text!r} is relative, but the row has no Condition; write T+{time_text[1:]} or add a Condition",
+                )
             elif time_text or clock_text:
                 text = time_text or clock_text
                 column = "Time" if time_text else "Clock"
@@ -613,7 +715,9 @@ class _Importer:
             try:
                 seconds, relative = parse_at(advance, starts_at)
                 if relative:
-                    raise TimeFormatError(f"expected an absolute time like 'day 2 08:00' or T+24h, received {advance!r}")
+                    raise TimeFormatError(
+                        f"expected an absolute time like 'day 2 08:00' or T+24h, received {advance!r}"
+                    )
                 inject["advance_to"] = format_offset(seconds)
             except TimeFormatError as error:
                 self.problem(row, "Advance to", str(error))
@@ -632,7 +736,9 @@ class _Importer:
             if word not in CHANNELS:
                 word = _CHANNEL_WORDS.get(word.split()[0], word.split()[0]) if word.split() else word
             if word not in CHANNELS:
-                self.problem(row, "Delivery method", f"expected one of {', '.join(CHANNELS)}, received {channel!r}")
+                self.problem(
+                    row, "Delivery method", f"expected one of {', '.join(CHANNELS)}, received {channel!r}"
+                )
             inject["channel"] = word
         sender = cells.get("From", "").strip()
         if sender:
@@ -647,7 +753,10 @@ class _Importer:
         marks = [m.strip() for m in re.split(r"[;,]", cells.get("Marks", "")) if m.strip()]
         if marks:
             inject["marks"] = marks
-        for column, key in (("Objective or capability", "objective"), ("Responsible controller", "controller")):
+        for column, key in (
+            ("Objective or capability", "objective"),
+            ("Responsible controller", "controller"),
+        ):
             if cells.get(column, "").strip():
                 inject[key] = cells[column].strip()
         notes = cells.get("Notes", "").strip()
@@ -676,7 +785,11 @@ class _Importer:
             if role is None:
                 from tabletop.problems import did_you_mean
 
-                self.problem(row, "To", f"unknown role {name!r}{did_you_mean(key, self.roles)}; expected role ids or `all`")
+                self.problem(
+                    row,
+                    "To",
+                    f"unknown role {name!r}{did_you_mean(key, self.roles)}; expected role ids or `all`",
+                )
                 continue
             roles.append(role)
         return roles
@@ -689,16 +802,28 @@ class _Importer:
             try:
                 value = yaml.safe_load(line)
             except yaml.YAMLError as error:
-                self.problem(row, "Expectations", f"line {number} is not readable: {getattr(error, 'problem', None) or error}; "
-                             "expected one expectation per line like {id: dpo-in, action: involve_dpo, within: 30m}")
+                self.problem(
+                    row,
+                    "Expectations",
+                    f"line {number} is not readable: {getattr(error, 'problem', None) or error}; "
+                    "expected one expectation per line like {id: dpo-in, action: involve_dpo, within: 30m}",
+                )
                 continue
             if not isinstance(value, dict):
-                self.problem(row, "Expectations", f"line {number}: expected a mapping like {{id: dpo-in, action: involve_dpo, within: 30m}}, received {line.strip()!r}")
+                self.problem(
+                    row,
+                    "Expectations",
+                    f"line {number}: expected a mapping like {{id: dpo-in, action: involve_dpo, within: 30m}}, received {line.strip()!r}",
+                )
                 continue
             unknown = [k for k in value if k not in _EXPECTATION_KEYS]
             missing = [k for k in ("id", "action", "within") if k not in value]
             if unknown:
-                self.problem(row, "Expectations", f"line {number}: unknown key {unknown[0]!r}; expected {', '.join(_EXPECTATION_KEYS)}")
+                self.problem(
+                    row,
+                    "Expectations",
+                    f"line {number}: unknown key {unknown[0]!r}; expected {', '.join(_EXPECTATION_KEYS)}",
+                )
                 continue
             if missing:
                 self.problem(row, "Expectations", f"line {number}: missing {', '.join(missing)}")
@@ -712,7 +837,9 @@ class _Importer:
         return out
 
 
-def read_msel(path: Path | str, *, roles: Iterable[tuple[str, str]] = (), fallback_id: str | None = None) -> dict[str, Any]:
+def read_msel(
+    path: Path | str, *, roles: Iterable[tuple[str, str]] = (), fallback_id: str | None = None
+) -> dict[str, Any]:
     """Read an MSEL file (.csv or .xlsx) into authored scenario data (a dict ready for YAML).
 
     `roles` are (id, title) pairs used to read the To column (default: the catalog's roles;
@@ -722,8 +849,9 @@ def read_msel(path: Path | str, *, roles: Iterable[tuple[str, str]] = (), fallba
     return _read_msel(path, roles=roles, fallback_id=fallback_id)[0]
 
 
-def _read_msel(path: Path | str, *, roles: Iterable[tuple[str, str]] = (),
-               fallback_id: str | None = None) -> tuple[dict[str, Any], dict[int, int]]:
+def _read_msel(
+    path: Path | str, *, roles: Iterable[tuple[str, str]] = (), fallback_id: str | None = None
+) -> tuple[dict[str, Any], dict[int, int]]:
     """read_msel, plus the spreadsheet row of each inject (by its index in `injects`)."""
     path = Path(path)
     from tabletop.yamlsource import display_path
@@ -748,7 +876,9 @@ def _read_msel(path: Path | str, *, roles: Iterable[tuple[str, str]] = (),
         if isinstance(role_id, str):
             role_names.setdefault(role_id.lower(), role_id)
     starts_at = _starts_at(frame.get("starts_at"))
-    phases = {p.get("id") for p in frame.get("phases") or [] if isinstance(p, dict)} if "phases" in frame else None
+    phases = (
+        {p.get("id") for p in frame.get("phases") or [] if isinstance(p, dict)} if "phases" in frame else None
+    )
     injects = importer.read_rows(starts_at, phases)
     if importer.problems:
         raise MselError(importer.problems)
@@ -835,15 +965,28 @@ def locate_problem(key: str, injects_rows: dict[int, int], display: str) -> str 
     if row is None:
         return None
     column = {
-        "at": "Time", "when": "Condition", "advance_to": "Advance to", "phase": "Phase",
-        "channel": "Delivery method", "from": "From", "to": "To", "title": "Title", "body": "Description",
-        "marks": "Marks", "expects": "Expectations", "objective": "Objective or capability",
-        "controller": "Responsible controller", "notes": "Notes", "id": "Inject ID",
+        "at": "Time",
+        "when": "Condition",
+        "advance_to": "Advance to",
+        "phase": "Phase",
+        "channel": "Delivery method",
+        "from": "From",
+        "to": "To",
+        "title": "Title",
+        "body": "Description",
+        "marks": "Marks",
+        "expects": "Expectations",
+        "objective": "Objective or capability",
+        "controller": "Responsible controller",
+        "notes": "Notes",
+        "id": "Inject ID",
     }.get(match.group(2) or "", "Inject ID")
     return f"{display}: row {row}, column {column}"
 
 
-def import_msel(path: Path | str, out: Path | str, *, roles: Iterable[tuple[str, str]] = ()) -> tuple[Path, list[str]]:
+def import_msel(
+    path: Path | str, out: Path | str, *, roles: Iterable[tuple[str, str]] = ()
+) -> tuple[Path, list[str]]:
     """Import an MSEL to scenario YAML at `out` and check it with the loader.
 
     Returns (path written, problems). Nothing is written when a row is malformed (MselError) or
@@ -867,7 +1010,11 @@ def import_msel(path: Path | str, out: Path | str, *, roles: Iterable[tuple[str,
     messages = []
     for problem in problems:
         where = locate_problem(problem.key, importer_rows, display_path(path))
-        messages.append(f"{where}: {problem.message}" if where else f"{display_path(path)}: {problem.key}: {problem.message}")
+        messages.append(
+            f"{where}: {problem.message}"
+            if where
+            else f"{display_path(path)}: {problem.key}: {problem.message}"
+        )
     if messages:
         staging.unlink(missing_ok=True)
         return out, messages

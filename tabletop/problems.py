@@ -28,7 +28,13 @@ class Problem:
         return f"{self.path}:{self.line}:{self.col}: {self.key}: {self.message}"
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "line": self.line, "col": self.col, "key": self.key, "message": self.message}
+        return {
+            "path": self.path,
+            "line": self.line,
+            "col": self.col,
+            "key": self.key,
+            "message": self.message,
+        }
 
 
 class ScenarioError(Exception):
@@ -115,11 +121,7 @@ def _inner_model(annotation: Any) -> type[BaseModel] | None:
 
 
 def allowed_keys(model: type[BaseModel]) -> list[str]:
-    return [
-        (info.alias or name)
-        for name, info in model.model_fields.items()
-        if name not in HIDDEN_FIELDS
-    ]
+    return [(info.alias or name) for name, info in model.model_fields.items() if name not in HIDDEN_FIELDS]
 
 
 def _model_at(model: type[BaseModel] | None, loc: KeyPath) -> type[BaseModel] | None:
@@ -191,9 +193,9 @@ def error_message(error: Mapping[str, Any], model: type[BaseModel] | None, loc: 
     message = str(error.get("msg", "invalid value"))
     for prefix in ("Value error, ", "Assertion failed, "):
         if message.startswith(prefix):
-            message = message[len(prefix):]
+            message = message[len(prefix) :]
     if message.startswith("Input should be "):
-        message = "expected " + message[len("Input should be "):]
+        message = "expected " + message[len("Input should be ") :]
     elif message.startswith("String should match pattern"):
         message = "expected an id of lower-case letters, digits, '-' and '_' (like dpo-in)"
     elif message.startswith("List should have at least 1 item"):

@@ -20,11 +20,42 @@ LOCALE = "en_GB"
 _PROVIDER_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _NOT_PROVIDERS = frozenset(
     {
-        "seed", "seed_instance", "seed_locale", "add_provider", "get_providers", "provider",
-        "get_formatter", "set_formatter", "set_arguments", "get_arguments", "del_arguments",
-        "format", "parse", "factories", "locales", "weights", "random", "unique", "optional",
-        "items", "generator_attrs", "cache_pattern", "xml", "json", "json_bytes", "csv", "tsv",
-        "psv", "dsv", "zip", "tar", "image", "binary", "pyobject", "pystruct", "profile",
+        "seed",
+        "seed_instance",
+        "seed_locale",
+        "add_provider",
+        "get_providers",
+        "provider",
+        "get_formatter",
+        "set_formatter",
+        "set_arguments",
+        "get_arguments",
+        "del_arguments",
+        "format",
+        "parse",
+        "factories",
+        "locales",
+        "weights",
+        "random",
+        "unique",
+        "optional",
+        "items",
+        "generator_attrs",
+        "cache_pattern",
+        "xml",
+        "json",
+        "json_bytes",
+        "csv",
+        "tsv",
+        "psv",
+        "dsv",
+        "zip",
+        "tar",
+        "image",
+        "binary",
+        "pyobject",
+        "pystruct",
+        "profile",
     }
 )
 _TEMPLATE_MARKERS = ("{{", "{%", "{#")
@@ -55,11 +86,7 @@ def _faker():
 
 def provider_names() -> list[str]:
     fake = _faker()
-    return sorted(
-        name
-        for name in dir(fake)
-        if _PROVIDER_NAME.match(name) and name not in _NOT_PROVIDERS
-    )
+    return sorted(name for name in dir(fake) if _PROVIDER_NAME.match(name) and name not in _NOT_PROVIDERS)
 
 
 def _plain(value: Any) -> Any:
@@ -123,9 +150,14 @@ def _generate(fake: Any, variables: dict[str, Any], seed: int) -> tuple[dict[str
                     method = _provider(fake, spec["faker"])
                     kwargs = {k: v for k, v in spec.items() if k != "faker"}
                     for key, argument in kwargs.items():
-                        if key not in _UNBOUNDED_ARGUMENTS and isinstance(argument, int) and abs(argument) > _MAX_ARGUMENT:
+                        if (
+                            key not in _UNBOUNDED_ARGUMENTS
+                            and isinstance(argument, int)
+                            and abs(argument) > _MAX_ARGUMENT
+                        ):
                             raise VariableError(
-                                f"argument {key}={argument} is too large for a scenario text (at most {_MAX_ARGUMENT})")
+                                f"argument {key}={argument} is too large for a scenario text (at most {_MAX_ARGUMENT})"
+                            )
                     try:
                         values[name] = _plain(method(**kwargs))
                     except (TypeError, ValueError, AttributeError, KeyError, IndexError) as error:

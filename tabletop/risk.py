@@ -17,11 +17,31 @@ _TABLE: tuple[tuple[str, ...], ...] = (
 )
 
 _ALIASES = {
-    "very low": 0, "very_low": 0, "very-low": 0, "vl": 0, "1": 0, "negligible": 0,
-    "low": 1, "l": 1, "2": 1, "minor": 1,
-    "moderate": 2, "medium": 2, "m": 2, "3": 2,
-    "high": 3, "h": 3, "4": 3, "major": 3,
-    "very high": 4, "very_high": 4, "very-high": 4, "vh": 4, "5": 4, "severe": 4, "critical": 4,
+    "very low": 0,
+    "very_low": 0,
+    "very-low": 0,
+    "vl": 0,
+    "1": 0,
+    "negligible": 0,
+    "low": 1,
+    "l": 1,
+    "2": 1,
+    "minor": 1,
+    "moderate": 2,
+    "medium": 2,
+    "m": 2,
+    "3": 2,
+    "high": 3,
+    "h": 3,
+    "4": 3,
+    "major": 3,
+    "very high": 4,
+    "very_high": 4,
+    "very-high": 4,
+    "vh": 4,
+    "5": 4,
+    "severe": 4,
+    "critical": 4,
 }
 
 

@@ -344,9 +344,7 @@ def _same_value(expected: Any, received: Any) -> bool:
     return False
 
 
-def _deadline(
-    scenario: Scenario, expectation: Expectation, anchor: float, warnings: list[str]
-) -> float:
+def _deadline(scenario: Scenario, expectation: Expectation, anchor: float, warnings: list[str]) -> float:
     if not expectation.business_days:
         return anchor + expectation.within
     days, rest = divmod(expectation.within, 86400)
@@ -392,9 +390,7 @@ def _prepared(scenario: Scenario) -> tuple[dict[str, Action], dict[str, list[str
     return prepared
 
 
-def score(
-    scenario: Scenario, events: Iterable[dict[str, Any]], *, until: float | None = None
-) -> Scorecard:
+def score(scenario: Scenario, events: Iterable[dict[str, Any]], *, until: float | None = None) -> Scorecard:
     """Score a run. Pure: the same scenario and events give the same Scorecard anywhere.
 
     `until` gives the live score: only events at or before `until` are seen, and undone
@@ -451,9 +447,10 @@ def score(
                     )
             if action_id in REGULATOR_DECISIONS:
                 outcome = str(_fields(event).get("outcome", "")).strip().lower()
-                if outcome in ("not_notify", "not notify", "no") and not str(
-                    event.get("rationale") or ""
-                ).strip():
+                if (
+                    outcome in ("not_notify", "not notify", "no")
+                    and not str(event.get("rationale") or "").strip()
+                ):
                     findings.append(
                         Finding(
                             id=NOT_NOTIFY_FINDING,
@@ -515,10 +512,7 @@ def score(
     else:
         total = 0.0 if penalty_total > 0 else 1.0
     total = min(1.0, max(0.0, total))
-    areas = {
-        area: (area_credit[area] / w if w > 0 else 1.0)
-        for area, w in sorted(area_weight.items())
-    }
+    areas = {area: (area_credit[area] / w if w > 0 else 1.0) for area, w in sorted(area_weight.items())}
     clocks = tuple(
         ClockResult(
             id=r.id,
@@ -607,8 +601,7 @@ def _evaluate(
         return ExpectationResult(
             **base,
             status=NOT_APPLICABLE,
-            reason=f"not applicable: {_anchor_text(expectation)} {never}"
-            + ("" if final else " (yet)"),
+            reason=f"not applicable: {_anchor_text(expectation)} {never}" + ("" if final else " (yet)"),
         )
     deadline = _deadline(scenario, expectation, anchor, warnings)
     done = first.get(expectation.action)
@@ -653,8 +646,7 @@ def _evaluate(
         flags.append(WRONG_VALUE)
         notes.append(
             "; ".join(
-                f"{k} was {fields.get(k, 'not given')!r}, expected {expectation.value[k]!r}"
-                for k in wrong
+                f"{k} was {fields.get(k, 'not given')!r}, expected {expectation.value[k]!r}" for k in wrong
             )
         )
 
@@ -681,9 +673,7 @@ def _evaluate(
             reason += f": {base_text}" if status == LATE else ": credit 1"
 
     delegated_at = event.get("delegated_at")
-    delegation_seconds = (
-        done.t - float(delegated_at) if isinstance(delegated_at, (int, float)) else None
-    )
+    delegation_seconds = done.t - float(delegated_at) if isinstance(delegated_at, (int, float)) else None
     return ExpectationResult(
         **base,
         status=status,
@@ -765,7 +755,9 @@ def read_run(path: str | Path) -> TranscriptRun:
         except ValueError as error:
             problem = f"{path}:{number}: not valid JSON ({error.msg} at column {error.colno})"
             if number == last + 1 and events:
-                warnings.append(f"{path}:{number}: torn last line skipped (the run was interrupted mid-write)")
+                warnings.append(
+                    f"{path}:{number}: torn last line skipped (the run was interrupted mid-write)"
+                )
                 continue
             raise TranscriptError(problem) from None
         if not isinstance(event, dict):
@@ -780,7 +772,9 @@ def read_run(path: str | Path) -> TranscriptRun:
         )
     embedded = started.get("scenario")
     if not isinstance(embedded, dict):
-        raise TranscriptError(f"{path}:1: key 'scenario': expected the resolved scenario embedded as an object")
+        raise TranscriptError(
+            f"{path}:1: key 'scenario': expected the resolved scenario embedded as an object"
+        )
     try:
         scenario = embedded_scenario(embedded)
     except Exception as error:  # pydantic ValidationError: report the first problem plainly

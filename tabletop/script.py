@@ -93,19 +93,21 @@ def load_script(path: str | Path, scenario: Scenario | None = None) -> DecisionS
         raise ScriptError([f"{doc.display}:1: expected a mapping with participants and decisions"])
     for key in data:
         if key not in ("participants", "decisions"):
-            problems.append(f"{_where(doc, (key,), True)}: unknown key {key!r}; expected participants, decisions")
+            problems.append(
+                f"{_where(doc, (key,), True)}: unknown key {key!r}; expected participants, decisions"
+            )
 
     participants: list[Participant] = []
     raw_people = data.get("participants")
     if not isinstance(raw_people, list) or not raw_people:
-        problems.append(
-            f"{_where(doc, ('participants',))}: expected participants: a list of {{name, role}}"
-        )
+        problems.append(f"{_where(doc, ('participants',))}: expected participants: a list of {{name, role}}")
         raw_people = []
     for n, person in enumerate(raw_people):
         where = _where(doc, ("participants", n))
         if not isinstance(person, dict) or not person.get("name") or not person.get("role"):
-            problems.append(f"{where}: expected a participant like {{name: Sam, role: coordinator}}, received {person!r}")
+            problems.append(
+                f"{where}: expected a participant like {{name: Sam, role: coordinator}}, received {person!r}"
+            )
             continue
         extra = [k for k in person if k not in ("name", "role")]
         if extra:
@@ -145,7 +147,9 @@ def load_script(path: str | Path, scenario: Scenario | None = None) -> DecisionS
             try:
                 at, relative = parse_at(raw["at"], scenario.starts_at if scenario is not None else None)
                 if relative:
-                    entry_problems.append(f"{_where(doc, base + ('at',))}: expected a time from the start like 5m or T+5m, received {raw['at']!r}")
+                    entry_problems.append(
+                        f"{_where(doc, base + ('at',))}: expected a time from the start like 5m or T+5m, received {raw['at']!r}"
+                    )
             except TimeFormatError as error:
                 entry_problems.append(f"{_where(doc, base + ('at',))}: {error}")
             if scenario is not None and at > session_end(scenario):
@@ -171,7 +175,9 @@ def load_script(path: str | Path, scenario: Scenario | None = None) -> DecisionS
             entry_problems.append(f"{where}: expected exactly one of action or note")
         fields = raw.get("fields") or {}
         if not isinstance(fields, dict):
-            entry_problems.append(f"{_where(doc, base + ('fields',))}: expected fields as a mapping, received {fields!r}")
+            entry_problems.append(
+                f"{_where(doc, base + ('fields',))}: expected fields as a mapping, received {fields!r}"
+            )
             fields = {}
         action = raw.get("action")
         if has_action and scenario is not None and action is not None:
@@ -226,8 +232,9 @@ def load_script(path: str | Path, scenario: Scenario | None = None) -> DecisionS
     if problems:
         raise ScriptError(problems)
     entries.sort(key=lambda e: (e.at, e.index))
-    return DecisionScript(path=path, participants=tuple(participants), entries=tuple(entries),
-                          display=doc.display)
+    return DecisionScript(
+        path=path, participants=tuple(participants), entries=tuple(entries), display=doc.display
+    )
 
 
 def play(session: Session, script: DecisionScript, *, to_end: bool = True) -> None:
@@ -252,8 +259,13 @@ def play(session: Session, script: DecisionScript, *, to_end: bool = True) -> No
                 break
         try:
             if entry.note is not None:
-                session.note(entry.role, entry.note, by=script.by_for(entry), inject=entry.inject,
-                             script_entry=entry.index)
+                session.note(
+                    entry.role,
+                    entry.note,
+                    by=script.by_for(entry),
+                    inject=entry.inject,
+                    script_entry=entry.index,
+                )
             else:
                 session.decide(
                     entry.role,

@@ -29,9 +29,7 @@ def parse_duration(value: object) -> int:
     if text.isdigit():
         return int(text)
     if not _DURATION.match(text):
-        raise TimeFormatError(
-            f"expected a duration like 30s, 20m, 1h30m, 72h or 2d, received {value!r}"
-        )
+        raise TimeFormatError(f"expected a duration like 30s, 20m, 1h30m, 72h or 2d, received {value!r}")
     seconds = 0.0
     units_seen: list[str] = []
     for number, unit in _PART.findall(text):

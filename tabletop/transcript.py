@@ -36,9 +36,7 @@ def utc_now() -> datetime:
 
 def canonical(record: dict[str, Any]) -> str:
     """The canonical JSON text of a record (the text that is hashed and written)."""
-    return json.dumps(
-        record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def line_hash(record: dict[str, Any]) -> str:
@@ -368,7 +366,11 @@ def _content_hash(record: dict[str, Any], raw: bytes, is_canonical: bool) -> str
     if is_canonical and isinstance(stored, str):
         member = b'"hash":' + json.dumps(stored, ensure_ascii=False).encode("utf-8")
         if raw.count(member) == 1:  # the top-level member: remove it and its comma
-            body = raw.replace(b"," + member, b"", 1) if b"," + member in raw else raw.replace(member + b",", b"", 1)
+            body = (
+                raw.replace(b"," + member, b"", 1)
+                if b"," + member in raw
+                else raw.replace(member + b",", b"", 1)
+            )
             return hashlib.sha256(body).hexdigest()
     try:
         return line_hash(record)
@@ -426,8 +428,7 @@ def _scan(path: str | Path, *, check_chain: bool) -> TranscriptRead:
                 line_problem = f"{here}: seq is not a whole number"
             elif seq < expected_seq:
                 line_problem = (
-                    f"{here}: out of order: expected seq {expected_seq} "
-                    "(a line was moved or repeated)"
+                    f"{here}: out of order: expected seq {expected_seq} (a line was moved or repeated)"
                 )
             else:
                 line_problem = (
@@ -449,7 +450,9 @@ def _scan(path: str | Path, *, check_chain: bool) -> TranscriptRead:
                     "(a line was removed, inserted or reordered)"
                 )
             elif index == 0 and record.get("type") != "session_started":
-                line_problem = f"{here}: the first event is {record.get('type')!r}, expected 'session_started'"
+                line_problem = (
+                    f"{here}: the first event is {record.get('type')!r}, expected 'session_started'"
+                )
         if line_problem is None and prev_t is not None and isinstance(t, (int, float)) and t < prev_t:
             line_problem = f"{here}: t goes back from {prev_t:g} to {t:g}"
         if line_problem is not None:
@@ -469,8 +472,9 @@ def _scan(path: str | Path, *, check_chain: bool) -> TranscriptRead:
     return report
 
 
-def default_transcript_path(scenario_id: str, seed: int, folder: Path | None = None,
-                            moment: datetime | None = None) -> Path:
+def default_transcript_path(
+    scenario_id: str, seed: int, folder: Path | None = None, moment: datetime | None = None
+) -> Path:
     """`transcripts/<scenario>-<YYYYmmdd-HHMMSS>-<seed>.jsonl` under the working folder, never an existing file.
 
     `moment` defaults to the wall clock: naming a file is the caller's edge, not the engine's.

@@ -169,7 +169,11 @@ def parse_text(text: str, path: Path) -> SourceDoc:
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         message = str(error.problem or "invalid YAML")
         if error.context:
-            message = f"{error.context}: {message}" if "while" not in error.context else f"{message} ({error.context})"
+            message = (
+                f"{error.context}: {message}"
+                if "while" not in error.context
+                else f"{message} ({error.context})"
+            )
         raise YamlSyntaxError(path, line, col, f"invalid YAML: {message}") from None
     except yaml.YAMLError as error:
         raise YamlSyntaxError(path, 1, 1, f"invalid YAML: {error}") from None

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tabletop.model import Action, Context, DataPosition, Expectation, FieldSpec, Inject, Phase, Response, Role, Scenario, AvoidRule, Condition
+from tabletop.model import (
+    Action,
+    AvoidRule,
+    Condition,
+    Context,
+    DataPosition,
+    Expectation,
+    FieldSpec,
+    Inject,
+    Phase,
+    Response,
+    Role,
+    Scenario,
+)
 
 
 def drill_scenario() -> Scenario:
@@ -35,26 +48,95 @@ def drill_scenario() -> Scenario:
             systems=["crm-prod", "export-api"],
         ),
         phases=[
-            Phase(id="detection", title="Detection and triage", questions=["Who is the incident coordinator?"]),
+            Phase(
+                id="detection", title="Detection and triage", questions=["Who is the incident coordinator?"]
+            ),
             Phase(id="notification", title="Notification", questions=["Do we notify the ICO, and why?"]),
         ],
         injects=[
-            Inject(id="alert", at=0, phase="detection", channel="alert", title="Anomalous CRM export", body="48,000 rows exported by svc-sync at 03:12.", **{"from": "SIEM"}),
-            Inject(id="customer-ticket", at=1200, phase="detection", channel="ticket", to=["coordinator"], title="Customer asks whether their data is affected", body="Acme support: please confirm by noon.", **{"from": "Acme support"}),
-            Inject(id="dpo-chases", at=600, when=Condition(missed="dpo-in"), channel="chat", title="DPO: why was I not told?", **{"from": "DPO"}),
-            Inject(id="press", at=3600, phase="notification", channel="news", title="Reporter asks about a leak", body="A journalist calls the press office."),
+            Inject(
+                id="alert",
+                at=0,
+                phase="detection",
+                channel="alert",
+                title="Anomalous CRM export",
+                body="48,000 rows exported by svc-sync at 03:12.",
+                **{"from": "SIEM"},
+            ),
+            Inject(
+                id="customer-ticket",
+                at=1200,
+                phase="detection",
+                channel="ticket",
+                to=["coordinator"],
+                title="Customer asks whether their data is affected",
+                body="Acme support: please confirm by noon.",
+                **{"from": "Acme support"},
+            ),
+            Inject(
+                id="dpo-chases",
+                at=600,
+                when=Condition(missed="dpo-in"),
+                channel="chat",
+                title="DPO: why was I not told?",
+                **{"from": "DPO"},
+            ),
+            Inject(
+                id="press",
+                at=3600,
+                phase="notification",
+                channel="news",
+                title="Reporter asks about a leak",
+                body="A journalist calls the press office.",
+            ),
         ],
-        responses=[Response(on="involve_dpo", title="DPO assessment", body="We are processor for Acme.", after=600, **{"from": "dpo"})],
+        responses=[
+            Response(
+                on="involve_dpo",
+                title="DPO assessment",
+                body="We are processor for Acme.",
+                after=600,
+                **{"from": "dpo"},
+            )
+        ],
         expectations=[
-            Expectation(id="coord", action="appoint_coordinator", owner="coordinator", after="start", within=900, weight=3),
-            Expectation(id="dpo-in", action="involve_dpo", owner="coordinator", after="inject:customer-ticket", within=1800, weight=2),
-            Expectation(id="controller", action="notify_controller", owner="dpo", after="start", within=3600, weight=2),
+            Expectation(
+                id="coord",
+                action="appoint_coordinator",
+                owner="coordinator",
+                after="start",
+                within=900,
+                weight=3,
+            ),
+            Expectation(
+                id="dpo-in",
+                action="involve_dpo",
+                owner="coordinator",
+                after="inject:customer-ticket",
+                within=1800,
+                weight=2,
+            ),
+            Expectation(
+                id="controller", action="notify_controller", owner="dpo", after="start", within=3600, weight=2
+            ),
         ],
         avoid=[AvoidRule(id="coord-hands-on", role="coordinator", actions=["contain"], penalty=1)],
         actions=[
-            Action(id="appoint_coordinator", title="Appoint an incident coordinator", area="coordination", default_owner="coordinator"),
-            Action(id="involve_dpo", title="Involve the DPO", area="data_protection", default_owner="coordinator"),
-            Action(id="notify_controller", title="Notify the controller", area="notification", default_owner="dpo"),
+            Action(
+                id="appoint_coordinator",
+                title="Appoint an incident coordinator",
+                area="coordination",
+                default_owner="coordinator",
+            ),
+            Action(
+                id="involve_dpo", title="Involve the DPO", area="data_protection", default_owner="coordinator"
+            ),
+            Action(
+                id="notify_controller",
+                title="Notify the controller",
+                area="notification",
+                default_owner="dpo",
+            ),
             Action(
                 id="ico_decision",
                 title="Decide whether to notify the ICO",
@@ -63,7 +145,13 @@ def drill_scenario() -> Scenario:
                 fields={"outcome": FieldSpec(type="choice", choices=["notify", "not_notify"], required=True)},
                 rationale="required",
             ),
-            Action(id="contain", title="Contain the affected system", area="technical", default_owner="technical_lead", hands_on=True),
+            Action(
+                id="contain",
+                title="Contain the affected system",
+                area="technical",
+                default_owner="technical_lead",
+                hands_on=True,
+            ),
         ],
         role_info=[
             Role(id="coordinator", title="Incident coordinator", duty="Coordinates; does not fix."),

@@ -27,8 +27,13 @@ ROLE_INFO = [
 
 
 def make_action(id: str, area: str = "coordination", default_owner: str = "coordinator", **kw: Any) -> Action:
-    return Action(id=id, title=kw.pop("title", id.replace("_", " ").capitalize()), area=area,
-                  default_owner=default_owner, **kw)
+    return Action(
+        id=id,
+        title=kw.pop("title", id.replace("_", " ").capitalize()),
+        area=area,
+        default_owner=default_owner,
+        **kw,
+    )
 
 
 def default_actions() -> list[Action]:
@@ -44,18 +49,37 @@ def default_actions() -> list[Action]:
         make_action("contain", area="technical", default_owner="technical_lead", hands_on=True),
         make_action("revoke_access", area="technical", default_owner="technical_lead", hands_on=True),
         make_action("rollback", area="technical", default_owner="technical_lead", hands_on=True),
-        make_action("restore_backup", area="recovery", default_owner="technical_lead", hands_on=True,
-                    fields={"backup": {"type": "text"}, "rpo": {"type": "duration"}}),
+        make_action(
+            "restore_backup",
+            area="recovery",
+            default_owner="technical_lead",
+            hands_on=True,
+            fields={"backup": {"type": "text"}, "rpo": {"type": "duration"}},
+        ),
         make_action("preserve_evidence", area="technical", default_owner="technical_lead"),
         make_action("involve_dpo", area="data_protection"),
-        make_action("assess_personal_data", area="data_protection", default_owner="dpo",
-                    fields={"records": {"type": "number"}, "special_category": {"type": "bool"}}),
-        make_action("determine_controller_processor", area="data_protection", default_owner="dpo",
-                    fields={"position": ["controller", "processor", "both"]}),
-        make_action("confirm_personal_data_breach", area="data_protection", default_owner="dpo",
-                    sets_marker="aware"),
-        make_action("ico_decision", area="notification", default_owner="dpo", rationale="required",
-                    fields={"outcome": ["notify", "not_notify"]}),
+        make_action(
+            "assess_personal_data",
+            area="data_protection",
+            default_owner="dpo",
+            fields={"records": {"type": "number"}, "special_category": {"type": "bool"}},
+        ),
+        make_action(
+            "determine_controller_processor",
+            area="data_protection",
+            default_owner="dpo",
+            fields={"position": ["controller", "processor", "both"]},
+        ),
+        make_action(
+            "confirm_personal_data_breach", area="data_protection", default_owner="dpo", sets_marker="aware"
+        ),
+        make_action(
+            "ico_decision",
+            area="notification",
+            default_owner="dpo",
+            rationale="required",
+            fields={"outcome": ["notify", "not_notify"]},
+        ),
         make_action("notify_ico", area="notification", default_owner="dpo"),
         make_action("notify_controller", area="notification", default_owner="dpo"),
         make_action("customer_comms", area="notification", default_owner="comms_owner"),
@@ -75,14 +99,18 @@ def make_inject(id: str, at: int | str = 0, **kw: Any) -> Inject:
     return Inject.model_validate({"id": id, "at": parse_duration(at), **kw})
 
 
-def make_expectation(id: str, action: str, within: int | str, *, after: str = "start",
-                     owner: str | None = None, **kw: Any) -> Expectation:
+def make_expectation(
+    id: str, action: str, within: int | str, *, after: str = "start", owner: str | None = None, **kw: Any
+) -> Expectation:
     return Expectation(id=id, action=action, within=within, after=after, owner=owner, **kw)
 
 
-def make_response(on: str, from_: str, after: int | str = 600, title: str | None = None, **kw: Any) -> Response:
-    return Response.model_validate({"on": on, "from": from_, "after": after,
-                                    "title": title or f"{from_} answers {on}", **kw})
+def make_response(
+    on: str, from_: str, after: int | str = 600, title: str | None = None, **kw: Any
+) -> Response:
+    return Response.model_validate(
+        {"on": on, "from": from_, "after": after, "title": title or f"{from_} answers {on}", **kw}
+    )
 
 
 def make_scenario(
@@ -116,8 +144,14 @@ def breach_scenario() -> Scenario:
     return make_scenario(
         [
             make_inject("alert", 0, channel="alert", to=["technical_lead", "coordinator"]),
-            make_inject("customer-ticket", "20m", channel="ticket", marks=["reported"],
-                        from_="ACME support", to=["coordinator"]),
+            make_inject(
+                "customer-ticket",
+                "20m",
+                channel="ticket",
+                marks=["reported"],
+                from_="ACME support",
+                to=["coordinator"],
+            ),
             make_inject("dpo-chases", "10m", when={"missed": "dpo-in"}, from_="DPO"),
             make_inject("press-call", "5m", when={"done": "customer_comms"}, channel="phone"),
             make_inject("regulator-asks", "30m", when={"marker": "aware"}, channel="email"),
@@ -128,8 +162,9 @@ def breach_scenario() -> Scenario:
         id="breach-test",
         duration="24h",
         expectations=[
-            make_expectation("dpo-in", "involve_dpo", "30m", after="inject:customer-ticket",
-                             owner="coordinator"),
+            make_expectation(
+                "dpo-in", "involve_dpo", "30m", after="inject:customer-ticket", owner="coordinator"
+            ),
             make_expectation("coord", "appoint_coordinator", "15m"),
         ],
         responses=[make_response("involve_dpo", "dpo", "10m", title="DPO assessment")],

@@ -9,13 +9,39 @@ from pathlib import Path
 from typing import Any
 
 ACTIONS = [
-    {"id": "declare_incident", "title": "Declare an incident", "area": "coordination", "default_owner": "coordinator"},
-    {"id": "appoint_coordinator", "title": "Appoint a coordinator", "area": "coordination", "default_owner": "coordinator"},
-    {"id": "involve_dpo", "title": "Involve the DPO", "area": "data_protection", "default_owner": "coordinator"},
-    {"id": "ico_decision", "title": "Decide on ICO notification", "area": "notification", "default_owner": "dpo",
-     "fields": {"outcome": ["notify", "not_notify"]}, "rationale": "required"},
-    {"id": "revoke_access", "title": "Revoke access", "area": "technical", "default_owner": "technical_lead",
-     "hands_on": True},
+    {
+        "id": "declare_incident",
+        "title": "Declare an incident",
+        "area": "coordination",
+        "default_owner": "coordinator",
+    },
+    {
+        "id": "appoint_coordinator",
+        "title": "Appoint a coordinator",
+        "area": "coordination",
+        "default_owner": "coordinator",
+    },
+    {
+        "id": "involve_dpo",
+        "title": "Involve the DPO",
+        "area": "data_protection",
+        "default_owner": "coordinator",
+    },
+    {
+        "id": "ico_decision",
+        "title": "Decide on ICO notification",
+        "area": "notification",
+        "default_owner": "dpo",
+        "fields": {"outcome": ["notify", "not_notify"]},
+        "rationale": "required",
+    },
+    {
+        "id": "revoke_access",
+        "title": "Revoke access",
+        "area": "technical",
+        "default_owner": "technical_lead",
+        "hands_on": True,
+    },
     {"id": "record_breach", "title": "Record the breach", "area": "data_protection", "default_owner": "dpo"},
 ]
 ROLE_INFO = [
@@ -36,20 +62,56 @@ def scenario(scenario_id: str = "lost-admin", title: str = "Lost admin account")
         "roles": ["coordinator", "dpo", "technical_lead"],
         "injects": [
             {"id": "alert", "at": 0, "channel": "alert", "title": "Admin reports a lost laptop"},
-            {"id": "ticket", "at": 1200, "channel": "ticket", "title": "Customer asks about their data",
-             "marks": ["aware"]},
+            {
+                "id": "ticket",
+                "at": 1200,
+                "channel": "ticket",
+                "title": "Customer asks about their data",
+                "marks": ["aware"],
+            },
         ],
         "expectations": [
-            {"id": "coord", "action": "appoint_coordinator", "owner": "coordinator", "after": "start",
-             "within": 900, "weight": 3},
-            {"id": "declare", "action": "declare_incident", "owner": "coordinator", "after": "start",
-             "within": 1800, "weight": 1},
-            {"id": "revoke", "action": "revoke_access", "owner": "technical_lead", "after": "inject:alert",
-             "within": 1800, "weight": 2},
-            {"id": "dpo-in", "action": "involve_dpo", "owner": "coordinator", "after": "inject:ticket",
-             "within": 1800, "weight": 2},
-            {"id": "ico", "action": "ico_decision", "owner": "dpo", "after": "marker:aware",
-             "within": 259200, "weight": 2, "rationale": "required"},
+            {
+                "id": "coord",
+                "action": "appoint_coordinator",
+                "owner": "coordinator",
+                "after": "start",
+                "within": 900,
+                "weight": 3,
+            },
+            {
+                "id": "declare",
+                "action": "declare_incident",
+                "owner": "coordinator",
+                "after": "start",
+                "within": 1800,
+                "weight": 1,
+            },
+            {
+                "id": "revoke",
+                "action": "revoke_access",
+                "owner": "technical_lead",
+                "after": "inject:alert",
+                "within": 1800,
+                "weight": 2,
+            },
+            {
+                "id": "dpo-in",
+                "action": "involve_dpo",
+                "owner": "coordinator",
+                "after": "inject:ticket",
+                "within": 1800,
+                "weight": 2,
+            },
+            {
+                "id": "ico",
+                "action": "ico_decision",
+                "owner": "dpo",
+                "after": "marker:aware",
+                "within": 259200,
+                "weight": 2,
+                "rationale": "required",
+            },
         ],
         "avoid": [
             {"id": "coord-hands-on", "role": "coordinator", "actions": ["revoke_access"], "penalty": 1},
@@ -64,8 +126,14 @@ def other_scenario() -> dict[str, Any]:
     data["kind"] = "tabletop"
     data["expectations"] = [e for e in data["expectations"] if e["id"] in ("coord", "dpo-in", "ico")]
     data["expectations"].append(
-        {"id": "record", "action": "record_breach", "owner": "dpo", "after": "marker:aware",
-         "within": 7200, "weight": 1}
+        {
+            "id": "record",
+            "action": "record_breach",
+            "owner": "dpo",
+            "after": "marker:aware",
+            "within": 7200,
+            "weight": 1,
+        }
     )
     return data
 
@@ -108,29 +176,74 @@ def build_events(
     ]
     timed: list[tuple[float, int, dict[str, Any]]] = []
     for order, inject in enumerate(scenario_data["injects"]):
-        timed.append((inject["at"], order, {
-            "type": "inject_released", "inject": inject["id"], "title": inject.get("title", ""),
-            "channel": inject.get("channel", "briefing"), "from": "", "to": ["all"], "phase": None,
-            "body": "", "trigger": "schedule", "condition": None,
-        }))
+        timed.append(
+            (
+                inject["at"],
+                order,
+                {
+                    "type": "inject_released",
+                    "inject": inject["id"],
+                    "title": inject.get("title", ""),
+                    "channel": inject.get("channel", "briefing"),
+                    "from": "",
+                    "to": ["all"],
+                    "phase": None,
+                    "body": "",
+                    "trigger": "schedule",
+                    "condition": None,
+                },
+            )
+        )
         for marker in inject.get("marks", []):
-            timed.append((inject["at"], order, {
-                "type": "marker_set", "marker": marker, "source": f"inject:{inject['id']}",
-            }))
+            timed.append(
+                (
+                    inject["at"],
+                    order,
+                    {
+                        "type": "marker_set",
+                        "marker": marker,
+                        "source": f"inject:{inject['id']}",
+                    },
+                )
+            )
     for order, (t, role, name, action, fields, rationale) in enumerate(decisions, start=100):
-        timed.append((t, order, {
-            "type": "decision", "role": role, "by": name, "action": action, "fields": fields,
-            "rationale": rationale, "inject": None, "delegated_by": None, "delegation": None,
-            "delegated_at": None,
-        }))
+        timed.append(
+            (
+                t,
+                order,
+                {
+                    "type": "decision",
+                    "role": role,
+                    "by": name,
+                    "action": action,
+                    "fields": fields,
+                    "rationale": rationale,
+                    "inject": None,
+                    "delegated_by": None,
+                    "delegation": None,
+                    "delegated_at": None,
+                },
+            )
+        )
     timed.sort(key=lambda item: (item[0], item[1]))
-    events = [{
-        "type": "session_started", "t": 0, "scenario_id": scenario_data["id"],
-        "scenario_path": f"scenarios/{scenario_data['id']}.yaml", "scenario_sha256": "0" * 64,
-        "scenario": scenario_data, "seed": 7, "speed": 60, "participants": participants,
-        "mode": mode, "team": team, "solo_role": "coordinator" if mode == "solo" else None,
-        "tool_version": "0.1.0", "resumed_from": None,
-    }]
+    events = [
+        {
+            "type": "session_started",
+            "t": 0,
+            "scenario_id": scenario_data["id"],
+            "scenario_path": f"scenarios/{scenario_data['id']}.yaml",
+            "scenario_sha256": "0" * 64,
+            "scenario": scenario_data,
+            "seed": 7,
+            "speed": 60,
+            "participants": participants,
+            "mode": mode,
+            "team": team,
+            "solo_role": "coordinator" if mode == "solo" else None,
+            "tool_version": "0.1.0",
+            "resumed_from": None,
+        }
+    ]
     for t, _, body in timed:
         events.append({"t": t, **body})
     events.append({"type": "session_ended", "t": end, "reason": "duration"})
@@ -155,8 +268,12 @@ def chain(events: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def write_transcript(path: Path, scenario_data: dict[str, Any] | None = None,
-                     decisions: list[tuple] | None = None, **kwargs: Any) -> Path:
+def write_transcript(
+    path: Path,
+    scenario_data: dict[str, Any] | None = None,
+    decisions: list[tuple] | None = None,
+    **kwargs: Any,
+) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     events = build_events(scenario_data or scenario(), GOOD if decisions is None else decisions, **kwargs)
     path.write_text("\n".join(chain(events)) + "\n", encoding="utf-8")
@@ -175,17 +292,33 @@ def tamper(path: Path, *, seq: int = 3, key: str = "by", value: Any = "Mallory")
 def sample_folder(root: Path) -> Path:
     """A folder with a good and a poor team run, a solo run of another scenario, and a broken file."""
     write_transcript(root / "2026-03-02-blue.jsonl", team="blue")
-    write_transcript(root / "2026-04-06-red.jsonl", decisions=POOR, team="red",
-                     participants=[{"name": "Lee", "role": "coordinator", "simulated": False}],
-                     started=datetime(2026, 4, 6, 14, 0, tzinfo=timezone.utc))
-    write_transcript(root / "2026-05-11-blue.jsonl", decisions=GOOD[:4], team="blue",
-                     started=datetime(2026, 5, 11, 10, 0, tzinfo=timezone.utc))
-    write_transcript(root / "solo" / "2026-05-20-sam.jsonl", other_scenario(), decisions=GOOD[:2] + GOOD[3:],
-                     team=None, mode="solo",
-                     participants=[{"name": "Sam", "role": "coordinator", "simulated": False},
-                                   {"name": "DPO", "role": "dpo", "simulated": True}],
-                     started=datetime(2026, 5, 20, 8, 30, tzinfo=timezone.utc))
-    broken = write_transcript(root / "2026-06-01-green.jsonl", team="green",
-                              started=datetime(2026, 6, 1, 9, 0, tzinfo=timezone.utc))
+    write_transcript(
+        root / "2026-04-06-red.jsonl",
+        decisions=POOR,
+        team="red",
+        participants=[{"name": "Lee", "role": "coordinator", "simulated": False}],
+        started=datetime(2026, 4, 6, 14, 0, tzinfo=timezone.utc),
+    )
+    write_transcript(
+        root / "2026-05-11-blue.jsonl",
+        decisions=GOOD[:4],
+        team="blue",
+        started=datetime(2026, 5, 11, 10, 0, tzinfo=timezone.utc),
+    )
+    write_transcript(
+        root / "solo" / "2026-05-20-sam.jsonl",
+        other_scenario(),
+        decisions=GOOD[:2] + GOOD[3:],
+        team=None,
+        mode="solo",
+        participants=[
+            {"name": "Sam", "role": "coordinator", "simulated": False},
+            {"name": "DPO", "role": "dpo", "simulated": True},
+        ],
+        started=datetime(2026, 5, 20, 8, 30, tzinfo=timezone.utc),
+    )
+    broken = write_transcript(
+        root / "2026-06-01-green.jsonl", team="green", started=datetime(2026, 6, 1, 9, 0, tzinfo=timezone.utc)
+    )
     tamper(broken)
     return root

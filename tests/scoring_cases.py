@@ -11,32 +11,133 @@ from typing import Any
 from tabletop.model import Scenario
 
 ACTIONS: list[dict[str, Any]] = [
-    {"id": "declare_incident", "title": "Declare an incident", "area": "coordination", "default_owner": "coordinator"},
-    {"id": "appoint_coordinator", "title": "Appoint an incident coordinator", "area": "coordination", "default_owner": "coordinator"},
+    {
+        "id": "declare_incident",
+        "title": "Declare an incident",
+        "area": "coordination",
+        "default_owner": "coordinator",
+    },
+    {
+        "id": "appoint_coordinator",
+        "title": "Appoint an incident coordinator",
+        "area": "coordination",
+        "default_owner": "coordinator",
+    },
     {"id": "assign_roles", "title": "Assign roles", "area": "coordination", "default_owner": "coordinator"},
     {"id": "status_update", "title": "Status update", "area": "coordination", "default_owner": "coordinator"},
-    {"id": "involve_dpo", "title": "Involve the DPO", "area": "data_protection", "default_owner": "coordinator"},
-    {"id": "assess_personal_data", "title": "Assess personal data involved", "area": "data_protection", "default_owner": "dpo"},
-    {"id": "determine_controller_processor", "title": "Determine controller or processor", "area": "data_protection", "default_owner": "dpo"},
-    {"id": "confirm_personal_data_breach", "title": "Confirm a personal data breach", "area": "data_protection",
-     "default_owner": "dpo", "sets_marker": "aware", "rationale": "required"},
-    {"id": "assess_risk_to_individuals", "title": "Assess risk to individuals", "area": "data_protection", "default_owner": "dpo"},
+    {
+        "id": "involve_dpo",
+        "title": "Involve the DPO",
+        "area": "data_protection",
+        "default_owner": "coordinator",
+    },
+    {
+        "id": "assess_personal_data",
+        "title": "Assess personal data involved",
+        "area": "data_protection",
+        "default_owner": "dpo",
+    },
+    {
+        "id": "determine_controller_processor",
+        "title": "Determine controller or processor",
+        "area": "data_protection",
+        "default_owner": "dpo",
+    },
+    {
+        "id": "confirm_personal_data_breach",
+        "title": "Confirm a personal data breach",
+        "area": "data_protection",
+        "default_owner": "dpo",
+        "sets_marker": "aware",
+        "rationale": "required",
+    },
+    {
+        "id": "assess_risk_to_individuals",
+        "title": "Assess risk to individuals",
+        "area": "data_protection",
+        "default_owner": "dpo",
+    },
     {"id": "record_breach", "title": "Record the breach", "area": "data_protection", "default_owner": "dpo"},
-    {"id": "ico_decision", "title": "Decide on ICO notification", "area": "notification", "default_owner": "dpo",
-     "rationale": "required", "fields": {"outcome": ["notify", "not_notify"]}},
+    {
+        "id": "ico_decision",
+        "title": "Decide on ICO notification",
+        "area": "notification",
+        "default_owner": "dpo",
+        "rationale": "required",
+        "fields": {"outcome": ["notify", "not_notify"]},
+    },
     {"id": "notify_ico", "title": "Notify the ICO", "area": "notification", "default_owner": "dpo"},
-    {"id": "notify_controller", "title": "Notify the controller", "area": "notification", "default_owner": "dpo"},
-    {"id": "customer_comms", "title": "Customer communication", "area": "notification", "default_owner": "comms_owner"},
-    {"id": "data_subject_decision", "title": "Decide on telling data subjects", "area": "notification", "default_owner": "dpo"},
-    {"id": "contain", "title": "Contain", "area": "technical", "default_owner": "technical_lead", "hands_on": True},
-    {"id": "revoke_access", "title": "Revoke access", "area": "technical", "default_owner": "technical_lead", "hands_on": True},
-    {"id": "preserve_evidence", "title": "Preserve evidence", "area": "technical", "default_owner": "technical_lead"},
-    {"id": "restore_backup", "title": "Restore from backup", "area": "recovery", "default_owner": "technical_lead", "hands_on": True},
-    {"id": "verify_rpo_rto", "title": "Verify RPO and RTO", "area": "recovery", "default_owner": "technical_lead"},
+    {
+        "id": "notify_controller",
+        "title": "Notify the controller",
+        "area": "notification",
+        "default_owner": "dpo",
+    },
+    {
+        "id": "customer_comms",
+        "title": "Customer communication",
+        "area": "notification",
+        "default_owner": "comms_owner",
+    },
+    {
+        "id": "data_subject_decision",
+        "title": "Decide on telling data subjects",
+        "area": "notification",
+        "default_owner": "dpo",
+    },
+    {
+        "id": "contain",
+        "title": "Contain",
+        "area": "technical",
+        "default_owner": "technical_lead",
+        "hands_on": True,
+    },
+    {
+        "id": "revoke_access",
+        "title": "Revoke access",
+        "area": "technical",
+        "default_owner": "technical_lead",
+        "hands_on": True,
+    },
+    {
+        "id": "preserve_evidence",
+        "title": "Preserve evidence",
+        "area": "technical",
+        "default_owner": "technical_lead",
+    },
+    {
+        "id": "restore_backup",
+        "title": "Restore from backup",
+        "area": "recovery",
+        "default_owner": "technical_lead",
+        "hands_on": True,
+    },
+    {
+        "id": "verify_rpo_rto",
+        "title": "Verify RPO and RTO",
+        "area": "recovery",
+        "default_owner": "technical_lead",
+    },
     {"id": "record_risk", "title": "Record a risk", "area": "learning", "default_owner": "coordinator"},
-    {"id": "accept_risk", "title": "Accept a risk", "area": "learning", "default_owner": "coordinator", "rationale": "required"},
-    {"id": "create_followup", "title": "Create a follow-up", "area": "learning", "default_owner": "coordinator"},
-    {"id": "schedule_postmortem", "title": "Schedule the post-mortem", "area": "learning", "default_owner": "coordinator"},
+    {
+        "id": "accept_risk",
+        "title": "Accept a risk",
+        "area": "learning",
+        "default_owner": "coordinator",
+        "rationale": "required",
+    },
+    {
+        "id": "create_followup",
+        "title": "Create a follow-up",
+        "area": "learning",
+        "default_owner": "coordinator",
+    },
+    {
+        "id": "schedule_postmortem",
+        "title": "Schedule the post-mortem",
+        "area": "learning",
+        "default_owner": "coordinator",
+    },
 ]
 
 ROLES = [
@@ -97,9 +198,20 @@ def decision(t: float, action: str, role: str = "coordinator", **extra: Any) -> 
 
 
 def released(t: float, inject: str, **extra: Any) -> dict[str, Any]:
-    return {"type": "inject_released", "t": t, "inject": inject, "title": inject, "channel": "alert",
-            "from": "", "to": ["all"], "phase": None, "body": "", "trigger": "schedule",
-            "condition": None, **extra}
+    return {
+        "type": "inject_released",
+        "t": t,
+        "inject": inject,
+        "title": inject,
+        "channel": "alert",
+        "from": "",
+        "to": ["all"],
+        "phase": None,
+        "body": "",
+        "trigger": "schedule",
+        "condition": None,
+        **extra,
+    }
 
 
 def marker(t: float, name: str, source: str = "facilitator") -> dict[str, Any]:
@@ -117,7 +229,9 @@ def ended(t: float) -> dict[str, Any]:
 WALL_START = datetime(2026, 3, 2, 9, 10, tzinfo=timezone.utc)
 
 
-def write_transcript(path: Path, scn: Scenario, events: list[dict[str, Any]], *, scenario_path: str = "") -> Path:
+def write_transcript(
+    path: Path, scn: Scenario, events: list[dict[str, Any]], *, scenario_path: str = ""
+) -> Path:
     """Write events as a hash-chained JSONL transcript with a session_started line first."""
     started = {
         "type": "session_started",

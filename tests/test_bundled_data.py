@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tabletop import render
 from tabletop.model import (
     Action,
     AvoidRule,
@@ -20,7 +21,6 @@ from tabletop.model import (
     Role,
     RubricSet,
 )
-from tabletop import render
 from tabletop.timing import parse_at, parse_duration
 from tabletop.yamlsource import read_yaml
 
@@ -43,8 +43,16 @@ schedule_postmortem create_followup verify_rpo_rto close_incident
 
 # Actions that change systems carry `hands_on: true`; those that only look or write down do not.
 HANDS_ON = {
-    "contain", "revoke_access", "reset_credentials", "break_glass", "rotate_keys",
-    "emergency_change", "reconcile_iac", "remove_temporary_fix", "rollback", "restore_backup",
+    "contain",
+    "revoke_access",
+    "reset_credentials",
+    "break_glass",
+    "rotate_keys",
+    "emergency_change",
+    "reconcile_iac",
+    "remove_temporary_fix",
+    "rollback",
+    "restore_backup",
     "failover",
 }
 
@@ -81,8 +89,11 @@ def regimes() -> dict[str, Regime]:
 
 @pytest.fixture(scope="module")
 def rubrics() -> dict[str, RubricSet]:
-    return {p.stem: RubricSet.model_validate(load(p)) for p in SCORING.glob("*.yaml")
-            if p.stem not in ("actions", "roles", "regimes")}
+    return {
+        p.stem: RubricSet.model_validate(load(p))
+        for p in SCORING.glob("*.yaml")
+        if p.stem not in ("actions", "roles", "regimes")
+    }
 
 
 def library() -> dict[str, dict]:
@@ -111,8 +122,15 @@ def test_action_owners_are_roles(actions, roles):
 
 
 NOT_HANDS_ON = {
-    "check_monitoring", "preserve_evidence", "capture_manual_change", "confirm_data_integrity",
-    "verify_rpo_rto", "verify_identity", "record_decision", "record_risk", "status_update",
+    "check_monitoring",
+    "preserve_evidence",
+    "capture_manual_change",
+    "confirm_data_integrity",
+    "verify_rpo_rto",
+    "verify_identity",
+    "record_decision",
+    "record_risk",
+    "status_update",
 }
 
 
@@ -177,7 +195,11 @@ def test_uk_gdpr_ico_and_processor_clocks(regimes):
     ico = clocks["ico_decision"]
     assert (ico.after, ico.within, ico.owner, ico.rationale) == ("marker:aware", 72 * 3600, "dpo", "required")
     controller = clocks["notify_controller"]
-    assert (controller.after, controller.within, controller.applies_if) == ("marker:aware", "contract", "processor")
+    assert (controller.after, controller.within, controller.applies_if) == (
+        "marker:aware",
+        "contract",
+        "processor",
+    )
 
 
 def test_regime_anchors_follow_the_law(regimes):
@@ -333,9 +355,15 @@ def flattened_expectations(data: dict, rubrics, regimes) -> list[Expectation]:
         for clock in regimes[regime_id].clocks:
             if clock.applies_if and not ({clock.applies_if, "both"} & positions):
                 continue
-            exps.append(Expectation(id=clock.id, action=clock.action, after=clock.after,
-                                    owner=clock.owner,
-                                    within=1 if clock.within == "contract" else clock.within))
+            exps.append(
+                Expectation(
+                    id=clock.id,
+                    action=clock.action,
+                    after=clock.after,
+                    owner=clock.owner,
+                    within=1 if clock.within == "contract" else clock.within,
+                )
+            )
     return exps
 
 
@@ -470,8 +498,8 @@ def play_script(name: str, decisions: list[dict], folder: Path, participants: li
     from tabletop.clock import VirtualClock
     from tabletop.engine import Session
     from tabletop.loader import load_scenario
-    from tabletop.script import load_script, play
     from tabletop.scoring import score
+    from tabletop.script import load_script, play
     from tabletop.transcript import TranscriptWriter
 
     scenario = load_scenario(SCENARIOS / f"{name}.yaml")
@@ -479,8 +507,9 @@ def play_script(name: str, decisions: list[dict], folder: Path, participants: li
     script_path.write_text(yaml.safe_dump({"participants": participants, "decisions": decisions}))
     script = load_script(script_path, scenario)
     writer = TranscriptWriter.open(folder / "run.jsonl")
-    session = Session(scenario, writer, clock=VirtualClock(), participants=script.participants,
-                      mode="simulate")
+    session = Session(
+        scenario, writer, clock=VirtualClock(), participants=script.participants, mode="simulate"
+    )
     session.start()
     try:
         play(session, script)
@@ -499,12 +528,24 @@ CAST = [{"name": "Sam", "role": "coordinator"}, {"name": "Tom", "role": "technic
 
 @pytest.mark.parametrize("name", OUR_SCENARIOS)
 def test_coordinator_fixing_things_is_a_finding(name, tmp_path):
-    hands_on = [{"at": "10m", "role": "coordinator", "action": "contain",
-                 "fields": {"target": "the thing", "method": "other"}}]
+    hands_on = [
+        {
+            "at": "10m",
+            "role": "coordinator",
+            "action": "contain",
+            "fields": {"target": "the thing", "method": "other"},
+        }
+    ]
     _, card = play_script(name, hands_on, tmp_path, CAST)
     assert "coordinator-hands-on" in {f["id"] for f in card["findings"]}
-    delegated = [{"at": "10m", "role": "technical_lead", "action": "contain",
-                  "fields": {"target": "the thing", "method": "other"}}]
+    delegated = [
+        {
+            "at": "10m",
+            "role": "technical_lead",
+            "action": "contain",
+            "fields": {"target": "the thing", "method": "other"},
+        }
+    ]
     (tmp_path / "delegated").mkdir()
     _, card = play_script(name, delegated, tmp_path / "delegated", CAST)
     assert "coordinator-hands-on" not in {f["id"] for f in card["findings"]}
@@ -522,9 +563,15 @@ def test_ico_clock_runs_from_awareness_not_from_the_first_alert(tmp_path):
 
 
 def test_recording_awareness_early_starts_the_clocks_early(tmp_path):
-    early = [{"at": "30m", "role": "dpo", "action": "confirm_personal_data_breach",
-              "fields": {"breach_type": "confidentiality", "basis": "token not ours"},
-              "rationale": "export by an unknown party"}]
+    early = [
+        {
+            "at": "30m",
+            "role": "dpo",
+            "action": "confirm_personal_data_breach",
+            "fields": {"breach_type": "confidentiality", "basis": "token not ours"},
+            "rationale": "export by an unknown party",
+        }
+    ]
     cast = CAST + [{"name": "Priya", "role": "dpo"}]
     _, card = play_script("suspected-breach", early, tmp_path, cast)
     assert expectation(card, "uk-gdpr-ico-decision")["anchor"] == 30 * 60
@@ -537,8 +584,15 @@ def test_missed_dpa_clock_brings_the_controllers_formal_notice(tmp_path):
 
 
 def test_an_approved_emergency_change_starts_the_capture_clock(tmp_path):
-    change = [{"at": "15m", "role": "technical_lead", "action": "emergency_change",
-               "fields": {"change": "max_connections 400 to 1200"}, "rationale": "pool saturated"}]
+    change = [
+        {
+            "at": "15m",
+            "role": "technical_lead",
+            "action": "emergency_change",
+            "fields": {"change": "max_connections 400 to 1200"},
+            "rationale": "pool saturated",
+        }
+    ]
     session, card = play_script("manual-infrastructure-change", change, tmp_path, CAST)
     assert expectation(card, "infra-capture")["anchor"] == 15 * 60
     assert expectation(card, "change-approved")["status"] == "met"
@@ -548,10 +602,20 @@ def test_an_approved_emergency_change_starts_the_capture_clock(tmp_path):
 def test_right_ico_call_is_scored_on_its_value(tmp_path):
     cast = CAST + [{"name": "Priya", "role": "dpo"}]
     wrong = [
-        {"at": "2h20m", "role": "dpo", "action": "assess_risk_to_individuals",
-         "fields": {"risk": "unlikely"}, "rationale": "it is only contact data"},
-        {"at": "2h30m", "role": "dpo", "action": "ico_decision", "fields": {"outcome": "not_notify"},
-         "rationale": "unlikely to result in a risk"},
+        {
+            "at": "2h20m",
+            "role": "dpo",
+            "action": "assess_risk_to_individuals",
+            "fields": {"risk": "unlikely"},
+            "rationale": "it is only contact data",
+        },
+        {
+            "at": "2h30m",
+            "role": "dpo",
+            "action": "ico_decision",
+            "fields": {"outcome": "not_notify"},
+            "rationale": "unlikely to result in a risk",
+        },
     ]
     _, card = play_script("lost-admin-account", wrong, tmp_path, cast)
     assert expectation(card, "ico-right-call")["flags"] == ["wrong_value"]

@@ -28,7 +28,9 @@ def team_repo(tmp_path, monkeypatch) -> Path:
 
 
 def test_validate_clean_files_exit_0_with_a_summary(runner):
-    result = runner.invoke(main, ["validate", str(DATA / "scenarios"), str(DATA / "injects"), str(DATA / "scoring")])
+    result = runner.invoke(
+        main, ["validate", str(DATA / "scenarios"), str(DATA / "injects"), str(DATA / "scoring")]
+    )
     assert result.exit_code == 0, result.output
     assert result.output.strip() == "1 scenario, 11 injects, 2 rubric sets: no problems"
 
@@ -38,7 +40,9 @@ def test_validate_prints_each_problem_and_exits_1(runner):
     result = runner.invoke(main, ["validate", str(bad)])
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
-    assert lines[0].endswith("unknown-after.yaml:9:19: injects.1.when.after: unknown inject 'alrt' (did you mean 'alert'?)")
+    assert lines[0].endswith(
+        "unknown-after.yaml:9:19: injects.1.when.after: unknown inject 'alrt' (did you mean 'alert'?)"
+    )
     assert "unknown-after.yaml:12:" in lines[1]
     assert lines[-1] == "1 scenario, 2 injects, 0 rubric sets: 2 problems in 1 file"
     assert "Traceback" not in result.output
@@ -107,18 +111,38 @@ def test_show_json_is_the_msel_in_time_order(runner):
     data = json.loads(result.output)
     assert data["scenario"] == "good" and data["seed"] == 7 and data["duration"] == "24h"
     rows = data["injects"]
-    assert [r["id"] for r in rows] == ["alert", "ticket", "dpo-chases", "press", "jump", "morning", "after-ico"]
+    assert [r["id"] for r in rows] == [
+        "alert",
+        "ticket",
+        "dpo-chases",
+        "press",
+        "jump",
+        "morning",
+        "after-ico",
+    ]
     assert [r["seq"] for r in rows] == list(range(1, 8))
     ticket = rows[1]
     assert ticket["time"] == "T+20m" and ticket["clock"] == "09:30"
     assert ticket["from"].endswith(" support") and ticket["to"] == ["coordinator"]
-    assert ticket["expects"] == [{
-        "id": "dpo-in", "action": "involve_dpo", "owner": "coordinator", "within": "30m", "weight": 2.0,
-        "deadline": "T+50m", "deadline_seconds": 3000,
-    }]
+    assert ticket["expects"] == [
+        {
+            "id": "dpo-in",
+            "action": "involve_dpo",
+            "owner": "coordinator",
+            "within": "30m",
+            "weight": 2.0,
+            "deadline": "T+50m",
+            "deadline_seconds": 3000,
+        }
+    ]
     chase = rows[2]
     assert chase["at"] is None and chase["estimate"] == 3600
-    assert chase["when"] == {"kind": "missed", "target": "dpo-in", "delay": 600, "text": "missed: dpo-in +10m"}
+    assert chase["when"] == {
+        "kind": "missed",
+        "target": "dpo-in",
+        "delay": 600,
+        "text": "missed: dpo-in +10m",
+    }
     assert rows[4]["advance_to_clock"] == "day 2 08:00"
     assert rows[5]["clock"] == "day 2 08:30"
     assert rows[6]["time"] is None and rows[6]["when"]["kind"] == "done"
@@ -136,7 +160,15 @@ def test_show_seed_changes_names_and_is_stable(runner):
 def test_show_table(runner):
     result = runner.invoke(main, ["show", str(GOOD)])
     assert result.exit_code == 0, result.output
-    for words in ("T+20m", "09:30", "involve_dpo (coordinator)", "by T+50m", "missed: dpo-in +10m", "jumps to day 2 08:00", "ico-72h"):
+    for words in (
+        "T+20m",
+        "09:30",
+        "involve_dpo (coordinator)",
+        "by T+50m",
+        "missed: dpo-in +10m",
+        "jumps to day 2 08:00",
+        "ico-72h",
+    ):
         assert words in result.output, words
 
 

@@ -71,10 +71,13 @@ def test_score_folder_json(folder):
     assert scores["suspected-breach-good.jsonl"] == 1.0
 
 
-@pytest.mark.parametrize("content, words", [
-    ("not json at all\n", ":1: not valid JSON"),
-    ('{"type": "session_started", "scenario": {"id": "x"}}\n', "key 'scenario."),
-])
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        ("not json at all\n", ":1: not valid JSON"),
+        ('{"type": "session_started", "scenario": {"id": "x"}}\n', "key 'scenario."),
+    ],
+)
 def test_score_broken_transcript_is_a_clear_error(tmp_path, content, words):
     path = tmp_path / "bad.jsonl"
     path.write_text(content)
@@ -101,7 +104,10 @@ def test_report_writes_markdown_and_html_next_to_the_transcript(tmp_path):
 
 def test_report_to_stdout_and_json(tmp_path):
     result = run("report", GOOD, "-o", "-", "--generated-at", "2026-03-10")
-    assert result.output.startswith("# Post-mortem (draft)") and "Generated 2026-03-10 00:00 UTC" in result.output
+    assert (
+        result.output.startswith("# Post-mortem (draft)")
+        and "Generated 2026-03-10 00:00 UTC" in result.output
+    )
     out = tmp_path / "pm.json"
     run("report", GOOD, "-o", out)
     data = json.loads(out.read_text())
@@ -129,10 +135,19 @@ def test_report_broken_transcript(tmp_path):
 def test_hand_edited_events_of_the_wrong_shape_are_tolerated(tmp_path):
     transcript = tmp_path / "edited.jsonl"
     lines = POOR.read_text().splitlines()
-    odd = [{"seq": 900, "type": "decision", "t": 60, "action": ["contain"], "role": None, "fields": ["x"]},
-           {"seq": 901, "type": "decision", "t": 61, "action": "ico_decision", "role": "dpo", "fields": "notify"},
-           {"seq": 902, "type": "marker_set", "t": 62, "marker": {"bad": 1}},
-           {"seq": 903, "type": "inject_released", "t": "soon", "inject": 7}]
+    odd = [
+        {"seq": 900, "type": "decision", "t": 60, "action": ["contain"], "role": None, "fields": ["x"]},
+        {
+            "seq": 901,
+            "type": "decision",
+            "t": 61,
+            "action": "ico_decision",
+            "role": "dpo",
+            "fields": "notify",
+        },
+        {"seq": 902, "type": "marker_set", "t": 62, "marker": {"bad": 1}},
+        {"seq": 903, "type": "inject_released", "t": "soon", "inject": 7},
+    ]
     transcript.write_text("\n".join([lines[0], *(json.dumps(e) for e in odd), *lines[1:]]) + "\n")
     result = CliRunner().invoke(main, ["score", str(transcript), "--json"])
     assert result.exit_code == 0 and "Traceback" not in result.output

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from console_support import drill_scenario, read_events, settle, text_of
 from textual.widgets import Input, Select, TextArea
 
-from console_support import drill_scenario, read_events, settle, text_of
 from tabletop.clock import VirtualClock
 from tabletop.ui.app import make_console
 from tabletop.ui.screens.debrief import DebriefScreen
@@ -20,7 +20,9 @@ from tabletop.ui.widgets.scorecard import LiveScorecard
 def console(tmp_path, **kwargs):
     clock = VirtualClock()
     out = tmp_path / "room.jsonl"
-    app = make_console(drill_scenario(), out=out, clock=clock, tick_interval=None, name="Fran", facilitate=True, **kwargs)
+    app = make_console(
+        drill_scenario(), out=out, clock=clock, tick_interval=None, name="Fran", facilitate=True, **kwargs
+    )
     return app, clock, out
 
 
@@ -65,7 +67,10 @@ async def test_facilitator_journey(tmp_path):
         assert isinstance(app.screen, ConfirmDialog)
         await pilot.press("y")
         await settle(app, pilot)
-        assert any(e["type"] == "facilitator" and e["op"] == "skip" and e["inject"] == "press" for e in read_events(out))
+        assert any(
+            e["type"] == "facilitator" and e["op"] == "skip" and e["inject"] == "press"
+            for e in read_events(out)
+        )
 
         # an ad-hoc inject
         await pilot.press("i")
@@ -95,7 +100,10 @@ async def test_facilitator_journey(tmp_path):
         await settle(app, pilot)
         decision = [e for e in read_events(out) if e["type"] == "decision"][-1]
         assert (decision["role"], decision["by"], decision["fields"], decision["rationale"]) == (
-            "dpo", "Fran", {"outcome": "not_notify"}, "Contact data only; low risk"
+            "dpo",
+            "Fran",
+            {"outcome": "not_notify"},
+            "Contact data only; low risk",
         )
         log = screen.query_one(DecisionLog)
         assert log.row_count == 1 and "Decide whether to notify the ICO" in str(log.get_row_at(0)[3])
@@ -146,7 +154,11 @@ async def test_facilitator_journey(tmp_path):
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert isinstance(app.screen, DebriefScreen)
-        assert read_events(out)[-1] == {**read_events(out)[-1], "type": "session_ended", "reason": "facilitator"}
+        assert read_events(out)[-1] == {
+            **read_events(out)[-1],
+            "type": "session_ended",
+            "reason": "facilitator",
+        }
 
 
 async def test_branch_condition_fires_and_shows_in_the_msel(tmp_path):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from console_support import drill_scenario, read_events, settle, text_of
 from textual.widgets import Select, TextArea
 
-from console_support import drill_scenario, read_events, settle, text_of
 from tabletop.clock import VirtualClock
 from tabletop.ui.app import make_console
 from tabletop.ui.screens.debrief import DebriefScreen
@@ -97,7 +97,9 @@ async def test_player_journey_records_what_the_screen_shows(tmp_path):
         await pilot.press("ctrl+s")
         await settle(app, pilot)
         delegations = [e for e in read_events(out) if e["type"] == "delegation"]
-        assert [(d["to_role"], d["action"], d["timebox"]) for d in delegations] == [("dpo", "notify_controller", 1800)]
+        assert [(d["to_role"], d["action"], d["timebox"]) for d in delegations] == [
+            ("dpo", "notify_controller", 1800)
+        ]
         await advance(app, pilot, clock, 1200 + 3600)
         done = [e for e in read_events(out) if e["type"] == "decision" and e["action"] == "notify_controller"]
         assert done and done[0]["role"] == "dpo" and done[0]["delegated_by"] == "coordinator"
@@ -125,7 +127,9 @@ async def test_player_journey_records_what_the_screen_shows(tmp_path):
         assert read_events(out)[-1]["type"] == "session_ended"
         assert app.screen.result is not None and app.screen.result.error is None
         assert out.with_suffix(".md").exists() and out.with_suffix(".html").exists()
-        expected = {row[0] for row in [app.screen.query_one("#debrief-table").get_row_at(i) for i in range(3)]}
+        expected = {
+            row[0] for row in [app.screen.query_one("#debrief-table").get_row_at(i) for i in range(3)]
+        }
         assert "Appoint an incident coordinator" in expected
 
 
@@ -262,7 +266,9 @@ async def test_team_player_carries_out_a_task_delegated_to_their_role(tmp_path):
         titles = {c.title for c in app.get_system_commands(screen)}
         assert "Tasks" in titles and "Pause" not in titles and "End" not in titles
         clock.advance_to(300)
-        await link.decide("coordinator", "notify_controller", by="Sam", delegate_to="dpo", timebox=1800, rationale="DPA 9.2")
+        await link.decide(
+            "coordinator", "notify_controller", by="Sam", delegate_to="dpo", timebox=1800, rationale="DPA 9.2"
+        )
         await settle(app, pilot)
         assert any("asks you to" in n.message for n in app._notifications)
         await pilot.press("t")
@@ -326,10 +332,7 @@ async def test_the_mouse_picks_an_inject_and_opens_the_palette(tmp_path):
 def _side_by_side(*widgets) -> bool:
     """Each widget starts right of where the previous one ends and they share rows."""
     regions = [w.region for w in widgets]
-    return all(
-        a.right <= b.x and a.y < b.bottom and b.y < a.bottom
-        for a, b in zip(regions, regions[1:])
-    )
+    return all(a.right <= b.x and a.y < b.bottom and b.y < a.bottom for a, b in zip(regions, regions[1:]))
 
 
 async def test_wide_terminal_gives_feed_inject_and_decisions_a_column_each(tmp_path):
@@ -364,7 +367,9 @@ async def test_wide_terminal_gives_feed_inject_and_decisions_a_column_each(tmp_p
         # and wide again
         await pilot.resize_terminal(200, 60)
         await settle(app, pilot)
-        assert _side_by_side(screen.query_one(InjectFeed), screen.query_one(InjectView), screen.query_one(DecisionList))
+        assert _side_by_side(
+            screen.query_one(InjectFeed), screen.query_one(InjectView), screen.query_one(DecisionList)
+        )
         assert [e["action"] for e in screen.query_one(DecisionList).entries] == ["appoint_coordinator"]
 
 
@@ -374,7 +379,11 @@ async def test_two_columns_at_120(tmp_path):
         await pilot.press("enter")
         await settle(app, pilot)
         screen = app.screen
-        feed, view, decisions = screen.query_one(InjectFeed), screen.query_one(InjectView), screen.query_one(DecisionList)
+        feed, view, decisions = (
+            screen.query_one(InjectFeed),
+            screen.query_one(InjectView),
+            screen.query_one(DecisionList),
+        )
         assert _side_by_side(feed, view)
         assert not _side_by_side(feed, view, decisions)
         assert decisions.region.x == feed.region.x

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
+from console_support import drill_scenario, read_events, settle, text_of
 from textual.widgets import Markdown
 
-from console_support import drill_scenario, read_events, settle, text_of
 from tabletop.cli import main
 from tabletop.clock import VirtualClock
 from tabletop.ui.app import ConsoleError, make_console
@@ -15,12 +16,12 @@ from tabletop.ui.screens.debrief import DebriefScreen, MarkdownScreen
 from tabletop.ui.screens.lobby import LobbyScreen
 from tabletop.ui.screens.player import PlayerScreen
 
-import pytest
-
 
 async def test_lobby_briefs_the_player_and_holds_the_clock(tmp_path):
     clock = VirtualClock()
-    app = make_console(drill_scenario(), out=tmp_path / "t.jsonl", clock=clock, tick_interval=None, name="Sam")
+    app = make_console(
+        drill_scenario(), out=tmp_path / "t.jsonl", clock=clock, tick_interval=None, name="Sam"
+    )
     async with app.run_test(size=(120, 40)) as pilot:
         lobby = app.screen
         assert isinstance(lobby, LobbyScreen)
@@ -43,7 +44,10 @@ async def test_lobby_briefs_the_player_and_holds_the_clock(tmp_path):
         await pilot.press("enter", "enter")  # an impatient double press starts it once
         await settle(app, pilot)
         assert isinstance(app.screen, PlayerScreen)
-        assert [e["type"] for e in read_events(tmp_path / "t.jsonl")][:2] == ["session_started", "inject_released"]
+        assert [e["type"] for e in read_events(tmp_path / "t.jsonl")][:2] == [
+            "session_started",
+            "inject_released",
+        ]
         assert read_events(tmp_path / "t.jsonl")[1]["t"] == 0
         assert [e["type"] for e in read_events(tmp_path / "t.jsonl")].count("session_started") == 1
         assert not app._notifications
@@ -54,7 +58,12 @@ async def test_debrief_shows_the_scorecard_and_opens_the_post_mortem(tmp_path):
     clock = VirtualClock()
     out = tmp_path / "debrief.jsonl"
     app = make_console(
-        drill_scenario(), out=out, clock=clock, tick_interval=None, name="Sam", open_url=lambda u: opened.append(u) or True
+        drill_scenario(),
+        out=out,
+        clock=clock,
+        tick_interval=None,
+        name="Sam",
+        open_url=lambda u: opened.append(u) or True,
     )
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("enter")
@@ -115,7 +124,10 @@ async def test_the_bundled_suspected_breach_runs_from_its_id(tmp_path, monkeypat
 
 
 def test_make_console_refuses_a_role_the_scenario_does_not_have(tmp_path):
-    with pytest.raises(ConsoleError, match="role 'ciso' is not in scenario 'console-drill'; expected one of: coordinator, dpo"):
+    with pytest.raises(
+        ConsoleError,
+        match="role 'ciso' is not in scenario 'console-drill'; expected one of: coordinator, dpo",
+    ):
         make_console(drill_scenario(), role="ciso", out=tmp_path / "x.jsonl", clock=VirtualClock())
     assert not (tmp_path / "x.jsonl").exists()
 
@@ -141,9 +153,15 @@ def test_run_needs_a_scenario_or_a_transcript():
 
 
 def test_run_reports_a_bad_role_and_speed(tmp_path):
-    result = CliRunner().invoke(main, ["run", "suspected-breach", "--role", "ciso", "--out", str(tmp_path / "t.jsonl")])
-    assert result.exit_code == 2 and "--role: role 'ciso' is not in scenario 'suspected-breach'" in result.output
-    result = CliRunner().invoke(main, ["run", "suspected-breach", "--speed", "0", "--out", str(tmp_path / "t.jsonl")])
+    result = CliRunner().invoke(
+        main, ["run", "suspected-breach", "--role", "ciso", "--out", str(tmp_path / "t.jsonl")]
+    )
+    assert (
+        result.exit_code == 2 and "--role: role 'ciso' is not in scenario 'suspected-breach'" in result.output
+    )
+    result = CliRunner().invoke(
+        main, ["run", "suspected-breach", "--speed", "0", "--out", str(tmp_path / "t.jsonl")]
+    )
     assert result.exit_code == 2 and "--speed: expected a number greater than 0" in result.output
     assert not (tmp_path / "t.jsonl").exists()
 
@@ -153,7 +171,12 @@ def test_resume_refuses_a_finished_session(tmp_path):
     from tabletop.transcript import TranscriptWriter
 
     path = tmp_path / "done.jsonl"
-    session = Session(drill_scenario(), TranscriptWriter.open(path), clock=VirtualClock(), participants=[Participant("Sam", "coordinator")])
+    session = Session(
+        drill_scenario(),
+        TranscriptWriter.open(path),
+        clock=VirtualClock(),
+        participants=[Participant("Sam", "coordinator")],
+    )
     session.start()
     session.end()
     session.writer.close()

@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-
 from console_support import drill_scenario, settle
+
 from tabletop.clock import VirtualClock
 from tabletop.ui.app import make_console
 

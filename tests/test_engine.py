@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from factories import (
     breach_scenario,
     make_expectation,
@@ -14,6 +13,7 @@ from factories import (
     make_scenario,
     make_session,
 )
+
 from tabletop.clock import ScaledClock, VirtualClock
 from tabletop.engine import Participant, Rejected, Session, session_end
 from tabletop.model import Scenario
@@ -108,8 +108,13 @@ def test_the_session_ends_at_its_duration(tmp_path):
 
 def test_same_scenario_same_decisions_same_transcript(tmp_path):
     def run(name):
-        session = make_session(tmp_path, breach_scenario(), name=name, mode="solo",
-                               participants=[Participant("Sam", "coordinator")])
+        session = make_session(
+            tmp_path,
+            breach_scenario(),
+            name=name,
+            mode="solo",
+            participants=[Participant("Sam", "coordinator")],
+        )
         session.run_until(300)
         session.decide("coordinator", "appoint_coordinator", by="Sam")
         session.decide("coordinator", "involve_dpo", by="Sam", delegate_to="dpo", timebox="5m")
@@ -198,7 +203,9 @@ def test_marker_from_a_decision_fires_the_marker_branch_once(tmp_path):
     session.decide("dpo", "confirm_personal_data_breach", by="Priya")
     assert session.markers == {"aware": 600.0}
     markers = of_type(session, "marker_set")
-    assert [(m["marker"], m["source"], m["t"]) for m in markers] == [("aware", "action:confirm_personal_data_breach", 600.0)]
+    assert [(m["marker"], m["source"], m["t"]) for m in markers] == [
+        ("aware", "action:confirm_personal_data_breach", 600.0)
+    ]
     session.run_until(2400)  # 10m + 30m
     assert ("regulator-asks", 2400.0) in released(session)
     session.run_to_end()
@@ -246,19 +253,34 @@ def test_expectation_anchored_on_a_marker_and_on_an_action(tmp_path):
 @pytest.mark.parametrize(
     "call, message",
     [
-        (dict(role="coordinator", action="appoint_coordinatr"), "unknown action 'appoint_coordinatr' (did you mean 'appoint_coordinator'?)"),
-        (dict(role="dpo", action="ico_decision", fields={"outcome": "maybe"}), "expected one of notify, not_notify, received 'maybe'"),
+        (
+            dict(role="coordinator", action="appoint_coordinatr"),
+            "unknown action 'appoint_coordinatr' (did you mean 'appoint_coordinator'?)",
+        ),
+        (
+            dict(role="dpo", action="ico_decision", fields={"outcome": "maybe"}),
+            "expected one of notify, not_notify, received 'maybe'",
+        ),
         (dict(role="dpo", action="ico_decision"), "field 'outcome' is required"),
-        (dict(role="dpo", action="ico_decision", fields={"outcome": "notify", "colour": "red"}), "unknown field 'colour'"),
+        (
+            dict(role="dpo", action="ico_decision", fields={"outcome": "notify", "colour": "red"}),
+            "unknown field 'colour'",
+        ),
         (dict(role="dpo", action="assess_personal_data", fields={"records": "lots"}), "expected a number"),
-        (dict(role="dpo", action="assess_personal_data", fields={"special_category": "yes"}), "expected true or false"),
+        (
+            dict(role="dpo", action="assess_personal_data", fields={"special_category": "yes"}),
+            "expected true or false",
+        ),
         (dict(role="coordinator", action="restore_backup", fields={"rpo": "soon"}), "expected a duration"),
         (dict(role="coordinator", action="restore_backup", fields={"backup": ["a", "b"]}), "expected text"),
         (dict(role="coordinator", action="escalate", fields={"to": object()}), "plain text"),
         (dict(role="ceo", action="appoint_coordinator"), "role 'ceo' is not in scenario"),
         (dict(role="coordinator", action="appoint_coordinator", by=" "), "`by`"),
         (dict(role="coordinator", action="appoint_coordinator", inject="nope"), "unknown inject 'nope'"),
-        (dict(role="coordinator", action="contain", delegate_to="intern"), "cannot delegate to role 'intern'"),
+        (
+            dict(role="coordinator", action="contain", delegate_to="intern"),
+            "cannot delegate to role 'intern'",
+        ),
         (dict(role="coordinator", action="contain", timebox="10m"), "timebox needs delegate_to"),
         (dict(role="coordinator", action="contain", delegate_to="technical_lead", timebox="soon"), "timebox"),
     ],
@@ -291,14 +313,42 @@ def test_missing_rationale_is_recorded_not_rejected(tmp_path):
 def test_decision_record_fields(tmp_path):
     session = make_session(tmp_path, breach_scenario())
     session.run_until(1250)
-    record = session.decide("dpo", "ico_decision", by="Priya", fields={"outcome": "notify"},
-                            rationale="High risk", inject="customer-ticket")
+    record = session.decide(
+        "dpo",
+        "ico_decision",
+        by="Priya",
+        fields={"outcome": "notify"},
+        rationale="High risk",
+        inject="customer-ticket",
+    )
     assert record["id"] == f"d{record['seq']}"
-    assert {k: record[k] for k in ("type", "t", "role", "by", "action", "fields", "rationale", "inject",
-                                   "delegated_by", "delegation", "delegated_at")} == {
-        "type": "decision", "t": 1250.0, "role": "dpo", "by": "Priya", "action": "ico_decision",
-        "fields": {"outcome": "notify"}, "rationale": "High risk", "inject": "customer-ticket",
-        "delegated_by": None, "delegation": None, "delegated_at": None,
+    assert {
+        k: record[k]
+        for k in (
+            "type",
+            "t",
+            "role",
+            "by",
+            "action",
+            "fields",
+            "rationale",
+            "inject",
+            "delegated_by",
+            "delegation",
+            "delegated_at",
+        )
+    } == {
+        "type": "decision",
+        "t": 1250.0,
+        "role": "dpo",
+        "by": "Priya",
+        "action": "ico_decision",
+        "fields": {"outcome": "notify"},
+        "rationale": "High risk",
+        "inject": "customer-ticket",
+        "delegated_by": None,
+        "delegation": None,
+        "delegated_at": None,
     }
 
 
@@ -314,8 +364,13 @@ def test_notes(tmp_path):
 
 
 def solo(tmp_path, scenario=None, **kw):
-    return make_session(tmp_path, scenario or breach_scenario(), mode="solo",
-                        participants=[Participant("Sam", "coordinator")], **kw)
+    return make_session(
+        tmp_path,
+        scenario or breach_scenario(),
+        mode="solo",
+        participants=[Participant("Sam", "coordinator")],
+        **kw,
+    )
 
 
 def test_solo_adds_simulated_teammates_and_refuses_their_roles(tmp_path):
@@ -336,7 +391,11 @@ def test_solo_response_from_the_simulated_role_fires_once(tmp_path):
     assert not [i for i in session.released if i.startswith("response-")]
     session.run_until(900)  # 5m + 10m
     response = session.events[-1]
-    assert (response["inject"], response["trigger"], response["title"]) == ("response-involve-dpo", "response", "DPO assessment")
+    assert (response["inject"], response["trigger"], response["title"]) == (
+        "response-involve-dpo",
+        "response",
+        "DPO assessment",
+    )
     assert response["from_role"] == "dpo"
     session.run_to_end()
     assert session.released.count("response-involve-dpo") == 1
@@ -352,8 +411,14 @@ def test_responses_are_not_simulated_for_a_role_a_player_plays(tmp_path):
 def test_solo_delegation_is_carried_out_by_the_teammate_after_the_timebox(tmp_path):
     session = solo(tmp_path)
     session.run_until(600)
-    delegation = session.decide("coordinator", "contain", by="Sam", delegate_to="technical_lead",
-                                timebox="15m", rationale="stop the export")
+    delegation = session.decide(
+        "coordinator",
+        "contain",
+        by="Sam",
+        delegate_to="technical_lead",
+        timebox="15m",
+        rationale="stop the export",
+    )
     assert delegation["type"] == "delegation" and delegation["id"] == f"g{delegation['seq']}"
     assert (delegation["to_role"], delegation["timebox"]) == ("technical_lead", 900)
     assert session.pending_tasks("technical_lead") == []
@@ -361,8 +426,17 @@ def test_solo_delegation_is_carried_out_by_the_teammate_after_the_timebox(tmp_pa
     assert session.done_at("contain") is None
     session.run_until(1500)
     done = session.events[-1]
-    assert (done["type"], done["role"], done["action"], done["t"]) == ("decision", "technical_lead", "contain", 1500.0)
-    assert (done["delegated_by"], done["delegation"], done["delegated_at"]) == ("coordinator", delegation["id"], 600.0)
+    assert (done["type"], done["role"], done["action"], done["t"]) == (
+        "decision",
+        "technical_lead",
+        "contain",
+        1500.0,
+    )
+    assert (done["delegated_by"], done["delegation"], done["delegated_at"]) == (
+        "coordinator",
+        delegation["id"],
+        600.0,
+    )
     assert done["by"] == "Technical Lead"
     assert done["rationale"] == "stop the export"
 
@@ -377,14 +451,21 @@ def test_solo_delegation_without_timebox_uses_the_scenario_delay(tmp_path):
 
 def test_team_delegation_is_a_pending_task_until_carried_out(tmp_path):
     session = make_session(tmp_path, breach_scenario())
-    delegation = session.decide("coordinator", "revoke_access", by="Sam", delegate_to="technical_lead", timebox="10m")
+    delegation = session.decide(
+        "coordinator", "revoke_access", by="Sam", delegate_to="technical_lead", timebox="10m"
+    )
     session.run_until(3600)
     assert session.done_at("revoke_access") is None
     tasks = session.pending_tasks("technical_lead")
     assert [t["id"] for t in tasks] == [delegation["id"]]
     assert session.pending_tasks("dpo") == []
     record = session.complete_task(delegation["id"], by="Tom", rationale="token revoked")
-    assert (record["role"], record["by"], record["delegated_by"], record["delegated_at"]) == ("technical_lead", "Tom", "coordinator", 0.0)
+    assert (record["role"], record["by"], record["delegated_by"], record["delegated_at"]) == (
+        "technical_lead",
+        "Tom",
+        "coordinator",
+        0.0,
+    )
     assert session.pending_tasks() == []
     with pytest.raises(Rejected, match="already been carried out"):
         session.complete_task(delegation["id"], by="Tom")
@@ -425,7 +506,11 @@ def test_trigger_now_while_paused_and_after_a_pause(tmp_path):
     record = session.trigger_now("customer-ticket")
     assert (record["inject"], record["trigger"], record["t"]) == ("customer-ticket", "facilitator", 300.0)
     facilitator = of_type(session, "facilitator")[0]
-    assert (facilitator["op"], facilitator["inject"], facilitator["seq"]) == ("trigger_now", "customer-ticket", record["seq"] - 1)
+    assert (facilitator["op"], facilitator["inject"], facilitator["seq"]) == (
+        "trigger_now",
+        "customer-ticket",
+        record["seq"] - 1,
+    )
     session.resume()
     wall.now = 502  # 2 wall seconds after the pause ended: sim 300 + 120
     record = session.trigger_now("morning")
@@ -448,7 +533,9 @@ def test_trigger_now_releases_a_waiting_branch_once(tmp_path):
     session.trigger_now("dpo-chases")
     session.run_to_end()
     assert session.released.count("dpo-chases") == 1
-    assert [e["trigger"] for e in of_type(session, "inject_released") if e["inject"] == "dpo-chases"] == ["facilitator"]
+    assert [e["trigger"] for e in of_type(session, "inject_released") if e["inject"] == "dpo-chases"] == [
+        "facilitator"
+    ]
 
 
 def test_set_speed_keeps_sim_time_continuous(tmp_path):
@@ -480,7 +567,13 @@ def test_jump_releases_the_skipped_interval_at_the_jump_in_time_order(tmp_path):
     session = make_session(tmp_path, scenario)
     session.run_until(3600)
     jump = of_type(session, "clock")[0]
-    assert (jump["op"], jump["from_t"], jump["to_t"], jump["t"], jump["inject"]) == ("jump", 3600.0, 36000.0, 3600.0, "night")
+    assert (jump["op"], jump["from_t"], jump["to_t"], jump["t"], jump["inject"]) == (
+        "jump",
+        3600.0,
+        36000.0,
+        3600.0,
+        "night",
+    )
     assert session.now == 36000
     rows = [(e["inject"], e["t"], e["due"]) for e in of_type(session, "inject_released")]
     assert rows == [
@@ -516,8 +609,15 @@ def test_skip_means_never_released_and_its_after_branches_never_fire(tmp_path):
 def test_add_inject_is_released_now(tmp_path):
     session = make_session(tmp_path, breach_scenario())
     session.run_until(700)
-    record = session.add_inject("Power cut at the office", body="Laptops on battery", channel="chat", to=["coordinator"])
-    assert (record["inject"], record["trigger"], record["t"], record["to"]) == ("adhoc-1", "adhoc", 700.0, ["coordinator"])
+    record = session.add_inject(
+        "Power cut at the office", body="Laptops on battery", channel="chat", to=["coordinator"]
+    )
+    assert (record["inject"], record["trigger"], record["t"], record["to"]) == (
+        "adhoc-1",
+        "adhoc",
+        700.0,
+        ["coordinator"],
+    )
     assert session.events[-2]["op"] == "adhoc"
     assert session.add_inject("Second")["inject"] == "adhoc-2"
     with pytest.raises(Rejected, match="channel"):
@@ -556,13 +656,19 @@ def test_upcoming_is_the_msel(tmp_path):
     rows = {r["inject"]: r for r in session.upcoming()}
     assert (rows["alert"]["status"], rows["alert"]["due"]) == ("released", 0.0)
     assert (rows["ticket-follow-up"]["status"], rows["ticket-follow-up"]["due"]) == ("scheduled", 2100.0)
-    assert (rows["dpo-chases"]["status"], rows["dpo-chases"]["due"], rows["dpo-chases"]["condition"]) == ("waiting", None, "missed: dpo-in")
+    assert (rows["dpo-chases"]["status"], rows["dpo-chases"]["due"], rows["dpo-chases"]["condition"]) == (
+        "waiting",
+        None,
+        "missed: dpo-in",
+    )
     dues = [r["due"] for r in session.upcoming() if r["due"] is not None]
     assert dues == sorted(dues)
 
 
 def test_next_due(tmp_path):
-    session = make_session(tmp_path, make_scenario([make_inject("a", 0), make_inject("b", "20m")], duration="1h"))
+    session = make_session(
+        tmp_path, make_scenario([make_inject("a", 0), make_inject("b", "20m")], duration="1h")
+    )
     assert session.next_due() == 1200
     session.run_until(1200)
     assert session.next_due() == 3600
@@ -637,7 +743,12 @@ def test_resume_continues_seq_and_clock(tmp_path):
     resumed = Session.resume(session.path, clock=VirtualClock())
     assert resumed.now == 1500
     note = resumed.events[-1]
-    assert (note["type"], note["seq"], note["from_t"], note["dropped_bytes"]) == ("session_resumed", last["seq"] + 1, 1500.0, 0)
+    assert (note["type"], note["seq"], note["from_t"], note["dropped_bytes"]) == (
+        "session_resumed",
+        last["seq"] + 1,
+        1500.0,
+        0,
+    )
     assert resumed.released == session.released
     resumed.run_until(1800)
     assert ("press-call", 1800.0) in released(resumed)
@@ -650,8 +761,20 @@ def test_resume_continues_seq_and_clock(tmp_path):
 def test_resume_after_a_torn_write_and_mid_consequence_crash(tmp_path):
     session = make_session(tmp_path, breach_scenario())
     session.run_until(600)
-    session.writer.append("decision", 600.0, id="d9", role="dpo", by="Priya", action="confirm_personal_data_breach",
-                          fields={}, rationale="", inject=None, delegated_by=None, delegation=None, delegated_at=None)
+    session.writer.append(
+        "decision",
+        600.0,
+        id="d9",
+        role="dpo",
+        by="Priya",
+        action="confirm_personal_data_breach",
+        fields={},
+        rationale="",
+        inject=None,
+        delegated_by=None,
+        delegation=None,
+        delegated_at=None,
+    )
     session.writer.close()  # crashed before marker_set was written ...
     with open(session.path, "ab") as handle:
         handle.write(b'{"seq":99,"type":"no')  # ... and in the middle of a write
@@ -683,7 +806,9 @@ def test_resume_with_a_scaled_clock_restores_speed_and_pause(tmp_path):
 
 
 def test_resume_continues_pending_delegations_and_missed_deadlines(tmp_path):
-    session = make_session(tmp_path, breach_scenario(), mode="solo", participants=[Participant("Sam", "coordinator")])
+    session = make_session(
+        tmp_path, breach_scenario(), mode="solo", participants=[Participant("Sam", "coordinator")]
+    )
     session.run_until(60)
     session.decide("coordinator", "contain", by="Sam", delegate_to="technical_lead", timebox="30m")
     session.run_until(1300)
@@ -761,11 +886,21 @@ from hypothesis import strategies as st  # noqa: E402
 OPS = st.lists(
     st.one_of(
         st.tuples(st.just("run"), st.integers(min_value=0, max_value=5400)),
-        st.tuples(st.just("decide"), st.sampled_from(
-            [("coordinator", "appoint_coordinator"), ("coordinator", "involve_dpo"),
-             ("comms_owner", "customer_comms"), ("dpo", "confirm_personal_data_breach")])),
+        st.tuples(
+            st.just("decide"),
+            st.sampled_from(
+                [
+                    ("coordinator", "appoint_coordinator"),
+                    ("coordinator", "involve_dpo"),
+                    ("comms_owner", "customer_comms"),
+                    ("dpo", "confirm_personal_data_breach"),
+                ]
+            ),
+        ),
         st.tuples(st.just("delegate"), st.sampled_from(["technical_lead", "dpo"])),
-        st.tuples(st.just("trigger"), st.sampled_from(["dpo-chases", "press-call", "customer-ticket", "overnight"])),
+        st.tuples(
+            st.just("trigger"), st.sampled_from(["dpo-chases", "press-call", "customer-ticket", "overnight"])
+        ),
         st.tuples(st.just("skip"), st.sampled_from(["ticket-follow-up", "regulator-asks", "morning"])),
         st.tuples(st.just("adhoc"), st.just("x")),
     ),
@@ -801,7 +936,11 @@ def stable(events):
 @given(ops=OPS, mode=st.sampled_from(["team", "solo"]))
 def test_any_operations_keep_the_transcript_sound_and_resume_exact(tmp_path_factory, ops, mode):
     folder = tmp_path_factory.mktemp("ops")
-    people = [Participant("Sam", "coordinator"), Participant("Ana", "comms_owner"), Participant("Priya", "dpo")]
+    people = [
+        Participant("Sam", "coordinator"),
+        Participant("Ana", "comms_owner"),
+        Participant("Priya", "dpo"),
+    ]
     if mode == "solo":
         people = [Participant("Sam", "coordinator")]
         ops = [(op, arg) for op, arg in ops if not (op == "decide" and arg[0] != "coordinator")]

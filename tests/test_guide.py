@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from markupsafe import escape
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from markupsafe import escape
 
 from tabletop.cli import main
 from tabletop.guide import build_guide, render_guide
@@ -38,7 +38,9 @@ def test_markdown_guide_has_modules_timings_injects_questions_expected_actions_a
     inline = [e for e in scenario.expectations if e.anchor_kind == "inject"]
     assert text.count("(`") >= len(inline)
     assert "### Hot wash" in text
-    assert len([line for line in text.split("### Hot wash")[1].splitlines() if line[:1].isdigit()]) == len(scenario.hotwash)
+    assert len([line for line in text.split("### Hot wash")[1].splitlines() if line[:1].isdigit()]) == len(
+        scenario.hotwash
+    )
 
 
 def test_html_guide_is_self_contained_and_printable(scenario):
@@ -74,10 +76,12 @@ def test_regime_clocks_are_listed_with_their_source():
 
 def test_scenario_text_is_escaped_in_html_and_cannot_break_markdown(tmp_path):
     scenario = load_scenario(ROOT / "scenarios" / "restore-rehearsal.yaml")
-    first = scenario.injects[0].model_copy(update={
-        "title": "<script>alert(1)</script> | pipe",
-        "body": "```\n# not a heading\n<b>bold</b>\n```",
-    })
+    first = scenario.injects[0].model_copy(
+        update={
+            "title": "<script>alert(1)</script> | pipe",
+            "body": "```\n# not a heading\n<b>bold</b>\n```",
+        }
+    )
     hostile = scenario.model_copy(update={"injects": [first, *scenario.injects[1:]]})
     page = render_guide(build_guide(hostile), "html")
     assert "<script>alert(1)</script>" not in page

@@ -33,9 +33,16 @@ def test_the_skeleton_is_commented_and_marks_what_to_edit():
     assert text.startswith("# Quarterly restore: a restore rehearsal skeleton")
     assert "EDIT" in text
     data = yaml.safe_load(text)
-    assert data["context"]["recovery"] == {"system": "EDIT: the system restored", "backup": "EDIT: the backup used",
-                                           "rpo": "1h", "rto": "4h"}
-    assert [e["action"] for i in data["injects"] for e in i.get("expects", [])][-2:] == ["verify_rpo_rto", "record_risk"]
+    assert data["context"]["recovery"] == {
+        "system": "EDIT: the system restored",
+        "backup": "EDIT: the backup used",
+        "rpo": "1h",
+        "rto": "4h",
+    }
+    assert [e["action"] for i in data["injects"] for e in i.get("expects", [])][-2:] == [
+        "verify_rpo_rto",
+        "record_risk",
+    ]
 
 
 def test_kind_specific_scoring_is_in_the_skeleton():

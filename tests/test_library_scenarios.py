@@ -11,8 +11,8 @@ from tabletop.clock import VirtualClock
 from tabletop.engine import Session
 from tabletop.loader import load_scenario
 from tabletop.model import KINDS, Scenario
-from tabletop.script import DecisionScript, load_script, play
 from tabletop.scoring import Scorecard, score
+from tabletop.script import DecisionScript, load_script, play
 from tabletop.transcript import TranscriptWriter
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -211,9 +211,16 @@ def test_data_subject_request_extension_without_complexity_is_a_finding(tmp_path
     from tabletop.script import ScriptEntry
 
     scenario, script = load("data-subject-request")
-    extension = ScriptEntry(index=999, line=0, at_text="day 10 12:00", role="dpo", action="extend_subject_request",
-                            fields={"extension": "two_months", "subject_told": True}, rationale="Lots of redaction",
-                            at=scenario.injects[0].at + 8 * 86400 + 3 * 3600)
+    extension = ScriptEntry(
+        index=999,
+        line=0,
+        at_text="day 10 12:00",
+        role="dpo",
+        action="extend_subject_request",
+        fields={"extension": "two_months", "subject_told": True},
+        rationale="Lots of redaction",
+        at=scenario.injects[0].at + 8 * 86400 + 3 * 3600,
+    )
     longer = replace(script, entries=tuple(sorted([*script.entries, extension], key=lambda e: e.at)))
     session, card = run(scenario, longer, tmp_path)
     assert "extension-complaint" in session.released
@@ -233,9 +240,21 @@ def test_processor_taking_the_ico_decision_is_a_finding(tmp_path):
     from tabletop.script import ScriptEntry
 
     scenario, script = load("customer-notification")
-    overreach = ScriptEntry(index=998, line=0, at_text="T+2h", role="dpo", action="ico_decision",
-                            fields={"outcome": "notify"}, rationale="Get ahead of it", at=7200)
-    _, card = run(scenario, replace(script, entries=tuple(sorted([*script.entries, overreach], key=lambda e: e.at))), tmp_path)
+    overreach = ScriptEntry(
+        index=998,
+        line=0,
+        at_text="T+2h",
+        role="dpo",
+        action="ico_decision",
+        fields={"outcome": "notify"},
+        rationale="Get ahead of it",
+        at=7200,
+    )
+    _, card = run(
+        scenario,
+        replace(script, entries=tuple(sorted([*script.entries, overreach], key=lambda e: e.at))),
+        tmp_path,
+    )
     assert [f["id"] for f in card.to_json()["findings"]] == ["processor-notifies-ico"]
 
 
@@ -273,8 +292,15 @@ def test_dora_initial_report_runs_on_both_clocks_and_nis2_does_not_apply(tmp_pat
 
     scenario, script = load("ransomware-payments-dora")
     late = edited(script, "dora_initial_report", at=8 * 3600)  # classified at T+1h: due at T+5h
-    nis2 = ScriptEntry(index=997, line=0, at_text="T+6h", role="incident_lead", action="nis2_early_warning",
-                       fields={"suspected_malicious": True, "cross_border": False}, at=6 * 3600)
+    nis2 = ScriptEntry(
+        index=997,
+        line=0,
+        at_text="T+6h",
+        role="incident_lead",
+        action="nis2_early_warning",
+        fields={"suspected_malicious": True, "cross_border": False},
+        at=6 * 3600,
+    )
     late = replace(late, entries=tuple(sorted([*late.entries, nis2], key=lambda e: e.at)))
     _, card = run(scenario, late, tmp_path)
     found = results(card)

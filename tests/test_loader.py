@@ -165,7 +165,11 @@ def test_scenario_finds_the_nearest_injects_and_scoring(tmp_path):
     shutil.copy(tree / "scenarios" / "good.yaml", nested / "good.yaml")
     # a change in the copied scoring data is seen: the copy is the nearest
     actions = tree / "scoring" / "actions.yaml"
-    actions.write_text(actions.read_text().replace("default_owner: coordinator}", "default_owner: coordinator, description: moved}", 1))
+    actions.write_text(
+        actions.read_text().replace(
+            "default_owner: coordinator}", "default_owner: coordinator, description: moved}", 1
+        )
+    )
     scenario = load_scenario(nested / "good.yaml")
     assert scenario.action("declare_incident").description == "moved"
 
@@ -229,7 +233,11 @@ def test_seeded_values_are_deterministic_across_threads():
 
     from tabletop.render import generate_values
 
-    variables = {"customer": "company", "person": "name", "n": {"faker": "random_int", "min": 1, "max": 10**9}}
+    variables = {
+        "customer": "company",
+        "person": "name",
+        "n": {"faker": "random_int", "min": 1, "max": 10**9},
+    }
     expected = {seed: generate_values(variables, seed)[0] for seed in range(8)}
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda seed: (seed, generate_values(variables, seed)[0]), list(range(8)) * 5))

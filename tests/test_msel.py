@@ -12,7 +12,16 @@ from click.testing import CliRunner
 
 from tabletop.cli import main
 from tabletop.loader import load_scenario
-from tabletop.msel import COLUMNS, HSEEP_COLUMNS, MselError, build_msel, import_msel, read_msel, to_csv, to_xlsx
+from tabletop.msel import (
+    COLUMNS,
+    HSEEP_COLUMNS,
+    MselError,
+    build_msel,
+    import_msel,
+    read_msel,
+    to_csv,
+    to_xlsx,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
@@ -24,7 +33,11 @@ def same_scenario(original, imported) -> None:
     assert injects == again
     expectations = {e.id: e.model_dump() for e in original.expectations}
     assert expectations == {e.id: e.model_dump() for e in imported.expectations}
-    assert (original.duration, original.starts_at, original.roles) == (imported.duration, imported.starts_at, imported.roles)
+    assert (original.duration, original.starts_at, original.roles) == (
+        imported.duration,
+        imported.starts_at,
+        imported.roles,
+    )
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
@@ -83,7 +96,14 @@ def write_rows(tmp_path: Path, *rows: dict[str, str], frame: str = "") -> Path:
     return path
 
 
-GOOD = {"Time": "T+0m", "Inject ID": "start", "Delivery method": "email", "To": "coordinator", "Title": "Start", "Description": "It begins."}
+GOOD = {
+    "Time": "T+0m",
+    "Inject ID": "start",
+    "Delivery method": "email",
+    "To": "coordinator",
+    "Title": "Start",
+    "Description": "It begins.",
+}
 
 
 @pytest.mark.parametrize(
@@ -112,7 +132,9 @@ def test_a_malformed_row_is_reported_with_its_row_and_column(tmp_path, bad, colu
 
 
 def test_every_malformed_row_is_reported_at_once(tmp_path):
-    path = write_rows(tmp_path, {**GOOD, "Time": "nope"}, {**GOOD, "Inject ID": "b", "Delivery method": "fax"})
+    path = write_rows(
+        tmp_path, {**GOOD, "Time": "nope"}, {**GOOD, "Inject ID": "b", "Delivery method": "fax"}
+    )
     with pytest.raises(MselError) as caught:
         read_msel(path)
     assert any("row 2, column Time" in p for p in caught.value.problems)
@@ -123,12 +145,22 @@ def test_duplicate_inject_ids_name_both_rows(tmp_path):
     path = write_rows(tmp_path, GOOD, GOOD)
     with pytest.raises(MselError) as caught:
         read_msel(path)
-    assert caught.value.problems == [f"{caught.value.problems[0].split(':')[0]}: row 3, column Inject ID: id 'start' is already used on row 2; ids must be unique"]
+    assert caught.value.problems == [
+        f"{caught.value.problems[0].split(':')[0]}: row 3, column Inject ID: id 'start' is already used on row 2; ids must be unique"
+    ]
 
 
 def test_a_scenario_problem_is_pointed_back_at_its_row_and_nothing_is_written(tmp_path):
-    path = write_rows(tmp_path, GOOD, {**GOOD, "Inject ID": "two", "Time": "T+5m",
-                                       "Expectations": "{id: dpo, action: involve_dpp, within: 30m}"})
+    path = write_rows(
+        tmp_path,
+        GOOD,
+        {
+            **GOOD,
+            "Inject ID": "two",
+            "Time": "T+5m",
+            "Expectations": "{id: dpo, action: involve_dpp, within: 30m}",
+        },
+    )
     out = tmp_path / "scenarios" / "x.yaml"
     written, problems = import_msel(path, out)
     assert not out.exists()
@@ -137,7 +169,7 @@ def test_a_scenario_problem_is_pointed_back_at_its_row_and_nothing_is_written(tm
 
 
 def test_a_broken_frame_row_is_reported_with_its_row(tmp_path):
-    path = write_rows(tmp_path, GOOD, frame="#roles,\"[coordinator, \"\n#colour,blue\n")
+    path = write_rows(tmp_path, GOOD, frame='#roles,"[coordinator, "\n#colour,blue\n')
     with pytest.raises(MselError) as caught:
         read_msel(path)
     assert any("row 3, column B" in p and "#roles is not readable YAML" in p for p in caught.value.problems)
@@ -152,14 +184,21 @@ def test_a_malformed_xlsx_cell_is_reported_with_its_row_and_column(tmp_path):
     sheet.title = "MSEL"
     sheet.append(list(COLUMNS))
     sheet.append([GOOD.get(c, "") for c in COLUMNS])
-    sheet.append([{**GOOD, "Inject ID": "late", "Time": "", "Clock": time(25 % 24, 61 % 60)}.get(c, "") for c in COLUMNS])
+    sheet.append(
+        [
+            {**GOOD, "Inject ID": "late", "Time": "", "Clock": time(25 % 24, 61 % 60)}.get(c, "")
+            for c in COLUMNS
+        ]
+    )
     sheet.append([{**GOOD, "Inject ID": "bad", "Time": "whenever"}.get(c, "") for c in COLUMNS])
     path = tmp_path / "m.xlsx"
     workbook.save(path)
     with pytest.raises(MselError) as caught:
         read_msel(path)
     # row 3's Clock cell is a spreadsheet time (01:01) and needs the scenario's starts_at
-    assert any("row 3, column Clock" in p and "needs the scenario's starts_at" in p for p in caught.value.problems)
+    assert any(
+        "row 3, column Clock" in p and "needs the scenario's starts_at" in p for p in caught.value.problems
+    )
     assert any("row 4, column Time" in p for p in caught.value.problems)
 
 
@@ -168,12 +207,45 @@ def test_a_malformed_xlsx_cell_is_reported_with_its_row_and_column(tmp_path):
 
 def test_a_facilitators_own_msel_imports_as_a_valid_skeleton(tmp_path):
     rows = [
-        ["Seq", "Time", "Inject type", "Channel", "From", "To", "Description", "Expected player action",
-         "Objective", "Controller", "Status"],
-        ["1", "T+0m", "Contextual", "E-mail", "Service desk", "Incident coordinator",
-         "Customers report they cannot log in.", "Declare an incident", "Detection", "Lead", "done"],
-        ["2", "45m", "Expected action", "Phone call", "CEO", "coordinator; comms_owner",
-         "The CEO wants one line for the board.", "Brief the executive", "Communications", "Lead", ""],
+        [
+            "Seq",
+            "Time",
+            "Inject type",
+            "Channel",
+            "From",
+            "To",
+            "Description",
+            "Expected player action",
+            "Objective",
+            "Controller",
+            "Status",
+        ],
+        [
+            "1",
+            "T+0m",
+            "Contextual",
+            "E-mail",
+            "Service desk",
+            "Incident coordinator",
+            "Customers report they cannot log in.",
+            "Declare an incident",
+            "Detection",
+            "Lead",
+            "done",
+        ],
+        [
+            "2",
+            "45m",
+            "Expected action",
+            "Phone call",
+            "CEO",
+            "coordinator; comms_owner",
+            "The CEO wants one line for the board.",
+            "Brief the executive",
+            "Communications",
+            "Lead",
+            "",
+        ],
     ]
     path = tmp_path / "Our Exercise.csv"
     with path.open("w", newline="", encoding="utf-8") as handle:
@@ -206,7 +278,9 @@ def test_cli_export_csv_to_stdout_and_xlsx_to_a_file(tmp_path):
     workbook = load_workbook(target)
     assert workbook.sheetnames == ["MSEL", "Scenario"]
     assert [c.value for c in workbook["MSEL"][1]] == list(COLUMNS)
-    assert workbook["MSEL"].max_row == 1 + len(load_scenario(ROOT / "scenarios" / "post-mortem-rehearsal.yaml").injects)
+    assert workbook["MSEL"].max_row == 1 + len(
+        load_scenario(ROOT / "scenarios" / "post-mortem-rehearsal.yaml").injects
+    )
 
 
 def test_cli_import_reports_rows_and_exits_1_without_a_traceback(tmp_path):
@@ -234,7 +308,9 @@ def test_cli_import_round_trip_and_refuses_to_overwrite(tmp_path):
 
 def test_cli_import_of_a_missing_or_foreign_file(tmp_path):
     runner = CliRunner()
-    result = runner.invoke(main, ["msel", "import", str(tmp_path / "nope.csv"), "-o", str(tmp_path / "x.yaml")])
+    result = runner.invoke(
+        main, ["msel", "import", str(tmp_path / "nope.csv"), "-o", str(tmp_path / "x.yaml")]
+    )
     assert result.exit_code == 1 and "no such file" in result.output
     odd = tmp_path / "m.pdf"
     odd.write_text("%PDF")
@@ -244,17 +320,28 @@ def test_cli_import_of_a_missing_or_foreign_file(tmp_path):
 
 def test_a_semicolon_separated_export_from_a_spreadsheet_reads_too(tmp_path):
     path = tmp_path / "eu.csv"
-    path.write_text("Time;Inject ID;Delivery method;To;Title;Description\n"
-                    "T+0m;start;email;coordinator;Start;It begins; really.\n"
-                    "T+10m;next;chat;all;Next;\"Then, this\"\n", encoding="utf-8")
+    path.write_text(
+        "Time;Inject ID;Delivery method;To;Title;Description\n"
+        "T+0m;start;email;coordinator;Start;It begins; really.\n"
+        'T+10m;next;chat;all;Next;"Then, this"\n',
+        encoding="utf-8",
+    )
     data = read_msel(path)
     assert [i["id"] for i in data["injects"]] == ["start", "next"]
     assert data["injects"][1]["body"] == "Then, this"
 
 
 def test_blank_and_unmapped_rows_do_not_shift_the_row_numbers_of_problems(tmp_path):
-    rows = [list(COLUMNS) + ["Status"], [""] * (len(COLUMNS)) + ["draft"], [GOOD.get(c, "") for c in COLUMNS] + [""],
-            [], [{**GOOD, "Inject ID": "two", "Expectations": "{id: e, action: nonesuch, within: 5m}"}.get(c, "") for c in COLUMNS]]
+    rows = [
+        list(COLUMNS) + ["Status"],
+        [""] * (len(COLUMNS)) + ["draft"],
+        [GOOD.get(c, "") for c in COLUMNS] + [""],
+        [],
+        [
+            {**GOOD, "Inject ID": "two", "Expectations": "{id: e, action: nonesuch, within: 5m}"}.get(c, "")
+            for c in COLUMNS
+        ],
+    ]
     path = tmp_path / "gaps.csv"
     with path.open("w", newline="", encoding="utf-8") as handle:
         csv.writer(handle).writerows(rows)
@@ -266,9 +353,28 @@ def test_random_cells_only_ever_give_problems_never_another_exception(tmp_path_f
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    cell = st.one_of(st.sampled_from(["", "T+5m", "+10m", "09:30", "day 2 08:00", "missed: x", "done: contain",
-                                      "email", "all", "coordinator", "{id: a, action: contain, within: 5m}",
-                                      "{id: b", "dsr_received", "#roles", "x" * 3]), st.text(max_size=12))
+    cell = st.one_of(
+        st.sampled_from(
+            [
+                "",
+                "T+5m",
+                "+10m",
+                "09:30",
+                "day 2 08:00",
+                "missed: x",
+                "done: contain",
+                "email",
+                "all",
+                "coordinator",
+                "{id: a, action: contain, within: 5m}",
+                "{id: b",
+                "dsr_received",
+                "#roles",
+                "x" * 3,
+            ]
+        ),
+        st.text(max_size=12),
+    )
     row = st.lists(cell, min_size=0, max_size=len(COLUMNS) + 2)
 
     @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

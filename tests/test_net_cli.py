@@ -46,15 +46,21 @@ def test_host_needs_a_scenario_or_a_transcript():
 
 
 def test_join_wants_a_websocket_url():
-    result = CliRunner().invoke(main, ["join", "localhost:8765", "--token", "t", "--role", "dpo", "--name", "P"])
+    result = CliRunner().invoke(
+        main, ["join", "localhost:8765", "--token", "t", "--role", "dpo", "--name", "P"]
+    )
     assert result.exit_code == 2 and "expected a URL like ws://HOST:PORT/ws" in result.output
 
 
 def test_joining_a_host_that_is_not_there_says_so(tmp_path):
     script = tmp_path / "s.yaml"
-    script.write_text("participants: [{name: P, role: dpo}]\ndecisions: [{at: 1m, role: dpo, action: involve_dpo}]\n")
+    script.write_text(
+        "participants: [{name: P, role: dpo}]\ndecisions: [{at: 1m, role: dpo, action: involve_dpo}]\n"
+    )
     url = f"ws://127.0.0.1:{free_port()}/ws"
-    result = CliRunner().invoke(main, ["join", url, "--token", "t", "--role", "dpo", "--name", "P", "--script", str(script)])
+    result = CliRunner().invoke(
+        main, ["join", url, "--token", "t", "--role", "dpo", "--name", "P", "--script", str(script)]
+    )
     assert result.exit_code == 2
     assert f"cannot join: cannot reach the host at {url}" in result.output
 
@@ -70,11 +76,24 @@ def test_serve_runs_the_join_command_in_textual_serve(monkeypatch):
     monkeypatch.setattr(textual_serve.server.Server, "serve", fake_serve)
     result = CliRunner().invoke(
         main,
-        ["serve", "ws://10.0.0.5:8765/ws", "--token", "tok en", "--role", "dpo", "--name", "Priya Nair", "--port", "8001"],
+        [
+            "serve",
+            "ws://10.0.0.5:8765/ws",
+            "--token",
+            "tok en",
+            "--role",
+            "dpo",
+            "--name",
+            "Priya Nair",
+            "--port",
+            "8001",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert served["port"] == 8001 and served["host"] == "127.0.0.1"
-    assert served["command"].endswith("-m tabletop join ws://10.0.0.5:8765/ws --token 'tok en' --role dpo --name 'Priya Nair'")
+    assert served["command"].endswith(
+        "-m tabletop join ws://10.0.0.5:8765/ws --token 'tok en' --role dpo --name 'Priya Nair'"
+    )
 
 
 # --- against a real host -------------------------------------------------------------------
@@ -91,8 +110,14 @@ decisions:
 
 async def run_cli(*args: str) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tabletop", *args, cwd=ROOT, env=ENV,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        sys.executable,
+        "-m",
+        "tabletop",
+        *args,
+        cwd=ROOT,
+        env=ENV,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     async with asyncio.timeout(60):
         out, _ = await process.communicate()
@@ -108,13 +133,19 @@ async def test_a_scripted_player_plays_its_roles_lines(tmp_path):
     try:
         await host.call(session.start)
         await host.run_until(300)  # every line is due: each is recorded at once
-        code, output = await run_cli("join", host.url, "--token", TOKEN, "--role", "dpo", "--name", "Priya", "--script", str(script))
+        code, output = await run_cli(
+            "join", host.url, "--token", TOKEN, "--role", "dpo", "--name", "Priya", "--script", str(script)
+        )
     finally:
         await host.stop()
         session.writer.close()
     assert code == 0, output
     assert "Priya (dpo): 3 recorded, 0 refused" in output
-    mine = [e for e in read_transcript(session.path).events if e.get("by") == "Priya" and e["type"] in ("decision", "note")]
+    mine = [
+        e
+        for e in read_transcript(session.path).events
+        if e.get("by") == "Priya" and e["type"] in ("decision", "note")
+    ]
     assert [(e["type"], e.get("action") or e.get("text")) for e in mine] == [
         ("decision", "assess_personal_data"),
         ("note", "Waiting for the export logs"),
@@ -130,7 +161,9 @@ async def test_a_script_with_a_mistake_is_reported_at_its_line_before_anything_i
     await host.start("127.0.0.1", 0)
     try:
         await host.call(session.start)
-        code, output = await run_cli("join", host.url, "--token", TOKEN, "--role", "dpo", "--name", "Priya", "--script", str(script))
+        code, output = await run_cli(
+            "join", host.url, "--token", TOKEN, "--role", "dpo", "--name", "Priya", "--script", str(script)
+        )
     finally:
         await host.stop()
         session.writer.close()
@@ -142,8 +175,20 @@ async def test_a_script_with_a_mistake_is_reported_at_its_line_before_anything_i
 async def test_a_headless_host_stops_cleanly_on_sigint(tmp_path):
     transcript = tmp_path / "stopped.jsonl"
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tabletop", "host", "suspected-breach", "--headless", "--port", "0",
-        "--out", str(transcript), cwd=ROOT, env=ENV, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        sys.executable,
+        "-m",
+        "tabletop",
+        "host",
+        "suspected-breach",
+        "--headless",
+        "--port",
+        "0",
+        "--out",
+        str(transcript),
+        cwd=ROOT,
+        env=ENV,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     printed = []
     async with asyncio.timeout(30):

@@ -53,21 +53,41 @@ async def test_a_remote_player_sees_injects_and_records_decisions_from_the_conso
             assert not screen.controls, "a remote player cannot pause or end the session"
 
             await host.run_until(25 * 60)  # customer-ticket (20m) is addressed to the coordinator
-            await wait_until(pilot, client, lambda: any(e.get("inject") == "customer-ticket" for e in screen.query_one(InjectFeed).injects))
+            await wait_until(
+                pilot,
+                client,
+                lambda: any(
+                    e.get("inject") == "customer-ticket" for e in screen.query_one(InjectFeed).injects
+                ),
+            )
 
-            screen.record(DecisionDraft(action="appoint_coordinator", role="coordinator", rationale="I have context"))
+            screen.record(
+                DecisionDraft(action="appoint_coordinator", role="coordinator", rationale="I have context")
+            )
             await host.wait_for(lambda: any(e["type"] == "decision" for e in session.events))
             decision = next(e for e in session.events if e["type"] == "decision")
-            assert (decision["role"], decision["by"], decision["action"]) == ("coordinator", "Sam", "appoint_coordinator")
+            assert (decision["role"], decision["by"], decision["action"]) == (
+                "coordinator",
+                "Sam",
+                "appoint_coordinator",
+            )
             assert decision["t"] == 25 * 60
 
-            screen.record(DecisionDraft(action="ico_decision", role="dpo", fields={"outcome": "notify"}, rationale="x"))
-            await wait_until(pilot, client, lambda: any("you play coordinator" in str(n.message) for n in app._notifications))
+            screen.record(
+                DecisionDraft(action="ico_decision", role="dpo", fields={"outcome": "notify"}, rationale="x")
+            )
+            await wait_until(
+                pilot,
+                client,
+                lambda: any("you play coordinator" in str(n.message) for n in app._notifications),
+            )
             assert [e["action"] for e in session.events if e["type"] == "decision"] == ["appoint_coordinator"]
 
             await host.call(session.end)
             await wait_until(pilot, client, lambda: app.debrief_shown)
-            assert isinstance(app.screen, PlayerScreen), "a remote player gets no scorecard of their partial view"
+            assert isinstance(app.screen, PlayerScreen), (
+                "a remote player gets no scorecard of their partial view"
+            )
             assert any("facilitator runs the debrief" in str(n.message) for n in app._notifications)
     finally:
         await remote.aclose()
@@ -81,11 +101,20 @@ async def test_the_facilitator_console_hosts_remote_players_and_sees_who_is_conn
     from tabletop.ui.widgets.participants import Participants
 
     app = make_console(
-        breach_scenario(), name="Fran", solo=False, facilitate=True, clock=VirtualClock(),
-        tick_interval=None, out=tmp_path / "hosted.jsonl",
+        breach_scenario(),
+        name="Fran",
+        solo=False,
+        facilitate=True,
+        clock=VirtualClock(),
+        tick_interval=None,
+        out=tmp_path / "hosted.jsonl",
     )
     link = app.link
-    host = TeamHost(link.session, HostSettings(token=TOKEN, tick_interval=0, tick_session=False, live_clock=False), call=link.call)
+    host = TeamHost(
+        link.session,
+        HostSettings(token=TOKEN, tick_interval=0, tick_session=False, live_clock=False),
+        call=link.call,
+    )
     await host.start("127.0.0.1", 0)
     client = PlayerClient(host.url, TOKEN, "dpo", "Priya")
     try:
@@ -100,7 +129,11 @@ async def test_the_facilitator_console_hosts_remote_players_and_sees_who_is_conn
             assert any(e["seq"] == seq and e["by"] == "Priya" for e in link.events)
             await client.close()
             await host.wait_for(lambda: any(e.get("op") == "leave" for e in link.events))
-            await wait_until(pilot, client, lambda: app.screen.query_one(Participants).people["Priya"].get("connected") is False)
+            await wait_until(
+                pilot,
+                client,
+                lambda: app.screen.query_one(Participants).people["Priya"].get("connected") is False,
+            )
     finally:
         await client.close()
         await host.stop()

@@ -58,9 +58,13 @@ class Rig:
 
 
 @asynccontextmanager
-async def hosted(tmp_path: Path, scenario=None, *, fsync: bool = False, **settings: Any) -> AsyncIterator[Rig]:
+async def hosted(
+    tmp_path: Path, scenario=None, *, fsync: bool = False, **settings: Any
+) -> AsyncIterator[Rig]:
     clock = VirtualClock()
-    session = make_session(tmp_path, scenario or breach_scenario(), clock=clock, participants=[], start=False, fsync=fsync)
+    session = make_session(
+        tmp_path, scenario or breach_scenario(), clock=clock, participants=[], start=False, fsync=fsync
+    )
     get_time = settings.pop("get_time", None)
     host = TeamHost(
         session,
@@ -152,7 +156,16 @@ decisions:
 
 def recorded(events: list[dict[str, Any]]) -> list[tuple]:
     return [
-        (e["t"], e["type"], e.get("role"), e.get("by"), e.get("action"), e.get("fields"), e.get("rationale"), e.get("text"))
+        (
+            e["t"],
+            e["type"],
+            e.get("role"),
+            e.get("by"),
+            e.get("action"),
+            e.get("fields"),
+            e.get("rationale"),
+            e.get("text"),
+        )
         for e in events
         if e["type"] in ("decision", "delegation", "note")
     ]
@@ -176,9 +189,7 @@ async def test_a_team_over_the_network_scores_exactly_like_the_same_script_run_h
     play(baseline, script)
 
     async with hosted(tmp_path, scenario) as rig:
-        players = {
-            person.role: await rig.player(person.role, person.name) for person in script.participants
-        }
+        players = {person.role: await rig.player(person.role, person.name) for person in script.participants}
         plays = [
             asyncio.create_task(play_script(client, read_script(script_path, role)))
             for role, client in players.items()
@@ -205,7 +216,13 @@ async def test_a_team_over_the_network_scores_exactly_like_the_same_script_run_h
 async def test_players_see_their_injects_and_never_facilitator_content(tmp_path):
     scenario = make_scenario(
         [
-            make_inject("alert", 0, to=["all"], notes="FACILITATOR-ONLY: push them on the 72 hours", marks=["detected"]),
+            make_inject(
+                "alert",
+                0,
+                to=["all"],
+                notes="FACILITATOR-ONLY: push them on the 72 hours",
+                marks=["detected"],
+            ),
             make_inject("for-dpo", "10m", to=["dpo"], title="Controller asks for a call"),
             make_inject("for-coordinator", "10m", to=["coordinator"], title="Exec wants a briefing"),
             make_inject("later", "3h", title="SECRET-FUTURE-INJECT"),
@@ -224,9 +241,23 @@ async def test_players_see_their_injects_and_never_facilitator_content(tmp_path)
     assert "injects" not in welcome["scenario"] and "expectations" not in welcome["scenario"]
     events = [json.loads(f)["event"] for f in frames if json.loads(f)["type"] == "event"]
     assert [e["inject"] for e in events if e["type"] == "inject_released"] == ["alert", "for-dpo"]
-    assert {e["type"] for e in events} <= {"inject_released", "clock", "decision", "delegation", "note", "session_ended"}
+    assert {e["type"] for e in events} <= {
+        "inject_released",
+        "clock",
+        "decision",
+        "delegation",
+        "note",
+        "session_ended",
+    }
     everything = json.dumps(welcome) + "".join(frames)
-    for secret in ("FACILITATOR-ONLY", "SECRET-FUTURE-INJECT", "Exec wants a briefing", "marker_set", "detected", "session_started"):
+    for secret in (
+        "FACILITATOR-ONLY",
+        "SECRET-FUTURE-INJECT",
+        "Exec wants a briefing",
+        "marker_set",
+        "detected",
+        "session_started",
+    ):
         assert secret not in everything
     assert any(json.loads(f)["type"] == "state" for f in frames)
 
@@ -237,7 +268,12 @@ async def test_a_decision_is_acknowledged_only_once_its_line_is_on_disk(tmp_path
         seq = await sam.decide("appoint_coordinator", rationale="I have the most context")
         on_disk = read_transcript(rig.path).events
     line = next(e for e in on_disk if e["seq"] == seq)
-    assert (line["type"], line["role"], line["by"], line["action"]) == ("decision", "coordinator", "Sam", "appoint_coordinator")
+    assert (line["type"], line["role"], line["by"], line["action"]) == (
+        "decision",
+        "coordinator",
+        "Sam",
+        "appoint_coordinator",
+    )
     assert line["rationale"] == "I have the most context"
 
 
@@ -257,7 +293,9 @@ async def test_a_wrong_or_missing_token_is_refused_with_a_clear_message(tmp_path
 
 async def test_an_unknown_role_is_refused_naming_the_roles(tmp_path):
     async with hosted(tmp_path) as rig:
-        with pytest.raises(JoinRefused, match="role 'ceo' is not in this scenario; expected one of coordinator"):
+        with pytest.raises(
+            JoinRefused, match="role 'ceo' is not in this scenario; expected one of coordinator"
+        ):
             await rig.player("ceo", "Pat")
 
 
@@ -266,13 +304,17 @@ async def test_a_player_cannot_record_another_roles_decision(tmp_path):
         sam = await rig.player("coordinator", "Sam")
         await rig.player("dpo", "Priya")
         with pytest.raises(RequestRefused) as refused:
-            await sam.decide("ico_decision", role="dpo", fields={"outcome": "not_notify"}, rationale="low risk")
+            await sam.decide(
+                "ico_decision", role="dpo", fields={"outcome": "not_notify"}, rationale="low risk"
+            )
         assert refused.value.code == p.WRONG_ROLE
         assert "you play coordinator" in str(refused.value)
         # the same request through the console's session object is refused too
         remote = RemoteSession(sam)
         with pytest.raises(RequestRefused):
-            await remote.decide("dpo", "ico_decision", by="Priya", fields={"outcome": "notify"}, rationale="x")
+            await remote.decide(
+                "dpo", "ico_decision", by="Priya", fields={"outcome": "notify"}, rationale="x"
+            )
         with pytest.raises(RequestRefused, match="only the facilitator"):
             await remote.pause()
         assert rig.lines("decision") == []
@@ -364,7 +406,9 @@ async def test_a_flooding_client_is_cut_off_after_its_burst(tmp_path):
         assert (await raw.next_frame())["type"] == "welcome"
         for n in range(200):
             try:
-                await raw.ws.send_str(json.dumps({"v": 1, "type": "note", "id": f"n{n}", "text": f"spam {n}"}))
+                await raw.ws.send_str(
+                    json.dumps({"v": 1, "type": "note", "id": f"n{n}", "text": f"spam {n}"})
+                )
             except ConnectionResetError:
                 break
         frames = [json.loads(f) for f in await raw.frames_until_closed()]
@@ -391,7 +435,9 @@ async def test_a_player_who_reconnects_gets_exactly_what_they_missed(tmp_path):
         await priya.drop()
         await rig.host.wait_for(lambda: not rig.joined("Priya"))
         await rig.host.run_until(25 * 60)  # customer-ticket (20m) is for the coordinator only
-        await rig.host.call(rig.session.add_inject, "Controller on the phone", "They want an answer", "phone", ["dpo"])
+        await rig.host.call(
+            rig.session.add_inject, "Controller on the phone", "They want an answer", "phone", ["dpo"]
+        )
         await sam.decide("involve_dpo")
 
         await priya.connect()  # sends the last seq it saw
@@ -440,12 +486,19 @@ async def test_a_delegated_task_is_carried_out_by_a_player_of_that_role_only(tmp
         remote = RemoteSession(priya)
         await priya.wait_for(lambda: any(e["type"] == "delegation" for e in priya.events))
         tasks = await remote.pending_tasks("dpo")
-        assert [(t["action"], t["role"], t["timebox"]) for t in tasks] == [("assess_personal_data", "coordinator", 900)]
+        assert [(t["action"], t["role"], t["timebox"]) for t in tasks] == [
+            ("assess_personal_data", "coordinator", 900)
+        ]
         with pytest.raises(RequestRefused, match="no task"):
             await alex.complete_task(tasks[0]["id"])
         seq = await remote.complete_task(tasks[0]["id"], by="ignored", fields=None, rationale="")
         done = next(e for e in rig.lines("decision") if e["seq"] == seq)
-        assert (done["role"], done["by"], done["delegated_by"], done["delegation"]) == ("dpo", "Priya", "coordinator", tasks[0]["id"])
+        assert (done["role"], done["by"], done["delegated_by"], done["delegation"]) == (
+            "dpo",
+            "Priya",
+            "coordinator",
+            tasks[0]["id"],
+        )
         await priya.wait_for(lambda: any(e["seq"] == seq for e in priya.events))
         assert await remote.pending_tasks("dpo") == []
 
@@ -483,7 +536,9 @@ async def test_script_lines_for_one_role_are_read_from_the_simulate_format(tmp_p
         (2400, "confirm_personal_data_breach"),
         (3600, "ico_decision"),
     ]
-    assert lines[-1] == ScriptLine(at=3600, action="ico_decision", fields={"outcome": "notify"}, rationale="High risk to individuals")
+    assert lines[-1] == ScriptLine(
+        at=3600, action="ico_decision", fields={"outcome": "notify"}, rationale="High risk to individuals"
+    )
 
 
 @pytest.mark.parametrize("line_seen", [True, False], ids=["line-seen-live", "line-only-in-replay"])
@@ -542,7 +597,9 @@ async def test_connections_beyond_the_limit_are_refused(tmp_path):
 
 async def test_a_last_seq_from_another_session_is_ignored(tmp_path):
     async with hosted(tmp_path) as rig:
-        raw = await RawPlayer.open(rig.host.url, hello("coordinator", "Sam", last_seq=10_000, session="an-old-rehearsal"))
+        raw = await RawPlayer.open(
+            rig.host.url, hello("coordinator", "Sam", last_seq=10_000, session="an-old-rehearsal")
+        )
         welcome = await raw.next_frame()
         first = await raw.next_frame()
         await raw.close()
@@ -554,7 +611,9 @@ async def test_the_same_session_replays_only_what_was_missed(tmp_path):
     async with hosted(tmp_path) as rig:
         session_id = rig.session.events[0]["hash"]
         last = rig.session.events[-1]["seq"]
-        raw = await RawPlayer.open(rig.host.url, hello("coordinator", "Sam", last_seq=last, session=session_id))
+        raw = await RawPlayer.open(
+            rig.host.url, hello("coordinator", "Sam", last_seq=last, session=session_id)
+        )
         welcome = await raw.next_frame()
         await raw.close()
     assert welcome["replay"] == 0
@@ -571,7 +630,11 @@ async def test_scripted_lines_are_played_at_their_sim_times_on_a_running_clock(t
     client = PlayerClient(host.url, TOKEN, "coordinator", "Sam")
     try:
         await client.connect()
-        lines = [ScriptLine(at=30, action="appoint_coordinator"), ScriptLine(at=90, note="channel open"), ScriptLine(at=150, action="declare_incident")]
+        lines = [
+            ScriptLine(at=30, action="appoint_coordinator"),
+            ScriptLine(at=90, note="channel open"),
+            ScriptLine(at=150, action="declare_incident"),
+        ]
         results = await asyncio.wait_for(play_script(client, lines), 10)
     finally:
         await client.close()

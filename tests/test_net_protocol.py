@@ -39,7 +39,9 @@ def test_decide_round_trips_through_a_frame():
 
 
 def test_decide_timebox_takes_a_duration():
-    message = parse_player_message(frame(type="decide", id="r1", action="contain", delegate_to="technical_lead", timebox="20m"))
+    message = parse_player_message(
+        frame(type="decide", id="r1", action="contain", delegate_to="technical_lead", timebox="20m")
+    )
     assert message.timebox == 1200
 
 
@@ -105,7 +107,12 @@ def test_a_player_cannot_send_host_messages():
 def test_host_messages_round_trip():
     state = State(t=60.0, speed=60, paused=False, rate=60)
     welcome = Welcome(role="dpo", name="Priya", scenario={"id": "x"}, seq=4, state=state)
-    for message in (welcome, state, Ack(id="r1", seq=9), Error(id=None, code="bad_token", message="m", fatal=True)):
+    for message in (
+        welcome,
+        state,
+        Ack(id="r1", seq=9),
+        Error(id=None, code="bad_token", message="m", fatal=True),
+    ):
         assert parse_host_message(message.to_frame()) == message
 
 
@@ -135,9 +142,22 @@ def test_the_player_scenario_has_no_msel_notes_or_expectations():
 
 def released(to, **extra):
     return {
-        "seq": 3, "type": "inject_released", "t": 60.0, "wall": "w", "prev": "a", "hash": "b",
-        "inject": "alert", "title": "Alert", "channel": "alert", "from": "SOC", "to": to,
-        "phase": None, "body": "...", "trigger": "branch", "condition": {"missed": "dpo-in"}, **extra,
+        "seq": 3,
+        "type": "inject_released",
+        "t": 60.0,
+        "wall": "w",
+        "prev": "a",
+        "hash": "b",
+        "inject": "alert",
+        "title": "Alert",
+        "channel": "alert",
+        "from": "SOC",
+        "to": to,
+        "phase": None,
+        "body": "...",
+        "trigger": "branch",
+        "condition": {"missed": "dpo-in"},
+        **extra,
     }
 
 
@@ -160,7 +180,18 @@ def test_facilitator_only_lines_never_reach_players(kind):
 
 
 def test_players_see_the_team_decisions_and_the_clock():
-    decision = {"seq": 5, "type": "decision", "t": 9.0, "wall": "w", "id": "d5", "role": "coordinator", "by": "Sam", "action": "appoint_coordinator", "fields": {}, "rationale": ""}
+    decision = {
+        "seq": 5,
+        "type": "decision",
+        "t": 9.0,
+        "wall": "w",
+        "id": "d5",
+        "role": "coordinator",
+        "by": "Sam",
+        "action": "appoint_coordinator",
+        "fields": {},
+        "rationale": "",
+    }
     assert player_event(decision, "dpo")["action"] == "appoint_coordinator"
     clock = {"seq": 6, "type": "clock", "t": 9.0, "wall": "w", "op": "pause", "speed": 60}
     assert player_event(clock, "dpo")["op"] == "pause"
@@ -169,7 +200,11 @@ def test_players_see_the_team_decisions_and_the_clock():
 def test_a_batch_holds_host_messages_in_order():
     from tabletop.net.protocol import EventMessage, batch_frame, event_frame, parse_host_messages
 
-    frames = [event_frame({"seq": 4, "type": "note"}), Ack(id="r1", seq=4).to_frame(), State(t=1, speed=1, paused=False, rate=1).to_frame()]
+    frames = [
+        event_frame({"seq": 4, "type": "note"}),
+        Ack(id="r1", seq=4).to_frame(),
+        State(t=1, speed=1, paused=False, rate=1).to_frame(),
+    ]
     messages = parse_host_messages(batch_frame(frames))
     assert [m.type for m in messages] == ["event", "ack", "state"]
     assert isinstance(messages[0], EventMessage) and messages[0].event["seq"] == 4

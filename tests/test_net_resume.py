@@ -8,7 +8,6 @@ import signal
 import sys
 from pathlib import Path
 
-
 from tabletop.net.client import PlayerClient
 from tabletop.transcript import verify_transcript
 
@@ -20,8 +19,18 @@ RETRY = (0.05, 0.1, 0.2, 0.3, 0.5) + (0.5,) * 40  # about 20 s of trying
 async def start_host(*args: str) -> tuple[asyncio.subprocess.Process, str]:
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tabletop", "host", *args, "--headless", "--token", TOKEN,
-        cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "tabletop",
+        "host",
+        *args,
+        "--headless",
+        "--token",
+        TOKEN,
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     async with asyncio.timeout(30):
         while True:
@@ -58,12 +67,16 @@ async def test_the_host_killed_and_resumed_loses_nothing_it_acknowledged(tmp_pat
         host.send_signal(signal.SIGKILL)
         assert (await finish(host))[0] == -signal.SIGKILL
         # written while the host is down: kept, and sent once the host is back
-        late = asyncio.create_task(priya.decide("record_breach", fields={"reference": "BR-1", "status": "suspected"}))
+        late = asyncio.create_task(
+            priya.decide("record_breach", fields={"reference": "BR-1", "status": "suspected"})
+        )
 
         restarted, url2 = await start_host("--resume", str(transcript), "--port", port, "--speed", "1")
         assert url2 == url
         acked.append(await asyncio.wait_for(late, 30))
-        acked.append(await asyncio.wait_for(sam.decide("open_incident_channel", fields={"channel": "#inc"}), 30))
+        acked.append(
+            await asyncio.wait_for(sam.decide("open_incident_channel", fields={"channel": "#inc"}), 30)
+        )
         await priya.wait_for(lambda: priya.connections == 2 and priya.last_seq >= acked[-1], 10)
         assert sam.connections == 2
 
@@ -83,9 +96,15 @@ async def test_the_host_killed_and_resumed_loses_nothing_it_acknowledged(tmp_pat
     assert report.ok, report.problems
     events = report.events
     decisions = [e for e in events if e["type"] == "decision"]
-    assert sorted(e["seq"] for e in decisions) == sorted(acked), "every acknowledged decision, each exactly once"
+    assert sorted(e["seq"] for e in decisions) == sorted(acked), (
+        "every acknowledged decision, each exactly once"
+    )
     assert [e["action"] for e in decisions] == [
-        "declare_incident", "involve_dpo", "assess_personal_data", "record_breach", "open_incident_channel",
+        "declare_incident",
+        "involve_dpo",
+        "assess_personal_data",
+        "record_breach",
+        "open_incident_channel",
     ]
     kinds = [e["type"] for e in events]
     assert "session_resumed" in kinds

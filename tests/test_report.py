@@ -9,8 +9,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-
 from scoring_cases import decision, ended, marker, note, released, scenario
+
 from tabletop.report import NOT_RECORDED, build_postmortem, render_report
 from tabletop.risk import risk_level
 from tabletop.scoring import read_run, score
@@ -22,30 +22,70 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 GENERATED_AT = datetime(2026, 3, 10, 9, 0, tzinfo=timezone.utc)
 
 BREACH_FIELDS = [
-    "Identifier", "Detected (first signal)", "Possibly started", "Reported by", "Coordinator",
-    "Systems affected", "Customers affected", "Personal data involved", "Data types", "Data subjects",
-    "Records", "Containment and recovery actions", "Evidence", "Impact", "DPO involvement",
-    "Controller/processor position", "Controller contact", "Contract notification requirement",
-    "Breach or not", "ICO decision", "ICO decision owner", "ICO decision time", "ICO decision rationale",
-    "Data subject contact", "Communications sent", "Communications deliberately not sent",
-    "Residual risk", "Post-mortem",
+    "Identifier",
+    "Detected (first signal)",
+    "Possibly started",
+    "Reported by",
+    "Coordinator",
+    "Systems affected",
+    "Customers affected",
+    "Personal data involved",
+    "Data types",
+    "Data subjects",
+    "Records",
+    "Containment and recovery actions",
+    "Evidence",
+    "Impact",
+    "DPO involvement",
+    "Controller/processor position",
+    "Controller contact",
+    "Contract notification requirement",
+    "Breach or not",
+    "ICO decision",
+    "ICO decision owner",
+    "ICO decision time",
+    "ICO decision rationale",
+    "Data subject contact",
+    "Communications sent",
+    "Communications deliberately not sent",
+    "Residual risk",
+    "Post-mortem",
 ]
 SECTIONS = [
-    "Summary", "What happened", "Impact", "What signals were missed", "What made the response harder",
-    "What worked well", "What needs to change: improvement plan", "Risks remediated, accepted or tracked",
-    "Breach or suspected-breach record", "ICO decision", "Notification clocks", "Recovery objectives (RPO and RTO)",
+    "Summary",
+    "What happened",
+    "Impact",
+    "What signals were missed",
+    "What made the response harder",
+    "What worked well",
+    "What needs to change: improvement plan",
+    "Risks remediated, accepted or tracked",
+    "Breach or suspected-breach record",
+    "ICO decision",
+    "Notification clocks",
+    "Recovery objectives (RPO and RTO)",
     "Capability ratings (HSEEP)",
 ]
 
 
 def run_of(events, **kw):
     scn = scenario(
-        expectations=kw.pop("expectations", [
-            {"id": "coord", "action": "appoint_coordinator", "within": "15m", "weight": 2},
-            {"id": "ico", "action": "ico_decision", "within": "72h", "after": "marker:aware", "regime": "uk_gdpr",
-             "source": "UK GDPR Art 33(1)", "title": "ICO decision within 72 hours of awareness"},
-            {"id": "followup", "action": "create_followup", "within": "1d"},
-        ]),
+        expectations=kw.pop(
+            "expectations",
+            [
+                {"id": "coord", "action": "appoint_coordinator", "within": "15m", "weight": 2},
+                {
+                    "id": "ico",
+                    "action": "ico_decision",
+                    "within": "72h",
+                    "after": "marker:aware",
+                    "regime": "uk_gdpr",
+                    "source": "UK GDPR Art 33(1)",
+                    "title": "ICO decision within 72 hours of awareness",
+                },
+                {"id": "followup", "action": "create_followup", "within": "1d"},
+            ],
+        ),
         injects=[{"id": "alert", "at": 0, "title": "Anomalous export", "from": "SIEM"}],
         starts_at=datetime(2026, 3, 2, 9, 0),
         summary="Anomalous export from the CRM.",
@@ -71,25 +111,71 @@ def test_a_run_with_nothing_established_marks_every_player_field_not_recorded():
             assert f.value == NOT_RECORDED, f.label
     assert field(pm, "Reported by").value == "SIEM"
     text = render_report(pm, "md", GENERATED_AT)
-    assert text.count("*not recorded*") == len(BREACH_FIELDS) - len(derived) + 4 + 6  # + the ICO section and Impact
+    assert (
+        text.count("*not recorded*") == len(BREACH_FIELDS) - len(derived) + 4 + 6
+    )  # + the ICO section and Impact
 
 
 def test_established_fields_carry_their_value_and_who_established_them():
     events = [
         released(0, "alert"),
         decision(120, "appoint_coordinator", fields={"coordinator": "Sam Okafor"}, by="Sam Okafor"),
-        decision(900, "assess_personal_data", role="dpo", by="Priya", fields={"data_types": "names, emails", "records": 23000,
-                                                                               "subjects": "contacts", "encrypted": False}),
-        decision(1000, "determine_controller_processor", role="dpo", by="Priya",
-                 fields={"position": "processor", "controller": "Acme", "contract": "DPA-7", "notify_controller_within": "24h"}),
-        decision(1100, "record_breach", role="dpo", by="Priya", fields={"reference": "BR-1", "status": "confirmed"}),
+        decision(
+            900,
+            "assess_personal_data",
+            role="dpo",
+            by="Priya",
+            fields={
+                "data_types": "names, emails",
+                "records": 23000,
+                "subjects": "contacts",
+                "encrypted": False,
+            },
+        ),
+        decision(
+            1000,
+            "determine_controller_processor",
+            role="dpo",
+            by="Priya",
+            fields={
+                "position": "processor",
+                "controller": "Acme",
+                "contract": "DPA-7",
+                "notify_controller_within": "24h",
+            },
+        ),
+        decision(
+            1100, "record_breach", role="dpo", by="Priya", fields={"reference": "BR-1", "status": "confirmed"}
+        ),
         decision(1200, "contain", role="technical_lead", by="Tom", fields={"target": "sync integration"}),
-        decision(1300, "preserve_evidence", role="technical_lead", by="Tom", fields={"evidence": "gateway logs"}),
+        decision(
+            1300, "preserve_evidence", role="technical_lead", by="Tom", fields={"evidence": "gateway logs"}
+        ),
         decision(1400, "involve_dpo", by="Sam Okafor", fields={"dpo": "Priya"}),
-        decision(1500, "assess_risk_to_individuals", role="dpo", by="Priya", fields={"risk": "high_risk", "consequences": "phishing"}),
-        decision(1600, "ico_decision", role="dpo", by="Priya", fields={"outcome": "notify"}, rationale="risk likely"),
+        decision(
+            1500,
+            "assess_risk_to_individuals",
+            role="dpo",
+            by="Priya",
+            fields={"risk": "high_risk", "consequences": "phishing"},
+        ),
+        decision(
+            1600,
+            "ico_decision",
+            role="dpo",
+            by="Priya",
+            fields={"outcome": "notify"},
+            rationale="risk likely",
+        ),
         decision(1700, "customer_comms", role="comms_owner", by="Ana", fields={"audience": "Acme DPO"}),
-        decision(1800, "data_subject_decision", role="dpo", by="Priya", fields={"outcome": "not_notify"}, rationale="controller decides"),
+        decision(
+            1800,
+            "data_subject_decision",
+            role="dpo",
+            by="Priya",
+            fields={"outcome": "not_notify"},
+            rationale="controller decides",
+        ),
         ended(3600),
     ]
     _, _, pm = run_of(events)
@@ -112,64 +198,134 @@ def test_established_fields_carry_their_value_and_who_established_them():
     assert field(pm, "ICO decision rationale").value == "risk likely"
     assert "decision: not notify, because controller decides" in field(pm, "Data subject contact").value
     assert "Customer communication" in field(pm, "Communications sent").value
-    assert "not notified, because controller decides" in field(pm, "Communications deliberately not sent").value
+    assert (
+        "not notified, because controller decides" in field(pm, "Communications deliberately not sent").value
+    )
     assert field(pm, "Possibly started").value == NOT_RECORDED
     assert field(pm, "Post-mortem").value == "run.postmortem.html"
 
 
 def test_risks_get_nist_levels_and_a_register_answer():
     events = [
-        decision(100, "record_risk", fields={"risk": "Tokens never expire", "likelihood": "high", "impact": "high",
-                                             "treatment": "remediate", "residual_likelihood": "low", "residual_impact": "moderate",
-                                             "mitigation_lowers": "likelihood", "owner": "Lena"}),
-        decision(200, "record_risk", fields={"risk": "Shared admin", "likelihood": "moderate", "impact": "very_high",
-                                             "treatment": "track", "residual_likelihood": "moderate", "residual_impact": "very_high",
-                                             "owner": "Tom", "register": False}),
-        decision(300, "accept_risk", fields={"risk": "Legacy export API", "review_by": "2026-06-30"}, rationale="replaced in Q3"),
+        decision(
+            100,
+            "record_risk",
+            fields={
+                "risk": "Tokens never expire",
+                "likelihood": "high",
+                "impact": "high",
+                "treatment": "remediate",
+                "residual_likelihood": "low",
+                "residual_impact": "moderate",
+                "mitigation_lowers": "likelihood",
+                "owner": "Lena",
+            },
+        ),
+        decision(
+            200,
+            "record_risk",
+            fields={
+                "risk": "Shared admin",
+                "likelihood": "moderate",
+                "impact": "very_high",
+                "treatment": "track",
+                "residual_likelihood": "moderate",
+                "residual_impact": "very_high",
+                "owner": "Tom",
+                "register": False,
+            },
+        ),
+        decision(
+            300,
+            "accept_risk",
+            fields={"risk": "Legacy export API", "review_by": "2026-06-30"},
+            rationale="replaced in Q3",
+        ),
         ended(600),
     ]
     _, _, pm = run_of(events)
     tokens, admin, legacy = pm.risks
-    assert (tokens.inherent, tokens.residual) == (risk_level("high", "high"), risk_level("low", "moderate")) == ("High", "Low")
+    assert (
+        (tokens.inherent, tokens.residual)
+        == (risk_level("high", "high"), risk_level("low", "moderate"))
+        == ("High", "Low")
+    )
     assert (tokens.register, tokens.lowers) == ("no", "likelihood")
     assert "below Moderate" in tokens.register_reason
     assert (admin.inherent, admin.register, admin.register_reason) == ("High", "no", "as recorded")
-    assert (legacy.treatment, legacy.review_by, legacy.inherent, legacy.register) == ("accept", "2026-06-30", NOT_RECORDED, "yes")
+    assert (legacy.treatment, legacy.review_by, legacy.inherent, legacy.register) == (
+        "accept",
+        "2026-06-30",
+        NOT_RECORDED,
+        "yes",
+    )
     assert field(pm, "Residual risk").value == "Tokens never expire: Low; Shared admin: High"
 
 
 def test_improvement_plan_from_followups_and_missed_expectations():
-    events = [decision(100, "create_followup", fields={"action": "Expire idle tokens", "owner": "Tom", "due": "2026-04-01",
-                                                       "ticket": "SEC-1"}), ended(3600)]
+    events = [
+        decision(
+            100,
+            "create_followup",
+            fields={"action": "Expire idle tokens", "owner": "Tom", "due": "2026-04-01", "ticket": "SEC-1"},
+        ),
+        ended(3600),
+    ]
     _, _, pm = run_of(events)
     first, *rest = pm.improvement_plan
-    assert (first.action, first.owner, first.due, first.ticket) == ("Expire idle tokens", "Tom", "2026-04-01", "SEC-1")
+    assert (first.action, first.owner, first.due, first.ticket) == (
+        "Expire idle tokens",
+        "Tom",
+        "2026-04-01",
+        "SEC-1",
+    )
     missed = [i for i in rest if i.source == "missed expectation coord"]
-    assert len(missed) == 1 and missed[0].owner == "Incident coordinator" and missed[0].due == "2026-04-01 (proposed)"
-    assert missed[0].action.startswith("Appoint an incident coordinator (expected within 15m of the start, missed)")
+    assert (
+        len(missed) == 1
+        and missed[0].owner == "Incident coordinator"
+        and missed[0].due == "2026-04-01 (proposed)"
+    )
+    assert missed[0].action.startswith(
+        "Appoint an incident coordinator (expected within 15m of the start, missed)"
+    )
 
 
 def test_notification_clocks_and_not_notify_without_reason():
-    events = [released(0, "alert"), marker(3600, "aware"),
-              decision(3600 + 80 * 3600, "ico_decision", role="dpo", fields={"outcome": "not_notify"}), ended(90 * 3600)]
+    events = [
+        released(0, "alert"),
+        marker(3600, "aware"),
+        decision(3600 + 80 * 3600, "ico_decision", role="dpo", fields={"outcome": "not_notify"}),
+        ended(90 * 3600),
+    ]
     _, card, pm = run_of(events)
     (clock,) = pm.clocks
     assert clock.status.startswith("late") and clock.source == "UK GDPR Art 33(1)"
     assert "marker 'aware' at T+1h00m" in clock.anchor
     assert any("not to notify the regulator" in o.text for o in pm.harder)
-    assert field(pm, "Communications deliberately not sent").value.startswith("Decide on ICO notification: not notified, because no reason")
+    assert field(pm, "Communications deliberately not sent").value.startswith(
+        "Decide on ICO notification: not notified, because no reason"
+    )
 
 
 def test_recovery_objectives_expected_vs_achieved():
-    events = [decision(600, "verify_rpo_rto", role="technical_lead",
-                       fields={"recovery_time": "3h", "data_loss": "2h", "witness": "Alex", "result": "fail"}), ended(4 * 3600)]
+    events = [
+        decision(
+            600,
+            "verify_rpo_rto",
+            role="technical_lead",
+            fields={"recovery_time": "3h", "data_loss": "2h", "witness": "Alex", "result": "fail"},
+        ),
+        ended(4 * 3600),
+    ]
     _, _, pm = run_of(events, context={"recovery": {"rpo": "1h", "rto": "4h"}})
     rto, rpo = pm.recovery
     assert (rto.objective, rto.achieved, rto.status) == ("4h", "3h", "met")
     assert (rpo.objective, rpo.achieved, rpo.status) == ("1h", "2h", "missed")
     assert "witness: Alex" in rpo.note
     _, _, pm = run_of([ended(60)], context={"recovery": {"rpo": "1h"}})
-    assert [(r.measure, r.achieved, r.status) for r in pm.recovery] == [("RPO (data loss)", NOT_RECORDED, "not verified")]
+    assert [(r.measure, r.achieved, r.status) for r in pm.recovery] == [
+        ("RPO (data loss)", NOT_RECORDED, "not verified")
+    ]
     _, _, pm = run_of([ended(60)])
     assert pm.recovery == ()
 
@@ -189,8 +345,12 @@ def test_every_section_is_in_markdown_and_html():
 
 def hostile_run():
     evil = "<script>alert('x')</script>"
-    events = [released(0, "alert"), decision(60, "appoint_coordinator", fields={"coordinator": evil}, by="<b>Eve</b>"),
-              note(90, f"{evil} | [link](http://evil.example) *bold*"), ended(600)]
+    events = [
+        released(0, "alert"),
+        decision(60, "appoint_coordinator", fields={"coordinator": evil}, by="<b>Eve</b>"),
+        note(90, f"{evil} | [link](http://evil.example) *bold*"),
+        ended(600),
+    ]
     return run_of(events)
 
 
@@ -218,7 +378,9 @@ def test_markdown_keeps_player_text_inert_and_tables_intact():
     assert "\\| \\[link\\](http://evil.example) \\*bold\\*" in md
     for line in md.splitlines():
         if line.startswith("| T+1m30s"):
-            assert len(re.findall(r"(?<!\\)\|", line)) == 6  # five columns, no cell split by the player's pipe
+            assert (
+                len(re.findall(r"(?<!\\)\|", line)) == 6
+            )  # five columns, no cell split by the player's pipe
 
 
 def test_json_report_and_stable_output():
@@ -236,7 +398,9 @@ def test_json_report_and_stable_output():
 # --- golden files of a committed sample transcript ---------------------------------------------
 
 
-@pytest.mark.parametrize("sample", ["suspected-breach-poor", "suspected-breach-team", "restore-rehearsal-good"])
+@pytest.mark.parametrize(
+    "sample", ["suspected-breach-poor", "suspected-breach-team", "restore-rehearsal-good"]
+)
 @pytest.mark.parametrize("fmt", ["md", "html"])
 def test_golden_report_of_sample(sample, fmt):
     path = SAMPLES / f"{sample}.jsonl"
@@ -248,7 +412,9 @@ def test_golden_report_of_sample(sample, fmt):
     if os.environ.get("UPDATE_GOLDEN"):
         golden.parent.mkdir(exist_ok=True)
         golden.write_text(text, encoding="utf-8")
-    assert text == golden.read_text(encoding="utf-8"), f"regenerate with UPDATE_GOLDEN=1 if the change is intended: {golden}"
+    assert text == golden.read_text(encoding="utf-8"), (
+        f"regenerate with UPDATE_GOLDEN=1 if the change is intended: {golden}"
+    )
 
 
 def test_sample_scores_are_what_the_scripts_were_written_for():

@@ -56,8 +56,11 @@ async def test_opening_a_folder_lists_every_transcript_newest_first_with_broken_
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert shown_paths(app) == [
-            "2026-06-01-green.jsonl", "solo/2026-05-20-sam.jsonl", "2026-05-11-blue.jsonl",
-            "2026-04-06-red.jsonl", "2026-03-02-blue.jsonl",
+            "2026-06-01-green.jsonl",
+            "solo/2026-05-20-sam.jsonl",
+            "2026-05-11-blue.jsonl",
+            "2026-04-06-red.jsonl",
+            "2026-03-02-blue.jsonl",
         ]
         table = app.screen.query_one(TranscriptTable)
         assert table.row_count == 5
@@ -209,14 +212,19 @@ async def test_trends_per_team_and_per_area(folder):
 
 
 def test_breach_section_is_cut_from_the_draft():
-    text = ("# Post-mortem (draft): Suspected breach\n\n## Summary\nx\n\n## Breach or suspected-breach record\n"
-            "| a | b |\n### detail\ny\n## ICO decision\n- z\n## Notification clocks\nc\n## Risks\nr\n")
+    text = (
+        "# Post-mortem (draft): Suspected breach\n\n## Summary\nx\n\n## Breach or suspected-breach record\n"
+        "| a | b |\n### detail\ny\n## ICO decision\n- z\n## Notification clocks\nc\n## Risks\nr\n"
+    )
     assert breach_section(text) == (
         "## Breach or suspected-breach record\n| a | b |\n### detail\ny\n## ICO decision\n- z\n"
-        "## Notification clocks\nc\n")
+        "## Notification clocks\nc\n"
+    )
     assert breach_section("# Post-mortem\n") == ""
-    assert export_paths(Path("t/run.jsonl")) == {"md": Path("t/run.postmortem.md"),
-                                                 "html": Path("t/run.postmortem.html")}
+    assert export_paths(Path("t/run.jsonl")) == {
+        "md": Path("t/run.postmortem.md"),
+        "html": Path("t/run.postmortem.html"),
+    }
 
 
 # --- one snapshot per screen ----------------------------------------------------------------
@@ -332,8 +340,12 @@ async def test_trends_narrowed_to_one_team(folder):
 
 async def test_names_that_look_like_markup_are_shown_as_typed(tmp_path, monkeypatch):
     odd = [{"name": "[/] Mal [bold]lory", "role": "coordinator", "simulated": False}]
-    rs.write_transcript(tmp_path / "transcripts" / "odd.jsonl", team="[red]team[/red]", participants=odd,
-                        decisions=[(300, "coordinator", "[/] Mal [bold]lory", "appoint_coordinator", {}, "")])
+    rs.write_transcript(
+        tmp_path / "transcripts" / "odd.jsonl",
+        team="[red]team[/red]",
+        participants=odd,
+        decisions=[(300, "coordinator", "[/] Mal [bold]lory", "appoint_coordinator", {}, "")],
+    )
     rs.write_transcript(tmp_path / "transcripts" / "plain.jsonl", team="blue")
     monkeypatch.chdir(tmp_path)
     app = review_app(Path("transcripts"))
@@ -345,8 +357,11 @@ async def test_names_that_look_like_markup_are_shown_as_typed(tmp_path, monkeypa
         await pilot.press(*["down"] * order.index("odd.jsonl"), "enter")
         await settle(pilot)
         events = app.screen.query_one("#events", DataTable)
-        assert any("[/] Mal [bold]lory" in str(getattr(c, "plain", c)) for row in range(events.row_count)
-                   for c in events.get_row_at(row))
+        assert any(
+            "[/] Mal [bold]lory" in str(getattr(c, "plain", c))
+            for row in range(events.row_count)
+            for c in events.get_row_at(row)
+        )
         await pilot.press("escape", "space", "down", "space", "c")
         await settle(pilot)
         assert isinstance(app.screen, CompareScreen) and app.screen.comparison is not None

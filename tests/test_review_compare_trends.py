@@ -47,7 +47,12 @@ def test_same_scenario_compares_expectation_by_expectation_with_the_scorers_numb
     assert comparison.a.score == card_a["score"] and comparison.b.score == card_b["score"]
     assert comparison.score_delta == pytest.approx(card_b["score"] - card_a["score"])
     coord = comparison.rows[0]
-    assert (coord.key, coord.area, coord.a["status"], coord.b["status"]) == ("coord", "coordination", "met", "late")
+    assert (coord.key, coord.area, coord.a["status"], coord.b["status"]) == (
+        "coord",
+        "coordination",
+        "met",
+        "late",
+    )
     assert [f["id"] for f in comparison.b.findings] == ["coord-hands-on"]
 
 
@@ -85,7 +90,9 @@ def test_compare_json_equals_the_scorers_numbers(folder):
 
 
 def test_compare_on_a_terminal_shows_both_sides_and_marks_a_broken_one(folder):
-    code, out, _ = run("compare", str(folder / "2026-03-02-blue.jsonl"), str(folder / "2026-06-01-green.jsonl"))
+    code, out, _ = run(
+        "compare", str(folder / "2026-03-02-blue.jsonl"), str(folder / "2026-06-01-green.jsonl")
+    )
     assert code == 0
     assert "Expectation by expectation" in out
     assert "BROKEN" in out and "2026-06-01-green.jsonl" in out
@@ -142,8 +149,9 @@ def test_trends_json_equals_the_scorers_numbers(folder):
     assert code == 0
     data = json.loads(out)
     assert data["by"] == "scenario"
-    assert data["excluded"] == [{"path": "2026-06-01-green.jsonl", "integrity": "broken",
-                                 "problem": data["excluded"][0]["problem"]}]
+    assert data["excluded"] == [
+        {"path": "2026-06-01-green.jsonl", "integrity": "broken", "problem": data["excluded"][0]["problem"]}
+    ]
     for series in data["series"]:
         for point in series["points"]:
             assert point["value"] == card(folder / point["path"])["score"]

@@ -32,11 +32,19 @@ def test_first_open_scores_every_transcript_and_stores_the_index_in_the_folder(f
     assert (result.added, result.changed, result.removed, result.unchanged) == (5, 0, 0, 0)
     assert result.location == folder / INDEX_NAME and result.location.exists()
     assert sorted(rows) == [
-        "2026-03-02-blue.jsonl", "2026-04-06-red.jsonl", "2026-05-11-blue.jsonl",
-        "2026-06-01-green.jsonl", "solo/2026-05-20-sam.jsonl",
+        "2026-03-02-blue.jsonl",
+        "2026-04-06-red.jsonl",
+        "2026-05-11-blue.jsonl",
+        "2026-06-01-green.jsonl",
+        "solo/2026-05-20-sam.jsonl",
     ]
     blue = rows["2026-03-02-blue.jsonl"]
-    assert (blue.scenario, blue.title, blue.team, blue.mode) == ("lost-admin", "Lost admin account", "blue", "team")
+    assert (blue.scenario, blue.title, blue.team, blue.mode) == (
+        "lost-admin",
+        "Lost admin account",
+        "blue",
+        "team",
+    )
     assert blue.participants == ("Sam (coordinator)", "Priya (dpo)", "Ana (technical_lead)")
     assert blue.date == "2026-03-02" and blue.duration == 7200 and blue.ended
     solo = rows["solo/2026-05-20-sam.jsonl"]
@@ -54,7 +62,11 @@ def test_rows_carry_the_scorers_numbers_unchanged(folder):
         assert (entry.passed, entry.applicable) == (expected["passed"], expected["applicable"])
         assert dict(entry.areas) == expected["areas"]
         assert dict(entry.ratings) == expected["ratings"]
-    assert rows["2026-04-06-red.jsonl"].score < rows["2026-05-11-blue.jsonl"].score < rows["2026-03-02-blue.jsonl"].score
+    assert (
+        rows["2026-04-06-red.jsonl"].score
+        < rows["2026-05-11-blue.jsonl"].score
+        < rows["2026-03-02-blue.jsonl"].score
+    )
 
 
 def test_a_tampered_transcript_is_listed_as_broken_not_hidden(folder):
@@ -70,8 +82,11 @@ def test_a_tampered_transcript_is_listed_as_broken_not_hidden(folder):
 def test_the_index_picks_up_added_changed_and_deleted_files(folder):
     with TranscriptIndex(folder) as index:
         index.refresh()
-        rs.write_transcript(folder / "2026-07-01-new.jsonl", team="purple",
-                            started=datetime(2026, 7, 1, 9, 0, tzinfo=timezone.utc))
+        rs.write_transcript(
+            folder / "2026-07-01-new.jsonl",
+            team="purple",
+            started=datetime(2026, 7, 1, 9, 0, tzinfo=timezone.utc),
+        )
         red = folder / "2026-04-06-red.jsonl"
         before = index.entry(red.name)
         rs.write_transcript(red, decisions=rs.GOOD, team="red")  # the red team re-ran and did well
@@ -187,10 +202,16 @@ def test_search_words_and_fields(folder):
     with TranscriptIndex(folder) as index:
         index.refresh()
         rows = index.entries()
-    assert {e.path for e in filter_entries(rows, "team:blue")} == {"2026-03-02-blue.jsonl", "2026-05-11-blue.jsonl"}
+    assert {e.path for e in filter_entries(rows, "team:blue")} == {
+        "2026-03-02-blue.jsonl",
+        "2026-05-11-blue.jsonl",
+    }
     assert [e.path for e in filter_entries(rows, "integrity:broken")] == ["2026-06-01-green.jsonl"]
     assert [e.path for e in filter_entries(rows, "mode:solo")] == ["solo/2026-05-20-sam.jsonl"]
-    assert {e.path for e in filter_entries(rows, "rating:u")} == {"2026-04-06-red.jsonl", "2026-05-11-blue.jsonl"}
+    assert {e.path for e in filter_entries(rows, "rating:u")} == {
+        "2026-04-06-red.jsonl",
+        "2026-05-11-blue.jsonl",
+    }
     assert [e.path for e in filter_entries(rows, "lee")] == ["2026-04-06-red.jsonl"]
     assert [e.path for e in filter_entries(rows, "blue date:2026-05")] == ["2026-05-11-blue.jsonl"]
     assert filter_entries(rows, "") == rows

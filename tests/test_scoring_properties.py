@@ -6,16 +6,30 @@ import random
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from scoring_cases import decision, ended, marker, note, released, scenario
+
 from tabletop.scoring import score
 
-ACTIONS = ["appoint_coordinator", "involve_dpo", "ico_decision", "notify_ico", "contain",
-           "confirm_personal_data_breach", "restore_backup", "verify_rpo_rto"]
+ACTIONS = [
+    "appoint_coordinator",
+    "involve_dpo",
+    "ico_decision",
+    "notify_ico",
+    "contain",
+    "confirm_personal_data_breach",
+    "restore_backup",
+    "verify_rpo_rto",
+]
 ROLES = ["coordinator", "technical_lead", "comms_owner", "dpo"]
-INJECTS = [{"id": "alert", "at": 0}, {"id": "ticket", "at": 1200}, {"id": "chase", "at": 600, "when": {"missed": "e0"}}]
+INJECTS = [
+    {"id": "alert", "at": 0},
+    {"id": "ticket", "at": 1200},
+    {"id": "chase", "at": 600, "when": {"missed": "e0"}},
+]
 
-anchors = st.sampled_from(["start", "inject:ticket", "inject:chase", "marker:aware", "action:contain", "action:restore_backup"])
+anchors = st.sampled_from(
+    ["start", "inject:ticket", "inject:chase", "marker:aware", "action:contain", "action:restore_backup"]
+)
 
 
 @st.composite
@@ -43,12 +57,14 @@ def expectations(draw):
 
 
 avoid_rules = st.lists(
-    st.fixed_dictionaries({
-        "id": st.sampled_from(["hands-on", "no-restore"]),
-        "role": st.sampled_from([None, "coordinator"]),
-        "actions": st.lists(st.sampled_from(ACTIONS), min_size=1, max_size=2, unique=True),
-        "penalty": st.sampled_from([0, 0.5, 1, 2]),
-    }),
+    st.fixed_dictionaries(
+        {
+            "id": st.sampled_from(["hands-on", "no-restore"]),
+            "role": st.sampled_from([None, "coordinator"]),
+            "actions": st.lists(st.sampled_from(ACTIONS), min_size=1, max_size=2, unique=True),
+            "penalty": st.sampled_from([0, 0.5, 1, 2]),
+        }
+    ),
     max_size=2,
 )
 
@@ -61,9 +77,20 @@ def run_events(draw):
         kind = draw(st.sampled_from(["decision", "decision", "decision", "inject", "marker", "note"]))
         if kind == "decision":
             action = draw(st.sampled_from(ACTIONS))
-            fields = {"outcome": draw(st.sampled_from(["notify", "not_notify"]))} if action == "ico_decision" else {}
-            events.append(decision(t, action, role=draw(st.sampled_from(ROLES)), fields=fields,
-                                   rationale=draw(st.sampled_from(["", "because"]))))
+            fields = (
+                {"outcome": draw(st.sampled_from(["notify", "not_notify"]))}
+                if action == "ico_decision"
+                else {}
+            )
+            events.append(
+                decision(
+                    t,
+                    action,
+                    role=draw(st.sampled_from(ROLES)),
+                    fields=fields,
+                    rationale=draw(st.sampled_from(["", "because"])),
+                )
+            )
         elif kind == "inject":
             events.append(released(t, draw(st.sampled_from(["alert", "ticket", "chase"]))))
         elif kind == "marker":
@@ -99,8 +126,11 @@ def test_adding_a_met_decision_never_lowers_the_score(exps, avoid, events, data)
     anchoring = {e["after"].split(":", 1)[1] for e in exps if e["after"].startswith("action:")}
     avoided = {a for rule in avoid for a in rule["actions"]}
     candidates = [
-        r for r in before.expectations
-        if r.status == "missed" and r.action not in anchoring and r.action not in avoided
+        r
+        for r in before.expectations
+        if r.status == "missed"
+        and r.action not in anchoring
+        and r.action not in avoided
         and r.action != "confirm_personal_data_breach"
     ]
     if not candidates:

@@ -51,7 +51,9 @@ def test_simulate_writes_a_verifiable_transcript_and_prints_its_path(tmp_path):
     decisions = [e for e in events if e["type"] == "decision"]
     assert len(decisions) >= 25
     delegated = [e for e in decisions if e["delegated_by"]]
-    assert [(e["role"], e["action"], e["delegated_by"]) for e in delegated] == [("technical_lead", "contain", "coordinator")]
+    assert [(e["role"], e["action"], e["delegated_by"]) for e in delegated] == [
+        ("technical_lead", "contain", "coordinator")
+    ]
     assert all(isinstance(e.get("script_entry"), int) for e in decisions if not e["delegated_by"])
     assert verify_transcript(out).ok
     result = CliRunner().invoke(main, ["verify", str(out)])
@@ -94,22 +96,38 @@ def write(path: Path, text: str) -> Path:
 @pytest.mark.parametrize(
     "entry, line, words",
     [
-        ("{at: 5m, role: coordinator, action: apoint_coordinator}", 5,
-         "unknown action 'apoint_coordinator' (did you mean 'appoint_coordinator'?)"),
-        ("{at: 5m, role: dpo, action: involve_dpo}", 5, "nobody plays role 'dpo'; participants play coordinator"),
+        (
+            "{at: 5m, role: coordinator, action: apoint_coordinator}",
+            5,
+            "unknown action 'apoint_coordinator' (did you mean 'appoint_coordinator'?)",
+        ),
+        (
+            "{at: 5m, role: dpo, action: involve_dpo}",
+            5,
+            "nobody plays role 'dpo'; participants play coordinator",
+        ),
         ("{at: 5m, role: ceo, action: involve_dpo}", 5, "role 'ceo' is not in scenario 'suspected-breach'"),
-        ("{at: 5m, role: coordinator, action: declare_incident, fields: {severity: sev9, summary: x}}", 5,
-         "expected one of sev1, sev2, sev3, received 'sev9'"),
+        (
+            "{at: 5m, role: coordinator, action: declare_incident, fields: {severity: sev9, summary: x}}",
+            5,
+            "expected one of sev1, sev2, sev3, received 'sev9'",
+        ),
         ("{at: 5m, role: coordinator, action: declare_incident}", 5, "field 'severity' is required"),
         ("{at: soon, role: coordinator, action: involve_dpo}", 5, "expected a time like"),
         ("{at: day 9 08:00, role: coordinator, action: involve_dpo}", 5, "after the session ends"),
-        ("{at: 5m, role: coordinator, action: involve_dpo, delegate: intern}", 5, "cannot delegate to role 'intern'"),
+        (
+            "{at: 5m, role: coordinator, action: involve_dpo, delegate: intern}",
+            5,
+            "cannot delegate to role 'intern'",
+        ),
         ("{at: 5m, role: coordinator, action: involve_dpo, inject: nope}", 5, "unknown inject 'nope'"),
         ("{at: 5m, role: coordinator, action: involve_dpo, colour: red}", 5, "unknown key 'colour'"),
         ("{at: 5m, role: coordinator}", 5, "expected exactly one of action or note"),
     ],
 )
-def test_a_bad_script_is_refused_with_file_and_line_before_anything_is_written(tmp_path, monkeypatch, entry, line, words):
+def test_a_bad_script_is_refused_with_file_and_line_before_anything_is_written(
+    tmp_path, monkeypatch, entry, line, words
+):
     monkeypatch.chdir(tmp_path)
     script = write(
         tmp_path / "bad.yaml",
@@ -212,8 +230,14 @@ def test_resume_after_a_crash_gives_the_same_run(tmp_path):
 
     crashed = tmp_path / "crashed.jsonl"
     writer = TranscriptWriter.open(crashed)
-    session = Session(scenario, writer, clock=VirtualClock(), participants=script.participants,
-                      mode="simulate", scenario_path=str(find_scenario(SCENARIO).relative_to(ROOT)))
+    session = Session(
+        scenario,
+        writer,
+        clock=VirtualClock(),
+        participants=script.participants,
+        mode="simulate",
+        scenario_path=str(find_scenario(SCENARIO).relative_to(ROOT)),
+    )
     session.start()
     half = DecisionScript(path=script.path, participants=script.participants, entries=script.entries[:12])
     play(session, half, to_end=False)

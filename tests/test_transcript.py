@@ -8,10 +8,10 @@ import os
 import stat
 
 import pytest
+from factories import FixedWall
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from factories import FixedWall
 from tabletop import transcript as tr
 from tabletop.transcript import (
     TranscriptError,
@@ -28,8 +28,14 @@ def write_sample(path, n=8):
     with TranscriptWriter.open(path, now_utc=FixedWall(), fsync=False) as writer:
         writer.append("session_started", 0.0, scenario_id="x", scenario={"id": "x"})
         for i in range(1, n):
-            writer.append("decision", float(i * 60), role="coordinator", by="Sam",
-                          action="status_update", fields={"summary": f"update {i} – café"})
+            writer.append(
+                "decision",
+                float(i * 60),
+                role="coordinator",
+                by="Sam",
+                action="status_update",
+                fields={"summary": f"update {i} – café"},
+            )
     return path.read_bytes()
 
 
@@ -259,7 +265,9 @@ def test_missing_and_empty_files_are_reported_not_raised(tmp_path):
 
 # --- property tests: the reader never raises and says what it found ------------------------
 
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 @pytest.fixture(scope="module")
@@ -335,7 +343,9 @@ def test_fields_named_hash_inside_an_event_do_not_confuse_the_verifier(tmp_path)
     path = tmp_path / "t.jsonl"
     with TranscriptWriter.open(path, now_utc=FixedWall(), fsync=False) as writer:
         first = writer.append("session_started", 0.0)
-        writer.append("decision", 1.0, fields={"hash": first["hash"], "sha256": "x"}, action="preserve_evidence")
+        writer.append(
+            "decision", 1.0, fields={"hash": first["hash"], "sha256": "x"}, action="preserve_evidence"
+        )
         writer.append("note", 2.0, text='"hash":"' + first["hash"] + '"')
     assert verify_transcript(path).ok
     data = path.read_bytes()

@@ -17,45 +17,140 @@ CASES = [
     ("unknown-inject-key.yaml", 10, "injects.0.bdy", ["unknown key 'bdy'", "did you mean 'body'"]),
     ("missing-key.yaml", 2, "duration", ["missing required key 'duration'"]),
     ("mistyped-key.yaml", 11, "injects.0.expects.0.weight", ["expected a valid number", "received 'heavy'"]),
-    ("bad-channel.yaml", 9, "injects.0.channel", ["expected one of: email, chat", "received 'emial'", "did you mean 'email'"]),
-    ("bad-duration.yaml", 13, "injects.0.expects.0.within", ["expected a duration like", "received '15 minutes'"]),
-    ("bad-starts-at.yaml", 4, "starts_at", ["expected a date and time like 2026-03-02T09:10", "received 'tomorrow'"]),
+    (
+        "bad-channel.yaml",
+        9,
+        "injects.0.channel",
+        ["expected one of: email, chat", "received 'emial'", "did you mean 'email'"],
+    ),
+    (
+        "bad-duration.yaml",
+        13,
+        "injects.0.expects.0.within",
+        ["expected a duration like", "received '15 minutes'"],
+    ),
+    (
+        "bad-starts-at.yaml",
+        4,
+        "starts_at",
+        ["expected a date and time like 2026-03-02T09:10", "received 'tomorrow'"],
+    ),
     ("clock-without-start.yaml", 8, "injects.1.at", ["'10:30' needs the scenario's starts_at"]),
     ("relative-at.yaml", 9, "injects.1.at", ["relative to a branch condition", "write T+10m"]),
     ("duplicate-inject.yaml", 8, "injects.1.id", ["duplicate inject id 'alert'", "first on line 7"]),
     ("duplicate-expectation.yaml", 13, "expectations.0.id", ["duplicate expectation id 'coord'", "line 11"]),
     ("duplicate-phase.yaml", 8, "phases.1.id", ["duplicate phase id 'detection'"]),
     ("duplicate-yaml-key.yaml", 10, "injects.0.title", ["written twice", "first on line 9"]),
-    ("unknown-use.yaml", 9, "injects.0.use", ["no inject 'breach/anomalus-export'", "did you mean 'breach/anomalous-export'"]),
+    (
+        "unknown-use.yaml",
+        9,
+        "injects.0.use",
+        ["no inject 'breach/anomalus-export'", "did you mean 'breach/anomalous-export'"],
+    ),
     ("unknown-role.yaml", 10, "injects.0.to.0", ["unknown role 'cordinator'", "did you mean 'coordinator'"]),
     ("role-not-in-scenario.yaml", 10, "injects.0.to.1", ["'scribe' is not one of this scenario's roles"]),
-    ("owner-not-in-scenario.yaml", 11, "injects.0.expects.0.owner", ["owner 'dpo' is not one of this scenario's roles"]),
-    ("unknown-action.yaml", 12, "injects.0.expects.0.action", ["unknown action 'involve_dop'", "did you mean 'involve_dpo'"]),
+    (
+        "owner-not-in-scenario.yaml",
+        11,
+        "injects.0.expects.0.owner",
+        ["owner 'dpo' is not one of this scenario's roles"],
+    ),
+    (
+        "unknown-action.yaml",
+        12,
+        "injects.0.expects.0.action",
+        ["unknown action 'involve_dop'", "did you mean 'involve_dpo'"],
+    ),
     ("unknown-response-action.yaml", 9, "responses.0.on", ["unknown action 'involve_dop'"]),
-    ("unknown-response-action.yaml", 10, "responses.0.from", ["'comms_owner' is not one of this scenario's roles"]),
+    (
+        "unknown-response-action.yaml",
+        10,
+        "responses.0.from",
+        ["'comms_owner' is not one of this scenario's roles"],
+    ),
     ("unknown-avoid-action.yaml", 9, "avoid.0.actions.1", ["unknown action 'rollbak'"]),
     ("unknown-regime.yaml", 6, "regimes.0", ["unknown regime 'uk_gpdr'", "did you mean 'uk_gdpr'"]),
-    ("unknown-rubric.yaml", 8, "rubric.1", ["unknown rubric set 'coordinaton'", "did you mean 'coordination'"]),
+    (
+        "unknown-rubric.yaml",
+        8,
+        "rubric.1",
+        ["unknown rubric set 'coordinaton'", "did you mean 'coordination'"],
+    ),
     ("rubric-listed-twice.yaml", 6, "rubric.1", ["rubric set 'coordination' is listed twice"]),
-    ("rubric-owner-missing.yaml", 6, "rubric.0", ["'first-update' of rubric set coordination", "owned by 'comms_owner'"]),
+    (
+        "rubric-owner-missing.yaml",
+        6,
+        "rubric.0",
+        ["'first-update' of rubric set coordination", "owned by 'comms_owner'"],
+    ),
     ("unknown-phase.yaml", 11, "injects.0.phase", ["unknown phase 'detecton'", "did you mean 'detection'"]),
-    ("unknown-missed.yaml", 13, "injects.1.when.missed", ["unknown expectation 'dpo-inn'", "did you mean 'dpo-in'"]),
+    (
+        "unknown-missed.yaml",
+        13,
+        "injects.1.when.missed",
+        ["unknown expectation 'dpo-inn'", "did you mean 'dpo-in'"],
+    ),
     ("unknown-after.yaml", 9, "injects.1.when.after", ["unknown inject 'alrt'", "did you mean 'alert'"]),
     ("unknown-after.yaml", 12, "expectations.0.after", ["anchor inject 'alrt'", "did you mean 'alert'"]),
     ("unknown-marker.yaml", 9, "injects.1.when.marker", ["nothing sets marker 'contained'"]),
     ("after-cycle.yaml", 9, "injects.1.when.after", ["cycle", "ping -> pong -> ping"]),
     ("requires-cycle.yaml", 10, "expectations.1.requires.0", ["cycle", "declare_incident"]),
-    ("never-fires.yaml", 14, "injects.2.when", ["'chase' can never fire", "inject 'orphan', which is never released"]),
-    ("deadline-after-end.yaml", 13, "injects.1.when", ["'chase' can never fire", "due at T+5h00m", "ends at T+4h00m"]),
-    ("after-duration.yaml", 8, "injects.1.at", ["scheduled at T+5h00m", "after the scenario ends at T+4h00m"]),
+    (
+        "never-fires.yaml",
+        14,
+        "injects.2.when",
+        ["'chase' can never fire", "inject 'orphan', which is never released"],
+    ),
+    (
+        "deadline-after-end.yaml",
+        13,
+        "injects.1.when",
+        ["'chase' can never fire", "due at T+5h00m", "ends at T+4h00m"],
+    ),
+    (
+        "after-duration.yaml",
+        8,
+        "injects.1.at",
+        ["scheduled at T+5h00m", "after the scenario ends at T+4h00m"],
+    ),
     ("jump-backwards.yaml", 8, "injects.0.advance_to", ["a time jump goes forward"]),
-    ("jump-after-duration.yaml", 8, "injects.1.advance_to", ["jumps to T+10h00m", "after the scenario ends at T+4h00m"]),
-    ("bad-value-choice.yaml", 13, "expectations.0.value.outcome", ["expected one of: notify, not_notify", "received 'notfy'"]),
-    ("bad-value-field.yaml", 14, "expectations.0.value.outcom", ["has no field 'outcom'", "did you mean 'outcome'"]),
-    ("undefined-variable.yaml", 12, "injects.0.body", ["undefined variable 'custmer'", "did you mean 'customer'"]),
+    (
+        "jump-after-duration.yaml",
+        8,
+        "injects.1.advance_to",
+        ["jumps to T+10h00m", "after the scenario ends at T+4h00m"],
+    ),
+    (
+        "bad-value-choice.yaml",
+        13,
+        "expectations.0.value.outcome",
+        ["expected one of: notify, not_notify", "received 'notfy'"],
+    ),
+    (
+        "bad-value-field.yaml",
+        14,
+        "expectations.0.value.outcom",
+        ["has no field 'outcom'", "did you mean 'outcome'"],
+    ),
+    (
+        "undefined-variable.yaml",
+        12,
+        "injects.0.body",
+        ["undefined variable 'custmer'", "did you mean 'customer'"],
+    ),
     ("sandbox-escape.yaml", 9, "injects.0.title", ["refused by the sandbox", "__class__"]),
-    ("business-days-without-start.yaml", 12, "expectations.0.business_days", ["counts business days", "needs the scenario's starts_at"]),
-    ("bad-variable.yaml", 7, "variables.customer", ["unknown faker provider 'compnay'", "did you mean 'company'"]),
+    (
+        "business-days-without-start.yaml",
+        12,
+        "expectations.0.business_days",
+        ["counts business days", "needs the scenario's starts_at"],
+    ),
+    (
+        "bad-variable.yaml",
+        7,
+        "variables.customer",
+        ["unknown faker provider 'compnay'", "did you mean 'company'"],
+    ),
 ]
 
 
@@ -79,12 +174,32 @@ def test_bad_file_names_file_line_key_and_fix(name, line, key, words):
 CATALOG_CASES = [
     ("scoring/roles.yaml", 4, "2.id", ["duplicate role id 'dpo'", "roles.yaml:3"]),
     ("scoring/roles.yaml", 5, "3.titel", ["unknown key 'titel'", "did you mean 'title'"]),
-    ("scoring/actions.yaml", 3, "1.default_owner", ["unknown role 'cordinator'", "did you mean 'coordinator'"]),
-    ("scoring/actions.yaml", 4, "2.area", ["expected one of: coordination", "received 'tecnical'", "did you mean 'technical'"]),
+    (
+        "scoring/actions.yaml",
+        3,
+        "1.default_owner",
+        ["unknown role 'cordinator'", "did you mean 'coordinator'"],
+    ),
+    (
+        "scoring/actions.yaml",
+        4,
+        "2.area",
+        ["expected one of: coordination", "received 'tecnical'", "did you mean 'technical'"],
+    ),
     ("scoring/actions.yaml", 5, "3.id", ["duplicate action id 'appoint_coordinator'"]),
     ("scoring/regimes.yaml", 10, "0.clocks.0.within", ["expected a duration", "received '72 hours'"]),
-    ("scoring/sloppy.yaml", 4, "expectations.0.action", ["unknown action 'involve_dpoo'", "did you mean 'involve_dpo'"]),
-    ("scoring/sloppy.yaml", 5, "expectations.1.value.result", ["has no field 'result'", "its fields: outcome"]),
+    (
+        "scoring/sloppy.yaml",
+        4,
+        "expectations.0.action",
+        ["unknown action 'involve_dpoo'", "did you mean 'involve_dpo'"],
+    ),
+    (
+        "scoring/sloppy.yaml",
+        5,
+        "expectations.1.value.result",
+        ["has no field 'result'", "its fields: outcome"],
+    ),
     ("scoring/sloppy.yaml", 7, "avoid.0.actions.1", ["unknown action 'rollback'"]),
     ("injects/calls.yaml", 3, "with-id.id", ["a library inject takes no 'id'"]),
     ("injects/calls.yaml", 6, "unknown-key.titel", ["unknown key 'titel'", "did you mean 'title'"]),
@@ -99,10 +214,13 @@ def catalog_problems():
     return validate_paths([BAD / "catalog"])
 
 
-@pytest.mark.parametrize(("name", "line", "key", "words"), CATALOG_CASES, ids=[f"{c[0]}:{c[1]}" for c in CATALOG_CASES])
+@pytest.mark.parametrize(
+    ("name", "line", "key", "words"), CATALOG_CASES, ids=[f"{c[0]}:{c[1]}" for c in CATALOG_CASES]
+)
 def test_bad_scoring_and_library_files(catalog_problems, name, line, key, words):
     matching = [
-        p for p in catalog_problems
+        p
+        for p in catalog_problems
         if Path(p.path).as_posix().endswith("catalog/" + name) and p.line == line and p.key == key
     ]
     assert matching, f"no problem at {name}:{line} {key}; got:\n" + "\n".join(map(str, catalog_problems))

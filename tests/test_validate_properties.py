@@ -15,10 +15,41 @@ from tabletop.model import Scenario
 DATA = Path(__file__).parent / "data"
 
 JUNK = [
-    None, 0, -1, 5, 1e12, True, "", "junk", "T+", "+10m", "99:99", "day 0 09:00", "day 2 08:00",
-    "72h", "1h30m", "all", "any", "marker:aware", "inject:alert", "inject:", "start",
-    "{{ customer }}", "{{ nope }}", "{{ ''.__class__.__mro__ }}", "{% for %}", "{{ 'a' * 99999999 }}",
-    [], {}, ["coordinator"], [None], {"id": "x"}, {"faker": "company"}, {"value": 3}, "x" * 300, "\u00e9\u00df\u2603",
+    None,
+    0,
+    -1,
+    5,
+    1e12,
+    True,
+    "",
+    "junk",
+    "T+",
+    "+10m",
+    "99:99",
+    "day 0 09:00",
+    "day 2 08:00",
+    "72h",
+    "1h30m",
+    "all",
+    "any",
+    "marker:aware",
+    "inject:alert",
+    "inject:",
+    "start",
+    "{{ customer }}",
+    "{{ nope }}",
+    "{{ ''.__class__.__mro__ }}",
+    "{% for %}",
+    "{{ 'a' * 99999999 }}",
+    [],
+    {},
+    ["coordinator"],
+    [None],
+    {"id": "x"},
+    {"faker": "company"},
+    {"value": 3},
+    "x" * 300,
+    "\u00e9\u00df\u2603",
 ]
 
 
@@ -62,7 +93,21 @@ def mutations(draw, data: Any) -> Any:
         elif kind == "retype":
             parent[key] = copy.deepcopy(draw(st.sampled_from(JUNK)))
         elif kind == "rename" and isinstance(parent, dict):
-            new = draw(st.sampled_from(["titel", "id", "at", "when", "use", "to", str(key) + "x", str(key)[:-1] or "k", "expects"]))
+            new = draw(
+                st.sampled_from(
+                    [
+                        "titel",
+                        "id",
+                        "at",
+                        "when",
+                        "use",
+                        "to",
+                        str(key) + "x",
+                        str(key)[:-1] or "k",
+                        "expects",
+                    ]
+                )
+            )
             value = parent.pop(key)
             parent[new] = value
         elif kind == "swap":
@@ -100,11 +145,21 @@ def _check(tree: Path, target: str) -> None:
         Scenario.from_json(scenario.to_json())
 
 
-TARGETS = ["scenarios/good.yaml", "injects/breach.yaml", "scoring/actions.yaml", "scoring/regimes.yaml", "scoring/breach.yaml"]
+TARGETS = [
+    "scenarios/good.yaml",
+    "injects/breach.yaml",
+    "scoring/actions.yaml",
+    "scoring/regimes.yaml",
+    "scoring/breach.yaml",
+]
 
 
 @pytest.mark.parametrize("target", TARGETS)
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(data=st.data())
 def test_mutations_only_produce_problems(tree, target, data):
     original = (DATA / target).read_text()
@@ -118,7 +173,12 @@ def test_mutations_only_produce_problems(tree, target, data):
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(position=st.integers(0, 10_000), junk=st.sampled_from(["[", "]", ":", "{", "- ", "\t", "  ", "&a", "*a", "!!python/object x", "\n  -", "'", "<<: *a"]))
+@given(
+    position=st.integers(0, 10_000),
+    junk=st.sampled_from(
+        ["[", "]", ":", "{", "- ", "\t", "  ", "&a", "*a", "!!python/object x", "\n  -", "'", "<<: *a"]
+    ),
+)
 def test_broken_yaml_text_only_produces_problems(tree, position, junk):
     path = tree / "scenarios" / "good.yaml"
     original = (DATA / "scenarios" / "good.yaml").read_text()

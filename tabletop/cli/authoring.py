@@ -35,7 +35,9 @@ def _console():
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print {problems: [{path, line, col, key, message}], summary}.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print {problems: [{path, line, col, key, message}], summary}."
+)
 def validate(paths: tuple[Path, ...], as_json: bool) -> None:
     """Check scenario, inject library and scoring files and print every problem.
 
@@ -50,7 +52,11 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
         _internal_error(error)
         return
     if as_json:
-        click.echo(json.dumps({"problems": [p.to_json() for p in result.problems], "summary": result.summary()}, indent=2))
+        click.echo(
+            json.dumps(
+                {"problems": [p.to_json() for p in result.problems], "summary": result.summary()}, indent=2
+            )
+        )
     else:
         for problem in result.problems:
             click.echo(str(problem))
@@ -68,8 +74,15 @@ def scenario_entries() -> list[dict[str, Any]]:
     for folder in scenario_folders():
         for path in sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml")):
             entry: dict[str, Any] = {
-                "id": path.stem, "title": "", "kind": "", "duration": None, "duration_seconds": None,
-                "injects": 0, "roles": [], "path": display_path(path), "error": None,
+                "id": path.stem,
+                "title": "",
+                "kind": "",
+                "duration": None,
+                "duration_seconds": None,
+                "injects": 0,
+                "roles": [],
+                "path": display_path(path),
+                "error": None,
             }
             try:
                 data = read_yaml(path).data
@@ -109,7 +122,9 @@ def _title(data: dict[str, Any]) -> str:
     if not has_template(title) or not isinstance(variables, dict):
         return title
     seed = data.get("seed", 0)
-    values, _ = generate_values(variables, seed if isinstance(seed, int) and not isinstance(seed, bool) else 0)
+    values, _ = generate_values(
+        variables, seed if isinstance(seed, int) and not isinstance(seed, bool) else 0
+    )
     try:
         return render_text(title, values)
     except TemplateProblem:
@@ -140,7 +155,12 @@ def list_scenarios(as_json: bool) -> None:
     for entry in entries:
         title = entry["title"] if not entry["error"] else f"[red]{entry['error']}[/]"
         table.add_row(
-            entry["id"], title, entry["kind"], entry["duration"] or "?", str(entry["injects"]), ", ".join(entry["roles"])
+            entry["id"],
+            title,
+            entry["kind"],
+            entry["duration"] or "?",
+            str(entry["injects"]),
+            ", ".join(entry["roles"]),
         )
     _console().print(table)
     if not entries:
@@ -174,8 +194,15 @@ def _estimates(scenario: Scenario) -> dict[str, int | None]:
             elif inject.when.kind == "missed":
                 expectation = expectations.get(inject.when.target)
                 if expectation is not None:
-                    anchor = 0 if expectation.anchor_kind == "start" else (
-                        times.get(expectation.anchor_target or "") if expectation.anchor_kind == "inject" else None)
+                    anchor = (
+                        0
+                        if expectation.anchor_kind == "start"
+                        else (
+                            times.get(expectation.anchor_target or "")
+                            if expectation.anchor_kind == "inject"
+                            else None
+                        )
+                    )
                     if anchor is not None:
                         condition_at = anchor + expectation.within
             if condition_at is not None:
@@ -200,38 +227,62 @@ def msel(scenario: Scenario) -> dict[str, Any]:
         expects = []
         for expectation in scenario.expectations_for(inject.id):
             deadline = estimate + expectation.within if estimate is not None else None
-            expects.append({
-                "id": expectation.id, "action": expectation.action, "owner": expectation.owner,
-                "within": format_duration(expectation.within), "weight": expectation.weight,
-                "deadline": format_offset(deadline) if deadline is not None else None,
-                "deadline_seconds": deadline,
-            })
-        rows.append({
-            "seq": seq,
-            "id": inject.id,
-            "at": inject.at if inject.when is None else None,
-            "estimate": estimate,
-            "time": format_offset(estimate) if estimate is not None else None,
-            "clock": _clock(scenario, estimate),
-            "phase": inject.phase,
-            "channel": inject.channel,
-            "from": inject.from_,
-            "to": list(inject.to),
-            "title": inject.title,
-            "marks": list(inject.marks),
-            "expects": expects,
-            "when": (
-                {"kind": inject.when.kind, "target": inject.when.target, "delay": inject.at,
-                 "text": inject.when.describe() + (f" +{format_duration(inject.at)}" if inject.at else "")}
-                if inject.when is not None else None
-            ),
-            "advance_to": inject.advance_to,
-            "advance_to_clock": _clock(scenario, inject.advance_to) if inject.advance_to is not None else None,
-        })
+            expects.append(
+                {
+                    "id": expectation.id,
+                    "action": expectation.action,
+                    "owner": expectation.owner,
+                    "within": format_duration(expectation.within),
+                    "weight": expectation.weight,
+                    "deadline": format_offset(deadline) if deadline is not None else None,
+                    "deadline_seconds": deadline,
+                }
+            )
+        rows.append(
+            {
+                "seq": seq,
+                "id": inject.id,
+                "at": inject.at if inject.when is None else None,
+                "estimate": estimate,
+                "time": format_offset(estimate) if estimate is not None else None,
+                "clock": _clock(scenario, estimate),
+                "phase": inject.phase,
+                "channel": inject.channel,
+                "from": inject.from_,
+                "to": list(inject.to),
+                "title": inject.title,
+                "marks": list(inject.marks),
+                "expects": expects,
+                "when": (
+                    {
+                        "kind": inject.when.kind,
+                        "target": inject.when.target,
+                        "delay": inject.at,
+                        "text": inject.when.describe()
+                        + (f" +{format_duration(inject.at)}" if inject.at else ""),
+                    }
+                    if inject.when is not None
+                    else None
+                ),
+                "advance_to": inject.advance_to,
+                "advance_to_clock": _clock(scenario, inject.advance_to)
+                if inject.advance_to is not None
+                else None,
+            }
+        )
     standing = [
-        {"id": e.id, "action": e.action, "owner": e.owner, "after": e.after or "start",
-         "within": format_duration(e.within), "weight": e.weight, "regime": e.regime, "source": e.source}
-        for e in scenario.expectations if not (e.after or "").startswith("inject:")
+        {
+            "id": e.id,
+            "action": e.action,
+            "owner": e.owner,
+            "after": e.after or "start",
+            "within": format_duration(e.within),
+            "weight": e.weight,
+            "regime": e.regime,
+            "source": e.source,
+        }
+        for e in scenario.expectations
+        if not (e.after or "").startswith("inject:")
     ]
     return {
         "scenario": scenario.id,
@@ -249,7 +300,9 @@ def msel(scenario: Scenario) -> dict[str, Any]:
 
 @click.command()
 @click.argument("scenario")
-@click.option("--seed", type=int, default=None, help="Faker seed for the variables (default: the scenario's).")
+@click.option(
+    "--seed", type=int, default=None, help="Faker seed for the variables (default: the scenario's)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the MSEL as JSON (keys below).")
 def show(scenario: str, seed: int | None, as_json: bool) -> None:
     """Show a scenario's MSEL: one row per inject in time order.
@@ -311,7 +364,8 @@ def _print_msel(data: dict[str, Any]) -> None:
         if row["clock"]:
             time += f"\n{row['clock']}"
         expected = "\n".join(
-            f"{e['action']} ({e['owner']})\n  " + (f"by {e['deadline']}" if e["deadline"] else f"within {e['within']}")
+            f"{e['action']} ({e['owner']})\n  "
+            + (f"by {e['deadline']}" if e["deadline"] else f"within {e['within']}")
             for e in row["expects"]
         )
         condition = row["when"]["text"] if row["when"] else ""
@@ -320,8 +374,14 @@ def _print_msel(data: dict[str, Any]) -> None:
             condition = (condition + "\n" if condition else "") + f"jumps to {jump}"
         sender = row["from"] or "-"
         table.add_row(
-            str(row["seq"]), time, row["phase"] or "", row["channel"], f"{sender} -> {', '.join(row['to'])}",
-            row["title"], expected, condition,
+            str(row["seq"]),
+            time,
+            row["phase"] or "",
+            row["channel"],
+            f"{sender} -> {', '.join(row['to'])}",
+            row["title"],
+            expected,
+            condition,
         )
     console.print(table)
     if data["expectations"]:
@@ -329,5 +389,7 @@ def _print_msel(data: dict[str, Any]) -> None:
         for column in ("id", "action", "owner", "from", "within", "regime"):
             standing.add_column(column, overflow="fold")
         for e in data["expectations"]:
-            standing.add_row(e["id"], e["action"], e["owner"] or "", e["after"], e["within"], e["regime"] or "")
+            standing.add_row(
+                e["id"], e["action"], e["owner"] or "", e["after"], e["within"], e["regime"] or ""
+            )
         console.print(standing)

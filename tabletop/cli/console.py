@@ -14,8 +14,12 @@ from tabletop.cli import default_player_name
 @click.option("--role", default="coordinator", show_default=True, help="The role you play.")
 @click.option("--solo", is_flag=True, help="Solo practice: the other roles are simulated.")
 @click.option("--hints", is_flag=True, help="Solo: show open deadlines as countdowns.")
-@click.option("--speed", type=float, default=None, help="Sim seconds per wall second (default: the scenario's).")
-@click.option("--seed", type=int, default=None, help="Seed for the scenario's variables (default: the scenario's).")
+@click.option(
+    "--speed", type=float, default=None, help="Sim seconds per wall second (default: the scenario's)."
+)
+@click.option(
+    "--seed", type=int, default=None, help="Seed for the scenario's variables (default: the scenario's)."
+)
 @click.option("--name", default=None, help="Your name in the transcript (default: your login name).")
 @click.option("--facilitate", is_flag=True, help="Run the facilitator console (MSEL, controls, live score).")
 @click.option(
@@ -24,7 +28,12 @@ from tabletop.cli import default_player_name
     default=None,
     help="Continue the session recorded in this transcript.",
 )
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Where to write the transcript.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the transcript.",
+)
 def run(
     scenario: str | None,
     role: str,

@@ -54,9 +54,15 @@ def msel() -> None:
 @click.argument("scenario")
 @click.option("--csv", "fmt", flag_value="csv", default=True, help="Comma-separated values (the default).")
 @click.option("--xlsx", "fmt", flag_value="xlsx", help="An Excel workbook: sheets MSEL and Scenario.")
-@click.option("-o", "--output", default=None,
-              help="File to write (CSV default: stdout; XLSX default: SCENARIO-msel.xlsx).")
-@click.option("--seed", type=int, default=None, help="Render the text with this seed (default: the scenario's).")
+@click.option(
+    "-o",
+    "--output",
+    default=None,
+    help="File to write (CSV default: stdout; XLSX default: SCENARIO-msel.xlsx).",
+)
+@click.option(
+    "--seed", type=int, default=None, help="Render the text with this seed (default: the scenario's)."
+)
 def msel_export(scenario: str, fmt: str, output: str | None, seed: int | None) -> None:
     """Export SCENARIO's MSEL: one row per inject with the HSEEP columns (sequence, time, inject
     type, delivery method, from, to, description, expected player action, objective or
@@ -83,8 +89,13 @@ def msel_export(scenario: str, fmt: str, output: str | None, seed: int | None) -
 
 @msel.command("import")
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
-              help="Scenario YAML to write, e.g. scenarios/my-exercise.yaml.")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Scenario YAML to write, e.g. scenarios/my-exercise.yaml.",
+)
 @click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
 def msel_import(file: Path, output: Path, force: bool) -> None:
     """Import an MSEL (.csv or .xlsx) as a scenario YAML file.
@@ -121,8 +132,12 @@ def msel_import(file: Path, output: Path, force: bool) -> None:
 
 @click.command()
 @click.argument("name")
-@click.option("--kind", required=True, help="Rehearsal kind: tabletop, restore, failover, restore-runbook, ...")
-@click.option("-o", "--output", default=None, help="File to write (default: scenarios/ID.yaml; `-` for stdout).")
+@click.option(
+    "--kind", required=True, help="Rehearsal kind: tabletop, restore, failover, restore-runbook, ..."
+)
+@click.option(
+    "-o", "--output", default=None, help="File to write (default: scenarios/ID.yaml; `-` for stdout)."
+)
 @click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
 def new(name: str, kind: str, output: str | None, force: bool) -> None:
     """Write a valid scenario skeleton of KIND named NAME, ready to edit."""
@@ -131,7 +146,9 @@ def new(name: str, kind: str, output: str | None, force: bool) -> None:
     from tabletop.skeleton import SkeletonError, scenario_id, skeleton
 
     if kind not in KINDS:
-        _fail(f"error: --kind: unknown kind {kind!r}{did_you_mean(kind, KINDS)}; expected one of {', '.join(KINDS)}")
+        _fail(
+            f"error: --kind: unknown kind {kind!r}{did_you_mean(kind, KINDS)}; expected one of {', '.join(KINDS)}"
+        )
     try:
         text = skeleton(name, kind)
     except SkeletonError as error:
@@ -149,7 +166,9 @@ def new(name: str, kind: str, output: str | None, force: bool) -> None:
 @click.argument("scenario")
 @click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md", show_default=True)
 @click.option("-o", "--output", default=None, help="File to write (default: stdout).")
-@click.option("--seed", type=int, default=None, help="Render the text with this seed (default: the scenario's).")
+@click.option(
+    "--seed", type=int, default=None, help="Render the text with this seed (default: the scenario's)."
+)
 def guide(scenario: str, fmt: str, output: str | None, seed: int | None) -> None:
     """The situation manual and facilitator guide of SCENARIO: modules with timings, injects,
     discussion questions, expected actions and hot-wash questions (printable HTML)."""

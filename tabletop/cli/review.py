@@ -37,8 +37,12 @@ def _progress_index(folder: Path, console: Console, quiet: bool):
         index.refresh(plan=plan)
         return index
     with Progress(
-        TextColumn("scoring transcripts"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=console, transient=True,
+        TextColumn("scoring transcripts"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
     ) as bar:
         task = bar.add_task("score", total=len(plan.to_score))
         index.refresh(plan=plan, progress=lambda done, total: bar.update(task, completed=done))
@@ -150,7 +154,8 @@ def _status(figures: Any, flags: bool = True) -> str:
 def _areas_line(side: Any, areas: list[str]) -> str:
     return "  ".join(
         f"{fmt.area_short(area)} {fmt.score_text(side.areas[area])} {side.ratings.get(area, '')}".strip()
-        for area in areas if area in side.areas
+        for area in areas
+        if area in side.areas
     )
 
 
@@ -181,8 +186,14 @@ def _integrity(integrity: str) -> Text:
 @click.command()
 @click.argument("folder", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the trends as JSON.")
-@click.option("--by", "by", type=click.Choice(["team", "scenario", "area"]), default="team",
-              show_default=True, help="One trend line per team, per scenario or per action area.")
+@click.option(
+    "--by",
+    "by",
+    type=click.Choice(["team", "scenario", "area"]),
+    default="team",
+    show_default=True,
+    help="One trend line per team, per scenario or per action area.",
+)
 @click.option("--team", default=None, help="Only this team's rehearsals.")
 @click.option("--scenario", default=None, help="Only this scenario's rehearsals.")
 def trends(folder: Path, as_json: bool, by: str, team: str | None, scenario: str | None) -> None:
@@ -212,7 +223,11 @@ def print_trends(result: Any, console: Console) -> None:
     for name in (result.by, "rehearsals", "first", "last", "change", "mean", "best", "over time"):
         table.add_column(name, justify="left" if name in (result.by, "over time") else "right")
     order = {area: i for i, area in enumerate(AREAS)}
-    series = sorted(result.series, key=lambda s: (order.get(s.key, 99), s.key)) if result.by == "area" else result.series
+    series = (
+        sorted(result.series, key=lambda s: (order.get(s.key, 99), s.key))
+        if result.by == "area"
+        else result.series
+    )
     for line in series:
         table.add_row(
             fmt.area_label(line.key) if result.by == "area" else line.key,
@@ -233,8 +248,9 @@ def print_trends(result: Any, console: Console) -> None:
         line.append(" not trusted or not scored")
         console.print(line)
         for entry in result.excluded:
-            console.print(Text(f"  {entry.path}: {fmt.integrity_text(entry.integrity)} {entry.problem}"),
-                          soft_wrap=True)
+            console.print(
+                Text(f"  {entry.path}: {fmt.integrity_text(entry.integrity)} {entry.problem}"), soft_wrap=True
+            )
 
 
 def print_most_missed(records: list[Any], console: Console) -> None:
@@ -247,6 +263,13 @@ def print_most_missed(records: list[Any], console: Console) -> None:
     for name in ("missed", "late", "applied", "miss rate"):
         table.add_column(name, justify="right", no_wrap=True)
     for record in records:
-        table.add_row(record.scenario, record.expectation, fmt.area_short(record.area), str(record.missed),
-                      str(record.late), str(record.applied), f"{record.miss_rate:.0%}")
+        table.add_row(
+            record.scenario,
+            record.expectation,
+            fmt.area_short(record.area),
+            str(record.missed),
+            str(record.late),
+            str(record.applied),
+            f"{record.miss_rate:.0%}",
+        )
     console.print(table)

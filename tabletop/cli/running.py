@@ -15,8 +15,6 @@ def _fail(message: str, code: int = 1) -> None:
     sys.exit(code)
 
 
-
-
 def _display(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
@@ -26,18 +24,44 @@ def _display(path: Path) -> str:
 
 @click.command()
 @click.argument("scenario", required=False)
-@click.option("--script", "script_path", required=True, type=click.Path(dir_okay=False),
-              help="Decision script (YAML): participants and timed decisions.")
+@click.option(
+    "--script",
+    "script_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Decision script (YAML): participants and timed decisions.",
+)
 @click.option("--seed", type=int, default=None, help="Seed for the scenario's variable values.")
-@click.option("--speed", type=float, default=None,
-              help="Sim seconds per wall second recorded for the run (time is virtual here).")
-@click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
-              help="Transcript to write (default: transcripts/<scenario>-<time>-<seed>.jsonl).")
+@click.option(
+    "--speed",
+    type=float,
+    default=None,
+    help="Sim seconds per wall second recorded for the run (time is virtual here).",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Transcript to write (default: transcripts/<scenario>-<time>-<seed>.jsonl).",
+)
 @click.option("--team", default=None, help="Team name recorded in the transcript.")
-@click.option("--resume", "resume_path", type=click.Path(dir_okay=False), default=None,
-              help="Continue the session in this transcript after a crash.")
-def simulate(scenario: str | None, script_path: str, seed: int | None, speed: float | None,
-             out: str | None, team: str | None, resume_path: str | None) -> None:
+@click.option(
+    "--resume",
+    "resume_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Continue the session in this transcript after a crash.",
+)
+def simulate(
+    scenario: str | None,
+    script_path: str,
+    seed: int | None,
+    speed: float | None,
+    out: str | None,
+    team: str | None,
+    resume_path: str | None,
+) -> None:
     """Run SCENARIO headless with a decision script, to the end, and print the transcript's path."""
     from tabletop.clock import VirtualClock
     from tabletop.engine import Rejected, Session
@@ -136,7 +160,9 @@ def verify(transcript: str) -> None:
     if report.ok:
         click.echo(f"intact: {len(report.events)} events")
         if report.events and report.events[-1].get("type") != "session_ended":
-            click.echo("note: the session has no session_ended event (still running, or interrupted)", err=True)
+            click.echo(
+                "note: the session has no session_ended event (still running, or interrupted)", err=True
+            )
         return
     if report.missing or report.first_bad_line in (None, 0):
         _fail(report.problems[0])

@@ -55,14 +55,20 @@ def _print_card(console: Console, path: Path, scenario: Any, card: Any, warnings
     head.append(f"  ({scenario.id}, {path.name})\n", style="dim")
     head.append(f"Score {card.score:.0%}  ", style="bold")
     head.append(f" {card.rating} ", style=f"reverse {RATING_STYLE[card.rating]}")
-    head.append(f" {RATING_NAMES[card.rating]}   {card.passed} of {card.applicable} applicable expectations passed")
+    head.append(
+        f" {RATING_NAMES[card.rating]}   {card.passed} of {card.applicable} applicable expectations passed"
+    )
     if card.until is not None:
         head.append(f"   live at {_when(card.until)}", style="cyan")
     console.print(head)
 
     narrow = console.width < 110  # fold Due/Done and Status/Credit into one column each
-    table = Table(title="What was expected, by whom, by when, and what happened", title_justify="left",
-                  expand=True, show_lines=console.width < 120)
+    table = Table(
+        title="What was expected, by whom, by when, and what happened",
+        title_justify="left",
+        expand=True,
+        show_lines=console.width < 120,
+    )
     table.add_column("Expectation (owner)", ratio=3, overflow="fold")
     if narrow:
         table.add_column("Due / done", ratio=2, min_width=10, overflow="fold")
@@ -107,7 +113,11 @@ def _print_card(console: Console, path: Path, scenario: Any, card: Any, warnings
     areas.add_column("Rating")
     for area, ratio in card.areas.items():
         letter = card.ratings[area]
-        areas.add_row(area.replace("_", " "), f"{ratio:.0%}", Text(f"{letter} {RATING_NAMES[letter]}", style=RATING_STYLE[letter]))
+        areas.add_row(
+            area.replace("_", " "),
+            f"{ratio:.0%}",
+            Text(f"{letter} {RATING_NAMES[letter]}", style=RATING_STYLE[letter]),
+        )
     console.print(areas)
 
     if card.clocks:
@@ -115,14 +125,22 @@ def _print_card(console: Console, path: Path, scenario: Any, card: Any, warnings
         for column in ("Clock", "Source", "From", "Due", "Done", "Result"):
             clocks.add_column(column, overflow="fold")
         for clock in card.clocks:
-            clocks.add_row(clock.title, clock.source, f"{clock.after} {_when(clock.anchor)}".strip(), _when(clock.deadline),
-                           _when(clock.done_at), Text(clock.status.replace("_", " "), style=STATUS_STYLE.get(clock.status, "")))
+            clocks.add_row(
+                clock.title,
+                clock.source,
+                f"{clock.after} {_when(clock.anchor)}".strip(),
+                _when(clock.deadline),
+                _when(clock.done_at),
+                Text(clock.status.replace("_", " "), style=STATUS_STYLE.get(clock.status, "")),
+            )
         console.print(clocks)
     if card.findings:
         console.print("[bold]Findings[/bold]")
         for finding in card.findings:
-            console.print(f"  [red]{_when(finding.at)}[/red] {finding.detail} [dim](penalty {finding.penalty:g})[/dim]",
-                          highlight=False)
+            console.print(
+                f"  [red]{_when(finding.at)}[/red] {finding.detail} [dim](penalty {finding.penalty:g})[/dim]",
+                highlight=False,
+            )
     for warning in warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
 
@@ -146,8 +164,15 @@ def _score_folder(folder: Path, as_json: bool, workers: int | None) -> int:
     err = Console(stderr=True)
     results: list[dict[str, Any]] = []
     chunk = max(1, min(64, len(paths) // (workers * 8)))
-    with Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err, transient=True, disable=not err.is_terminal) as bar:
+    with Progress(
+        TextColumn("scoring"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as bar:
         task = bar.add_task("score", total=len(paths))
         if workers == 1:
             for path in paths:
@@ -174,10 +199,15 @@ def _score_folder(folder: Path, as_json: bool, workers: int | None) -> int:
         if "error" in result:
             table.add_row(name, "", "", "", "", "", Text(result["error"], style="red"))
             continue
-        table.add_row(name, result["scenario"], f"{result['score']:.0%}",
-                      Text(result["rating"], style=RATING_STYLE[result["rating"]]),
-                      f"{result['passed']}/{result['applicable']}", str(len(result["findings"])),
-                      Text("; ".join(result["warnings"]), style="yellow"))
+        table.add_row(
+            name,
+            result["scenario"],
+            f"{result['score']:.0%}",
+            Text(result["rating"], style=RATING_STYLE[result["rating"]]),
+            f"{result['passed']}/{result['applicable']}",
+            str(len(result["findings"])),
+            Text("; ".join(result["warnings"]), style="yellow"),
+        )
     console.print(table)
     scored = [r for r in results if "error" not in r]
     if scored:
@@ -189,14 +219,22 @@ def _score_folder(folder: Path, as_json: bool, workers: int | None) -> int:
 @click.command()
 @click.argument("target", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the scorecard as JSON (a list for a folder).")
-@click.option("--until", type=str, default=None, help="Live score: apply the rules to the events up to this sim time (e.g. 45m).")
-@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Processes for a folder (default: CPU count).")
+@click.option(
+    "--until",
+    type=str,
+    default=None,
+    help="Live score: apply the rules to the events up to this sim time (e.g. 45m).",
+)
+@click.option(
+    "--workers", type=click.IntRange(1, 64), default=None, help="Processes for a folder (default: CPU count)."
+)
 def score(target: Path, as_json: bool, until: str | None, workers: int | None) -> None:
     """Score TARGET: a transcript (.jsonl) or a folder of them (scored in parallel).
 
     Exits 1 when a transcript cannot be scored; every broken file is named with the reason.
     """
-    from tabletop.scoring import TranscriptError, read_run, score as score_run
+    from tabletop.scoring import TranscriptError, read_run
+    from tabletop.scoring import score as score_run
     from tabletop.timing import TimeFormatError, parse_duration
 
     if target.is_dir():
@@ -237,16 +275,31 @@ def _stem(path: Path) -> str:
 
 @click.command()
 @click.argument("transcript", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=str, default=None,
-              help="Where to write (`-` for stdout). Default: <transcript>.postmortem.md and .html next to it.")
-@click.option("--format", "fmt", type=click.Choice(["md", "html", "json"]), default=None,
-              help="md, html or json (default: from -o's suffix, else both md and html).")
-@click.option("--generated-at", type=click.DateTime(["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"]), default=None,
-              help="Date stamped in the report (default: now, UTC); fix it for reproducible files.")
+@click.option(
+    "-o",
+    "--output",
+    type=str,
+    default=None,
+    help="Where to write (`-` for stdout). Default: <transcript>.postmortem.md and .html next to it.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["md", "html", "json"]),
+    default=None,
+    help="md, html or json (default: from -o's suffix, else both md and html).",
+)
+@click.option(
+    "--generated-at",
+    type=click.DateTime(["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"]),
+    default=None,
+    help="Date stamped in the report (default: now, UTC); fix it for reproducible files.",
+)
 def report(transcript: Path, output: str | None, fmt: str | None, generated_at: datetime | None) -> None:
     """Draft the blameless post-mortem of TRANSCRIPT: Markdown, self-contained HTML, or JSON."""
     from tabletop.report import build_postmortem, render_report
-    from tabletop.scoring import TranscriptError, read_run, score as score_run
+    from tabletop.scoring import TranscriptError, read_run
+    from tabletop.scoring import score as score_run
     from tabletop.transcript import verify_transcript
 
     if not transcript.is_file():
@@ -255,7 +308,7 @@ def report(transcript: Path, output: str | None, fmt: str | None, generated_at: 
         run = read_run(transcript)
     except TranscriptError as error:
         _fail(str(error))
-    stamp = (generated_at.replace(tzinfo=timezone.utc) if generated_at else datetime.now(timezone.utc))
+    stamp = generated_at.replace(tzinfo=timezone.utc) if generated_at else datetime.now(timezone.utc)
     notes = list(run.warnings)
     verdict = verify_transcript(transcript)
     if not verdict.ok:

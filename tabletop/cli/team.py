@@ -25,13 +25,37 @@ def _fail(message: str, code: int = 2) -> None:
 
 @click.command()
 @click.argument("scenario", required=False)
-@click.option("--bind", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 opens it to the network).")
-@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="Port to listen on (0: any free port).")
+@click.option(
+    "--bind",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (0.0.0.0 opens it to the network).",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8765,
+    show_default=True,
+    help="Port to listen on (0: any free port).",
+)
 @click.option("--token", default=None, help="The token players need to join (default: a new random one).")
-@click.option("--speed", type=float, default=None, help="Sim seconds per wall second (default: the scenario's).")
-@click.option("--seed", type=int, default=None, help="Seed for the scenario's variables (default: the scenario's).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Where to write the transcript.")
-@click.option("--headless", is_flag=True, help="No console: run to the end of the scenario or until stopped (SIGINT/SIGTERM).")
+@click.option(
+    "--speed", type=float, default=None, help="Sim seconds per wall second (default: the scenario's)."
+)
+@click.option(
+    "--seed", type=int, default=None, help="Seed for the scenario's variables (default: the scenario's)."
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the transcript.",
+)
+@click.option(
+    "--headless",
+    is_flag=True,
+    help="No console: run to the end of the scenario or until stopped (SIGINT/SIGTERM).",
+)
 @click.option(
     "--resume",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -55,9 +79,14 @@ def host(
     if scenario is None and resume is None:
         raise click.UsageError("give a SCENARIO to host, or --resume TRANSCRIPT")
     if speed is not None and speed <= 0:
-        raise click.BadParameter(f"expected a number greater than 0, received {speed:g}", param_hint="--speed")
+        raise click.BadParameter(
+            f"expected a number greater than 0, received {speed:g}", param_hint="--speed"
+        )
     if resume is not None and token is None:
-        click.echo("No --token given: players must join again with the new token (pass the old one to let them reconnect).", err=True)
+        click.echo(
+            "No --token given: players must join again with the new token (pass the old one to let them reconnect).",
+            err=True,
+        )
     token = token or secrets.token_urlsafe(16)
     # The session thread waits on fsync while the network loop is busy fanning events out; at
     # Python's default 5 ms GIL switch interval each durable line then queues behind the loop
@@ -166,7 +195,9 @@ def _host_console(
     code = asyncio.run(main())
     click.echo(f"Transcript: {app.settings.transcript}")
     if not app.link.ended:
-        click.echo(f"The rehearsal was not ended; continue it with: tabletop host --resume {app.settings.transcript}")
+        click.echo(
+            f"The rehearsal was not ended; continue it with: tabletop host --resume {app.settings.transcript}"
+        )
     raise SystemExit(code)
 
 
@@ -196,7 +227,13 @@ def join(url: str, token: str, role: str, name: str | None, script: Path | None)
 
 
 async def _join_scripted(url: str, token: str, role: str, name: str, script: Path) -> int:
-    from tabletop.net.client import ConnectionLost, JoinRefused, PlayerClient, play_script, player_scenario_model
+    from tabletop.net.client import (
+        ConnectionLost,
+        JoinRefused,
+        PlayerClient,
+        play_script,
+        player_scenario_model,
+    )
     from tabletop.net.rehearsal import RehearsalError, read_script
 
     client = PlayerClient(url, token, role, name)
@@ -281,7 +318,9 @@ def _remote_console_class() -> type:
 @click.option("--role", required=True, help="The role the browser player plays.")
 @click.option("--name", required=True, help="The browser player's name.")
 @click.option("--bind", default="127.0.0.1", show_default=True, help="Address the web server listens on.")
-@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port of the web server.")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port of the web server."
+)
 @click.option("--public-url", default=None, help="The URL browsers use, when behind a proxy.")
 def serve(url: str, token: str, role: str, name: str, bind: str, port: int, public_url: str | None) -> None:
     """Serve the player console for URL in a browser (textual-serve runs `tabletop join`)."""
@@ -289,7 +328,19 @@ def serve(url: str, token: str, role: str, name: str, bind: str, port: int, publ
 
     command = " ".join(
         shlex.quote(part)
-        for part in (sys.executable, "-m", "tabletop", "join", url, "--token", token, "--role", role, "--name", name)
+        for part in (
+            sys.executable,
+            "-m",
+            "tabletop",
+            "join",
+            url,
+            "--token",
+            token,
+            "--role",
+            role,
+            "--name",
+            name,
+        )
     )
     click.echo(f"Open http://{bind}:{port} in a browser to play {role} as {name}")
     Server(command, host=bind, port=port, title=f"tabletop: {name} ({role})", public_url=public_url).serve()

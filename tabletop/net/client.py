@@ -131,7 +131,10 @@ class PlayerClient:
             self._http = aiohttp.ClientSession()
         try:
             ws = await self._http.ws_connect(
-                self.url, max_msg_size=p.MAX_HOST_FRAME, timeout=aiohttp.ClientWSTimeout(ws_close=5), heartbeat=20
+                self.url,
+                max_msg_size=p.MAX_HOST_FRAME,
+                timeout=aiohttp.ClientWSTimeout(ws_close=5),
+                heartbeat=20,
             )
         except (aiohttp.ClientError, OSError) as error:
             raise ConnectionLost(f"cannot reach the host at {self.url}: {error}") from None
@@ -410,7 +413,9 @@ class PlayerClient:
     async def note(self, text: str, *, inject: str | None = None) -> int | None:
         return await self.request(p.Note(id=self._next_id(), text=text, inject=inject))
 
-    async def complete_task(self, task: str, *, fields: dict[str, Any] | None = None, rationale: str = "") -> int | None:
+    async def complete_task(
+        self, task: str, *, fields: dict[str, Any] | None = None, rationale: str = ""
+    ) -> int | None:
         return await self.request(
             p.CompleteTask(id=self._next_id(), task=task, fields=fields or {}, rationale=rationale or "")
         )
@@ -482,7 +487,12 @@ class RemoteSession:
             for target in list(self._targets):  # tell the player; the console carries on read-only
                 notify = getattr(target, "notify", None)
                 if notify is not None:
-                    notify(f"Disconnected from the host: {payload}", title="Offline", severity="error", timeout=30)
+                    notify(
+                        f"Disconnected from the host: {payload}",
+                        title="Offline",
+                        severity="error",
+                        timeout=30,
+                    )
             return
         if kind != "event" or not self._targets:
             return
@@ -550,7 +560,21 @@ def pending_tasks(events: list[dict[str, Any]], role: str) -> list[dict[str, Any
     """Delegations to `role` that no decision has carried out yet, oldest first."""
     done = {e.get("delegation") for e in events if e.get("type") == ev.DECISION and e.get("delegation")}
     return [
-        {k: e.get(k) for k in ("id", "role", "by", "to_role", "action", "fields", "rationale", "inject", "timebox", "t")}
+        {
+            k: e.get(k)
+            for k in (
+                "id",
+                "role",
+                "by",
+                "to_role",
+                "action",
+                "fields",
+                "rationale",
+                "inject",
+                "timebox",
+                "t",
+            )
+        }
         for e in events
         if e.get("type") == ev.DELEGATION and e.get("to_role") == role and e.get("id") not in done
     ]

@@ -371,12 +371,15 @@ class TeamHost:
         )
 
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(
-            max_msg_size=self.settings.max_msg_size, heartbeat=self.settings.heartbeat
-        )
+        ws = web.WebSocketResponse(max_msg_size=self.settings.max_msg_size, heartbeat=self.settings.heartbeat)
         await ws.prepare(request)
         if len(self._handlers) >= self.settings.max_connections:
-            await self._refuse(ws, p.HOST_FULL, "the host has too many connections; try again later", WSCloseCode.TRY_AGAIN_LATER)
+            await self._refuse(
+                ws,
+                p.HOST_FULL,
+                "the host has too many connections; try again later",
+                WSCloseCode.TRY_AGAIN_LATER,
+            )
             return ws
         task = asyncio.current_task()
         if task:
@@ -410,18 +413,29 @@ class TeamHost:
             await self._refuse(ws, error.code, str(error), p.CLOSE_BAD_MESSAGE)
             return
         if not isinstance(hello, p.Hello):
-            await self._refuse(ws, p.NOT_WELCOME, f"expected a hello message first, received {hello.type}", p.CLOSE_BAD_MESSAGE)
+            await self._refuse(
+                ws,
+                p.NOT_WELCOME,
+                f"expected a hello message first, received {hello.type}",
+                p.CLOSE_BAD_MESSAGE,
+            )
             return
         if not hmac.compare_digest(hello.token.encode(), self.settings.token.encode()):
             log.warning("refused %s: wrong token", peer)
             await self._refuse(
-                ws, p.BAD_TOKEN, "wrong or missing token: ask the facilitator for this session's token", p.CLOSE_BAD_TOKEN
+                ws,
+                p.BAD_TOKEN,
+                "wrong or missing token: ask the facilitator for this session's token",
+                p.CLOSE_BAD_TOKEN,
             )
             return
         roles = list(self.session.scenario.roles)
         if hello.role not in roles:
             await self._refuse(
-                ws, p.WRONG_ROLE, f"role {hello.role!r} is not in this scenario; expected one of {', '.join(roles)}", p.CLOSE_BAD_MESSAGE
+                ws,
+                p.WRONG_ROLE,
+                f"role {hello.role!r} is not in this scenario; expected one of {', '.join(roles)}",
+                p.CLOSE_BAD_MESSAGE,
             )
             return
         if self.ended.is_set():
@@ -534,7 +548,11 @@ class TeamHost:
             if e.get("type") == ev.FACILITATOR and e.get("op") == "join"
         }
         for person in list(getattr(self.session, "participants", ())):
-            if person.name in remote and not person.simulated and not self._connected_as(person.name, person.role):
+            if (
+                person.name in remote
+                and not person.simulated
+                and not self._connected_as(person.name, person.role)
+            ):
                 await self._record_presence("leave", person.name, person.role)
 
     async def _read(self, player: Player) -> None:
@@ -549,7 +567,9 @@ class TeamHost:
                 return
             if not bucket.take():
                 log.warning("%s (%s) is flooding; disconnecting", player.name, player.role)
-                self._close(player, p.CLOSE_TOO_FAST, p.TOO_FAST, "too many messages; slow down and reconnect")
+                self._close(
+                    player, p.CLOSE_TOO_FAST, p.TOO_FAST, "too many messages; slow down and reconnect"
+                )
                 return
             try:
                 request = p.parse_player_message(message.data)
@@ -598,7 +618,9 @@ class TeamHost:
                 kwargs["timebox"] = request.timebox
             record = await self.call(session.decide, player.role, request.action, **kwargs)
         elif isinstance(request, p.Note):
-            record = await self.call(session.note, player.role, request.text, by=player.name, inject=request.inject)
+            record = await self.call(
+                session.note, player.role, request.text, by=player.name, inject=request.inject
+            )
         elif isinstance(request, p.CompleteTask):
             tasks = await self.call(session.pending_tasks, player.role)
             if not any(_plain(task).get("id") == request.task for task in tasks or []):
@@ -608,7 +630,11 @@ class TeamHost:
                     f"waiting: {', '.join(_plain(t).get('id', '?') for t in tasks) or 'none'}",
                 )
             record = await self.call(
-                session.complete_task, request.task, by=player.name, fields=dict(request.fields) or None, rationale=request.rationale or None
+                session.complete_task,
+                request.task,
+                by=player.name,
+                fields=dict(request.fields) or None,
+                rationale=request.rationale or None,
             )
         else:
             raise Refused(p.BAD_MESSAGE, f"cannot handle {request.type}")

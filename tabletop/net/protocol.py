@@ -56,7 +56,17 @@ HOST_STOPPING = "host_stopping"
 REPLACED = "replaced"
 HOST_FULL = "host_full"
 
-FINAL = (BAD_TOKEN, BAD_MESSAGE, BAD_VERSION, NOT_WELCOME, WRONG_ROLE, TOO_FAST, TOO_BIG, REPLACED, SESSION_ENDED)
+FINAL = (
+    BAD_TOKEN,
+    BAD_MESSAGE,
+    BAD_VERSION,
+    NOT_WELCOME,
+    WRONG_ROLE,
+    TOO_FAST,
+    TOO_BIG,
+    REPLACED,
+    SESSION_ENDED,
+)
 """Fatal errors after which a player does not reconnect by itself (reconnecting would not help)."""
 
 # WebSocket close codes the host uses (4000-4999 are the application's own).
@@ -227,7 +237,9 @@ _PLAYER_TYPES = ("hello", "decide", "note", "complete_task")
 _HOST_TYPES = ("welcome", "event", "state", "presence", "ack", "error")
 
 
-def _decode(frame: str | bytes, expected_types: tuple[str, ...], limit: int = MAX_MESSAGE_BYTES) -> dict[str, Any]:
+def _decode(
+    frame: str | bytes, expected_types: tuple[str, ...], limit: int = MAX_MESSAGE_BYTES
+) -> dict[str, Any]:
     if isinstance(frame, bytes):
         raise ProtocolError("expected a JSON text frame, received a binary frame")
     if len(frame) > limit:  # characters >= bytes/4; the socket enforces bytes
@@ -246,7 +258,7 @@ def _check(data: Any, expected_types: tuple[str, ...]) -> dict[str, Any]:
     version = data.get("v")
     if version != PROTOCOL_VERSION:
         raise ProtocolError(
-            f"unsupported protocol version {version!r}; expected \"v\": {PROTOCOL_VERSION}",
+            f'unsupported protocol version {version!r}; expected "v": {PROTOCOL_VERSION}',
             BAD_VERSION,
             request_id,
         )

@@ -24,8 +24,6 @@ class OpenedSession:
     history: list[dict[str, Any]]
 
 
-
-
 def open_session(
     scenario: str | None,
     *,

@@ -30,15 +30,39 @@ FOLLOWUP_DAYS = 30
 """Due date proposed for improvement items that come from missed expectations (no player set one)."""
 
 CONTAINMENT_ACTIONS = (
-    "contain", "revoke_access", "reset_credentials", "break_glass", "rotate_keys",
-    "emergency_change", "remove_temporary_fix", "rollback", "restore_backup", "failover",
-    "confirm_data_integrity", "confirm_service_restored", "reconcile_iac", "capture_manual_change",
+    "contain",
+    "revoke_access",
+    "reset_credentials",
+    "break_glass",
+    "rotate_keys",
+    "emergency_change",
+    "remove_temporary_fix",
+    "rollback",
+    "restore_backup",
+    "failover",
+    "confirm_data_integrity",
+    "confirm_service_restored",
+    "reconcile_iac",
+    "capture_manual_change",
 )
 COMMUNICATION_ACTIONS = (
-    "status_update", "internal_update", "customer_comms", "supplier_comms", "notify_controller",
-    "notify_ico", "notify_regulator", "notify_data_subjects", "nis2_early_warning",
-    "nis2_notification", "dora_initial_report", "sec_8k_filing", "hipaa_notify_individuals",
-    "hipaa_notify_hhs", "hipaa_notify_media", "state_notify_residents", "state_notify_attorney_general",
+    "status_update",
+    "internal_update",
+    "customer_comms",
+    "supplier_comms",
+    "notify_controller",
+    "notify_ico",
+    "notify_regulator",
+    "notify_data_subjects",
+    "nis2_early_warning",
+    "nis2_notification",
+    "dora_initial_report",
+    "sec_8k_filing",
+    "hipaa_notify_individuals",
+    "hipaa_notify_hhs",
+    "hipaa_notify_media",
+    "state_notify_residents",
+    "state_notify_attorney_general",
 )
 NOT_SENT_DECISIONS = ("ico_decision", "sa_decision", "data_subject_decision")
 
@@ -258,8 +282,11 @@ def _clean_decision(event: dict[str, Any]) -> dict[str, Any]:
     """A decision with `fields` a dict and `action` a string, whatever a hand-edited file holds."""
     if isinstance(event.get("fields"), dict) and isinstance(event.get("action"), str):
         return event
-    return {**event, "fields": event["fields"] if isinstance(event.get("fields"), dict) else {},
-            "action": event["action"] if isinstance(event.get("action"), str) else ""}
+    return {
+        **event,
+        "fields": event["fields"] if isinstance(event.get("fields"), dict) else {},
+        "action": event["action"] if isinstance(event.get("action"), str) else "",
+    }
 
 
 class _Run:
@@ -311,7 +338,9 @@ class _Run:
             fields = decision.get("fields") or {}
             for action_id, key in sources:
                 if decision.get("action") == action_id and _text(fields.get(key)):
-                    source = f"{self.action_title(action_id)}, {self.who(decision)}, {self.when(_t(decision))}"
+                    source = (
+                        f"{self.action_title(action_id)}, {self.who(decision)}, {self.when(_t(decision))}"
+                    )
                     hits.append((_t(decision), _text(fields.get(key)), source))
         if not hits:
             return RecordField(label, NOT_RECORDED)
@@ -336,9 +365,16 @@ def _timeline(run: _Run) -> list[TimelineEntry]:
     for event in run.events:
         kind = event.get("type")
         t = _t(event)
-        base = dict(t=t, offset=format_offset(t),
-                    sim_time=(f"{sim_datetime(run.scenario.starts_at, t):%a %d %b %H:%M}" if run.scenario.starts_at else None),
-                    wall=_wall(event.get("wall")))
+        base = dict(
+            t=t,
+            offset=format_offset(t),
+            sim_time=(
+                f"{sim_datetime(run.scenario.starts_at, t):%a %d %b %H:%M}"
+                if run.scenario.starts_at
+                else None
+            ),
+            wall=_wall(event.get("wall")),
+        )
         if kind == ev.SESSION_STARTED:
             entries.append(TimelineEntry(**base, kind="start", who="facilitator", text="Rehearsal started"))
         elif kind == ev.INJECT_RELEASED:
@@ -348,29 +384,66 @@ def _timeline(run: _Run) -> list[TimelineEntry]:
             if isinstance(condition, dict) and condition:
                 key, value = next(iter(condition.items()))
                 why = f"released because {key}: {value}"
-            entries.append(TimelineEntry(**base, kind="inject", who=sender or _text(event.get("channel")),
-                                         text=_text(event.get("title")) or _text(event.get("inject")), detail=why))
+            entries.append(
+                TimelineEntry(
+                    **base,
+                    kind="inject",
+                    who=sender or _text(event.get("channel")),
+                    text=_text(event.get("title")) or _text(event.get("inject")),
+                    detail=why,
+                )
+            )
         elif kind == ev.DECISION:
             fields = _text(event.get("fields") or {})
-            detail = "; ".join(p for p in (fields, _text(event.get("rationale")) and f"why: {_text(event.get('rationale'))}") if p)
+            detail = "; ".join(
+                p
+                for p in (fields, _text(event.get("rationale")) and f"why: {_text(event.get('rationale'))}")
+                if p
+            )
             if event.get("delegated_by"):
-                detail = (detail + "; " if detail else "") + f"delegated by {run.role(event.get('delegated_by'))}"
-            entries.append(TimelineEntry(**base, kind="decision", who=run.who(event),
-                                         text=run.action_title(event.get("action") or ""), detail=detail))
+                detail = (
+                    detail + "; " if detail else ""
+                ) + f"delegated by {run.role(event.get('delegated_by'))}"
+            entries.append(
+                TimelineEntry(
+                    **base,
+                    kind="decision",
+                    who=run.who(event),
+                    text=run.action_title(event.get("action") or ""),
+                    detail=detail,
+                )
+            )
         elif kind == ev.DELEGATION:
             timebox = event.get("timebox")
             box = f" within {format_duration(timebox)}" if isinstance(timebox, (int, float)) else ""
-            entries.append(TimelineEntry(**base, kind="delegation", who=run.who(event),
-                                         text=f"Asked {run.role(event.get('to_role'))} to {run.action_title(event.get('action') or '').lower()}{box}"))
+            entries.append(
+                TimelineEntry(
+                    **base,
+                    kind="delegation",
+                    who=run.who(event),
+                    text=f"Asked {run.role(event.get('to_role'))} to {run.action_title(event.get('action') or '').lower()}{box}",
+                )
+            )
         elif kind == ev.NOTE:
-            entries.append(TimelineEntry(**base, kind="note", who=run.who(event), text=_text(event.get("text"))))
+            entries.append(
+                TimelineEntry(**base, kind="note", who=run.who(event), text=_text(event.get("text")))
+            )
         elif kind == ev.MARKER_SET:
-            entries.append(TimelineEntry(**base, kind="marker", who=_text(event.get("source")),
-                                         text=f"Marker '{_text(event.get('marker'))}' set"))
+            entries.append(
+                TimelineEntry(
+                    **base,
+                    kind="marker",
+                    who=_text(event.get("source")),
+                    text=f"Marker '{_text(event.get('marker'))}' set",
+                )
+            )
         elif kind == ev.CLOCK:
             op = _text(event.get("op"))
-            text = {"pause": "Clock paused", "resume": "Clock resumed",
-                    "speed": f"Speed set to {_text(event.get('speed'))}x"}.get(op, "")
+            text = {
+                "pause": "Clock paused",
+                "resume": "Clock resumed",
+                "speed": f"Speed set to {_text(event.get('speed'))}x",
+            }.get(op, "")
             if op == "jump":
                 text = f"Time jump to {format_offset(float(event.get('to_t') or 0))}"
             entries.append(TimelineEntry(**base, kind="clock", who="facilitator", text=text or op))
@@ -378,12 +451,24 @@ def _timeline(run: _Run) -> list[TimelineEntry]:
             op = _text(event.get("op"))
             if op in ("join", "leave"):
                 continue
-            entries.append(TimelineEntry(**base, kind="facilitator", who="facilitator",
-                                         text=f"{op.replace('_', ' ')} {_text(event.get('inject'))}".strip(),
-                                         detail=_text(event.get("detail") or {})))
+            entries.append(
+                TimelineEntry(
+                    **base,
+                    kind="facilitator",
+                    who="facilitator",
+                    text=f"{op.replace('_', ' ')} {_text(event.get('inject'))}".strip(),
+                    detail=_text(event.get("detail") or {}),
+                )
+            )
         elif kind == ev.SESSION_ENDED:
-            entries.append(TimelineEntry(**base, kind="end", who="facilitator",
-                                         text=f"Rehearsal ended ({_text(event.get('reason'))})"))
+            entries.append(
+                TimelineEntry(
+                    **base,
+                    kind="end",
+                    who="facilitator",
+                    text=f"Rehearsal ended ({_text(event.get('reason'))})",
+                )
+            )
     return entries
 
 
@@ -410,26 +495,46 @@ def _risks(run: _Run) -> list[Risk]:
                 residual_impact=_level(r_impact),
                 residual=residual or NOT_RECORDED,
                 lowers=_text(fields.get("mitigation_lowers")) or NOT_RECORDED,
-                register="", register_reason="",
-                recorded_at=when, recorded_by=run.who(decision),
+                register="",
+                register_reason="",
+                recorded_at=when,
+                recorded_by=run.who(decision),
                 rationale=_text(decision.get("rationale")),
             )
             previous = risks.get(key)
             if previous is not None and previous.treatment == "accept":
-                risk = _replace(risk, treatment="accept", review_by=previous.review_by,
-                                rationale=risk.rationale or previous.rationale)
+                risk = _replace(
+                    risk,
+                    treatment="accept",
+                    review_by=previous.review_by,
+                    rationale=risk.rationale or previous.rationale,
+                )
             risks[key] = risk
         else:
             previous = risks.get(key)
             if previous is None:
-                previous = Risk(title=title, owner=run.who(decision), treatment="accept",
-                                likelihood=NOT_RECORDED, impact=NOT_RECORDED, inherent=NOT_RECORDED,
-                                residual_likelihood=NOT_RECORDED, residual_impact=NOT_RECORDED,
-                                residual=NOT_RECORDED, lowers=NOT_RECORDED, register="", register_reason="",
-                                recorded_at=when, recorded_by=run.who(decision))
-            risks[key] = _replace(previous, treatment="accept",
-                                  review_by=_text(fields.get("review_by")) or NOT_RECORDED,
-                                  rationale=_text(decision.get("rationale")) or previous.rationale)
+                previous = Risk(
+                    title=title,
+                    owner=run.who(decision),
+                    treatment="accept",
+                    likelihood=NOT_RECORDED,
+                    impact=NOT_RECORDED,
+                    inherent=NOT_RECORDED,
+                    residual_likelihood=NOT_RECORDED,
+                    residual_impact=NOT_RECORDED,
+                    residual=NOT_RECORDED,
+                    lowers=NOT_RECORDED,
+                    register="",
+                    register_reason="",
+                    recorded_at=when,
+                    recorded_by=run.who(decision),
+                )
+            risks[key] = _replace(
+                previous,
+                treatment="accept",
+                review_by=_text(fields.get("review_by")) or NOT_RECORDED,
+                rationale=_text(decision.get("rationale")) or previous.rationale,
+            )
     out = []
     for decision_risk in risks.values():
         register, reason = _register(decision_risk, run)
@@ -456,7 +561,9 @@ def _register(risk: Risk, run: _Run) -> tuple[str, str]:
     """Whether a risk goes to the company risk register: the player's answer, else our rule."""
     for decision in run.of("record_risk"):
         fields = decision.get("fields") or {}
-        if _text(fields.get("risk")).lower() == risk.title.lower() and isinstance(fields.get("register"), bool):
+        if _text(fields.get("risk")).lower() == risk.title.lower() and isinstance(
+            fields.get("register"), bool
+        ):
             return ("yes" if fields["register"] else "no"), "as recorded"
     if risk.treatment == "accept":
         return "yes", "rule: an accepted risk is owned on the register"
@@ -464,8 +571,14 @@ def _register(risk: Risk, run: _Run) -> tuple[str, str]:
     if level == NOT_RECORDED:
         return NOT_RECORDED, "no levels recorded"
     if level_index(level) >= LEVELS.index("Moderate"):
-        return "yes", f"rule: {'residual' if risk.residual != NOT_RECORDED else 'inherent'} risk {level} (Moderate or above)"
-    return "no", f"rule: {'residual' if risk.residual != NOT_RECORDED else 'inherent'} risk {level} (below Moderate)"
+        return (
+            "yes",
+            f"rule: {'residual' if risk.residual != NOT_RECORDED else 'inherent'} risk {level} (Moderate or above)",
+        )
+    return (
+        "no",
+        f"rule: {'residual' if risk.residual != NOT_RECORDED else 'inherent'} risk {level} (below Moderate)",
+    )
 
 
 def _breach_record(run: _Run, risks: list[Risk], link: str) -> list[RecordField]:
@@ -473,16 +586,40 @@ def _breach_record(run: _Run, risks: list[Risk], link: str) -> list[RecordField]
     first_inject = next((e for e in run.events if e.get("type") == ev.INJECT_RELEASED), None)
     record = [
         f("Identifier", [("record_breach", "reference")]),
-        RecordField("Detected (first signal)",
-                    run.when(_t(first_inject)) + f": {_text(first_inject.get('title'))}" if first_inject else NOT_RECORDED,
-                    "first inject released" if first_inject else ""),
-        f("Possibly started", [("record_breach", "started_at"), ("record_breach", "started"), ("record_discovery", "discovered_on")]),
+        RecordField(
+            "Detected (first signal)",
+            run.when(_t(first_inject)) + f": {_text(first_inject.get('title'))}"
+            if first_inject
+            else NOT_RECORDED,
+            "first inject released" if first_inject else "",
+        ),
+        f(
+            "Possibly started",
+            [
+                ("record_breach", "started_at"),
+                ("record_breach", "started"),
+                ("record_discovery", "discovered_on"),
+            ],
+        ),
         RecordField("Reported by", _text(first_inject.get("from")) or NOT_RECORDED, "first inject released")
-        if first_inject else RecordField("Reported by", NOT_RECORDED),
+        if first_inject
+        else RecordField("Reported by", NOT_RECORDED),
         f("Coordinator", [("appoint_coordinator", "coordinator")]),
-        f("Systems affected", [("contain", "target"), ("revoke_access", "subject"), ("restore_backup", "target"),
-                               ("capture_manual_change", "resources")], join=True),
-        f("Customers affected", [("determine_controller_processor", "controller"), ("customer_comms", "audience")], join=True),
+        f(
+            "Systems affected",
+            [
+                ("contain", "target"),
+                ("revoke_access", "subject"),
+                ("restore_backup", "target"),
+                ("capture_manual_change", "resources"),
+            ],
+            join=True,
+        ),
+        f(
+            "Customers affected",
+            [("determine_controller_processor", "controller"), ("customer_comms", "audience")],
+            join=True,
+        ),
         _personal_data(run),
         f("Data types", [("assess_personal_data", "data_types")]),
         f("Data subjects", [("assess_personal_data", "subjects")]),
@@ -490,20 +627,37 @@ def _breach_record(run: _Run, risks: list[Risk], link: str) -> list[RecordField]
         _list_field(run, "Containment and recovery actions", CONTAINMENT_ACTIONS),
         f("Evidence", [("preserve_evidence", "evidence"), ("preserve_evidence", "location")], join=True),
         _impact(run),
-        run.decided("DPO involvement", "involve_dpo",
-                    lambda d: f"{run.who(d)} involved {_text((d.get('fields') or {}).get('dpo')) or 'the DPO'} at {run.when(_t(d))}"),
+        run.decided(
+            "DPO involvement",
+            "involve_dpo",
+            lambda d: (
+                f"{run.who(d)} involved {_text((d.get('fields') or {}).get('dpo')) or 'the DPO'} at {run.when(_t(d))}"
+            ),
+        ),
         f("Controller/processor position", [("determine_controller_processor", "position")]),
-        f("Controller contact", [("notify_controller", "controller_contact"), ("determine_controller_processor", "controller")]),
-        f("Contract notification requirement", [("determine_controller_processor", "contract"),
-                                               ("determine_controller_processor", "notify_controller_within")], join=True),
+        f(
+            "Controller contact",
+            [("notify_controller", "controller_contact"), ("determine_controller_processor", "controller")],
+        ),
+        f(
+            "Contract notification requirement",
+            [
+                ("determine_controller_processor", "contract"),
+                ("determine_controller_processor", "notify_controller_within"),
+            ],
+            join=True,
+        ),
         _breach_or_not(run),
         *_ico(run),
         _data_subjects(run),
         _list_field(run, "Communications sent", COMMUNICATION_ACTIONS),
         _not_sent(run),
-        RecordField("Residual risk",
-                    "; ".join(f"{r.title}: {r.residual}" for r in risks if r.residual != NOT_RECORDED) or NOT_RECORDED,
-                    "record_risk decisions" if any(r.residual != NOT_RECORDED for r in risks) else ""),
+        RecordField(
+            "Residual risk",
+            "; ".join(f"{r.title}: {r.residual}" for r in risks if r.residual != NOT_RECORDED)
+            or NOT_RECORDED,
+            "record_risk decisions" if any(r.residual != NOT_RECORDED for r in risks) else "",
+        ),
         RecordField("Post-mortem", link or "this document"),
     ]
     return record
@@ -521,7 +675,9 @@ def _personal_data(run: _Run) -> RecordField:
         parts.append("special category")
     if isinstance(fields.get("encrypted"), bool):
         parts.append("encrypted" if fields["encrypted"] else "not encrypted")
-    return RecordField("Personal data involved", ", ".join(parts), f"{run.who(decision)}, {run.when(_t(decision))}")
+    return RecordField(
+        "Personal data involved", ", ".join(parts), f"{run.who(decision)}, {run.when(_t(decision))}"
+    )
 
 
 def _impact(run: _Run) -> RecordField:
@@ -529,7 +685,9 @@ def _impact(run: _Run) -> RecordField:
     if decision is None:
         return RecordField("Impact", NOT_RECORDED)
     fields = decision.get("fields") or {}
-    text = "; ".join(p for p in (_text(fields.get("risk")).replace("_", " "), _text(fields.get("consequences"))) if p)
+    text = "; ".join(
+        p for p in (_text(fields.get("risk")).replace("_", " "), _text(fields.get("consequences"))) if p
+    )
     return RecordField("Impact", text or NOT_RECORDED, f"{run.who(decision)}, {run.when(_t(decision))}")
 
 
@@ -538,19 +696,28 @@ def _breach_or_not(run: _Run) -> RecordField:
     status = _text(((record or {}).get("fields") or {}).get("status"))
     confirm = run.latest("confirm_personal_data_breach")
     if status:
-        return RecordField("Breach or not", status.replace("_", " "), f"{run.who(record)}, {run.when(_t(record))}")
+        return RecordField(
+            "Breach or not", status.replace("_", " "), f"{run.who(record)}, {run.when(_t(record))}"
+        )
     if confirm is not None:
         kind = _text((confirm.get("fields") or {}).get("breach_type"))
-        return RecordField("Breach or not", "confirmed" + (f" ({kind})" if kind else ""),
-                           f"{run.who(confirm)}, {run.when(_t(confirm))}")
+        return RecordField(
+            "Breach or not",
+            "confirmed" + (f" ({kind})" if kind else ""),
+            f"{run.who(confirm)}, {run.when(_t(confirm))}",
+        )
     return RecordField("Breach or not", NOT_RECORDED)
 
 
 def _ico(run: _Run) -> list[RecordField]:
     decision = run.latest("ico_decision")
     if decision is None:
-        return [RecordField("ICO decision", NOT_RECORDED), RecordField("ICO decision owner", NOT_RECORDED),
-                RecordField("ICO decision time", NOT_RECORDED), RecordField("ICO decision rationale", NOT_RECORDED)]
+        return [
+            RecordField("ICO decision", NOT_RECORDED),
+            RecordField("ICO decision owner", NOT_RECORDED),
+            RecordField("ICO decision time", NOT_RECORDED),
+            RecordField("ICO decision rationale", NOT_RECORDED),
+        ]
     outcome = _text((decision.get("fields") or {}).get("outcome")).replace("_", " ")
     source = f"{run.action_title('ico_decision')} ({_text(decision.get('id')) or 'decision'})"
     rationale = _text(decision.get("rationale"))
@@ -576,7 +743,9 @@ def _data_subjects(run: _Run) -> RecordField:
         source = f"{run.who(decision)}, {run.when(_t(decision))}"
     for notice in run.of("notify_data_subjects"):
         fields = notice.get("fields") or {}
-        parts.append(f"notified by {_text(fields.get('channel')) or 'an unrecorded channel'} at {run.when(_t(notice))}")
+        parts.append(
+            f"notified by {_text(fields.get('channel')) or 'an unrecorded channel'} at {run.when(_t(notice))}"
+        )
         source = source or run.who(notice)
     return RecordField("Data subject contact", "; ".join(parts) or NOT_RECORDED, source)
 
@@ -585,8 +754,11 @@ def _list_field(run: _Run, label: str, action_ids: tuple[str, ...]) -> RecordFie
     items = []
     for decision in run.of(*action_ids):
         fields = _text(decision.get("fields") or {})
-        items.append(f"{run.when(_t(decision))} {run.action_title(decision.get('action') or '')}"
-                     + (f" ({fields})" if fields else "") + f" by {run.who(decision)}")
+        items.append(
+            f"{run.when(_t(decision))} {run.action_title(decision.get('action') or '')}"
+            + (f" ({fields})" if fields else "")
+            + f" by {run.who(decision)}"
+        )
     return RecordField(label, "; ".join(items) or NOT_RECORDED, "decisions" if items else "")
 
 
@@ -595,8 +767,10 @@ def _not_sent(run: _Run) -> RecordField:
     for decision in run.of(*NOT_SENT_DECISIONS):
         if _text((decision.get("fields") or {}).get("outcome")) == "not_notify":
             reason = _text(decision.get("rationale")) or "no reason recorded"
-            items.append(f"{run.action_title(decision.get('action') or '')}: not notified, because {reason} "
-                         f"({run.who(decision)}, {run.when(_t(decision))})")
+            items.append(
+                f"{run.action_title(decision.get('action') or '')}: not notified, because {reason} "
+                f"({run.who(decision)}, {run.when(_t(decision))})"
+            )
     return RecordField("Communications deliberately not sent", "; ".join(items) or NOT_RECORDED)
 
 
@@ -606,16 +780,24 @@ def _recovery(run: _Run) -> list[RecoveryCheck]:
         return []
     decision = run.latest("verify_rpo_rto")
     fields = (decision or {}).get("fields") or {}
-    note_parts = [f"{k.replace('_', ' ')}: {_text(fields.get(k))}" for k in ("backup_used", "result", "witness") if _text(fields.get(k))]
+    note_parts = [
+        f"{k.replace('_', ' ')}: {_text(fields.get(k))}"
+        for k in ("backup_used", "result", "witness")
+        if _text(fields.get(k))
+    ]
     note = "; ".join(note_parts)
     checks = []
-    for measure, objective, key in (("RTO (recovery time)", objectives.rto, "recovery_time"),
-                                    ("RPO (data loss)", objectives.rpo, "data_loss")):
+    for measure, objective, key in (
+        ("RTO (recovery time)", objectives.rto, "recovery_time"),
+        ("RPO (data loss)", objectives.rpo, "data_loss"),
+    ):
         if objective is None:
             continue
         raw = fields.get(key)
         if raw in (None, ""):
-            checks.append(RecoveryCheck(measure, format_duration(objective), NOT_RECORDED, "not verified", note))
+            checks.append(
+                RecoveryCheck(measure, format_duration(objective), NOT_RECORDED, "not verified", note)
+            )
             continue
         try:
             achieved = parse_duration(raw)
@@ -623,7 +805,9 @@ def _recovery(run: _Run) -> list[RecoveryCheck]:
             checks.append(RecoveryCheck(measure, format_duration(objective), _text(raw), "unreadable", note))
             continue
         status = "met" if achieved <= objective else "missed"
-        checks.append(RecoveryCheck(measure, format_duration(objective), format_duration(achieved), status, note))
+        checks.append(
+            RecoveryCheck(measure, format_duration(objective), format_duration(achieved), status, note)
+        )
     return checks
 
 
@@ -631,51 +815,76 @@ def _improvements(run: _Run, card: Scorecard, session_date: datetime | None) -> 
     items = []
     for decision in run.of("create_followup"):
         fields = decision.get("fields") or {}
-        items.append(ImprovementItem(
-            action=_text(fields.get("action")) or NOT_RECORDED,
-            owner=_text(fields.get("owner")) or NOT_RECORDED,
-            due=_text(fields.get("due")) or NOT_RECORDED,
-            capability=AREA_TITLES.get(run.actions[decision["action"]].area, "") if decision.get("action") in run.actions else "",
-            source=f"follow-up recorded by {run.who(decision)} at {run.when(_t(decision))}",
-            ticket=_text(fields.get("ticket")),
-        ))
-    due = (session_date + timedelta(days=FOLLOWUP_DAYS)).strftime("%Y-%m-%d") + " (proposed)" if session_date else "to be agreed"
+        items.append(
+            ImprovementItem(
+                action=_text(fields.get("action")) or NOT_RECORDED,
+                owner=_text(fields.get("owner")) or NOT_RECORDED,
+                due=_text(fields.get("due")) or NOT_RECORDED,
+                capability=AREA_TITLES.get(run.actions[decision["action"]].area, "")
+                if decision.get("action") in run.actions
+                else "",
+                source=f"follow-up recorded by {run.who(decision)} at {run.when(_t(decision))}",
+                ticket=_text(fields.get("ticket")),
+            )
+        )
+    due = (
+        (session_date + timedelta(days=FOLLOWUP_DAYS)).strftime("%Y-%m-%d") + " (proposed)"
+        if session_date
+        else "to be agreed"
+    )
     for result in card.expectations:
         if result.status != MISSED:
             continue
-        items.append(ImprovementItem(
-            action=f"{result.title} (expected within {format_duration(result.within)} of {_anchor_words(result.after)}, "
-                   "missed): put it in the runbook and rehearse it",
-            owner=run.role(result.owner) if result.owner != "any" else "Incident coordinator",
-            due=due,
-            capability=AREA_TITLES.get(result.area, result.area),
-            source=f"missed expectation {result.id}",
-        ))
+        items.append(
+            ImprovementItem(
+                action=f"{result.title} (expected within {format_duration(result.within)} of {_anchor_words(result.after)}, "
+                "missed): put it in the runbook and rehearse it",
+                owner=run.role(result.owner) if result.owner != "any" else "Incident coordinator",
+                due=due,
+                capability=AREA_TITLES.get(result.area, result.area),
+                source=f"missed expectation {result.id}",
+            )
+        )
     return items
 
 
 def _anchor_words(after: str) -> str:
     kind, _, target = after.partition(":")
-    return {"start": "the start", "inject": f"inject {target}", "action": f"action {target}",
-            "marker": f"marker '{target}'"}.get(kind, after)
+    return {
+        "start": "the start",
+        "inject": f"inject {target}",
+        "action": f"action {target}",
+        "marker": f"marker '{target}'",
+    }.get(kind, after)
 
 
-def _observations(run: _Run, card: Scorecard) -> tuple[list[Observation], list[Observation], list[Observation]]:
+def _observations(
+    run: _Run, card: Scorecard
+) -> tuple[list[Observation], list[Observation], list[Observation]]:
     missed_signals: list[Observation] = []
     harder: list[Observation] = []
     well: list[Observation] = []
-    titles = {e.get("inject"): _text(e.get("title")) for e in run.events if e.get("type") == ev.INJECT_RELEASED}
+    titles = {
+        e.get("inject"): _text(e.get("title")) for e in run.events if e.get("type") == ev.INJECT_RELEASED
+    }
     for result in card.expectations:
         if result.status == MISSED:
             anchor = result.after
             what = _anchor_words(anchor)
             if anchor.startswith("inject:"):
                 what = f"'{titles.get(anchor.split(':', 1)[1]) or anchor.split(':', 1)[1]}'"
-            missed_signals.append(Observation(result.anchor, run.when(result.anchor),
-                                              f"{what} called for '{result.title}' by {run.role_or_any(result.owner)} within "
-                                              f"{format_duration(result.within)}; it was not done by the end"))
+            missed_signals.append(
+                Observation(
+                    result.anchor,
+                    run.when(result.anchor),
+                    f"{what} called for '{result.title}' by {run.role_or_any(result.owner)} within "
+                    f"{format_duration(result.within)}; it was not done by the end",
+                )
+            )
         elif result.status == LATE or result.flags:
-            harder.append(Observation(result.done_at, run.when(result.done_at), f"'{result.title}': {result.reason}"))
+            harder.append(
+                Observation(result.done_at, run.when(result.done_at), f"'{result.title}': {result.reason}")
+            )
         elif result.status == MET:
             extra = ""
             if result.delegated_by:
@@ -684,19 +893,40 @@ def _observations(run: _Run, card: Scorecard) -> tuple[list[Observation], list[O
                     extra += f" and done {format_duration(result.delegation_seconds)} later"
             spare = max(0.0, (result.deadline or 0) - (result.done_at or 0))
             margin = f"{format_duration(spare)} before it was due" if spare >= 1 else "right at the deadline"
-            well.append(Observation(result.done_at, run.when(result.done_at),
-                                    f"'{result.title}' done by {run.role(result.by)} at {run.when(result.done_at)}, "
-                                    f"{margin}{extra}"))
+            well.append(
+                Observation(
+                    result.done_at,
+                    run.when(result.done_at),
+                    f"'{result.title}' done by {run.role(result.by)} at {run.when(result.done_at)}, "
+                    f"{margin}{extra}",
+                )
+            )
     for event in run.events:
-        if event.get("type") == ev.INJECT_RELEASED and isinstance(event.get("condition"), dict) and "missed" in event["condition"]:
+        if (
+            event.get("type") == ev.INJECT_RELEASED
+            and isinstance(event.get("condition"), dict)
+            and "missed" in event["condition"]
+        ):
             t = _t(event)
-            missed_signals.append(Observation(t, run.when(t), f"'{_text(event.get('title'))}' came in because "
-                                                              f"{event['condition']['missed']} was missed"))
+            missed_signals.append(
+                Observation(
+                    t,
+                    run.when(t),
+                    f"'{_text(event.get('title'))}' came in because "
+                    f"{event['condition']['missed']} was missed",
+                )
+            )
     for finding in card.findings:
-        harder.append(Observation(finding.at, run.when(finding.at), f"{finding.detail} (finding {finding.id})"))
+        harder.append(
+            Observation(finding.at, run.when(finding.at), f"{finding.detail} (finding {finding.id})")
+        )
     pauses = sum(1 for e in run.events if e.get("type") == ev.CLOCK and e.get("op") == "pause")
     if pauses:
-        harder.append(Observation(None, "", f"the facilitator paused the clock {pauses} time{'s' if pauses > 1 else ''}"))
+        harder.append(
+            Observation(
+                None, "", f"the facilitator paused the clock {pauses} time{'s' if pauses > 1 else ''}"
+            )
+        )
     key = lambda o: (o.t is None, o.t or 0.0)  # noqa: E731
     return sorted(missed_signals, key=key), sorted(harder, key=key), sorted(well, key=key)
 
@@ -706,16 +936,25 @@ def _clocks(run: _Run, card: Scorecard) -> list[Clock]:
     for clock in card.clocks:
         result = card.result(clock.id)
         done = f"{run.when(clock.done_at)}" if clock.done_at is not None else ""
-        out.append(Clock(
-            title=clock.title, regime=clock.regime, source=clock.source, rule=clock.rule,
-            anchor=(f"{_anchor_words(clock.after)} at {run.when(clock.anchor)}" if clock.anchor is not None
-                    else f"{_anchor_words(clock.after)}: never reached"),
-            deadline=run.when(clock.deadline) if clock.deadline is not None else "",
-            done=done or "not done",
-            by=run.role(clock.by) if clock.by else "",
-            status=clock.status.replace("_", " ") + (f" ({', '.join(result.flags)})" if result.flags else ""),
-            deadline_t=clock.deadline,
-        ))
+        out.append(
+            Clock(
+                title=clock.title,
+                regime=clock.regime,
+                source=clock.source,
+                rule=clock.rule,
+                anchor=(
+                    f"{_anchor_words(clock.after)} at {run.when(clock.anchor)}"
+                    if clock.anchor is not None
+                    else f"{_anchor_words(clock.after)}: never reached"
+                ),
+                deadline=run.when(clock.deadline) if clock.deadline is not None else "",
+                done=done or "not done",
+                by=run.role(clock.by) if clock.by else "",
+                status=clock.status.replace("_", " ")
+                + (f" ({', '.join(result.flags)})" if result.flags else ""),
+                deadline_t=clock.deadline,
+            )
+        )
     return out
 
 
@@ -745,16 +984,27 @@ def build_postmortem(
     if scenario.starts_at is not None:
         session_date = scenario.starts_at
     participants = tuple(
-        _person(_text(p.get("name")), run.role(p.get("role"))) + (" (simulated)" if p.get("simulated") else "")
-        for p in started.get("participants") or [] if isinstance(p, dict)
+        _person(_text(p.get("name")), run.role(p.get("role")))
+        + (" (simulated)" if p.get("simulated") else "")
+        for p in started.get("participants") or []
+        if isinstance(p, dict)
     )
     risks = _risks(run)
     signals, harder, well = _observations(run, card)
     capabilities = []
     for area, ratio in card.areas.items():
         counted = [r for r in card.expectations if r.area == area and r.counted]
-        capabilities.append(CapabilityRating(area, AREA_TITLES.get(area, area), ratio, card.ratings[area],
-                                             RATING_NAMES[card.ratings[area]], sum(r.passed for r in counted), len(counted)))
+        capabilities.append(
+            CapabilityRating(
+                area,
+                AREA_TITLES.get(area, area),
+                ratio,
+                card.ratings[area],
+                RATING_NAMES[card.ratings[area]],
+                sum(r.passed for r in counted),
+                len(counted),
+            )
+        )
     ico = _ico(run)
     breach = _breach_record(run, risks, link)
     headline = [
@@ -766,25 +1016,46 @@ def build_postmortem(
     if missed or late:
         headline.append(f"{missed} missed and {late} late.")
     if card.findings:
-        headline.append(f"{len(card.findings)} finding{'s' if len(card.findings) > 1 else ''} against the rules of the response.")
+        headline.append(
+            f"{len(card.findings)} finding{'s' if len(card.findings) > 1 else ''} against the rules of the response."
+        )
     for clock in card.clocks:
         flags = card.result(clock.id).flags
-        headline.append(f"Clock '{clock.title}': {clock.status.replace('_', ' ')}"
-                        + (f" ({', '.join(flags)})." if flags else "."))
+        headline.append(
+            f"Clock '{clock.title}': {clock.status.replace('_', ' ')}"
+            + (f" ({', '.join(flags)})." if flags else ".")
+        )
     if ico[0].recorded:
         headline.append(f"ICO decision: {ico[0].value}, by {ico[1].value} at {ico[2].value}.")
     impact = [
         RecordField("Scenario", scenario.summary or scenario.title, "scenario briefing"),
-        *[r for r in breach if r.label in ("Systems affected", "Customers affected", "Data types", "Data subjects", "Records", "Impact")],
+        *[
+            r
+            for r in breach
+            if r.label
+            in ("Systems affected", "Customers affected", "Data types", "Data subjects", "Records", "Impact")
+        ],
     ]
     expectations = tuple(
-        {"id": r.id, "title": r.title, "area": AREA_TITLES.get(r.area, r.area), "owner": run.role(r.owner) if r.owner != "any" else "any role",
-         "due": run.when(r.deadline) if r.deadline is not None else "", "done": run.when(r.done_at) if r.done_at is not None else "",
-         "by": run.role(r.by) if r.by else "", "status": r.status.replace("_", " "), "flags": ", ".join(r.flags),
-         "credit": f"{r.credit:g}", "weight": f"{r.weight:g}", "reason": r.reason}
+        {
+            "id": r.id,
+            "title": r.title,
+            "area": AREA_TITLES.get(r.area, r.area),
+            "owner": run.role(r.owner) if r.owner != "any" else "any role",
+            "due": run.when(r.deadline) if r.deadline is not None else "",
+            "done": run.when(r.done_at) if r.done_at is not None else "",
+            "by": run.role(r.by) if r.by else "",
+            "status": r.status.replace("_", " "),
+            "flags": ", ".join(r.flags),
+            "credit": f"{r.credit:g}",
+            "weight": f"{r.weight:g}",
+            "reason": r.reason,
+        }
         for r in card.expectations
     )
-    findings = tuple(Observation(f.at, run.when(f.at), f"{f.detail} (penalty {f.penalty:g})") for f in card.findings)
+    findings = tuple(
+        Observation(f.at, run.when(f.at), f"{f.detail} (penalty {f.penalty:g})") for f in card.findings
+    )
     return PostMortem(
         scenario_id=scenario.id,
         title=scenario.title,

@@ -19,9 +19,18 @@ from tabletop.timing import format_offset
 FORMATS = ("md", "html", "json")
 TEMPLATES = Path(__file__).parent / "templates"
 
-_MD_SPECIALS = str.maketrans({
-    "\\": "\\\\", "`": "\\`", "*": "\\*", "[": "\\[", "]": "\\]", "|": "\\|", "<": "&lt;", ">": "&gt;",
-})
+_MD_SPECIALS = str.maketrans(
+    {
+        "\\": "\\\\",
+        "`": "\\`",
+        "*": "\\*",
+        "[": "\\[",
+        "]": "\\]",
+        "|": "\\|",
+        "<": "&lt;",
+        ">": "&gt;",
+    }
+)
 
 
 def md(value: Any) -> str:
@@ -61,7 +70,12 @@ def render_report(pm: PostMortem, fmt: str = "md", generated_at: datetime | None
         generated_at = datetime.now(timezone.utc)
     stamp = generated_at.strftime("%Y-%m-%d %H:%M UTC" if generated_at.tzinfo else "%Y-%m-%d %H:%M")
     if fmt == "json":
-        return json.dumps({"generated_at": generated_at.isoformat(), **pm.to_json()}, indent=2, ensure_ascii=False) + "\n"
+        return (
+            json.dumps(
+                {"generated_at": generated_at.isoformat(), **pm.to_json()}, indent=2, ensure_ascii=False
+            )
+            + "\n"
+        )
     template = _environment(fmt == "html").get_template(f"postmortem.{fmt}.j2")
     extra: dict[str, Any] = {}
     if fmt == "html":
@@ -72,7 +86,13 @@ def render_report(pm: PostMortem, fmt: str = "md", generated_at: datetime | None
 # --- the SVG timeline ----------------------------------------------------------------------
 
 
-_COLOURS = {"met": "#2e7d32", "late": "#ef6c00", "missed": "#c62828", "open": "#546e7a", "not applicable": "#9e9e9e"}
+_COLOURS = {
+    "met": "#2e7d32",
+    "late": "#ef6c00",
+    "missed": "#c62828",
+    "open": "#546e7a",
+    "not applicable": "#9e9e9e",
+}
 
 
 def _tick_step(span: float) -> float:
@@ -108,20 +128,28 @@ def timeline_svg(pm: PostMortem, width: int = 960) -> str:
     tick = 0.0
     while tick <= span:
         out.append(f'<line x1="{x(tick)}" y1="{axis_y}" x2="{x(tick)}" y2="{axis_y + 5}" stroke="#999"/>')
-        out.append(f'<text x="{x(tick)}" y="{axis_y + 17}" font-size="10" fill="#555" text-anchor="middle">'
-                   f'{escape(format_offset(tick))}</text>')
+        out.append(
+            f'<text x="{x(tick)}" y="{axis_y + 17}" font-size="10" fill="#555" text-anchor="middle">'
+            f"{escape(format_offset(tick))}</text>"
+        )
         tick += step
     for entry in pm.timeline:
         label = escape(f"{entry.offset} {entry.who}: {entry.text}")
         if entry.kind == "inject":
-            out.append(f'<circle cx="{x(entry.t)}" cy="{30 + 17}" r="5" fill="#1565c0"><title>{label}</title></circle>')
+            out.append(
+                f'<circle cx="{x(entry.t)}" cy="{30 + 17}" r="5" fill="#1565c0"><title>{label}</title></circle>'
+            )
         elif entry.kind == "decision":
             cx, cy = x(entry.t), 30 + lane_h + 17
-            out.append(f'<rect x="{cx - 4}" y="{cy - 4}" width="8" height="8" fill="#37474f" '
-                       f'transform="rotate(45 {cx} {cy})"><title>{label}</title></rect>')
+            out.append(
+                f'<rect x="{cx - 4}" y="{cy - 4}" width="8" height="8" fill="#37474f" '
+                f'transform="rotate(45 {cx} {cy})"><title>{label}</title></rect>'
+            )
         elif entry.kind in ("delegation", "marker"):
             cy = 30 + lane_h + 17
-            out.append(f'<circle cx="{x(entry.t)}" cy="{cy}" r="3" fill="none" stroke="#6a1b9a"><title>{label}</title></circle>')
+            out.append(
+                f'<circle cx="{x(entry.t)}" cy="{cy}" r="3" fill="none" stroke="#6a1b9a"><title>{label}</title></circle>'
+            )
     for result in pm.scorecard.get("expectations", []):
         deadline = result.get("deadline")
         if deadline is None:
@@ -132,12 +160,16 @@ def timeline_svg(pm: PostMortem, width: int = 960) -> str:
         tip = f"{result.get('title')}: due {format_offset(float(deadline))}, {status}"
         if float(deadline) > span:  # due after the rehearsal ended: an arrow at the right edge
             cx = width - right
-            out.append(f'<path d="M{cx - 9} {y + 9} L{cx} {y + 17} L{cx - 9} {y + 25} Z" fill="{colour}">'
-                       f'<title>{escape(tip + " (after the end of the rehearsal)")}</title></path>')
+            out.append(
+                f'<path d="M{cx - 9} {y + 9} L{cx} {y + 17} L{cx - 9} {y + 25} Z" fill="{colour}">'
+                f"<title>{escape(tip + ' (after the end of the rehearsal)')}</title></path>"
+            )
             continue
         cx = x(float(deadline))
         wide = 3 if result.get("regime") else 1.5
-        out.append(f'<line x1="{cx}" y1="{y + 6}" x2="{cx}" y2="{y + 28}" stroke="{colour}" stroke-width="{wide}">'
-                   f'<title>{escape(tip)}</title></line>')
+        out.append(
+            f'<line x1="{cx}" y1="{y + 6}" x2="{cx}" y2="{y + 28}" stroke="{colour}" stroke-width="{wide}">'
+            f"<title>{escape(tip)}</title></line>"
+        )
     out.append("</svg>")
     return "".join(out)

@@ -142,8 +142,14 @@ def side_of(entry: TranscriptEntry, card: Mapping[str, Any]) -> Side:
     )
 
 
-def compare(entry_a: TranscriptEntry, card_a: Mapping[str, Any], entry_b: TranscriptEntry,
-            card_b: Mapping[str, Any], *, areas_of: Mapping[str, str] | None = None) -> Comparison:
+def compare(
+    entry_a: TranscriptEntry,
+    card_a: Mapping[str, Any],
+    entry_b: TranscriptEntry,
+    card_b: Mapping[str, Any],
+    *,
+    areas_of: Mapping[str, str] | None = None,
+) -> Comparison:
     """Compare two scored transcripts.
 
     `card_a` / `card_b` are the scorer's JSON; `areas_of` maps action ids to their area (the
@@ -159,8 +165,9 @@ def compare(entry_a: TranscriptEntry, card_a: Mapping[str, Any], entry_b: Transc
 _EXPECTATION_FIGURES = ("status", "credit", "weight", "flags", "anchor", "deadline", "done_at", "by")
 
 
-def _by_expectation(card_a: Mapping[str, Any], card_b: Mapping[str, Any],
-                    areas_of: Mapping[str, str]) -> tuple[ComparisonRow, ...]:
+def _by_expectation(
+    card_a: Mapping[str, Any], card_b: Mapping[str, Any], areas_of: Mapping[str, str]
+) -> tuple[ComparisonRow, ...]:
     left = {e["id"]: e for e in card_a.get("expectations") or ()}
     right = {e["id"]: e for e in card_b.get("expectations") or ()}
     order = list(left) + [key for key in right if key not in left]
@@ -185,13 +192,15 @@ def _by_area(a: Side, b: Side) -> tuple[ComparisonRow, ...]:
     order = list(a.areas) + [area for area in b.areas if area not in a.areas]
     rows = []
     for area in order:
-        rows.append(ComparisonRow(
-            key=area,
-            label=area.replace("_", " "),
-            area=area,
-            a=_area_figures(a, area),
-            b=_area_figures(b, area),
-        ))
+        rows.append(
+            ComparisonRow(
+                key=area,
+                label=area.replace("_", " "),
+                area=area,
+                a=_area_figures(a, area),
+                b=_area_figures(b, area),
+            )
+        )
     return tuple(rows)
 
 
@@ -201,7 +210,9 @@ def _area_figures(side: Side, area: str) -> dict[str, Any] | None:
     return {"ratio": side.areas[area], "rating": side.ratings.get(area, "")}
 
 
-def compare_transcripts(path_a: str | Path, path_b: str | Path, *, root: str | Path | None = None) -> Comparison:
+def compare_transcripts(
+    path_a: str | Path, path_b: str | Path, *, root: str | Path | None = None
+) -> Comparison:
     """Read, verify and score two transcript files and compare them.
 
     Raises `tabletop.review.evidence.EvidenceError` for a file that is not a transcript.
@@ -216,8 +227,9 @@ def compare_transcripts(path_a: str | Path, path_b: str | Path, *, root: str | P
         evidence = load_evidence(path)
         stat = path.stat()
         label = _relative(path, root) if root is not None else str(path)
-        entry = summarize(evidence, path=label, size=stat.st_size, mtime_ns=stat.st_mtime_ns,
-                          sha256=file_sha256(path))
+        entry = summarize(
+            evidence, path=label, size=stat.st_size, mtime_ns=stat.st_mtime_ns, sha256=file_sha256(path)
+        )
         if evidence.scenario is not None:
             areas_of.update({action.id: action.area for action in evidence.scenario.actions})
         sides.append((entry, evidence.card))

@@ -133,8 +133,12 @@ def read_entry(path: str | os.PathLike[str], root: str | os.PathLike[str] | None
         sha = file_sha256(path)
     except OSError as error:
         return TranscriptEntry(
-            path=relative, size=0, mtime_ns=0, sha256="",
-            integrity=INTEGRITY_UNREADABLE, problem=f"cannot read: {error.strerror or error}",
+            path=relative,
+            size=0,
+            mtime_ns=0,
+            sha256="",
+            integrity=INTEGRITY_UNREADABLE,
+            problem=f"cannot read: {error.strerror or error}",
         )
     base = dict(path=relative, size=stat.st_size, mtime_ns=stat.st_mtime_ns, sha256=sha)
     try:
@@ -172,9 +176,14 @@ def summarize(evidence: Any, **base: Any) -> TranscriptEntry:
         areas=dict(card.get("areas") or {}),
         ratings=dict(ratings_of(card)),
         outcomes=tuple(
-            (str(e.get("id")), str(e.get("title") or e.get("action") or ""), str(e.get("area") or ""),
-             str(e.get("status")))
-            for e in card.get("expectations") or () if e.get("status") in COUNTED
+            (
+                str(e.get("id")),
+                str(e.get("title") or e.get("action") or ""),
+                str(e.get("area") or ""),
+                str(e.get("status")),
+            )
+            for e in card.get("expectations") or ()
+            if e.get("status") in COUNTED
         ),
     )
 

@@ -118,7 +118,7 @@ def _short(message: str, path: Path) -> str:
     """A verifier message without the path prefix the review table already shows."""
     for prefix in (f"{path}:", f"{path.name}:"):
         if message.startswith(prefix):
-            message = message[len(prefix):].lstrip("0123456789: ")
+            message = message[len(prefix) :].lstrip("0123456789: ")
     return message
 
 

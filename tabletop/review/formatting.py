@@ -7,8 +7,13 @@ from typing import Iterable
 from tabletop.timing import format_duration
 
 BLOCKS = "▁▂▃▄▅▆▇█"
-STATUS_MARKS = {"met": "✓ met", "late": "◑ late", "missed": "✗ missed", "open": "… open",
-                "not_applicable": "– n/a"}
+STATUS_MARKS = {
+    "met": "✓ met",
+    "late": "◑ late",
+    "missed": "✗ missed",
+    "open": "… open",
+    "not_applicable": "– n/a",
+}
 INTEGRITY_TEXT = {"ok": "ok", "torn": "torn tail", "broken": "BROKEN", "unreadable": "UNREADABLE"}
 
 
@@ -58,8 +63,14 @@ def area_label(area: str) -> str:
     return area.replace("_", " ")
 
 
-AREA_SHORT = {"coordination": "Crd", "data_protection": "DP", "notification": "Ntf",
-              "technical": "Tec", "recovery": "Rec", "learning": "Lrn"}
+AREA_SHORT = {
+    "coordination": "Crd",
+    "data_protection": "DP",
+    "notification": "Ntf",
+    "technical": "Tec",
+    "recovery": "Rec",
+    "learning": "Lrn",
+}
 
 
 def area_short(area: str) -> str:

@@ -116,8 +116,14 @@ class TranscriptIndex:
     >>> rows = index.entries()
     """
 
-    def __init__(self, folder: str | os.PathLike[str], *, location: Path | None = None,
-                 cache_dir: Path | None = None, threaded: bool = False) -> None:
+    def __init__(
+        self,
+        folder: str | os.PathLike[str],
+        *,
+        location: Path | None = None,
+        cache_dir: Path | None = None,
+        threaded: bool = False,
+    ) -> None:
         """`threaded` lets one other thread at a time use the index (a UI's worker thread)."""
         self.folder = Path(folder)
         self._threaded = threaded
@@ -138,9 +144,7 @@ class TranscriptIndex:
         location.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(location, timeout=10, check_same_thread=not self._threaded)
         try:
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
-            )
+            db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             db.execute(
                 "CREATE TABLE IF NOT EXISTS transcripts (path TEXT PRIMARY KEY, size INTEGER NOT NULL,"
                 " mtime_ns INTEGER NOT NULL, sha256 TEXT NOT NULL, entry TEXT NOT NULL)"
@@ -219,8 +223,14 @@ class TranscriptIndex:
         removed = tuple(sorted(set(known) - set(on_disk)))
         return RefreshPlan(tuple(to_score), tuple(new), removed, tuple(restat), unchanged)
 
-    def refresh(self, *, progress: Progress | None = None, workers: int | None = None,
-                rehash: bool = False, plan: RefreshPlan | None = None) -> RefreshResult:
+    def refresh(
+        self,
+        *,
+        progress: Progress | None = None,
+        workers: int | None = None,
+        rehash: bool = False,
+        plan: RefreshPlan | None = None,
+    ) -> RefreshResult:
         """Bring the index up to date with the folder; scores new and changed files in parallel."""
         plan = plan or self.plan(rehash=rehash)
         db = self._db
@@ -244,13 +254,18 @@ class TranscriptIndex:
             db.execute("DELETE FROM outcomes WHERE path = ?", (entry.path,))
             db.executemany(
                 "INSERT INTO outcomes VALUES (?, ?, ?, ?, ?, ?)",
-                [(entry.path, entry.scenario, entry.group, int(entry.trusted), expectation, status)
-                 for expectation, _, _, status in entry.outcomes],
+                [
+                    (entry.path, entry.scenario, entry.group, int(entry.trusted), expectation, status)
+                    for expectation, _, _, status in entry.outcomes
+                ],
             )
             db.executemany(
                 "INSERT OR REPLACE INTO expectations VALUES (?, ?, ?, ?)",
-                [(entry.scenario, expectation, title, area) for expectation, title, area, _ in entry.outcomes
-                 if (entry.scenario, expectation) not in described],
+                [
+                    (entry.scenario, expectation, title, area)
+                    for expectation, title, area, _ in entry.outcomes
+                    if (entry.scenario, expectation) not in described
+                ],
             )
             described.update((entry.scenario, outcome[0]) for outcome in entry.outcomes)
             done += 1
@@ -306,7 +321,9 @@ class TranscriptIndex:
         row = self._db.execute("SELECT entry FROM transcripts WHERE path = ?", (path,)).fetchone()
         return TranscriptEntry.from_json(json.loads(row[0])) if row else None
 
-    def expectation_record(self, *, team: str | None = None, scenario: str | None = None) -> list[ExpectationRecord]:
+    def expectation_record(
+        self, *, team: str | None = None, scenario: str | None = None
+    ) -> list[ExpectationRecord]:
         """How often each expectation was met, late or missed across the trusted transcripts."""
         sql = (
             "SELECT o.scenario, o.expectation, COALESCE(MAX(e.title), ''), COALESCE(MAX(e.area), ''),"
@@ -338,8 +355,13 @@ def _stat(path: Path) -> tuple[int, int]:
     return stat.st_size, stat.st_mtime_ns
 
 
-def open_index(folder: str | os.PathLike[str], *, progress: Progress | None = None,
-               workers: int | None = None, cache_dir: Path | None = None) -> tuple[TranscriptIndex, RefreshResult]:
+def open_index(
+    folder: str | os.PathLike[str],
+    *,
+    progress: Progress | None = None,
+    workers: int | None = None,
+    cache_dir: Path | None = None,
+) -> tuple[TranscriptIndex, RefreshResult]:
     """Open (or build) the index of `folder` and bring it up to date."""
     index = TranscriptIndex(folder, cache_dir=cache_dir)
     result = index.refresh(progress=progress, workers=workers)
@@ -365,8 +387,17 @@ def filter_entries(entries: Iterable[TranscriptEntry], text: str) -> list[Transc
     out = []
     for entry in entries:
         haystack = " ".join(
-            (entry.path, entry.scenario, entry.title, entry.team, entry.mode, entry.integrity,
-             entry.date, " ".join(entry.participants), entry.problem)
+            (
+                entry.path,
+                entry.scenario,
+                entry.title,
+                entry.team,
+                entry.mode,
+                entry.integrity,
+                entry.date,
+                " ".join(entry.participants),
+                entry.problem,
+            )
         ).lower()
         if all(_matches(entry, word, haystack) for word in words):
             out.append(entry)

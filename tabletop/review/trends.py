@@ -24,8 +24,13 @@ class TrendPoint:
     value: float
 
     def to_json(self) -> dict[str, Any]:
-        return {"started": self.started, "path": self.path, "scenario": self.scenario,
-                "team": self.group, "value": self.value}
+        return {
+            "started": self.started,
+            "path": self.path,
+            "scenario": self.scenario,
+            "team": self.group,
+            "value": self.value,
+        }
 
 
 @dataclass(frozen=True)
@@ -81,8 +86,7 @@ class Trends:
             "by": self.by,
             "series": [s.to_json() for s in self.series],
             "excluded": [
-                {"path": e.path, "integrity": e.integrity, "problem": e.problem}
-                for e in self.excluded
+                {"path": e.path, "integrity": e.integrity, "problem": e.problem} for e in self.excluded
             ],
         }
 
@@ -105,9 +109,17 @@ class ExpectationRecord:
         return self.missed / self.applied if self.applied else 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {"scenario": self.scenario, "expectation": self.expectation, "title": self.title,
-                "area": self.area, "applied": self.applied, "met": self.met, "late": self.late,
-                "missed": self.missed, "miss_rate": self.miss_rate}
+        return {
+            "scenario": self.scenario,
+            "expectation": self.expectation,
+            "title": self.title,
+            "area": self.area,
+            "applied": self.applied,
+            "met": self.met,
+            "late": self.late,
+            "missed": self.missed,
+            "miss_rate": self.miss_rate,
+        }
 
 
 def most_missed(records: Iterable[ExpectationRecord], limit: int | None = 20) -> list[ExpectationRecord]:
@@ -117,8 +129,13 @@ def most_missed(records: Iterable[ExpectationRecord], limit: int | None = 20) ->
     return missed if limit is None else missed[:limit]
 
 
-def trends(entries: Iterable[TranscriptEntry], by: str = BY_TEAM, *, team: str | None = None,
-           scenario: str | None = None) -> Trends:
+def trends(
+    entries: Iterable[TranscriptEntry],
+    by: str = BY_TEAM,
+    *,
+    team: str | None = None,
+    scenario: str | None = None,
+) -> Trends:
     """Group scored rows into trend lines.
 
     `by=team` and `by=scenario` follow the overall score; `by=area` follows each action area's

@@ -52,7 +52,9 @@ class TabletopConsole(App[ConsoleOutcome]):
         Binding("ctrl+c", "quit", "Quit", show=False),
     ]
 
-    def __init__(self, link: SessionLink, settings: ConsoleSettings, participants: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self, link: SessionLink, settings: ConsoleSettings, participants: list[dict[str, Any]] | None = None
+    ) -> None:
         super().__init__()
         self.link = link
         self.scenario = link.scenario
@@ -120,7 +122,9 @@ class TabletopConsole(App[ConsoleOutcome]):
 
         played = [p["role"] for p in self.participants if not p.get("simulated")]
         roles = [r for r in self.scenario.roles if r in played] or list(self.scenario.roles)
-        return FacilitatorScreen(self.link, self.scenario, name=self.settings.name, roles=roles, can_switch=self.has_player)
+        return FacilitatorScreen(
+            self.link, self.scenario, name=self.settings.name, roles=roles, can_switch=self.has_player
+        )
 
     def switch_view(self) -> None:
         """Between the facilitator console and the player's screen (solo with --facilitate)."""
@@ -207,8 +211,6 @@ class ConsoleError(Exception):
     """A problem with what the user asked for (scenario, role, transcript); printed, never a traceback."""
 
 
-
-
 def make_console(
     scenario: Any = None,
     *,
@@ -252,7 +254,9 @@ def make_console(
             raise ConsoleError(f"cannot resume: {error}") from None
         if scenario is not None and not _same_scenario(scenario, session):
             session.writer.close()
-            raise ConsoleError(f"{path} is a transcript of scenario {session.scenario.id!r}, not {scenario!r}")
+            raise ConsoleError(
+                f"{path} is a transcript of scenario {session.scenario.id!r}, not {scenario!r}"
+            )
         scenario_obj = session.scenario
         transcript = path
         mode = session.mode if session.mode in ("solo", "team") else "team"
@@ -317,7 +321,10 @@ def make_console(
 
 def _same_scenario(reference: Any, session: Any) -> bool:
     ref = getattr(reference, "id", reference)
-    return str(ref) in (session.scenario.id, str(session.scenario_path)) or Path(str(ref)).stem == session.scenario.id
+    return (
+        str(ref) in (session.scenario.id, str(session.scenario_path))
+        or Path(str(ref)).stem == session.scenario.id
+    )
 
 
 def _load(scenario: Any, seed: int | None) -> tuple[Any, str | None]:

@@ -9,7 +9,6 @@ from rich.text import Text
 from tabletop.timing import format_duration, format_offset, sim_datetime
 
 
-
 def sim_time(scenario: Any, seconds: float) -> str:
     """`T+1h05m`, followed by the scenario's date and time when it has `starts_at`."""
     text = format_offset(seconds)

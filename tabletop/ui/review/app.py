@@ -25,8 +25,9 @@ class ReviewApp(App[None]):
     CSS_PATH = "review.tcss"
     TITLE = "tabletop review"
 
-    def __init__(self, index: TranscriptIndex, *, label: str, now: Clock = _utc_now,
-                 workers: int | None = None) -> None:
+    def __init__(
+        self, index: TranscriptIndex, *, label: str, now: Clock = _utc_now, workers: int | None = None
+    ) -> None:
         super().__init__()
         self.index = index
         self.label = label
@@ -63,8 +64,9 @@ def _start_process_support() -> None:
         pass
 
 
-def make_review_app(folder: str | Path, *, now: Clock = _utc_now, cache_dir: Path | None = None,
-                    workers: int | None = None) -> ReviewApp:
+def make_review_app(
+    folder: str | Path, *, now: Clock = _utc_now, cache_dir: Path | None = None, workers: int | None = None
+) -> ReviewApp:
     """Build the review console for `folder`: open its index (the app refreshes it on start)."""
     _start_process_support()
     folder = Path(folder)

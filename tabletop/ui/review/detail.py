@@ -16,12 +16,17 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Markdown, Static, TabbedContent, TabPane
 
 from tabletop.review import formatting as fmt
-from tabletop.ui.review.cells import PlainTable
 from tabletop.review.entry import TranscriptEntry
 from tabletop.timing import format_offset
+from tabletop.ui.review.cells import PlainTable
 
-STATUS_STYLE = {"met": "green", "late": "yellow", "missed": "bold red", "open": "cyan",
-                "not_applicable": "dim"}
+STATUS_STYLE = {
+    "met": "green",
+    "late": "yellow",
+    "missed": "bold red",
+    "open": "cyan",
+    "not_applicable": "dim",
+}
 
 
 @dataclass(frozen=True)
@@ -43,8 +48,9 @@ def draft_postmortem(evidence: Any, generated_at: Any) -> Draft:
 
         warnings = [f"Transcript integrity: {evidence.problem}"] if evidence.problem else []
         link = export_paths(Path(evidence.path))["md"].name
-        postmortem = build_postmortem(evidence.scenario, evidence.events, evidence.scorecard,
-                                      link=link, warnings=warnings)
+        postmortem = build_postmortem(
+            evidence.scenario, evidence.events, evidence.scorecard, link=link, warnings=warnings
+        )
         markdown = render_report(postmortem, "md", generated_at)
     except Exception as error:
         return Draft(problem=f"The post-mortem draft could not be built: {type(error).__name__}: {error}")
@@ -153,8 +159,10 @@ class TranscriptScreen(Screen):
         if e.group:
             text.append(f" · {e.group}")
         text.append(f" · {', '.join(e.participants) or 'no participants'}\n")
-        text.append(f"score {fmt.score_text(e.score)} · passed {fmt.passed_text(e.passed, e.applicable)}"
-                    f" · sim time {fmt.duration_text(e.duration)} · integrity ")
+        text.append(
+            f"score {fmt.score_text(e.score)} · passed {fmt.passed_text(e.passed, e.applicable)}"
+            f" · sim time {fmt.duration_text(e.duration)} · integrity "
+        )
         text.append(fmt.integrity_text(e.integrity), style="green" if e.integrity == "ok" else "bold red")
         if e.problem:
             text.append(f" ({e.problem})", style="red")
@@ -162,8 +170,11 @@ class TranscriptScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one("#expectations", DataTable).add_columns(
-            "Expectation", "Area", "Owner", "Status", "Flags", "Credit", "Weight", "Due", "Done", "By")
-        self.query_one("#events", DataTable).add_columns("Sim time", "Wall (UTC)", "Seq", "Event", "Who", "What")
+            "Expectation", "Area", "Owner", "Status", "Flags", "Credit", "Weight", "Due", "Done", "By"
+        )
+        self.query_one("#events", DataTable).add_columns(
+            "Sim time", "Wall (UTC)", "Seq", "Event", "Who", "What"
+        )
         self.query_one("#findings-table", DataTable).add_columns("Finding", "At", "Penalty", "Who", "Detail")
         self.query_one("#clocks", DataTable).add_columns("Clock", "Regime", "Status", "Due", "Done", "Rule")
         self.load()
@@ -194,7 +205,8 @@ class TranscriptScreen(Screen):
         draft = message.draft
         self.query_one("#postmortem-md", Markdown).update(draft.markdown or f"*{draft.problem}*")
         self.query_one("#breach-md", Markdown).update(
-            draft.breach or (f"*{draft.problem}*" if draft.problem else "*The draft has no breach record.*"))
+            draft.breach or (f"*{draft.problem}*" if draft.problem else "*The draft has no breach record.*")
+        )
 
     def _fill_scorecard(self, evidence: Any) -> None:
         card = evidence.card
@@ -230,31 +242,53 @@ class TranscriptScreen(Screen):
         for event in evidence.events:
             who, what = _describe(event)
             who, what = _clip(who, 32), _clip(what, 160)
-            table.add_row(_offset(event.get("t")), str(event.get("wall") or "")[:19].replace("T", " "),
-                          str(event.get("seq", "")), event.get("type", ""), who, what)
+            table.add_row(
+                _offset(event.get("t")),
+                str(event.get("wall") or "")[:19].replace("T", " "),
+                str(event.get("seq", "")),
+                event.get("type", ""),
+                who,
+                what,
+            )
 
     def _fill_findings(self, evidence: Any) -> None:
         card = evidence.card
         findings = self.query_one("#findings-table", DataTable)
         findings.clear()
         for row in card.get("findings") or ():
-            findings.add_row(row.get("id", ""), _offset(row.get("at")), str(row.get("penalty", "")),
-                             row.get("by_name") or row.get("role") or "", row.get("detail") or "")
+            findings.add_row(
+                row.get("id", ""),
+                _offset(row.get("at")),
+                str(row.get("penalty", "")),
+                row.get("by_name") or row.get("role") or "",
+                row.get("detail") or "",
+            )
         clocks = self.query_one("#clocks", DataTable)
         clocks.clear()
         for row in card.get("clocks") or ():
             status = row.get("status") or ""
-            clocks.add_row(row.get("title") or row.get("id", ""), row.get("regime") or "",
-                           Text(fmt.status_text(status), style=STATUS_STYLE.get(status, "")),
-                           _offset(row.get("deadline")), _offset(row.get("done_at")), row.get("rule") or "")
+            clocks.add_row(
+                row.get("title") or row.get("id", ""),
+                row.get("regime") or "",
+                Text(fmt.status_text(status), style=STATUS_STYLE.get(status, "")),
+                _offset(row.get("deadline")),
+                _offset(row.get("done_at")),
+                row.get("rule") or "",
+            )
         count = len(card.get("findings") or ())
         findings.display = bool(count)
         self.query_one("#findings-title", Static).update(
-            Text(f"Findings ({count})" if count else "Findings: none (no avoid-rule was broken)", style="bold"))
+            Text(
+                f"Findings ({count})" if count else "Findings: none (no avoid-rule was broken)", style="bold"
+            )
+        )
         clocks.display = bool(card.get("clocks"))
         self.query_one("#clocks-title", Static).update(
-            Text("Notification clocks" if card.get("clocks") else "Notification clocks: none in this scenario",
-                 style="bold"))
+            Text(
+                "Notification clocks" if card.get("clocks") else "Notification clocks: none in this scenario",
+                style="bold",
+            )
+        )
         notes = list(card.get("warnings") or ())
         if self.entry.problem:
             notes.insert(0, f"Integrity: {self.entry.problem}")
@@ -278,8 +312,11 @@ class TranscriptScreen(Screen):
         try:
             generated_at = self.app.now()  # type: ignore[attr-defined]
             for kind, path in export_paths(self.transcript_path).items():
-                text = (self.draft.markdown if kind == "md" and self.draft.markdown  # type: ignore[union-attr]
-                        else render_report(self.draft.postmortem, kind, generated_at))  # type: ignore[union-attr]
+                text = (
+                    self.draft.markdown
+                    if kind == "md" and self.draft.markdown  # type: ignore[union-attr]
+                    else render_report(self.draft.postmortem, kind, generated_at)
+                )  # type: ignore[union-attr]
                 temporary = path.with_name(path.name + ".part")
                 temporary.write_text(text, encoding="utf-8")
                 temporary.replace(path)
@@ -296,12 +333,21 @@ class TranscriptScreen(Screen):
             self.notify("Wrote " + " and ".join(p.name for p in message.paths), title="Export", markup=False)
 
     def review_commands(self) -> Iterable[SystemCommand]:
-        yield SystemCommand("Export post-mortem", "Write the draft as Markdown and HTML next to the transcript",
-                            self.action_export)
-        for tab, title in (("scorecard", "Scorecard"), ("timeline", "Timeline"), ("findings", "Findings"),
-                           ("breach", "Breach record"), ("postmortem", "Post-mortem draft")):
-            yield SystemCommand(f"Show {title}", f"Switch to the {title} tab",
-                                (lambda tab: lambda: self.action_tab(tab))(tab))
+        yield SystemCommand(
+            "Export post-mortem",
+            "Write the draft as Markdown and HTML next to the transcript",
+            self.action_export,
+        )
+        for tab, title in (
+            ("scorecard", "Scorecard"),
+            ("timeline", "Timeline"),
+            ("findings", "Findings"),
+            ("breach", "Breach record"),
+            ("postmortem", "Post-mortem draft"),
+        ):
+            yield SystemCommand(
+                f"Show {title}", f"Switch to the {title} tab", (lambda tab: lambda: self.action_tab(tab))(tab)
+            )
 
 
 def _clip(text: str, width: int) -> Text:
@@ -330,7 +376,9 @@ def _describe(event: dict[str, Any]) -> tuple[str, str]:
         people = ", ".join(f"{p.get('name')} ({p.get('role')})" for p in event.get("participants") or ())
         return "", f"{event.get('scenario_id')} · {event.get('mode')} · {people}"
     if kind == "inject_released":
-        return str(event.get("from") or ""), f"[{event.get('channel')}] {event.get('title') or event.get('inject')}"
+        return str(
+            event.get("from") or ""
+        ), f"[{event.get('channel')}] {event.get('title') or event.get('inject')}"
     if kind == "decision":
         who = f"{event.get('by') or ''} ({event.get('role')})"
         fields = event.get("fields") or {}
@@ -338,7 +386,10 @@ def _describe(event: dict[str, Any]) -> tuple[str, str]:
         rationale = f" — {event.get('rationale')}" if event.get("rationale") else ""
         return who, f"{event.get('action')} {extra}".strip() + rationale
     if kind == "delegation":
-        return f"{event.get('by') or ''} ({event.get('role')})", f"delegates {event.get('action')} to {event.get('to_role')}"
+        return (
+            f"{event.get('by') or ''} ({event.get('role')})",
+            f"delegates {event.get('action')} to {event.get('to_role')}",
+        )
     if kind == "note":
         return f"{event.get('by') or ''} ({event.get('role')})", str(event.get("text") or "")
     if kind == "marker_set":

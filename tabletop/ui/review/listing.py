@@ -10,8 +10,8 @@ from textual import on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.message import Message
 from textual.geometry import Size
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, ProgressBar, Static
 
@@ -95,8 +95,12 @@ def row_cells(entry: TranscriptEntry, marked: bool) -> list[Cell]:
         letter = entry.ratings.get(area, "")
         cells.append(Cell(letter or "·", RATING_STYLE.get(letter, "dim"), "center"))
     cells.append(Cell(fmt.duration_text(entry.duration), justify="right"))
-    cells.append(Cell(fmt.integrity_text(entry.integrity), "bold red" if broken else
-                      ("yellow" if entry.integrity != "ok" else "green")))
+    cells.append(
+        Cell(
+            fmt.integrity_text(entry.integrity),
+            "bold red" if broken else ("yellow" if entry.integrity != "ok" else "green"),
+        )
+    )
     return cells
 
 
@@ -132,11 +136,11 @@ class TranscriptTable(DataTable):
                 table_rows[row_key] = Row(row_key, 1, None, False)
                 self._new_rows.add(row_key)
         except (AttributeError, ImportError, TypeError):  # pragma: no cover - another Textual
-            for key, cells in rows[self.row_count:]:
+            for key, cells in rows[self.row_count :]:
                 self.add_row(*cells, key=key)
             return
         if self.widths is not None:  # widths are known: size the columns now, not on a later idle,
-            self._new_rows.clear()   # so the first frame after populating is already laid out
+            self._new_rows.clear()  # so the first frame after populating is already laid out
             self._update_dimensions(())
         else:
             self._require_update_dimensions = True
@@ -185,8 +189,9 @@ class ReviewScreen(Screen):
             super().__init__()
 
     class IndexReady(Message):
-        def __init__(self, entries: list[TranscriptEntry], result: RefreshResult | None,
-                     error: str = "") -> None:
+        def __init__(
+            self, entries: list[TranscriptEntry], result: RefreshResult | None, error: str = ""
+        ) -> None:
             self.entries = entries
             self.result = result
             self.error = error
@@ -207,8 +212,10 @@ class ReviewScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="search-bar"):
-            yield Input(placeholder="search: words, or scenario: team: mode: integrity: rating:U date:2026-03",
-                        id="search")
+            yield Input(
+                placeholder="search: words, or scenario: team: mode: integrity: rating:U date:2026-03",
+                id="search",
+            )
             yield ProgressBar(id="progress", show_eta=False)
         table = TranscriptTable(id="transcripts", cursor_type="row", zebra_stripes=True)
         yield table
@@ -234,8 +241,9 @@ class ReviewScreen(Screen):
                 if done == total or done % step == 0:
                     self.post_message(self.IndexProgress(done, total))
 
-            result = index.refresh(plan=plan, progress=progress,
-                                   workers=getattr(self.app, "score_workers", None))
+            result = index.refresh(
+                plan=plan, progress=progress, workers=getattr(self.app, "score_workers", None)
+            )
             entries = index.entries()
         except Exception as error:  # the view must never crash on a bad folder or index
             self.post_message(self.IndexReady([], None, f"{type(error).__name__}: {error}"))
@@ -305,7 +313,9 @@ class ReviewScreen(Screen):
     def _update_status(self) -> None:
         if not self.entries:
             folder = getattr(self.app, "label", "this folder")
-            self._status(f"No transcripts (*.jsonl) in {folder} yet: run `tabletop simulate` or a rehearsal first.")
+            self._status(
+                f"No transcripts (*.jsonl) in {folder} yet: run `tabletop simulate` or a rehearsal first."
+            )
             return
         broken = sum(1 for e in self.entries if not e.trusted)
         parts = [f"{len(self.shown)} of {len(self.entries)} transcripts"]
@@ -414,8 +424,11 @@ class ReviewScreen(Screen):
 
     def action_compare(self) -> None:
         if len(self.marked) != 2:
-            self.notify("Mark two transcripts with space, then press c to compare them.",
-                        title="Compare", severity="warning")
+            self.notify(
+                "Mark two transcripts with space, then press c to compare them.",
+                title="Compare",
+                severity="warning",
+            )
             return
         by_path = {e.path: e for e in self.entries}
         first, second = (by_path.get(p) for p in self.marked)
@@ -445,16 +458,20 @@ class ReviewScreen(Screen):
 
     def review_commands(self) -> Iterable[SystemCommand]:
         yield SystemCommand("Open transcript", "Open the transcript under the cursor", self.action_open)
-        yield SystemCommand("Mark for comparison", "Mark or unmark the transcript under the cursor",
-                            self.action_mark)
-        yield SystemCommand("Compare marked", "Compare the two marked transcripts side by side",
-                            self.action_compare)
+        yield SystemCommand(
+            "Mark for comparison", "Mark or unmark the transcript under the cursor", self.action_mark
+        )
+        yield SystemCommand(
+            "Compare marked", "Compare the two marked transcripts side by side", self.action_compare
+        )
         yield SystemCommand("Trends", "Scores over time per team, scenario and area", self.action_trends)
-        yield SystemCommand("Rescan folder", "Pick up added, changed and deleted transcripts",
-                            self.action_refresh)
+        yield SystemCommand(
+            "Rescan folder", "Pick up added, changed and deleted transcripts", self.action_refresh
+        )
         for key in SORTABLE:
             label = COLUMNS[key][0]
             if key.startswith("area:"):
                 label = f"{fmt.area_label(key[5:])} rating"
-            yield SystemCommand(f"Sort by {label}", f"Sort the table by {label}",
-                                (lambda key: lambda: self.sort_by(key))(key))
+            yield SystemCommand(
+                f"Sort by {label}", f"Sort the table by {label}", (lambda key: lambda: self.sort_by(key))(key)
+            )

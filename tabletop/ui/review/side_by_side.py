@@ -15,8 +15,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from tabletop.review import formatting as fmt
-from tabletop.ui.review.cells import PlainTable, plain
 from tabletop.review.entry import TranscriptEntry
+from tabletop.ui.review.cells import PlainTable, plain
 
 STATUS_STYLE = {"met": "green", "late": "yellow", "missed": "bold red", "open": "cyan"}
 RATING_STYLE = {"P": "green", "S": "yellow", "M": "dark_orange", "U": "bold red"}
@@ -36,8 +36,9 @@ def sides_table(comparison: Any) -> Table:
     table.add_row("participants", plain(", ".join(a.participants)), plain(", ".join(b.participants)))
     table.add_row("integrity", _integrity(a.integrity), _integrity(b.integrity))
     delta = fmt.delta_text(comparison.score_delta)
-    table.add_row("score", fmt.score_text(a.score),
-                  fmt.score_text(b.score) + (f"  ({delta})" if delta else ""))
+    table.add_row(
+        "score", fmt.score_text(a.score), fmt.score_text(b.score) + (f"  ({delta})" if delta else "")
+    )
     table.add_row("passed", fmt.passed_text(a.passed, a.applicable), fmt.passed_text(b.passed, b.applicable))
     areas = list(a.areas) + [area for area in b.areas if area not in a.areas]
     if comparison.same_scenario and areas:
@@ -100,7 +101,9 @@ class CompareScreen(Screen):
 
     def on_compare_screen_compared(self, message: Compared) -> None:
         if message.error:
-            self.query_one("#sides", Static).update(Text(f"Cannot compare: {message.error}", style="bold red"))
+            self.query_one("#sides", Static).update(
+                Text(f"Cannot compare: {message.error}", style="bold red")
+            )
             return
         self.comparison = message.comparison
         self._show()
@@ -112,17 +115,23 @@ class CompareScreen(Screen):
         table.clear(columns=True)
         if comparison.same_scenario:
             self.query_one("#compare-title", Static).update(
-                Text("Same scenario: expectation by expectation", style="bold"))
+                Text("Same scenario: expectation by expectation", style="bold")
+            )
             table.add_columns("Expectation", "Area", "A", "Credit A", "B", "Credit B", "Change")
             for row in comparison.rows:
                 table.add_row(
-                    f"{row.key} · {row.label}", fmt.area_label(row.area),
-                    _status(row.a), _credit(row.a), _status(row.b), _credit(row.b),
+                    f"{row.key} · {row.label}",
+                    fmt.area_label(row.area),
+                    _status(row.a),
+                    _credit(row.a),
+                    _status(row.b),
+                    _credit(row.b),
                     _change(row.delta),
                 )
         else:
             self.query_one("#compare-title", Static).update(
-                Text("Different scenarios: area by area", style="bold"))
+                Text("Different scenarios: area by area", style="bold")
+            )
             table.add_columns("Area", "A", "B", "Change")
             for row in comparison.rows:
                 table.add_row(row.label, _area(row.a), _area(row.b), _change(row.delta))

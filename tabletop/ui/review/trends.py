@@ -13,7 +13,6 @@ from textual_plotext import PlotextPlot
 
 from tabletop.model import AREAS
 from tabletop.review import formatting as fmt
-from tabletop.ui.review.cells import PlainTable
 from tabletop.review.entry import TranscriptEntry
 from tabletop.review.trends import (
     BY_AREA,
@@ -24,6 +23,7 @@ from tabletop.review.trends import (
     most_missed,
     trends,
 )
+from tabletop.ui.review.cells import PlainTable
 
 TABS = ((BY_TEAM, "Per team"), (BY_AREA, "Per area"), (BY_SCENARIO, "Per scenario"))
 COLORS = ("blue+", "red+", "green+", "orange+", "magenta+", "cyan+", "yellow+", "gray+")
@@ -96,17 +96,27 @@ class TrendsScreen(Screen):
     def on_mount(self) -> None:
         for by, _ in TABS:
             self.query_one(f"#table-{by}", DataTable).add_columns(
-                by.title(), "Rehearsals", "First", "Last", "Change", "Mean", "Best", "Over time")
+                by.title(), "Rehearsals", "First", "Last", "Change", "Mean", "Best", "Over time"
+            )
         self.query_one("#table-missed", DataTable).add_columns(
-            "Scenario", "Expectation", "Area", "Missed", "Late", "Applied", "Miss rate")
+            "Scenario", "Expectation", "Area", "Missed", "Late", "Applied", "Miss rate"
+        )
         self._show()
 
     def _show(self) -> None:
         who = self.team or "all teams"
         self.query_one("#team-filter", Static).update(
-            Text.assemble(("Team: ", "bold"), who, ("   (g: next team; the per-team tab always shows every team)", "dim")))
-        titles = {BY_TEAM: "Score per team", BY_AREA: f"Ratio per area ({who})",
-                  BY_SCENARIO: f"Score per scenario ({who})"}
+            Text.assemble(
+                ("Team: ", "bold"),
+                who,
+                ("   (g: next team; the per-team tab always shows every team)", "dim"),
+            )
+        )
+        titles = {
+            BY_TEAM: "Score per team",
+            BY_AREA: f"Ratio per area ({who})",
+            BY_SCENARIO: f"Score per scenario ({who})",
+        }
         order = {area: i for i, area in enumerate(AREAS)}
         for by, _ in TABS:
             result = self.results[by]
@@ -123,23 +133,35 @@ class TrendsScreen(Screen):
                     Text(str(len(line.points)), justify="right"),
                     Text(fmt.score_text(line.first), justify="right"),
                     Text(fmt.score_text(line.last), justify="right"),
-                    Text(fmt.delta_text(change), justify="right",
-                         style="green" if change > 0.005 else ("red" if change < -0.005 else "dim")),
+                    Text(
+                        fmt.delta_text(change),
+                        justify="right",
+                        style="green" if change > 0.005 else ("red" if change < -0.005 else "dim"),
+                    ),
                     Text(fmt.score_text(line.mean), justify="right"),
                     Text(fmt.score_text(line.best), justify="right"),
                     fmt.sparkline(p.value for p in line.points),
                 )
-        self.query_one("#missed-title", Static).update(Text(
-            f"What keeps being missed ({who}, intact transcripts, most often missed first)", style="bold"))
+        self.query_one("#missed-title", Static).update(
+            Text(
+                f"What keeps being missed ({who}, intact transcripts, most often missed first)", style="bold"
+            )
+        )
         missed = self.query_one("#table-missed", DataTable)
         missed.clear()
         for record in self.missed:
             missed.add_row(
-                record.scenario, f"{record.expectation} · {record.title}", fmt.area_label(record.area),
-                Text(str(record.missed), justify="right"), Text(str(record.late), justify="right"),
+                record.scenario,
+                f"{record.expectation} · {record.title}",
+                fmt.area_label(record.area),
+                Text(str(record.missed), justify="right"),
+                Text(str(record.late), justify="right"),
                 Text(str(record.applied), justify="right"),
-                Text(f"{record.miss_rate:.0%}", justify="right",
-                     style="bold red" if record.miss_rate >= 0.5 else "yellow"),
+                Text(
+                    f"{record.miss_rate:.0%}",
+                    justify="right",
+                    style="bold red" if record.miss_rate >= 0.5 else "yellow",
+                ),
             )
 
     def _excluded_text(self) -> Text:

@@ -31,7 +31,9 @@ class DebriefResult:
     error: str | None = None
 
 
-def write_debrief(scenario: Any, events: list[dict[str, Any]], transcript: Path | None, generated_at: Any) -> DebriefResult:
+def write_debrief(
+    scenario: Any, events: list[dict[str, Any]], transcript: Path | None, generated_at: Any
+) -> DebriefResult:
     """Score the run and write the post-mortem draft (Markdown and HTML) next to the transcript."""
     from tabletop.report import build_postmortem, render_report
     from tabletop.scoring import score
@@ -87,7 +89,15 @@ class DebriefScreen(Screen):
         Binding("q", "app.quit", "Quit", show=False),
     ]
 
-    def __init__(self, scenario: Any, events: list[dict[str, Any]], transcript: Path | None, *, generated_at: Any = None, open_url: Any = None) -> None:
+    def __init__(
+        self,
+        scenario: Any,
+        events: list[dict[str, Any]],
+        transcript: Path | None,
+        *,
+        generated_at: Any = None,
+        open_url: Any = None,
+    ) -> None:
         super().__init__()
         self.scenario = scenario
         self.events = events
@@ -134,9 +144,15 @@ class DebriefScreen(Screen):
             summary.append(f"  ·  {card.get('passed', 0)} of {card.get('applicable', 0)} expectations passed")
             areas = card.get("areas") or {}
             if areas:
-                summary.append("\n" + "  ".join(f"{a.replace('_', ' ')} {v:.0%}" for a, v in areas.items() if v is not None), style="dim")
+                summary.append(
+                    "\n"
+                    + "  ".join(f"{a.replace('_', ' ')} {v:.0%}" for a, v in areas.items() if v is not None),
+                    style="dim",
+                )
         if result.markdown_path:
-            summary.append(f"\nPost-mortem draft: {result.markdown_path}  (m: read here, b: open HTML)", style="italic")
+            summary.append(
+                f"\nPost-mortem draft: {result.markdown_path}  (m: read here, b: open HTML)", style="italic"
+            )
         if result.error:
             summary.append("\n" + result.error, style="bold red")
         self.query_one("#debrief-summary", Static).update(summary)
@@ -146,7 +162,11 @@ class DebriefScreen(Screen):
         order = {"missed": 0, "late": 1, "met": 2, "open": 3, "not_applicable": 4}
         rows = sorted(
             card.get("expectations", []),
-            key=lambda r: (order.get(r.get("status", ""), 3), r.get("deadline") is None, r.get("deadline") or 0),
+            key=lambda r: (
+                order.get(r.get("status", ""), 3),
+                r.get("deadline") is None,
+                r.get("deadline") or 0,
+            ),
         )
         self.rows = rows
         for row in rows:
@@ -175,7 +195,9 @@ class DebriefScreen(Screen):
             )
         findings = Text.assemble(("Findings\n", "bold"))
         for finding in card.get("findings", []):
-            findings.append(f"⚑ {finding.get('id')} at {format_offset(finding.get('at', 0))}: {finding.get('detail', '')} (−{finding.get('penalty', 0):g})\n")
+            findings.append(
+                f"⚑ {finding.get('id')} at {format_offset(finding.get('at', 0))}: {finding.get('detail', '')} (−{finding.get('penalty', 0):g})\n"
+            )
         if not card.get("findings"):
             findings.append("No findings.\n", style="dim")
         self.query_one("#debrief-findings", Static).update(findings)

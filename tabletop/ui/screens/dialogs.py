@@ -151,35 +151,59 @@ class DecisionForm(ModalScreen[DecisionDraft | None]):
                     yield Static(action.description, classes="help")
                 if self.choose_role:
                     yield Label("Recorded for role")
-                    yield Select([(r, r) for r in self.roles], value=self.role, allow_blank=False, compact=True, id="role")
+                    yield Select(
+                        [(r, r) for r in self.roles],
+                        value=self.role,
+                        allow_blank=False,
+                        compact=True,
+                        id="role",
+                    )
                 for name, spec in action.fields.items():
                     label = name.replace("_", " ") + (" *" if spec.required else "")
                     yield Label(label)
                     preset = self.preset.get(name)
                     if spec.type == "choice":
                         value = preset if preset in spec.choices else Select.NULL
-                        yield Select([(c, c) for c in spec.choices], value=value, compact=True, id=f"field-{name}")
+                        yield Select(
+                            [(c, c) for c in spec.choices], value=value, compact=True, id=f"field-{name}"
+                        )
                     elif spec.type == "bool":
-                        yield Checkbox(spec.help or name, value=bool(preset), compact=True, id=f"field-{name}")
+                        yield Checkbox(
+                            spec.help or name, value=bool(preset), compact=True, id=f"field-{name}"
+                        )
                     else:
-                        placeholder = spec.help or {"duration": "e.g. 30m", "number": "a number"}.get(spec.type, "")
+                        placeholder = spec.help or {"duration": "e.g. 30m", "number": "a number"}.get(
+                            spec.type, ""
+                        )
                         yield Input(
                             "" if preset is None else str(preset),
                             placeholder=placeholder,
                             type="number" if spec.type == "number" else "text",
-                            compact=True, id=f"field-{name}",
+                            compact=True,
+                            id=f"field-{name}",
                         )
                 required = action.rationale == "required"
                 yield Label("Rationale *" if required else "Rationale")
                 yield TextArea(compact=True, id="rationale", soft_wrap=True, show_line_numbers=False)
                 yield Label("Answers inject")
-                options = [(f"{format_offset(e.get('t', 0))} {e.get('title') or e.get('inject')}", e.get("inject")) for e in reversed(self.injects)]
+                options = [
+                    (f"{format_offset(e.get('t', 0))} {e.get('title') or e.get('inject')}", e.get("inject"))
+                    for e in reversed(self.injects)
+                ]
                 valid = {value for _, value in options}
-                yield Select(options, value=self.inject if self.inject in valid else Select.NULL, prompt="(none)", compact=True, id="inject")
+                yield Select(
+                    options,
+                    value=self.inject if self.inject in valid else Select.NULL,
+                    prompt="(none)",
+                    compact=True,
+                    id="inject",
+                )
                 if self.allow_delegate:
                     yield Label("Delegate to role (blank: I do it myself)")
                     others = [r for r in self.roles if r != self.role]
-                    yield Select([(r, r) for r in others], prompt="(do it myself)", compact=True, id="delegate")
+                    yield Select(
+                        [(r, r) for r in others], prompt="(do it myself)", compact=True, id="delegate"
+                    )
                     yield Label("Time-box")
                     yield Input(placeholder="e.g. 30m", compact=True, id="timebox")
             yield Static("", id="form-error")
@@ -188,7 +212,9 @@ class DecisionForm(ModalScreen[DecisionDraft | None]):
                 yield Button("Cancel (esc)", id="cancel", compact=True)
 
     def on_mount(self) -> None:
-        first = self.query("#form-body Select, #form-body Input, #form-body Checkbox, #form-body TextArea").first()
+        first = self.query(
+            "#form-body Select, #form-body Input, #form-body Checkbox, #form-body TextArea"
+        ).first()
         first.focus()
 
     def action_dismiss_none(self) -> None:
@@ -345,9 +371,17 @@ class AdhocInjectDialog(ModalScreen[AdhocInject | None]):
                 yield Label("Body")
                 yield TextArea(compact=True, id="body", soft_wrap=True)
                 yield Label("Channel")
-                yield Select([(c, c) for c in CHANNELS], value="chat", allow_blank=False, compact=True, id="channel")
+                yield Select(
+                    [(c, c) for c in CHANNELS], value="chat", allow_blank=False, compact=True, id="channel"
+                )
                 yield Label("To")
-                yield Select([("all", "all"), *[(r, r) for r in self.roles]], value="all", allow_blank=False, compact=True, id="to")
+                yield Select(
+                    [("all", "all"), *[(r, r) for r in self.roles]],
+                    value="all",
+                    allow_blank=False,
+                    compact=True,
+                    id="to",
+                )
                 yield Label("From")
                 yield Input(placeholder="e.g. Service desk", compact=True, id="from")
             yield Static("", id="form-error")
@@ -399,7 +433,9 @@ class TaskPicker(ModalScreen[Any | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box palette"):
             yield Label("Tasks delegated to you", classes="dialog-title")
-            yield OptionList(*[Option(self.describe(t), id=str(i)) for i, t in enumerate(self.tasks)], id="tasks")
+            yield OptionList(
+                *[Option(self.describe(t), id=str(i)) for i, t in enumerate(self.tasks)], id="tasks"
+            )
 
     def on_mount(self) -> None:
         self.query_one("#tasks", OptionList).focus()

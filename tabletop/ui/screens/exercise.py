@@ -109,7 +109,9 @@ class ExerciseScreen(Screen):
             if yes:
                 self.send("end")
 
-        self.app.push_screen(ConfirmDialog("End the exercise now and go to the debrief?", yes="End"), answered)
+        self.app.push_screen(
+            ConfirmDialog("End the exercise now and go to the debrief?", yes="End"), answered
+        )
 
     def describe_decision(self, event: dict[str, Any]) -> str:
         return action_title(self.scenario, event.get("action", ""))

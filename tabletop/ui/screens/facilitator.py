@@ -151,7 +151,9 @@ class FacilitatorScreen(ExerciseScreen):
             if yes:
                 self.send("skip", inject)
 
-        self.app.push_screen(ConfirmDialog(f"Skip inject {inject!r}? It will not be released.", yes="Skip"), answered)
+        self.app.push_screen(
+            ConfirmDialog(f"Skip inject {inject!r}? It will not be released.", yes="Skip"), answered
+        )
 
     def action_adhoc(self) -> None:
         def written(inject: AdhocInject | None) -> None:

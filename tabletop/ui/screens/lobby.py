@@ -42,7 +42,15 @@ class LobbyScreen(Screen):
         Binding("ctrl+q", "app.quit", "Quit"),
     ]
 
-    def __init__(self, scenario: Any, participants: list[dict[str, Any]], *, mode: str, resumed_at: float | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        scenario: Any,
+        participants: list[dict[str, Any]],
+        *,
+        mode: str,
+        resumed_at: float | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.scenario = scenario
         self.participants = participants
@@ -65,19 +73,22 @@ class LobbyScreen(Screen):
 
     async def brief(self) -> None:
         """Objectives, context facts, roles and controls, mounted after the first frame."""
-        briefing = VerticalScroll(Horizontal(
-            Vertical(
-                Static(self._objectives(), id="lobby-objectives", classes="panel"),
-                Static(self._facts(), id="lobby-facts", classes="panel"),
-                id="lobby-left",
+        briefing = VerticalScroll(
+            Horizontal(
+                Vertical(
+                    Static(self._objectives(), id="lobby-objectives", classes="panel"),
+                    Static(self._facts(), id="lobby-facts", classes="panel"),
+                    id="lobby-left",
+                ),
+                Vertical(
+                    Static(self._roles(), id="lobby-roles", classes="panel"),
+                    Static(self._controls(), id="lobby-controls", classes="panel"),
+                    id="lobby-right",
+                ),
+                id="lobby-columns",
             ),
-            Vertical(
-                Static(self._roles(), id="lobby-roles", classes="panel"),
-                Static(self._controls(), id="lobby-controls", classes="panel"),
-                id="lobby-right",
-            ),
-            id="lobby-columns",
-        ), id="lobby")
+            id="lobby",
+        )
         await self.mount(briefing, before=self.query_one(Footer))
         self.briefed = True
 
@@ -117,7 +128,9 @@ class LobbyScreen(Screen):
             if position.contract:
                 detail.append(f"contract {position.contract}")
             if position.notify_controller_within is not None:
-                detail.append(f"tell the controller within {format_duration(position.notify_controller_within)}")
+                detail.append(
+                    f"tell the controller within {format_duration(position.notify_controller_within)}"
+                )
             if position.data_types:
                 detail.append("data: " + ", ".join(position.data_types))
             if position.subjects:
@@ -127,12 +140,16 @@ class LobbyScreen(Screen):
             fact("systems", ", ".join(context.systems))
         if context.recovery is not None:
             r = context.recovery
-            parts = [p for p in (
-                r.system,
-                f"RPO {format_duration(r.rpo)}" if r.rpo is not None else "",
-                f"RTO {format_duration(r.rto)}" if r.rto is not None else "",
-                f"backup {r.backup}" if r.backup else "",
-            ) if p]
+            parts = [
+                p
+                for p in (
+                    r.system,
+                    f"RPO {format_duration(r.rpo)}" if r.rpo is not None else "",
+                    f"RTO {format_duration(r.rto)}" if r.rto is not None else "",
+                    f"backup {r.backup}" if r.backup else "",
+                )
+                if p
+            ]
             fact("recovery", ", ".join(parts))
         for key, value in (context.model_extra or {}).items():
             fact(key.replace("_", " "), _fact_value(value))

@@ -19,11 +19,9 @@ from tabletop.ui.widgets.decisions import DecisionList
 from tabletop.ui.widgets.inject_feed import InjectFeed, InjectView
 from tabletop.ui.widgets.scorecard import DeadlineHints
 
-
 THREE_COLUMNS_AT = 170
 """From this terminal width (the console's "-wide" breakpoint) the feed, the inject and
 "My decisions" with the hints each get their own column; narrower, feed and decisions share one."""
-
 
 
 def _get(item: Any, name: str, default: Any = None) -> Any:
@@ -160,18 +158,26 @@ class PlayerScreen(ExerciseScreen):
                 self.query_one(ClockBar).set_phase(phases[-1])
             if not replay:
                 latest = injects[-1]
-                self.toast(latest.get("title") or latest.get("inject", ""), title=f"New {latest.get('channel', 'inject')}", timeout=4)
+                self.toast(
+                    latest.get("title") or latest.get("inject", ""),
+                    title=f"New {latest.get('channel', 'inject')}",
+                    timeout=4,
+                )
         self.query_one(DecisionList).add(*events)
         for event in events:
             kind = event.get("type")
             if replay:
                 continue
-            if kind == "decision" and (event.get("role") == self.role or event.get("delegated_by") == self.role):
+            if kind == "decision" and (
+                event.get("role") == self.role or event.get("delegated_by") == self.role
+            ):
                 title = action_title(self.scenario, event.get("action", ""))
                 if event.get("role") == self.role:
                     self.notify(f"Recorded: {title}", timeout=3)
                 else:
-                    self.notify(f"{event.get('role')} did it: {title}", title="Delegated task done", timeout=4)
+                    self.notify(
+                        f"{event.get('role')} did it: {title}", title="Delegated task done", timeout=4
+                    )
             elif kind == "delegation" and event.get("to_role") == self.role:
                 self.notify(
                     f"{event.get('role')} asks you to: {action_title(self.scenario, event.get('action', ''))} (t)",

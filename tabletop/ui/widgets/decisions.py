@@ -80,7 +80,9 @@ class DecisionList(OptionList):
             text.append(f"{event.get('to_role')}: {action_title(self.scenario, event.get('action', ''))}")
             if done is not None:
                 took = done.get("t", 0) - event.get("t", 0)
-                text.append(f"\n      done {format_offset(done.get('t', 0))} ({format_duration(took)})", style="green")
+                text.append(
+                    f"\n      done {format_offset(done.get('t', 0))} ({format_duration(took)})", style="green"
+                )
             elif event.get("timebox"):
                 text.append(f"\n      time-box {format_duration(event['timebox'])}", style="dim")
         else:

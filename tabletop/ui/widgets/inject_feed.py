@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
-from rich.text import Text
 from textual.widgets import Select, Static
 
 from tabletop.model import CHANNELS
@@ -78,9 +78,7 @@ class InjectFeed(Vertical):
 
     def visible(self) -> list[dict[str, Any]]:
         """The injects shown under the current filter, newest first."""
-        return [
-            e for e in reversed(self.injects) if self.channel is None or e.get("channel") == self.channel
-        ]
+        return [e for e in reversed(self.injects) if self.channel is None or e.get("channel") == self.channel]
 
     def _rebuild(self) -> None:
         """Show the injects under the filter, newest first, keeping the cursor on its inject."""

@@ -27,7 +27,9 @@ class Participants(Static):
                 detail = event.get("detail") or {}
                 name = detail.get("name") or "?"
                 role = detail.get("role") or detail.get("to")  # the engine records the new role as `to`
-                person = self.people.setdefault(name, {"name": name, "role": role or detail.get("from") or ""})
+                person = self.people.setdefault(
+                    name, {"name": name, "role": role or detail.get("from") or ""}
+                )
                 if role:
                     person["role"] = role
                 person["connected"] = event.get("op") != "leave"

@@ -60,7 +60,9 @@ class LiveScorecard(Static):
             status = row.get("status", "")
             if status == "not_applicable":
                 continue
-            label = Text(action_title(self.scenario, row.get("action", "")), overflow="ellipsis", no_wrap=True)
+            label = Text(
+                action_title(self.scenario, row.get("action", "")), overflow="ellipsis", no_wrap=True
+            )
             if status in DONE:
                 right = Text(status, style=STATUS_STYLE.get(status, ""))
             elif row.get("deadline") is not None:

@@ -832,9 +832,13 @@ class Validation:
 
 
 def _kind_of(path: Path) -> str:
+    """What a file holds, from the nearest folder named for a dataset; the search stops at a
+    data root (a folder holding scenarios/, injects/ or scoring/), whose own name says nothing."""
     for parent in path.resolve().parents:
-        if parent.name in ("injects", "scoring", "scenarios"):
+        if parent.name in _DATASETS:
             return parent.name
+        if any((parent / name).is_dir() for name in _DATASETS):
+            break
     return "scenarios"
 
 

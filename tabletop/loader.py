@@ -704,6 +704,7 @@ class _Resolver:
                         requires=clock.requires,
                         value=clock.value,
                         rationale=clock.rationale,
+                        early=clock.early,
                         business_days=clock.business_days,
                         title=self.render(clock.title, c_span.child("title")),
                         why=self.render(clock.why, c_span.child("why")),
@@ -753,6 +754,8 @@ class _Resolver:
                 update["owner"] = action.default_owner
             if expectation.rationale is None and action is not None:
                 update["rationale"] = action.rationale
+            if expectation.early is None and action is not None:
+                update["early"] = action.early
             if update:
                 located.item = expectation.model_copy(update=update)
         draft.expectations = merged

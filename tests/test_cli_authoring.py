@@ -32,7 +32,7 @@ def test_validate_clean_files_exit_0_with_a_summary(runner):
         main, ["validate", str(DATA / "scenarios"), str(DATA / "injects"), str(DATA / "scoring")]
     )
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == "1 scenario, 11 injects, 2 rubric sets: no problems"
+    assert result.output.strip() == "1 scenario, 12 injects, 2 rubric sets: no problems"
 
 
 def test_validate_prints_each_problem_and_exits_1(runner):
@@ -93,7 +93,7 @@ def test_list_json_shows_local_scenarios(runner, team_repo):
 def test_list_table(runner, team_repo):
     result = runner.invoke(main, ["list"])
     assert result.exit_code == 0
-    for words in ("id", "title", "kind", "duration", "injects", "roles", "good", "24h", "coordinator"):
+    for words in ("id", "title", "kind", "duration", "injects", "roles", "good", "74h", "coordinator"):
         assert words in result.output
 
 
@@ -109,7 +109,7 @@ def test_show_json_is_the_msel_in_time_order(runner):
     result = runner.invoke(main, ["show", str(GOOD), "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert data["scenario"] == "good" and data["seed"] == 7 and data["duration"] == "24h"
+    assert data["scenario"] == "good" and data["seed"] == 7 and data["duration"] == "74h"
     rows = data["injects"]
     assert [r["id"] for r in rows] == [
         "alert",

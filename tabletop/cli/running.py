@@ -125,7 +125,7 @@ def simulate(
         participants=script.participants,
         seed=run_seed,
         speed=speed,
-        mode="simulate",
+        mode="solo" if script.mode == "solo" else "simulate",
         team=team,
         scenario_path=_display(scenario_file),
     )

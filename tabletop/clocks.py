@@ -1,0 +1,134 @@
+"""When an expectation's clock starts and ends and which decisions count: one rule for engine and scorer.
+
+The README's "How a rehearsal is scored" states the rules; this module holds the parts the
+engine (branches on `missed:`, simulated teammates) and the scorer must compute alike:
+
+- `deadline`: anchor + `within`, whole days counted as business days with `business_days`.
+- `early_allowed`: the expectation's `early`, else its catalog action's.
+- `counts_for`: a decision at `t` counts for an expectation when it is at or before the
+  deadline and at or after the anchor (any time before the deadline when early is allowed).
+- `Anchors`: the moment each anchor happened, fed in time order. An anchor is the first
+  `start`, inject release, marker or recording of an action; when an expectation's deadline
+  passes with no decision that counts for it, its action (and the marker that action sets)
+  count as anchored at that deadline unless they already were: a skipped or late duty does
+  not postpone what follows from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Iterable
+
+from tabletop.model import Action, Expectation, Scenario
+from tabletop.timing import add_business_days
+
+
+def deadline(scenario: Scenario, expectation: Expectation, anchor: float) -> float:
+    """Anchor + `within`; whole days as business days from `starts_at` when `business_days` says so.
+
+    Without `starts_at` there is no calendar: business days are counted as calendar days (the
+    scorer says so in a warning; the validator requires `starts_at`).
+    """
+    return deadline_from(scenario.starts_at, expectation, anchor)
+
+
+def deadline_from(starts_at: datetime | None, expectation: Expectation, anchor: float) -> float:
+    """`deadline` for a scenario that starts at `starts_at` (None: no calendar)."""
+    if not expectation.business_days or starts_at is None:
+        return anchor + expectation.within
+    days, rest = divmod(expectation.within, 86400)
+    start = starts_at + timedelta(seconds=anchor)
+    due = add_business_days(start, days) + timedelta(seconds=rest)
+    return (due - starts_at).total_seconds()
+
+
+def early_allowed(expectation: Expectation, actions: dict[str, Action]) -> bool:
+    """Whether a decision before the anchor may meet `expectation` (its own `early`, else its action's)."""
+    if expectation.early is not None:
+        return expectation.early == "allowed"
+    action = actions.get(expectation.action)
+    return action is not None and action.early == "allowed"
+
+
+def counts_for(t: float, anchor: float, due: float, early: bool) -> bool:
+    """A decision at `t` counts for an expectation running from `anchor` to `due`."""
+    return t <= due and (early or t >= anchor)
+
+
+def anchor_key(expectation: Expectation) -> str:
+    """The anchor as a key: `start`, `inject:ID`, `action:ID` or `marker:NAME`."""
+    return expectation.after or "start"
+
+
+@dataclass
+class Started:
+    """An expectation whose clock has started: from `anchor` to `due`."""
+
+    expectation: Expectation
+    anchor: float
+    due: float
+    derived: bool = False
+    """True when the anchor is the deadline of a duty that was not done (not an event)."""
+
+
+@dataclass
+class Anchors:
+    """The anchors of a run as it unfolds; both the engine and the scorer feed it in time order.
+
+    `start(key, t)` records an anchor (the first time only) and returns the expectations it
+    starts; `check(started)` at the deadline says whether a decision counted for it, and when
+    none did returns the expectations started by the anchors that the missed duty implies.
+    """
+
+    scenario: Scenario
+    times: dict[str, float] = field(default_factory=dict)
+    derived: set[str] = field(default_factory=set)
+    decisions: dict[str, list[float]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.actions = self.scenario.action_map()
+        self.by_key: dict[str, list[Expectation]] = {}
+        for expectation in self.scenario.expectations:
+            self.by_key.setdefault(anchor_key(expectation), []).append(expectation)
+        self.early = {e.id: early_allowed(e, self.actions) for e in self.scenario.expectations}
+
+    def start(self, key: str, t: float, *, derived: bool = False) -> list[Started]:
+        """Anchor `key` at `t` unless it already is; the expectations this starts."""
+        if key in self.times:
+            return []
+        self.times[key] = t
+        if derived:
+            self.derived.add(key)
+        return [Started(e, t, deadline(self.scenario, e, t), derived) for e in self.by_key.get(key, ())]
+
+    def record(self, action: str, t: float) -> list[Started]:
+        """A decision of `action` at `t`: its first recording anchors `action:ID`."""
+        self.decisions.setdefault(action, []).append(t)
+        return self.start(f"action:{action}", t)
+
+    def done(self, started: Started) -> bool:
+        """Whether a decision recorded so far counts for the started expectation."""
+        early = self.early.get(started.expectation.id, False)
+        return any(
+            counts_for(t, started.anchor, started.due, early)
+            for t in self.decisions.get(started.expectation.action, ())
+        )
+
+    def check(self, started: Started) -> tuple[bool, list[Started]]:
+        """At the deadline: (missed?, expectations started by the anchors the missed duty implies)."""
+        if self.done(started):
+            return False, []
+        return True, self.implied(started.expectation.action, started.due)
+
+    def implied(self, action: str, t: float) -> list[Started]:
+        """A duty of `action` missed at `t`: `action:ID` and the marker it sets count from `t`."""
+        out = self.start(f"action:{action}", t, derived=True)
+        setter = self.actions.get(action)
+        if setter is not None and setter.sets_marker:
+            out += self.start(f"marker:{setter.sets_marker}", t, derived=True)
+        return out
+
+    def started_at(self, expectations: Iterable[Expectation]) -> dict[str, float]:
+        """Anchor times of the given expectations that have started (by id)."""
+        return {e.id: self.times[anchor_key(e)] for e in expectations if anchor_key(e) in self.times}

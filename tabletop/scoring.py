@@ -246,6 +246,8 @@ class ExpectationResult:
                 "delegated_by": self.delegated_by,
                 "delegation_seconds": _num(self.delegation_seconds),
                 "regime": self.regime,
+                "source": self.source,
+                "why": self.why,
                 "reason": self.reason,
                 "scope": self.scope,
                 "revised": [{"decision": d, "at": _num(t)} for d, t in self.revised],

@@ -196,7 +196,9 @@ async def test_trends_per_team_and_per_area(folder):
         trends = app.screen
         assert isinstance(trends, TrendsScreen)
         teams = {s.key: [p.value for p in s.points] for s in trends.plotted("team").series}
-        assert teams == {"blue": [1.0, 0.8], "red": [0.25], "solo: Sam": [0.875]}
+        # solo: Sam is scored on his own (coordinator) work and on bringing in the simulated DPO,
+        # which he never did: 5 of 7 weight
+        assert teams == {"blue": [1.0, 0.8], "red": [0.25], "solo: Sam": [0.7143]}
         assert trends.query_one("#table-team", DataTable).row_count == 3
         await pilot.press("2")
         await pilot.pause()
@@ -208,7 +210,7 @@ async def test_trends_per_team_and_per_area(folder):
         missed = trends.query_one("#table-missed", DataTable)
         assert missed.row_count == 3
         first = [getattr(c, "plain", c) for c in missed.get_row_at(0)]
-        assert first[0] == "suspected-breach" and first[1].startswith("record") and first[-1] == "100%"
+        assert first[0] == "suspected-breach" and first[1].startswith("solo-involve-dpo") and first[-1] == "100%"
 
 
 def test_breach_section_is_cut_from_the_draft():

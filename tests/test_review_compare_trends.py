@@ -188,7 +188,7 @@ def expected_record(folder: Path) -> dict[tuple[str, str], dict[str, int]]:
             continue
         data = card(path)
         for e in data["expectations"]:
-            if e["status"] in ("met", "late", "missed"):
+            if e["status"] in ("met", "late", "missed") and e.get("scope", "yours") == "yours":
                 slot = counts.setdefault((data["scenario"], e["id"]), {"met": 0, "late": 0, "missed": 0})
                 slot[e["status"]] += 1
     return counts
@@ -208,7 +208,8 @@ def test_what_keeps_being_missed_counts_the_scorers_statuses(folder):
     assert {(r["scenario"], r["expectation"]) for r in missed} == every_missed
     rates = [r["miss_rate"] for r in missed]
     assert rates == sorted(rates, reverse=True)
-    assert (missed[0]["scenario"], missed[0]["expectation"]) == ("suspected-breach", "record")
+    # the solo run never brought its simulated DPO in (the DPO's own "record" is the team's, unscored)
+    assert (missed[0]["scenario"], missed[0]["expectation"]) == ("suspected-breach", "solo-involve-dpo")
     code, out, _ = run("trends", str(folder), "--json", "--team", "red")
     assert {r["expectation"] for r in json.loads(out)["most_missed"]} == {"declare", "ico"}
 

@@ -1,4 +1,4 @@
-"""`tabletop score` and `tabletop report`: the scorecard of a transcript (or a folder of them) and the post-mortem draft."""
+"""`tabletop score` and `tabletop report`: scorecards of transcripts and the post-mortem draft."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 STATUS_STYLE = {"met": "green", "late": "yellow", "missed": "red", "open": "cyan", "not_applicable": "dim"}
-RATING_STYLE = {"P": "bold green", "S": "green", "M": "yellow", "U": "bold red"}
+RATING_STYLE = {"P": "bold green", "S": "green", "M": "yellow", "U": "bold red", "-": "dim"}
 
 
 def _fail(message: str) -> None:
@@ -47,19 +47,45 @@ def _when(seconds: float | None) -> str:
     return "" if seconds is None else format_offset(seconds)
 
 
+def card_heading(card: Any) -> list[str]:
+    """The lines every scorecard opens with: score and rating, coverage, conditions, caps."""
+    from tabletop.scoring import RATING_NAMES, RULES_VERSION, conditions_text
+
+    first = f"Score {card.score_text()}  {card.rating} {RATING_NAMES[card.rating]}"
+    first += f"   {card.passed} of {card.applicable} scored expectations passed"
+    coverage = card.coverage
+    lines = [first]
+    if coverage is None:
+        lines.append("Coverage: nothing was due yet")
+    else:
+        open_count = len([r for r in card.yours() if r.status == "open"])
+        lines.append(
+            f"Coverage {coverage:.0%} of the expected weight scored"
+            + (f" ({open_count} open, not scored)" if open_count else "")
+        )
+    who = f"; scored: {card.solo_role} plus bringing in the simulated team" if card.solo_role else ""
+    lines.append(
+        f"Conditions: {conditions_text(card.conditions)}{who}; rules version {card.rules_version}"
+        + (f" (scored with {RULES_VERSION})" if card.rules_version != RULES_VERSION else "")
+    )
+    lines.extend(f"Capped: {cap.text}" for cap in card.caps)
+    return lines
+
+
 def _print_card(console: Console, path: Path, scenario: Any, card: Any, warnings: list[str]) -> None:
     from tabletop.scoring import RATING_NAMES, bands_text
 
     head = Text()
     head.append(f"{scenario.title}", style="bold")
     head.append(f"  ({scenario.id}, {path.name})\n", style="dim")
-    head.append(f"Score {card.score:.0%}  ", style="bold")
+    first, *rest = card_heading(card)
+    head.append(f"Score {card.score_text()}  ", style="bold")
     head.append(f" {card.rating} ", style=f"reverse {RATING_STYLE[card.rating]}")
-    head.append(
-        f" {RATING_NAMES[card.rating]}   {card.passed} of {card.applicable} applicable expectations passed"
-    )
+    head.append(first.split(f" {card.rating} ", 1)[1] if f" {card.rating} " in first else "")
     if card.until is not None:
         head.append(f"   live at {_when(card.until)}", style="cyan")
+    for line in rest:
+        head.append("\n" + line, style="yellow" if line.startswith("Capped") else "dim")
     console.print(head)
 
     narrow = console.width < 110  # fold Due/Done and Status/Credit into one column each
@@ -79,13 +105,45 @@ def _print_card(console: Console, path: Path, scenario: Any, card: Any, warnings
         table.add_column("Status", ratio=1, min_width=12, overflow="fold")
         table.add_column("Credit", justify="right", no_wrap=True)
     table.add_column("Why", ratio=3, style="dim", overflow="fold")
-    for result in card.expectations:
+    _expectation_rows(table, scenario, card.yours(), narrow)
+    console.print(table)
+    if card.teammates():
+        team = Table(
+            title="Your simulated team's own work (shown, never in your score)",
+            title_justify="left",
+            expand=True,
+            show_lines=console.width < 120,
+        )
+        for column in table.columns:
+            team.add_column(column.header, ratio=column.ratio, overflow="fold", min_width=column.min_width)
+        _expectation_rows(team, scenario, card.teammates(), narrow)
+        console.print(team)
+
+    areas = Table(title=f"Capabilities (HSEEP: {bands_text()})", title_justify="left")
+    areas.add_column("Area")
+    areas.add_column("Ratio", justify="right")
+    areas.add_column("Rating")
+    for area, ratio in card.areas.items():
+        letter = card.ratings[area]
+        areas.add_row(
+            area.replace("_", " "),
+            f"{ratio:.0%}",
+            Text(f"{letter} {RATING_NAMES[letter]}", style=RATING_STYLE[letter]),
+        )
+    console.print(areas)
+    _print_rest(console, card, warnings)
+
+
+def _expectation_rows(table: Table, scenario: Any, results: list[Any], narrow: bool) -> None:
+    for result in results:
         done = _when(result.done_at)
         if result.by:
             done += f" {scenario.role_title(result.by)}"
         if result.delegated_by:
             done += f" (delegated by {scenario.role_title(result.delegated_by)})"
         status = Text(result.status.replace("_", " "), style=STATUS_STYLE.get(result.status, ""))
+        if result.revised:
+            status.append(f"\nrevised {len(result.revised)}x", style="dim")
         if result.flags:
             status.append("\n" + "\n".join(result.flags), style="yellow")
         owner = "any role" if result.owner == "any" else scenario.role_title(result.owner)
@@ -105,21 +163,9 @@ def _print_card(console: Console, path: Path, scenario: Any, card: Any, warnings
             table.add_row(title, when, status, result.reason)
         else:
             table.add_row(title, _when(result.deadline), done, status, credit, result.reason)
-    console.print(table)
 
-    areas = Table(title=f"Capabilities (HSEEP: {bands_text()})", title_justify="left")
-    areas.add_column("Area")
-    areas.add_column("Ratio", justify="right")
-    areas.add_column("Rating")
-    for area, ratio in card.areas.items():
-        letter = card.ratings[area]
-        areas.add_row(
-            area.replace("_", " "),
-            f"{ratio:.0%}",
-            Text(f"{letter} {RATING_NAMES[letter]}", style=RATING_STYLE[letter]),
-        )
-    console.print(areas)
 
+def _print_rest(console: Console, card: Any, warnings: list[str]) -> None:
     if card.clocks:
         clocks = Table(title="Notification clocks", title_justify="left", expand=True)
         for column in ("Clock", "Source", "From", "Due", "Done", "Result"):
@@ -157,6 +203,8 @@ def _score_folder(folder: Path, as_json: bool, workers: int | None) -> int:
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from tabletop.scoring import conditions_text
+
     paths = [str(p) for p in _transcripts_in(folder)]
     if not paths:
         _fail(f"{folder}: no transcripts (*.jsonl) in this folder")
@@ -191,28 +239,48 @@ def _score_folder(folder: Path, as_json: bool, workers: int | None) -> int:
     table = Table(title=f"{len(results)} transcripts in {folder}", title_justify="left")
     table.add_column("Transcript", no_wrap=True)
     table.add_column("Scenario", overflow="fold")
-    for column in ("Score", "Rating", "Passed", "Findings"):
+    for column in ("Score", "Rating", "Passed", "Coverage", "Findings"):
         table.add_column(column, justify="left" if column == "Rating" else "right", no_wrap=True)
     table.add_column("Notes", overflow="fold", ratio=1)
     for result in results:
         name = os.path.relpath(result["path"], folder)
         if "error" in result:
-            table.add_row(name, "", "", "", "", "", Text(result["error"], style="red"))
+            table.add_row(name, "", "", "", "", "", "", Text(result["error"], style="red"))
             continue
+        coverage = result.get("coverage")
         table.add_row(
             name,
             result["scenario"],
-            f"{result['score']:.0%}",
-            Text(result["rating"], style=RATING_STYLE[result["rating"]]),
+            f"{result['score']:.0%}" if result.get("rated", True) else "not rated",
+            Text(result["rating"], style=RATING_STYLE.get(result["rating"], "")),
             f"{result['passed']}/{result['applicable']}",
+            f"{coverage:.0%}" if coverage is not None else "-",
             str(len(result["findings"])),
-            Text("; ".join(result["warnings"]), style="yellow"),
+            Text(conditions_text(result.get("conditions")) + "".join(f"; {w}" for w in result["warnings"])),
         )
     console.print(table)
-    scored = [r for r in results if "error" not in r]
+    scored = [r for r in results if "error" not in r and r.get("rated", True)]
     if scored:
         mean = sum(r["score"] for r in scored) / len(scored)
-        console.print(f"mean score {mean:.0%} over {len(scored)} scored; {len(broken)} could not be scored")
+        console.print(
+            f"mean score {mean:.0%} over {len(scored)} rated; {len(broken)} could not be scored",
+            highlight=False,
+        )
+    kinds = {conditions_text(r.get("conditions")) for r in scored}
+    if len(kinds) > 1:
+        console.print(
+            f"[yellow]warning:[/yellow] these runs were played under different conditions "
+            f"({'; '.join(sorted(kinds))}): compare like with like",
+            highlight=False,
+        )
+    versions = {r.get("rules_version") for r in scored}
+    if len(versions) > 1:
+        console.print(
+            "[yellow]warning:[/yellow] these runs were played under different scoring rules versions "
+            f"({', '.join(str(v) for v in sorted(v for v in versions if v is not None))}); all are scored "
+            "with this tool's rules",
+            highlight=False,
+        )
     return 1 if broken else 0
 
 

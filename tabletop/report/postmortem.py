@@ -18,9 +18,12 @@ from tabletop.scoring import (
     LATE,
     MET,
     MISSED,
+    OPEN,
     RATING_NAMES,
+    RULES_VERSION,
     Scorecard,
     bands_text,
+    conditions_text,
 )
 from tabletop.timing import TimeFormatError, format_duration, format_offset, parse_duration, sim_datetime
 
@@ -232,6 +235,10 @@ class PostMortem:
     warnings: tuple[str, ...] = field(default=())
     link: str = ""
     scorecard: dict[str, Any] = field(default_factory=dict)
+    score_text: str = ""
+    coverage: str = ""
+    conditions: str = ""
+    caps: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -1008,11 +1015,12 @@ def build_postmortem(
     ico = _ico(run)
     breach = _breach_record(run, risks, link)
     headline = [
-        f"Score {card.score:.0%} ({card.rating}: {RATING_NAMES[card.rating].lower()}); "
+        f"Score {card.score_text()} ({card.rating}: {RATING_NAMES[card.rating].lower()}); "
         f"{card.passed} of {card.applicable} applicable expectations passed.",
     ]
-    missed = len(card.by_status(MISSED))
-    late = len(card.by_status(LATE))
+    headline.extend(f"Rating capped: {cap.text}." for cap in card.caps)
+    missed = len([r for r in card.yours() if r.status == MISSED])
+    late = len([r for r in card.yours() if r.status == LATE])
     if missed or late:
         headline.append(f"{missed} missed and {late} late.")
     if card.findings:
@@ -1095,4 +1103,29 @@ def build_postmortem(
         warnings=tuple(dict.fromkeys([*warnings, *card.warnings])),
         link=link,
         scorecard=card.to_json(),
+        score_text=card.score_text(),
+        coverage=_coverage_text(card),
+        conditions=_conditions_text(card),
+        caps=tuple(cap.text for cap in card.caps),
     )
+
+
+def _coverage_text(card: Scorecard) -> str:
+    coverage = card.coverage
+    if coverage is None:
+        return "nothing was due"
+    opened = [r for r in card.yours() if r.status == OPEN]
+    return f"{coverage:.0%} of the expected weight scored" + (
+        f"; {len(opened)} open when the session was ended, not scored" if opened else ""
+    )
+
+
+def _conditions_text(card: Scorecard) -> str:
+    text = f"{conditions_text(card.conditions)}; scoring rules version {card.rules_version}"
+    if card.rules_version != RULES_VERSION:
+        text += f" (scored with version {RULES_VERSION})"
+    if card.solo_role:
+        text += (
+            f"; solo: the {card.solo_role.replace('_', ' ')}'s own work and bringing in the simulated team"
+        )
+    return text

@@ -295,6 +295,7 @@ def make_console(
                 mode=mode,
                 solo_role=role if mode == "solo" else None,
                 scenario_path=scenario_path,
+                hints=hints and mode == "solo",
             )
         except ValueError as error:
             writer.close()

@@ -161,7 +161,8 @@ class TranscriptScreen(Screen):
         text.append(f" · {', '.join(e.participants) or 'no participants'}\n")
         text.append(
             f"score {fmt.score_text(e.score)} · passed {fmt.passed_text(e.passed, e.applicable)}"
-            f" · sim time {fmt.duration_text(e.duration)} · integrity "
+            f" · coverage {fmt.score_text(e.coverage)} · played {e.conditions or 'not recorded'}"
+            f" (rules v{e.rules_version or '?'}) · sim time {fmt.duration_text(e.duration)} · integrity "
         )
         text.append(fmt.integrity_text(e.integrity), style="green" if e.integrity == "ok" else "bold red")
         if e.problem:

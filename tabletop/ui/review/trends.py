@@ -168,11 +168,14 @@ class TrendsScreen(Screen):
         excluded = self.results[BY_TEAM].excluded
         if not excluded:
             kept = len(self.entries)
-            return Text(f"{kept} transcripts, all with an intact hash chain.", style="dim")
-        text = Text(f"Left out of the trends ({len(excluded)}): ", style="bold red")
-        text.append(", ".join(f"{e.path} ({fmt.integrity_text(e.integrity)})" for e in excluded[:6]))
-        if len(excluded) > 6:
-            text.append(f", … {len(excluded) - 6} more")
+            text = Text(f"{kept} transcripts, all with an intact hash chain.", style="dim")
+        else:
+            text = Text(f"Left out of the trends ({len(excluded)}): ", style="bold red")
+            text.append(", ".join(f"{e.path} ({fmt.integrity_text(e.integrity)})" for e in excluded[:6]))
+            if len(excluded) > 6:
+                text.append(f", … {len(excluded) - 6} more")
+        for warning in self.results[BY_TEAM].warnings:
+            text.append(f"\nWarning: {warning}: compare like with like.", style="yellow")
         return text
 
     def action_tab(self, tab: str) -> None:

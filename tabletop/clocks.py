@@ -11,7 +11,9 @@ engine (branches on `missed:`, simulated teammates) and the scorer must compute 
   `start`, inject release, marker or recording of an action; when an expectation's deadline
   passes with no decision that counts for it, its action (and the marker that action sets)
   count as anchored at that deadline unless they already were: a skipped or late duty does
-  not postpone what follows from it.
+  not postpone what follows from it. A *premature* decision (one of an action some
+  expectation calls for, made before any of them started, none allowing early action)
+  anchors nothing and sets no marker: it counts for nothing but its finding.
 """
 
 from __future__ import annotations
@@ -92,6 +94,9 @@ class Anchors:
         for expectation in self.scenario.expectations:
             self.by_key.setdefault(anchor_key(expectation), []).append(expectation)
         self.early = {e.id: early_allowed(e, self.actions) for e in self.scenario.expectations}
+        self.expected: dict[str, list[Expectation]] = {}
+        for expectation in self.scenario.expectations:
+            self.expected.setdefault(expectation.action, []).append(expectation)
 
     def start(self, key: str, t: float, *, derived: bool = False) -> list[Started]:
         """Anchor `key` at `t` unless it already is; the expectations this starts."""
@@ -106,6 +111,36 @@ class Anchors:
         """A decision of `action` at `t`: its first recording anchors `action:ID`."""
         self.decisions.setdefault(action, []).append(t)
         return self.start(f"action:{action}", t)
+
+    def premature(self, action: str, t: float) -> bool:
+        """Whether a decision of `action` at `t` comes before anything called for it.
+
+        True when some expectation calls for the action, none of them had started by `t`,
+        and neither they nor the catalog entry allow early action.
+        """
+        wanted = self.expected.get(action)
+        if not wanted:
+            return False
+        entry = self.actions.get(action)
+        if entry is not None and entry.early == "allowed":
+            return False
+        if any(self.early[e.id] for e in wanted):
+            return False
+        return not any(anchor_key(e) in self.times and self.times[anchor_key(e)] <= t for e in wanted)
+
+    def decision(self, action: str, t: float) -> tuple[bool, list[Started]]:
+        """A decision recorded at `t`: (premature?, the expectations it starts).
+
+        A timely decision anchors `action:ID` and the marker its action sets; a premature one
+        neither.
+        """
+        if self.premature(action, t):
+            return True, []
+        started = self.record(action, t)
+        entry = self.actions.get(action)
+        if entry is not None and entry.sets_marker:
+            started += self.start(f"marker:{entry.sets_marker}", t)
+        return False, started
 
     def done(self, started: Started) -> bool:
         """Whether a decision recorded so far counts for the started expectation."""

@@ -974,6 +974,7 @@ class Session:
         """Bring the session's state in line with one recorded event (live and on resume)."""
         kind = record["type"]
         t = float(record["t"])
+        premature = False
         if kind == ev.SESSION_STARTED:
             self._started = True
             for inject in self.scenario.injects:
@@ -996,6 +997,8 @@ class Session:
                 self._push(t, PRIO_NOW, ("jump", inject_id, float(inject.advance_to)))
             self._fire("after", inject_id, t)
             self._begin(self._clocks.start(f"inject:{inject_id}", t))
+            for marker in inject.marks:
+                self._begin(self._clocks.start(f"marker:{marker}", t))
         elif kind == ev.DECISION:
             action_id = record["action"]
             delegation = record.get("delegation")
@@ -1007,7 +1010,8 @@ class Session:
             if action_id not in self._done:
                 self._done[action_id] = t
                 self._fire("done", action_id, t)
-            self._begin(self._clocks.record(action_id, t))
+            premature, started = self._clocks.decision(action_id, t)
+            self._begin(started)
             for waiting in self._waiting.pop(action_id, ()):
                 self._push(t, PRIO_DELEGATE, ("teammate", waiting))
             action = self._actions.get(action_id)
@@ -1040,6 +1044,7 @@ class Session:
             if name not in self._markers:
                 self._markers[name] = t
                 self._fire("marker", name, t)
+            if not str(record.get("source") or "").startswith("action:"):
                 self._begin(self._clocks.start(f"marker:{name}", t))
         elif kind == ev.CLOCK:
             if record.get("op") == "jump" and record.get("inject"):
@@ -1075,7 +1080,7 @@ class Session:
                 self._participants = people
         elif kind == ev.SESSION_ENDED:
             self._ended = True
-        if self.solo_role is not None and kind in (ev.DECISION, ev.DELEGATION):
+        if self.solo_role is not None and kind in (ev.DECISION, ev.DELEGATION) and not premature:
             for role in teammates.involved_roles(self.scenario, record, self.solo_role):
                 if role not in self._involved and self.is_simulated(role):
                     self._involved[role] = t

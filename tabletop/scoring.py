@@ -39,6 +39,8 @@ scored" states them; `tabletop.clocks` holds the parts the engine applies alike.
    without a rationale (1); a `premature` decision (1): one of an action that some
    expectation calls for, made when none of that action's expectations had started and none
    allows early action (a media statement before anyone asked, closing before the wrap-up).
+   A premature decision counts for nothing else: it anchors nothing, sets no marker, meets
+   no `requires` and, in solo practice, brings in no teammate.
 8. score = (sum of weight x credit - sum of penalties) / sum of weight, over the scored
    expectations (met, late, missed), kept within [0, 1]. `coverage` = scored weight /
    (scored weight + open weight). With no scored weight the run is "not rated" (score 0 in
@@ -443,6 +445,7 @@ class _Decision:
     index: int
     t: float
     event: dict[str, Any]
+    premature: bool = False
 
     @property
     def role(self) -> str:
@@ -594,28 +597,29 @@ def score(scenario: Scenario, events: Iterable[dict[str, Any]], *, until: float 
         kind = event.get("type")
         if kind == ev.DECISION:
             action_id = _str(event.get("action"))
-            decision = _Decision(index, t, event)
+            premature, begun = anchors.decision(action_id, t)
+            decision = _Decision(index, t, event, premature)
             decisions.setdefault(action_id, []).append(decision)
             all_decisions.append(decision)
-            begin(anchors.record(action_id, t))
-            action = actions.get(action_id)
-            if action is not None and action.sets_marker:
-                begin(anchors.start(f"marker:{action.sets_marker}", t))
+            begin(begun)
         elif kind == ev.INJECT_RELEASED:
             inject_id = _str(event.get("inject"))
             begin(anchors.start(f"inject:{inject_id}", t))
             for name in inject_marks.get(inject_id, ()):
                 begin(anchors.start(f"marker:{name}", t))
         elif kind == ev.MARKER_SET:
+            # a marker set by a decision is taken from the decision itself (a premature one sets none)
             name = _str(event.get("marker"))
-            if name:
+            if name and not _str(event.get("source")).startswith("action:"):
                 begin(anchors.start(f"marker:{name}", t))
         elif kind == ev.FACILITATOR and event.get("op") == "skip":
             skipped.add(_str(event.get("inject")))
         elif kind == ev.SESSION_ENDED:
             ended = True
             end_reason = _str(event.get("reason"))
-        if solo_role is not None:
+        if solo_role is not None and not (
+            kind == ev.DECISION and decisions[_str(event.get("action"))][-1].premature
+        ):
             for role in involved_roles(scenario, event, solo_role):
                 involved.setdefault(role, t)
 
@@ -804,7 +808,7 @@ def _evaluate(run: _Context, expectation: Expectation) -> ExpectationResult:
         flags.append(WRONG_OWNER)
         notes.append(f"done by {role or 'no role'}, expected {owner}")
     for required in expectation.requires:
-        if not any(d.index < graded.index for d in run.decisions.get(required, ())):
+        if not any(d.index < graded.index and not d.premature for d in run.decisions.get(required, ())):
             flags.append(OUT_OF_ORDER)
             notes.append(f"{required} not recorded before it")
             break
@@ -999,14 +1003,9 @@ def _findings(
                         **common,
                     )
                 )
-        wanted = expected.get(action_id)
-        if not wanted or (action is not None and action.early == "allowed"):
+        if not decision.premature:
             continue
-        if any(early_allowed(e, run.actions) for e in wanted):
-            continue
-        begun = [run.anchors.times.get(anchor_key(e)) for e in wanted]
-        if any(a is not None and a <= t for a in begun):
-            continue
+        wanted = expected[action_id]
         first = min(wanted, key=lambda e: run.anchors.times.get(anchor_key(e), float("inf")))
         findings.append(
             Finding(

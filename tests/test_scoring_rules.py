@@ -509,3 +509,37 @@ def test_a_run_played_under_older_rules_says_its_number_is_computed_under_these(
     )
     assert json.loads(path.read_text().splitlines()[0])["rules_version"] is None
     assert read_run(path).scenario == scn
+
+
+def test_a_premature_decision_starts_no_clock_and_unlocks_nothing():
+    # confirming awareness at minute one does not open the 72-hour window for decisions made
+    # before the facts arrive: the premature confirmation anchors nothing and sets no marker
+    exps = [
+        {
+            "id": "confirm",
+            "action": "confirm_personal_data_breach",
+            "after": "inject:forensics",
+            "within": "1h",
+            "weight": 2,
+        },
+        {"id": "ico", "action": "ico_decision", "after": "marker:aware", "within": "72h", "weight": 3},
+        {"id": "notify", "action": "notify_ico", "within": "80h", "requires": ["ico_decision"]},
+    ]
+    injects = [{"id": "alert"}, {"id": "forensics", "at": 3600, "marks": ["aware"]}]
+    scn = scenario(expectations=exps, injects=injects, duration="80h")
+    events = [
+        decision(60, "confirm_personal_data_breach", role="dpo", rationale="sure"),
+        marker(60, "aware", source="action:confirm_personal_data_breach"),  # what the engine records
+        ico(60, "notify"),
+        decision(120, "notify_ico", role="dpo"),
+        released(3600, "forensics"),
+        ended(80 * 3600),
+    ]
+    card = score(scn, events)
+    assert [(r.id, r.status, r.anchor) for r in card.expectations] == [
+        ("confirm", "missed", 3600),
+        ("ico", "missed", 3600),
+        ("notify", "met", 0),
+    ]
+    assert card.result("notify").flags == ("out_of_order",)  # a premature decision satisfies no requirement
+    assert [f.id for f in card.findings] == [PREMATURE_FINDING, PREMATURE_FINDING]

@@ -119,8 +119,7 @@ class Comparison:
     def warnings(self) -> tuple[str, ...]:
         """Why the two numbers may not be like for like: other conditions, other rules."""
         return unlike(
-            (self.a.path, self.a.conditions, self.a.rules_version),
-            (self.b.path, self.b.conditions, self.b.rules_version),
+            ("A", self.a.conditions, self.a.rules_version), ("B", self.b.conditions, self.b.rules_version)
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -158,20 +157,20 @@ def side_of(entry: TranscriptEntry, card: Mapping[str, Any]) -> Side:
 
 
 def unlike(*runs: tuple[str, str, int]) -> tuple[str, ...]:
-    """Warnings when runs (path, conditions, rules version) were not played alike."""
+    """Warnings when runs (label, conditions, rules version) were not played alike."""
     out: list[str] = []
     conditions = {c for _, c, _ in runs if c}
     if len(conditions) > 1:
         out.append(
             "played under different conditions ("
-            + "; ".join(f"{path}: {c}" for path, c, _ in runs)
+            + "; ".join(f"{label}: {c or 'not recorded'}" for label, c, _ in runs)
             + "): solo and team, hints and speed change what a score means"
         )
     versions = {v for _, _, v in runs if v}
     if len(versions) > 1:
         out.append(
             "played under different scoring rules versions ("
-            + ", ".join(f"{path}: {v}" for path, _, v in runs)
+            + ", ".join(f"{label}: {v}" for label, _, v in runs)
             + "); both are scored with this tool's rules"
         )
     return tuple(out)

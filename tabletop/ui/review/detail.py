@@ -219,6 +219,13 @@ class TranscriptScreen(Screen):
             text.append(f"{fmt.score_text(ratio)} {letter}   ", style=_rating_style(letter))
         if card.get("rating_bands"):
             text.append(f"\nHSEEP ratings: {card['rating_bands']}", style="dim")
+        for cap in card.get("caps") or ():
+            text.append(f"\nCapped: {cap.get('text', '')}", style="yellow")
+        if card.get("solo_role"):
+            text.append(
+                "\nSolo: rows owned by a simulated teammate (owner marked 'team') are shown, never scored.",
+                style="dim",
+            )
         self.query_one("#areas", Static).update(text)
         table = self.query_one("#expectations", DataTable)
         table.clear()
@@ -227,7 +234,7 @@ class TranscriptScreen(Screen):
             table.add_row(
                 f"{row.get('id')} · {row.get('title') or row.get('action')}",
                 fmt.area_label(row.get("area") or ""),
-                row.get("owner") or "",
+                (row.get("owner") or "") + (" (team)" if row.get("scope") == "teammates" else ""),
                 Text(fmt.status_text(status), style=STATUS_STYLE.get(status, "")),
                 ", ".join(row.get("flags") or ()),
                 Text(fmt.score_text(row.get("credit")), justify="right"),

@@ -174,8 +174,11 @@ class TrendsScreen(Screen):
             text.append(", ".join(f"{e.path} ({fmt.integrity_text(e.integrity)})" for e in excluded[:6]))
             if len(excluded) > 6:
                 text.append(f", … {len(excluded) - 6} more")
-        for warning in self.results[BY_TEAM].warnings:
+        warnings = dict.fromkeys(w for result in self.results.values() for w in result.warnings)
+        for warning in list(warnings)[:3]:
             text.append(f"\nWarning: {warning}: compare like with like.", style="yellow")
+        if len(warnings) > 3:
+            text.append(f"\n… and {len(warnings) - 3} more lines mix unlike runs.", style="yellow")
         return text
 
     def action_tab(self, tab: str) -> None:

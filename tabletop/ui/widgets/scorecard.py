@@ -69,9 +69,7 @@ class LiveScorecard(Static):
             status = row.get("status", "")
             if status == "not_applicable":
                 continue
-            label = Text(
-                row_title(self.scenario, row), overflow="ellipsis", no_wrap=True
-            )
+            label = Text(row_title(self.scenario, row), overflow="ellipsis", no_wrap=True)
             if status in DONE:
                 right = Text(status, style=STATUS_STYLE.get(status, ""))
             elif row.get("deadline") is not None:

@@ -37,6 +37,7 @@ def _e(id: str, action: str, within: str, title: str, **extra: Any) -> dict[str,
 KIND_SPECS: dict[str, dict[str, Any]] = {
     "tabletop": {
         "summary": "A suspected personal data breach: detection, assessment, the notification decisions.",
+        "jump": "day 4 09:00",  # the 72-hour clocks fall due on day 4
         "roles": ["coordinator", "technical_lead", "comms_owner", "dpo"],
         "regimes": ["uk_gdpr"],
         "rubric": ["coordination", "breach"],
@@ -409,7 +410,7 @@ KIND_SPECS: dict[str, dict[str, Any]] = {
             ],
         },
         "done_action": "log_subject_request",
-        "jump": "day 20 09:00",
+        "jump": "day 31 09:00",  # the one-month clock falls due on day 31
         "wrap": [
             _e(
                 "answered",

@@ -325,7 +325,7 @@ def check_scenario(draft: "Draft") -> list[Problem]:
     # timing and reachability -----------------------------------------------------------------------
     end = None
     if draft.duration is not None:
-        end = draft.duration  # the sim time covered from the start, time jumps included
+        end = draft.duration  # `model.session_end` on a draft: duration, time jumps included
         for located in draft.injects:
             inject = located.item
             if inject.when is None and inject.at > end:

@@ -33,14 +33,13 @@ import logging
 import math
 import threading
 from dataclasses import asdict, dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterable, Literal
 
 from tabletop import __version__
 from tabletop import events as ev
-from tabletop.model import CHANNELS, Action, Expectation, Inject, Scenario
-from tabletop.timing import TimeFormatError, add_business_days, format_offset, parse_duration
+from tabletop.model import CHANNELS, Action, Expectation, Inject, Scenario, expectation_deadline, session_end
+from tabletop.timing import TimeFormatError, format_offset, parse_duration
 from tabletop.transcript import TranscriptError, TranscriptWriter, canonical, utc_now
 
 log = logging.getLogger(__name__)
@@ -159,24 +158,6 @@ def check_decision(scenario: Scenario, action: str, fields: dict[str, Any] | Non
     if problem:
         return [problem]
     return check_fields(scenario.action(action), fields)
-
-
-def expectation_deadline(scenario: Scenario, expectation: Expectation, anchor: float) -> float:
-    """Anchor + within, counting business days when the expectation says so (needs starts_at)."""
-    if not expectation.business_days or scenario.starts_at is None:
-        return anchor + expectation.within
-    days, rest = divmod(expectation.within, 86400)
-    start = scenario.starts_at + timedelta(seconds=anchor)
-    due = add_business_days(start, days) + timedelta(seconds=rest)
-    return (due - scenario.starts_at).total_seconds()
-
-
-def session_end(scenario: Scenario) -> int:
-    """The sim second a session ends: T+`duration`, time jumps included.
-
-    The same rule as `tabletop.loader.scenario_end` (the loader checks inject times against it).
-    """
-    return scenario.duration
 
 
 def scenario_digest(scenario: Scenario, path: str | Path | None) -> str:

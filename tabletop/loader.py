@@ -43,7 +43,6 @@ __all__ = [
     "load_catalog",
     "load_scenario",
     "resolve_scenario",
-    "scenario_end",
     "scenario_sha256",
     "validate_paths",
     "Validation",
@@ -172,13 +171,6 @@ def find_scenario(name: str | Path) -> Path:
     else:
         message = f"no scenario with id {text!r}{did_you_mean(text, known)}; known: {', '.join(sorted(set(known))) or 'none'}"
     raise ScenarioError([Problem(text, 0, 0, "scenario", message)])
-
-
-def scenario_end(scenario: Scenario) -> int:
-    """The sim second the scenario ends: `duration` is the sim time covered from the start,
-    the time that `advance_to` jumps skip included (as authors write it: starts 08:40,
-    `duration: 27h30m` ends on day 2 at 12:10)."""
-    return scenario.duration
 
 
 # --- the inject library -----------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -14,7 +14,7 @@ from pydantic import (
     model_validator,
 )
 
-from tabletop.timing import parse_duration
+from tabletop.timing import add_business_days, parse_duration
 
 Seconds = Annotated[int, BeforeValidator(parse_duration)]
 """A duration: authored as `30m`, `1h30m`, `72h`; held as whole seconds."""
@@ -423,3 +423,31 @@ class Scenario(Strict):
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Scenario":
         return cls.model_validate(data)
+
+
+# --- rules every part of the tool applies the same way --------------------------------------
+
+
+def session_end(scenario: Scenario) -> int:
+    """The sim second a session of `scenario` ends: T+`duration`.
+
+    `duration` is the sim time covered from the start, the time that `advance_to` jumps skip
+    included (as authors write it: starts 08:40, `duration: 27h30m` ends on day 2 at 12:10).
+    The engine ends sessions here, the loader and scripts check times against it.
+    """
+    return scenario.duration
+
+
+def expectation_deadline(scenario: Scenario, expectation: Expectation, anchor: float) -> float:
+    """When `expectation` falls due: its anchor's time plus `within`.
+
+    With `business_days` the whole days of `within` count Monday to Friday from the
+    scenario's `starts_at` (the rest of `within` is added as it is); without a `starts_at`
+    they count as calendar days. The engine schedules branches on it and scoring grades on it.
+    """
+    if not expectation.business_days or scenario.starts_at is None:
+        return anchor + expectation.within
+    days, rest = divmod(expectation.within, 86400)
+    start = scenario.starts_at + timedelta(seconds=anchor)
+    due = add_business_days(start, days) + timedelta(seconds=rest)
+    return (due - scenario.starts_at).total_seconds()

@@ -45,13 +45,12 @@ import hashlib
 import json
 import pickle
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, Iterable
 
 from tabletop import events as ev
-from tabletop.model import Action, Expectation, Scenario
-from tabletop.timing import add_business_days, format_duration, format_offset
+from tabletop.model import Action, Expectation, Scenario, expectation_deadline
+from tabletop.timing import format_duration, format_offset
 
 MET, LATE, MISSED, NOT_APPLICABLE, OPEN = "met", "late", "missed", "not_applicable", "open"
 STATUSES = (MET, LATE, MISSED, OPEN, NOT_APPLICABLE)
@@ -345,20 +344,16 @@ def _same_value(expected: Any, received: Any) -> bool:
 
 
 def _deadline(scenario: Scenario, expectation: Expectation, anchor: float, warnings: list[str]) -> float:
-    if not expectation.business_days:
-        return anchor + expectation.within
-    days, rest = divmod(expectation.within, 86400)
-    if scenario.starts_at is None:
+    """The expectation's deadline (`model.expectation_deadline`), warning once where business
+    days are counted as calendar days for want of a `starts_at`."""
+    if expectation.business_days and scenario.starts_at is None:
         message = (
             f"expectation {expectation.id!r} counts business days but the scenario has no "
             "starts_at: counted as calendar days"
         )
         if message not in warnings:
             warnings.append(message)
-        return anchor + expectation.within
-    start = scenario.starts_at + timedelta(seconds=anchor)
-    due = add_business_days(start, days) + timedelta(seconds=rest)
-    return (due - scenario.starts_at).total_seconds()
+    return expectation_deadline(scenario, expectation, anchor)
 
 
 def _anchor_text(expectation: Expectation) -> str:

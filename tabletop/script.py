@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tabletop.engine import Participant, Session, check_action, check_fields, session_end
-from tabletop.model import Scenario
+from tabletop.engine import Participant, Session, check_action, check_fields
+from tabletop.model import Scenario, session_end
 from tabletop.timing import TimeFormatError, format_offset, parse_at, parse_duration
 from tabletop.yamlsource import SourceDoc, YamlSyntaxError, display_path, read_yaml
 

@@ -15,8 +15,8 @@ from factories import (
 )
 
 from tabletop.clock import ScaledClock, VirtualClock
-from tabletop.engine import Participant, Rejected, Session, session_end
-from tabletop.model import Scenario
+from tabletop.engine import Participant, Rejected, Session
+from tabletop.model import Scenario, session_end
 from tabletop.transcript import verify_transcript
 
 

@@ -253,12 +253,3 @@ def test_resume_after_a_crash_gives_the_same_run(tmp_path):
     assert resumed == comparable(full, drop)
     again = simulate("--resume", crashed, "--script", GOOD)
     assert again.exit_code == 1 and "already ended" in again.output
-
-
-def test_sessions_end_where_the_loader_says_scenarios_end():
-    from tabletop.engine import session_end
-    from tabletop.loader import scenario_end
-
-    for path in sorted((ROOT / "scenarios").glob("*.yaml")):
-        scenario = load_scenario(path)
-        assert session_end(scenario) == scenario_end(scenario), path.name

@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tabletop.report import build_postmortem, render_report  # noqa: E402
-from tabletop.scoring import read_run, score  # noqa: E402
+from tabletop.scoring import score  # noqa: E402
+from tabletop.transcript import read_run  # noqa: E402
 
 SAMPLES = sorted((ROOT / "transcripts" / "samples").glob("*.jsonl"))
 GENERATED_AT = datetime(2026, 1, 1, tzinfo=timezone.utc)

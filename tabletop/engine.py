@@ -38,6 +38,7 @@ from typing import Any, Callable, Iterable, Literal
 
 from tabletop import __version__
 from tabletop import events as ev
+from tabletop.files import file_sha256
 from tabletop.model import CHANNELS, Action, Expectation, Inject, Scenario, expectation_deadline, session_end
 from tabletop.timing import TimeFormatError, format_offset, parse_duration
 from tabletop.transcript import TranscriptError, TranscriptWriter, canonical, utc_now
@@ -164,7 +165,7 @@ def scenario_digest(scenario: Scenario, path: str | Path | None) -> str:
     """SHA-256 of the scenario file when readable, else of the resolved scenario's canonical JSON."""
     if path is not None:
         try:
-            return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+            return file_sha256(path)
         except OSError:
             pass
     return hashlib.sha256(canonical(scenario.to_json()).encode("utf-8")).hexdigest()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -43,7 +42,6 @@ __all__ = [
     "load_catalog",
     "load_scenario",
     "resolve_scenario",
-    "scenario_sha256",
     "validate_paths",
     "Validation",
 ]
@@ -132,11 +130,6 @@ def load_catalog(root: Path | str | None = None) -> Catalog:
     if catalog.problems:
         raise ScenarioError(catalog.problems)
     return catalog
-
-
-def scenario_sha256(path: Path | str) -> str:
-    """SHA-256 of the scenario file's bytes (what a transcript records)."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _scenario_files(folder: Path) -> list[Path]:

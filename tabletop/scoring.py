@@ -41,9 +41,6 @@ to perform).
 
 from __future__ import annotations
 
-import hashlib
-import json
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -51,6 +48,7 @@ from typing import Any, Iterable
 from tabletop import events as ev
 from tabletop.model import Action, Expectation, Scenario, expectation_deadline
 from tabletop.timing import format_duration, format_offset
+from tabletop.transcript import read_run
 
 MET, LATE, MISSED, NOT_APPLICABLE, OPEN = "met", "late", "missed", "not_applicable", "open"
 STATUSES = (MET, LATE, MISSED, OPEN, NOT_APPLICABLE)
@@ -687,169 +685,6 @@ def _evaluate(
 
 
 # --- transcripts ---------------------------------------------------------------------------
-
-
-class TranscriptError(ValueError):
-    """A transcript that cannot be scored; the message names the file and line."""
-
-
-@dataclass(frozen=True)
-class TranscriptRun:
-    """A transcript read for scoring: its embedded scenario, its events, and what looked off."""
-
-    path: Path
-    scenario: Scenario
-    events: list[dict[str, Any]]
-    warnings: tuple[str, ...]
-
-    @property
-    def started(self) -> dict[str, Any]:
-        return self.events[0]
-
-
-try:  # orjson parses transcript lines about 2-3x faster than the standard library
-    from orjson import loads as _fast_loads
-except ImportError:  # pragma: no cover - orjson is a dependency; stay correct without it
-    _fast_loads = json.loads
-
-
-def _loads(line: str) -> Any:
-    """One transcript line as JSON: orjson first, the standard library for what orjson refuses
-    (NaN, integers beyond 64 bits) and for its precise error message."""
-    try:
-        return _fast_loads(line)
-    except ValueError:
-        return json.loads(line)
-
-
-def read_run(path: str | Path) -> TranscriptRun:
-    """Read a transcript for scoring, once and fast (no hash-chain check: `tabletop verify` does that).
-
-    A torn last line (a crash mid-write) is skipped with a warning; any other unreadable line,
-    or a missing or invalid embedded scenario, raises TranscriptError naming file and line.
-    """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise TranscriptError(f"{path}: cannot read the transcript ({error.strerror or error})") from None
-    except UnicodeDecodeError:
-        raise TranscriptError(f"{path}: not a transcript (expected UTF-8 JSON lines)") from None
-    lines = text.split("\n")
-    warnings: list[str] = []
-    events: list[dict[str, Any]] = []
-    loads = _loads
-    last = len(lines) - 1
-    while last >= 0 and (not lines[last] or lines[last].isspace()):
-        last -= 1
-    for number, line in enumerate(lines[: last + 1], start=1):
-        if not line or line.isspace():
-            continue
-        try:
-            event = loads(line)
-        except ValueError as error:
-            problem = f"{path}:{number}: not valid JSON ({error.msg} at column {error.colno})"
-            if number == last + 1 and events:
-                warnings.append(
-                    f"{path}:{number}: torn last line skipped (the run was interrupted mid-write)"
-                )
-                continue
-            raise TranscriptError(problem) from None
-        if not isinstance(event, dict):
-            raise TranscriptError(f"{path}:{number}: expected a JSON object, received {type(event).__name__}")
-        events.append(event)
-    if not events:
-        raise TranscriptError(f"{path}: empty transcript (expected a session_started line first)")
-    started = events[0]
-    if started.get("type") != ev.SESSION_STARTED:
-        raise TranscriptError(
-            f"{path}:1: expected type 'session_started' on the first line, received {started.get('type')!r}"
-        )
-    embedded = started.get("scenario")
-    if not isinstance(embedded, dict):
-        raise TranscriptError(
-            f"{path}:1: key 'scenario': expected the resolved scenario embedded as an object"
-        )
-    try:
-        scenario = embedded_scenario(embedded)
-    except Exception as error:  # pydantic ValidationError: report the first problem plainly
-        first_error = getattr(error, "errors", lambda: [])()
-        if first_error:
-            where = ".".join(str(p) for p in first_error[0].get("loc", ()))
-            message = first_error[0].get("msg", str(error))
-            raise TranscriptError(f"{path}:1: key 'scenario.{where}': {message}") from None
-        raise TranscriptError(f"{path}:1: key 'scenario': {error}") from None
-    warnings.extend(_scenario_drift(path, started))
-    return TranscriptRun(path=path, scenario=scenario, events=events, warnings=tuple(warnings))
-
-
-_EMBEDDED: list[tuple[str, dict[str, Any], Scenario]] = []
-_EMBEDDED_KEEP = 8
-_SEEN: set[str] = set()
-
-
-def embedded_scenario(data: dict[str, Any]) -> Scenario:
-    """The Scenario for an embedded scenario's JSON, validated once per distinct content.
-
-    Many transcripts of one scenario and seed embed equal JSON: a cached Scenario is reused only
-    when the data compares equal to a private copy of what it was validated from (a cheap
-    fingerprint of id, seed and values first, so a different scenario costs no deep compare).
-    """
-    fingerprint = repr((data.get("id"), data.get("seed"), data.get("values"), len(data.get("injects") or ())))
-    for index, (known_print, known, scenario) in enumerate(_EMBEDDED):
-        if known_print == fingerprint and known == data:
-            if index:
-                _EMBEDDED.insert(0, _EMBEDDED.pop(index))
-            return scenario
-    scenario = Scenario.model_validate(data)
-    if fingerprint not in _SEEN:  # cache from the second sighting on: distinct runs never pay for the copy
-        if len(_SEEN) > 1024:
-            _SEEN.clear()
-        _SEEN.add(fingerprint)
-        return scenario
-    _EMBEDDED.insert(0, (fingerprint, pickle.loads(pickle.dumps(data, pickle.HIGHEST_PROTOCOL)), scenario))
-    del _EMBEDDED[_EMBEDDED_KEEP:]
-    return scenario
-
-
-_FILE_HASHES: dict[tuple[str, int, int], str] = {}
-
-
-def _file_sha256(path: Path) -> str | None:
-    """SHA-256 of a file, remembered by (path, mtime, size) so a folder run reads it once."""
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
-    digest = _FILE_HASHES.get(key)
-    if digest is None:
-        try:
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        except OSError:
-            return None
-        if len(_FILE_HASHES) > 256:
-            _FILE_HASHES.clear()
-        _FILE_HASHES[key] = digest
-    return digest
-
-
-def _scenario_drift(path: Path, started: dict[str, Any]) -> list[str]:
-    """A warning when the scenario file on disk no longer matches the one the run used."""
-    recorded = started.get("scenario_sha256")
-    source = started.get("scenario_path")
-    if not recorded or not source:
-        return []
-    candidate = Path(source)
-    candidates = [candidate] if candidate.is_absolute() else [candidate, path.parent / candidate]
-    for option in candidates:
-        digest = _file_sha256(option)
-        if digest is None:
-            continue
-        if digest != recorded:
-            return [f"scenario file {source} has changed since this run; scored with the embedded copy"]
-        return []
-    return []
 
 
 def score_transcript(path: str | Path) -> tuple[Scenario, Scorecard, list[str]]:

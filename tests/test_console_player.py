@@ -7,6 +7,7 @@ from console_support import drill_scenario, read_events, settle, text_of
 from textual.widgets import Select, TextArea
 
 from tabletop.clock import VirtualClock
+from tabletop.report import postmortem_path
 from tabletop.ui.app import make_console
 from tabletop.ui.screens.debrief import DebriefScreen
 from tabletop.ui.screens.dialogs import ActionPalette, DecisionForm
@@ -126,7 +127,7 @@ async def test_player_journey_records_what_the_screen_shows(tmp_path):
         assert isinstance(app.screen, DebriefScreen)
         assert read_events(out)[-1]["type"] == "session_ended"
         assert app.screen.result is not None and app.screen.result.error is None
-        assert out.with_suffix(".md").exists() and out.with_suffix(".html").exists()
+        assert postmortem_path(out, "md").exists() and postmortem_path(out, "html").exists()
         expected = {
             row[0] for row in [app.screen.query_one("#debrief-table").get_row_at(i) for i in range(3)]
         }

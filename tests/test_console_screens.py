@@ -11,6 +11,7 @@ from textual.widgets import Markdown
 
 from tabletop.cli import main
 from tabletop.clock import VirtualClock
+from tabletop.report import postmortem_path
 from tabletop.ui.app import ConsoleError, make_console
 from tabletop.ui.screens.debrief import DebriefScreen, MarkdownScreen
 from tabletop.ui.screens.lobby import LobbyScreen
@@ -79,15 +80,15 @@ async def test_debrief_shows_the_scorecard_and_opens_the_post_mortem(tmp_path):
         debrief = app.screen
         assert isinstance(debrief, DebriefScreen)
         summary = text_of(debrief.query_one("#debrief-summary"))
-        assert "Score" in summary and str(out.with_suffix(".md")) in summary
+        assert "Score" in summary and str(postmortem_path(out, "md")) in summary
         table = debrief.query_one("#debrief-table")
         rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
         by_title = {r[0]: r for r in rows}
         assert by_title["Appoint an incident coordinator"][1:4] == ["coordinator", "T+15m", "met at T+5m"]
         assert by_title["Notify the controller"][3] == "missed"
         assert "coord-hands-on" in text_of(debrief.query_one("#debrief-findings"))
-        assert out.with_suffix(".md").read_text().startswith("#")
-        assert "<html" in out.with_suffix(".html").read_text().lower()
+        assert postmortem_path(out, "md").read_text().startswith("#")
+        assert "<html" in postmortem_path(out, "html").read_text().lower()
 
         await pilot.press("m")
         await pilot.pause()
@@ -99,7 +100,7 @@ async def test_debrief_shows_the_scorecard_and_opens_the_post_mortem(tmp_path):
 
         await pilot.press("b")
         await app.workers.wait_for_complete()
-        assert opened == [out.with_suffix(".html").resolve().as_uri()]
+        assert opened == [postmortem_path(out, "html").resolve().as_uri()]
 
 
 async def test_the_bundled_suspected_breach_runs_from_its_id(tmp_path, monkeypatch):

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 import tabletop
+from tabletop.files import file_sha256
 from tabletop.loader import (
     Catalog,
     Problem,
@@ -14,7 +15,6 @@ from tabletop.loader import (
     find_scenario,
     load_catalog,
     load_scenario,
-    scenario_sha256,
 )
 from tabletop.model import Scenario, session_end
 from tabletop.yamlsource import parse_text
@@ -217,7 +217,7 @@ def test_load_catalog_raises_on_bad_scoring_data(tmp_path):
 def test_scenario_sha256_is_of_the_file_bytes():
     import hashlib
 
-    assert scenario_sha256(GOOD) == hashlib.sha256(GOOD.read_bytes()).hexdigest()
+    assert file_sha256(GOOD) == hashlib.sha256(GOOD.read_bytes()).hexdigest()
 
 
 def _copy_tree(tmp_path: Path) -> Path:

@@ -13,7 +13,8 @@ from scoring_cases import decision, ended, marker, note, released, scenario
 
 from tabletop.report import NOT_RECORDED, build_postmortem, render_report
 from tabletop.risk import risk_level
-from tabletop.scoring import read_run, score
+from tabletop.scoring import score
+from tabletop.transcript import read_run
 from tabletop.timing import format_duration
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -442,3 +443,37 @@ def test_restore_sample_reports_recovery_objectives():
     assert measures["RTO (recovery time)"].objective == format_duration(recovery.rto)
     assert measures["RPO (data loss)"].objective == format_duration(recovery.rpo)
     assert all(r.achieved != NOT_RECORDED and r.status in ("met", "missed") for r in pm.recovery)
+
+
+# --- where drafts go, and how they are written -----------------------------------------------
+
+
+def test_every_draft_is_named_after_its_transcript():
+    from tabletop.report import postmortem_path
+
+    assert [postmortem_path(Path("runs/T.jsonl"), f).as_posix() for f in ("md", "html", "json")] == [
+        "runs/T.postmortem.md",
+        "runs/T.postmortem.html",
+        "runs/T.postmortem.json",
+    ]
+
+
+def test_drafts_are_private_whole_and_never_written_through_a_symlink(tmp_path):
+    import stat
+
+    from tabletop.report import write_postmortem
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    (tmp_path / "T.postmortem.md").symlink_to(victim)
+    written = write_postmortem(tmp_path / "T.jsonl", {"md": "# draft\n", "html": "<html></html>"})
+    assert written == [tmp_path / "T.postmortem.md", tmp_path / "T.postmortem.html"]
+    assert victim.read_text() == "keep me"
+    for path in written:
+        assert not path.is_symlink() and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert (tmp_path / "T.postmortem.md").read_text() == "# draft\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "T.postmortem.html",
+        "T.postmortem.md",
+        "victim.txt",
+    ]

@@ -10,12 +10,11 @@ from scoring_cases import decision, ended, marker, note, released, scenario, wri
 
 from tabletop.scoring import (
     NOT_NOTIFY_FINDING,
-    TranscriptError,
     rating,
-    read_run,
     score,
     score_transcript,
 )
+from tabletop.transcript import TranscriptError, read_run
 
 
 def one(expectation: dict, events: list[dict], **kw):

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from tabletop.files import write_private
+
 
 def _fail(message: str, code: int = 1) -> None:
     click.echo(message, err=True)
@@ -37,8 +39,10 @@ def _write_text(text: str, output: str | None, *, force: bool = True) -> None:
     target = Path(output)
     if target.exists() and not force:
         _fail(f"error: {output} exists; use --force to overwrite it")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
+    try:
+        write_private(target, text)
+    except OSError as error:
+        _fail(f"error: {output}: cannot write ({error.strerror or error})")
     click.echo(str(target))
 
 

@@ -28,7 +28,8 @@ def _fail(message: str) -> None:
 
 def score_file(path: str) -> dict[str, Any]:
     """Score one transcript; never raises: a broken file comes back as {"path", "error"}."""
-    from tabletop.scoring import TranscriptError, score_transcript
+    from tabletop.scoring import score_transcript
+    from tabletop.transcript import TranscriptError
 
     try:
         _, card, warnings = score_transcript(path)
@@ -233,9 +234,9 @@ def score(target: Path, as_json: bool, until: str | None, workers: int | None) -
 
     Exits 1 when a transcript cannot be scored; every broken file is named with the reason.
     """
-    from tabletop.scoring import TranscriptError, read_run
     from tabletop.scoring import score as score_run
     from tabletop.timing import TimeFormatError, parse_duration
+    from tabletop.transcript import TranscriptError, read_run
 
     if target.is_dir():
         if until is not None:
@@ -269,10 +270,6 @@ def score(target: Path, as_json: bool, until: str | None, workers: int | None) -
 # --- report --------------------------------------------------------------------------------
 
 
-def _stem(path: Path) -> str:
-    return path.name[: -len(".jsonl")] if path.name.endswith(".jsonl") else path.stem
-
-
 @click.command()
 @click.argument("transcript", type=click.Path(path_type=Path))
 @click.option(
@@ -297,10 +294,10 @@ def _stem(path: Path) -> str:
 )
 def report(transcript: Path, output: str | None, fmt: str | None, generated_at: datetime | None) -> None:
     """Draft the blameless post-mortem of TRANSCRIPT: Markdown, self-contained HTML, or JSON."""
-    from tabletop.report import build_postmortem, render_report
-    from tabletop.scoring import TranscriptError, read_run
+    from tabletop.files import write_private
+    from tabletop.report import build_postmortem, postmortem_path, render_report
     from tabletop.scoring import score as score_run
-    from tabletop.transcript import verify_transcript
+    from tabletop.transcript import TranscriptError, read_run
 
     if not transcript.is_file():
         _fail(f"{transcript}: no such transcript")
@@ -310,13 +307,12 @@ def report(transcript: Path, output: str | None, fmt: str | None, generated_at: 
         _fail(str(error))
     stamp = generated_at.replace(tzinfo=timezone.utc) if generated_at else datetime.now(timezone.utc)
     notes = list(run.warnings)
-    verdict = verify_transcript(transcript)
-    if not verdict.ok:
-        notes.append(f"integrity: {verdict.summary()}")
+    if not run.verdict.ok:
+        notes.append(f"integrity: {run.verdict.summary()}")
 
     if output is None:
         formats = [fmt] if fmt else ["md", "html"]
-        targets = [transcript.with_name(f"{_stem(transcript)}.postmortem.{f}") for f in formats]
+        targets = [postmortem_path(transcript, f) for f in formats]
     elif output == "-":
         formats, targets = [fmt or "md"], [None]
     else:
@@ -336,8 +332,7 @@ def report(transcript: Path, output: str | None, fmt: str | None, generated_at: 
             click.echo(text, nl=False)
             continue
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
+            write_private(target, text)
         except OSError as error:
             _fail(f"{target}: cannot write the report ({error.strerror or error})")
         click.echo(str(target))

@@ -218,7 +218,8 @@ def compare_transcripts(
     Raises `tabletop.review.evidence.EvidenceError` for a file that is not a transcript.
     Paths in the result are relative to `root` when given, else as passed.
     """
-    from tabletop.review.entry import _relative, file_sha256, summarize
+    from tabletop.files import file_sha256
+    from tabletop.review.entry import _relative, summarize
     from tabletop.review.evidence import load_evidence
 
     sides = []

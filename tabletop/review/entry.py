@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from tabletop.files import file_sha256
 from tabletop.scoring import COUNTED  # the expectation statuses that enter the scorer's totals
 
 INTEGRITY_OK = "ok"
@@ -109,14 +109,6 @@ class TranscriptEntry:
 
 
 _STORED_NAMES = TranscriptEntry.__dataclass_fields__.keys() - {"outcomes"}
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_entry(path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None) -> TranscriptEntry:

@@ -67,27 +67,15 @@ def load_evidence(path: str | Path, *, score: bool = True) -> Evidence:
     and the events that were read are still scored so that the evidence stays visible.
     """
     from tabletop import scoring
-    from tabletop.model import Scenario
-    from tabletop.transcript import verify_transcript
+    from tabletop.transcript import read_run
 
     path = Path(path)
-    verdict = verify_transcript(path)
-    scenario = None
-    events: list[dict[str, Any]] = []
-    if verdict.ok and verdict.events and isinstance(verdict.events[0].get("scenario"), dict):
-        # intact: the verifier has already parsed every line, so only the scenario is rebuilt
-        try:
-            scenario = Scenario.model_validate(verdict.events[0]["scenario"])
-            events = verdict.events
-        except Exception:
-            scenario = None
-    if scenario is None:
-        # damaged or unusual: the scorer's reader recovers every readable event, or says why not
-        try:
-            run = scoring.read_run(path)
-        except Exception as error:
-            raise EvidenceError(_first_line(error)) from None
-        scenario, events = run.scenario, list(run.events)
+    try:  # one pass: the chain is verified while the events are read
+        run = read_run(path)
+    except Exception as error:
+        raise EvidenceError(_first_line(error)) from None
+    verdict = run.verdict
+    scenario, events = run.scenario, list(run.events)
     integrity, problem = INTEGRITY_OK, ""
     if verdict.only_torn_tail:
         integrity = INTEGRITY_TORN

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from tabletop import __version__
-from tabletop.review.entry import TranscriptEntry, dumps, file_sha256, read_entry
+from tabletop.files import file_sha256
+from tabletop.review.entry import TranscriptEntry, dumps, read_entry
 from tabletop.review.trends import ExpectationRecord
 
 INDEX_NAME = ".tabletop-index.sqlite"

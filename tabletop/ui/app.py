@@ -192,7 +192,9 @@ class TabletopConsole(App[ConsoleOutcome]):
     def outcome(self) -> ConsoleOutcome:
         report = None
         if self.settings.transcript is not None and self.debrief_shown:
-            candidate = self.settings.transcript.with_suffix(".md")
+            from tabletop.report import postmortem_path
+
+            candidate = postmortem_path(self.settings.transcript, "md")
             report = candidate if candidate.exists() else None
         return ConsoleOutcome(self.settings.transcript, self.link.ended, report)
 

@@ -86,8 +86,9 @@ def breach_section(markdown: str) -> str:
 
 def export_paths(transcript: Path) -> dict[str, Path]:
     """Where the post-mortem exports go: next to the transcript."""
-    stem = transcript.name[: -len(".jsonl")] if transcript.name.endswith(".jsonl") else transcript.stem
-    return {fmt_: transcript.with_name(f"{stem}.postmortem.{fmt_}") for fmt_ in ("md", "html")}
+    from tabletop.report import postmortem_path
+
+    return {fmt_: postmortem_path(transcript, fmt_) for fmt_ in ("md", "html")}
 
 
 class TranscriptScreen(Screen):
@@ -306,6 +307,7 @@ class TranscriptScreen(Screen):
 
     @work(thread=True, exclusive=True, group="export")
     def export(self) -> None:
+        from tabletop.files import write_private
         from tabletop.report import render_report
 
         written: list[Path] = []
@@ -317,10 +319,7 @@ class TranscriptScreen(Screen):
                     if kind == "md" and self.draft.markdown  # type: ignore[union-attr]
                     else render_report(self.draft.postmortem, kind, generated_at)
                 )  # type: ignore[union-attr]
-                temporary = path.with_name(path.name + ".part")
-                temporary.write_text(text, encoding="utf-8")
-                temporary.replace(path)
-                written.append(path)
+                written.append(write_private(path, text))
         except Exception as error:
             self.post_message(self.Exported(written, f"{type(error).__name__}: {error}"))
             return

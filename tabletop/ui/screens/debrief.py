@@ -35,7 +35,7 @@ def write_debrief(
     scenario: Any, events: list[dict[str, Any]], transcript: Path | None, generated_at: Any
 ) -> DebriefResult:
     """Score the run and write the post-mortem draft (Markdown and HTML) next to the transcript."""
-    from tabletop.report import build_postmortem, render_report
+    from tabletop.report import build_postmortem, render_report, write_postmortem
     from tabletop.scoring import score
 
     card = score(scenario, events)
@@ -47,10 +47,8 @@ def write_debrief(
         postmortem = build_postmortem(scenario, events, card)
         markdown = render_report(postmortem, "md", generated_at)
         if transcript is not None:
-            md_path = transcript.with_suffix(".md")
-            html_path = transcript.with_suffix(".html")
-            md_path.write_text(markdown, encoding="utf-8")
-            html_path.write_text(render_report(postmortem, "html", generated_at), encoding="utf-8")
+            html = render_report(postmortem, "html", generated_at)
+            md_path, html_path = write_postmortem(transcript, {"md": markdown, "html": html})
     except Exception as problem:  # noqa: BLE001 - the scorecard is still shown
         error = f"The post-mortem draft could not be written: {problem}"
     return DebriefResult(data, md_path, html_path, markdown, error)

@@ -495,27 +495,15 @@ def test_seed_varies_the_story(scenario):
 
 def play_script(name: str, decisions: list[dict], folder: Path, participants: list[dict]):
     """Play a few decisions through the engine in virtual time; return (session, scorecard json)."""
-    from tabletop.clock import VirtualClock
-    from tabletop.engine import Session
-    from tabletop.loader import load_scenario
     from tabletop.scoring import score
-    from tabletop.script import load_script, play
-    from tabletop.transcript import TranscriptWriter
+    from tabletop.sessions import open_scripted, run_script
 
-    scenario = load_scenario(SCENARIOS / f"{name}.yaml")
     script_path = folder / "script.yaml"
     script_path.write_text(yaml.safe_dump({"participants": participants, "decisions": decisions}))
-    script = load_script(script_path, scenario)
-    writer = TranscriptWriter.open(folder / "run.jsonl")
-    session = Session(
-        scenario, writer, clock=VirtualClock(), participants=script.participants, mode="simulate"
-    )
-    session.start()
-    try:
-        play(session, script)
-    finally:
-        writer.close()
-    card = score(scenario, session.events).to_json()
+    opened, script = open_scripted(SCENARIOS / f"{name}.yaml", script_path, transcript=folder / "run.jsonl")
+    session = opened.session
+    run_script(session, script)
+    card = score(session.scenario, session.events).to_json()
     return session, card
 
 

@@ -200,7 +200,7 @@ async def test_trigger_now_needs_an_inject_that_is_not_yet_released(tmp_path):
 
 
 async def test_the_room_follows_joins_role_changes_and_leaves(tmp_path):
-    app, clock, out = console(tmp_path, solo=False, room=False)
+    app, clock, out = console(tmp_path, solo=False, seats="player")
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await start(app, pilot)
         await app.link.call(app.link.session.set_role, "Priya", "dpo")

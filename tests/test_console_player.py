@@ -8,6 +8,7 @@ from textual.widgets import Select, TextArea
 
 from tabletop.clock import VirtualClock
 from tabletop.report import postmortem_path
+from tabletop.sessions import open_session
 from tabletop.ui.app import make_console
 from tabletop.ui.screens.debrief import DebriefScreen
 from tabletop.ui.screens.dialogs import ActionPalette, DecisionForm
@@ -236,8 +237,7 @@ async def test_ctrl_c_keeps_the_transcript_open_for_resume(tmp_path):
 
 async def test_team_player_carries_out_a_task_delegated_to_their_role(tmp_path):
     """In a team rehearsal the DPO's console lists the coordinator's request as a task."""
-    from tabletop.engine import Participant, Session
-    from tabletop.transcript import TranscriptWriter
+    from tabletop.engine import Participant
     from tabletop.ui.app import ConsoleSettings, TabletopConsole
     from tabletop.ui.link import SessionLink
     from tabletop.ui.screens.dialogs import TaskPicker
@@ -245,13 +245,13 @@ async def test_team_player_carries_out_a_task_delegated_to_their_role(tmp_path):
     out = tmp_path / "team.jsonl"
     clock = VirtualClock()
     scenario = drill_scenario()
-    session = Session(
+    session = open_session(
         scenario,
-        TranscriptWriter.open(out),
-        clock=clock,
-        participants=[Participant("Sam", "coordinator"), Participant("Priya", "dpo")],
         mode="team",
-    )
+        players=[Participant("Sam", "coordinator"), Participant("Priya", "dpo")],
+        clock=clock,
+        transcript=out,
+    ).session
     link = SessionLink(session, clock, scenario)
     link.hold()
     app = TabletopConsole(

@@ -12,7 +12,8 @@ from textual.widgets import Markdown
 from tabletop.cli import main
 from tabletop.clock import VirtualClock
 from tabletop.report import postmortem_path
-from tabletop.ui.app import ConsoleError, make_console
+from tabletop.sessions import SessionSetupError, open_session
+from tabletop.ui.app import make_console
 from tabletop.ui.screens.debrief import DebriefScreen, MarkdownScreen
 from tabletop.ui.screens.lobby import LobbyScreen
 from tabletop.ui.screens.player import PlayerScreen
@@ -126,7 +127,7 @@ async def test_the_bundled_suspected_breach_runs_from_its_id(tmp_path, monkeypat
 
 def test_make_console_refuses_a_role_the_scenario_does_not_have(tmp_path):
     with pytest.raises(
-        ConsoleError,
+        SessionSetupError,
         match="role 'ciso' is not in scenario 'console-drill'; expected one of: coordinator, dpo",
     ):
         make_console(drill_scenario(), role="ciso", out=tmp_path / "x.jsonl", clock=VirtualClock())
@@ -136,7 +137,7 @@ def test_make_console_refuses_a_role_the_scenario_does_not_have(tmp_path):
 def test_make_console_never_overwrites_a_transcript(tmp_path):
     out = tmp_path / "x.jsonl"
     out.write_text("keep me\n")
-    with pytest.raises(ConsoleError, match="already exists"):
+    with pytest.raises(SessionSetupError, match="already exists"):
         make_console(drill_scenario(), out=out, clock=VirtualClock())
     assert out.read_text() == "keep me\n"
 
@@ -168,16 +169,12 @@ def test_run_reports_a_bad_role_and_speed(tmp_path):
 
 
 def test_resume_refuses_a_finished_session(tmp_path):
-    from tabletop.engine import Participant, Session
-    from tabletop.transcript import TranscriptWriter
+    from tabletop.engine import Participant
 
     path = tmp_path / "done.jsonl"
-    session = Session(
-        drill_scenario(),
-        TranscriptWriter.open(path),
-        clock=VirtualClock(),
-        participants=[Participant("Sam", "coordinator")],
-    )
+    session = open_session(
+        drill_scenario(), players=[Participant("Sam", "coordinator")], clock=VirtualClock(), transcript=path
+    ).session
     session.start()
     session.end()
     session.writer.close()

@@ -27,7 +27,8 @@ from tabletop.net.host import HostSettings, RateLimit, TeamHost
 from tabletop.net.rehearsal import read_script
 from tabletop.scoring import score
 from tabletop.script import load_script, play
-from tabletop.transcript import TranscriptWriter, read_transcript, verify_transcript
+from tabletop.sessions import open_session
+from tabletop.transcript import read_transcript, verify_transcript
 
 TOKEN = "s3cret-token"
 FAST_RETRY = (0.01, 0.05, 0.1, 0.2, 0.5, 1.0)
@@ -178,14 +179,15 @@ async def test_a_team_over_the_network_scores_exactly_like_the_same_script_run_h
 
     # the same decisions played straight into a headless session, as `simulate` does
     script = load_script(script_path, scenario)
-    baseline = Session(
+    baseline = open_session(
         scenario,
-        TranscriptWriter.open(tmp_path / "baseline.jsonl", fsync=False),
-        clock=VirtualClock(),
-        participants=list(script.participants),
         mode="simulate",
-    )
-    baseline.start()
+        players=script.participants,
+        clock=VirtualClock(),
+        transcript=tmp_path / "baseline.jsonl",
+        fsync=False,
+        start=True,
+    ).session
     play(baseline, script)
 
     async with hosted(tmp_path, scenario) as rig:

@@ -14,8 +14,8 @@ from scoring_cases import decision, ended, marker, note, released, scenario
 from tabletop.report import NOT_RECORDED, build_postmortem, render_report
 from tabletop.risk import risk_level
 from tabletop.scoring import score
-from tabletop.transcript import read_run
 from tabletop.timing import format_duration
+from tabletop.transcript import read_run
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "transcripts" / "samples"

@@ -8,11 +8,14 @@ import shlex
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from tabletop.cli import default_player_name
+
+if TYPE_CHECKING:
+    from tabletop.sessions import OpenedSession
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -93,11 +96,18 @@ def host(
     # (a convoy that cut throughput threefold in bench_net). Hand the GIL over sooner.
     sys.setswitchinterval(0.0005)
     if headless:
-        from tabletop.net.rehearsal import RehearsalError, open_session
+        from tabletop import sessions
+        from tabletop.clock import ScaledClock
 
-        try:
-            opened = open_session(scenario, speed=speed, seed=seed, out=out, resume=resume)
-        except RehearsalError as error:
+        try:  # roles are played by the people who join (a role nobody joins is simulated)
+            if resume is not None:
+                opened = sessions.resume_session(resume, clock=ScaledClock(speed or 60.0))
+            else:
+                assert scenario is not None  # checked above
+                opened = sessions.open_session(
+                    scenario, mode="team", seats="player", speed=speed, seed=seed, transcript=out
+                )
+        except sessions.SessionSetupError as error:
             _fail(str(error))
         code = asyncio.run(_host_headless(opened, bind, port, token))
         raise SystemExit(code)
@@ -112,7 +122,7 @@ def _announce(url: str, token: str, transcript: Any) -> None:
     sys.stdout.flush()
 
 
-async def _host_headless(opened: Any, bind: str, port: int, token: str) -> int:
+async def _host_headless(opened: OpenedSession, bind: str, port: int, token: str) -> int:
     from tabletop.net.host import HostSettings, TeamHost
 
     stop = asyncio.Event()
@@ -157,13 +167,22 @@ def _host_console(
     resume: Path | None,
     name: str,
 ) -> None:
-    from tabletop.ui.app import ConsoleError, make_console
+    from tabletop.sessions import SessionSetupError
+    from tabletop.ui.app import make_console
 
-    try:
+    try:  # roles are played by the people who join (a role nobody joins is simulated)
         app = make_console(
-            scenario, name=name, solo=False, facilitate=True, speed=speed, seed=seed, resume=resume, out=out
+            scenario,
+            name=name,
+            solo=False,
+            facilitate=True,
+            speed=speed,
+            seed=seed,
+            resume=resume,
+            out=out,
+            seats="player",
         )
-    except ConsoleError as error:
+    except SessionSetupError as error:
         _fail(str(error))
 
     async def main() -> int:
@@ -234,7 +253,8 @@ async def _join_scripted(url: str, token: str, role: str, name: str, script: Pat
         play_script,
         player_scenario_model,
     )
-    from tabletop.net.rehearsal import RehearsalError, read_script
+    from tabletop.net.rehearsal import read_script
+    from tabletop.sessions import SessionSetupError
 
     client = PlayerClient(url, token, role, name)
     try:
@@ -244,7 +264,7 @@ async def _join_scripted(url: str, token: str, role: str, name: str, script: Pat
         return 2
     try:
         lines = read_script(script, role, player_scenario_model(welcome.scenario))
-    except RehearsalError as error:
+    except SessionSetupError as error:
         click.echo(str(error), err=True)
         await client.close()
         return 2

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tabletop import scoring  # noqa: E402
-from tabletop.transcript import line_hash  # noqa: E402
+from tabletop.transcript import canonical, line_hash  # noqa: E402
 
 SAMPLE = ROOT / "transcripts" / "samples" / "suspected-breach-good.jsonl"
 EVENTS = 300
@@ -60,7 +60,7 @@ def transcript_lines(events: int, variant: int | None = None, seed: int = 1) -> 
         record = {k: v for k, v in record.items() if k not in ("seq", "prev", "hash")}
         record["seq"], record["prev"] = seq, prev
         record["hash"] = prev = line_hash(record)
-        lines.append(json.dumps(record, separators=(",", ":"), ensure_ascii=False))
+        lines.append(canonical(record))  # as the transcript writer writes it
     return lines
 
 

@@ -382,8 +382,9 @@ def _torn(report: TranscriptRead, line_no: int, tail: bytes, expected_seq: int) 
     report._bad(line_no, expected_seq, message)
 
 
-_NOT_PLAIN_NUMBER = re.compile(rb"\de|\d\.0000")
-"""Numbers orjson and the standard library may write differently (exponents, tiny fractions)."""
+_NOT_PLAIN_NUMBER = re.compile(rb"[:,\[]-?\d+(?:\.\d+)?[eE]|[:,\[]-?0\.0000")
+"""A number orjson and the standard library may spell differently (an exponent, a tiny
+fraction); matched where a JSON value starts, so the hex digits of a hash never match."""
 
 
 def _is_canonical(record: dict[str, Any], raw: bytes) -> bool:

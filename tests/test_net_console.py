@@ -41,7 +41,7 @@ async def test_a_remote_player_sees_injects_and_records_decisions_from_the_conso
     await client.connect()
     remote = RemoteSession(client)
     app = _remote_console_class()(
-        remote,  # type: ignore[arg-type]
+        remote,
         ConsoleSettings(role="coordinator", name="Sam", mode="team", tick_interval=None, resumed=True),
         participants=list(client.presence),
     )

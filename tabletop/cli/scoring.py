@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tabletop.model import Scenario
+    from tabletop.scoring import Scorecard
+
+
 import json
 import os
 import sys
@@ -48,7 +55,9 @@ def _when(seconds: float | None) -> str:
     return "" if seconds is None else format_offset(seconds)
 
 
-def _print_card(console: Console, path: Path, scenario: Any, card: Any, warnings: list[str]) -> None:
+def _print_card(
+    console: Console, path: Path, scenario: Scenario, card: Scorecard, warnings: list[str]
+) -> None:
     from tabletop.scoring import RATING_NAMES, bands_text
 
     head = Text()

@@ -8,7 +8,7 @@ import shlex
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -114,7 +114,7 @@ def host(
     _host_console(scenario, bind, port, token, speed, seed, out, resume, name)
 
 
-def _announce(url: str, token: str, transcript: Any) -> None:
+def _announce(url: str, token: str, transcript: Path | None) -> None:
     click.echo(f"Join URL: {url}")
     click.echo(f"Token: {token}")
     click.echo(f"Players join with: tabletop join {url} --token {token} --role ROLE --name NAME")
@@ -296,7 +296,7 @@ async def _join_console(url: str, token: str, role: str, name: str) -> int:
 
     remote = RemoteSession(client)
     app = _remote_console_class()(
-        remote,  # type: ignore[arg-type]
+        remote,
         ConsoleSettings(role=role, name=name, mode="team", tick_interval=None, resumed=True),
         participants=list(client.presence),
     )

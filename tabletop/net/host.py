@@ -23,6 +23,7 @@ from typing import Any, Awaitable, Callable
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from tabletop import events as ev
+from tabletop.engine import Session
 from tabletop.net import protocol as p
 from tabletop.net.views import player_event, player_scenario
 
@@ -135,7 +136,7 @@ class TeamHost:
 
     def __init__(
         self,
-        session: Any,
+        session: Session,
         settings: HostSettings,
         *,
         call: Call | None = None,
@@ -581,7 +582,7 @@ class TeamHost:
                 return
             self._send(player, await self._answer(player, request))
 
-    async def _answer(self, player: Player, request: Any) -> str:
+    async def _answer(self, player: Player, request: p.Decide | p.Note | p.CompleteTask) -> str:
         key = (player.name, player.role, request.id)
         if key in self._answered:  # a request resent after a reconnect: recorded once only
             return p.Ack(id=request.id, seq=self._answered[key]).to_frame()
@@ -597,7 +598,7 @@ class TeamHost:
         self._answered[key] = seq
         return p.Ack(id=request.id, seq=seq).to_frame()
 
-    async def _record(self, player: Player, request: Any) -> int | None:
+    async def _record(self, player: Player, request: p.Decide | p.Note | p.CompleteTask) -> int | None:
         if self.ended.is_set():
             raise Refused(p.SESSION_ENDED, "the session has ended")
         session = self.session

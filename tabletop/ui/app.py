@@ -17,8 +17,9 @@ from tabletop import sessions
 from tabletop.clock import Clock, ScaledClock
 from tabletop.engine import Participant
 from tabletop.model import Scenario
+from tabletop.port import SessionPort
 from tabletop.sessions import Seat, SessionSetupError
-from tabletop.ui.link import SessionEvent, SessionLink
+from tabletop.ui.link import SessionEvent, SessionLink, lost_connection_notice
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class TabletopConsole(App[ConsoleOutcome]):
     ]
 
     def __init__(
-        self, link: SessionLink, settings: ConsoleSettings, participants: list[dict[str, Any]] | None = None
+        self, link: SessionPort, settings: ConsoleSettings, participants: list[dict[str, Any]] | None = None
     ) -> None:
         super().__init__()
         self.link = link
@@ -150,6 +151,13 @@ class TabletopConsole(App[ConsoleOutcome]):
         except Exception as error:  # noqa: BLE001
             self._tick_failed = True
             self.notify(f"The session stopped: {error}", severity="error", timeout=30)
+
+    # tabletop.port.SessionListener: events arrive from the session's thread as messages
+    def session_event(self, event: dict[str, Any]) -> None:
+        self.post_message(SessionEvent(event))
+
+    def session_lost(self, reason: str) -> None:
+        self.notify(lost_connection_notice(reason), title="Offline", severity="error", timeout=30)
 
     def on_session_event(self, message: SessionEvent) -> None:
         if message.type == "session_ended":

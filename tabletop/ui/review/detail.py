@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -15,8 +16,10 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Markdown, Static, TabbedContent, TabPane
 
+from tabletop.report import PostMortem
 from tabletop.review import formatting as fmt
 from tabletop.review.entry import TranscriptEntry
+from tabletop.review.evidence import Evidence
 from tabletop.timing import format_offset
 from tabletop.ui.review.cells import PlainTable
 
@@ -36,10 +39,10 @@ class Draft:
     markdown: str = ""
     breach: str = ""
     problem: str = ""
-    postmortem: Any = None
+    postmortem: PostMortem | None = None
 
 
-def draft_postmortem(evidence: Any, generated_at: Any) -> Draft:
+def draft_postmortem(evidence: Evidence, generated_at: datetime) -> Draft:
     """Build and render the post-mortem with the report module (no Textual here)."""
     if evidence.scenario is None or evidence.scorecard is None:
         return Draft(problem="This transcript could not be scored, so there is no post-mortem draft.")
@@ -105,7 +108,7 @@ class TranscriptScreen(Screen):
     ]
 
     class Loaded(Message):
-        def __init__(self, evidence: Any, draft: Draft, error: str = "") -> None:
+        def __init__(self, evidence: Evidence | None, draft: Draft, error: str = "") -> None:
             self.evidence = evidence
             self.draft = draft
             self.error = error
@@ -120,7 +123,7 @@ class TranscriptScreen(Screen):
     def __init__(self, entry: TranscriptEntry) -> None:
         super().__init__()
         self.entry = entry
-        self.evidence: Any = None
+        self.evidence: Evidence | None = None
         self.draft: Draft | None = None
 
     @property
@@ -209,7 +212,7 @@ class TranscriptScreen(Screen):
             draft.breach or (f"*{draft.problem}*" if draft.problem else "*The draft has no breach record.*")
         )
 
-    def _fill_scorecard(self, evidence: Any) -> None:
+    def _fill_scorecard(self, evidence: Evidence) -> None:
         card = evidence.card
         ratings = card.get("ratings") or {}
         text = Text()
@@ -237,7 +240,7 @@ class TranscriptScreen(Screen):
                 row.get("by") or "",
             )
 
-    def _fill_timeline(self, evidence: Any) -> None:
+    def _fill_timeline(self, evidence: Evidence) -> None:
         table = self.query_one("#events", DataTable)
         table.clear()
         for event in evidence.events:
@@ -252,7 +255,7 @@ class TranscriptScreen(Screen):
                 what,
             )
 
-    def _fill_findings(self, evidence: Any) -> None:
+    def _fill_findings(self, evidence: Evidence) -> None:
         card = evidence.card
         findings = self.query_one("#findings-table", DataTable)
         findings.clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from tabletop.review import formatting as fmt
+from tabletop.review.compare import Comparison, Side
 from tabletop.review.entry import TranscriptEntry
 from tabletop.ui.review.cells import PlainTable, plain
 
@@ -22,7 +24,7 @@ STATUS_STYLE = {"met": "green", "late": "yellow", "missed": "bold red", "open": 
 RATING_STYLE = {"P": "green", "S": "yellow", "M": "dark_orange", "U": "bold red"}
 
 
-def sides_table(comparison: Any) -> Table:
+def sides_table(comparison: Comparison) -> Table:
     """The two transcripts' identity and totals as a two-column Rich table."""
     a, b = comparison.a, comparison.b
     table = Table(expand=True, show_edge=False, pad_edge=False)
@@ -46,7 +48,7 @@ def sides_table(comparison: Any) -> Table:
     return table
 
 
-def _areas_text(side: Any, areas: list[str]) -> Text:
+def _areas_text(side: Side, areas: list[str]) -> Text:
     """Each area's ratio and P/S/M/U rating, in one line."""
     text = Text()
     for area in areas:
@@ -67,7 +69,7 @@ class CompareScreen(Screen):
     BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("x", "swap", "Swap A/B")]
 
     class Compared(Message):
-        def __init__(self, comparison: Any, error: str = "") -> None:
+        def __init__(self, comparison: Comparison | None, error: str = "") -> None:
             self.comparison = comparison
             self.error = error
             super().__init__()
@@ -75,7 +77,7 @@ class CompareScreen(Screen):
     def __init__(self, first: TranscriptEntry, second: TranscriptEntry) -> None:
         super().__init__()
         self.first, self.second = first, second
-        self.comparison: Any = None
+        self.comparison: Comparison | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -141,7 +143,7 @@ class CompareScreen(Screen):
         self.load()
 
 
-def _status(figures: Any) -> Text:
+def _status(figures: Mapping[str, Any] | None) -> Text:
     if not figures:
         return Text("—", style="dim")
     status = figures.get("status") or ""
@@ -151,13 +153,13 @@ def _status(figures: Any) -> Text:
     return text
 
 
-def _credit(figures: Any) -> Text:
+def _credit(figures: Mapping[str, Any] | None) -> Text:
     if not figures or figures.get("status") in ("not_applicable", "open"):
         return Text("—", style="dim", justify="right")
     return Text(fmt.score_text(figures.get("credit")), justify="right")
 
 
-def _area(figures: Any) -> str:
+def _area(figures: Mapping[str, Any] | None) -> str:
     if not figures:
         return "—"
     return f"{fmt.score_text(figures['ratio'])} {figures.get('rating') or ''}".strip()

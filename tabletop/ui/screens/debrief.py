@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Markdown, Static
 
+from tabletop.model import Scenario
 from tabletop.timing import format_offset
 from tabletop.ui.render import action_title
 
@@ -32,7 +35,7 @@ class DebriefResult:
 
 
 def write_debrief(
-    scenario: Any, events: list[dict[str, Any]], transcript: Path | None, generated_at: Any
+    scenario: Scenario, events: list[dict[str, Any]], transcript: Path | None, generated_at: Any
 ) -> DebriefResult:
     """Score the run and write the post-mortem draft (Markdown and HTML) next to the transcript."""
     from tabletop.report import build_postmortem, render_report, write_postmortem
@@ -89,12 +92,12 @@ class DebriefScreen(Screen):
 
     def __init__(
         self,
-        scenario: Any,
+        scenario: Scenario,
         events: list[dict[str, Any]],
         transcript: Path | None,
         *,
-        generated_at: Any = None,
-        open_url: Any = None,
+        generated_at: datetime | None = None,
+        open_url: Callable[[str], bool] | None = None,
     ) -> None:
         super().__init__()
         self.scenario = scenario

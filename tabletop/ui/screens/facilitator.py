@@ -10,6 +10,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, TabbedContent, TabPane
 
+from tabletop.model import Scenario
+from tabletop.port import SessionPort
 from tabletop.ui.screens.dialogs import (
     ActionPalette,
     AdhocInject,
@@ -50,8 +52,8 @@ class FacilitatorScreen(ExerciseScreen):
 
     def __init__(
         self,
-        link: Any,
-        scenario: Any,
+        link: SessionPort,
+        scenario: Scenario,
         *,
         name: str = "Facilitator",
         roles: list[str] | None = None,

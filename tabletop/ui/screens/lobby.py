@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from tabletop.model import Scenario
 from tabletop.timing import format_duration, format_offset
 
 CONTROLS = [
@@ -44,7 +45,7 @@ class LobbyScreen(Screen):
 
     def __init__(
         self,
-        scenario: Any,
+        scenario: Scenario,
         participants: list[dict[str, Any]],
         *,
         mode: str,

@@ -10,6 +10,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer
 
+from tabletop.model import Scenario
+from tabletop.port import SessionPort
 from tabletop.timing import format_duration
 from tabletop.ui.render import action_title
 from tabletop.ui.screens.dialogs import ActionPalette, DecisionDraft, DecisionForm, NoteDialog, TaskPicker
@@ -47,8 +49,8 @@ class PlayerScreen(ExerciseScreen):
 
     def __init__(
         self,
-        link: Any,
-        scenario: Any,
+        link: SessionPort,
+        scenario: Scenario,
         *,
         role: str,
         name: str,
@@ -264,13 +266,13 @@ class PlayerScreen(ExerciseScreen):
             self.notify("No tasks are waiting for you.", timeout=3)
             return
 
-        def describe(task: Any) -> str:
+        def describe(task: dict[str, Any]) -> str:
             text = f"{action_title(self.scenario, _get(task, 'action', ''))} — from {_get(task, 'role', '?')}"
             if _get(task, "timebox"):
                 text += f" (time-box {format_duration(_get(task, 'timebox'))})"
             return text
 
-        def picked(task: Any | None) -> None:
+        def picked(task: dict[str, Any] | None) -> None:
             if task is None:
                 return
             action = self.scenario.action(_get(task, "action"))

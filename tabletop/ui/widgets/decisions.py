@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.widgets import DataTable, OptionList
 from textual.widgets.option_list import Option
 
+from tabletop.model import Scenario
 from tabletop.timing import format_duration, format_offset
 from tabletop.ui.render import action_title
 
@@ -20,7 +21,7 @@ def _shorten(text: str, width: int) -> str:
 class DecisionList(OptionList):
     """My decisions, notes and delegations, newest first; each appears only once recorded."""
 
-    def __init__(self, scenario: Any, role: str | None, **kwargs: Any) -> None:
+    def __init__(self, scenario: Scenario, role: str | None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.scenario = scenario
         self.role = role
@@ -94,7 +95,7 @@ class DecisionList(OptionList):
 class DecisionLog(DataTable):
     """Every decision, delegation and note as it arrives (facilitator)."""
 
-    def __init__(self, scenario: Any, **kwargs: Any) -> None:
+    def __init__(self, scenario: Scenario, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self.scenario = scenario
         self.border_title = "Decisions"

@@ -11,7 +11,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Select, Static
 
-from tabletop.model import CHANNELS
+from tabletop.model import CHANNELS, Scenario
 from tabletop.ui.render import inject_detail, inject_line
 from tabletop.ui.widgets.feed_list import FeedList
 
@@ -137,7 +137,7 @@ class InjectFeed(Vertical):
 class InjectView(VerticalScroll):
     """The full text of the inject selected in the feed."""
 
-    def __init__(self, scenario: Any, **kwargs: Any) -> None:
+    def __init__(self, scenario: Scenario, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.scenario = scenario
         self.event: dict[str, Any] | None = None

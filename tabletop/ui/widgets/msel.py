@@ -7,6 +7,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import DataTable
 
+from tabletop.model import Scenario
 from tabletop.timing import format_offset
 
 STATUS_STYLE = {
@@ -26,7 +27,7 @@ def _field(row: Any, name: str, default: Any = None) -> Any:
 class MselTable(DataTable):
     """One row per inject; the cursor picks the inject to trigger now or skip."""
 
-    def __init__(self, scenario: Any, **kwargs: Any) -> None:
+    def __init__(self, scenario: Scenario, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self.scenario = scenario
         self.rows_data: list[Any] = []

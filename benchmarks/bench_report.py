@@ -11,18 +11,18 @@ import argparse
 import statistics
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tabletop.report import build_postmortem, render_report  # noqa: E402
-from tabletop.scoring import score  # noqa: E402
-from tabletop.transcript import read_run  # noqa: E402
+from tabletop.report import build_postmortem, render_report
+from tabletop.scoring import score
+from tabletop.transcript import read_run
 
 SAMPLES = sorted((ROOT / "transcripts" / "samples").glob("*.jsonl"))
-GENERATED_AT = datetime(2026, 1, 1, tzinfo=timezone.utc)
+GENERATED_AT = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def main() -> None:

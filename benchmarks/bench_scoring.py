@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tabletop import scoring  # noqa: E402
-from tabletop.transcript import canonical, line_hash  # noqa: E402
+from tabletop import scoring
+from tabletop.transcript import canonical, line_hash
 
 SAMPLE = ROOT / "transcripts" / "samples" / "suspected-breach-good.jsonl"
 EVENTS = 300
@@ -109,7 +109,7 @@ def single(folder: Path) -> None:
         other.write_text("\n".join(transcript_lines(EVENTS, variant=variant)) + "\n")
         cold_paths.append(other)
     queue = iter(cold_paths)
-    cold_base, cold, cold_ratio = paired(
+    _cold_base, cold, cold_ratio = paired(
         lambda: loads_file(str(path)), lambda: scoring.score_transcript(next(queue)), 40
     )
     print(

@@ -32,9 +32,10 @@ import json
 import logging
 import math
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Literal
+from typing import Any, Literal, cast
 
 from tabletop import __version__
 from tabletop import events as ev
@@ -76,7 +77,7 @@ class Participant:
         return asdict(self)
 
     @classmethod
-    def coerce(cls, value: "Participant | dict[str, Any] | tuple[str, str]") -> "Participant":
+    def coerce(cls, value: Participant | dict[str, Any] | tuple[str, str]) -> Participant:
         if isinstance(value, Participant):
             return value
         if isinstance(value, dict):
@@ -187,7 +188,7 @@ def _jsonable(value: Any) -> Any:
 class _ClassOrInstance:
     """One name, two methods: called on the class it is the classmethod, on an instance the method."""
 
-    def __init__(self, on_class: classmethod, on_instance: Callable[..., Any]) -> None:
+    def __init__(self, on_class: Any, on_instance: Callable[..., Any]) -> None:
         self.on_class = on_class
         self.on_instance = on_instance
         self.__doc__ = on_instance.__doc__
@@ -295,8 +296,8 @@ class Session:
         self._anchored: dict[str, list[Expectation]] = {}
         for expectation in scenario.expectations:
             if expectation.id in self._watched_expectations:
-                key = expectation.after or "start"
-                self._anchored.setdefault(key, []).append(expectation)
+                anchor = expectation.after or "start"
+                self._anchored.setdefault(anchor, []).append(expectation)
         self._response_ids: dict[int, str] = {}
         self._actions = scenario.action_map()
         used = set(self._injects)
@@ -321,7 +322,7 @@ class Session:
     # --- public state ----------------------------------------------------------------------
     @property
     def now(self) -> float:
-        return self.clock.now()
+        return float(self.clock.now())
 
     @property
     def paused(self) -> bool:
@@ -420,6 +421,7 @@ class Session:
             for inject_id in ids:
                 inject = self._injects[inject_id]
                 condition = inject.when.describe() if inject.when is not None else None
+                due: float | None
                 if inject_id in self._released_at:
                     status, due = "released", self._released_at[inject_id]
                 elif inject_id in self._skipped:
@@ -797,7 +799,7 @@ class Session:
         clock: Any,
         now_utc: Callable[[], Any] = utc_now,
         fsync: bool = True,
-    ) -> "Session":
+    ) -> Session:
         """Continue a session from its transcript after a crash, appending to the same file.
 
         The transcript is verified (a torn last line is cut off; any other damage refuses),
@@ -822,7 +824,7 @@ class Session:
                 participants=[Participant.coerce(p) for p in first.get("participants") or []],
                 seed=first.get("seed"),
                 speed=first.get("speed"),
-                mode=first.get("mode") if first.get("mode") in MODES else "team",
+                mode=cast(Mode, first["mode"]) if first.get("mode") in MODES else "team",
                 solo_role=first.get("solo_role"),
                 team=first.get("team"),
                 scenario_path=first.get("scenario_path"),
@@ -910,6 +912,7 @@ class Session:
         return f"{self.scenario.role_title(role).title()} (simulated)"
 
     def _release_record(self, inject_id: str) -> dict[str, Any]:
+        record: dict[str, Any]
         for record in reversed(self._events):
             if record["type"] == ev.INJECT_RELEASED and record.get("inject") == inject_id:
                 return record
@@ -955,13 +958,13 @@ class Session:
                 return
             self._released.append(inject_id)
             self._released_at[inject_id] = t
-            inject = self._injects.get(inject_id)
-            if inject is None:
+            released = self._injects.get(inject_id)
+            if released is None:
                 return
-            for marker in inject.marks:
+            for marker in released.marks:
                 self._push(t, PRIO_NOW, ("marker", marker, f"inject:{inject_id}"))
-            if inject.advance_to is not None:
-                self._push(t, PRIO_NOW, ("jump", inject_id, float(inject.advance_to)))
+            if released.advance_to is not None:
+                self._push(t, PRIO_NOW, ("jump", inject_id, float(released.advance_to)))
             self._fire("after", inject_id, t)
             self._anchor(f"inject:{inject_id}", t)
         elif kind == ev.DECISION:
@@ -1035,7 +1038,7 @@ class Session:
                 name = detail.get("name")
                 people = [p for p in self._participants if not (p.name == name and not p.simulated)]
                 if op != "leave" and detail.get("to"):
-                    people.append(Participant(name=name, role=detail["to"]))
+                    people.append(Participant(name=str(name), role=str(detail["to"])))
                 self._participants = people
         elif kind == ev.SESSION_ENDED:
             self._ended = True
@@ -1056,7 +1059,8 @@ class Session:
             if branch.id in self._branch_fired:
                 continue
             self._branch_fired[branch.id] = t
-            self._push(t + branch.at, PRIO_BRANCH, ("release", branch.id, "branch", branch.when.describe()))
+            condition = branch.when.describe() if branch.when is not None else None
+            self._push(t + branch.at, PRIO_BRANCH, ("release", branch.id, "branch", condition))
 
     def _stale(self, item: tuple[Any, ...]) -> bool:
         kind = item[0]
@@ -1110,19 +1114,19 @@ class Session:
             if trigger == "response":
                 index = next(i for i, rid in self._response_ids.items() if rid == inject_id)
                 from_role = self.scenario.responses[index].from_
-            fields: dict[str, Any] = dict(
-                inject=inject_id,
-                title=inject.title,
-                channel=inject.channel,
-                to=list(inject.to),
-                phase=inject.phase,
-                body=inject.body,
-                trigger=trigger,
-                condition=condition,
-                due=round(due, 3),
-                marks=list(inject.marks),
-                advance_to=inject.advance_to,
-            )
+            fields: dict[str, Any] = {
+                "inject": inject_id,
+                "title": inject.title,
+                "channel": inject.channel,
+                "to": list(inject.to),
+                "phase": inject.phase,
+                "body": inject.body,
+                "trigger": trigger,
+                "condition": condition,
+                "due": round(due, 3),
+                "marks": list(inject.marks),
+                "advance_to": inject.advance_to,
+            }
             fields["from"] = inject.from_
             if from_role is not None:
                 fields["from_role"] = from_role

@@ -37,13 +37,13 @@ __all__ = [
     "Catalog",
     "Problem",
     "ScenarioError",
+    "Validation",
     "data_roots",
     "find_scenario",
     "load_catalog",
     "load_scenario",
     "resolve_scenario",
     "validate_paths",
-    "Validation",
 ]
 
 _DATASETS = ("scenarios", "injects", "scoring")
@@ -88,10 +88,10 @@ def data_dirs(start: Path | None, name: str) -> list[Path]:
     return found
 
 
-_catalog_cache: dict[tuple, Catalog] = {}
+_catalog_cache: dict[tuple[Any, ...], Catalog] = {}
 
 
-def _signature(folders: list[Path]) -> tuple:
+def _signature(folders: list[Path]) -> tuple[Any, ...]:
     items = []
     for folder in folders:
         for path in sorted(folder.iterdir()) if folder.is_dir() else []:
@@ -612,7 +612,7 @@ class _Resolver:
                     )
                 )
                 continue
-            rspan = catalog.span("rubrics", name)
+            rspan = catalog.span("rubrics", name) or via  # where the catalog defined it
             note = f"included by {self.doc.display}"
             for e_index, expectation in enumerate(rubric.expectations):
                 e_span = Span(rspan.doc, rspan.path, rspan.fields, note).child("expectations").child(e_index)
@@ -647,7 +647,7 @@ class _Resolver:
                     )
                 )
                 continue
-            rspan = catalog.span("regimes", name)
+            rspan = catalog.span("regimes", name) or via  # where the catalog defined it
             for c_index, clock in enumerate(regime.clocks):
                 c_span = (
                     Span(rspan.doc, rspan.path, rspan.fields, f"regime of {self.doc.display}")
@@ -658,8 +658,8 @@ class _Resolver:
                     p.position == clock.applies_if or p.position == "both" for p in positions
                 ):
                     continue
-                within = clock.within
-                if within == "contract":
+                within: int
+                if clock.within == "contract":
                     contract = [
                         p.notify_controller_within
                         for p in positions
@@ -674,6 +674,8 @@ class _Resolver:
                         )
                         continue
                     within = min(contract)
+                else:
+                    within = clock.within
                 after = clock.after
                 if after != "start" and ":" not in after:
                     after = f"marker:{after}"
@@ -721,7 +723,7 @@ class _Resolver:
             previous = seen.get(located.item.id)
             if previous is not None:
                 self.problems.append(
-                    located.via.problem(
+                    (located.via or located.span).problem(
                         f"expectation id {located.item.id!r} comes from both {previous.origin} and {located.origin}; "
                         "define it in the scenario to choose one"
                     )
@@ -861,7 +863,7 @@ def validate(paths: list[Path | str] | None = None) -> Validation:
             result.injects += count
             result.problems.extend(problems)
         else:
-            scenario, problems, draft = resolve_scenario(path)
+            _scenario, problems, draft = resolve_scenario(path)
             result.scenarios += 1
             result.injects += draft.inject_count if draft is not None else 0
             result.problems.extend(problems)
@@ -884,8 +886,9 @@ def validate_library_file(path: Path) -> tuple[int, list[Problem]]:
     relative = path.resolve().relative_to(folder).with_suffix("")
     span = Span(doc, ())
     if not isinstance(doc.data, dict):
-        return 0, problems + [
-            span.problem(f"expected a mapping (one inject, or several by name), received {show(doc.data)}")
+        return 0, [
+            *problems,
+            span.problem(f"expected a mapping (one inject, or several by name), received {show(doc.data)}"),
         ]
     if len(relative.parts) > 1 and _looks_like_inject(doc.data):
         items = [(doc.data, span)]

@@ -79,7 +79,7 @@ class Condition(Strict):
     after: str | None = None
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> "Condition":
+    def _exactly_one(self) -> Condition:
         set_keys = [k for k in ("missed", "done", "marker", "after") if getattr(self, k)]
         if len(set_keys) != 1:
             raise ValueError(
@@ -94,7 +94,7 @@ class Condition(Strict):
 
     @property
     def target(self) -> str:
-        return getattr(self, self.kind)
+        return str(getattr(self, self.kind))
 
     def describe(self) -> str:
         return f"{self.kind}: {self.target}"
@@ -256,7 +256,7 @@ class FieldSpec(Strict):
     help: str = ""
 
     @model_validator(mode="after")
-    def _choices_for_choice(self) -> "FieldSpec":
+    def _choices_for_choice(self) -> FieldSpec:
         if self.type == "choice" and not self.choices:
             raise ValueError("a choice field needs a non-empty list of choices")
         return self
@@ -421,7 +421,7 @@ class Scenario(Strict):
         return self.model_dump(mode="json", by_alias=True, exclude_defaults=False)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Scenario":
+    def from_json(cls, data: dict[str, Any]) -> Scenario:
         return cls.model_validate(data)
 
 

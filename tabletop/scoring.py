@@ -41,12 +41,14 @@ to perform).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from tabletop import events as ev
-from tabletop.model import Action, Expectation, Scenario, expectation_deadline
+from tabletop.model import Action, AvoidRule, Expectation, Scenario, expectation_deadline
 from tabletop.timing import format_duration, format_offset
 from tabletop.transcript import read_run
 
@@ -364,15 +366,16 @@ def _anchor_text(expectation: Expectation) -> str:
     }[kind]
 
 
-_PREPARED: dict[int, tuple[Scenario, tuple[Any, ...]]] = {}
+_Prepared = tuple[dict[str, Action], dict[str, list[str]], dict[str, list[AvoidRule]]]
+_PREPARED: dict[int, tuple[Scenario, _Prepared]] = {}
 
 
-def _prepared(scenario: Scenario) -> tuple[dict[str, Action], dict[str, list[str]], dict[str, list]]:
+def _prepared(scenario: Scenario) -> _Prepared:
     """Lookups the scorer needs, built once per Scenario object (scenarios are immutable)."""
     cached = _PREPARED.get(id(scenario))
     if cached is not None and cached[0] is scenario:
-        return cached[1]  # type: ignore[return-value]
-    avoid_by_action: dict[str, list] = {}
+        return cached[1]
+    avoid_by_action: dict[str, list[AvoidRule]] = {}
     for rule in scenario.avoid:
         for action_id in rule.actions:
             avoid_by_action.setdefault(action_id, []).append(rule)
@@ -561,7 +564,8 @@ def _evaluate(
     area = action.area if action else "other"
     title = expectation.title or (action.title if action else expectation.action)
     owner = expectation.owner or (action.default_owner if action else "any")
-    base = dict(
+    result = partial(
+        ExpectationResult,
         id=expectation.id,
         action=expectation.action,
         title=title,
@@ -591,8 +595,7 @@ def _evaluate(
             "action": "was never recorded",
             "marker": "was never set",
         }[kind]
-        return ExpectationResult(
-            **base,
+        return result(
             status=NOT_APPLICABLE,
             reason=f"not applicable: {_anchor_text(expectation)} {never}" + ("" if final else " (yet)"),
         )
@@ -600,15 +603,13 @@ def _evaluate(
     done = first.get(expectation.action)
     if done is None:
         if not final and deadline > end_t:
-            return ExpectationResult(
-                **base,
+            return result(
                 status=OPEN,
                 anchor=anchor,
                 deadline=deadline,
                 reason=f"open: due by {format_offset(deadline)}",
             )
-        return ExpectationResult(
-            **base,
+        return result(
             status=MISSED,
             anchor=anchor,
             deadline=deadline,
@@ -652,7 +653,7 @@ def _evaluate(
         reason = f"late by {format_duration(done.t - deadline)} at {format_offset(done.t)} (due {format_offset(deadline)})"
         base_text = f"late credit {expectation.late_credit:g}"
     if flags:
-        reason += "; " + ", ".join(f"{flag} ({note})" for flag, note in zip(flags, notes))
+        reason += "; " + ", ".join(f"{flag} ({note})" for flag, note in zip(flags, notes, strict=False))
     if WRONG_VALUE in flags:
         credit = 0.0
         reason += ": credit 0"
@@ -667,8 +668,7 @@ def _evaluate(
 
     delegated_at = event.get("delegated_at")
     delegation_seconds = done.t - float(delegated_at) if isinstance(delegated_at, (int, float)) else None
-    return ExpectationResult(
-        **base,
+    return result(
         status=status,
         flags=tuple(flags),
         credit=credit,

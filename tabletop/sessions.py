@@ -112,7 +112,7 @@ def default_seats(scenario: Scenario, mode: Mode, solo_role: str | None = None) 
     """Each role's seat when the caller does not say (see the module's docstring)."""
     if mode == "solo":
         return {role: "player" if role == solo_role else "simulated" for role in scenario.roles}
-    return {role: "player" for role in scenario.roles}
+    return dict.fromkeys(scenario.roles, "player")
 
 
 def seat_participants(

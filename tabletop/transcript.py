@@ -16,10 +16,11 @@ import os
 import pickle
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import orjson
 from pydantic import ValidationError
@@ -40,7 +41,7 @@ class TranscriptError(ValueError):
 
 def utc_now() -> datetime:
     """The default wall-clock source for `wall` (inject another for tests)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def canonical(record: dict[str, Any]) -> str:
@@ -56,8 +57,8 @@ def line_hash(record: dict[str, Any]) -> str:
 
 def format_wall(moment: datetime) -> str:
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    text = moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+        moment = moment.replace(tzinfo=UTC)
+    text = moment.astimezone(UTC).isoformat(timespec="milliseconds")
     return text.replace("+00:00", "Z")
 
 
@@ -117,7 +118,7 @@ class TranscriptWriter:
         *,
         now_utc: Callable[[], datetime] = utc_now,
         fsync: bool = True,
-    ) -> "TranscriptWriter":
+    ) -> TranscriptWriter:
         """Create a new transcript at `path` (parents created); an existing file is an error."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -145,7 +146,7 @@ class TranscriptWriter:
         *,
         now_utc: Callable[[], datetime] = utc_now,
         fsync: bool = True,
-    ) -> "TranscriptWriter":
+    ) -> TranscriptWriter:
         """Continue an existing transcript: verify it, cut a torn last line, append after it.
 
         Raises TranscriptError if the chain is broken anywhere but a torn tail: a damaged or
@@ -254,7 +255,7 @@ class TranscriptWriter:
                 os.close(self._fd)
                 self._fd = None
 
-    def __enter__(self) -> "TranscriptWriter":
+    def __enter__(self) -> TranscriptWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -539,7 +540,7 @@ def default_transcript_path(
     `moment` defaults to the wall clock: naming a file is the caller's edge, not the engine's.
     """
     folder = folder if folder is not None else Path("transcripts")
-    stamp = (moment or datetime.now(timezone.utc)).strftime("%Y%m%d-%H%M%S")
+    stamp = (moment or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
     path = folder / f"{scenario_id}-{stamp}-{seed}.jsonl"
     n = 2
     while path.exists():

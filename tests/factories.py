@@ -7,9 +7,10 @@ starts a session on a virtual clock; `FixedWall` is a deterministic wall clock f
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from tabletop.clock import Clock, VirtualClock
 from tabletop.engine import Mode, Participant, Session
@@ -175,7 +176,7 @@ class FixedWall:
     """A wall clock for `wall` that starts at a fixed UTC time and moves 1 ms per call."""
 
     def __init__(self, start: datetime | None = None) -> None:
-        self.moment = start or datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+        self.moment = start or datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
     def __call__(self) -> datetime:
         self.moment += timedelta(milliseconds=1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from console_support import drill_scenario, read_events, settle, text_of
 from textual.widgets import Select, TextArea
@@ -71,9 +73,9 @@ async def test_player_journey_records_what_the_screen_shows(tmp_path):
         feed = screen.query_one(InjectFeed)
         assert [e["inject"] for e in feed.injects] == ["alert"]
         await advance(app, pilot, clock, 1200)
-        assert [e["inject"] for e in feed.visible()] == ["customer-ticket", "alert"]
+        assert [e["inject"] for e in feed.shown_injects()] == ["customer-ticket", "alert"]
         assert "Anomalous CRM export" in text_of(screen.query_one("#inject-text"))
-        assert feed.unread == {feed.key(feed.visible()[0])}
+        assert feed.unread == {feed.key(feed.shown_injects()[0])}
 
         # reading the ticket marks it read and shows its text
         screen.query_one("#feed-list").focus()
@@ -136,7 +138,7 @@ async def test_player_journey_records_what_the_screen_shows(tmp_path):
 
 
 async def test_required_rationale_is_enforced_and_nothing_is_recorded(tmp_path):
-    app, clock, out, _ = console(tmp_path)
+    app, _clock, out, _ = console(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("enter")
         await settle(app, pilot)
@@ -153,7 +155,7 @@ async def test_required_rationale_is_enforced_and_nothing_is_recorded(tmp_path):
 
 async def test_a_decision_is_listed_only_once_the_engine_recorded_it(tmp_path):
     """A rejected decision (a simulated role's own action) is reported and never listed."""
-    app, clock, out, _ = console(tmp_path)
+    app, _clock, out, _ = console(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("enter")
         await settle(app, pilot)
@@ -170,7 +172,7 @@ async def test_a_decision_is_listed_only_once_the_engine_recorded_it(tmp_path):
 
 
 async def test_hints_show_open_deadlines_as_countdowns(tmp_path):
-    app, clock, out, _ = console(tmp_path, hints=True)
+    app, _clock, _out, _ = console(tmp_path, hints=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("enter")
         await settle(app, pilot)
@@ -185,7 +187,7 @@ async def test_hints_show_open_deadlines_as_countdowns(tmp_path):
 
 
 async def test_no_hints_without_the_flag(tmp_path):
-    app, clock, out, _ = console(tmp_path)
+    app, _clock, _out, _ = console(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("enter")
         await settle(app, pilot)
@@ -193,27 +195,27 @@ async def test_no_hints_without_the_flag(tmp_path):
 
 
 async def test_channel_filter_and_the_command_palette_offer_every_action(tmp_path):
-    app, clock, out, _ = console(tmp_path)
+    app, clock, _out, _ = console(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("enter")
         await settle(app, pilot)
         await advance(app, pilot, clock, 3600)
         feed = app.screen.query_one(InjectFeed)
-        assert len(feed.visible()) == 3
+        assert len(feed.shown_injects()) == 3
         await pilot.press("f")
         await pilot.pause()
-        assert feed.channel == "alert" and [e["inject"] for e in feed.visible()] == ["alert"]
+        assert feed.channel == "alert" and [e["inject"] for e in feed.shown_injects()] == ["alert"]
         titles = {c.title for c in app.get_system_commands(app.screen)}
         assert {"Decide", "Note", "Channel", "Pause", "Faster", "Slower", "End"} <= titles
         assert "Tasks" not in titles  # nobody hands a solo player a task
 
 
 async def test_ctrl_c_keeps_the_transcript_open_for_resume(tmp_path):
-    app, clock, out, _ = console(tmp_path)
+    app, _clock, out, _ = console(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("enter")
         await settle(app, pilot)
-        form = await decide(pilot, app, "appoint", rationale="first")
+        await decide(pilot, app, "appoint", rationale="first")
         await pilot.press("ctrl+s")
         await settle(app, pilot)
         await pilot.press("ctrl+c")
@@ -292,7 +294,7 @@ async def test_team_player_carries_out_a_task_delegated_to_their_role(tmp_path):
 
 
 async def test_a_crash_loses_no_recorded_decision(tmp_path):
-    app, clock, out, _ = console(tmp_path)
+    app, _clock, out, _ = console(tmp_path)
 
     def crash() -> None:
         raise RuntimeError("the console fell over")
@@ -315,7 +317,7 @@ async def test_a_crash_loses_no_recorded_decision(tmp_path):
 
 
 async def test_the_mouse_picks_an_inject_and_opens_the_palette(tmp_path):
-    app, clock, out, _ = console(tmp_path)
+    app, clock, _out, _ = console(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("enter")
         await settle(app, pilot)
@@ -333,11 +335,11 @@ async def test_the_mouse_picks_an_inject_and_opens_the_palette(tmp_path):
 def _side_by_side(*widgets) -> bool:
     """Each widget starts right of where the previous one ends and they share rows."""
     regions = [w.region for w in widgets]
-    return all(a.right <= b.x and a.y < b.bottom and b.y < a.bottom for a, b in zip(regions, regions[1:]))
+    return all(a.right <= b.x and a.y < b.bottom and b.y < a.bottom for a, b in itertools.pairwise(regions))
 
 
 async def test_wide_terminal_gives_feed_inject_and_decisions_a_column_each(tmp_path):
-    app, clock, out, _ = console(tmp_path, hints=True)
+    app, clock, _out, _ = console(tmp_path, hints=True)
     async with app.run_test(size=(200, 60)) as pilot:
         await pilot.press("enter")
         await settle(app, pilot)
@@ -375,7 +377,7 @@ async def test_wide_terminal_gives_feed_inject_and_decisions_a_column_each(tmp_p
 
 
 async def test_two_columns_at_120(tmp_path):
-    app, clock, out, _ = console(tmp_path, hints=True)
+    app, _clock, _out, _ = console(tmp_path, hints=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("enter")
         await settle(app, pilot)

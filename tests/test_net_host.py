@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -93,7 +94,7 @@ class RawPlayer:
         self.buffer: list[str] = []
 
     @classmethod
-    async def open(cls, url: str, hello: dict[str, Any] | str | None = None) -> "RawPlayer":
+    async def open(cls, url: str, hello: dict[str, Any] | str | None = None) -> RawPlayer:
         http = aiohttp.ClientSession()
         ws = await http.ws_connect(url)
         raw = cls(http, ws)
@@ -199,7 +200,7 @@ async def test_a_team_over_the_network_scores_exactly_like_the_same_script_run_h
         for at in sorted({entry.at for entry in script.entries}):
             due = sum(1 for entry in script.entries if entry.at <= at)
             await rig.host.run_until(at)
-            await rig.host.wait_for(lambda: len(recorded(rig.session.events)) == due)
+            await rig.host.wait_for(lambda due=due: len(recorded(rig.session.events)) == due)
         results = await asyncio.wait_for(asyncio.gather(*plays), 10)
         await rig.host.call(rig.session.run_to_end)
         await asyncio.wait_for(asyncio.gather(*(c.ended.wait() for c in players.values())), 5)
@@ -401,7 +402,9 @@ async def test_an_oversized_frame_closes_that_connection_and_the_session_carries
 
 
 async def test_a_flooding_client_is_cut_off_after_its_burst(tmp_path):
-    frozen = lambda: 100.0  # the bucket never refills: exactly `burst` messages get through
+    def frozen():
+        return 100.0  # the bucket never refills: exactly `burst` messages get through
+
     async with hosted(tmp_path, rate=RateLimit(per_second=1, burst=5), get_time=frozen) as rig:
         priya = await rig.player("dpo", "Priya")
         raw = await RawPlayer.open(rig.host.url, hello())
@@ -643,6 +646,6 @@ async def test_scripted_lines_are_played_at_their_sim_times_on_a_running_clock(t
         await host.stop()
         session.writer.close()
     by_seq = {e["seq"]: e for e in session.events}
-    for line, result in zip(lines, results):
+    for line, result in zip(lines, results, strict=False):
         t = by_seq[result.seq]["t"]
         assert line.at <= t <= line.at + 60, f"{line} recorded at {t}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,7 @@ from tabletop.transcript import read_run
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "transcripts" / "samples"
 GOLDEN = Path(__file__).resolve().parent / "golden"
-GENERATED_AT = datetime(2026, 3, 10, 9, 0, tzinfo=timezone.utc)
+GENERATED_AT = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 
 BREACH_FIELDS = [
     "Identifier",
@@ -298,7 +298,7 @@ def test_notification_clocks_and_not_notify_without_reason():
         decision(3600 + 80 * 3600, "ico_decision", role="dpo", fields={"outcome": "not_notify"}),
         ended(90 * 3600),
     ]
-    _, card, pm = run_of(events)
+    _, _card, pm = run_of(events)
     (clock,) = pm.clocks
     assert clock.status.startswith("late") and clock.source == "UK GDPR Art 33(1)"
     assert "marker 'aware' at T+1h00m" in clock.anchor

@@ -114,7 +114,7 @@ def test_every_setup_mistake_is_one_error_and_writes_nothing(tmp_path, kwargs, w
 def test_a_transcript_is_never_overwritten(tmp_path):
     out = tmp_path / "x.jsonl"
     out.write_text("keep me\n")
-    with pytest.raises(SessionSetupError, match="x.jsonl: already exists"):
+    with pytest.raises(SessionSetupError, match=r"x\.jsonl: already exists"):
         open_session(make_scenario(), clock=VirtualClock(), transcript=out)
     assert out.read_text() == "keep me\n"
 
@@ -124,7 +124,7 @@ def test_resume_continues_the_transcript_and_names_what_is_wrong(tmp_path):
     first = open_session(make_scenario(), clock=VirtualClock(), transcript=out, start=True).session
     first.run_until(600)
     first.writer.close()
-    with pytest.raises(SessionSetupError, match="gone.jsonl: no such transcript to resume"):
+    with pytest.raises(SessionSetupError, match=r"gone\.jsonl: no such transcript to resume"):
         resume_session(tmp_path / "gone.jsonl")
     with pytest.raises(SessionSetupError, match="is a transcript of scenario 'test-scenario', not 'other'"):
         resume_session(out, clock=VirtualClock(), scenario="other")

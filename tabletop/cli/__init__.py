@@ -36,7 +36,7 @@ def default_player_name() -> str:
     """The login name, capitalised, as a player's name when `--name` is not given."""
     try:
         return getpass.getuser().capitalize() or "Player"
-    except Exception:  # noqa: BLE001 - no login name on this system
+    except Exception:  # no login name on this system
         return "Player"
 
 

@@ -48,7 +48,7 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
 
     try:
         result = run_validation(list(paths) or None)
-    except Exception as error:  # noqa: BLE001 - a user never sees a traceback
+    except Exception as error:  # a user never sees a traceback
         _internal_error(error)
         return
     if as_json:
@@ -141,7 +141,7 @@ def list_scenarios(as_json: bool) -> None:
     """
     try:
         entries = scenario_entries()
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         _internal_error(error)
         return
     if as_json:
@@ -170,7 +170,7 @@ def list_scenarios(as_json: bool) -> None:
 # --- show (the MSEL) ----------------------------------------------------------------------------
 
 
-def _clock(scenario: Scenario, seconds: int | None) -> str | None:
+def _clock(scenario: Scenario, seconds: float | None) -> str | None:
     moment = sim_datetime(scenario.starts_at, seconds) if seconds is not None else None
     if moment is None or scenario.starts_at is None:
         return None
@@ -324,7 +324,7 @@ def show(scenario: str, seed: int | None, as_json: bool) -> None:
     except ScenarioError as error:
         _print_problems(error.problems)
         sys.exit(1)
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         _internal_error(error)
         return
     if problems or resolved is None:
@@ -332,7 +332,7 @@ def show(scenario: str, seed: int | None, as_json: bool) -> None:
         sys.exit(1)
     try:
         data = msel(resolved)
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         _internal_error(error)
         return
     if as_json:

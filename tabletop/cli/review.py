@@ -155,8 +155,8 @@ def _status(figures: Mapping[str, Any] | None, flags: bool = True) -> str:
     if not figures:
         return "—"
     text = fmt.status_text(figures.get("status"))
-    flags = (figures.get("flags") or []) if flags else []
-    return text + (f" [{', '.join(flags)}]" if flags else "")
+    shown = (figures.get("flags") or []) if flags else []
+    return text + (f" [{', '.join(shown)}]" if shown else "")
 
 
 def _areas_line(side: Side, areas: list[str]) -> str:
@@ -252,9 +252,9 @@ def print_trends(result: Trends, console: Console) -> None:
     else:
         console.print(table)
     if result.excluded:
-        line = Text(f"Left out ({len(result.excluded)}):", style="bold red")
-        line.append(" not trusted or not scored")
-        console.print(line)
+        left_out = Text(f"Left out ({len(result.excluded)}):", style="bold red")
+        left_out.append(" not trusted or not scored")
+        console.print(left_out)
         for entry in result.excluded:
             console.print(
                 Text(f"  {entry.path}: {fmt.integrity_text(entry.integrity)} {entry.problem}"), soft_wrap=True

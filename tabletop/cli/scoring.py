@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 import json
 import os
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ def score_file(path: str) -> dict[str, Any]:
         _, card, warnings = score_transcript(path)
     except TranscriptError as error:
         return {"path": path, "error": str(error)}
-    except Exception as error:  # noqa: BLE001 - a folder run reports every file, whatever broke
+    except Exception as error:  # a folder run reports every file, whatever broke
         return {"path": path, "error": f"{path}: cannot score ({type(error).__name__}: {error})"}
     data = card.to_json()
     data["warnings"] = warnings
@@ -265,7 +265,7 @@ def score(target: Path, as_json: bool, until: str | None, workers: int | None) -
         _fail(str(error))
     try:
         card = score_run(run.scenario, run.events, until=limit)
-    except Exception as error:  # noqa: BLE001 - a malformed transcript is reported, not a traceback
+    except Exception as error:  # a malformed transcript is reported, not a traceback
         _fail(f"{target}: cannot score ({type(error).__name__}: {error})")
     warnings = list(run.warnings) + [w for w in card.warnings if w not in run.warnings]
     if as_json:
@@ -314,11 +314,12 @@ def report(transcript: Path, output: str | None, fmt: str | None, generated_at: 
         run = read_run(transcript)
     except TranscriptError as error:
         _fail(str(error))
-    stamp = generated_at.replace(tzinfo=timezone.utc) if generated_at else datetime.now(timezone.utc)
+    stamp = generated_at.replace(tzinfo=UTC) if generated_at else datetime.now(UTC)
     notes = list(run.warnings)
     if not run.verdict.ok:
         notes.append(f"integrity: {run.verdict.summary()}")
 
+    targets: list[Path | None]
     if output is None:
         formats = [fmt] if fmt else ["md", "html"]
         targets = [postmortem_path(transcript, f) for f in formats]
@@ -333,9 +334,9 @@ def report(transcript: Path, output: str | None, fmt: str | None, generated_at: 
     try:
         card = score_run(run.scenario, run.events)
         postmortem = build_postmortem(run.scenario, run.events, card, link=link, warnings=notes)
-    except Exception as error:  # noqa: BLE001 - a malformed transcript is reported, not a traceback
+    except Exception as error:  # a malformed transcript is reported, not a traceback
         _fail(f"{transcript}: cannot draft the post-mortem ({type(error).__name__}: {error})")
-    for form, target in zip(formats, targets):
+    for form, target in zip(formats, targets, strict=False):
         text = render_report(postmortem, form, stamp)
         if target is None:
             click.echo(text, nl=False)

@@ -169,6 +169,7 @@ def _host_console(
 ) -> None:
     from tabletop.sessions import SessionSetupError
     from tabletop.ui.app import make_console
+    from tabletop.ui.link import SessionLink
 
     try:  # roles are played by the people who join (a role nobody joins is simulated)
         app = make_console(
@@ -189,6 +190,7 @@ def _host_console(
         from tabletop.net.host import HostSettings, TeamHost
 
         link = app.link
+        assert isinstance(link, SessionLink)  # make_console drives a session in this process
         team = TeamHost(
             link.session,
             HostSettings(token=token, tick_session=False),

@@ -14,8 +14,9 @@ import itertools
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
@@ -149,7 +150,7 @@ class PlayerClient:
         await ws.send_str(hello.to_frame())
         try:
             first = await ws.receive(timeout=self.open_timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await ws.close()
             raise ConnectionLost(f"the host at {self.url} did not answer") from None
         if first.type != aiohttp.WSMsgType.TEXT:
@@ -181,7 +182,7 @@ class PlayerClient:
         while waiting > 0:
             try:
                 replayed = await ws.receive(timeout=self.open_timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 break
             if replayed.type != aiohttp.WSMsgType.TEXT:
                 break
@@ -207,7 +208,7 @@ class PlayerClient:
                     break
         except JoinRefused as refused:
             self.failure = refused
-        except Exception as error:  # noqa: BLE001 - reported through `failure`
+        except Exception as error:  # reported through `failure`
             log.exception("player connection failed")
             self.failure = error
         finally:
@@ -340,7 +341,7 @@ class PlayerClient:
         for callback in list(self._listeners):
             try:
                 callback(kind, payload)
-            except Exception:  # noqa: BLE001 - a listener's bug must not drop the connection
+            except Exception:  # a listener's bug must not drop the connection
                 log.exception("listener failed")
 
     # time -----------------------------------------------------------------------------------
@@ -361,7 +362,7 @@ class PlayerClient:
             self._changed.clear()
             try:
                 await asyncio.wait_for(self._changed.wait(), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -444,7 +445,7 @@ class PlayerClient:
         if self._reader is not None:
             try:
                 await asyncio.wait_for(self._reader, 10)
-            except (asyncio.TimeoutError, Exception):
+            except (TimeoutError, Exception):
                 pass
         if self._own_http and self._http is not None:
             await self._http.close()

@@ -21,7 +21,7 @@ def _referenced_injects(path: Path) -> list[str]:
     return sorted(r for r in refs if isinstance(r, str) and r)
 
 
-def read_script(path: Path, role: str, scenario: Scenario = None) -> list[ScriptLine]:
+def read_script(path: Path, role: str, scenario: Scenario | None = None) -> list[ScriptLine]:
     """The lines of a decision script (the `simulate` format) that `role` plays.
 
     `scenario` is what the player sees of it (from the host's welcome): with it, clock times

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from tabletop.review.entry import TranscriptEntry, ratings_of
 from tabletop.scoring import NOT_APPLICABLE, OPEN

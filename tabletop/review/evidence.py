@@ -115,4 +115,4 @@ def load_unscored(path: str | Path) -> Evidence:
     return load_evidence(path, score=False)
 
 
-__all__ = ["Evidence", "EvidenceError", "load_evidence", "load_unscored", "INTEGRITY_UNREADABLE"]
+__all__ = ["INTEGRITY_UNREADABLE", "Evidence", "EvidenceError", "load_evidence", "load_unscored"]

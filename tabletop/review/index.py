@@ -13,12 +13,12 @@ import json
 import os
 import sqlite3
 import sys
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 from tabletop import __version__
 from tabletop.files import file_sha256
@@ -177,7 +177,7 @@ class TranscriptIndex:
     def close(self) -> None:
         self._db.close()
 
-    def __enter__(self) -> "TranscriptIndex":
+    def __enter__(self) -> TranscriptIndex:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -245,9 +245,8 @@ class TranscriptIndex:
         total = len(plan.to_score)
         if progress:
             progress(0, total)
-        done = 0
         described: set[tuple[str, str]] = set()  # expectations whose title and area are stored
-        for entry in self._score(plan.to_score, workers):
+        for done, entry in enumerate(self._score(plan.to_score, workers), start=1):
             db.execute(
                 "INSERT OR REPLACE INTO transcripts VALUES (?, ?, ?, ?, ?)",
                 (entry.path, entry.size, entry.mtime_ns, entry.sha256, dumps(entry)),
@@ -269,7 +268,6 @@ class TranscriptIndex:
                 ],
             )
             described.update((entry.scenario, outcome[0]) for outcome in entry.outcomes)
-            done += 1
             if done % COMMIT_EVERY == 0:
                 db.commit()
             if progress:

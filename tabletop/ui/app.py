@@ -15,7 +15,7 @@ from textual.screen import Screen
 
 from tabletop import sessions
 from tabletop.clock import Clock, ScaledClock
-from tabletop.engine import Participant
+from tabletop.engine import Mode, Participant
 from tabletop.model import Scenario
 from tabletop.port import SessionPort
 from tabletop.sessions import Seat, SessionSetupError
@@ -148,7 +148,7 @@ class TabletopConsole(App[ConsoleOutcome]):
             return
         try:
             await self.link.tick()
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             self._tick_failed = True
             self.notify(f"The session stopped: {error}", severity="error", timeout=30)
 
@@ -186,7 +186,7 @@ class TabletopConsole(App[ConsoleOutcome]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Every binding of the current screen, footer or not, then Textual's own commands."""
         seen: set[str] = set()
-        for key, active in screen.active_bindings.items():
+        for _key, active in screen.active_bindings.items():
             binding = active.binding
             if active.node is not screen or not active.enabled or not binding.description:
                 continue
@@ -250,10 +250,11 @@ def make_console(
     role as `player`: roles are played by the people who join.
     """
     sessions.check_speed(speed)
+    mode: Mode
     if resume is not None:
         opened = sessions.resume_session(resume, clock=clock or ScaledClock(speed or 60.0), scenario=scenario)
         session = opened.session
-        mode = session.mode if session.mode in ("solo", "team") else "team"
+        mode = "solo" if session.mode == "solo" else "team"
         players = [p for p in session.participants if not p.simulated]
         if mode == "solo" and players:
             role, name = players[0].role, players[0].name

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
 from textual import work
@@ -22,6 +24,9 @@ from tabletop.review.entry import TranscriptEntry
 from tabletop.review.evidence import Evidence
 from tabletop.timing import format_offset
 from tabletop.ui.review.cells import PlainTable
+
+if TYPE_CHECKING:
+    from tabletop.ui.review.app import ReviewApp
 
 STATUS_STYLE = {
     "met": "green",
@@ -145,12 +150,10 @@ class TranscriptScreen(Screen):
                 yield Static("Notification clocks", id="clocks-title", classes="section-title")
                 yield PlainTable(id="clocks", cursor_type="row")
                 yield Static("", id="warnings")
-            with TabPane("Breach record", id="breach"):
-                with VerticalScroll():
-                    yield Markdown("Loading…", id="breach-md")
-            with TabPane("Post-mortem", id="postmortem"):
-                with VerticalScroll():
-                    yield Markdown("Loading…", id="postmortem-md")
+            with TabPane("Breach record", id="breach"), VerticalScroll():
+                yield Markdown("Loading…", id="breach-md")
+            with TabPane("Post-mortem", id="postmortem"), VerticalScroll():
+                yield Markdown("Loading…", id="postmortem-md")
         yield Footer()
 
     def _headline(self) -> Text:
@@ -192,7 +195,7 @@ class TranscriptScreen(Screen):
         except Exception as error:
             self.post_message(self.Loaded(None, Draft(), f"{error}"))
             return
-        draft = draft_postmortem(evidence, self.app.now())  # type: ignore[attr-defined]
+        draft = draft_postmortem(evidence, cast("ReviewApp", self.app).now())
         self.post_message(self.Loaded(evidence, draft))
 
     def on_transcript_screen_loaded(self, message: Loaded) -> None:
@@ -203,6 +206,8 @@ class TranscriptScreen(Screen):
             self.query_one("#areas", Static).update(Text(message.error, style="bold red"))
             return
         self.evidence, self.draft = message.evidence, message.draft
+        if message.evidence is None:
+            return
         self._fill_scorecard(message.evidence)
         self._fill_timeline(message.evidence)
         self._fill_findings(message.evidence)
@@ -244,8 +249,8 @@ class TranscriptScreen(Screen):
         table = self.query_one("#events", DataTable)
         table.clear()
         for event in evidence.events:
-            who, what = _describe(event)
-            who, what = _clip(who, 32), _clip(what, 160)
+            who_text, what_text = _describe(event)
+            who, what = _clip(who_text, 32), _clip(what_text, 160)
             table.add_row(
                 _offset(event.get("t")),
                 str(event.get("wall") or "")[:19].replace("T", " "),
@@ -314,14 +319,17 @@ class TranscriptScreen(Screen):
         from tabletop.report import render_report
 
         written: list[Path] = []
+        draft = self.draft
         try:
-            generated_at = self.app.now()  # type: ignore[attr-defined]
+            if draft is None or draft.postmortem is None:
+                raise ValueError("there is no post-mortem draft to export")
+            generated_at = cast("ReviewApp", self.app).now()
             for kind, path in export_paths(self.transcript_path).items():
                 text = (
-                    self.draft.markdown
-                    if kind == "md" and self.draft.markdown  # type: ignore[union-attr]
-                    else render_report(self.draft.postmortem, kind, generated_at)
-                )  # type: ignore[union-attr]
+                    draft.markdown
+                    if kind == "md" and draft.markdown
+                    else render_report(draft.postmortem, kind, generated_at)
+                )
                 written.append(write_private(path, text))
         except Exception as error:
             self.post_message(self.Exported(written, f"{type(error).__name__}: {error}"))
@@ -347,9 +355,7 @@ class TranscriptScreen(Screen):
             ("breach", "Breach record"),
             ("postmortem", "Post-mortem draft"),
         ):
-            yield SystemCommand(
-                f"Show {title}", f"Switch to the {title} tab", (lambda tab: lambda: self.action_tab(tab))(tab)
-            )
+            yield SystemCommand(f"Show {title}", f"Switch to the {title} tab", partial(self.action_tab, tab))
 
 
 def _clip(text: str, width: int) -> Text:

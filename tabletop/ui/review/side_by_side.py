@@ -112,6 +112,8 @@ class CompareScreen(Screen):
 
     def _show(self) -> None:
         comparison = self.comparison
+        if comparison is None:
+            return
         self.query_one("#sides", Static).update(sides_table(comparison))
         table = self.query_one("#comparison", DataTable)
         table.clear(columns=True)

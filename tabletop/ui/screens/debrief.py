@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,7 @@ def write_debrief(
         if transcript is not None:
             html = render_report(postmortem, "html", generated_at)
             md_path, html_path = write_postmortem(transcript, {"md": markdown, "html": html})
-    except Exception as problem:  # noqa: BLE001 - the scorecard is still shown
+    except Exception as problem:  # the scorecard is still shown
         error = f"The post-mortem draft could not be written: {problem}"
     return DebriefResult(data, md_path, html_path, markdown, error)
 
@@ -125,12 +125,12 @@ class DebriefScreen(Screen):
     def prepare(self) -> None:
         generated_at = self.generated_at
         if generated_at is None:
-            from datetime import datetime, timezone
+            from datetime import datetime
 
-            generated_at = datetime.now(timezone.utc)
+            generated_at = datetime.now(UTC)
         try:
             result = write_debrief(self.scenario, self.events, self.transcript, generated_at)
-        except Exception as problem:  # noqa: BLE001
+        except Exception as problem:
             result = DebriefResult({}, None, None, "", f"Scoring failed: {problem}")
         self.app.call_from_thread(self.show, result)
 

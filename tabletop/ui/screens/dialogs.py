@@ -260,7 +260,8 @@ class DecisionForm(ModalScreen[DecisionDraft | None]):
             elif isinstance(widget, Checkbox):
                 value = widget.value
             else:
-                raw = widget.value.strip()
+                assert isinstance(widget, (Input, TextArea)), widget
+                raw = (widget.value if isinstance(widget, Input) else widget.text).strip()
                 value = raw or None
                 if value is not None and spec.type == "number":
                     try:

@@ -86,7 +86,7 @@ class ExerciseScreen(Screen):
         events = list(self.link.events)
         now = self.link.now()
         card = score(self.scenario, events, until=now)
-        data = card.to_json() if hasattr(card, "to_json") else dict(card)
+        data = card.to_json()
         self.app.call_from_thread(self.show_score, data, now)
 
     def show_score(self, card: dict[str, Any], now: float) -> None:
@@ -98,7 +98,7 @@ class ExerciseScreen(Screen):
         """Call a session method; a rejection or failure becomes a notification, never a crash."""
         try:
             return await getattr(self.link, what)(*args, **kwargs)
-        except Exception as error:  # noqa: BLE001 - shown to the user, the session carries on
+        except Exception as error:  # shown to the user, the session carries on
             self.notify(str(error) or type(error).__name__, title="Not recorded", severity="error", timeout=8)
             return None
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual import events, on
 from textual.app import ComposeResult
@@ -20,6 +20,9 @@ from tabletop.ui.widgets.clock_bar import ClockBar
 from tabletop.ui.widgets.decisions import DecisionList
 from tabletop.ui.widgets.inject_feed import InjectFeed, InjectView
 from tabletop.ui.widgets.scorecard import DeadlineHints
+
+if TYPE_CHECKING:
+    from tabletop.ui.app import TabletopConsole
 
 THREE_COLUMNS_AT = 170
 """From this terminal width (the console's "-wide" breakpoint) the feed, the inject and
@@ -259,7 +262,7 @@ class PlayerScreen(ExerciseScreen):
     async def action_tasks(self) -> None:
         try:
             tasks = await self.link.pending_tasks(self.role)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             self.notify(str(error), severity="error")
             return
         if not tasks:
@@ -292,4 +295,4 @@ class PlayerScreen(ExerciseScreen):
 
     def action_switch_view(self) -> None:
         if self.can_switch:
-            self.app.switch_view()
+            cast("TabletopConsole", self.app).switch_view()

@@ -51,7 +51,7 @@ class DecisionList(OptionList):
         if changed:
             self._rebuild()
 
-    def take_over(self, other: "DecisionList") -> None:
+    def take_over(self, other: DecisionList) -> None:
         """Show what `other` shows (the screen replaces the list when it moves to another column)."""
         self.entries = list(other.entries)
         self.done_by_delegation = dict(other.done_by_delegation)

@@ -64,7 +64,7 @@ class MselTable(DataTable):
             released += status == "released"
             try:
                 inject = self.scenario.inject(inject_id)
-                title, channel, to = inject.title, inject.channel, ", ".join(inject.to)
+                title, channel, to = inject.title, str(inject.channel), ", ".join(inject.to)
             except KeyError:
                 title = _field(row, "title", "") or "(ad-hoc)"
                 channel, to = _field(row, "channel", "") or "", ", ".join(_field(row, "to", []) or [])

@@ -35,9 +35,9 @@ class Participants(Static):
                 if role:
                     person["role"] = role
                 person["connected"] = event.get("op") != "leave"
-        self._render()
+        self._fill()
 
-    def _render(self) -> None:
+    def _fill(self) -> None:
         text = Text()
         roles = list(getattr(self.scenario, "roles", []))
         playing: dict[str, list[dict[str, Any]]] = {}

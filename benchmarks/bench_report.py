@@ -1,6 +1,6 @@
 """Report speed: building and rendering the post-mortem (Markdown and HTML) per transcript.
 
-Target (DESIGN.md): under 100 ms per transcript. Figures are medians of back-to-back runs,
+Target: under 100 ms per transcript. Figures are medians of back-to-back runs,
 with scoring the same transcript as the baseline measured alongside.
 Run: `python benchmarks/bench_report.py [--rounds N]`.
 """

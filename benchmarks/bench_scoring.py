@@ -1,6 +1,6 @@
 """Scoring speed: cost per transcript as a ratio to json.loads of it, and a 10,000-transcript folder on 2 processes.
 
-Targets (DESIGN.md): scoring costs at most 3x reading the transcript's JSON; 10,000 transcripts
+Targets: scoring costs at most 3x reading the transcript's JSON; 10,000 transcripts
 of 300 events score in under 30 s on 2 cores. Run: `python benchmarks/bench_scoring.py
 [--count N] [--workers W]`. Transcripts are generated into a temporary folder and removed.
 """

@@ -264,16 +264,6 @@ def check_catalog(catalog: Catalog) -> list[Problem]:
     return problems
 
 
-def anchor_marker(after: str | None) -> str | None:
-    """The marker a regime clock or expectation anchor names (`aware` or `marker:aware`)."""
-    if not after or after == "start":
-        return None
-    kind, _, target = after.partition(":")
-    if not target:
-        return kind
-    return target if kind == "marker" else None
-
-
 def value_problems(value: dict[str, Any], action: Action | None, span: Span) -> list[Problem]:
     """`value` keys must be fields of the action, choice values among its choices."""
     if action is None or not value:

@@ -399,9 +399,6 @@ class Session:
         """Delegations waiting for a player of `role` (all roles when None), oldest first."""
         return [d for d in self._pending.values() if role is None or d["to_role"] == role]
 
-    def delegations(self) -> list[dict[str, Any]]:
-        return list(self._delegations.values())
-
     def next_due(self) -> float | None:
         """Sim time of the next scheduled item (None when nothing is left)."""
         with self._lock:
@@ -768,18 +765,6 @@ class Session:
                 inject=None,
                 detail={"name": name, "from": current.role, "to": None},
             )
-
-    def set_marker(self, name: str) -> dict[str, Any]:
-        """The facilitator sets a scenario marker (e.g. `aware`) by hand."""
-        with self._lock:
-            self._require_running()
-            if not isinstance(name, str) or not name.strip():
-                raise Rejected("a marker needs a name")
-            if name in self._markers:
-                raise Rejected(f"marker {name!r} was already set at {format_offset(self._markers[name])}")
-            record = self._record(ev.MARKER_SET, marker=name, source="facilitator")
-            self._run((self.clock.now(), PRIO_DEADLINE), advance=False)
-            return record
 
     def end(self, reason: str = "facilitator") -> dict[str, Any]:
         """End the session now (what was already due is released first)."""

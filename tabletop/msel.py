@@ -18,7 +18,7 @@ from tabletop.timing import TimeFormatError, format_duration, format_offset, par
 
 FORMAT_VERSION = "1"
 
-# The HSEEP MSEL columns (shared/DOMAIN.md) first, then what a round trip needs.
+# The HSEEP MSEL columns first, then what a round trip needs.
 COLUMNS: tuple[str, ...] = (
     "Sequence",
     "Time",

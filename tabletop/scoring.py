@@ -1,6 +1,6 @@
 """Score a rehearsal: a pure function of (scenario, transcript events) returning a Scorecard.
 
-The rules are DESIGN.md "Scoring semantics", applied line by line:
+The rules (the README's "How a rehearsal is scored", in full), applied line by line:
 
 1. An expectation applies only if its anchor happened: `start` always; `inject:ID` when that
    inject was released; `action:ID` when that action was first recorded (a `decision`);
@@ -265,7 +265,7 @@ class Scorecard:
         return [r for r in self.expectations if r.status == status]
 
     def to_json(self) -> dict[str, Any]:
-        """DESIGN.md "Score output", plus ratings, clocks, warnings and totals."""
+        """What `tabletop score --json` prints: the results, plus ratings, clocks, warnings and totals."""
         return {
             "scenario": self.scenario,
             "score": round(self.score, 4),

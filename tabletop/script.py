@@ -1,6 +1,6 @@
 """Decision scripts for headless `tabletop simulate`: load them with file:line errors and play them into a Session.
 
-The format (shared/DESIGN.md, "Decision script"):
+The format:
 
     participants: [{name: Sam, role: coordinator}, {name: Priya, role: dpo}]
     decisions:

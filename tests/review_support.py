@@ -1,4 +1,4 @@
-"""Small hand-made transcripts for the review console's tests, hash-chained as DESIGN.md says."""
+"""Small hand-made transcripts for the review console's tests, hash-chained as the transcript module does."""
 
 from __future__ import annotations
 

@@ -29,8 +29,8 @@ SCORING = ROOT / "scoring"
 INJECTS = ROOT / "injects"
 SCENARIOS = ROOT / "scenarios"
 
-# The action ids the design names as the minimum catalog.
-DESIGN_ACTIONS = [
+# The minimum catalog: the action ids every bundled catalog must have.
+CORE_ACTIONS = [
     "declare_incident",
     "appoint_coordinator",
     "assign_roles",
@@ -147,7 +147,7 @@ def library() -> dict[str, dict]:
 
 
 def test_every_design_action_exists(actions):
-    missing = [a for a in DESIGN_ACTIONS if a not in actions]
+    missing = [a for a in CORE_ACTIONS if a not in actions]
     assert not missing
 
 

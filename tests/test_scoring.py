@@ -1,4 +1,4 @@
-"""Known-answer tests for each rule of DESIGN.md "Scoring semantics"."""
+"""Known-answer tests for each scoring rule (`tabletop/scoring.py`; the README, "How a rehearsal is scored")."""
 
 from __future__ import annotations
 

@@ -424,14 +424,6 @@ class PlayerClient:
             p.CompleteTask(id=self._next_id(), task=task, fields=fields or {}, rationale=rationale or "")
         )
 
-    async def send_raw(self, data: str | bytes) -> None:
-        """Send a frame as is (tests of the host's defences)."""
-        assert self._ws is not None
-        if isinstance(data, bytes):
-            await self._ws.send_bytes(data)
-        else:
-            await self._ws.send_str(data)
-
     async def drop(self) -> None:
         """Close the socket without leaving (the client reconnects): a network blip."""
         if self._ws is not None:

@@ -163,7 +163,6 @@ class CompleteTask(_Message):
 
 
 PlayerMessage = Annotated[Hello | Decide | Note | CompleteTask, Field(discriminator="type")]
-REQUEST_TYPES = ("decide", "note", "complete_task")
 
 # --- host -> player -----------------------------------------------------------------------
 

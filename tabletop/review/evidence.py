@@ -23,7 +23,7 @@ class Evidence:
     """Everything the review console shows about one transcript.
 
     `events` are the transcript's events (dicts, as written); `card` the scorer's JSON
-    (DESIGN.md "Score output"), `scorecard` the scorer's object; `integrity` is one of
+    (what `tabletop score --json` prints), `scorecard` the scorer's object; `integrity` is one of
     ok / torn / broken / unreadable with `problem` saying what is wrong.
     """
 
@@ -110,9 +110,4 @@ def _short(message: str, path: Path) -> str:
     return message
 
 
-def load_unscored(path: str | Path) -> Evidence:
-    """Like `load_evidence` but without scoring (for a quick integrity check)."""
-    return load_evidence(path, score=False)
-
-
-__all__ = ["INTEGRITY_UNREADABLE", "Evidence", "EvidenceError", "load_evidence", "load_unscored"]
+__all__ = ["INTEGRITY_UNREADABLE", "Evidence", "EvidenceError", "load_evidence"]

@@ -367,13 +367,6 @@ def open_index(
     return index, result
 
 
-def entries_of(folder: str | os.PathLike[str], **kwargs: object) -> list[TranscriptEntry]:
-    """The up-to-date rows of every transcript in `folder`."""
-    index, _ = open_index(folder, **kwargs)  # type: ignore[arg-type]
-    with index:
-        return index.entries()
-
-
 def filter_entries(entries: Iterable[TranscriptEntry], text: str) -> list[TranscriptEntry]:
     """Rows matching every word of `text` (in path, scenario, title, team, participants, mode, integrity).
 

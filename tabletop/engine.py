@@ -162,6 +162,16 @@ def check_decision(scenario: Scenario, action: str, fields: dict[str, Any] | Non
     return check_fields(scenario.action(action), fields)
 
 
+def check_participants(scenario: Scenario, people: Iterable[Participant]) -> None:
+    """Raise ValueError naming the first participant whose role is not in the scenario."""
+    for person in people:
+        if person.role not in scenario.roles:
+            raise ValueError(
+                f"participant {person.name!r} plays role {person.role!r}, which is not in "
+                f"scenario {scenario.id!r}; expected one of {', '.join(scenario.roles)}"
+            )
+
+
 def scenario_digest(scenario: Scenario, path: str | Path | None) -> str:
     """SHA-256 of the scenario file when readable, else of the resolved scenario's canonical JSON."""
     if path is not None:
@@ -232,12 +242,7 @@ class Session:
         self._subscribers: list[Callable[[dict[str, Any]], None]] = []
 
         people = [Participant.coerce(p) for p in participants]
-        for person in people:
-            if person.role not in scenario.roles:
-                raise ValueError(
-                    f"participant {person.name!r} plays role {person.role!r}, which is not in "
-                    f"scenario {scenario.id!r}; expected one of {', '.join(scenario.roles)}"
-                )
+        check_participants(scenario, people)
         if mode == "solo":
             if solo_role is None:
                 players = [p for p in people if not p.simulated]

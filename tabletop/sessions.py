@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tabletop.clock import Clock, ScaledClock, VirtualClock
-from tabletop.engine import MODES, Mode, Participant, Rejected, Session
+from tabletop.engine import MODES, Mode, Participant, Rejected, Session, check_participants
 from tabletop.model import Scenario
 from tabletop.script import DecisionScript, ScriptError, load_script, play
 from tabletop.transcript import TranscriptError, TranscriptWriter, default_transcript_path, utc_now
@@ -179,12 +179,10 @@ def open_session(
     check_speed(speed)
     resolved, shown = load_scenario(scenario, seed)
     people = [Participant.coerce(p) for p in players]
-    for person in people:
-        if person.role not in resolved.roles:
-            raise SessionSetupError(
-                f"participant {person.name!r} plays role {person.role!r}, which is not in "
-                f"scenario {resolved.id!r}; expected one of {', '.join(resolved.roles)}"
-            )
+    try:
+        check_participants(resolved, people)
+    except ValueError as error:
+        raise SessionSetupError(str(error)) from None
     if mode == "solo" and solo_role is None:
         default = "coordinator" if "coordinator" in resolved.roles else resolved.roles[0]
         solo_role = next((p.role for p in people if not p.simulated), default)

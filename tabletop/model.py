@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -20,10 +20,10 @@ Seconds = Annotated[int, BeforeValidator(parse_duration)]
 """A duration: authored as `30m`, `1h30m`, `72h`; held as whole seconds."""
 
 Channel = Literal["email", "chat", "phone", "alert", "ticket", "news", "briefing"]
-CHANNELS: tuple[str, ...] = Channel.__args__  # type: ignore[attr-defined]
+CHANNELS: tuple[str, ...] = get_args(Channel)
 
 Area = Literal["coordination", "data_protection", "notification", "technical", "recovery", "learning"]
-AREAS: tuple[str, ...] = Area.__args__  # type: ignore[attr-defined]
+AREAS: tuple[str, ...] = get_args(Area)
 
 Kind = Literal[
     "tabletop",
@@ -39,7 +39,7 @@ Kind = Literal[
     "manual-change-recovery",
     "iac-reconciliation",
 ]
-KINDS: tuple[str, ...] = Kind.__args__  # type: ignore[attr-defined]
+KINDS: tuple[str, ...] = get_args(Kind)
 
 Position = Literal["controller", "processor", "both"]
 Requirement = Literal["required", "optional"]
@@ -139,7 +139,9 @@ class Expectation(Strict):
 
     @property
     def anchor_target(self) -> str | None:
-        return None if self.anchor_kind == "start" else self.after.split(":", 1)[1]  # type: ignore[union-attr]
+        if self.after is None or self.anchor_kind == "start":
+            return None
+        return self.after.split(":", 1)[1]
 
 
 class AvoidRule(Strict):

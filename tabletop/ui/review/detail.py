@@ -133,7 +133,7 @@ class TranscriptScreen(Screen):
 
     @property
     def transcript_path(self) -> Path:
-        return Path(self.app.index.folder) / self.entry.path  # type: ignore[attr-defined]
+        return Path(cast("ReviewApp", self.app).index.folder) / self.entry.path
 
     def compose(self) -> ComposeResult:
         yield Header()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -21,6 +21,9 @@ from tabletop.model import AREAS
 from tabletop.review import formatting as fmt
 from tabletop.review.entry import TranscriptEntry
 from tabletop.review.index import RefreshResult, filter_entries
+
+if TYPE_CHECKING:
+    from tabletop.ui.review.app import ReviewApp
 
 
 def _none_last(value: Any) -> tuple[int, Any]:
@@ -239,7 +242,7 @@ class ReviewScreen(Screen):
     # --- the index, refreshed in a worker thread -----------------------------------------
     @work(thread=True, exclusive=True, group="index")
     def refresh_index(self) -> None:
-        index = self.app.index  # type: ignore[attr-defined]
+        index = cast("ReviewApp", self.app).index
         try:
             plan = index.plan()
             step = max(1, len(plan.to_score) // 100)
@@ -449,7 +452,7 @@ class ReviewScreen(Screen):
     def action_trends(self) -> None:
         from tabletop.ui.review.trends import TrendsScreen
 
-        index = self.app.index  # type: ignore[attr-defined]
+        index = cast("ReviewApp", self.app).index
 
         def records(team: str | None) -> list:
             try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.table import Table
 from rich.text import Text
@@ -19,6 +19,9 @@ from tabletop.review import formatting as fmt
 from tabletop.review.compare import Comparison, Side
 from tabletop.review.entry import TranscriptEntry
 from tabletop.ui.review.cells import PlainTable, plain
+
+if TYPE_CHECKING:
+    from tabletop.ui.review.app import ReviewApp
 
 STATUS_STYLE = {"met": "green", "late": "yellow", "missed": "bold red", "open": "cyan"}
 RATING_STYLE = {"P": "green", "S": "yellow", "M": "dark_orange", "U": "bold red"}
@@ -93,7 +96,7 @@ class CompareScreen(Screen):
     def load(self) -> None:
         from tabletop.review.compare import compare_transcripts
 
-        folder = Path(self.app.index.folder)  # type: ignore[attr-defined]
+        folder = Path(cast("ReviewApp", self.app).index.folder)
         try:
             comparison = compare_transcripts(folder / self.first.path, folder / self.second.path, root=folder)
         except Exception as error:

@@ -18,21 +18,17 @@ engine (branches on `missed:`, simulated teammates) and the scorer must compute 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Iterable
 
-from tabletop.model import Action, Expectation, Scenario
+from tabletop.model import Action, Expectation, Scenario, expectation_deadline
 from tabletop.timing import add_business_days
 
 
 def deadline(scenario: Scenario, expectation: Expectation, anchor: float) -> float:
-    """Anchor + `within`; whole days as business days from `starts_at` when `business_days` says so.
-
-    Without `starts_at` there is no calendar: business days are counted as calendar days (the
-    scorer says so in a warning; the validator requires `starts_at`).
-    """
-    return deadline_from(scenario.starts_at, expectation, anchor)
+    """When an expectation anchored at `anchor` falls due: `model.expectation_deadline`, the one rule."""
+    return expectation_deadline(scenario, expectation, anchor)
 
 
 def deadline_from(starts_at: datetime | None, expectation: Expectation, anchor: float) -> float:

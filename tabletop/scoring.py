@@ -66,19 +66,19 @@ scored" states them; `tabletop.clocks` holds the parts the engine applies alike.
 
 from __future__ import annotations
 
-import hashlib
 import heapq
-import json
-import pickle
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from tabletop import events as ev
 from tabletop.clocks import Anchors, Started, anchor_key, counts_for, deadline, early_allowed
-from tabletop.model import Action, Expectation, Scenario
+from tabletop.model import Action, AvoidRule, Expectation, Scenario
 from tabletop.teammates import involved_roles
 from tabletop.timing import format_duration, format_offset
+from tabletop.transcript import read_run
 
 RULES_VERSION = 2
 """The version of these rules; a transcript records the version it was played under.
@@ -504,24 +504,25 @@ def _anchor_text(expectation: Expectation) -> str:
     }[kind]
 
 
-_PREPARED: dict[int, tuple[Scenario, tuple[Any, ...]]] = {}
+_Prepared = tuple[
+    dict[str, Action], dict[str, list[str]], dict[str, list[AvoidRule]], dict[str, list[Expectation]]
+]
+_PREPARED: dict[int, tuple[Scenario, _Prepared]] = {}
 
 
-def _prepared(
-    scenario: Scenario,
-) -> tuple[dict[str, Action], dict[str, list[str]], dict[str, list], dict[str, list[Expectation]]]:
+def _prepared(scenario: Scenario) -> _Prepared:
     """Lookups the scorer needs, built once per Scenario object (scenarios are immutable)."""
     cached = _PREPARED.get(id(scenario))
     if cached is not None and cached[0] is scenario:
-        return cached[1]  # type: ignore[return-value]
-    avoid_by_action: dict[str, list] = {}
+        return cached[1]
+    avoid_by_action: dict[str, list[AvoidRule]] = {}
     for rule in scenario.avoid:
         for action_id in rule.actions:
             avoid_by_action.setdefault(action_id, []).append(rule)
     expected: dict[str, list[Expectation]] = {}
     for expectation in scenario.expectations:
         expected.setdefault(expectation.action, []).append(expectation)
-    prepared = (
+    prepared: _Prepared = (
         scenario.action_map(),
         {i.id: i.marks for i in scenario.injects if i.marks},
         avoid_by_action,
@@ -712,7 +713,8 @@ def _evaluate(run: _Context, expectation: Expectation) -> ExpectationResult:
     area = action.area if action else "other"
     title = expectation.title or (action.title if action else expectation.action)
     owner = expectation.owner or (action.default_owner if action else "any")
-    base = dict(
+    result = partial(
+        ExpectationResult,
         id=expectation.id,
         action=expectation.action,
         title=title,
@@ -733,8 +735,7 @@ def _evaluate(run: _Context, expectation: Expectation) -> ExpectationResult:
         if key in run.projected:
             anchor = run.projected[key]
             due = deadline(scenario, expectation, anchor)
-            return ExpectationResult(
-                **base,
+            return result(
                 status=OPEN,
                 anchor=anchor,
                 deadline=due,
@@ -747,8 +748,7 @@ def _evaluate(run: _Context, expectation: Expectation) -> ExpectationResult:
             "marker": "was never set",
             "start": "",
         }[expectation.anchor_kind]
-        return ExpectationResult(
-            **base,
+        return result(
             status=NOT_APPLICABLE,
             reason=f"not applicable: {_anchor_text(expectation)} {never}"
             + (" (yet)" if run.ended_early else ""),
@@ -772,8 +772,7 @@ def _evaluate(run: _Context, expectation: Expectation) -> ExpectationResult:
         late = [d for d in candidates if d.t > due]
         if not late:
             if due > run.end_t and run.ended_early:
-                return ExpectationResult(
-                    **base,
+                return result(
                     status=OPEN,
                     anchor=anchor,
                     deadline=due,
@@ -788,8 +787,7 @@ def _evaluate(run: _Context, expectation: Expectation) -> ExpectationResult:
                 if early_ones
                 else ""
             )
-            return ExpectationResult(
-                **base,
+            return result(
                 status=MISSED,
                 anchor=anchor,
                 deadline=due,
@@ -839,7 +837,7 @@ def _evaluate(run: _Context, expectation: Expectation) -> ExpectationResult:
         )
         base_text = f"late credit {expectation.late_credit:g}"
     if flags:
-        reason += "; " + ", ".join(f"{flag} ({note})" for flag, note in zip(flags, notes))
+        reason += "; " + ", ".join(f"{flag} ({note})" for flag, note in zip(flags, notes, strict=False))
     if WRONG_VALUE in flags:
         credit = 0.0
         reason += ": credit 0"
@@ -858,8 +856,7 @@ def _evaluate(run: _Context, expectation: Expectation) -> ExpectationResult:
         if isinstance(delegated_at, (int, float)) and not isinstance(delegated_at, bool)
         else None
     )
-    return ExpectationResult(
-        **base,
+    return result(
         status=status,
         flags=tuple(flags),
         credit=credit,
@@ -897,7 +894,8 @@ def _involvement(
         anchor = min(r.anchor for r in work if r.anchor is not None)
         due = first.deadline or 0.0
         title = f"Bring in the {run.scenario.role_title(role).lower()} for their part"
-        base = dict(
+        result = partial(
+            ExpectationResult,
             id=f"solo-involve-{role}",
             action="",
             title=title,
@@ -917,8 +915,7 @@ def _involvement(
         at = involved.get(role)
         if at is not None and at <= due:
             out.append(
-                ExpectationResult(
-                    **base,
+                result(
                     status=MET,
                     credit=1.0,
                     anchor=anchor,
@@ -930,8 +927,7 @@ def _involvement(
             )
         elif at is not None:
             out.append(
-                ExpectationResult(
-                    **base,
+                result(
                     status=LATE,
                     credit=0.5,
                     anchor=anchor,
@@ -944,8 +940,7 @@ def _involvement(
             )
         elif due > run.end_t and run.ended_early:
             out.append(
-                ExpectationResult(
-                    **base,
+                result(
                     status=OPEN,
                     anchor=anchor,
                     deadline=due,
@@ -954,8 +949,7 @@ def _involvement(
             )
         else:
             out.append(
-                ExpectationResult(
-                    **base,
+                result(
                     status=MISSED,
                     anchor=anchor,
                     deadline=due,
@@ -968,7 +962,7 @@ def _involvement(
 def _findings(
     run: _Context,
     all_decisions: list[_Decision],
-    avoid_by_action: dict[str, list],
+    avoid_by_action: dict[str, list[AvoidRule]],
     expected: dict[str, list[Expectation]],
 ) -> list[Finding]:
     scenario = run.scenario
@@ -980,8 +974,13 @@ def _findings(
         action_id = _str(event.get("action"))
         action = run.actions.get(action_id)
         title = action.title if action else action_id
-        common = dict(
-            at=t, role=role, by_name=event.get("by") or "", action=action_id, decision=event.get("id")
+        finding = partial(
+            Finding,
+            at=t,
+            role=role,
+            by_name=event.get("by") or "",
+            action=action_id,
+            decision=event.get("id"),
         )
         for rule in avoid_by_action.get(action_id, ()):
             if rule.role is None or rule.role == role:
@@ -989,18 +988,17 @@ def _findings(
                     f"{scenario.role_title(role)} recorded '{title}' ({action_id}), "
                     f"an action rule {rule.id} says to avoid"
                 )
-                findings.append(Finding(id=rule.id, penalty=rule.penalty, detail=detail, **common))
+                findings.append(finding(id=rule.id, penalty=rule.penalty, detail=detail))
         if action_id in REGULATOR_DECISIONS:
             outcome = str(_fields(event).get("outcome", "")).strip().lower()
             unexplained = not str(event.get("rationale") or "").strip()
             if outcome in ("not_notify", "not notify", "no") and unexplained:
                 findings.append(
-                    Finding(
+                    finding(
                         id=NOT_NOTIFY_FINDING,
                         penalty=NOT_NOTIFY_PENALTY,
                         detail="decision not to notify the regulator recorded without a "
                         "rationale (the reason must be recorded: GDPR Art 33(5))",
-                        **common,
                     )
                 )
         if not decision.premature:
@@ -1008,12 +1006,11 @@ def _findings(
         wanted = expected[action_id]
         first = min(wanted, key=lambda e: run.anchors.times.get(anchor_key(e), float("inf")))
         findings.append(
-            Finding(
+            finding(
                 id=PREMATURE_FINDING,
                 penalty=PREMATURE_PENALTY,
                 detail=f"'{title}' recorded at {format_offset(t)}, before anything called for it: it is "
                 f"expected after {_anchor_text(first)} ('{first.title or title}'), which had not happened",
-                **common,
             )
         )
     return findings
@@ -1024,7 +1021,14 @@ def _totals(
     results: list[ExpectationResult],
     findings: list[Finding],
     warnings: list[str],
-    **run: Any,
+    *,
+    end_t: float,
+    until: float | None,
+    final: bool,
+    ended_early: bool,
+    solo_role: str | None,
+    conditions: dict[str, Any] | None,
+    rules_version: int,
 ) -> Scorecard:
     weight_total = credit_total = open_weight = 0.0
     area_weight: dict[str, float] = {}
@@ -1055,7 +1059,7 @@ def _totals(
     by_area: dict[str, list[ExpectationResult]] = {}
     for result in broken:
         by_area.setdefault(result.area, []).append(result)
-    for area, clocks in sorted(by_area.items()):
+    for area, late_clocks in sorted(by_area.items()):
         letter = ratings.get(area)
         if letter is None:
             continue
@@ -1065,9 +1069,9 @@ def _totals(
                 area=area,
                 ceiling=LAW_AREA_CAP,
                 uncapped=letter,
-                clocks=tuple(r.id for r in clocks),
+                clocks=tuple(r.id for r in late_clocks),
                 text=f"{area.replace('_', ' ')} rated at most {LAW_AREA_CAP}: "
-                + "; ".join(f"{r.title} ({r.source or r.regime}) was {r.status}" for r in clocks),
+                + "; ".join(f"{r.title} ({r.source or r.regime}) was {r.status}" for r in late_clocks),
             )
         )
     if broken and overall != NOT_RATED:
@@ -1117,16 +1121,16 @@ def _totals(
         weight_total=weight_total,
         credit_total=credit_total,
         penalty_total=penalty_total,
-        ended_at=run["end_t"],
-        until=run["until"],
-        ended=run["final"],
+        ended_at=end_t,
+        until=until,
+        ended=final,
         warnings=tuple(warnings),
         open_weight=open_weight,
         caps=tuple(caps),
-        ended_early=run["ended_early"],
-        solo_role=run["solo_role"],
-        conditions=run["conditions"],
-        rules_version=run["rules_version"],
+        ended_early=ended_early,
+        solo_role=solo_role,
+        conditions=conditions,
+        rules_version=rules_version,
     )
 
 
@@ -1139,169 +1143,6 @@ def open_if_ended(scenario: Scenario, events: Iterable[dict[str, Any]], at: floa
 
 
 # --- transcripts ---------------------------------------------------------------------------
-
-
-class TranscriptError(ValueError):
-    """A transcript that cannot be scored; the message names the file and line."""
-
-
-@dataclass(frozen=True)
-class TranscriptRun:
-    """A transcript read for scoring: its embedded scenario, its events, and what looked off."""
-
-    path: Path
-    scenario: Scenario
-    events: list[dict[str, Any]]
-    warnings: tuple[str, ...]
-
-    @property
-    def started(self) -> dict[str, Any]:
-        return self.events[0]
-
-
-try:  # orjson parses transcript lines about 2-3x faster than the standard library
-    from orjson import loads as _fast_loads
-except ImportError:  # pragma: no cover - orjson is a dependency; stay correct without it
-    _fast_loads = json.loads
-
-
-def _loads(line: str) -> Any:
-    """One transcript line as JSON: orjson first, the standard library for what orjson refuses
-    (NaN, integers beyond 64 bits) and for its precise error message."""
-    try:
-        return _fast_loads(line)
-    except ValueError:
-        return json.loads(line)
-
-
-def read_run(path: str | Path) -> TranscriptRun:
-    """Read a transcript for scoring, once and fast (no hash-chain check: `tabletop verify` does that).
-
-    A torn last line (a crash mid-write) is skipped with a warning; any other unreadable line,
-    or a missing or invalid embedded scenario, raises TranscriptError naming file and line.
-    """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise TranscriptError(f"{path}: cannot read the transcript ({error.strerror or error})") from None
-    except UnicodeDecodeError:
-        raise TranscriptError(f"{path}: not a transcript (expected UTF-8 JSON lines)") from None
-    lines = text.split("\n")
-    warnings: list[str] = []
-    events: list[dict[str, Any]] = []
-    loads = _loads
-    last = len(lines) - 1
-    while last >= 0 and (not lines[last] or lines[last].isspace()):
-        last -= 1
-    for number, line in enumerate(lines[: last + 1], start=1):
-        if not line or line.isspace():
-            continue
-        try:
-            event = loads(line)
-        except ValueError as error:
-            problem = f"{path}:{number}: not valid JSON ({error.msg} at column {error.colno})"
-            if number == last + 1 and events:
-                warnings.append(
-                    f"{path}:{number}: torn last line skipped (the run was interrupted mid-write)"
-                )
-                continue
-            raise TranscriptError(problem) from None
-        if not isinstance(event, dict):
-            raise TranscriptError(f"{path}:{number}: expected a JSON object, received {type(event).__name__}")
-        events.append(event)
-    if not events:
-        raise TranscriptError(f"{path}: empty transcript (expected a session_started line first)")
-    started = events[0]
-    if started.get("type") != ev.SESSION_STARTED:
-        raise TranscriptError(
-            f"{path}:1: expected type 'session_started' on the first line, received {started.get('type')!r}"
-        )
-    embedded = started.get("scenario")
-    if not isinstance(embedded, dict):
-        raise TranscriptError(
-            f"{path}:1: key 'scenario': expected the resolved scenario embedded as an object"
-        )
-    try:
-        scenario = embedded_scenario(embedded)
-    except Exception as error:  # pydantic ValidationError: report the first problem plainly
-        first_error = getattr(error, "errors", lambda: [])()
-        if first_error:
-            where = ".".join(str(p) for p in first_error[0].get("loc", ()))
-            message = first_error[0].get("msg", str(error))
-            raise TranscriptError(f"{path}:1: key 'scenario.{where}': {message}") from None
-        raise TranscriptError(f"{path}:1: key 'scenario': {error}") from None
-    warnings.extend(_scenario_drift(path, started))
-    return TranscriptRun(path=path, scenario=scenario, events=events, warnings=tuple(warnings))
-
-
-_EMBEDDED: list[tuple[str, dict[str, Any], Scenario]] = []
-_EMBEDDED_KEEP = 8
-_SEEN: set[str] = set()
-
-
-def embedded_scenario(data: dict[str, Any]) -> Scenario:
-    """The Scenario for an embedded scenario's JSON, validated once per distinct content.
-
-    Many transcripts of one scenario and seed embed equal JSON: a cached Scenario is reused only
-    when the data compares equal to a private copy of what it was validated from (a cheap
-    fingerprint of id, seed and values first, so a different scenario costs no deep compare).
-    """
-    fingerprint = repr((data.get("id"), data.get("seed"), data.get("values"), len(data.get("injects") or ())))
-    for index, (known_print, known, scenario) in enumerate(_EMBEDDED):
-        if known_print == fingerprint and known == data:
-            if index:
-                _EMBEDDED.insert(0, _EMBEDDED.pop(index))
-            return scenario
-    scenario = Scenario.model_validate(data)
-    if fingerprint not in _SEEN:  # cache from the second sighting on: distinct runs never pay for the copy
-        if len(_SEEN) > 1024:
-            _SEEN.clear()
-        _SEEN.add(fingerprint)
-        return scenario
-    _EMBEDDED.insert(0, (fingerprint, pickle.loads(pickle.dumps(data, pickle.HIGHEST_PROTOCOL)), scenario))
-    del _EMBEDDED[_EMBEDDED_KEEP:]
-    return scenario
-
-
-_FILE_HASHES: dict[tuple[str, int, int], str] = {}
-
-
-def _file_sha256(path: Path) -> str | None:
-    """SHA-256 of a file, remembered by (path, mtime, size) so a folder run reads it once."""
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
-    digest = _FILE_HASHES.get(key)
-    if digest is None:
-        try:
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        except OSError:
-            return None
-        if len(_FILE_HASHES) > 256:
-            _FILE_HASHES.clear()
-        _FILE_HASHES[key] = digest
-    return digest
-
-
-def _scenario_drift(path: Path, started: dict[str, Any]) -> list[str]:
-    """A warning when the scenario file on disk no longer matches the one the run used."""
-    recorded = started.get("scenario_sha256")
-    source = started.get("scenario_path")
-    if not recorded or not source:
-        return []
-    candidate = Path(source)
-    candidates = [candidate] if candidate.is_absolute() else [candidate, path.parent / candidate]
-    for option in candidates:
-        digest = _file_sha256(option)
-        if digest is None:
-            continue
-        if digest != recorded:
-            return [f"scenario file {source} has changed since this run; scored with the embedded copy"]
-        return []
-    return []
 
 
 def score_transcript(path: str | Path) -> tuple[Scenario, Scorecard, list[str]]:

@@ -37,12 +37,12 @@ def parse_duration(value: object) -> int:
             raise TimeFormatError(f"unit {unit!r} appears twice in duration {value!r}")
         units_seen.append(unit)
         seconds += float(number) * _UNITS[unit]
-    return int(round(seconds))
+    return round(seconds)
 
 
 def format_duration(seconds: float) -> str:
     """The shortest duration string for a number of seconds (`1h30m`, `72h`, `0s`)."""
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     if seconds == 0:
         return "0s"
     sign = "-" if seconds < 0 else ""
@@ -57,7 +57,7 @@ def format_duration(seconds: float) -> str:
 
 def format_offset(seconds: float) -> str:
     """A sim time as `T+1h05m` (hours may exceed 24; seconds shown only when non-zero)."""
-    total = int(round(seconds))
+    total = round(seconds)
     sign = "-" if total < 0 else "+"
     total = abs(total)
     hours, rest = divmod(total, 3600)

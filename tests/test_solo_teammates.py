@@ -67,7 +67,7 @@ def test_a_teammate_brought_in_does_its_own_work_after_its_delay_and_by_its_dead
     session.run_until(3 * 3600)
     # the scenario's delegate_delay (10m) after being brought in; within the 1h
     assert teammate_decisions(session) == [("assess_personal_data", "dpo", 1200.0, "assess")]
-    done = [e for e in session.events if e.get("teammate") == "assess"][0]
+    done = next(e for e in session.events if e.get("teammate") == "assess")
     assert done["by"] == "Data Protection Officer" and done["role"] == "dpo"
     card = score(session.scenario, session.events, until=session.now)
     assert card.result("assess").scope == "teammates" and card.result("assess").status == "met"

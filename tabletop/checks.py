@@ -414,6 +414,7 @@ def check_scenario(draft: "Draft") -> list[Problem]:
                 reachable.add(inject.id)
                 markers_possible.update(inject.marks)
                 changed = True
+    problems.extend(_clocks_nobody_starts(draft, expectations, end, markers_set))
     for located in draft.injects:
         inject = located.item
         if inject.when is None or inject.id in reachable or inject.id in in_cycle:
@@ -429,6 +430,60 @@ def check_scenario(draft: "Draft") -> list[Problem]:
         add(
             located.span.child("when").problem(
                 f"branch {inject.id!r} can never fire: {reasons.get(inject.id, 'its condition never holds')}"
+            )
+        )
+    return problems
+
+
+def _clocks_nobody_starts(
+    draft: "Draft", expectations: dict[str, "Located"], end: int | None, markers_set: set[str]
+) -> list[Problem]:
+    """Regime clocks that run from facts (awareness, discovery, receipt) must be started by an
+    inject: a marker only a player's decision sets would let a team that never says "we are
+    aware" dodge the clock. Clocks the law starts from a decision (classification as major,
+    the materiality determination: `starts_on: decision`) are exempt."""
+    facts: set[str] = set()
+    released: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for located in draft.injects:
+            inject = located.item
+            if inject.id in released:
+                continue
+            when = inject.when
+            if when is None:
+                ok = end is None or inject.at <= end
+            elif when.kind == "after":
+                ok = when.target in released
+            elif when.kind == "marker":
+                ok = when.target in facts
+            elif when.kind == "missed":
+                ok = when.target in expectations
+            else:  # done: only after a player's decision
+                ok = False
+            if ok:
+                released.add(inject.id)
+                facts.update(inject.marks)
+                changed = True
+    problems = []
+    for located in draft.expectations:
+        expectation = located.item
+        if not expectation.regime or expectation.anchor_kind != "marker":
+            continue
+        regime = draft.catalog.regimes.get(expectation.regime)
+        clock = next((c for c in regime.clocks if c.id == expectation.id), None) if regime else None
+        if clock is None or clock.starts_on != "facts" or expectation.anchor_target in facts:
+            continue
+        if expectation.anchor_target not in markers_set:
+            continue  # nothing sets it at all: reported with the anchor
+        where = located.via or located.span
+        problems.append(
+            where.problem(
+                f"clock {expectation.id!r} of regime {expectation.regime!r} runs from marker "
+                f"{expectation.anchor_target!r}, which no inject sets: only a player's decision can start it, "
+                f"so a team that never records it dodges the clock; add `marks: [{expectation.anchor_target}]` "
+                "to the inject where the facts arrive"
             )
         )
     return problems

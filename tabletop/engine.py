@@ -33,14 +33,13 @@ import logging
 import math
 import threading
 from dataclasses import asdict, dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterable, Literal
 
 from tabletop import __version__
 from tabletop import events as ev
 from tabletop.model import CHANNELS, Action, Expectation, Inject, Scenario
-from tabletop.timing import TimeFormatError, add_business_days, format_offset, parse_duration
+from tabletop.timing import TimeFormatError, deadline_seconds, format_offset, parse_duration
 from tabletop.transcript import TranscriptError, TranscriptWriter, canonical, utc_now
 
 log = logging.getLogger(__name__)
@@ -162,13 +161,8 @@ def check_decision(scenario: Scenario, action: str, fields: dict[str, Any] | Non
 
 
 def expectation_deadline(scenario: Scenario, expectation: Expectation, anchor: float) -> float:
-    """Anchor + within, counting business days when the expectation says so (needs starts_at)."""
-    if not expectation.business_days or scenario.starts_at is None:
-        return anchor + expectation.within
-    days, rest = divmod(expectation.within, 86400)
-    start = scenario.starts_at + timedelta(seconds=anchor)
-    due = add_business_days(start, days) + timedelta(seconds=rest)
-    return (due - scenario.starts_at).total_seconds()
+    """Anchor + time limit, on the expectation's calendar (the scorer's rule, `timing.deadline_seconds`)."""
+    return deadline_seconds(scenario.starts_at, anchor, expectation)[0]
 
 
 def session_end(scenario: Scenario) -> int:

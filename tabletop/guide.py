@@ -130,7 +130,9 @@ def _expected(scenario: Scenario, expectation: Expectation) -> ExpectedAction:
         action_title = expectation.action
     who = "Anyone" if expectation.owner == "any" else scenario.role_title(expectation.owner or "")
     value = ", ".join(f"{k} = {v}" for k, v in expectation.value.items())
-    within = _span(expectation.within) + (" (business days)" if expectation.business_days else "")
+    within = expectation.within_text if expectation.calendar else _span(expectation.within)
+    if expectation.day_end:
+        within += f" (to the end of the day, {expectation.timezone or 'UTC'})"
     return ExpectedAction(
         id=expectation.id,
         who=who,

@@ -14,7 +14,7 @@ from pydantic import (
     model_validator,
 )
 
-from tabletop.timing import parse_duration
+from tabletop.timing import check_zone, parse_duration, parse_span
 
 Seconds = Annotated[int, BeforeValidator(parse_duration)]
 """A duration: authored as `30m`, `1h30m`, `72h`; held as whole seconds."""
@@ -63,6 +63,81 @@ StrList = Annotated[list[str], BeforeValidator(_as_list)]
 
 
 # --- conditions, expectations, rules -------------------------------------------------------
+
+
+def _split_months(data: Any) -> Any:
+    """`within: 1mo` (calendar months, optionally with hours after) becomes `months` + `within`."""
+    if isinstance(data, dict) and isinstance(data.get("within"), str) and "mo" in data["within"].lower():
+        months, seconds = parse_span(data["within"])
+        if months:
+            data = {**data, "within": seconds, "months": int(data.get("months") or 0) + months}
+    return data
+
+
+DECISION_ACTIONS = ("ico_decision", "sa_decision", "data_subject_decision")
+"""The controller's notification decisions: owned by the accountable decision maker (README,
+"Who decides on notification, and what a processor records")."""
+
+
+class FactCondition(Strict):
+    """When a clock binds, from the scenario's facts (all the keys given must hold).
+
+    `position`: the incident affects a dataset we hold in that position (`controller` includes
+    `both`); `variable`: a scenario variable, `field`: `ACTION.FIELD` of the decision in force
+    (the latest one recorded); either compared with `equals` or `above` (a number, strictly
+    greater). `position` and `variable` are settled when the scenario is loaded, `field` when
+    the run is scored.
+    """
+
+    position: Position | None = None
+    variable: str | None = None
+    field: str | None = None
+    equals: Any = None
+    above: float | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"position": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> "FactCondition":
+        if self.variable and self.field:
+            raise ValueError("expected one of variable or field, not both")
+        if (self.variable or self.field) and self.equals is None and self.above is None:
+            raise ValueError("a variable or field condition needs `equals` or `above`")
+        if self.field is not None and "." not in self.field:
+            raise ValueError(f"expected field as ACTION.FIELD, like ico_decision.outcome; received {self.field!r}")
+        if not (self.position or self.variable or self.field):
+            raise ValueError("expected at least one of position, variable, field")
+        return self
+
+    def holds(self, value: Any) -> bool:
+        """Whether a variable's or field's value meets `equals` / `above`."""
+        if self.equals is not None:
+            if isinstance(self.equals, str) or isinstance(value, str):
+                if str(value).strip().lower() != str(self.equals).strip().lower():
+                    return False
+            elif value != self.equals:
+                return False
+        if self.above is not None:
+            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+                return False
+            try:
+                if float(value) <= self.above:
+                    return False
+            except ValueError:
+                return False
+        return True
+
+    def describe(self) -> str:
+        subject = self.field or (f"variable {self.variable}" if self.variable else "")
+        test = f" is {self.equals}" if self.equals is not None else ""
+        test += f" above {self.above:g}" if self.above is not None else ""
+        parts = [f"{subject}{test}"] if subject else []
+        if self.position:
+            parts.insert(0, f"the incident affects data we hold as {self.position}")
+        return " and ".join(parts)
 
 
 class Condition(Strict):
@@ -122,6 +197,27 @@ class Expectation(Strict):
     why: str = ""
     source: str = ""
     regime: str | None = None
+    months: int = Field(0, ge=0)
+    day_end: bool = False
+    roll: bool = False
+    from_latest: bool = False
+    timezone: str | None = None
+    holidays: str | None = None
+    applies_if: FactCondition | None = None
+
+    _months = model_validator(mode="before")(classmethod(lambda cls, data: _split_months(data)))
+
+    @property
+    def calendar(self) -> bool:
+        """Whether the deadline needs a calendar (months, business days, end of day, rolling)."""
+        return bool(self.months or self.business_days or self.day_end or self.roll)
+
+    @property
+    def within_text(self) -> str:
+        """The time limit as people say it: `72h`, `1 month`, `4 business days`."""
+        from tabletop.timing import format_span
+
+        return format_span(self.months, self.within, self.business_days, self.day_end)
 
     @field_validator("after")
     @classmethod
@@ -193,6 +289,7 @@ class Inject(Strict):
     title: str = ""
     body: str = ""
     marks: StrList = Field(default_factory=list)
+    affects: StrList = Field(default_factory=list)
     expects: list[Expectation] = Field(default_factory=list)
     when: Condition | None = None
     advance_to: int | None = None
@@ -205,8 +302,13 @@ class Inject(Strict):
 
 
 class DataPosition(Strict):
-    """Whether we are controller or processor for a dataset, and the contract's clock."""
+    """Whether we are controller or processor for a dataset, and the contract's clock.
 
+    `id` is what an inject's `affects` names; only datasets the incident affects bind the
+    notification clocks.
+    """
+
+    id: str | None = Field(None, pattern=ID_PATTERN)
     dataset: str
     position: Position
     controller: str = ""
@@ -234,6 +336,8 @@ class Context(BaseModel):
     data_positions: list[DataPosition] = Field(default_factory=list)
     systems: StrList = Field(default_factory=list)
     recovery: Recovery | None = None
+    decision_owner: str | None = None
+    decision_delegation: str = ""
 
 
 # --- scoring data --------------------------------------------------------------------------
@@ -288,14 +392,19 @@ class Action(Strict):
     rationale: Requirement = "optional"
     sets_marker: str | None = None
     hands_on: bool = False
+    improvement: str = ""
+    improvement_owner: str | None = None
 
 
 class RegimeClock(Strict):
     """A notification clock of a regime; becomes an expectation in scenarios that use it.
 
-    `within: contract` takes the shortest `notify_controller_within` of the scenario's
-    processor data positions; `applies_if: processor` keeps the clock only when the scenario
-    has such a position.
+    `within: contract` takes the shortest `notify_controller_within` of the affected
+    processor datasets; `applies_if` keeps the clock only when its condition holds (a
+    position of a dataset the incident `affects`, a scenario variable, a recorded field);
+    `starts_on: decision` marks a clock the law starts from a decision (DORA classification,
+    SEC materiality) rather than from facts an inject delivers; `from_latest` runs an
+    action-anchored clock from the latest decision of that action. Every clock has a source.
     """
 
     id: str = Field(pattern=ID_PATTERN)
@@ -303,16 +412,23 @@ class RegimeClock(Strict):
     action: str
     after: str
     within: Seconds | Literal["contract"]
+    months: int = Field(0, ge=0)
     business_days: bool = False
+    day_end: bool = False
+    roll: bool = False
+    starts_on: Literal["facts", "decision"] = "facts"
+    from_latest: bool = False
     owner: str | None = None
     weight: float = Field(2.0, ge=0)
     late_credit: float = Field(0.5, ge=0, le=1)
     rationale: Requirement | None = None
     value: dict[str, Any] = Field(default_factory=dict)
     requires: StrList = Field(default_factory=list)
-    applies_if: Position | None = None
-    source: str
+    applies_if: FactCondition | None = None
+    source: str = Field(min_length=1)
     why: str = ""
+
+    _months = model_validator(mode="before")(classmethod(lambda cls, data: _split_months(data)))
 
     @field_validator("within", mode="before")
     @classmethod
@@ -321,14 +437,35 @@ class RegimeClock(Strict):
 
 
 class Regime(Strict):
-    """A notification regime: its clocks, each anchored on the marker the law starts from."""
+    """A notification regime: its clocks, each anchored on the marker the law starts from.
+
+    `timezone` (IANA) and `holidays` (a calendar of `tabletop.timing.HOLIDAY_CALENDARS`) are
+    where the law counts its days: business days skip the holidays, day-counted deadlines end
+    at the end of the day there.
+    """
 
     id: str = Field(pattern=ID_PATTERN)
     title: str
     source: str
     jurisdiction: str = ""
+    timezone: str = "UTC"
+    holidays: str = ""
     notes: str = ""
     clocks: list[RegimeClock]
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return check_zone(value)
+
+    @field_validator("holidays")
+    @classmethod
+    def _holidays(cls, value: str) -> str:
+        from tabletop.timing import HOLIDAY_CALENDARS
+
+        if value and value not in HOLIDAY_CALENDARS:
+            raise ValueError(f"unknown holiday calendar {value!r}; expected one of: {', '.join(HOLIDAY_CALENDARS)}")
+        return value
 
 
 class RubricSet(Strict):

@@ -2,15 +2,20 @@
 
 The rules are DESIGN.md "Scoring semantics", applied line by line:
 
-1. An expectation applies only if its anchor happened: `start` always; `inject:ID` when that
-   inject was released; `action:ID` when that action was first recorded (a `decision`);
-   `marker:NAME` when the marker was first set (a `marker_set` event, an inject's `marks`, or
-   a decision whose action `sets_marker`, whichever came first). Otherwise it is
-   `not_applicable` and left out of every total.
-2. Deadline = anchor + `within`. With `business_days`, whole days of `within` are counted as
-   business days (Monday to Friday) from the anchor's date-time, computed from the scenario's
-   `starts_at`; a scenario without `starts_at` has no calendar, so its business days are
-   counted as calendar days and the scorecard carries a warning saying so.
+1. An expectation applies only if its anchor happened and its `applies_if` holds (a field
+   condition reads the decision in force: the latest one of that action recorded). Anchors:
+   `start` always; `inject:ID` when that inject was released; `action:ID` when that action
+   was first recorded (a `decision`; with `from_latest`, the latest one recorded before the
+   expectation's own decision); `marker:NAME` when the marker was first set (a `marker_set`
+   event, an inject's `marks`, or a decision whose action `sets_marker`; whichever came
+   first). Otherwise it is `not_applicable` and left
+   out of every total.
+2. Deadline = anchor + `within`, on the expectation's calendar (`timing.deadline_seconds`):
+   `months` count to the corresponding date, `business_days` skip weekends and the regime's
+   holidays, `day_end` ends the deadline at the end of that day in the regime's time zone,
+   `roll` moves a due date off a weekend or holiday. Calendar limits need the scenario's
+   `starts_at`; without it a month counts as 30 days and business days as calendar days,
+   and the scorecard carries a warning saying so.
 3. The FIRST decision with the expectation's action counts, even one made before the anchor.
    `met` if it is at or before the deadline, `late` if after, `missed` if there is none by the
    end of the session. With `until` (a live score) the same rules see only the events up to
@@ -45,13 +50,12 @@ import hashlib
 import json
 import pickle
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, Iterable
 
 from tabletop import events as ev
 from tabletop.model import Action, Expectation, Scenario
-from tabletop.timing import add_business_days, format_duration, format_offset
+from tabletop.timing import deadline_seconds, format_duration, format_offset
 
 MET, LATE, MISSED, NOT_APPLICABLE, OPEN = "met", "late", "missed", "not_applicable", "open"
 STATUSES = (MET, LATE, MISSED, OPEN, NOT_APPLICABLE)
@@ -345,20 +349,11 @@ def _same_value(expected: Any, received: Any) -> bool:
 
 
 def _deadline(scenario: Scenario, expectation: Expectation, anchor: float, warnings: list[str]) -> float:
-    if not expectation.business_days:
-        return anchor + expectation.within
-    days, rest = divmod(expectation.within, 86400)
-    if scenario.starts_at is None:
-        message = (
-            f"expectation {expectation.id!r} counts business days but the scenario has no "
-            "starts_at: counted as calendar days"
-        )
-        if message not in warnings:
-            warnings.append(message)
-        return anchor + expectation.within
-    start = scenario.starts_at + timedelta(seconds=anchor)
-    due = add_business_days(start, days) + timedelta(seconds=rest)
-    return (due - scenario.starts_at).total_seconds()
+    """Anchor + time limit, on the calendar the expectation counts in (`timing.deadline_seconds`)."""
+    deadline, warning = deadline_seconds(scenario.starts_at, anchor, expectation)
+    if warning and warning not in warnings:
+        warnings.append(warning)
+    return deadline
 
 
 def _anchor_text(expectation: Expectation) -> str:
@@ -402,6 +397,8 @@ def score(scenario: Scenario, events: Iterable[dict[str, Any]], *, until: float 
     released: dict[str, float] = {}
     markers: dict[str, float] = {}
     first: dict[str, _Done] = {}
+    latest: dict[str, dict[str, Any]] = {}
+    times: dict[str, list[float]] = {}
     findings: list[Finding] = []
     warnings: list[str] = []
     ended = False
@@ -422,6 +419,8 @@ def score(scenario: Scenario, events: Iterable[dict[str, Any]], *, until: float 
             action_id = _str(event.get("action"))
             if action_id not in first:
                 first[action_id] = _Done(index, t, event)
+            latest[action_id] = event
+            times.setdefault(action_id, []).append(t)
             action = actions.get(action_id)
             if action is not None and action.sets_marker:
                 mark(action.sets_marker, t)
@@ -490,7 +489,7 @@ def score(scenario: Scenario, events: Iterable[dict[str, Any]], *, until: float 
     results: list[ExpectationResult] = []
     for expectation in scenario.expectations:
         results.append(
-            _evaluate(scenario, expectation, actions, released, markers, first, end_t, final, warnings)
+            _evaluate(scenario, expectation, actions, released, markers, first, end_t, final, warnings, latest, times)
         )
 
     weight_total = credit_total = 0.0
@@ -563,6 +562,8 @@ def _evaluate(
     end_t: float,
     final: bool,
     warnings: list[str],
+    latest: dict[str, dict[str, Any]] | None = None,
+    times: dict[str, list[float]] | None = None,
 ) -> ExpectationResult:
     action = actions.get(expectation.action)
     area = action.area if action else "other"
@@ -582,6 +583,16 @@ def _evaluate(
         source=expectation.source,
         why=expectation.why,
     )
+    condition = expectation.applies_if
+    if condition is not None and condition.field:
+        action_id, _, field_name = condition.field.partition(".")
+        in_force = (latest or {}).get(action_id)
+        if in_force is None or not condition.holds(_fields(in_force).get(field_name)):
+            return ExpectationResult(
+                **base,
+                status=NOT_APPLICABLE,
+                reason=f"not applicable: applies only if {condition.describe()}" + ("" if final else " (yet)"),
+            )
     kind, target = expectation.anchor_kind, expectation.anchor_target
     if kind == "start":
         anchor: float | None = 0.0
@@ -590,6 +601,10 @@ def _evaluate(
     elif kind == "action":
         done = first.get(target or "")
         anchor = done.t if done else None
+        if anchor is not None and expectation.from_latest:
+            own = first.get(expectation.action)
+            earlier = [t for t in (times or {}).get(target or "", []) if own is None or t <= own.t]
+            anchor = max(earlier) if earlier else anchor
     else:
         anchor = markers.get(target or "")
     if anchor is None:

@@ -1,7 +1,19 @@
 """Build a PostMortem from a run: what happened, the breach record, risks, clocks, improvement plan.
 
-Only what the transcript holds goes in: a breach-record field the players never established
-is "not recorded", never filled from the scenario's own script or invented. Where a value is
+The draft is blameless (Google SRE and PagerDuty post-mortem templates): it describes the
+system, not the people. It opens with the trigger and the detection time, then what happened,
+the contributing factors (what in the scenario's facts, tools, runbooks and handovers made a
+step hard), the signals that were available and not acted on (injects whose facts went
+unanswered), where we got lucky, what worked (steps met on time without flags), and specific
+improvement actions drawn from the action catalog (each action's `improvement` and
+`improvement_owner`), due a set time after the rehearsal date (the transcript's wall time),
+never the scenario's fictional start. The score, the ratings and the scorecard are an appendix.
+Pauses and speed changes are how the run was played, not part of the incident: they stay out
+of the timeline.
+
+Only what the transcript holds goes in: every breach-record field comes from the action field
+that records it (`tabletop.breach_record`) and reads "not recorded" when nobody recorded it,
+never filled from another field, the scenario's own script or invented. Where a value is
 derived (a risk level from the NIST table, a proposed due date), the entry says so.
 """
 
@@ -12,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any, Iterable
 
 from tabletop import events as ev
+from tabletop.breach_record import BREACH_RECORD
 from tabletop.model import Scenario
 from tabletop.risk import LEVELS, level_index, level_name, matrix, try_risk_level
 from tabletop.scoring import (
@@ -27,7 +40,10 @@ from tabletop.timing import TimeFormatError, format_duration, format_offset, par
 NOT_RECORDED = "not recorded"
 
 FOLLOWUP_DAYS = 30
-"""Due date proposed for improvement items that come from missed expectations (no player set one)."""
+"""Days after the rehearsal date that a proposed improvement action is due (no player set one)."""
+
+CLOSE_CALL = 0.1
+"""A step met with less than this share of its time window left was a close call (luck)."""
 
 CONTAINMENT_ACTIONS = (
     "contain",
@@ -212,11 +228,14 @@ class PostMortem:
     passed: int
     applicable: int
     headline: tuple[str, ...]
+    trigger: str
+    detection: str
     timeline: tuple[TimelineEntry, ...]
     impact: tuple[RecordField, ...]
     signals_missed: tuple[Observation, ...]
     harder: tuple[Observation, ...]
     worked_well: tuple[Observation, ...]
+    lucky: tuple[Observation, ...]
     improvement_plan: tuple[ImprovementItem, ...]
     risks: tuple[Risk, ...]
     breach_record: tuple[RecordField, ...]
@@ -376,7 +395,7 @@ def _timeline(run: _Run) -> list[TimelineEntry]:
             wall=_wall(event.get("wall")),
         )
         if kind == ev.SESSION_STARTED:
-            entries.append(TimelineEntry(**base, kind="start", who="facilitator", text="Rehearsal started"))
+            entries.append(TimelineEntry(**base, kind="start", who="", text="Rehearsal started"))
         elif kind == ev.INJECT_RELEASED:
             sender = _text(event.get("from"))
             condition = event.get("condition") or {}
@@ -438,15 +457,13 @@ def _timeline(run: _Run) -> list[TimelineEntry]:
                 )
             )
         elif kind == ev.CLOCK:
-            op = _text(event.get("op"))
-            text = {
-                "pause": "Clock paused",
-                "resume": "Clock resumed",
-                "speed": f"Speed set to {_text(event.get('speed'))}x",
-            }.get(op, "")
-            if op == "jump":
-                text = f"Time jump to {format_offset(float(event.get('to_t') or 0))}"
-            entries.append(TimelineEntry(**base, kind="clock", who="facilitator", text=text or op))
+            # pauses, speed changes and checkpoints are how the run was played, not the incident
+            if _text(event.get("op")) == "jump":
+                to_t = event.get("to_t")
+                to = float(to_t) if isinstance(to_t, (int, float)) and not isinstance(to_t, bool) else t
+                entries.append(
+                    TimelineEntry(**base, kind="clock", who="", text=f"Time moves on to {run.when(to)}")
+                )
         elif kind == ev.FACILITATOR:
             op = _text(event.get("op"))
             if op in ("join", "leave"):
@@ -465,7 +482,7 @@ def _timeline(run: _Run) -> list[TimelineEntry]:
                 TimelineEntry(
                     **base,
                     kind="end",
-                    who="facilitator",
+                    who="",
                     text=f"Rehearsal ended ({_text(event.get('reason'))})",
                 )
             )
@@ -581,85 +598,51 @@ def _register(risk: Risk, run: _Run) -> tuple[str, str]:
     )
 
 
+_CODED_ROWS = (
+    "Impact on individuals",
+    "Breach or not",
+    "ICO decision",
+    "Supervisory authority decision",
+    "Data subject decision",
+)
+"""Rows whose values are choice codes (`high_risk`), shown as words."""
+
+
 def _breach_record(run: _Run, risks: list[Risk], link: str) -> list[RecordField]:
-    f = run.field
-    first_inject = next((e for e in run.events if e.get("type") == ev.INJECT_RELEASED), None)
-    record = [
-        f("Identifier", [("record_breach", "reference")]),
-        RecordField(
-            "Detected (first signal)",
-            run.when(_t(first_inject)) + f": {_text(first_inject.get('title'))}"
-            if first_inject
-            else NOT_RECORDED,
-            "first inject released" if first_inject else "",
-        ),
-        f(
-            "Possibly started",
-            [
-                ("record_breach", "started_at"),
-                ("record_breach", "started"),
-                ("record_discovery", "discovered_on"),
-            ],
-        ),
-        RecordField("Reported by", _text(first_inject.get("from")) or NOT_RECORDED, "first inject released")
-        if first_inject
-        else RecordField("Reported by", NOT_RECORDED),
-        f("Coordinator", [("appoint_coordinator", "coordinator")]),
-        f(
-            "Systems affected",
-            [
-                ("contain", "target"),
-                ("revoke_access", "subject"),
-                ("restore_backup", "target"),
-                ("capture_manual_change", "resources"),
-            ],
-            join=True,
-        ),
-        f(
-            "Customers affected",
-            [("determine_controller_processor", "controller"), ("customer_comms", "audience")],
-            join=True,
-        ),
-        _personal_data(run),
-        f("Data types", [("assess_personal_data", "data_types")]),
-        f("Data subjects", [("assess_personal_data", "subjects")]),
-        f("Records", [("assess_personal_data", "records"), ("record_discovery", "individuals")]),
-        _list_field(run, "Containment and recovery actions", CONTAINMENT_ACTIONS),
-        f("Evidence", [("preserve_evidence", "evidence"), ("preserve_evidence", "location")], join=True),
-        _impact(run),
-        run.decided(
-            "DPO involvement",
-            "involve_dpo",
-            lambda d: (
-                f"{run.who(d)} involved {_text((d.get('fields') or {}).get('dpo')) or 'the DPO'} at {run.when(_t(d))}"
+    """The breach record: every row from the action field that records it (BREACH_RECORD), then
+    the rows built from whole decisions (DPO involvement, the decisions' owners and reasons,
+    communications sent and deliberately not sent, residual risk)."""
+    record = [run.field(row.label, list(row.sources), join=row.join) for row in BREACH_RECORD]
+    for index, (row, spec) in enumerate(zip(record, BREACH_RECORD)):
+        choice = any(
+            (action := run.actions.get(a)) is not None and f in action.fields and action.fields[f].type == "choice"
+            for a, f in spec.sources
+        )
+        if row.recorded and (choice or row.label in _CODED_ROWS):
+            record[index] = RecordField(row.label, row.value.replace("_", " "), row.source)
+    ico = _ico(run)
+    record.extend(
+        [
+            run.decided(
+                "DPO involvement",
+                "involve_dpo",
+                lambda d: (
+                    f"{run.who(d)} involved {_text((d.get('fields') or {}).get('dpo')) or 'the DPO'} at {run.when(_t(d))}"
+                ),
             ),
-        ),
-        f("Controller/processor position", [("determine_controller_processor", "position")]),
-        f(
-            "Controller contact",
-            [("notify_controller", "controller_contact"), ("determine_controller_processor", "controller")],
-        ),
-        f(
-            "Contract notification requirement",
-            [
-                ("determine_controller_processor", "contract"),
-                ("determine_controller_processor", "notify_controller_within"),
-            ],
-            join=True,
-        ),
-        _breach_or_not(run),
-        *_ico(run),
-        _data_subjects(run),
-        _list_field(run, "Communications sent", COMMUNICATION_ACTIONS),
-        _not_sent(run),
-        RecordField(
-            "Residual risk",
-            "; ".join(f"{r.title}: {r.residual}" for r in risks if r.residual != NOT_RECORDED)
-            or NOT_RECORDED,
-            "record_risk decisions" if any(r.residual != NOT_RECORDED for r in risks) else "",
-        ),
-        RecordField("Post-mortem", link or "this document"),
-    ]
+            *ico[1:],
+            _data_subjects(run),
+            _list_field(run, "Communications sent", COMMUNICATION_ACTIONS),
+            _not_sent(run),
+            RecordField(
+                "Residual risk",
+                "; ".join(f"{r.title}: {r.residual} (owner {r.owner})" for r in risks if r.residual != NOT_RECORDED)
+                or NOT_RECORDED,
+                "record_risk decisions" if any(r.residual != NOT_RECORDED for r in risks) else "",
+            ),
+            RecordField("Post-mortem", link or "this document"),
+        ]
+    )
     return record
 
 
@@ -812,6 +795,8 @@ def _recovery(run: _Run) -> list[RecoveryCheck]:
 
 
 def _improvements(run: _Run, card: Scorecard, session_date: datetime | None) -> list[ImprovementItem]:
+    """The team's own follow-ups, then one catalog improvement per action that was missed, late
+    or hard, owned by the action's `improvement_owner` and due FOLLOWUP_DAYS after the rehearsal."""
     items = []
     for decision in run.of("create_followup"):
         fields = decision.get("fields") or {}
@@ -828,21 +813,29 @@ def _improvements(run: _Run, card: Scorecard, session_date: datetime | None) -> 
             )
         )
     due = (
-        (session_date + timedelta(days=FOLLOWUP_DAYS)).strftime("%Y-%m-%d") + " (proposed)"
+        (session_date + timedelta(days=FOLLOWUP_DAYS)).strftime("%Y-%m-%d")
+        + f" (proposed: {FOLLOWUP_DAYS} days after the rehearsal)"
         if session_date
         else "to be agreed"
     )
+    seen: dict[str, list[str]] = {}
     for result in card.expectations:
-        if result.status != MISSED:
+        if result.status not in (MISSED, LATE) and not result.flags:
             continue
+        seen.setdefault(result.action, []).append(result.title)
+    for action_id, steps in seen.items():
+        action = run.actions.get(action_id)
+        if action is None:
+            continue
+        text = action.improvement or f"Write '{action.title}' into the runbook, with who does it and when"
+        owner = action.improvement_owner or action.default_owner
         items.append(
             ImprovementItem(
-                action=f"{result.title} (expected within {format_duration(result.within)} of {_anchor_words(result.after)}, "
-                "missed): put it in the runbook and rehearse it",
-                owner=run.role(result.owner) if result.owner != "any" else "Incident coordinator",
+                action=text,
+                owner=run.role(owner) if owner != "any" else "Incident lead",
                 due=due,
-                capability=AREA_TITLES.get(result.area, result.area),
-                source=f"missed expectation {result.id}",
+                capability=AREA_TITLES.get(action.area, action.area),
+                source="steps that were hard: " + "; ".join(dict.fromkeys(steps)),
             )
         )
     return items
@@ -858,77 +851,137 @@ def _anchor_words(after: str) -> str:
     }.get(kind, after)
 
 
+_FLAG_WORDS = {
+    "wrong_owner": "the step was taken outside the role the plan gives it",
+    "out_of_order": "a step it depends on had not been taken yet",
+    "no_rationale": "the reason was not written down",
+    "wrong_value": "the call differed from the one the facts support",
+}
+
+
+def _inject_titles(run: _Run) -> dict[str, tuple[float, str, str]]:
+    """Released injects by id: (time, title, sender)."""
+    found: dict[str, tuple[float, str, str]] = {}
+    for event in run.events:
+        if event.get("type") == ev.INJECT_RELEASED and isinstance(event.get("inject"), str):
+            found.setdefault(
+                event["inject"],
+                (_t(event), _text(event.get("title")) or event["inject"], _text(event.get("from"))),
+            )
+    return found
+
+
 def _observations(
     run: _Run, card: Scorecard
-) -> tuple[list[Observation], list[Observation], list[Observation]]:
-    missed_signals: list[Observation] = []
-    harder: list[Observation] = []
+) -> tuple[list[Observation], list[Observation], list[Observation], list[Observation]]:
+    """(signals not acted on, contributing factors, where we got lucky, what worked)."""
+    signals: list[Observation] = []
+    factors: list[Observation] = []
+    lucky: list[Observation] = []
     well: list[Observation] = []
-    titles = {
-        e.get("inject"): _text(e.get("title")) for e in run.events if e.get("type") == ev.INJECT_RELEASED
-    }
+    released = _inject_titles(run)
+    by_inject: dict[str, list] = {}
     for result in card.expectations:
-        if result.status == MISSED:
-            anchor = result.after
-            what = _anchor_words(anchor)
-            if anchor.startswith("inject:"):
-                what = f"'{titles.get(anchor.split(':', 1)[1]) or anchor.split(':', 1)[1]}'"
-            missed_signals.append(
+        if result.after.startswith("inject:") and result.counted:
+            by_inject.setdefault(result.after.split(":", 1)[1], []).append(result)
+    for inject_id, results in by_inject.items():
+        if inject_id not in released or any(r.status in (MET, LATE) for r in results):
+            continue
+        t, title, sender = released[inject_id]
+        asked = "; ".join(dict.fromkeys(r.title for r in results))
+        signals.append(
+            Observation(
+                t,
+                run.when(t),
+                f"'{title}'" + (f" from {sender}" if sender else "") + f" called for: {asked}. No response was recorded.",
+            )
+        )
+    for event in run.events:
+        condition = event.get("condition")
+        if event.get("type") == ev.INJECT_RELEASED and isinstance(condition, dict) and "missed" in condition:
+            t = _t(event)
+            signals.append(
+                Observation(t, run.when(t), f"'{_text(event.get('title'))}' arrived because {condition['missed']} was missed")
+            )
+    branches = {i.when.target for i in run.scenario.injects if i.when is not None and i.when.kind == "missed"}
+    for result in card.expectations:
+        if result.status == MISSED or result.status == LATE or result.flags:
+            prompt = ""
+            if result.after.startswith("inject:"):
+                inject_id = result.after.split(":", 1)[1]
+                if inject_id in released:
+                    prompt = f", prompted by '{released[inject_id][1]}' at {run.when(released[inject_id][0])}"
+            else:
+                prompt = f", from {_anchor_words(result.after)}" + (
+                    f" at {run.when(result.anchor)}" if result.anchor is not None else ""
+                )
+            if result.status == MISSED:
+                what = f"was not reached within {format_duration(result.within)}{prompt}"
+            elif result.status == LATE:
+                what = f"came {format_duration((result.done_at or 0) - (result.deadline or 0))} after it was due{prompt}"
+            else:
+                what = f"was done on time{prompt}"
+            reasons = [_FLAG_WORDS[f] for f in result.flags if f in _FLAG_WORDS]
+            factors.append(
                 Observation(
-                    result.anchor,
-                    run.when(result.anchor),
-                    f"{what} called for '{result.title}' by {run.role_or_any(result.owner)} within "
-                    f"{format_duration(result.within)}; it was not done by the end",
+                    result.done_at if result.done_at is not None else result.anchor,
+                    run.when(result.done_at if result.done_at is not None else result.anchor),
+                    f"'{result.title}' {what}" + (f": {'; '.join(reasons)}" if reasons else ""),
                 )
             )
-        elif result.status == LATE or result.flags:
-            harder.append(
-                Observation(result.done_at, run.when(result.done_at), f"'{result.title}': {result.reason}")
-            )
+            if result.status == MISSED and result.id not in branches and result.regime is None:
+                lucky.append(
+                    Observation(
+                        result.anchor,
+                        run.when(result.anchor),
+                        f"'{result.title}' was not done and nothing in the rehearsal came of it; in a real "
+                        "incident the gap would have stayed open",
+                    )
+                )
         elif result.status == MET:
+            window = (result.deadline or 0) - (result.anchor or 0)
+            spare = max(0.0, (result.deadline or 0) - (result.done_at or 0))
+            if window > 0 and spare < CLOSE_CALL * window:
+                lucky.append(
+                    Observation(
+                        result.done_at,
+                        run.when(result.done_at),
+                        f"'{result.title}' was met with {format_duration(spare)} to spare",
+                    )
+                )
             extra = ""
             if result.delegated_by:
                 extra = f", delegated by {run.role(result.delegated_by)}"
                 if result.delegation_seconds is not None:
                     extra += f" and done {format_duration(result.delegation_seconds)} later"
-            spare = max(0.0, (result.deadline or 0) - (result.done_at or 0))
             margin = f"{format_duration(spare)} before it was due" if spare >= 1 else "right at the deadline"
             well.append(
                 Observation(
                     result.done_at,
                     run.when(result.done_at),
-                    f"'{result.title}' done by {run.role(result.by)} at {run.when(result.done_at)}, "
-                    f"{margin}{extra}",
-                )
-            )
-    for event in run.events:
-        if (
-            event.get("type") == ev.INJECT_RELEASED
-            and isinstance(event.get("condition"), dict)
-            and "missed" in event["condition"]
-        ):
-            t = _t(event)
-            missed_signals.append(
-                Observation(
-                    t,
-                    run.when(t),
-                    f"'{_text(event.get('title'))}' came in because "
-                    f"{event['condition']['missed']} was missed",
+                    f"'{result.title}': done {margin}{extra}",
                 )
             )
     for finding in card.findings:
-        harder.append(
-            Observation(finding.at, run.when(finding.at), f"{finding.detail} (finding {finding.id})")
-        )
-    pauses = sum(1 for e in run.events if e.get("type") == ev.CLOCK and e.get("op") == "pause")
-    if pauses:
-        harder.append(
+        action = run.actions.get(finding.action)
+        what = action.title.lower() if action else finding.action.replace("_", " ")
+        factors.append(
             Observation(
-                None, "", f"the facilitator paused the clock {pauses} time{'s' if pauses > 1 else ''}"
+                finding.at,
+                run.when(finding.at),
+                f"'{what}' was taken where the response's rules say it should not be ({finding.id}): "
+                "the plan gave nobody else the task at that moment",
             )
         )
+    for key, value in run.scenario.context.model_dump(exclude_none=True).items():
+        if key in ("data_positions", "recovery", "contacts", "decision_owner", "decision_delegation"):
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            text = _text(item)
+            if text:
+                factors.append(Observation(None, "", f"Condition in place ({key.replace('_', ' ')}): {text}"))
     key = lambda o: (o.t is None, o.t or 0.0)  # noqa: E731
-    return sorted(missed_signals, key=key), sorted(harder, key=key), sorted(well, key=key)
+    return sorted(signals, key=key), sorted(factors, key=key), sorted(lucky, key=key), sorted(well, key=key)
 
 
 def _clocks(run: _Run, card: Scorecard) -> list[Clock]:
@@ -981,8 +1034,6 @@ def build_postmortem(
         session_date = datetime.fromisoformat(str(started.get("wall")).replace("Z", "+00:00"))
     except ValueError:
         session_date = None
-    if scenario.starts_at is not None:
-        session_date = scenario.starts_at
     participants = tuple(
         _person(_text(p.get("name")), run.role(p.get("role")))
         + (" (simulated)" if p.get("simulated") else "")
@@ -990,7 +1041,7 @@ def build_postmortem(
         if isinstance(p, dict)
     )
     risks = _risks(run)
-    signals, harder, well = _observations(run, card)
+    signals, harder, lucky, well = _observations(run, card)
     capabilities = []
     for area, ratio in card.areas.items():
         counted = [r for r in card.expectations if r.area == area and r.counted]
@@ -1007,33 +1058,42 @@ def build_postmortem(
         )
     ico = _ico(run)
     breach = _breach_record(run, risks, link)
-    headline = [
-        f"Score {card.score:.0%} ({card.rating}: {RATING_NAMES[card.rating].lower()}); "
-        f"{card.passed} of {card.applicable} applicable expectations passed.",
-    ]
-    missed = len(card.by_status(MISSED))
-    late = len(card.by_status(LATE))
-    if missed or late:
-        headline.append(f"{missed} missed and {late} late.")
-    if card.findings:
+    first = next((e for e in run.events if e.get("type") == ev.INJECT_RELEASED), None)
+    trigger = (
+        f"{_text(first.get('title')) or _text(first.get('inject'))}"
+        + (f" ({_text(first.get('from'))})" if _text(first.get("from")) else "")
+        if first
+        else NOT_RECORDED
+    )
+    detection = run.when(_t(first)) if first else NOT_RECORDED
+    declared = run.latest("declare_incident")
+    if first and declared is not None:
+        detection += f"; declared {format_duration(_t(declared) - _t(first))} later, at {run.when(_t(declared))}"
+    headline = []
+    if breach[next(i for i, r in enumerate(breach) if r.label == "Breach or not")].recorded:
         headline.append(
-            f"{len(card.findings)} finding{'s' if len(card.findings) > 1 else ''} against the rules of the response."
+            f"Recorded as: {next(r.value for r in breach if r.label == 'Breach or not')} personal data breach."
         )
     for clock in card.clocks:
-        flags = card.result(clock.id).flags
-        headline.append(
-            f"Clock '{clock.title}': {clock.status.replace('_', ' ')}"
-            + (f" ({', '.join(flags)})." if flags else ".")
-        )
+        if clock.status in (MET, LATE, MISSED):
+            headline.append(f"{clock.title}: {clock.status.replace('_', ' ')}.")
     if ico[0].recorded:
-        headline.append(f"ICO decision: {ico[0].value}, by {ico[1].value} at {ico[2].value}.")
+        headline.append(f"ICO decision: {ico[0].value}, at {ico[2].value}.")
     impact = [
         RecordField("Scenario", scenario.summary or scenario.title, "scenario briefing"),
         *[
             r
             for r in breach
             if r.label
-            in ("Systems affected", "Customers affected", "Data types", "Data subjects", "Records", "Impact")
+            in (
+                "Systems affected",
+                "Customers affected",
+                "Data types",
+                "Data sensitivity",
+                "Data subjects",
+                "Records",
+                "Impact on individuals",
+            )
         ],
     ]
     expectations = tuple(
@@ -1075,11 +1135,14 @@ def build_postmortem(
         passed=card.passed,
         applicable=card.applicable,
         headline=tuple(headline),
+        trigger=trigger,
+        detection=detection,
         timeline=tuple(_timeline(run)),
         impact=tuple(impact),
         signals_missed=tuple(signals),
         harder=tuple(harder),
         worked_well=tuple(well),
+        lucky=tuple(lucky),
         improvement_plan=tuple(_improvements(run, card, session_date)),
         risks=tuple(risks),
         breach_record=tuple(breach),

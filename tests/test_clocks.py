@@ -282,3 +282,98 @@ def test_a_processor_records_that_the_controller_decides(name):
     assert ids["uk-gdpr-processor-ico-decision"].value == {"outcome": "controller_decides"}
     assert ids["uk-gdpr-processor-ico-decision"].owner == "executive"
     assert "uk-gdpr-ico-decision" not in ids
+
+
+# --- informing clients (DORA Art 19(3)) and recipients of the service (NIS2 Art 23(1)) ---------
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
+
+
+def test_dora_clients_are_told_within_the_rubrics_24_hours_of_the_classification():
+    found = clock("dora", "dora-inform-clients")
+    assert "19(3)" in found.source and found.after == "marker:major" and found.starts_on == "decision"
+    assert found.applies_if.variable == "clients_financial_impact" and found.applies_if.equals is True
+    notes = load_catalog().regimes["dora"].notes
+    assert "gives no hours" in notes and "24 hours of the classification" in notes
+    # classified major Tue 10 Nov 2026 07:20 Brussels: clients told by Wed 11 Nov 07:20
+    assert due("dora", "dora-inform-clients", datetime(2026, 11, 10, 7, 20)) == datetime(
+        2026, 11, 11, 7, 20, tzinfo=BRUSSELS
+    )
+
+
+def test_dora_client_notice_is_scored_from_the_classification_in_the_payments_scenario():
+    scenario = load_scenario("ransomware-payments-dora")
+    assert scenario.values["clients_financial_impact"] is True
+    hour = 3600
+    base = [
+        {"type": "session_started", "t": 0},
+        _decision(1 * hour, "classify_major_incident", "incident_lead", {"criteria_met": "clients, duration"}),
+    ]
+    told = {"audience": "All merchants", "measures": "Restore under way", "channel": "email"}
+    on_time = score(scenario, [*base, _decision(25 * hour, "dora_inform_clients", "comms_owner", told)])
+    late = score(scenario, [*base, _decision(25 * hour + 60, "dora_inform_clients", "comms_owner", told)])
+    result = on_time.result("dora-inform-clients")
+    assert (result.anchor, result.deadline, result.status) == (1 * hour, 25 * hour, "met")
+    assert late.result("dora-inform-clients").status == "late"
+
+
+def test_dora_client_notice_binds_only_when_clients_money_is_affected(tmp_path):
+    text = (ROOT / "scenarios" / "ransomware-payments-dora.yaml").read_text()
+    assert "  clients_financial_impact: {value: true}\n" in text
+    unaffected = tmp_path / "ransomware-payments-dora.yaml"
+    unaffected.write_text(text.replace("clients_financial_impact: {value: true}", "clients_financial_impact: {value: false}"))
+    assert "dora-inform-clients" not in {e.id for e in load_scenario(unaffected).expectations}
+    silent = tmp_path / "silent" / "ransomware-payments-dora.yaml"
+    silent.parent.mkdir()
+    silent.write_text(text.replace("  clients_financial_impact: {value: true}\n", ""))
+    _, problems, _ = resolve_scenario(silent)
+    found = [p for p in problems if "clients_financial_impact" in p.message]
+    assert found and found[0].line > 0 and found[0].path.endswith("ransomware-payments-dora.yaml")
+    assert "dora-inform-clients" in found[0].message
+
+
+def _nis2_scenario(tmp_path: Path, affected: object) -> Path:
+    data = {
+        "id": "hosting-outage",
+        "title": "Hosting outage",
+        "starts_at": "2026-11-27T22:00",
+        "duration": "30h",
+        "roles": ["coordinator", "incident_lead", "comms_owner", "executive"],
+        "regimes": ["nis2"],
+        "variables": {} if affected is None else {"service_recipients_affected": {"value": affected}},
+        "injects": [
+            {"id": "outage", "at": "T+0m", "title": "Hosting platform down", "marks": ["incident_aware"]},
+            {"id": "next-day", "at": "T+29h", "title": "Still recovering"},
+        ],
+    }
+    path = tmp_path / "scenarios" / "hosting-outage.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def test_nis2_recipients_are_told_within_the_rubrics_24_hours_of_awareness(tmp_path):
+    found = clock("nis2", "nis2-inform-recipients")
+    assert "23(1)" in found.source and found.after == "marker:incident_aware"
+    assert "gives no hours" in load_catalog().regimes["nis2"].notes
+    # aware Fri 27 Nov 2026 22:00 Brussels: clock hours, the weekend counts
+    assert due("nis2", "nis2-inform-recipients", datetime(2026, 11, 27, 22, 0)) == datetime(
+        2026, 11, 28, 22, 0, tzinfo=BRUSSELS
+    )
+    scenario = load_scenario(_nis2_scenario(tmp_path, True))
+    events = [
+        {"type": "session_started", "t": 0},
+        {"type": "inject_released", "t": 0, "inject": "outage"},
+        _decision(23 * 3600, "nis2_inform_recipients", "comms_owner", {"audience": "All hosting customers"}),
+    ]
+    result = score(scenario, events).result("nis2-inform-recipients")
+    assert (result.anchor, result.deadline, result.status) == (0, 24 * 3600, "met")
+
+
+def test_nis2_recipient_notice_binds_only_when_the_service_is_likely_affected(tmp_path):
+    unaffected = load_scenario(_nis2_scenario(tmp_path / "a", False))
+    assert "nis2-inform-recipients" not in {e.id for e in unaffected.expectations}
+    assert "nis2-early-warning" in {e.id for e in unaffected.expectations}
+    _, problems, _ = resolve_scenario(_nis2_scenario(tmp_path / "b", None))
+    found = [p for p in problems if "service_recipients_affected" in p.message]
+    assert found and found[0].line > 0 and "nis2-inform-recipients" in found[0].message

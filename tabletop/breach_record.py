@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tabletop.model import Action
 
 
 @dataclass(frozen=True)
@@ -34,7 +38,9 @@ BREACH_RECORD: tuple[RecordRow, ...] = (
     RecordRow("Impact on individuals", (("assess_risk_to_individuals", "risk"),)),
     RecordRow("Likely consequences", (("assess_risk_to_individuals", "consequences"),)),
     RecordRow("Evidence reviewed", (("record_breach", "evidence_reviewed"),)),
-    RecordRow("Evidence preserved", (("preserve_evidence", "evidence"), ("preserve_evidence", "location")), True),
+    RecordRow(
+        "Evidence preserved", (("preserve_evidence", "evidence"), ("preserve_evidence", "location")), True
+    ),
     RecordRow("Containment", (("record_breach", "containment"),)),
     RecordRow("Recovery", (("record_breach", "recovery"),)),
     RecordRow("Controller/processor position", (("determine_controller_processor", "position"),)),
@@ -42,7 +48,10 @@ BREACH_RECORD: tuple[RecordRow, ...] = (
     RecordRow("Controller contact told", (("notify_controller", "controller_contact"),)),
     RecordRow(
         "Contract notification requirement",
-        (("determine_controller_processor", "contract"), ("determine_controller_processor", "notify_controller_within")),
+        (
+            ("determine_controller_processor", "contract"),
+            ("determine_controller_processor", "notify_controller_within"),
+        ),
         True,
     ),
     RecordRow("Breach or not", (("record_breach", "status"),)),
@@ -57,7 +66,7 @@ built from several decisions (DPO involvement, communications sent and not sent,
 risk) are added by the report from the decisions themselves."""
 
 
-def breach_record_problems(actions: dict) -> list[tuple[RecordRow, str, str]]:
+def breach_record_problems(actions: dict[str, Action]) -> list[tuple[RecordRow, str, str]]:
     """(row, action, field) for every source of a breach-record row that the catalog lacks."""
     missing = []
     for row in BREACH_RECORD:

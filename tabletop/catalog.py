@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from tabletop.breach_record import breach_record_problems
 from tabletop.model import Action, Regime, Role, RubricSet
@@ -89,7 +90,13 @@ def entries(doc: SourceDoc, plural: str) -> Iterator[tuple[dict[str, Any], Span]
 
 
 def _add(
-    kind: str, model: Any, item: Any, span: Span, table: dict, spans: dict, problems: list[Problem]
+    kind: str,
+    model: Any,
+    item: Any,
+    span: Span,
+    table: dict[str, Any],
+    spans: dict[tuple[str, str], Span],
+    problems: list[Problem],
 ) -> None:
     if not isinstance(item, dict):
         problems.append(span.problem(f"expected a mapping describing one {kind[:-1]}, received {show(item)}"))
@@ -128,7 +135,7 @@ def load_catalog_from(scoring_dirs: list[Path]) -> Catalog:
     Never raises for the author's mistakes: they are in `problems`.
     """
     problems: list[Problem] = []
-    tables: dict[str, dict] = {"roles": {}, "actions": {}, "regimes": {}, "rubrics": {}}
+    tables: dict[str, dict[str, Any]] = {"roles": {}, "actions": {}, "regimes": {}, "rubrics": {}}
     spans: dict[tuple[str, str], Span] = {}
     files: list[Path] = []
     for plural, model in CATALOG_FILES.items():
@@ -221,8 +228,12 @@ def check_catalog(catalog: Catalog) -> list[Problem]:
         role_ok(action.improvement_owner, span, "improvement_owner", allow_any=False)
     if "record_breach" in actions:  # a catalog for breaches fills every field of the breach record
         for row, action_id, field_name in breach_record_problems(actions):
-            action = actions.get(action_id)
-            where = catalog.spans[("actions", action_id)] if action else catalog.spans[("actions", "record_breach")]
+            source = actions.get(action_id)
+            where = (
+                catalog.spans[("actions", action_id)]
+                if source
+                else catalog.spans[("actions", "record_breach")]
+            )
             problems.append(
                 where.problem(
                     f"the breach record's {row.label!r} is filled from {action_id}.{field_name}, which "
@@ -235,7 +246,9 @@ def check_catalog(catalog: Catalog) -> list[Problem]:
         for index, clock in enumerate(regime.clocks):
             if not clock.source.strip():
                 problems.append(
-                    span.child("clocks").child(index).problem("every clock names its legal source: `source` is empty")
+                    span.child("clocks")
+                    .child(index)
+                    .problem("every clock names its legal source: `source` is empty")
                 )
     for regime in catalog.regimes.values():
         span = catalog.spans[("regimes", regime.id)]
@@ -260,8 +273,8 @@ def check_catalog(catalog: Catalog) -> list[Problem]:
         for index, rule in enumerate(rubric.avoid):
             a_span = span.child("avoid").child(index)
             role_ok(rule.role, a_span, "role", allow_any=False)
-            for a_index, action in enumerate(rule.actions):
-                action_ok(action, a_span.child("actions").child(a_index))
+            for a_index, avoided in enumerate(rule.actions):
+                action_ok(avoided, a_span.child("actions").child(a_index))
         seen: dict[str, int] = {}
         for index, expectation in enumerate(rubric.expectations):
             if expectation.id in seen:
@@ -275,16 +288,6 @@ def check_catalog(catalog: Catalog) -> list[Problem]:
                 )
             seen.setdefault(expectation.id, index)
     return problems
-
-
-def anchor_marker(after: str | None) -> str | None:
-    """The marker a regime clock or expectation anchor names (`aware` or `marker:aware`)."""
-    if not after or after == "start":
-        return None
-    kind, _, target = after.partition(":")
-    if not target:
-        return kind
-    return target if kind == "marker" else None
 
 
 def value_problems(value: dict[str, Any], action: Action | None, span: Span) -> list[Problem]:

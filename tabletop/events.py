@@ -43,16 +43,3 @@ CLOCK = "clock"
 FACILITATOR = "facilitator"
 SESSION_ENDED = "session_ended"
 SESSION_RESUMED = "session_resumed"
-
-EVENT_TYPES = (
-    SESSION_STARTED,
-    INJECT_RELEASED,
-    DECISION,
-    DELEGATION,
-    NOTE,
-    MARKER_SET,
-    CLOCK,
-    FACILITATOR,
-    SESSION_ENDED,
-    SESSION_RESUMED,
-)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -14,16 +15,16 @@ from pydantic import (
     model_validator,
 )
 
-from tabletop.timing import check_zone, parse_duration, parse_span
+from tabletop.timing import check_zone, deadline_seconds, parse_duration, parse_span
 
 Seconds = Annotated[int, BeforeValidator(parse_duration)]
 """A duration: authored as `30m`, `1h30m`, `72h`; held as whole seconds."""
 
 Channel = Literal["email", "chat", "phone", "alert", "ticket", "news", "briefing"]
-CHANNELS: tuple[str, ...] = Channel.__args__  # type: ignore[attr-defined]
+CHANNELS: tuple[str, ...] = get_args(Channel)
 
 Area = Literal["coordination", "data_protection", "notification", "technical", "recovery", "learning"]
-AREAS: tuple[str, ...] = Area.__args__  # type: ignore[attr-defined]
+AREAS: tuple[str, ...] = get_args(Area)
 
 Kind = Literal[
     "tabletop",
@@ -39,7 +40,7 @@ Kind = Literal[
     "manual-change-recovery",
     "iac-reconciliation",
 ]
-KINDS: tuple[str, ...] = Kind.__args__  # type: ignore[attr-defined]
+KINDS: tuple[str, ...] = get_args(Kind)
 
 Position = Literal["controller", "processor", "both"]
 Requirement = Literal["required", "optional"]
@@ -101,13 +102,15 @@ class FactCondition(Strict):
         return {"position": value} if isinstance(value, str) else value
 
     @model_validator(mode="after")
-    def _one_subject(self) -> "FactCondition":
+    def _one_subject(self) -> FactCondition:
         if self.variable and self.field:
             raise ValueError("expected one of variable or field, not both")
         if (self.variable or self.field) and self.equals is None and self.above is None:
             raise ValueError("a variable or field condition needs `equals` or `above`")
         if self.field is not None and "." not in self.field:
-            raise ValueError(f"expected field as ACTION.FIELD, like ico_decision.outcome; received {self.field!r}")
+            raise ValueError(
+                f"expected field as ACTION.FIELD, like ico_decision.outcome; received {self.field!r}"
+            )
         if not (self.position or self.variable or self.field):
             raise ValueError("expected at least one of position, variable, field")
         return self
@@ -154,7 +157,7 @@ class Condition(Strict):
     after: str | None = None
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> "Condition":
+    def _exactly_one(self) -> Condition:
         set_keys = [k for k in ("missed", "done", "marker", "after") if getattr(self, k)]
         if len(set_keys) != 1:
             raise ValueError(
@@ -169,7 +172,7 @@ class Condition(Strict):
 
     @property
     def target(self) -> str:
-        return getattr(self, self.kind)
+        return str(getattr(self, self.kind))
 
     def describe(self) -> str:
         return f"{self.kind}: {self.target}"
@@ -205,7 +208,10 @@ class Expectation(Strict):
     holidays: str | None = None
     applies_if: FactCondition | None = None
 
-    _months = model_validator(mode="before")(classmethod(lambda cls, data: _split_months(data)))
+    @model_validator(mode="before")
+    @classmethod
+    def _months(cls, data: Any) -> Any:
+        return _split_months(data)
 
     @property
     def calendar(self) -> bool:
@@ -235,7 +241,9 @@ class Expectation(Strict):
 
     @property
     def anchor_target(self) -> str | None:
-        return None if self.anchor_kind == "start" else self.after.split(":", 1)[1]  # type: ignore[union-attr]
+        if self.after is None or self.anchor_kind == "start":
+            return None
+        return self.after.split(":", 1)[1]
 
 
 class AvoidRule(Strict):
@@ -360,7 +368,7 @@ class FieldSpec(Strict):
     help: str = ""
 
     @model_validator(mode="after")
-    def _choices_for_choice(self) -> "FieldSpec":
+    def _choices_for_choice(self) -> FieldSpec:
         if self.type == "choice" and not self.choices:
             raise ValueError("a choice field needs a non-empty list of choices")
         return self
@@ -428,7 +436,10 @@ class RegimeClock(Strict):
     source: str = Field(min_length=1)
     why: str = ""
 
-    _months = model_validator(mode="before")(classmethod(lambda cls, data: _split_months(data)))
+    @model_validator(mode="before")
+    @classmethod
+    def _months(cls, data: Any) -> Any:
+        return _split_months(data)
 
     @field_validator("within", mode="before")
     @classmethod
@@ -464,7 +475,9 @@ class Regime(Strict):
         from tabletop.timing import HOLIDAY_CALENDARS
 
         if value and value not in HOLIDAY_CALENDARS:
-            raise ValueError(f"unknown holiday calendar {value!r}; expected one of: {', '.join(HOLIDAY_CALENDARS)}")
+            raise ValueError(
+                f"unknown holiday calendar {value!r}; expected one of: {', '.join(HOLIDAY_CALENDARS)}"
+            )
         return value
 
 
@@ -558,5 +571,61 @@ class Scenario(Strict):
         return self.model_dump(mode="json", by_alias=True, exclude_defaults=False)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Scenario":
+    def from_json(cls, data: dict[str, Any]) -> Scenario:
         return cls.model_validate(data)
+
+
+# --- rules every part of the tool applies the same way --------------------------------------
+
+
+def session_end(scenario: Scenario) -> int:
+    """The sim second a session of `scenario` ends: T+`duration`.
+
+    `duration` is the sim time covered from the start, the time that `advance_to` jumps skip
+    included (as authors write it: starts 08:40, `duration: 27h30m` ends on day 2 at 12:10).
+    The engine ends sessions here, the loader and scripts check times against it.
+    """
+    return scenario.duration
+
+
+def expectation_deadline(scenario: Scenario, expectation: Expectation, anchor: float) -> float:
+    """When `expectation`, anchored at sim second `anchor`, falls due.
+
+    The one deadline rule: the engine schedules `missed:` branches on it, the scorer grades on
+    it (and with it the facilitator's live score, the solo hints and the debrief, which read a
+    scorecard), `tabletop show` estimates branch times with it and the validator checks
+    reachability with it. Hours are clock hours; `months` count to the corresponding date;
+    `business_days` skip weekends and the regime's holidays; `day_end` ends the day in the
+    regime's time zone; `roll` moves a due date off a weekend or holiday
+    (`tabletop.timing.deadline_seconds`). Without a `starts_at` a calendar limit is
+    approximated (a month as 30 days, business days as calendar days): `deadline_warning`.
+    """
+    return deadline_from(scenario.starts_at, expectation, anchor)
+
+
+def deadline_from(starts_at: datetime | None, expectation: Expectation, anchor: float) -> float:
+    """`expectation_deadline` for a scenario (or a draft being validated) that starts at `starts_at`."""
+    return deadline_seconds(starts_at, anchor, expectation)[0]
+
+
+def deadline_warning(scenario: Scenario, expectation: Expectation) -> str | None:
+    """Why `expectation_deadline` is only approximate for this scenario, or None when it is exact."""
+    return deadline_seconds(scenario.starts_at, 0, expectation)[1]
+
+
+def action_anchor(expectation: Expectation, recorded: Iterable[float], done_at: float | None) -> float | None:
+    """Where an `action:ID` anchor stands, given the times that action was recorded (any order).
+
+    The first recording; with `from_latest`, the latest recording at or before `done_at` (when
+    the expectation's own action was first recorded; None while it is not), so a second
+    intermediate report moves the final report's clock and one made after the final report
+    does not. None when the action was never recorded. The engine, the scorer and every view
+    that shows a deadline take the anchor from here.
+    """
+    times = sorted(float(t) for t in recorded)
+    if not times:
+        return None
+    if not expectation.from_latest:
+        return times[0]
+    earlier = [t for t in times if done_at is None or t <= done_at]
+    return earlier[-1] if earlier else times[0]

@@ -5,10 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 
@@ -25,7 +26,7 @@ from tabletop.timing import (
 
 FORMAT_VERSION = "1"
 
-# The HSEEP MSEL columns (shared/DOMAIN.md) first, then what a round trip needs.
+# The HSEEP MSEL columns first, then what a round trip needs.
 COLUMNS: tuple[str, ...] = (
     "Sequence",
     "Time",
@@ -403,7 +404,7 @@ def build_msel(scenario: Scenario, source: Path | None = None, seed: int | None 
         frame["expectations"] = list(frame.get("expectations") or []) + [
             _authored_expectation(e) for e in leftover
         ]
-    return Msel(rows=tuple(msel_rows(scenario, own)), frame=frame)
+    return Msel(rows=tuple(msel_rows(scenario, {i for i in own if i is not None})), frame=frame)
 
 
 def _frame_cell(value: Any) -> str:
@@ -435,9 +436,11 @@ def to_xlsx(msel: Msel, path: Path) -> None:
     """The MSEL as an XLSX workbook: sheet MSEL (the table) and sheet Scenario (the frame)."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
 
     workbook = Workbook()
-    sheet = workbook.active
+    sheet = workbook.create_sheet("MSEL", 0)
+    del workbook[workbook.sheetnames[1]]  # the default empty sheet
     sheet.title = "MSEL"
     sheet.append(list(COLUMNS))
     for cell in sheet[1]:
@@ -445,15 +448,19 @@ def to_xlsx(msel: Msel, path: Path) -> None:
         cell.fill = PatternFill("solid", fgColor="DDE4EE")
     for row in msel.rows:
         sheet.append(
-            [int(row.get("Sequence")) if row.get("Sequence").isdigit() else row.get("Sequence")]
+            [
+                int(row.get("Sequence"))
+                if row.get("Sequence").isascii() and row.get("Sequence").isdigit()
+                else row.get("Sequence")
+            ]
             + [row.get(column) for column in COLUMNS[1:]]
         )
     widths = {"Description": 70, "Expected player action": 50, "Expectations": 60, "Notes": 40, "Title": 40}
     for index, column in enumerate(COLUMNS, start=1):
-        letter = sheet.cell(row=1, column=index).column_letter
+        letter = get_column_letter(index)
         sheet.column_dimensions[letter].width = widths.get(column, 16)
-    for row in sheet.iter_rows(min_row=2):
-        for cell in row:
+    for cells in sheet.iter_rows(min_row=2):
+        for cell in cells:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
     sheet.freeze_panes = "B2"
     frame_sheet = workbook.create_sheet("Scenario")
@@ -893,7 +900,9 @@ def _read_msel(
             role_names.setdefault(role_id.lower(), role_id)
     starts_at = _starts_at(frame.get("starts_at"))
     phases = (
-        {p.get("id") for p in frame.get("phases") or [] if isinstance(p, dict)} if "phases" in frame else None
+        {str(p["id"]) for p in frame.get("phases") or [] if isinstance(p, dict) and p.get("id") is not None}
+        if "phases" in frame
+        else None
     )
     injects = importer.read_rows(starts_at, phases)
     if importer.problems:

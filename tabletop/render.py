@@ -8,11 +8,14 @@ import threading
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
+
+if TYPE_CHECKING:
+    from faker import Faker
 
 LOCALE = "en_GB"
 """A fixed locale, so the same seed gives the same text on every machine."""
@@ -71,11 +74,11 @@ class TemplateProblem(ValueError):
     """A text that cannot be rendered (undefined variable, bad syntax, sandbox refusal)."""
 
 
-_faker_instance = None
+_faker_instance: Faker | None = None
 _faker_lock = threading.Lock()
 
 
-def _faker():
+def _faker() -> Faker:
     global _faker_instance
     if _faker_instance is None:
         from faker import Faker
@@ -195,9 +198,12 @@ class ScenarioSandbox(SandboxedEnvironment):
                 raise SecurityError("exponent too large")
             return left**right
         for text, count in ((left, right), (right, left)):
-            if isinstance(text, (str, list, tuple)) and isinstance(count, int):
-                if len(text) * count > _MAX_PRODUCT:
-                    raise SecurityError("repetition too large")
+            if (
+                isinstance(text, (str, list, tuple))
+                and isinstance(count, int)
+                and len(text) * count > _MAX_PRODUCT
+            ):
+                raise SecurityError("repetition too large")
         return left * right
 
 
@@ -225,7 +231,7 @@ def render_text(text: str, values: dict[str, Any]) -> str:
     if not has_template(text):
         return text
     try:
-        return _compiled(text).render(values)
+        return str(_compiled(text).render(values))
     except SecurityError as error:
         reason = " (templates may not reach Python internals)" if "unsafe" in str(error) else ""
         raise TemplateProblem(f"template refused by the sandbox: {error}{reason}") from None

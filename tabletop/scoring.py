@@ -1,16 +1,17 @@
 """Score a rehearsal: a pure function of (scenario, transcript events) returning a Scorecard.
 
-The rules are DESIGN.md "Scoring semantics", applied line by line:
+The rules (the README's "How a rehearsal is scored", in full), applied line by line:
 
 1. An expectation applies only if its anchor happened and its `applies_if` holds (a field
    condition reads the decision in force: the latest one of that action recorded). Anchors:
    `start` always; `inject:ID` when that inject was released; `action:ID` when that action
-   was first recorded (a `decision`; with `from_latest`, the latest one recorded before the
-   expectation's own decision); `marker:NAME` when the marker was first set (a `marker_set`
+   was first recorded (a `decision`; with `from_latest`, the latest one recorded at or before
+   the expectation's own decision: `model.action_anchor`); `marker:NAME` when the marker was first set (a `marker_set`
    event, an inject's `marks`, or a decision whose action `sets_marker`; whichever came
    first). Otherwise it is `not_applicable` and left
    out of every total.
-2. Deadline = anchor + `within`, on the expectation's calendar (`timing.deadline_seconds`):
+2. Deadline = anchor + `within`, on the expectation's calendar (`model.expectation_deadline`,
+   the one rule the engine's branches and every view share):
    `months` count to the corresponding date, `business_days` skip weekends and the regime's
    holidays, `day_end` ends the deadline at the end of that day in the regime's time zone,
    `roll` moves a due date off a weekend or holiday. Calendar limits need the scenario's
@@ -46,16 +47,24 @@ to perform).
 
 from __future__ import annotations
 
-import hashlib
-import json
-import pickle
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from tabletop import events as ev
-from tabletop.model import Action, Expectation, Scenario
-from tabletop.timing import deadline_seconds, format_duration, format_offset
+from tabletop.model import (
+    Action,
+    AvoidRule,
+    Expectation,
+    Scenario,
+    action_anchor,
+    deadline_warning,
+    expectation_deadline,
+)
+from tabletop.timing import format_duration, format_offset
+from tabletop.transcript import read_run
 
 MET, LATE, MISSED, NOT_APPLICABLE, OPEN = "met", "late", "missed", "not_applicable", "open"
 STATUSES = (MET, LATE, MISSED, OPEN, NOT_APPLICABLE)
@@ -270,7 +279,7 @@ class Scorecard:
         return [r for r in self.expectations if r.status == status]
 
     def to_json(self) -> dict[str, Any]:
-        """DESIGN.md "Score output", plus ratings, clocks, warnings and totals."""
+        """What `tabletop score --json` prints: the results, plus ratings, clocks, warnings and totals."""
         return {
             "scenario": self.scenario,
             "score": round(self.score, 4),
@@ -349,11 +358,12 @@ def _same_value(expected: Any, received: Any) -> bool:
 
 
 def _deadline(scenario: Scenario, expectation: Expectation, anchor: float, warnings: list[str]) -> float:
-    """Anchor + time limit, on the calendar the expectation counts in (`timing.deadline_seconds`)."""
-    deadline, warning = deadline_seconds(scenario.starts_at, anchor, expectation)
+    """The expectation's deadline (`model.expectation_deadline`, the rule the engine and every
+    view share), warning once where a calendar limit is approximated for want of a `starts_at`."""
+    warning = deadline_warning(scenario, expectation)
     if warning and warning not in warnings:
         warnings.append(warning)
-    return deadline
+    return expectation_deadline(scenario, expectation, anchor)
 
 
 def _anchor_text(expectation: Expectation) -> str:
@@ -366,15 +376,16 @@ def _anchor_text(expectation: Expectation) -> str:
     }[kind]
 
 
-_PREPARED: dict[int, tuple[Scenario, tuple[Any, ...]]] = {}
+_Prepared = tuple[dict[str, Action], dict[str, list[str]], dict[str, list[AvoidRule]]]
+_PREPARED: dict[int, tuple[Scenario, _Prepared]] = {}
 
 
-def _prepared(scenario: Scenario) -> tuple[dict[str, Action], dict[str, list[str]], dict[str, list]]:
+def _prepared(scenario: Scenario) -> _Prepared:
     """Lookups the scorer needs, built once per Scenario object (scenarios are immutable)."""
     cached = _PREPARED.get(id(scenario))
     if cached is not None and cached[0] is scenario:
-        return cached[1]  # type: ignore[return-value]
-    avoid_by_action: dict[str, list] = {}
+        return cached[1]
+    avoid_by_action: dict[str, list[AvoidRule]] = {}
     for rule in scenario.avoid:
         for action_id in rule.actions:
             avoid_by_action.setdefault(action_id, []).append(rule)
@@ -489,7 +500,19 @@ def score(scenario: Scenario, events: Iterable[dict[str, Any]], *, until: float 
     results: list[ExpectationResult] = []
     for expectation in scenario.expectations:
         results.append(
-            _evaluate(scenario, expectation, actions, released, markers, first, end_t, final, warnings, latest, times)
+            _evaluate(
+                scenario,
+                expectation,
+                actions,
+                released,
+                markers,
+                first,
+                end_t,
+                final,
+                warnings,
+                latest,
+                times,
+            )
         )
 
     weight_total = credit_total = 0.0
@@ -569,7 +592,8 @@ def _evaluate(
     area = action.area if action else "other"
     title = expectation.title or (action.title if action else expectation.action)
     owner = expectation.owner or (action.default_owner if action else "any")
-    base = dict(
+    result = partial(
+        ExpectationResult,
         id=expectation.id,
         action=expectation.action,
         title=title,
@@ -588,10 +612,10 @@ def _evaluate(
         action_id, _, field_name = condition.field.partition(".")
         in_force = (latest or {}).get(action_id)
         if in_force is None or not condition.holds(_fields(in_force).get(field_name)):
-            return ExpectationResult(
-                **base,
+            return result(
                 status=NOT_APPLICABLE,
-                reason=f"not applicable: applies only if {condition.describe()}" + ("" if final else " (yet)"),
+                reason=f"not applicable: applies only if {condition.describe()}"
+                + ("" if final else " (yet)"),
             )
     kind, target = expectation.anchor_kind, expectation.anchor_target
     if kind == "start":
@@ -599,12 +623,8 @@ def _evaluate(
     elif kind == "inject":
         anchor = released.get(target or "")
     elif kind == "action":
-        done = first.get(target or "")
-        anchor = done.t if done else None
-        if anchor is not None and expectation.from_latest:
-            own = first.get(expectation.action)
-            earlier = [t for t in (times or {}).get(target or "", []) if own is None or t <= own.t]
-            anchor = max(earlier) if earlier else anchor
+        own = first.get(expectation.action)
+        anchor = action_anchor(expectation, (times or {}).get(target or "", ()), own.t if own else None)
     else:
         anchor = markers.get(target or "")
     if anchor is None:
@@ -613,8 +633,7 @@ def _evaluate(
             "action": "was never recorded",
             "marker": "was never set",
         }[kind]
-        return ExpectationResult(
-            **base,
+        return result(
             status=NOT_APPLICABLE,
             reason=f"not applicable: {_anchor_text(expectation)} {never}" + ("" if final else " (yet)"),
         )
@@ -622,15 +641,13 @@ def _evaluate(
     done = first.get(expectation.action)
     if done is None:
         if not final and deadline > end_t:
-            return ExpectationResult(
-                **base,
+            return result(
                 status=OPEN,
                 anchor=anchor,
                 deadline=deadline,
                 reason=f"open: due by {format_offset(deadline)}",
             )
-        return ExpectationResult(
-            **base,
+        return result(
             status=MISSED,
             anchor=anchor,
             deadline=deadline,
@@ -674,7 +691,7 @@ def _evaluate(
         reason = f"late by {format_duration(done.t - deadline)} at {format_offset(done.t)} (due {format_offset(deadline)})"
         base_text = f"late credit {expectation.late_credit:g}"
     if flags:
-        reason += "; " + ", ".join(f"{flag} ({note})" for flag, note in zip(flags, notes))
+        reason += "; " + ", ".join(f"{flag} ({note})" for flag, note in zip(flags, notes, strict=False))
     if WRONG_VALUE in flags:
         credit = 0.0
         reason += ": credit 0"
@@ -682,15 +699,14 @@ def _evaluate(
         for _ in flags:
             credit /= 2
         if flags:
-            times = "once" if len(flags) == 1 else f"{len(flags)} times"
-            reason += f": {base_text} halved {times} = {credit:g}"
+            halvings = "once" if len(flags) == 1 else f"{len(flags)} times"
+            reason += f": {base_text} halved {halvings} = {credit:g}"
         else:
             reason += f": {base_text}" if status == LATE else ": credit 1"
 
     delegated_at = event.get("delegated_at")
     delegation_seconds = done.t - float(delegated_at) if isinstance(delegated_at, (int, float)) else None
-    return ExpectationResult(
-        **base,
+    return result(
         status=status,
         flags=tuple(flags),
         credit=credit,
@@ -707,169 +723,6 @@ def _evaluate(
 
 
 # --- transcripts ---------------------------------------------------------------------------
-
-
-class TranscriptError(ValueError):
-    """A transcript that cannot be scored; the message names the file and line."""
-
-
-@dataclass(frozen=True)
-class TranscriptRun:
-    """A transcript read for scoring: its embedded scenario, its events, and what looked off."""
-
-    path: Path
-    scenario: Scenario
-    events: list[dict[str, Any]]
-    warnings: tuple[str, ...]
-
-    @property
-    def started(self) -> dict[str, Any]:
-        return self.events[0]
-
-
-try:  # orjson parses transcript lines about 2-3x faster than the standard library
-    from orjson import loads as _fast_loads
-except ImportError:  # pragma: no cover - orjson is a dependency; stay correct without it
-    _fast_loads = json.loads
-
-
-def _loads(line: str) -> Any:
-    """One transcript line as JSON: orjson first, the standard library for what orjson refuses
-    (NaN, integers beyond 64 bits) and for its precise error message."""
-    try:
-        return _fast_loads(line)
-    except ValueError:
-        return json.loads(line)
-
-
-def read_run(path: str | Path) -> TranscriptRun:
-    """Read a transcript for scoring, once and fast (no hash-chain check: `tabletop verify` does that).
-
-    A torn last line (a crash mid-write) is skipped with a warning; any other unreadable line,
-    or a missing or invalid embedded scenario, raises TranscriptError naming file and line.
-    """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise TranscriptError(f"{path}: cannot read the transcript ({error.strerror or error})") from None
-    except UnicodeDecodeError:
-        raise TranscriptError(f"{path}: not a transcript (expected UTF-8 JSON lines)") from None
-    lines = text.split("\n")
-    warnings: list[str] = []
-    events: list[dict[str, Any]] = []
-    loads = _loads
-    last = len(lines) - 1
-    while last >= 0 and (not lines[last] or lines[last].isspace()):
-        last -= 1
-    for number, line in enumerate(lines[: last + 1], start=1):
-        if not line or line.isspace():
-            continue
-        try:
-            event = loads(line)
-        except ValueError as error:
-            problem = f"{path}:{number}: not valid JSON ({error.msg} at column {error.colno})"
-            if number == last + 1 and events:
-                warnings.append(
-                    f"{path}:{number}: torn last line skipped (the run was interrupted mid-write)"
-                )
-                continue
-            raise TranscriptError(problem) from None
-        if not isinstance(event, dict):
-            raise TranscriptError(f"{path}:{number}: expected a JSON object, received {type(event).__name__}")
-        events.append(event)
-    if not events:
-        raise TranscriptError(f"{path}: empty transcript (expected a session_started line first)")
-    started = events[0]
-    if started.get("type") != ev.SESSION_STARTED:
-        raise TranscriptError(
-            f"{path}:1: expected type 'session_started' on the first line, received {started.get('type')!r}"
-        )
-    embedded = started.get("scenario")
-    if not isinstance(embedded, dict):
-        raise TranscriptError(
-            f"{path}:1: key 'scenario': expected the resolved scenario embedded as an object"
-        )
-    try:
-        scenario = embedded_scenario(embedded)
-    except Exception as error:  # pydantic ValidationError: report the first problem plainly
-        first_error = getattr(error, "errors", lambda: [])()
-        if first_error:
-            where = ".".join(str(p) for p in first_error[0].get("loc", ()))
-            message = first_error[0].get("msg", str(error))
-            raise TranscriptError(f"{path}:1: key 'scenario.{where}': {message}") from None
-        raise TranscriptError(f"{path}:1: key 'scenario': {error}") from None
-    warnings.extend(_scenario_drift(path, started))
-    return TranscriptRun(path=path, scenario=scenario, events=events, warnings=tuple(warnings))
-
-
-_EMBEDDED: list[tuple[str, dict[str, Any], Scenario]] = []
-_EMBEDDED_KEEP = 8
-_SEEN: set[str] = set()
-
-
-def embedded_scenario(data: dict[str, Any]) -> Scenario:
-    """The Scenario for an embedded scenario's JSON, validated once per distinct content.
-
-    Many transcripts of one scenario and seed embed equal JSON: a cached Scenario is reused only
-    when the data compares equal to a private copy of what it was validated from (a cheap
-    fingerprint of id, seed and values first, so a different scenario costs no deep compare).
-    """
-    fingerprint = repr((data.get("id"), data.get("seed"), data.get("values"), len(data.get("injects") or ())))
-    for index, (known_print, known, scenario) in enumerate(_EMBEDDED):
-        if known_print == fingerprint and known == data:
-            if index:
-                _EMBEDDED.insert(0, _EMBEDDED.pop(index))
-            return scenario
-    scenario = Scenario.model_validate(data)
-    if fingerprint not in _SEEN:  # cache from the second sighting on: distinct runs never pay for the copy
-        if len(_SEEN) > 1024:
-            _SEEN.clear()
-        _SEEN.add(fingerprint)
-        return scenario
-    _EMBEDDED.insert(0, (fingerprint, pickle.loads(pickle.dumps(data, pickle.HIGHEST_PROTOCOL)), scenario))
-    del _EMBEDDED[_EMBEDDED_KEEP:]
-    return scenario
-
-
-_FILE_HASHES: dict[tuple[str, int, int], str] = {}
-
-
-def _file_sha256(path: Path) -> str | None:
-    """SHA-256 of a file, remembered by (path, mtime, size) so a folder run reads it once."""
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
-    digest = _FILE_HASHES.get(key)
-    if digest is None:
-        try:
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        except OSError:
-            return None
-        if len(_FILE_HASHES) > 256:
-            _FILE_HASHES.clear()
-        _FILE_HASHES[key] = digest
-    return digest
-
-
-def _scenario_drift(path: Path, started: dict[str, Any]) -> list[str]:
-    """A warning when the scenario file on disk no longer matches the one the run used."""
-    recorded = started.get("scenario_sha256")
-    source = started.get("scenario_path")
-    if not recorded or not source:
-        return []
-    candidate = Path(source)
-    candidates = [candidate] if candidate.is_absolute() else [candidate, path.parent / candidate]
-    for option in candidates:
-        digest = _file_sha256(option)
-        if digest is None:
-            continue
-        if digest != recorded:
-            return [f"scenario file {source} has changed since this run; scored with the embedded copy"]
-        return []
-    return []
 
 
 def score_transcript(path: str | Path) -> tuple[Scenario, Scorecard, list[str]]:

@@ -1,6 +1,6 @@
 """Decision scripts for headless `tabletop simulate`: load them with file:line errors and play them into a Session.
 
-The format (shared/DESIGN.md, "Decision script"):
+The format:
 
     participants: [{name: Sam, role: coordinator}, {name: Priya, role: dpo}]
     decisions:
@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tabletop.engine import Participant, Session, check_action, check_fields, session_end
-from tabletop.model import Scenario
+from tabletop.engine import Participant, Session, check_action, check_fields
+from tabletop.model import Scenario, session_end
 from tabletop.timing import TimeFormatError, format_offset, parse_at, parse_duration
 from tabletop.yamlsource import SourceDoc, YamlSyntaxError, display_path, read_yaml
 
@@ -138,7 +138,7 @@ def load_script(path: str | Path, scenario: Scenario | None = None) -> DecisionS
         for key in raw:
             if key not in ENTRY_KEYS:
                 entry_problems.append(
-                    f"{_where(doc, base + (key,), True)}: unknown key {key!r}; expected one of {', '.join(ENTRY_KEYS)}"
+                    f"{_where(doc, (*base, key), True)}: unknown key {key!r}; expected one of {', '.join(ENTRY_KEYS)}"
                 )
         at = 0
         if "at" not in raw:
@@ -148,26 +148,26 @@ def load_script(path: str | Path, scenario: Scenario | None = None) -> DecisionS
                 at, relative = parse_at(raw["at"], scenario.starts_at if scenario is not None else None)
                 if relative:
                     entry_problems.append(
-                        f"{_where(doc, base + ('at',))}: expected a time from the start like 5m or T+5m, received {raw['at']!r}"
+                        f"{_where(doc, (*base, 'at'))}: expected a time from the start like 5m or T+5m, received {raw['at']!r}"
                     )
             except TimeFormatError as error:
-                entry_problems.append(f"{_where(doc, base + ('at',))}: {error}")
+                entry_problems.append(f"{_where(doc, (*base, 'at'))}: {error}")
             if scenario is not None and at > session_end(scenario):
                 entry_problems.append(
-                    f"{_where(doc, base + ('at',))}: at {raw['at']!r} is after the session ends "
+                    f"{_where(doc, (*base, 'at'))}: at {raw['at']!r} is after the session ends "
                     f"({format_offset(session_end(scenario))})"
                 )
-        role = raw.get("role")
-        if not role:
+        entry_role = raw.get("role")
+        if not entry_role:
             entry_problems.append(f"{where}: missing role")
-        elif scenario is not None and role not in scenario.roles:
+        elif scenario is not None and entry_role not in scenario.roles:
             entry_problems.append(
-                f"{_where(doc, base + ('role',))}: role {role!r} is not in scenario {scenario.id!r}; "
+                f"{_where(doc, (*base, 'role'))}: role {entry_role!r} is not in scenario {scenario.id!r}; "
                 f"expected one of {', '.join(scenario.roles)}"
             )
-        elif participants and role not in played:
+        elif participants and entry_role not in played:
             entry_problems.append(
-                f"{_where(doc, base + ('role',))}: nobody plays role {role!r}; "
+                f"{_where(doc, (*base, 'role'))}: nobody plays role {entry_role!r}; "
                 f"participants play {', '.join(sorted(played))}"
             )
         has_action, has_note = "action" in raw, "note" in raw
@@ -176,39 +176,39 @@ def load_script(path: str | Path, scenario: Scenario | None = None) -> DecisionS
         fields = raw.get("fields") or {}
         if not isinstance(fields, dict):
             entry_problems.append(
-                f"{_where(doc, base + ('fields',))}: expected fields as a mapping, received {fields!r}"
+                f"{_where(doc, (*base, 'fields'))}: expected fields as a mapping, received {fields!r}"
             )
             fields = {}
         action = raw.get("action")
         if has_action and scenario is not None and action is not None:
             problem = check_action(scenario, str(action))
             if problem:
-                entry_problems.append(f"{_where(doc, base + ('action',))}: {problem}")
+                entry_problems.append(f"{_where(doc, (*base, 'action'))}: {problem}")
             else:
                 for problem in check_fields(scenario.action(str(action)), fields):
-                    entry_problems.append(f"{_where(doc, base + ('fields',))}: {problem}")
+                    entry_problems.append(f"{_where(doc, (*base, 'fields'))}: {problem}")
         if has_note and not str(raw.get("note") or "").strip():
-            entry_problems.append(f"{_where(doc, base + ('note',))}: a note needs some text")
+            entry_problems.append(f"{_where(doc, (*base, 'note'))}: a note needs some text")
         inject = raw.get("inject")
         if inject is not None and known_injects is not None and inject not in known_injects:
-            entry_problems.append(f"{_where(doc, base + ('inject',))}: unknown inject {inject!r}")
+            entry_problems.append(f"{_where(doc, (*base, 'inject'))}: unknown inject {inject!r}")
         delegate = raw.get("delegate")
         if delegate is not None:
             if has_note:
-                entry_problems.append(f"{_where(doc, base + ('delegate',))}: a note cannot be delegated")
+                entry_problems.append(f"{_where(doc, (*base, 'delegate'))}: a note cannot be delegated")
             elif scenario is not None and delegate not in scenario.roles:
                 entry_problems.append(
-                    f"{_where(doc, base + ('delegate',))}: cannot delegate to role {delegate!r}; "
+                    f"{_where(doc, (*base, 'delegate'))}: cannot delegate to role {delegate!r}; "
                     f"expected one of {', '.join(scenario.roles)}"
                 )
         timebox = None
         if raw.get("timebox") is not None:
             if delegate is None:
-                entry_problems.append(f"{_where(doc, base + ('timebox',))}: a timebox needs delegate")
+                entry_problems.append(f"{_where(doc, (*base, 'timebox'))}: a timebox needs delegate")
             try:
                 timebox = parse_duration(raw["timebox"])
             except TimeFormatError as error:
-                entry_problems.append(f"{_where(doc, base + ('timebox',))}: {error}")
+                entry_problems.append(f"{_where(doc, (*base, 'timebox'))}: {error}")
         if entry_problems:
             problems.extend(entry_problems)
             continue
@@ -218,7 +218,7 @@ def load_script(path: str | Path, scenario: Scenario | None = None) -> DecisionS
                 line=line,
                 at_text=str(raw["at"]),
                 at=at,
-                role=str(role),
+                role=str(entry_role),
                 action=str(action) if has_action else None,
                 note=str(raw["note"]) if has_note else None,
                 fields=dict(fields),

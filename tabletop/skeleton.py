@@ -686,13 +686,18 @@ def skeleton_data(name: str, kind: str) -> dict[str, Any]:
 
     start = dict(spec["start"])
     start_expects = (
-        list(start.get("expects", []))
-        + [_e("roles-named", "assign_roles", "15m", "Name a person for every role", owner="coordinator")]
+        [
+            *list(start.get("expects", [])),
+            _e("roles-named", "assign_roles", "15m", "Name a person for every role", owner="coordinator"),
+        ]
         if "coordination" not in spec.get("rubric", [])
         else list(start.get("expects", []))
     )
     start["expects"] = start_expects
-    datasets = [f"dataset-{index + 1}" for index, _ in enumerate((spec.get("context") or {}).get("data_positions", []))]
+    datasets = [
+        f"dataset-{index + 1}"
+        for index, _ in enumerate((spec.get("context") or {}).get("data_positions", []))
+    ]
     if datasets:
         start["affects"] = datasets
     jump = spec.get("jump", "day 2 09:00")
@@ -791,7 +796,8 @@ def skeleton_data(name: str, kind: str) -> dict[str, Any]:
         context = dict(spec["context"])
         if context.get("data_positions"):
             context["data_positions"] = [
-                {"id": datasets[index], **position} for index, position in enumerate(context["data_positions"])
+                {"id": datasets[index], **position}
+                for index, position in enumerate(context["data_positions"])
             ]
         data["context"] = context
     data["phases"] = [

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _UNITS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
 _DURATION = re.compile(r"^\s*((?:\d+(?:\.\d+)?\s*[wdhms]\s*)+)$")
@@ -27,7 +28,7 @@ def parse_duration(value: object) -> int:
     if not isinstance(value, str):
         raise TimeFormatError(f"expected a duration like 30m, 1h30m or 72h, received {value!r}")
     text = value.strip().lower()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return int(text)
     if not _DURATION.match(text):
         raise TimeFormatError(f"expected a duration like 30s, 20m, 1h30m, 72h or 2d, received {value!r}")
@@ -38,12 +39,12 @@ def parse_duration(value: object) -> int:
             raise TimeFormatError(f"unit {unit!r} appears twice in duration {value!r}")
         units_seen.append(unit)
         seconds += float(number) * _UNITS[unit]
-    return int(round(seconds))
+    return round(seconds)
 
 
 def format_duration(seconds: float) -> str:
     """The shortest duration string for a number of seconds (`1h30m`, `72h`, `0s`)."""
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     if seconds == 0:
         return "0s"
     sign = "-" if seconds < 0 else ""
@@ -58,7 +59,7 @@ def format_duration(seconds: float) -> str:
 
 def format_offset(seconds: float) -> str:
     """A sim time as `T+1h05m` (hours may exceed 24; seconds shown only when non-zero)."""
-    total = int(round(seconds))
+    total = round(seconds)
     sign = "-" if total < 0 else "+"
     total = abs(total)
     hours, rest = divmod(total, 3600)
@@ -120,17 +121,6 @@ def sim_datetime(starts_at: datetime | None, seconds: float) -> datetime | None:
     return starts_at + timedelta(seconds=seconds)
 
 
-def add_business_days(start: datetime, days: int) -> datetime:
-    """`start` plus a number of business days (Monday to Friday), keeping the time of day."""
-    current = start
-    remaining = days
-    while remaining > 0:
-        current += timedelta(days=1)
-        if current.weekday() < 5:
-            remaining -= 1
-    return current
-
-
 # --- calendar deadlines --------------------------------------------------------------------
 
 _MONTHS = re.compile(r"^\s*(\d+)\s*mo(?:nths?)?\s*(.*)$", re.IGNORECASE)
@@ -156,14 +146,14 @@ def format_span(months: int, seconds: float, business_days: bool = False, day_en
     parts = []
     if months:
         parts.append(f"{months} month{'s' if months != 1 else ''}")
-    seconds = int(round(seconds))
-    if seconds or not months:
-        days, rest = divmod(seconds, 86400)
+    whole = round(seconds)
+    if whole or not months:
+        days, rest = divmod(whole, 86400)
         if days and not rest and (business_days or day_end):
             kind = "business day" if business_days else "day"
             parts.append(f"{days} {kind}{'s' if days != 1 else ''}")
         else:
-            parts.append(format_duration(seconds))
+            parts.append(format_duration(whole))
     return " ".join(parts)
 
 
@@ -180,7 +170,7 @@ HOLIDAY_CALENDARS = {
 """Holiday calendars a regime may name, as (country, subdivision, description) for `holidays`."""
 
 
-def holiday_calendar(name: str | None, years: range) -> set:
+def holiday_calendar(name: str | None, years: range) -> set[date]:
     """The dates of a named holiday calendar (HOLIDAY_CALENDARS) over `years`; none for ''."""
     if not name:
         return set()
@@ -195,13 +185,13 @@ def holiday_calendar(name: str | None, years: range) -> set:
     return set(holiday_data.country_holidays(country, subdiv=subdiv, years=list(years)).keys())
 
 
-def _zone(name: str | None):
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
+def _zone(name: str | None) -> ZoneInfo:
     try:
         return ZoneInfo(name or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
-        raise TimeFormatError(f"unknown time zone {name!r}; expected an IANA name like Europe/London") from None
+        raise TimeFormatError(
+            f"unknown time zone {name!r}; expected an IANA name like Europe/London"
+        ) from None
 
 
 def check_zone(name: str) -> str:
@@ -239,7 +229,7 @@ def due_at(
     local = start.replace(tzinfo=zone) if start.tzinfo is None else start.astimezone(zone)
     off_days = holiday_calendar(holidays, range(local.year, local.year + 3 + months // 12))
 
-    def working(day) -> bool:
+    def working(day: date) -> bool:
         return day.weekday() < 5 and day not in off_days
 
     if not (months or business_days or day_end or roll):

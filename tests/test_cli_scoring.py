@@ -17,8 +17,7 @@ POOR = SAMPLES / "suspected-breach-poor.jsonl"
 
 
 def run(*args: str):
-    result = CliRunner(env={"COLUMNS": "160"}).invoke(main, [str(a) for a in args], catch_exceptions=False)
-    return result
+    return CliRunner(env={"COLUMNS": "160"}).invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
 @pytest.fixture

@@ -106,8 +106,14 @@ def test_nis2_and_dora_final_reports_are_a_calendar_month():
 
 
 def test_time_limits_read_and_print_months():
-    assert parse_span("1mo") == (1, 0) and parse_span("1mo12h") == (1, 43200) and parse_span("72h") == (0, 259200)
-    assert format_span(1, 0) == "1 month" and format_span(0, 4 * 86400, business_days=True) == "4 business days"
+    assert (
+        parse_span("1mo") == (1, 0)
+        and parse_span("1mo12h") == (1, 43200)
+        and parse_span("72h") == (0, 259200)
+    )
+    assert (
+        format_span(1, 0) == "1 month" and format_span(0, 4 * 86400, business_days=True) == "4 business days"
+    )
     assert Expectation(id="x", action="a", within="2mo").months == 2
 
 
@@ -121,7 +127,14 @@ def test_a_calendar_limit_without_starts_at_is_approximated_and_says_so():
 
 
 def _decision(t, action, role, fields=None):
-    return {"type": "decision", "t": t, "action": action, "role": role, "fields": fields or {}, "rationale": "r"}
+    return {
+        "type": "decision",
+        "t": t,
+        "action": action,
+        "role": role,
+        "fields": fields or {},
+        "rationale": "r",
+    }
 
 
 def test_hipaa_media_notice_applies_only_above_500_residents_of_one_state(tmp_path):
@@ -145,9 +158,18 @@ def _hipaa_scenario(tmp_path: Path):
         "duration": "2h",
         "roles": ["coordinator", "dpo", "comms_owner", "executive"],
         "regimes": ["hipaa"],
-        "context": {"data_positions": [{"id": "records", "dataset": "Patient records", "position": "controller"}]},
-        "injects": [{"id": "found", "at": "T+0m", "title": "Records found exposed", "marks": ["discovered"],
-                     "affects": ["records"]}],
+        "context": {
+            "data_positions": [{"id": "records", "dataset": "Patient records", "position": "controller"}]
+        },
+        "injects": [
+            {
+                "id": "found",
+                "at": "T+0m",
+                "title": "Records found exposed",
+                "marks": ["discovered"],
+                "affects": ["records"],
+            }
+        ],
     }
     path = tmp_path / "scenarios" / "clinic-breach.yaml"
     path.parent.mkdir()
@@ -158,9 +180,16 @@ def _hipaa_scenario(tmp_path: Path):
 def test_a_notify_decision_must_become_a_notification_and_a_not_notify_one_need_not():
     scenario = load_scenario("lost-admin-account")
     aware = next(i for i in scenario.injects if "aware" in i.marks)
-    base = [{"type": "session_started", "t": 0}, {"type": "inject_released", "t": aware.at, "inject": aware.id}]
-    notify = score(scenario, [*base, _decision(aware.at + 60, "ico_decision", "executive", {"outcome": "notify"})])
-    hold = score(scenario, [*base, _decision(aware.at + 60, "ico_decision", "executive", {"outcome": "not_notify"})])
+    base = [
+        {"type": "session_started", "t": 0},
+        {"type": "inject_released", "t": aware.at, "inject": aware.id},
+    ]
+    notify = score(
+        scenario, [*base, _decision(aware.at + 60, "ico_decision", "executive", {"outcome": "notify"})]
+    )
+    hold = score(
+        scenario, [*base, _decision(aware.at + 60, "ico_decision", "executive", {"outcome": "not_notify"})]
+    )
     assert notify.result("uk-gdpr-notify-ico").status == "missed"
     assert hold.result("uk-gdpr-notify-ico").status == "not_applicable"
 
@@ -218,7 +247,9 @@ def test_clocks_bind_only_on_the_affected_data(tmp_path):
     ids = {e.id for e in load_scenario(ROOT / "scenarios" / "suspected-breach.yaml").expectations}
     assert "uk-gdpr-notify-controller" in ids and "uk-gdpr-ico-decision" not in ids
     both = tmp_path / "suspected-breach.yaml"
-    both.write_text(text.replace("    affects: [crm-contacts]\n", "    affects: [crm-contacts, platform-accounts]\n"))
+    both.write_text(
+        text.replace("    affects: [crm-contacts]\n", "    affects: [crm-contacts, platform-accounts]\n")
+    )
     ids = {e.id for e in load_scenario(both).expectations}
     assert {"uk-gdpr-notify-controller", "uk-gdpr-ico-decision", "uk-gdpr-processor-ico-decision"} <= ids
 
@@ -226,7 +257,9 @@ def test_clocks_bind_only_on_the_affected_data(tmp_path):
 def test_an_unknown_affected_dataset_and_a_missing_decision_owner_are_problems(tmp_path):
     data = _good()
     injects = [dict(i, affects=["nope"]) if i["id"] == "alert" else i for i in data["injects"]]
-    problems = _scenario(tmp_path, injects=injects, roles=["coordinator", "technical_lead", "comms_owner", "dpo"])
+    problems = _scenario(
+        tmp_path, injects=injects, roles=["coordinator", "technical_lead", "comms_owner", "dpo"]
+    )
     messages = " | ".join(p.message for p in problems)
     assert "unknown dataset 'nope'" in messages and "accountable decision maker" in messages
 
@@ -261,11 +294,22 @@ def test_every_breach_record_field_is_filled_by_an_action_field(tmp_path):
 
     actions = load_catalog().actions
     assert breach_record_problems(actions) == []
-    assert {"Possibly started", "Systems affected", "Customers affected", "Data sensitivity", "Evidence reviewed",
-            "Containment", "Recovery", "Notification evidence kept at", "Follow-up actions",
-            "Incident lead"} <= {row.label for row in BREACH_RECORD}
-    text = (ROOT / "scoring" / "actions.yaml").read_text().replace(
-        "      started_at: {type: text,", "      started_when: {type: text,"
+    assert {
+        "Possibly started",
+        "Systems affected",
+        "Customers affected",
+        "Data sensitivity",
+        "Evidence reviewed",
+        "Containment",
+        "Recovery",
+        "Notification evidence kept at",
+        "Follow-up actions",
+        "Incident lead",
+    } <= {row.label for row in BREACH_RECORD}
+    text = (
+        (ROOT / "scoring" / "actions.yaml")
+        .read_text()
+        .replace("      started_at: {type: text,", "      started_when: {type: text,")
     )
     folder = tmp_path / "scoring"
     folder.mkdir()
@@ -307,7 +351,9 @@ def test_dora_client_notice_is_scored_from_the_classification_in_the_payments_sc
     hour = 3600
     base = [
         {"type": "session_started", "t": 0},
-        _decision(1 * hour, "classify_major_incident", "incident_lead", {"criteria_met": "clients, duration"}),
+        _decision(
+            1 * hour, "classify_major_incident", "incident_lead", {"criteria_met": "clients, duration"}
+        ),
     ]
     told = {"audience": "All merchants", "measures": "Restore under way", "channel": "email"}
     on_time = score(scenario, [*base, _decision(25 * hour, "dora_inform_clients", "comms_owner", told)])
@@ -321,7 +367,9 @@ def test_dora_client_notice_binds_only_when_clients_money_is_affected(tmp_path):
     text = (ROOT / "scenarios" / "ransomware-payments-dora.yaml").read_text()
     assert "  clients_financial_impact: {value: true}\n" in text
     unaffected = tmp_path / "ransomware-payments-dora.yaml"
-    unaffected.write_text(text.replace("clients_financial_impact: {value: true}", "clients_financial_impact: {value: false}"))
+    unaffected.write_text(
+        text.replace("clients_financial_impact: {value: true}", "clients_financial_impact: {value: false}")
+    )
     assert "dora-inform-clients" not in {e.id for e in load_scenario(unaffected).expectations}
     silent = tmp_path / "silent" / "ransomware-payments-dora.yaml"
     silent.parent.mkdir()

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tabletop.model import Scenario
+    from tabletop.scoring import Scorecard
+
+
 import json
 import os
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +35,14 @@ def _fail(message: str) -> None:
 
 def score_file(path: str) -> dict[str, Any]:
     """Score one transcript; never raises: a broken file comes back as {"path", "error"}."""
-    from tabletop.scoring import TranscriptError, score_transcript
+    from tabletop.scoring import score_transcript
+    from tabletop.transcript import TranscriptError
 
     try:
         _, card, warnings = score_transcript(path)
     except TranscriptError as error:
         return {"path": path, "error": str(error)}
-    except Exception as error:  # noqa: BLE001 - a folder run reports every file, whatever broke
+    except Exception as error:  # a folder run reports every file, whatever broke
         return {"path": path, "error": f"{path}: cannot score ({type(error).__name__}: {error})"}
     data = card.to_json()
     data["warnings"] = warnings
@@ -47,7 +55,9 @@ def _when(seconds: float | None) -> str:
     return "" if seconds is None else format_offset(seconds)
 
 
-def _print_card(console: Console, path: Path, scenario: Any, card: Any, warnings: list[str]) -> None:
+def _print_card(
+    console: Console, path: Path, scenario: Scenario, card: Scorecard, warnings: list[str]
+) -> None:
     from tabletop.scoring import RATING_NAMES, bands_text
 
     head = Text()
@@ -233,9 +243,9 @@ def score(target: Path, as_json: bool, until: str | None, workers: int | None) -
 
     Exits 1 when a transcript cannot be scored; every broken file is named with the reason.
     """
-    from tabletop.scoring import TranscriptError, read_run
     from tabletop.scoring import score as score_run
     from tabletop.timing import TimeFormatError, parse_duration
+    from tabletop.transcript import TranscriptError, read_run
 
     if target.is_dir():
         if until is not None:
@@ -255,7 +265,7 @@ def score(target: Path, as_json: bool, until: str | None, workers: int | None) -
         _fail(str(error))
     try:
         card = score_run(run.scenario, run.events, until=limit)
-    except Exception as error:  # noqa: BLE001 - a malformed transcript is reported, not a traceback
+    except Exception as error:  # a malformed transcript is reported, not a traceback
         _fail(f"{target}: cannot score ({type(error).__name__}: {error})")
     warnings = list(run.warnings) + [w for w in card.warnings if w not in run.warnings]
     if as_json:
@@ -267,10 +277,6 @@ def score(target: Path, as_json: bool, until: str | None, workers: int | None) -
 
 
 # --- report --------------------------------------------------------------------------------
-
-
-def _stem(path: Path) -> str:
-    return path.name[: -len(".jsonl")] if path.name.endswith(".jsonl") else path.stem
 
 
 @click.command()
@@ -297,10 +303,10 @@ def _stem(path: Path) -> str:
 )
 def report(transcript: Path, output: str | None, fmt: str | None, generated_at: datetime | None) -> None:
     """Draft the blameless post-mortem of TRANSCRIPT: Markdown, self-contained HTML, or JSON."""
-    from tabletop.report import build_postmortem, render_report
-    from tabletop.scoring import TranscriptError, read_run
+    from tabletop.files import write_private
+    from tabletop.report import build_postmortem, postmortem_path, render_report
     from tabletop.scoring import score as score_run
-    from tabletop.transcript import verify_transcript
+    from tabletop.transcript import TranscriptError, read_run
 
     if not transcript.is_file():
         _fail(f"{transcript}: no such transcript")
@@ -308,15 +314,15 @@ def report(transcript: Path, output: str | None, fmt: str | None, generated_at: 
         run = read_run(transcript)
     except TranscriptError as error:
         _fail(str(error))
-    stamp = generated_at.replace(tzinfo=timezone.utc) if generated_at else datetime.now(timezone.utc)
+    stamp = generated_at.replace(tzinfo=UTC) if generated_at else datetime.now(UTC)
     notes = list(run.warnings)
-    verdict = verify_transcript(transcript)
-    if not verdict.ok:
-        notes.append(f"integrity: {verdict.summary()}")
+    if not run.verdict.ok:
+        notes.append(f"integrity: {run.verdict.summary()}")
 
+    targets: list[Path | None]
     if output is None:
         formats = [fmt] if fmt else ["md", "html"]
-        targets = [transcript.with_name(f"{_stem(transcript)}.postmortem.{f}") for f in formats]
+        targets = [postmortem_path(transcript, f) for f in formats]
     elif output == "-":
         formats, targets = [fmt or "md"], [None]
     else:
@@ -328,16 +334,15 @@ def report(transcript: Path, output: str | None, fmt: str | None, generated_at: 
     try:
         card = score_run(run.scenario, run.events)
         postmortem = build_postmortem(run.scenario, run.events, card, link=link, warnings=notes)
-    except Exception as error:  # noqa: BLE001 - a malformed transcript is reported, not a traceback
+    except Exception as error:  # a malformed transcript is reported, not a traceback
         _fail(f"{transcript}: cannot draft the post-mortem ({type(error).__name__}: {error})")
-    for form, target in zip(formats, targets):
+    for form, target in zip(formats, targets, strict=False):
         text = render_report(postmortem, form, stamp)
         if target is None:
             click.echo(text, nl=False)
             continue
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
+            write_private(target, text)
         except OSError as error:
             _fail(f"{target}: cannot write the report ({error.strerror or error})")
         click.echo(str(target))

@@ -19,9 +19,11 @@ derived (a risk level from the NIST table, a proposed due date), the entry says 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from functools import partial
+from typing import Any
 
 from tabletop import events as ev
 from tabletop.breach_record import BREACH_RECORD
@@ -32,6 +34,7 @@ from tabletop.scoring import (
     MET,
     MISSED,
     RATING_NAMES,
+    ExpectationResult,
     Scorecard,
     bands_text,
 )
@@ -371,7 +374,7 @@ class _Run:
         _, value, source = hits[-1]
         return RecordField(label, value, source)
 
-    def decided(self, label: str, action_id: str, describe) -> RecordField:
+    def decided(self, label: str, action_id: str, describe: Callable[[dict[str, Any]], str]) -> RecordField:
         decision = self.latest(action_id)
         if decision is None:
             return RecordField(label, NOT_RECORDED)
@@ -386,7 +389,8 @@ def _timeline(run: _Run) -> list[TimelineEntry]:
     for event in run.events:
         kind = event.get("type")
         t = _t(event)
-        base = dict(
+        entry = partial(
+            TimelineEntry,
             t=t,
             offset=format_offset(t),
             sim_time=(
@@ -397,7 +401,7 @@ def _timeline(run: _Run) -> list[TimelineEntry]:
             wall=_wall(event.get("wall")),
         )
         if kind == ev.SESSION_STARTED:
-            entries.append(TimelineEntry(**base, kind="start", who="", text="Rehearsal started"))
+            entries.append(entry(kind="start", who="", text="Rehearsal started"))
         elif kind == ev.INJECT_RELEASED:
             sender = _text(event.get("from"))
             condition = event.get("condition") or {}
@@ -406,8 +410,7 @@ def _timeline(run: _Run) -> list[TimelineEntry]:
                 key, value = next(iter(condition.items()))
                 why = f"released because {key}: {value}"
             entries.append(
-                TimelineEntry(
-                    **base,
+                entry(
                     kind="inject",
                     who=sender or _text(event.get("channel")),
                     text=_text(event.get("title")) or _text(event.get("inject")),
@@ -426,8 +429,7 @@ def _timeline(run: _Run) -> list[TimelineEntry]:
                     detail + "; " if detail else ""
                 ) + f"delegated by {run.role(event.get('delegated_by'))}"
             entries.append(
-                TimelineEntry(
-                    **base,
+                entry(
                     kind="decision",
                     who=run.who(event),
                     text=run.action_title(event.get("action") or ""),
@@ -438,21 +440,17 @@ def _timeline(run: _Run) -> list[TimelineEntry]:
             timebox = event.get("timebox")
             box = f" within {format_duration(timebox)}" if isinstance(timebox, (int, float)) else ""
             entries.append(
-                TimelineEntry(
-                    **base,
+                entry(
                     kind="delegation",
                     who=run.who(event),
                     text=f"Asked {run.role(event.get('to_role'))} to {run.action_title(event.get('action') or '').lower()}{box}",
                 )
             )
         elif kind == ev.NOTE:
-            entries.append(
-                TimelineEntry(**base, kind="note", who=run.who(event), text=_text(event.get("text")))
-            )
+            entries.append(entry(kind="note", who=run.who(event), text=_text(event.get("text"))))
         elif kind == ev.MARKER_SET:
             entries.append(
-                TimelineEntry(
-                    **base,
+                entry(
                     kind="marker",
                     who=_text(event.get("source")),
                     text=f"Marker '{_text(event.get('marker'))}' set",
@@ -463,16 +461,13 @@ def _timeline(run: _Run) -> list[TimelineEntry]:
             if _text(event.get("op")) == "jump":
                 to_t = event.get("to_t")
                 to = float(to_t) if isinstance(to_t, (int, float)) and not isinstance(to_t, bool) else t
-                entries.append(
-                    TimelineEntry(**base, kind="clock", who="", text=f"Time moves on to {run.when(to)}")
-                )
+                entries.append(entry(kind="clock", who="", text=f"Time moves on to {run.when(to)}"))
         elif kind == ev.FACILITATOR:
             op = _text(event.get("op"))
             if op in ("join", "leave"):
                 continue
             entries.append(
-                TimelineEntry(
-                    **base,
+                entry(
                     kind="facilitator",
                     who="facilitator",
                     text=f"{op.replace('_', ' ')} {_text(event.get('inject'))}".strip(),
@@ -481,8 +476,7 @@ def _timeline(run: _Run) -> list[TimelineEntry]:
             )
         elif kind == ev.SESSION_ENDED:
             entries.append(
-                TimelineEntry(
-                    **base,
+                entry(
                     kind="end",
                     who="",
                     text=f"Rehearsal ended ({_text(event.get('reason'))})",
@@ -615,9 +609,11 @@ def _breach_record(run: _Run, risks: list[Risk], link: str) -> list[RecordField]
     the rows built from whole decisions (DPO involvement, the decisions' owners and reasons,
     communications sent and deliberately not sent, residual risk)."""
     record = [run.field(row.label, list(row.sources), join=row.join) for row in BREACH_RECORD]
-    for index, (row, spec) in enumerate(zip(record, BREACH_RECORD)):
+    for index, (row, spec) in enumerate(zip(record, BREACH_RECORD, strict=True)):
         choice = any(
-            (action := run.actions.get(a)) is not None and f in action.fields and action.fields[f].type == "choice"
+            (action := run.actions.get(a)) is not None
+            and f in action.fields
+            and action.fields[f].type == "choice"
             for a, f in spec.sources
         )
         if row.recorded and (choice or row.label in _CODED_ROWS):
@@ -638,7 +634,9 @@ def _breach_record(run: _Run, risks: list[Risk], link: str) -> list[RecordField]
             _not_sent(run),
             RecordField(
                 "Residual risk",
-                "; ".join(f"{r.title}: {r.residual} (owner {r.owner})" for r in risks if r.residual != NOT_RECORDED)
+                "; ".join(
+                    f"{r.title}: {r.residual} (owner {r.owner})" for r in risks if r.residual != NOT_RECORDED
+                )
                 or NOT_RECORDED,
                 "record_risk decisions" if any(r.residual != NOT_RECORDED for r in risks) else "",
             ),
@@ -651,9 +649,9 @@ def _breach_record(run: _Run, risks: list[Risk], link: str) -> list[RecordField]
 def _personal_data(run: _Run) -> RecordField:
     assess = run.latest("assess_personal_data")
     confirm = run.latest("confirm_personal_data_breach")
-    if assess is None and confirm is None:
-        return RecordField("Personal data involved", NOT_RECORDED)
     decision = confirm or assess
+    if decision is None:
+        return RecordField("Personal data involved", NOT_RECORDED)
     fields = (assess or {}).get("fields") or {}
     parts = ["yes"]
     if fields.get("special_category") is True:
@@ -680,7 +678,7 @@ def _breach_or_not(run: _Run) -> RecordField:
     record = run.latest("record_breach")
     status = _text(((record or {}).get("fields") or {}).get("status"))
     confirm = run.latest("confirm_personal_data_breach")
-    if status:
+    if status and record is not None:
         return RecordField(
             "Breach or not", status.replace("_", " "), f"{run.who(record)}, {run.when(_t(record))}"
         )
@@ -882,7 +880,7 @@ def _observations(
     lucky: list[Observation] = []
     well: list[Observation] = []
     released = _inject_titles(run)
-    by_inject: dict[str, list] = {}
+    by_inject: dict[str, list[ExpectationResult]] = {}
     for result in card.expectations:
         if result.after.startswith("inject:") and result.counted:
             by_inject.setdefault(result.after.split(":", 1)[1], []).append(result)
@@ -895,7 +893,9 @@ def _observations(
             Observation(
                 t,
                 run.when(t),
-                f"'{title}'" + (f" from {sender}" if sender else "") + f" called for: {asked}. No response was recorded.",
+                f"'{title}'"
+                + (f" from {sender}" if sender else "")
+                + f" called for: {asked}. No response was recorded.",
             )
         )
     for event in run.events:
@@ -903,7 +903,11 @@ def _observations(
         if event.get("type") == ev.INJECT_RELEASED and isinstance(condition, dict) and "missed" in condition:
             t = _t(event)
             signals.append(
-                Observation(t, run.when(t), f"'{_text(event.get('title'))}' arrived because {condition['missed']} was missed")
+                Observation(
+                    t,
+                    run.when(t),
+                    f"'{_text(event.get('title'))}' arrived because {condition['missed']} was missed",
+                )
             )
     branches = {i.when.target for i in run.scenario.injects if i.when is not None and i.when.kind == "missed"}
     for result in card.expectations:
@@ -975,14 +979,19 @@ def _observations(
                 "the plan gave nobody else the task at that moment",
             )
         )
-    for key, value in run.scenario.context.model_dump(exclude_none=True).items():
-        if key in ("data_positions", "recovery", "contacts", "decision_owner", "decision_delegation"):
+    for fact, value in run.scenario.context.model_dump(exclude_none=True).items():
+        if fact in ("data_positions", "recovery", "contacts", "decision_owner", "decision_delegation"):
             continue
         for item in value if isinstance(value, list) else [value]:
             text = _text(item)
             if text:
-                factors.append(Observation(None, "", f"Condition in place ({key.replace('_', ' ')}): {text}"))
-    key = lambda o: (o.t is None, o.t or 0.0)  # noqa: E731
+                factors.append(
+                    Observation(None, "", f"Condition in place ({fact.replace('_', ' ')}): {text}")
+                )
+
+    def key(observation: Observation) -> tuple[bool, float]:
+        return (observation.t is None, observation.t or 0.0)
+
     return sorted(signals, key=key), sorted(factors, key=key), sorted(lucky, key=key), sorted(well, key=key)
 
 
@@ -1070,7 +1079,9 @@ def build_postmortem(
     detection = run.when(_t(first)) if first else NOT_RECORDED
     declared = run.latest("declare_incident")
     if first and declared is not None:
-        detection += f"; declared {format_duration(_t(declared) - _t(first))} later, at {run.when(_t(declared))}"
+        detection += (
+            f"; declared {format_duration(_t(declared) - _t(first))} later, at {run.when(_t(declared))}"
+        )
     headline = []
     if breach[next(i for i, r in enumerate(breach) if r.label == "Breach or not")].recorded:
         headline.append(

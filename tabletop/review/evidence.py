@@ -23,7 +23,7 @@ class Evidence:
     """Everything the review console shows about one transcript.
 
     `events` are the transcript's events (dicts, as written); `card` the scorer's JSON
-    (DESIGN.md "Score output"), `scorecard` the scorer's object; `integrity` is one of
+    (what `tabletop score --json` prints), `scorecard` the scorer's object; `integrity` is one of
     ok / torn / broken / unreadable with `problem` saying what is wrong.
     """
 
@@ -67,27 +67,15 @@ def load_evidence(path: str | Path, *, score: bool = True) -> Evidence:
     and the events that were read are still scored so that the evidence stays visible.
     """
     from tabletop import scoring
-    from tabletop.model import Scenario
-    from tabletop.transcript import verify_transcript
+    from tabletop.transcript import read_run
 
     path = Path(path)
-    verdict = verify_transcript(path)
-    scenario = None
-    events: list[dict[str, Any]] = []
-    if verdict.ok and verdict.events and isinstance(verdict.events[0].get("scenario"), dict):
-        # intact: the verifier has already parsed every line, so only the scenario is rebuilt
-        try:
-            scenario = Scenario.model_validate(verdict.events[0]["scenario"])
-            events = verdict.events
-        except Exception:
-            scenario = None
-    if scenario is None:
-        # damaged or unusual: the scorer's reader recovers every readable event, or says why not
-        try:
-            run = scoring.read_run(path)
-        except Exception as error:
-            raise EvidenceError(_first_line(error)) from None
-        scenario, events = run.scenario, list(run.events)
+    try:  # one pass: the chain is verified while the events are read
+        run = read_run(path)
+    except Exception as error:
+        raise EvidenceError(_first_line(error)) from None
+    verdict = run.verdict
+    scenario, events = run.scenario, list(run.events)
     integrity, problem = INTEGRITY_OK, ""
     if verdict.only_torn_tail:
         integrity = INTEGRITY_TORN
@@ -122,9 +110,4 @@ def _short(message: str, path: Path) -> str:
     return message
 
 
-def load_unscored(path: str | Path) -> Evidence:
-    """Like `load_evidence` but without scoring (for a quick integrity check)."""
-    return load_evidence(path, score=False)
-
-
-__all__ = ["Evidence", "EvidenceError", "load_evidence", "load_unscored", "INTEGRITY_UNREADABLE"]
+__all__ = ["INTEGRITY_UNREADABLE", "Evidence", "EvidenceError", "load_evidence"]

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 
 from tabletop.catalog import Catalog, value_problems
-from tabletop.model import Expectation, Inject
+from tabletop.model import Expectation, Inject, deadline_from
 from tabletop.problems import Problem, Span, did_you_mean
 from tabletop.timing import format_duration, format_offset
 
@@ -399,14 +399,15 @@ def check_scenario(draft: Draft) -> list[Problem]:
                             target_inject = injects.get(missed.item.anchor_target or "")
                             if target_inject is not None and target_inject.item.when is None:
                                 anchor_at = target_inject.item.at
-                        if (
-                            anchor_at is not None
-                            and not missed.item.business_days
-                            and anchor_at + missed.item.within > end
-                        ):
+                        due = (
+                            deadline_from(draft.starts_at, missed.item, anchor_at)
+                            if anchor_at is not None
+                            else None
+                        )
+                        if due is not None and due > end:
                             ok = False
                             reasons[inject.id] = (
-                                f"expectation {when.target!r} is due at {format_offset(anchor_at + missed.item.within)}, "
+                                f"expectation {when.target!r} is due at {format_offset(due)}, "
                                 f"after the scenario ends at {format_offset(end)}"
                             )
             if ok:

@@ -116,10 +116,11 @@ def _anchor_text(scenario: Scenario, expectation: Expectation) -> str:
         except KeyError:
             return f"after inject {target}"
     if kind == "action":
+        latest = "the latest " if expectation.from_latest else ""
         try:
-            return f"after {scenario.action(target or '').title.lower()}"
+            return f"after {latest}{scenario.action(target or '').title.lower()}"
         except KeyError:
-            return f"after {target}"
+            return f"after {latest}{target}"
     return f"after marker {target}"
 
 

@@ -371,7 +371,7 @@ def _anchor_text(expectation: Expectation) -> str:
     return {
         "start": "the start",
         "inject": f"inject {target}",
-        "action": f"action {target}",
+        "action": f"{'the latest ' if expectation.from_latest else ''}action {target}",
         "marker": f"marker {target}",
     }[kind]
 

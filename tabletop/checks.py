@@ -415,6 +415,7 @@ def check_scenario(draft: Draft) -> list[Problem]:
                 markers_possible.update(inject.marks)
                 changed = True
     problems.extend(_clocks_nobody_starts(draft, expectations, end, markers_set))
+    problems.extend(_closing_without_recovery(draft, release_time))
     for located in draft.injects:
         inject = located.item
         if inject.when is None or inject.id in reachable or inject.id in in_cycle:
@@ -484,6 +485,111 @@ def _clocks_nobody_starts(
                 f"{expectation.anchor_target!r}, which no inject sets: only a player's decision can start it, "
                 f"so a team that never records it dodges the clock; add `marks: [{expectation.anchor_target}]` "
                 "to the inject where the facts arrive"
+            )
+        )
+    return problems
+
+
+CLOSING_ACTION = "close_incident"
+RISK_ACTIONS = ("record_risk", "accept_risk")
+
+
+def _closing_without_recovery(draft: Draft, release_time: dict[str, int]) -> list[Problem]:
+    """An incident is not closed before the fix is made permanent and the residual risk owned.
+
+    A scenario that expects `close_incident` must also expect, before it, at least one step of
+    the recovery area (capturing manual changes, reconciling IaC, removing temporary fixes,
+    failing back: making the fix permanent) and an owned residual risk (`record_risk`, or
+    `accept_risk` with an owner role). "Before" is the close's `requires` (followed through the
+    `requires` of the actions it names, and its own `action:` anchor), or anchor order: an
+    expectation anchored at a known time earlier than the close's anchor.
+    """
+    actions = draft.catalog.actions
+    recovery_actions = sorted(a.id for a in actions.values() if a.area == "recovery")
+    located = list(draft.expectations)
+    marker_time: dict[str, int] = {}
+    for inject_located in draft.injects:
+        at = release_time.get(inject_located.item.id)
+        if at is None:
+            continue
+        for marker in inject_located.item.marks:
+            marker_time[marker] = min(at, marker_time.get(marker, at))
+
+    def anchored_at(expectation: Expectation) -> int | None:
+        kind, target = expectation.anchor_kind, expectation.anchor_target or ""
+        if kind == "start":
+            return 0
+        if kind == "inject":
+            return release_time.get(target)
+        if kind == "marker":
+            return marker_time.get(target)
+        return None  # an action's time is not known in advance
+
+    requires_of: dict[str, set[str]] = {}
+    for entry in located:
+        requires_of.setdefault(entry.item.action, set()).update(entry.item.requires)
+
+    def before(close: Expectation) -> set[str]:
+        """Actions the close cannot come before: its requires, followed through, and its anchor."""
+        seeds = set(close.requires)
+        if close.anchor_kind == "action" and close.anchor_target:
+            seeds.add(close.anchor_target)
+        found: set[str] = set()
+        while seeds:
+            action = seeds.pop()
+            if action in found:
+                continue
+            found.add(action)
+            seeds.update(requires_of.get(action, ()))
+        return found
+
+    def owned_risk(expectation: Expectation) -> bool:
+        if expectation.action == "record_risk":
+            return True
+        return expectation.action == "accept_risk" and expectation.owner not in (None, "", "any")
+
+    def recovery(expectation: Expectation) -> bool:
+        action = actions.get(expectation.action)
+        return action is not None and action.area == "recovery"
+
+    problems = []
+    for closing in located:
+        close = closing.item
+        if close.action != CLOSING_ACTION:
+            continue
+        required = before(close)
+        close_at = anchored_at(close)
+        earlier = [
+            entry.item
+            for entry in located
+            if entry.item.id != close.id
+            and (
+                entry.item.action in required
+                or (close_at is not None and (at := anchored_at(entry.item)) is not None and at < close_at)
+            )
+        ]
+        missing = []
+        if not any(recovery(e) for e in earlier):
+            missing.append(
+                "no recovery step before it (one of "
+                + ", ".join(recovery_actions or ["the recovery area's actions"])
+                + ": the fix made permanent)"
+            )
+        if not any(owned_risk(e) for e in earlier):
+            missing.append("no owned residual risk before it (record_risk, or accept_risk with an owner)")
+        if not missing:
+            continue
+        where = closing.via or (
+            closing.span.child("requires")
+            if closing.span.doc.exists((*closing.span.path, "requires"))
+            else closing.span.child("action")
+        )
+        problems.append(
+            where.problem(
+                f"expectation {close.id!r} closes the incident with "
+                + " and ".join(missing)
+                + "; expect them and name their actions in its `requires`, or anchor them on an "
+                "earlier inject"
             )
         )
     return problems

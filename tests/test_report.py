@@ -296,11 +296,102 @@ def test_notification_clocks_and_not_notify_without_reason():
     (clock,) = pm.clocks
     assert clock.status.startswith("late") and clock.source == "UK GDPR Art 33(1)"
     assert "marker 'aware' at T+1h00m" in clock.anchor
-    assert any("not-notify-without-rationale" in o.text for o in pm.harder)
-    assert not any("Dpo" in o.text or "DPO recorded" in o.text for o in pm.harder)
+    # a finding is the score's business (the appendix), not a contributing factor of the system
+    assert [f.id for f in _card.findings] == ["not-notify-without-rationale"]
+    assert not any("not-notify" in o.text or "Dpo" in o.text or "DPO recorded" in o.text for o in pm.harder)
     assert field(pm, "Communications deliberately not sent").value.startswith(
         "Decide on ICO notification: not notified, because no reason"
     )
+
+
+BLAME = re.compile(
+    r"\b(fail(ed|s|ure)?|forg(o|e)t\w*|should have|did not|didn't|neglect\w*|careless\w*|blame\w*|"
+    r"fault\w*|mistakes?|error by|too slow|missed|late)\b",
+    re.IGNORECASE,
+)
+"""Words that turn a contributing factor into a judgement of people."""
+
+
+@pytest.mark.parametrize(
+    "sample",
+    ["suspected-breach-poor", "suspected-breach-team", "restore-rehearsal-good", "suspected-breach-good"],
+)
+def test_contributing_factors_are_short_and_blame_nobody(sample):
+    from tabletop.report.postmortem import MAX_FACTORS
+
+    run = read_run(SAMPLES / f"{sample}.jsonl")
+    pm = build_postmortem(run.scenario, run.events, score(run.scenario, run.events))
+    assert len(pm.harder) <= MAX_FACTORS
+    for factor in pm.harder:
+        assert not BLAME.search(factor.text), factor.text
+        assert not factor.text.startswith(
+            ("The coordinator", "Coordinator", "The DPO", "Sam", "Priya", "Tom")
+        )
+    if sample.endswith("good"):
+        assert pm.harder == ()
+
+
+def test_contributing_factors_name_the_contract_clause_and_the_handover_of_the_poor_run():
+    run = read_run(SAMPLES / "suspected-breach-poor.jsonl")
+    card = score(run.scenario, run.events)
+    assert card.result("uk-gdpr-notify-controller").status == "late"
+    texts = [o.text for o in build_postmortem(run.scenario, run.events, card).harder]
+    contract = next(t for t in texts if "clause 9.2" in t)
+    assert (
+        "comes from the contract, not from the law" in contract and "24h to tell the controller" in contract
+    )
+    assert "Data Protection Officer, Wells-Byrne" in contract
+    assert "'Tell the controller within the time the contract (DPA) sets'" in contract
+    handover = next(t for t in texts if t.startswith("The shift changed"))
+    assert (
+        "'18:30: the coordinator's shift ends; the incident does not'" in handover
+        and "still open" in handover
+    )
+    assert not any(t.startswith("Condition in place") for t in texts)  # no dump of the context
+
+
+def test_a_signal_for_a_role_nobody_held_is_a_contributing_factor():
+    scn = scenario(
+        expectations=[
+            {
+                "id": "dpo-assesses",
+                "action": "assess_personal_data",
+                "after": "inject:dpa-mail",
+                "within": "1h",
+            },
+        ],
+        injects=[
+            {"id": "alert", "at": 0, "title": "Anomalous export"},
+            {
+                "id": "dpa-mail",
+                "at": 600,
+                "title": "Controller's DPA email",
+                "channel": "email",
+                "to": ["dpo"],
+            },
+        ],
+    )
+    started = {
+        "type": "session_started",
+        "t": 0,
+        "participants": [{"name": "Sam", "role": "coordinator", "simulated": False}],
+    }
+    events = [
+        started,
+        released(0, "alert"),
+        released(600, "dpa-mail", title="Controller's DPA email", channel="email", to=["dpo"]),
+        ended(3 * 3600),
+    ]
+    card = score(scn, events)
+    assert card.result("dpo-assesses").status == "missed"
+    (factor,) = build_postmortem(scn, events, card).harder
+    assert factor.text == (
+        "'Controller's DPA email' arrived by email for the data protection officer only, a role held by "
+        "nobody in this session: 'Assess personal data involved' waited on it."
+    )
+    # the same signal with the DPO at the table is not a factor of the system
+    events[0] = {**started, "participants": [*started["participants"], {"name": "Priya", "role": "dpo"}]}
+    assert build_postmortem(scn, events, score(scn, events)).harder == ()
 
 
 def test_recovery_objectives_expected_vs_achieved():

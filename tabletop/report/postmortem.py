@@ -27,7 +27,7 @@ from typing import Any
 
 from tabletop import events as ev
 from tabletop.breach_record import BREACH_RECORD
-from tabletop.model import Scenario
+from tabletop.model import DECISION_ACTIONS, Inject, Scenario
 from tabletop.risk import LEVELS, level_index, level_name, matrix, try_risk_level
 from tabletop.scoring import (
     LATE,
@@ -851,14 +851,6 @@ def _anchor_words(after: str) -> str:
     }.get(kind, after)
 
 
-_FLAG_WORDS = {
-    "wrong_owner": "the step was taken outside the role the plan gives it",
-    "out_of_order": "a step it depends on had not been taken yet",
-    "no_rationale": "the reason was not written down",
-    "wrong_value": "the call differed from the one the facts support",
-}
-
-
 def _inject_titles(run: _Run) -> dict[str, tuple[float, str, str]]:
     """Released injects by id: (time, title, sender)."""
     found: dict[str, tuple[float, str, str]] = {}
@@ -876,7 +868,6 @@ def _observations(
 ) -> tuple[list[Observation], list[Observation], list[Observation], list[Observation]]:
     """(signals not acted on, contributing factors, where we got lucky, what worked)."""
     signals: list[Observation] = []
-    factors: list[Observation] = []
     lucky: list[Observation] = []
     well: list[Observation] = []
     released = _inject_titles(run)
@@ -912,29 +903,6 @@ def _observations(
     branches = {i.when.target for i in run.scenario.injects if i.when is not None and i.when.kind == "missed"}
     for result in card.expectations:
         if result.status == MISSED or result.status == LATE or result.flags:
-            prompt = ""
-            if result.after.startswith("inject:"):
-                inject_id = result.after.split(":", 1)[1]
-                if inject_id in released:
-                    prompt = f", prompted by '{released[inject_id][1]}' at {run.when(released[inject_id][0])}"
-            else:
-                prompt = f", from {_anchor_words(result.after)}" + (
-                    f" at {run.when(result.anchor)}" if result.anchor is not None else ""
-                )
-            if result.status == MISSED:
-                what = f"was not reached within {format_duration(result.within)}{prompt}"
-            elif result.status == LATE:
-                what = f"came {format_duration((result.done_at or 0) - (result.deadline or 0))} after it was due{prompt}"
-            else:
-                what = f"was done on time{prompt}"
-            reasons = [_FLAG_WORDS[f] for f in result.flags if f in _FLAG_WORDS]
-            factors.append(
-                Observation(
-                    result.done_at if result.done_at is not None else result.anchor,
-                    run.when(result.done_at if result.done_at is not None else result.anchor),
-                    f"'{result.title}' {what}" + (f": {'; '.join(reasons)}" if reasons else ""),
-                )
-            )
             if result.status == MISSED and result.id not in branches and result.regime is None:
                 lucky.append(
                     Observation(
@@ -968,31 +936,358 @@ def _observations(
                     f"'{result.title}': done {margin}{extra}",
                 )
             )
-    for finding in card.findings:
-        action = run.actions.get(finding.action)
-        what = action.title.lower() if action else finding.action.replace("_", " ")
-        factors.append(
-            Observation(
-                finding.at,
-                run.when(finding.at),
-                f"'{what}' was taken where the response's rules say it should not be ({finding.id}): "
-                "the plan gave nobody else the task at that moment",
-            )
-        )
-    for fact, value in run.scenario.context.model_dump(exclude_none=True).items():
-        if fact in ("data_positions", "recovery", "contacts", "decision_owner", "decision_delegation"):
-            continue
-        for item in value if isinstance(value, list) else [value]:
-            text = _text(item)
-            if text:
-                factors.append(
-                    Observation(None, "", f"Condition in place ({fact.replace('_', ' ')}): {text}")
-                )
+    factors = _contributing_factors(run, card)
 
     def key(observation: Observation) -> tuple[bool, float]:
         return (observation.t is None, observation.t or 0.0)
 
     return sorted(signals, key=key), sorted(factors, key=key), sorted(lucky, key=key), sorted(well, key=key)
+
+
+MAX_FACTORS = 8
+"""The contributing factors stay short: at most this many, the most specific kinds first."""
+
+ROUTED_FACTORS = 3
+"""At most this many factors about where a signal was sent (the earliest)."""
+
+OFFICE_HOURS = (8, 18)
+"""Hours of the working day (local to the scenario, Monday to Friday) for the out-of-hours factor."""
+
+CONTRACT_ACTIONS = ("notify_controller", "determine_controller_processor")
+"""Steps whose clock and contact come from the data processing agreement, not from the law."""
+
+
+def _role_words(run: _Run, role: str | None) -> str:
+    """A role as prose: `the technical lead` (the title without its bracketed note)."""
+    title = run.role(role).split(" (", 1)[0]
+    return "the " + (title[:1].lower() + title[1:] if title[1:2].islower() else title)
+
+
+def _roles_words(run: _Run, roles: Iterable[str]) -> str:
+    return _and([_role_words(run, r) for r in dict.fromkeys(roles)])
+
+
+def _and(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _steps(results: Iterable[ExpectationResult]) -> str:
+    """Step titles in quotes, at most three and a count of the rest."""
+    titles = list(dict.fromkeys(f"'{r.title}'" for r in results))
+    if len(titles) > 3:
+        return ", ".join(titles[:3]) + f" and {len(titles) - 3} more"
+    return _and(titles)
+
+
+def _participants(run: _Run) -> tuple[set[str], set[str]]:
+    """(roles a person held, roles a simulated teammate held) in this session."""
+    started = next((e for e in run.events if e.get("type") == ev.SESSION_STARTED), {})
+    people: set[str] = set()
+    simulated: set[str] = set()
+    for person in started.get("participants") or []:
+        if isinstance(person, dict) and isinstance(person.get("role"), str):
+            (simulated if person.get("simulated") else people).add(person["role"])
+    return people, simulated - people
+
+
+def _contributing_factors(run: _Run, card: Scorecard) -> list[Observation]:
+    """What in the scenario's facts, tools, runbooks and handovers made a step hard.
+
+    Each factor is a fact of the scenario (a handover inject, where a signal was sent and who
+    held those roles, a contract's notification clause, the data positions, the decision owner,
+    a runbook or its absence, the hour a deadline fell due) joined with the steps it bore on:
+    the expectations that were missed, late or flagged. Factors describe the system, never a
+    person: no role is the subject of a failure.
+    """
+    scenario = run.scenario
+    hard = [r for r in card.expectations if r.counted and (r.status in (MISSED, LATE) or r.flags)]
+    if not hard and not card.findings:
+        return []
+    expectations = {e.id: e for e in scenario.expectations}
+    injects = {i.id: i for i in scenario.injects}
+    released: dict[str, float] = {}
+    affected: set[str] = set()
+    for event in run.events:
+        if event.get("type") == ev.INJECT_RELEASED and isinstance(event.get("inject"), str):
+            released.setdefault(event["inject"], _t(event))
+            inject = injects.get(event["inject"])
+            if inject is not None:
+                affected.update(inject.affects)
+    people, simulated = _participants(run)
+
+    def holders(roles: Iterable[str]) -> str:
+        roles = list(roles)
+        if any(r in simulated for r in roles):
+            return "held only by a simulated teammate"
+        return "held by nobody in this session"
+
+    def first(results: list[ExpectationResult]) -> float | None:
+        times = [r.anchor for r in results if r.anchor is not None]
+        return min(times) if times else None
+
+    def observation(t: float | None, text: str) -> Observation:
+        return Observation(t, run.when(t), text)
+
+    ranked: list[tuple[int, Observation]] = []
+
+    # a handover: steps whose window crossed it
+    for inject in scenario.injects:
+        if inject.id not in released or not any(
+            e.action == "handover" and e.after == f"inject:{inject.id}" for e in scenario.expectations
+        ):
+            continue
+        at = released[inject.id]
+        across = [
+            r
+            for r in hard
+            if r.status in (MISSED, LATE) and r.anchor is not None and r.anchor < at < (r.deadline or at)
+        ]
+        if across:
+            ranked.append(
+                (
+                    0,
+                    observation(
+                        at,
+                        f"The shift changed ('{inject.title}') while {_steps(across)} "
+                        f"{'was' if len(across) == 1 else 'were'} still open: work that crosses a "
+                        "handover depends on the handover carrying it.",
+                    ),
+                )
+            )
+
+    # the contract's notification clause
+    contract_steps = [
+        r
+        for r in hard
+        if r.action in CONTRACT_ACTIONS
+        or (r.id in expectations and expectations[r.id].value.get("outcome") == "controller_decides")
+    ]
+    positions = scenario.context.data_positions
+    for position in positions:
+        if position.position not in ("processor", "both") or not contract_steps:
+            continue
+        if affected and position.id and position.id not in affected:
+            continue
+        clause = position.contract or "the data processing agreement"
+        terms = (
+            f" sets {format_duration(position.notify_controller_within)} to tell the controller"
+            if position.notify_controller_within is not None
+            else " sets how the controller is told"
+        )
+        if position.contact:
+            terms += f" and names the contact ({position.contact})"
+        ranked.append(
+            (
+                1,
+                observation(
+                    first(contract_steps),
+                    f"The duty to tell {position.controller or 'the controller'} comes from the contract, "
+                    f"not from the law: {clause}{terms}. Steps it bore on: {_steps(contract_steps)}.",
+                ),
+            )
+        )
+        break
+
+    # data held in more than one position
+    gdpr = [
+        r
+        for r in hard
+        if r.area in ("data_protection", "notification")
+        and (
+            r.regime in ("uk_gdpr", "eu_gdpr") or r.action in DECISION_ACTIONS or r.action in CONTRACT_ACTIONS
+        )
+    ]
+    if gdpr and len({p.position for p in positions}) > 1:
+        parts = [
+            f"{p.position} for {p.dataset}"
+            + (" (affected)" if p.id in affected else " (not affected)" if p.id and affected else "")
+            for p in positions
+        ]
+        ranked.append(
+            (
+                2,
+                observation(
+                    first(gdpr),
+                    "The data sat in more than one position: "
+                    + "; ".join(parts)
+                    + ". Each position carries its own notification duties and decision owner. "
+                    f"Steps it bore on: {_steps(gdpr)}.",
+                ),
+            )
+        )
+
+    # the decision owner's role held by nobody
+    decisions = [r for r in hard if r.action in DECISION_ACTIONS and r.owner not in ("any", "")]
+    for owner in dict.fromkeys(r.owner for r in decisions):
+        if owner in people:
+            continue
+        mine = [r for r in decisions if r.owner == owner]
+        ranked.append(
+            (
+                3,
+                observation(
+                    first(mine),
+                    f"The notification decisions sit with {_role_words(run, owner)}, a role "
+                    f"{holders([owner])}: {_steps(mine)}.",
+                ),
+            )
+        )
+
+    # where a signal was sent, and whether anyone held those roles
+    routed = 0
+    by_inject: dict[str, list[ExpectationResult]] = {}
+    for result in hard:
+        if result.after.startswith("inject:"):
+            by_inject.setdefault(result.after.split(":", 1)[1], []).append(result)
+    for inject_id, results in sorted(by_inject.items(), key=lambda item: released.get(item[0], 0.0)):
+        sent: Inject | None = injects.get(inject_id)
+        if sent is None or inject_id not in released or "all" in sent.to or routed >= ROUTED_FACTORS:
+            continue
+        outside = [r for r in results if r.owner not in ("any", "") and r.owner not in sent.to]
+        if outside:
+            text = (
+                f"'{sent.title}' arrived by {sent.channel} for {_roles_words(run, sent.to)}; "
+                f"{_steps(outside)} {'belongs' if len(outside) == 1 else 'belong'} to "
+                f"{_roles_words(run, (r.owner for r in outside))}, outside its recipients."
+            )
+        elif not any(role in people for role in sent.to):
+            text = (
+                f"'{sent.title}' arrived by {sent.channel} for {_roles_words(run, sent.to)} only, "
+                f"{'a role' if len(sent.to) == 1 else 'roles'} {holders(sent.to)}: "
+                f"{_steps(results)} waited on it."
+            )
+        else:
+            continue
+        routed += 1
+        ranked.append((4, observation(released[inject_id], text)))
+
+    # duties that started from another role's action, with no message to their owner
+    messages: dict[str, list[float]] = {}
+    for event in run.events:
+        if event.get("type") == ev.INJECT_RELEASED:
+            for role in event.get("to") or ["all"]:
+                messages.setdefault(str(role), []).append(_t(event))
+        elif event.get("type") == ev.DELEGATION and isinstance(event.get("to_role"), str):
+            messages.setdefault(event["to_role"], []).append(_t(event))
+    unheard: dict[tuple[str, str], list[ExpectationResult]] = {}
+    for result in hard:
+        if (
+            result.status not in (MISSED, LATE)
+            or result.after.startswith("inject:")
+            or result.owner in ("any", "")
+            or result.anchor is None
+        ):
+            continue
+        until = result.done_at if result.done_at is not None else result.deadline
+        window = [
+            t
+            for role in (result.owner, "all")
+            for t in messages.get(role, ())
+            if result.anchor <= t <= (until if until is not None else t)
+        ]
+        if not window:
+            unheard.setdefault((result.owner, result.after), []).append(result)
+    for (owner, after), results in unheard.items():
+        if routed >= ROUTED_FACTORS:
+            break
+        kind, _, target = after.partition(":")
+        started_by = {
+            "action": f"'{run.action_title(target).lower()}'",
+            "marker": f"the moment marked '{target}'",
+        }.get(kind, "the start")
+        routed += 1
+        ranked.append(
+            (
+                4,
+                observation(
+                    first(results),
+                    f"{_steps(results)} started from {started_by}, and no inject or delegation reached "
+                    f"{_role_words(run, owner)} before {'its' if len(results) == 1 else 'their'} "
+                    "deadline: the duty travelled only by word of mouth.",
+                ),
+            )
+        )
+
+    # a runbook, or none
+    hands_on = [
+        r
+        for r in hard
+        if r.status in (MISSED, LATE)
+        and (
+            r.area in ("technical", "recovery")
+            or ((action := run.actions.get(r.action)) is not None and action.hands_on)
+        )
+    ]
+    if hands_on:
+        runbook = (scenario.context.model_extra or {}).get("runbook")
+        if isinstance(runbook, dict):
+            name = " ".join(_text(runbook.get(k)) for k in ("id", "title") if _text(runbook.get(k)))
+        else:
+            name = _text(runbook)
+        if name:
+            text = f"The technical steps ran on runbook {name}: {_steps(hands_on)}."
+        else:
+            text = (
+                f"The scenario's documents hold no runbook for {_steps(hands_on)} (its context names none)."
+            )
+        ranked.append((5, observation(first(hands_on), text)))
+
+    # deadlines out of office hours
+    if scenario.starts_at is not None:
+        late_hours = []
+        for r in hard:
+            if r.deadline is None:
+                continue
+            moment = scenario.starts_at + timedelta(seconds=r.deadline)
+            if moment.weekday() >= 5 or not OFFICE_HOURS[0] <= moment.hour < OFFICE_HOURS[1]:
+                late_hours.append((r, moment))
+        if late_hours:
+            listed = [f"'{r.title}' at {moment:%a %d %b %H:%M}" for r, moment in late_hours[:3]]
+            more = f" and {len(late_hours) - 3} more" if len(late_hours) > 3 else ""
+            ranked.append(
+                (
+                    6,
+                    observation(
+                        min(r.deadline or 0.0 for r, _ in late_hours),
+                        f"Deadlines fell outside office hours ({OFFICE_HOURS[0]:02d}:00-{OFFICE_HOURS[1]:02d}:00, "
+                        f"Monday to Friday): {', '.join(listed)}{more}.",
+                    ),
+                )
+            )
+
+    # work that reached a role the plan does not give it
+    for finding in card.findings[:2]:
+        action = run.actions.get(finding.action)
+        if action is None:
+            continue
+        owners = [e.owner for e in scenario.expectations if e.action == finding.action and e.owner]
+        owner = owners[0] if owners else action.default_owner
+        prompts = [
+            injects[e.anchor_target or ""]
+            for e in scenario.expectations
+            if e.action == finding.action and e.anchor_kind == "inject" and (e.anchor_target or "") in injects
+        ]
+        source = next((i for i in prompts if finding.role in i.to), None)
+        if source is not None:
+            text = (
+                f"'{source.title}' went to {_roles_words(run, source.to)}: the work it called for "
+                f"('{action.title.lower()}') sits with {_role_words(run, owner)}, and the message put "
+                f"it in front of {_role_words(run, finding.role)} as well."
+            )
+        elif owner != "any" and owner not in people:
+            text = (
+                f"'{action.title}' sits with {_role_words(run, owner)}, a role {holders([owner])}, "
+                f"so the work reached {_role_words(run, finding.role)}."
+            )
+        else:
+            continue
+        ranked.append((7, observation(finding.at, text)))
+
+    ranked.sort(key=lambda item: item[0])
+    kept = [o for _, o in ranked[:MAX_FACTORS]]
+    return sorted(kept, key=lambda o: (o.t is None, o.t or 0.0))
 
 
 def _clocks(run: _Run, card: Scorecard) -> list[Clock]:

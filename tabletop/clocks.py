@@ -3,7 +3,7 @@
 The README's "How a rehearsal is scored" states the rules; this module holds the parts the
 engine (branches on `missed:`, simulated teammates) and the scorer must compute alike:
 
-- `deadline`: anchor + `within`, whole days counted as business days with `business_days`.
+- `deadline`: `model.expectation_deadline`, in the law's units (hours, calendar months, business days).
 - `early_allowed`: the expectation's `early`, else its catalog action's.
 - `counts_for`: a decision at `t` counts for an expectation when it is at or before the
   deadline and at or after the anchor (any time before the deadline when early is allowed).
@@ -20,25 +20,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 
 from tabletop.model import Action, Expectation, Scenario, expectation_deadline
-from tabletop.timing import add_business_days
+from tabletop.model import deadline_from as deadline_from
 
 
 def deadline(scenario: Scenario, expectation: Expectation, anchor: float) -> float:
     """When an expectation anchored at `anchor` falls due: `model.expectation_deadline`, the one rule."""
     return expectation_deadline(scenario, expectation, anchor)
-
-
-def deadline_from(starts_at: datetime | None, expectation: Expectation, anchor: float) -> float:
-    """`deadline` for a scenario that starts at `starts_at` (None: no calendar)."""
-    if not expectation.business_days or starts_at is None:
-        return anchor + expectation.within
-    days, rest = divmod(expectation.within, 86400)
-    start = starts_at + timedelta(seconds=anchor)
-    due = add_business_days(start, days) + timedelta(seconds=rest)
-    return (due - starts_at).total_seconds()
 
 
 def early_allowed(expectation: Expectation, actions: dict[str, Action]) -> bool:
@@ -83,6 +72,8 @@ class Anchors:
     times: dict[str, float] = field(default_factory=dict)
     derived: set[str] = field(default_factory=set)
     decisions: dict[str, list[float]] = field(default_factory=dict)
+    current: dict[str, Started] = field(default_factory=dict)
+    """Each started expectation's clock as it runs now (a `from_latest` one may restart)."""
 
     def __post_init__(self) -> None:
         self.actions = self.scenario.action_map()
@@ -101,12 +92,26 @@ class Anchors:
         self.times[key] = t
         if derived:
             self.derived.add(key)
-        return [Started(e, t, deadline(self.scenario, e, t), derived) for e in self.by_key.get(key, ())]
+        out = [Started(e, t, deadline(self.scenario, e, t), derived) for e in self.by_key.get(key, ())]
+        for item in out:
+            self.current[item.expectation.id] = item
+        return out
 
     def record(self, action: str, t: float) -> list[Started]:
-        """A decision of `action` at `t`: its first recording anchors `action:ID`."""
+        """A decision of `action` at `t`: its first recording anchors `action:ID`; a later one
+        restarts each `from_latest` clock it anchors that no decision has met yet."""
         self.decisions.setdefault(action, []).append(t)
-        return self.start(f"action:{action}", t)
+        key = f"action:{action}"
+        if key not in self.times:
+            return self.start(key, t)
+        restarted = []
+        for expectation in self.by_key.get(key, ()):
+            running = self.current.get(expectation.id)
+            if expectation.from_latest and running is not None and not self.done(running):
+                item = Started(expectation, t, deadline(self.scenario, expectation, t))
+                self.current[expectation.id] = item
+                restarted.append(item)
+        return restarted
 
     def premature(self, action: str, t: float) -> bool:
         """Whether a decision of `action` at `t` comes before anything called for it.

@@ -311,7 +311,7 @@ class Session:
         }
         self._clocks = Anchors(scenario)
         self._started_clocks: dict[str, Started] = {}
-        self._checked: set[str] = set()
+        self._checked: set[tuple[str, float]] = set()
         self._involved: dict[str, float] = {}
         self._teammate_done: set[str] = set()
         self._waiting: dict[str, list[str]] = {}
@@ -1072,9 +1072,7 @@ class Session:
         """Expectation clocks started: check each at its deadline; a solo teammate does its own."""
         for item in started:
             expectation_id = item.expectation.id
-            if expectation_id in self._started_clocks:
-                continue
-            self._started_clocks[expectation_id] = item
+            self._started_clocks[expectation_id] = item  # a restarted clock (from_latest) replaces it
             self._push(item.due, PRIO_DEADLINE, ("deadline", expectation_id, item.due))
             self._schedule_teammate(item)
 
@@ -1115,7 +1113,8 @@ class Session:
         if kind == "end":
             return self._ended
         if kind == "deadline":
-            return item[1] in self._checked
+            running = self._started_clocks.get(item[1])
+            return running is None or running.due != item[2] or (item[1], item[2]) in self._checked
         if kind == "teammate":
             return item[1] in self._teammate_done
         return False
@@ -1192,7 +1191,7 @@ class Session:
             self.clock.jump_to(to_t)
         elif kind == "deadline":
             _, expectation_id, deadline = item
-            self._checked.add(expectation_id)
+            self._checked.add((expectation_id, deadline))
             missed, implied = self._clocks.check(self._started_clocks[expectation_id])
             if missed:
                 self._fire("missed", expectation_id, deadline)

@@ -6,13 +6,17 @@ scored" states them; `tabletop.clocks` holds the parts the engine applies alike.
 1. Anchors. An expectation runs from its anchor: `start` (T+0); `inject:ID` when that inject
    was released; `marker:NAME` when the marker was first set (a `marker_set` event, an
    inject's `marks`, or a decision whose action `sets_marker`); `action:ID` when that action
-   was first recorded. A duty not done moves what follows from it: when an expectation's
-   deadline passes with no decision that counts for it (rule 3), its action, and the marker
-   that action sets, count as anchored at that deadline unless they already were. An
-   expectation whose anchor never happens is `not_applicable`, left out of every total.
-2. Deadline = anchor + `within`. With `business_days`, whole days of `within` are counted as
-   business days (Monday to Friday) from the scenario's `starts_at`; without `starts_at` they
-   are counted as calendar days and the scorecard warns.
+   was first recorded (with `from_latest`, each later recording restarts a clock not yet met:
+   DORA's final report runs from the latest intermediate report). A duty not done moves what
+   follows from it: when an expectation's deadline passes with no decision that counts for it
+   (rule 3), its action, and the marker that action sets, count as anchored at that deadline
+   unless they already were. An expectation whose anchor never happens, or whose `applies_if`
+   field condition does not hold for the decision in force (the latest recorded) of that
+   action, is `not_applicable`, left out of every total.
+2. Deadline = anchor + `within`, in the law's units (`model.expectation_deadline`, the one rule
+   the engine and every view share): clock hours, calendar months to the corresponding date,
+   business days less the regime's holidays, the end of the day in the regime's time zone.
+   Without `starts_at` a calendar limit is approximated and the scorecard warns.
 3. The decision in force. A decision of the expectation's action counts for it when it is
    made at or before the deadline and at or after the anchor; before the anchor only when the
    expectation, or else its catalog action, says `early: allowed`. The last decision that
@@ -75,7 +79,7 @@ from typing import Any
 
 from tabletop import events as ev
 from tabletop.clocks import Anchors, Started, anchor_key, counts_for, deadline, early_allowed
-from tabletop.model import Action, AvoidRule, Expectation, Scenario
+from tabletop.model import Action, AvoidRule, Expectation, Scenario, deadline_warning
 from tabletop.teammates import involved_roles
 from tabletop.timing import format_duration, format_offset
 from tabletop.transcript import read_run
@@ -499,7 +503,7 @@ def _anchor_text(expectation: Expectation) -> str:
     return {
         "start": "the start",
         "inject": f"inject {target}",
-        "action": f"action {target}",
+        "action": f"{'the latest ' if expectation.from_latest else ''}action {target}",
         "marker": f"marker {target}",
     }[kind]
 
@@ -576,15 +580,15 @@ def score(scenario: Scenario, events: Iterable[dict[str, Any]], *, until: float 
     def begin(items: list[Started]) -> None:
         nonlocal counter
         for item in items:
-            if item.expectation.id in starts:
-                continue
-            starts[item.expectation.id] = item
+            starts[item.expectation.id] = item  # a restarted clock (from_latest) replaces the old one
             counter += 1
             heapq.heappush(heap, (item.due, counter, item))
 
     def checks(limit: float, inclusive: bool) -> None:
         while heap and (heap[0][0] < limit or (inclusive and heap[0][0] <= limit)):
             _, _, item = heapq.heappop(heap)
+            if starts.get(item.expectation.id) is not item:
+                continue  # restarted since
             _, implied = anchors.check(item)
             begin(implied)
 
@@ -645,8 +649,10 @@ def score(scenario: Scenario, events: Iterable[dict[str, Any]], *, until: float 
                     marker_key = f"marker:{name}"
                     projected[marker_key] = min(projected.get(marker_key, float("inf")), float(inject.at))
 
-    for result_warning in _business_day_warnings(scenario):
-        warnings.append(result_warning)
+    for expectation in scenario.expectations:
+        approximated = deadline_warning(scenario, expectation)
+        if approximated and approximated not in warnings:
+            warnings.append(approximated)
     if rules_version < RULES_VERSION:
         warnings.append(
             f"this run was played under scoring rules version {rules_version}; it is scored here under "
@@ -674,17 +680,6 @@ def score(scenario: Scenario, events: Iterable[dict[str, Any]], *, until: float 
         conditions=conditions,
         rules_version=rules_version,
     )
-
-
-def _business_day_warnings(scenario: Scenario) -> list[str]:
-    if scenario.starts_at is not None:
-        return []
-    return [
-        f"expectation {e.id!r} counts business days but the scenario has no starts_at: counted as "
-        "calendar days"
-        for e in scenario.expectations
-        if e.business_days
-    ]
 
 
 @dataclass
@@ -729,6 +724,16 @@ def _evaluate(run: _Context, expectation: Expectation) -> ExpectationResult:
         why=expectation.why,
         scope=run.scope(owner),
     )
+    condition = expectation.applies_if
+    if condition is not None and condition.field:
+        action_id, _, field_name = condition.field.partition(".")
+        recorded = [d for d in run.decisions.get(action_id, ()) if not d.premature]
+        if not recorded or not condition.holds(_fields(recorded[-1].event).get(field_name)):
+            return result(
+                status=NOT_APPLICABLE,
+                reason=f"not applicable: applies only if {condition.describe()}"
+                + (" (yet)" if run.ended_early else ""),
+            )
     started = run.starts.get(expectation.id)
     if started is None:
         key = anchor_key(expectation)

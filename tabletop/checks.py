@@ -248,6 +248,16 @@ def check_scenario(draft: Draft) -> list[Problem]:
         problems.extend(
             value_problems(expectation.value, catalog.actions.get(expectation.action), span.child("value"))
         )
+        if expectation.early == "allowed" and expectation.anchor_kind == "start" and include is None:
+            written = span.doc.exists(span.path + ("early",))
+            if written:
+                add(
+                    span.child("early").problem(
+                        f"expectation {expectation.id!r} runs from the start, so nothing can come before its "
+                        "anchor: drop `early: allowed`, or anchor it on the inject, action or marker that "
+                        "calls for it"
+                    )
+                )
         if expectation.business_days and draft.starts_at is None and draft.starts_at_valid:
             where = include if include is not None else span.child("business_days")
             source = f" of {located.origin}" if located.origin else ""

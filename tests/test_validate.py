@@ -131,6 +131,12 @@ CASES = [
         ["expected one of: allowed, not_allowed", "'sometimes'"],
     ),
     (
+        "early-from-the-start.yaml",
+        9,
+        "expectations.0.early",
+        ["'dpo-in' runs from the start, so nothing can come before its anchor", "drop `early: allowed`"],
+    ),
+    (
         "jump-after-duration.yaml",
         8,
         "injects.1.advance_to",

@@ -55,7 +55,8 @@ scored" states them; `tabletop.clocks` holds the parts the engine applies alike.
    late regulatory clock (an expectation with a `regime`) caps its area's rating at M and the
    overall rating at S; `caps` says which clocks did it.
 10. Solo practice (the transcript's `mode` is solo): the player's score is their own: the
-    expectations their role owns or that any role may meet, plus one coordination
+    expectations their role owns or that any role may meet (met only by the player's decisions
+    or those carried out on their delegation), plus one coordination
     expectation per simulated teammate whose work applied ("Bring in ..."): met when the
     player involved that role (see `tabletop.teammates`) by the first deadline of that role's
     work, weight 2. The teammates' own expectations are scored and shown as the team's, but
@@ -767,6 +768,9 @@ def _evaluate(run: _Context, expectation: Expectation) -> ExpectationResult:
         )
     early = early_allowed(expectation, run.actions)
     candidates = run.decisions.get(expectation.action, [])
+    if run.solo_role is not None and run.scope(owner) == YOURS:
+        # the player's own work: decided by them or carried out on their delegation
+        candidates = [d for d in candidates if run.solo_role in (d.role, d.event.get("delegated_by"))]
     in_force = [d for d in candidates if counts_for(d.t, anchor, due, early)]
     revised: tuple[tuple[str, float], ...] = ()
     if in_force:

@@ -543,3 +543,15 @@ def test_a_premature_decision_starts_no_clock_and_unlocks_nothing():
     ]
     assert card.result("notify").flags == ("out_of_order",)  # a premature decision satisfies no requirement
     assert [f.id for f in card.findings] == [PREMATURE_FINDING, PREMATURE_FINDING]
+
+
+def test_in_solo_a_teammates_own_work_never_meets_the_players_expectation():
+    exps = [{"id": "evidence", "action": "preserve_evidence", "owner": "any", "within": "1h", "weight": 2}]
+    own = decision(600, "preserve_evidence", role="technical_lead", teammate="x")
+    card = score(scenario(expectations=exps), [started("solo", "coordinator"), own, ended(7200)])
+    assert card.result("evidence").status == "missed" and card.score == 0.0
+    handed = decision(
+        600, "preserve_evidence", role="technical_lead", delegated_by="coordinator", delegated_at=300
+    )
+    card = score(scenario(expectations=exps), [started("solo", "coordinator"), handed, ended(7200)])
+    assert card.result("evidence").status == "met" and card.score == 1.0

@@ -249,7 +249,7 @@ def check_scenario(draft: Draft) -> list[Problem]:
             value_problems(expectation.value, catalog.actions.get(expectation.action), span.child("value"))
         )
         if expectation.early == "allowed" and expectation.anchor_kind == "start" and include is None:
-            written = span.doc.exists(span.path + ("early",))
+            written = span.doc.exists((*span.path, "early"))
             if written:
                 add(
                     span.child("early").problem(

@@ -411,7 +411,7 @@ KIND_SPECS: dict[str, dict[str, Any]] = {
             ],
         },
         "done_action": "log_subject_request",
-        "jump": "day 31 09:00",  # the one-month clock falls due on day 31
+        "jump": "day 37 09:00",  # the month (and its roll off a weekend) falls due before day 37
         "wrap": [
             _e(
                 "answered",
@@ -424,6 +424,7 @@ KIND_SPECS: dict[str, dict[str, Any]] = {
     },
     "customer-notification": {
         "summary": "We are processor: the customers' contract clocks decide when and what we tell them.",
+        "jump": "day 4 09:00",  # the 72-hour clock falls due on day 4
         "roles": ["coordinator", "technical_lead", "dpo", "comms_owner", "customer_success"],
         "regimes": ["uk_gdpr"],
         "rubric": ["coordination", "breach"],

@@ -112,7 +112,7 @@ FOLLOW_UPS = (
 def test_recording_every_expected_action_at_minute_one_is_premature_not_perfect(tmp_path):
     s = scenario("suspected-breach")
     _, card = run(s, minute_one(s, good(s)), tmp_path)
-    assert card.score == pytest.approx(0.2909, abs=1e-4)
+    assert card.score == pytest.approx(0.3091, abs=1e-4)
     assert card.rating == "U" and card.caps  # and the regulatory clocks it pretended to meet are missed
     premature = {f.action for f in card.findings if f.id == PREMATURE_FINDING}
     assert {"media_statement", "reassess_breach", "handover", "close_incident"} <= premature

@@ -902,7 +902,7 @@ def _involvement(
         first = min(work, key=lambda r: (r.deadline, r.anchor))
         anchor = min(r.anchor for r in work if r.anchor is not None)
         due = first.deadline or 0.0
-        title = f"Bring in the {run.scenario.role_title(role).lower()} for their part"
+        title = f"Bring in the {run.scenario.role_title(role).lower()}"
         result = partial(
             ExpectationResult,
             id=f"solo-involve-{role}",

@@ -91,7 +91,7 @@ async def test_debrief_shows_the_scorecard_and_opens_the_post_mortem(tmp_path):
         # solo: the simulated DPO's own duty is the team's, shown apart and never scored; ended
         # at T+33m20s, before its deadline, it is open
         assert "Notify the controller" not in by_title
-        assert by_title["Bring in the data protection officer for their part"][3] == "open"
+        assert by_title["Bring in the data protection officer"][3] == "open"
         team = debrief.query_one("#debrief-team")
         assert team.display and "never in your score" in str(team.border_title)
         team_rows = [[str(c) for c in team.get_row_at(i)] for i in range(team.row_count)]
@@ -216,7 +216,7 @@ async def test_the_end_dialog_lists_what_ending_now_leaves_open(tmp_path):
         question = text_of(dialog.query_one(".dialog-title"))
         assert "Ending now leaves 2 expected step(s) open, not scored:" in question
         assert "• Involve the DPO, due T+50m" in question
-        assert "• Bring in the data protection officer for their part, due T+1h00m" in question
+        assert "• Bring in the data protection officer, due T+1h00m" in question
         await pilot.press("n")
         await pilot.pause()
         assert not app.link.ended

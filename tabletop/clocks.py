@@ -59,6 +59,44 @@ class Started:
     """True when the anchor is the deadline of a duty that was not done (not an event)."""
 
 
+class ClockIndex:
+    """What `Anchors` looks up, built once per scenario (scenarios are immutable)."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.actions = scenario.action_map()
+        self.by_key: dict[str, list[Expectation]] = {}
+        self.expected: dict[str, list[Expectation]] = {}
+        for expectation in scenario.expectations:
+            self.by_key.setdefault(anchor_key(expectation), []).append(expectation)
+            self.expected.setdefault(expectation.action, []).append(expectation)
+        self.early = {e.id: early_allowed(e, self.actions) for e in scenario.expectations}
+        self.restarting = {key: [e for e in items if e.from_latest] for key, items in self.by_key.items()}
+        self.may_be_premature: dict[str, list[tuple[str, ...]]] = {}
+        for action_id, wanted in self.expected.items():
+            entry = self.actions.get(action_id)
+            if entry is not None and entry.early == "allowed":
+                continue
+            if any(self.early[e.id] for e in wanted):
+                continue
+            self.may_be_premature[action_id] = [(anchor_key(e),) for e in wanted]
+        self.sets_marker = {a.id: a.sets_marker for a in self.actions.values() if a.sets_marker}
+
+
+_INDEXES: dict[int, tuple[Scenario, ClockIndex]] = {}
+
+
+def clock_index(scenario: Scenario) -> ClockIndex:
+    """The scenario's ClockIndex, built once per Scenario object."""
+    cached = _INDEXES.get(id(scenario))
+    if cached is not None and cached[0] is scenario:
+        return cached[1]
+    index = ClockIndex(scenario)
+    if len(_INDEXES) >= 32:
+        _INDEXES.clear()
+    _INDEXES[id(scenario)] = (scenario, index)
+    return index
+
+
 @dataclass
 class Anchors:
     """The anchors of a run as it unfolds; both the engine and the scorer feed it in time order.
@@ -76,14 +114,12 @@ class Anchors:
     """Each started expectation's clock as it runs now (a `from_latest` one may restart)."""
 
     def __post_init__(self) -> None:
-        self.actions = self.scenario.action_map()
-        self.by_key: dict[str, list[Expectation]] = {}
-        for expectation in self.scenario.expectations:
-            self.by_key.setdefault(anchor_key(expectation), []).append(expectation)
-        self.early = {e.id: early_allowed(e, self.actions) for e in self.scenario.expectations}
-        self.expected: dict[str, list[Expectation]] = {}
-        for expectation in self.scenario.expectations:
-            self.expected.setdefault(expectation.action, []).append(expectation)
+        index = clock_index(self.scenario)
+        self.actions = index.actions
+        self.by_key = index.by_key
+        self.early = index.early
+        self.expected = index.expected
+        self._index = index
 
     def start(self, key: str, t: float, *, derived: bool = False) -> list[Started]:
         """Anchor `key` at `t` unless it already is; the expectations this starts."""
@@ -105,9 +141,9 @@ class Anchors:
         if key not in self.times:
             return self.start(key, t)
         restarted = []
-        for expectation in self.by_key.get(key, ()):
+        for expectation in self._index.restarting.get(key, ()):
             running = self.current.get(expectation.id)
-            if expectation.from_latest and running is not None and not self.done(running):
+            if running is not None and not self.done(running):
                 item = Started(expectation, t, deadline(self.scenario, expectation, t))
                 self.current[expectation.id] = item
                 restarted.append(item)
@@ -119,15 +155,11 @@ class Anchors:
         True when some expectation calls for the action, none of them had started by `t`,
         and neither they nor the catalog entry allow early action.
         """
-        wanted = self.expected.get(action)
-        if not wanted:
+        keys = self._index.may_be_premature.get(action)
+        if keys is None:
             return False
-        entry = self.actions.get(action)
-        if entry is not None and entry.early == "allowed":
-            return False
-        if any(self.early[e.id] for e in wanted):
-            return False
-        return not any(anchor_key(e) in self.times and self.times[anchor_key(e)] <= t for e in wanted)
+        times = self.times
+        return not any(key in times and times[key] <= t for (key,) in keys)
 
     def decision(self, action: str, t: float) -> tuple[bool, list[Started]]:
         """A decision recorded at `t`: (premature?, the expectations it starts).
@@ -138,9 +170,9 @@ class Anchors:
         if self.premature(action, t):
             return True, []
         started = self.record(action, t)
-        entry = self.actions.get(action)
-        if entry is not None and entry.sets_marker:
-            started += self.start(f"marker:{entry.sets_marker}", t)
+        marker = self._index.sets_marker.get(action)
+        if marker:
+            started += self.start(f"marker:{marker}", t)
         return False, started
 
     def done(self, started: Started) -> bool:

@@ -182,10 +182,11 @@ def session_end(scenario: Scenario) -> int:
 def scenario_digest(scenario: Scenario, path: str | Path | None) -> str:
     """SHA-256 of the scenario file when readable, else of the resolved scenario's canonical JSON."""
     if path is not None:
-        try:
-            return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-        except OSError:
-            pass
+        from tabletop.files import sha256_of
+
+        digest = sha256_of(path)
+        if digest is not None:
+            return digest
     return hashlib.sha256(canonical(scenario.to_json()).encode("utf-8")).hexdigest()
 
 

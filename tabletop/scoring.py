@@ -41,7 +41,6 @@ to perform).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import pickle
 from dataclasses import dataclass, field
@@ -51,6 +50,7 @@ from typing import Any, Iterable
 
 from tabletop import events as ev
 from tabletop.model import Action, Expectation, Scenario
+from tabletop.problems import show
 from tabletop.timing import add_business_days, format_duration, format_offset
 
 MET, LATE, MISSED, NOT_APPLICABLE, OPEN = "met", "late", "missed", "not_applicable", "open"
@@ -718,7 +718,7 @@ except ImportError:  # pragma: no cover - orjson is a dependency; stay correct w
     _fast_loads = json.loads
 
 
-def _loads(line: str) -> Any:
+def _loads(line: str | bytes) -> Any:
     """One transcript line as JSON: orjson first, the standard library for what orjson refuses
     (NaN, integers beyond 64 bits) and for its precise error message."""
     try:
@@ -727,42 +727,76 @@ def _loads(line: str) -> Any:
         return json.loads(line)
 
 
+def _json_problem(error: BaseException) -> str:
+    if isinstance(error, RecursionError):
+        return "nested too deeply"
+    if isinstance(error, json.JSONDecodeError):
+        return f"{error.msg} at column {error.colno}"
+    return str(error).split("\n")[0] or type(error).__name__
+
+
+def _check_time(path: Path, number: int, event: dict[str, Any]) -> None:
+    if "t" not in event:
+        return  # `tabletop verify` names a line without its time; the scorer reads it as 0
+    t = event.get("t")
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not (0 <= t <= MAX_T):
+        raise TranscriptError(
+            f"{path}:{number}: key 't': expected the sim time as a finite number of seconds, at least 0, "
+            f"received {show(t)}"
+        )
+
+
+MAX_T = 10 * 366 * 86400
+"""No rehearsal covers more than ten years of sim time."""
+
+
 def read_run(path: str | Path) -> TranscriptRun:
     """Read a transcript for scoring, once and fast (no hash-chain check: `tabletop verify` does that).
 
+    Only a regular file is read, line by line (at most `tabletop.files.MAX_TRANSCRIPT_BYTES`).
     A torn last line (a crash mid-write) is skipped with a warning; any other unreadable line,
-    or a missing or invalid embedded scenario, raises TranscriptError naming file and line.
+    a `t` that is not a finite number of seconds, or a missing or invalid embedded scenario,
+    raises TranscriptError naming file and line.
     """
+    from tabletop.files import MAX_TRANSCRIPT_BYTES, MAX_TRANSCRIPT_LINE, open_regular
+
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise TranscriptError(f"{path}: cannot read the transcript ({error.strerror or error})") from None
-    except UnicodeDecodeError:
-        raise TranscriptError(f"{path}: not a transcript (expected UTF-8 JSON lines)") from None
-    lines = text.split("\n")
     warnings: list[str] = []
     events: list[dict[str, Any]] = []
     loads = _loads
-    last = len(lines) - 1
-    while last >= 0 and (not lines[last] or lines[last].isspace()):
-        last -= 1
-    for number, line in enumerate(lines[: last + 1], start=1):
-        if not line or line.isspace():
-            continue
-        try:
-            event = loads(line)
-        except ValueError as error:
-            problem = f"{path}:{number}: not valid JSON ({error.msg} at column {error.colno})"
-            if number == last + 1 and events:
-                warnings.append(
-                    f"{path}:{number}: torn last line skipped (the run was interrupted mid-write)"
-                )
+    try:
+        handle = open_regular(path, limit=MAX_TRANSCRIPT_BYTES, what="transcript")
+    except OSError as error:
+        raise TranscriptError(f"{path}: cannot read the transcript ({error})") from None
+    pending: tuple[int, str] | None = None  # a bad line is fatal unless it is the last one
+    with handle:
+        number = 0
+        while True:
+            raw = handle.readline(MAX_TRANSCRIPT_LINE + 1)
+            if not raw:
+                break
+            number += 1
+            if len(raw) > MAX_TRANSCRIPT_LINE:
+                raise TranscriptError(f"{path}:{number}: line longer than {MAX_TRANSCRIPT_LINE:,} bytes")
+            if not raw.strip():
                 continue
-            raise TranscriptError(problem) from None
-        if not isinstance(event, dict):
-            raise TranscriptError(f"{path}:{number}: expected a JSON object, received {type(event).__name__}")
-        events.append(event)
+            if pending is not None:
+                raise TranscriptError(pending[1])
+            try:
+                event = loads(raw)
+            except (ValueError, RecursionError) as error:
+                pending = (number, f"{path}:{number}: not valid JSON ({_json_problem(error)})")
+                continue
+            if not isinstance(event, dict):
+                raise TranscriptError(
+                    f"{path}:{number}: expected a JSON object, received {type(event).__name__}"
+                )
+            _check_time(path, number, event)
+            events.append(event)
+    if pending is not None:
+        if not events:
+            raise TranscriptError(pending[1])
+        warnings.append(f"{path}:{pending[0]}: torn last line skipped (the run was interrupted mid-write)")
     if not events:
         raise TranscriptError(f"{path}: empty transcript (expected a session_started line first)")
     started = events[0]
@@ -829,9 +863,10 @@ def _file_sha256(path: Path) -> str | None:
     key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
     digest = _FILE_HASHES.get(key)
     if digest is None:
-        try:
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        except OSError:
+        from tabletop.files import sha256_of
+
+        digest = sha256_of(path)  # a regular file of at most 5 MB: never /dev/zero or a FIFO
+        if digest is None:
             return None
         if len(_FILE_HASHES) > 256:
             _FILE_HASHES.clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime, timedelta
 
@@ -11,23 +12,52 @@ _PART = re.compile(r"(\d+(?:\.\d+)?)\s*([wdhms])")
 _CLOCK = re.compile(r"^\s*(?:day\s+(\d+)\s+)?(\d{1,2}):(\d{2})\s*$", re.IGNORECASE)
 
 
+MAX_SECONDS = 10 * 366 * 86400
+"""The longest duration or time a scenario may use: ten years (no rehearsal spans more)."""
+MAX_DAY = MAX_SECONDS // 86400
+_MAX_TEXT = 64
+
+
 class TimeFormatError(ValueError):
     """A duration or time string that cannot be read; the message says what was expected."""
+
+
+def _bounded(seconds: float, value: object) -> int:
+    if not math.isfinite(seconds):
+        raise TimeFormatError(f"expected a finite duration like 30m, 1h30m or 72h, received {_brief(value)}")
+    if seconds < 0:
+        raise TimeFormatError(f"expected a positive duration, received {_brief(value)}")
+    if seconds > MAX_SECONDS:
+        raise TimeFormatError(
+            f"{_brief(value)} is longer than the ten years a scenario may cover; expected a duration like 72h or 30d"
+        )
+    return int(round(seconds))
+
+
+def _brief(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def parse_duration(value: object) -> int:
     """Seconds in a duration such as `30s`, `20m`, `1h30m`, `72h`, `2d` (an int is seconds)."""
     if isinstance(value, bool):
         raise TimeFormatError(f"expected a duration like 30m, 1h30m or 72h, received {value!r}")
-    if isinstance(value, (int, float)):
-        if value < 0:
-            raise TimeFormatError(f"expected a positive duration, received {value!r}")
-        return int(value)
+    if isinstance(value, int):
+        if abs(value) > MAX_SECONDS:  # compared as an int: never turned into a float
+            return _bounded(math.copysign(math.inf, value) if value < 0 else MAX_SECONDS + 1, value)
+        return _bounded(value, value)
+    if isinstance(value, float):
+        return _bounded(value, value)
     if not isinstance(value, str):
-        raise TimeFormatError(f"expected a duration like 30m, 1h30m or 72h, received {value!r}")
+        raise TimeFormatError(f"expected a duration like 30m, 1h30m or 72h, received {_brief(value)}")
     text = value.strip().lower()
+    if len(text) > _MAX_TEXT:
+        raise TimeFormatError(
+            f"expected a duration like 30s, 20m, 1h30m, 72h or 2d, received {_brief(value)}"
+        )
     if text.isdigit():
-        return int(text)
+        return _bounded(int(text), value)
     if not _DURATION.match(text):
         raise TimeFormatError(f"expected a duration like 30s, 20m, 1h30m, 72h or 2d, received {value!r}")
     seconds = 0.0
@@ -37,7 +67,7 @@ def parse_duration(value: object) -> int:
             raise TimeFormatError(f"unit {unit!r} appears twice in duration {value!r}")
         units_seen.append(unit)
         seconds += float(number) * _UNITS[unit]
-    return int(round(seconds))
+    return _bounded(seconds, value)
 
 
 def format_duration(seconds: float) -> str:
@@ -82,6 +112,10 @@ def parse_at(value: object, starts_at: datetime | None = None) -> tuple[int, boo
             f"expected a time like T+20m, 20m, +10m, 09:30 or 'day 2 09:30', received {value!r}"
         )
     text = value.strip()
+    if len(text) > _MAX_TEXT:
+        raise TimeFormatError(
+            f"expected a time like T+20m, 20m, +10m, 09:30 or 'day 2 09:30', received {_brief(value)}"
+        )
     if text.upper().startswith("T+"):
         return parse_duration(text[2:]), False
     if text.startswith("+"):
@@ -94,7 +128,7 @@ def parse_at(value: object, starts_at: datetime | None = None) -> tuple[int, boo
             )
         day = int(clock.group(1) or 1)
         hour, minute = int(clock.group(2)), int(clock.group(3))
-        if day < 1 or hour > 23 or minute > 59:
+        if day < 1 or day > MAX_DAY or hour > 23 or minute > 59:
             raise TimeFormatError(f"expected a clock time like 09:30 or 'day 2 08:00', received {value!r}")
         target = datetime.combine(starts_at.date() + timedelta(days=day - 1), datetime.min.time())
         target = target.replace(hour=hour, minute=minute, tzinfo=starts_at.tzinfo)
@@ -122,7 +156,13 @@ def sim_datetime(starts_at: datetime | None, seconds: float) -> datetime | None:
 def add_business_days(start: datetime, days: int) -> datetime:
     """`start` plus a number of business days (Monday to Friday), keeping the time of day."""
     current = start
-    remaining = days
+    remaining = max(0, int(days))
+    if remaining and current.weekday() >= 5:  # from a weekend: Monday is the first business day
+        while current.weekday() >= 5:
+            current += timedelta(days=1)
+        remaining -= 1
+    weeks, remaining = divmod(remaining, 5)
+    current += timedelta(weeks=weeks)  # from a weekday, five business days are one calendar week
     while remaining > 0:
         current += timedelta(days=1)
         if current.weekday() < 5:

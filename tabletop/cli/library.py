@@ -30,15 +30,21 @@ def _resolve(ref: str, seed: int | None):  # type: ignore[no-untyped-def]
         raise SystemExit(1)  # for type checkers; _fail exits
 
 
-def _write_text(text: str, output: str | None, *, force: bool = True) -> None:
+def _write_text(text: str | bytes, output: str | None, *, force: bool = False) -> None:
+    """Print `text`, or write it to `output` (mode 0600, atomically, never through a symlink,
+    never over an existing file without --force)."""
+    from tabletop.files import OutputFileError, write_private
+
     if output is None or output == "-":
-        click.echo(text, nl=not text.endswith("\n"))
+        if isinstance(text, bytes):
+            _fail("error: an XLSX workbook is not printed; give -o FILE")
+        click.echo(text, nl=not text.endswith("\n"))  # type: ignore[union-attr]
         return
-    target = Path(output)
-    if target.exists() and not force:
-        _fail(f"error: {output} exists; use --force to overwrite it")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
+    try:
+        target = write_private(Path(output), text, force=force)
+    except OutputFileError as error:
+        _fail(f"error: {error}")
+        return
     click.echo(str(target))
 
 
@@ -63,7 +69,8 @@ def msel() -> None:
 @click.option(
     "--seed", type=int, default=None, help="Render the text with this seed (default: the scenario's)."
 )
-def msel_export(scenario: str, fmt: str, output: str | None, seed: int | None) -> None:
+@click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
+def msel_export(scenario: str, fmt: str, output: str | None, seed: int | None, force: bool) -> None:
     """Export SCENARIO's MSEL: one row per inject with the HSEEP columns (sequence, time, inject
     type, delivery method, from, to, description, expected player action, objective or
     capability, responsible controller) plus what a round trip needs (inject id, title, phase,
@@ -75,12 +82,10 @@ def msel_export(scenario: str, fmt: str, output: str | None, seed: int | None) -
     try:
         table = build_msel(resolved, path, seed)
         if fmt == "xlsx":
-            target = Path(output) if output and output != "-" else Path(f"{resolved.id}-msel.xlsx")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            to_xlsx(table, target)
-            click.echo(str(target))
+            target = output if output and output != "-" else f"{resolved.id}-msel.xlsx"
+            _write_text(to_xlsx(table), target, force=force)
         else:
-            _write_text(to_csv(table), output)
+            _write_text(to_csv(table), output, force=force)
     except OSError as error:
         _fail(f"error: cannot write {output}: {error.strerror or error}")
     except Exception as error:  # noqa: BLE001 - a user never sees a traceback
@@ -106,7 +111,7 @@ def msel_import(file: Path, output: Path, force: bool) -> None:
     """
     from tabletop.msel import MselError, import_msel
 
-    if output.exists() and not force:
+    if (output.exists() or output.is_symlink()) and not force:
         _fail(f"error: {output} exists; use --force to overwrite it")
     try:
         written, problems = import_msel(file, output)
@@ -169,7 +174,8 @@ def new(name: str, kind: str, output: str | None, force: bool) -> None:
 @click.option(
     "--seed", type=int, default=None, help="Render the text with this seed (default: the scenario's)."
 )
-def guide(scenario: str, fmt: str, output: str | None, seed: int | None) -> None:
+@click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
+def guide(scenario: str, fmt: str, output: str | None, seed: int | None, force: bool) -> None:
     """The situation manual and facilitator guide of SCENARIO: modules with timings, injects,
     discussion questions, expected actions and hot-wash questions (printable HTML)."""
     from tabletop.guide import build_guide, render_guide
@@ -180,4 +186,4 @@ def guide(scenario: str, fmt: str, output: str | None, seed: int | None) -> None
     except Exception as error:  # noqa: BLE001
         _internal_error(error)
         return
-    _write_text(text, output)
+    _write_text(text, output, force=force)

@@ -149,7 +149,12 @@ def _print_card(console: Console, path: Path, scenario: Any, card: Any, warnings
 
 
 def _transcripts_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*.jsonl") if p.is_file())
+    """Every `*.jsonl` under `folder`; folders reached through a symbolic link are not entered."""
+    found = []
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(Path(root) / name for name in files if name.endswith(".jsonl"))
+    return sorted(p for p in found if p.is_file())
 
 
 def _score_folder(folder: Path, as_json: bool, workers: int | None) -> int:
@@ -295,8 +300,19 @@ def _stem(path: Path) -> str:
     default=None,
     help="Date stamped in the report (default: now, UTC); fix it for reproducible files.",
 )
-def report(transcript: Path, output: str | None, fmt: str | None, generated_at: datetime | None) -> None:
-    """Draft the blameless post-mortem of TRANSCRIPT: Markdown, self-contained HTML, or JSON."""
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Overwrite an existing file (a draft of the same transcript is always redone).",
+)
+def report(
+    transcript: Path, output: str | None, fmt: str | None, generated_at: datetime | None, force: bool
+) -> None:
+    """Draft the blameless post-mortem of TRANSCRIPT: Markdown, self-contained HTML, or JSON.
+
+    Files are written with mode 0600 and never over an existing file, unless --force or the file
+    is the draft this command wrote for the same transcript.
+    """
     from tabletop.report import build_postmortem, render_report
     from tabletop.scoring import TranscriptError, read_run
     from tabletop.scoring import score as score_run
@@ -330,14 +346,22 @@ def report(transcript: Path, output: str | None, fmt: str | None, generated_at: 
         postmortem = build_postmortem(run.scenario, run.events, card, link=link, warnings=notes)
     except Exception as error:  # noqa: BLE001 - a malformed transcript is reported, not a traceback
         _fail(f"{transcript}: cannot draft the post-mortem ({type(error).__name__}: {error})")
+    from tabletop.files import OutputFileError, is_draft_of, write_private
+    from tabletop.report.render import mark_draft
+
+    draft_id = str(run.events[0].get("hash") or _stem(transcript))
     for form, target in zip(formats, targets):
         text = render_report(postmortem, form, stamp)
         if target is None:
             click.echo(text, nl=False)
             continue
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-        except OSError as error:
-            _fail(f"{target}: cannot write the report ({error.strerror or error})")
+            write_private(
+                target,
+                mark_draft(text, form, draft_id),
+                force=force,
+                may_replace=lambda existing: is_draft_of(existing, draft_id),
+            )
+        except OutputFileError as error:
+            _fail(f"cannot write the report: {error}")
         click.echo(str(target))

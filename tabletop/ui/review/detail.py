@@ -306,7 +306,9 @@ class TranscriptScreen(Screen):
 
     @work(thread=True, exclusive=True, group="export")
     def export(self) -> None:
+        from tabletop.files import is_draft_of, write_private
         from tabletop.report import render_report
+        from tabletop.report.render import mark_draft
 
         written: list[Path] = []
         try:
@@ -317,9 +319,12 @@ class TranscriptScreen(Screen):
                     if kind == "md" and self.draft.markdown  # type: ignore[union-attr]
                     else render_report(self.draft.postmortem, kind, generated_at)
                 )  # type: ignore[union-attr]
-                temporary = path.with_name(path.name + ".part")
-                temporary.write_text(text, encoding="utf-8")
-                temporary.replace(path)
+                draft_id = str(self.evidence.events[0].get("hash") or path.stem)  # type: ignore[union-attr]
+                write_private(
+                    path,
+                    mark_draft(text, kind, draft_id),
+                    may_replace=lambda existing: is_draft_of(existing, draft_id),
+                )
                 written.append(path)
         except Exception as error:
             self.post_message(self.Exported(written, f"{type(error).__name__}: {error}"))

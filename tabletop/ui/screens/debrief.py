@@ -47,10 +47,21 @@ def write_debrief(
         postmortem = build_postmortem(scenario, events, card)
         markdown = render_report(postmortem, "md", generated_at)
         if transcript is not None:
+            from tabletop.files import is_draft_of, write_private
+            from tabletop.report.render import mark_draft
+
             md_path = transcript.with_suffix(".md")
             html_path = transcript.with_suffix(".html")
-            md_path.write_text(markdown, encoding="utf-8")
-            html_path.write_text(render_report(postmortem, "html", generated_at), encoding="utf-8")
+            draft_id = str(events[0].get("hash") or transcript.stem) if events else transcript.stem
+            for path, form, text in (
+                (md_path, "md", markdown),
+                (html_path, "html", render_report(postmortem, "html", generated_at)),
+            ):
+                write_private(
+                    path,
+                    mark_draft(text, form, draft_id),
+                    may_replace=lambda existing: is_draft_of(existing, draft_id),
+                )
     except Exception as problem:  # noqa: BLE001 - the scorecard is still shown
         error = f"The post-mortem draft could not be written: {problem}"
     return DebriefResult(data, md_path, html_path, markdown, error)

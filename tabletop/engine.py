@@ -368,6 +368,7 @@ class Session:
 
     @property
     def events(self) -> list[dict[str, Any]]:
+        # every event but the writer's signature lines (the transcript file holds those too)
         return list(self._events)
 
     @property
@@ -851,6 +852,8 @@ class Session:
             paused = False
             resume_t = 0.0
             for record in events:
+                if record.get("type") == ev.SIGNATURE:
+                    continue  # the session's events are what happened; signatures vouch for them
                 session._events.append(record)
                 session._apply(record)
                 resume_t = max(resume_t, float(record.get("t") or 0.0))

@@ -32,7 +32,7 @@ MAX_TRANSCRIPT_BYTES = 512 * 1024 * 1024
 MAX_TRANSCRIPT_LINE = 16 * 1024 * 1024
 """One transcript line (the first embeds the whole scenario) may not exceed 16 MB."""
 
-FILE_MODE = 0o600
+PRIVATE_MODE = 0o600
 
 
 class InputFileError(OSError):
@@ -190,7 +190,7 @@ def write_private(
         raise OutputFileError(path, f"cannot write: {error.strerror or error}") from None
     try:
         try:
-            os.fchmod(fd, FILE_MODE)
+            os.fchmod(fd, PRIVATE_MODE)
             view = memoryview(data)
             while view:
                 written = os.write(fd, view)
@@ -237,12 +237,12 @@ def create_private(path: Path | str) -> None:
         if not stat.S_ISREG(info.st_mode):
             raise OutputFileError(path, f"exists and is {_describe(info.st_mode)}")
         if info.st_mode & 0o077:
-            os.chmod(path, FILE_MODE)
+            os.chmod(path, PRIVATE_MODE)
         return
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     try:
-        fd = os.open(str(path), flags, FILE_MODE)
+        fd = os.open(str(path), flags, PRIVATE_MODE)
     except FileExistsError:
         return create_private(path)
-    os.fchmod(fd, FILE_MODE)
+    os.fchmod(fd, PRIVATE_MODE)
     os.close(fd)

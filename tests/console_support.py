@@ -178,11 +178,12 @@ async def settle(app, pilot, rounds: int = 3) -> None:
 
 
 def read_events(path) -> list[dict]:
-    """The transcript's events, straight from the file."""
+    """The transcript's events, straight from the file (its signature lines left out)."""
     import json
     from pathlib import Path
 
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    events = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    return [e for e in events if e["type"] != "signature"]
 
 
 def text_of(widget) -> str:

@@ -975,12 +975,16 @@ def _read_msel(
         role_names[title.lower()] = role_id
     importer = _Importer(table, role_names, fallback_id or _slug(path.stem) or "imported-msel")
     frame = importer.read_frame()
-    for role_id in frame.get("roles") or []:
+    listed_roles = frame.get("roles")
+    for role_id in listed_roles if isinstance(listed_roles, list) else []:
         if isinstance(role_id, str):
             role_names.setdefault(role_id.lower(), role_id)
     starts_at = _starts_at(frame.get("starts_at"))
+    listed_phases = frame.get("phases")
     phases = (
-        {p.get("id") for p in frame.get("phases") or [] if isinstance(p, dict)} if "phases" in frame else None
+        {p.get("id") for p in listed_phases if isinstance(p, dict)}
+        if isinstance(listed_phases, list)
+        else (set() if "phases" in frame else None)
     )
     injects = importer.read_rows(starts_at, phases)
     if importer.problems:

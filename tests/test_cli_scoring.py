@@ -149,10 +149,13 @@ def test_hand_edited_events_of_the_wrong_shape_are_tolerated(tmp_path):
         {"seq": 903, "type": "inject_released", "t": 63, "inject": 7},
     ]
     transcript.write_text("\n".join([lines[0], *(json.dumps(e) for e in odd), *lines[1:]]) + "\n")
+    # scored without a traceback, but an edited transcript is shown as forged, never as a normal score
     result = CliRunner().invoke(main, ["score", str(transcript), "--json"])
-    assert result.exit_code == 0 and "Traceback" not in result.output
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert json.loads(result.stdout)["verification"]["status"] == "forged"
     result = CliRunner().invoke(main, ["report", str(transcript), "-o", "-"])
-    assert result.exit_code == 0 and result.output.startswith("# Post-mortem (draft)")
+    assert result.exit_code == 1 and result.stdout.startswith("# Post-mortem (draft)")
+    assert "**Evidence: FORGED:" in result.stdout
 
 
 @pytest.mark.parametrize(

@@ -99,7 +99,7 @@ def print_comparison(comparison: Any, console: Console) -> None:
     head.add_row("started", a.started, b.started)
     head.add_row("team", a.group, b.group)
     head.add_row("participants", ", ".join(a.participants), ", ".join(b.participants))
-    head.add_row("integrity", _integrity(a.integrity), _integrity(b.integrity))
+    head.add_row("integrity", _integrity(a.integrity, a.evidence), _integrity(b.integrity, b.evidence))
     head.add_row("score", fmt.score_text(a.score), fmt.score_text(b.score) + _delta(comparison.score_delta))
     head.add_row("passed", fmt.passed_text(a.passed, a.applicable), fmt.passed_text(b.passed, b.applicable))
     if comparison.same_scenario:
@@ -107,8 +107,8 @@ def print_comparison(comparison: Any, console: Console) -> None:
         head.add_row("areas", _areas_line(a, areas), _areas_line(b, areas))
     console.print(head)
     for label, side in (("A", a), ("B", b)):
-        if side.integrity != "ok":
-            line = Text(f"{label} {fmt.integrity_text(side.integrity)}:", style="bold red")
+        if side.integrity != "ok" or side.evidence not in ("verified", ""):
+            line = Text(f"{label} {fmt.evidence_text(side.integrity, side.evidence)}:", style="bold red")
             line.append(f" {side.path}: {side.problem}")
             console.print(line, soft_wrap=True)
     if comparison.same_scenario:
@@ -176,8 +176,9 @@ def _delta(delta: float | None) -> str:
     return f" ({text})" if text else ""
 
 
-def _integrity(integrity: str) -> Text:
-    return Text(fmt.integrity_text(integrity), style="" if integrity == "ok" else "bold red")
+def _integrity(integrity: str, evidence: str = "") -> Text:
+    good = integrity == "ok" and evidence in ("verified", "")
+    return Text(fmt.evidence_text(integrity, evidence), style="" if good else "bold red")
 
 
 # --- trends --------------------------------------------------------------------------------

@@ -27,18 +27,37 @@ def _fail(message: str) -> None:
 
 
 def score_file(path: str) -> dict[str, Any]:
-    """Score one transcript; never raises: a broken file comes back as {"path", "error"}."""
+    """Verify and score one transcript; never raises: a broken file comes back as {"path", "error"}."""
     from tabletop.scoring import TranscriptError, score_transcript
+    from tabletop.transcript import verify_evidence
 
+    verification = verify_evidence(path)
+    evidence = {"status": verification.status, "headline": verification.headline()}
     try:
         _, card, warnings = score_transcript(path)
     except TranscriptError as error:
-        return {"path": path, "error": str(error)}
+        return {"path": path, "error": str(error), "verification": evidence}
     except Exception as error:  # noqa: BLE001 - a folder run reports every file, whatever broke
-        return {"path": path, "error": f"{path}: cannot score ({type(error).__name__}: {error})"}
+        return {
+            "path": path,
+            "error": f"{path}: cannot score ({type(error).__name__}: {error})",
+            "verification": evidence,
+        }
     data = card.to_json()
     data["warnings"] = warnings
-    return {"path": path, **data}
+    return {"path": path, "verification": evidence, **data}
+
+
+EVIDENCE_STYLE = {"verified": "bold green", "sample": "bold yellow", "unsigned": "bold yellow"}
+
+
+def _evidence_text(status: str, headline: str) -> Text:
+    return Text(headline, style=EVIDENCE_STYLE.get(status, "bold red"))
+
+
+def _refused(status: str) -> bool:
+    """Forged, invalid or unreadable: shown, never as a normal score (the run exits 1)."""
+    return status in ("forged", "invalid", "unreadable")
 
 
 def _when(seconds: float | None) -> str:
@@ -188,26 +207,32 @@ def _score_folder(folder: Path, as_json: bool, workers: int | None) -> int:
                 for result in pool.map(score_file, paths, chunksize=chunk):
                     results.append(result)
                     bar.advance(task)
-    broken = [r for r in results if "error" in r]
+    broken = [r for r in results if "error" in r or _refused(r["verification"]["status"])]
     if as_json:
         click.echo(json.dumps(results, indent=2, ensure_ascii=False))
         return 1 if broken else 0
     console = Console()
     table = Table(title=f"{len(results)} transcripts in {folder}", title_justify="left")
     table.add_column("Transcript", no_wrap=True)
+    table.add_column("Evidence", no_wrap=True)
     table.add_column("Scenario", overflow="fold")
     for column in ("Score", "Rating", "Passed", "Findings"):
         table.add_column(column, justify="left" if column == "Rating" else "right", no_wrap=True)
     table.add_column("Notes", overflow="fold", ratio=1)
     for result in results:
         name = os.path.relpath(result["path"], folder)
+        status = result["verification"]["status"]
+        evidence = Text(status.upper(), style=EVIDENCE_STYLE.get(status, "bold red"))
         if "error" in result:
-            table.add_row(name, "", "", "", "", "", Text(result["error"], style="red"))
+            table.add_row(name, evidence, "", "", "", "", "", Text(result["error"], style="red"))
             continue
         table.add_row(
             name,
+            evidence,
             result["scenario"],
-            f"{result['score']:.0%}",
+            f"{result['score']:.0%}"
+            if not _refused(status)
+            else Text(f"({result['score']:.0%})", style="red"),
             Text(result["rating"], style=RATING_STYLE[result["rating"]]),
             f"{result['passed']}/{result['applicable']}",
             str(len(result["findings"])),
@@ -254,21 +279,37 @@ def score(target: Path, as_json: bool, until: str | None, workers: int | None) -
             limit = float(parse_duration(until))
         except TimeFormatError as error:
             _fail(f"--until: {error}")
+    from tabletop.transcript import verify_evidence
+
+    verification = verify_evidence(target)
     try:
         run = read_run(target)
     except TranscriptError as error:
-        _fail(str(error))
+        _fail(f"{error}\n{verification.headline()}")
     try:
         card = score_run(run.scenario, run.events, until=limit)
     except Exception as error:  # noqa: BLE001 - a malformed transcript is reported, not a traceback
         _fail(f"{target}: cannot score ({type(error).__name__}: {error})")
     warnings = list(run.warnings) + [w for w in card.warnings if w not in run.warnings]
+    code = 1 if _refused(verification.status) else 0
     if as_json:
         data = card.to_json()
         data["warnings"] = warnings
+        data["verification"] = verification.to_json()
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
-        return
-    _print_card(Console(), target, run.scenario, card, warnings)
+        sys.exit(code)
+    console = Console()
+    console.print(_evidence_text(verification.status, f"Evidence: {verification.headline()}"))
+    _print_card(console, target, run.scenario, card, warnings)
+    if code:
+        console.print(
+            _evidence_text(
+                verification.status,
+                f"NOT A VALID SCORE: the transcript is {verification.status}; the figures above are what "
+                "its content claims, not evidence.",
+            )
+        )
+    sys.exit(code)
 
 
 # --- report --------------------------------------------------------------------------------
@@ -316,7 +357,7 @@ def report(
     from tabletop.report import build_postmortem, render_report
     from tabletop.scoring import TranscriptError, read_run
     from tabletop.scoring import score as score_run
-    from tabletop.transcript import verify_transcript
+    from tabletop.transcript import verify_evidence
 
     if not transcript.is_file():
         _fail(f"{transcript}: no such transcript")
@@ -326,9 +367,9 @@ def report(
         _fail(str(error))
     stamp = generated_at.replace(tzinfo=timezone.utc) if generated_at else datetime.now(timezone.utc)
     notes = list(run.warnings)
-    verdict = verify_transcript(transcript)
-    if not verdict.ok:
-        notes.append(f"integrity: {verdict.summary()}")
+    verification = verify_evidence(transcript)
+    if verification.problems:
+        notes.append(f"integrity: {verification.problems[0]}")
 
     if output is None:
         formats = [fmt] if fmt else ["md", "html"]
@@ -343,7 +384,9 @@ def report(
     link = targets[0].with_suffix(".html").name if targets[0] is not None else ""
     try:
         card = score_run(run.scenario, run.events)
-        postmortem = build_postmortem(run.scenario, run.events, card, link=link, warnings=notes)
+        postmortem = build_postmortem(
+            run.scenario, run.events, card, link=link, warnings=notes, verification=verification
+        )
     except Exception as error:  # noqa: BLE001 - a malformed transcript is reported, not a traceback
         _fail(f"{transcript}: cannot draft the post-mortem ({type(error).__name__}: {error})")
     from tabletop.files import OutputFileError, is_draft_of, write_private
@@ -365,3 +408,6 @@ def report(
         except OutputFileError as error:
             _fail(f"cannot write the report: {error}")
         click.echo(str(target))
+    if _refused(verification.status):
+        click.echo(f"tabletop: {transcript}: {verification.headline()}", err=True)
+        sys.exit(1)

@@ -232,6 +232,9 @@ class PostMortem:
     warnings: tuple[str, ...] = field(default=())
     link: str = ""
     scorecard: dict[str, Any] = field(default_factory=dict)
+    verification: str = ""
+    """What `tabletop verify` says of the transcript (its headline), shown first; empty when not checked."""
+    verification_status: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -968,6 +971,7 @@ def build_postmortem(
     *,
     link: str = "",
     warnings: Iterable[str] = (),
+    verification: Any = None,
 ) -> PostMortem:
     """The post-mortem draft of one run. Pure: same inputs, same PostMortem.
 
@@ -1095,4 +1099,6 @@ def build_postmortem(
         warnings=tuple(dict.fromkeys([*warnings, *card.warnings])),
         link=link,
         scorecard=card.to_json(),
+        verification=verification.headline() if verification is not None else "",
+        verification_status=verification.status if verification is not None else "",
     )

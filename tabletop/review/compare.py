@@ -33,6 +33,7 @@ class Side:
     areas: Mapping[str, float]
     ratings: Mapping[str, str]
     findings: tuple[Mapping[str, Any], ...] = ()
+    evidence: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -44,6 +45,7 @@ class Side:
             "participants": list(self.participants),
             "integrity": self.integrity,
             "problem": self.problem,
+            "evidence": self.evidence,
             "score": self.score,
             "passed": self.passed,
             "applicable": self.applicable,
@@ -133,6 +135,7 @@ def side_of(entry: TranscriptEntry, card: Mapping[str, Any]) -> Side:
         participants=tuple(entry.participants),
         integrity=entry.integrity,
         problem=entry.problem,
+        evidence=entry.evidence,
         score=card.get("score"),
         passed=card.get("passed"),
         applicable=card.get("applicable"),

@@ -8,6 +8,8 @@ from typing import Any
 
 from tabletop.review.entry import (
     INTEGRITY_BROKEN,
+    INTEGRITY_FORGED,
+    INTEGRITY_INVALID,
     INTEGRITY_OK,
     INTEGRITY_TORN,
     INTEGRITY_UNREADABLE,
@@ -34,6 +36,9 @@ class Evidence:
     scenario: Any = None  # tabletop.model.Scenario, or None when it cannot be rebuilt
     scorecard: Any = None
     card: dict[str, Any] = field(default_factory=dict)
+    evidence: str = ""
+    """`tabletop verify`'s status: verified, unsigned, untrusted, sample, forged, invalid, unreadable."""
+    headline: str = ""
 
     @property
     def started(self) -> dict[str, Any]:
@@ -68,10 +73,12 @@ def load_evidence(path: str | Path, *, score: bool = True) -> Evidence:
     """
     from tabletop import scoring
     from tabletop.model import Scenario
-    from tabletop.transcript import verify_transcript
+    from tabletop.transcript import FORGED, INVALID, verify_evidence
 
     path = Path(path)
-    verdict = verify_transcript(path)
+    verification = verify_evidence(path)
+    verdict = verification.chain
+    assert verdict is not None
     scenario = None
     events: list[dict[str, Any]] = []
     if verdict.ok and verdict.events and isinstance(verdict.events[0].get("scenario"), dict):
@@ -95,6 +102,9 @@ def load_evidence(path: str | Path, *, score: bool = True) -> Evidence:
     elif not verdict.ok:
         integrity = INTEGRITY_BROKEN
         problem = f"hash chain broken: {_short(verdict.summary(), path)}"
+    if verification.status in (FORGED, INVALID) and integrity in (INTEGRITY_OK, INTEGRITY_TORN):
+        integrity = INTEGRITY_FORGED if verification.status == FORGED else INTEGRITY_INVALID
+        problem = verification.headline()
 
     scorecard = None
     card: dict[str, Any] = {}
@@ -106,7 +116,17 @@ def load_evidence(path: str | Path, *, score: bool = True) -> Evidence:
             if integrity == INTEGRITY_OK:
                 integrity = INTEGRITY_UNREADABLE
             problem = "; ".join(p for p in (problem, f"cannot score: {_first_line(error)}") if p)
-    return Evidence(path, events, integrity, problem, scenario, scorecard, card)
+    return Evidence(
+        path,
+        events,
+        integrity,
+        problem,
+        scenario,
+        scorecard,
+        card,
+        verification.status,
+        verification.headline(),
+    )
 
 
 def _first_line(error: BaseException) -> str:

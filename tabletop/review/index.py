@@ -25,7 +25,7 @@ from tabletop.review.entry import TranscriptEntry, dumps, file_sha256, read_entr
 from tabletop.review.trends import ExpectationRecord
 
 INDEX_NAME = ".tabletop-index.sqlite"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 PARALLEL_MIN = 48
 """Below this many files to score, scoring runs in this process (starting workers costs more)."""
 COMMIT_EVERY = 256

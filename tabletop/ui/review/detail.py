@@ -163,7 +163,10 @@ class TranscriptScreen(Screen):
             f"score {fmt.score_text(e.score)} · passed {fmt.passed_text(e.passed, e.applicable)}"
             f" · sim time {fmt.duration_text(e.duration)} · integrity "
         )
-        text.append(fmt.integrity_text(e.integrity), style="green" if e.integrity == "ok" else "bold red")
+        text.append(
+            fmt.evidence_text(e.integrity, e.evidence),
+            style="green" if e.integrity == "ok" and e.evidence == "verified" else "bold red",
+        )
         if e.problem:
             text.append(f" ({e.problem})", style="red")
         return text

@@ -97,8 +97,10 @@ def row_cells(entry: TranscriptEntry, marked: bool) -> list[Cell]:
     cells.append(Cell(fmt.duration_text(entry.duration), justify="right"))
     cells.append(
         Cell(
-            fmt.integrity_text(entry.integrity),
-            "bold red" if broken else ("yellow" if entry.integrity != "ok" else "green"),
+            fmt.evidence_text(entry.integrity, entry.evidence),
+            "bold red"
+            if broken
+            else ("yellow" if entry.integrity != "ok" or entry.evidence != "verified" else "green"),
         )
     )
     return cells

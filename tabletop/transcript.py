@@ -44,6 +44,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -1022,7 +1023,8 @@ def verify_evidence(path: str | Path, trust: Any = None) -> Verification:
     grammar.finish(chain.events)
     serious = [p for p in chain.problems if p != chain.torn_problem]
     if serious and result.status not in (FORGED, INVALID):
-        result.status = FORGED
+        # a time that is not a number or goes back breaks a content rule; the rest is tampering
+        result.status = INVALID if re.search(r": t (is not a number|goes back)", serious[0]) else FORGED
         result.first_bad_line = chain.first_bad_line
         result.first_bad_seq = chain.first_bad_seq
         result.problems.insert(0, serious[0])

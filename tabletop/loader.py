@@ -344,6 +344,16 @@ class _Resolver:
                 )
             )
             return None, draft
+        if raw and not any(key in raw for key in allowed_keys(Scenario)):
+            # not a scenario at all (a password file reads as a mapping of junk keys): say so
+            # without quoting a single key of it
+            self.problems.append(
+                self.span.problem(
+                    "expected a scenario: a mapping with id, title, duration, roles, injects; received a "
+                    f"mapping with none of these keys ({len(raw)} other keys, not shown)"
+                )
+            )
+            return None, draft
         for key in _RESOLVED_ONLY:
             if key in raw:
                 hint = " (did you mean 'variables'?)" if key == "values" else ""

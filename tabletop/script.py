@@ -102,6 +102,14 @@ def load_script(path: str | Path, scenario: Scenario | None = None) -> DecisionS
                 f"{doc.display}:1: expected a mapping with participants and decisions, received {kind_of(data)}"
             ]
         )
+    if data and "participants" not in data and "decisions" not in data:
+        raise ScriptError(
+            problems
+            + [
+                f"{doc.display}:1: expected a decision script: a mapping with participants and decisions; "
+                f"received a mapping with neither ({len(data)} other keys, not shown)"
+            ]
+        )
     for key in data:
         if key not in ("participants", "decisions"):
             problems.append(

@@ -428,18 +428,15 @@ def _split(data: bytes) -> tuple[list[bytes], bytes]:
 
 
 def _read_bytes(path: Path, report: TranscriptRead) -> bytes | None:
+    """The file's bytes if it is a regular file within `MAX_TRANSCRIPT_BYTES` (never a FIFO or a device)."""
+    from tabletop.files import MAX_TRANSCRIPT_BYTES, open_regular
+
     try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        report.missing = True
-        report._bad(0, None, f"{path}: no such transcript")
-    except IsADirectoryError:
-        report.missing = True
-        report._bad(0, None, f"{path}: is a directory, not a transcript")
+        with open_regular(path, limit=MAX_TRANSCRIPT_BYTES, what="transcript") as handle:
+            return handle.read(MAX_TRANSCRIPT_BYTES + 1)
     except OSError as error:
         report.missing = True
-        report._bad(0, None, f"{path}: cannot read: {error.strerror}")
+        report._bad(0, None, f"{path}: {error}")
     return None
 
 
@@ -1016,6 +1013,8 @@ def verify_evidence(path: str | Path, trust: Any = None) -> Verification:
         result.problems.extend(chain.problems or [f"{path}: the transcript is empty"])
         result.first_bad_line = chain.first_bad_line
         result.first_bad_seq = chain.first_bad_seq
+        if re.search(r"hash does not match|canonical form|prev does not match", result.problems[0]):
+            result.status = FORGED  # a readable first line, edited
         return result
     result.status = VERIFIED
     grammar = _Grammar(result, trust)

@@ -656,6 +656,8 @@ class _Importer:
     fallback_id: str
     problems: list[str] = field(default_factory=list)
     row_of: dict[int, int] = field(default_factory=dict)
+    frame_at: dict[str, str] = field(default_factory=dict)
+    """Where each scenario key (`#key` row or Scenario-sheet row) was read, for problems."""
 
     def problem(self, row: int, column: str, message: str) -> None:
         self.problems.append(f"{self.table.display}: row {row}, column {column}: {message}")
@@ -680,6 +682,7 @@ class _Importer:
                 )
                 continue
             seen[key] = row
+            self.frame_at[key] = self.table.frame_where.format(row=row)
             try:
                 value = _cell_yaml(text, self.table.display) if text.strip() else None
             except YamlSyntaxError as error:
@@ -996,7 +999,9 @@ def _read_msel(
     for key in data:
         if key not in ordered:
             ordered[key] = data[key]
-    return ordered, dict(importer.row_of)
+    rows: dict[Any, Any] = dict(importer.row_of)
+    rows.update({f"#{key}": where for key, where in importer.frame_at.items()})
+    return ordered, rows
 
 
 def _catalog_roles(near: Path) -> list[tuple[str, str]]:
@@ -1069,7 +1074,8 @@ def locate_problem(key: str, injects_rows: dict[int, int], display: str) -> str 
     """A loader problem's dotted key (`injects.3.expects.0.action`) as `FILE: row N, column C`."""
     match = re.match(r"^injects\.(\d+)(?:\.([a-z_]+))?", key)
     if not match:
-        return None
+        where = injects_rows.get(f"#{key.split('.')[0]}")
+        return f"{display}: {where}: #{key}" if where else None
     row = injects_rows.get(int(match.group(1)))
     if row is None:
         return None

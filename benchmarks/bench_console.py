@@ -24,13 +24,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rich.text import Text  # noqa: E402
-from textual.app import App, ComposeResult  # noqa: E402
-from textual.widgets import Footer, OptionList, Static  # noqa: E402
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.widgets import Footer, OptionList, Static
 
-from tabletop.clock import VirtualClock  # noqa: E402
-from tabletop.model import Inject  # noqa: E402
-from tabletop.ui.app import make_console  # noqa: E402
+from tabletop.clock import VirtualClock
+from tabletop.model import Inject
+from tabletop.ui.app import make_console
 
 RUNS = 15
 INJECTS = 1000
@@ -55,11 +55,8 @@ async def first_frame(app) -> tuple[float, float]:
     display = app._display
 
     def record(screen, renderable) -> None:  # every frame the app paints goes through here
-        if (
-            renderable is not None
-            and screen is app.screen
-            and type(screen).__name__ != "Screen"
-            or (renderable is not None and isinstance(app, BareApp))
+        if (renderable is not None and screen is app.screen and type(screen).__name__ != "Screen") or (
+            renderable is not None and isinstance(app, BareApp)
         ):
             frames.append((time.perf_counter(), getattr(screen, "briefed", True)))
         return display(screen, renderable)

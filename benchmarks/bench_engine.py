@@ -14,10 +14,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tabletop.clock import VirtualClock  # noqa: E402
-from tabletop.engine import Participant, Session  # noqa: E402
-from tabletop.model import Action, Expectation, Inject, Response, Scenario  # noqa: E402
-from tabletop.transcript import TranscriptWriter  # noqa: E402
+from tabletop.clock import VirtualClock
+from tabletop.engine import Participant, Session
+from tabletop.model import Action, Expectation, Inject, Response, Scenario
+from tabletop.transcript import TranscriptWriter
 
 INJECTS = 500
 DECISIONS = 2000

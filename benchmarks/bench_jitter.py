@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tabletop.clock import ScaledClock  # noqa: E402
-from tabletop.engine import Participant, Session  # noqa: E402
-from tabletop.model import Inject, Scenario  # noqa: E402
-from tabletop.transcript import TranscriptWriter  # noqa: E402
+from tabletop.clock import ScaledClock
+from tabletop.engine import Participant, Session
+from tabletop.model import Inject, Scenario
+from tabletop.transcript import TranscriptWriter
 
 SPEED = 60.0
 INJECTS = 240

@@ -16,10 +16,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import yaml  # noqa: E402
+import yaml
 
-from tabletop.loader import data_roots, resolve_scenario, validate  # noqa: E402
-from tabletop.yamlsource import yaml_files  # noqa: E402
+from tabletop.loader import data_roots, resolve_scenario, validate
+from tabletop.yamlsource import yaml_files
 
 _SAFE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

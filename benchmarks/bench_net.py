@@ -24,11 +24,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tabletop.clock import ScaledClock  # noqa: E402
-from tabletop.engine import Participant, Session  # noqa: E402
-from tabletop.loader import load_scenario  # noqa: E402
-from tabletop.net.client import PlayerClient  # noqa: E402
-from tabletop.transcript import TranscriptWriter, verify_transcript  # noqa: E402
+from tabletop.clock import ScaledClock
+from tabletop.engine import Participant, Session
+from tabletop.loader import load_scenario
+from tabletop.net.client import PlayerClient
+from tabletop.transcript import TranscriptWriter, verify_transcript
 
 SCENARIO = "suspected-breach"
 ACTION = "involve_dpo"  # no required fields: the cost measured is recording, not validation

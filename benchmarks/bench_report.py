@@ -1,6 +1,6 @@
 """Report speed: building and rendering the post-mortem (Markdown and HTML) per transcript.
 
-Target (DESIGN.md): under 100 ms per transcript. Figures are medians of back-to-back runs,
+Target: under 100 ms per transcript. Figures are medians of back-to-back runs,
 with scoring the same transcript as the baseline measured alongside.
 Run: `python benchmarks/bench_report.py [--rounds N]`.
 """
@@ -11,17 +11,18 @@ import argparse
 import statistics
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tabletop.report import build_postmortem, render_report  # noqa: E402
-from tabletop.scoring import read_run, score  # noqa: E402
+from tabletop.report import build_postmortem, render_report
+from tabletop.scoring import score
+from tabletop.transcript import read_run
 
 SAMPLES = sorted((ROOT / "transcripts" / "samples").glob("*.jsonl"))
-GENERATED_AT = datetime(2026, 1, 1, tzinfo=timezone.utc)
+GENERATED_AT = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def main() -> None:

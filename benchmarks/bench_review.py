@@ -34,10 +34,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tabletop.review.index import TranscriptIndex, scan_folder  # noqa: E402
-from tabletop.transcript import canonical, line_hash  # noqa: E402
+from tabletop.review.index import TranscriptIndex, scan_folder
+from tabletop.transcript import canonical, line_hash
 
-print = functools.partial(print, flush=True)  # noqa: A001  (figures appear as they are measured)
+print = functools.partial(print, flush=True)  # figures appear as they are measured
 SAMPLES = ROOT / "transcripts" / "samples"
 TEAMS = ("blue", "red", "green", "amber", "night-shift", "platform")
 PEOPLE = ("Sam Okafor", "Priya Nair", "Tom Reyes", "Lena Brandt", "Ana Costa", "Lee Park", "Ravi Shah")
@@ -167,7 +167,7 @@ def main() -> None:
             f"{broken} not intact"
         )
 
-        baseline_scan, found = timed(lambda: scan_folder(folder))
+        baseline_scan, _found = timed(lambda: scan_folder(folder))
         warm, (result, rows) = timed(lambda: open_index(folder, args.workers))
         assert result.scored == 0 and len(rows) == args.count, result
         verdict = "met" if warm < 2.0 else "MISSED"
@@ -188,7 +188,7 @@ def main() -> None:
         )
 
         tracemalloc.start()
-        warm_again, (result, rows) = timed(lambda: open_index(folder, args.workers))
+        _warm_again, (result, rows) = timed(lambda: open_index(folder, args.workers))
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         print(f"memory: warm open peak {peak / 1e6:.1f} MB (tracemalloc, {peak / len(rows):.0f} B per row)")

@@ -1,6 +1,6 @@
 """Scoring speed: cost per transcript as a ratio to json.loads of it, and a 10,000-transcript folder on 2 processes.
 
-Targets (DESIGN.md): scoring costs at most 3x reading the transcript's JSON; 10,000 transcripts
+Targets: scoring costs at most 3x reading the transcript's JSON; 10,000 transcripts
 of 300 events score in under 30 s on 2 cores. Run: `python benchmarks/bench_scoring.py
 [--count N] [--workers W]`. Transcripts are generated into a temporary folder and removed.
 """
@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tabletop import scoring  # noqa: E402
-from tabletop.transcript import line_hash  # noqa: E402
+from tabletop import scoring
+from tabletop.transcript import canonical, line_hash
 
 SAMPLE = ROOT / "transcripts" / "samples" / "suspected-breach-good.jsonl"
 EVENTS = 300
@@ -60,7 +60,7 @@ def transcript_lines(events: int, variant: int | None = None, seed: int = 1) -> 
         record = {k: v for k, v in record.items() if k not in ("seq", "prev", "hash")}
         record["seq"], record["prev"] = seq, prev
         record["hash"] = prev = line_hash(record)
-        lines.append(json.dumps(record, separators=(",", ":"), ensure_ascii=False))
+        lines.append(canonical(record))  # as the transcript writer writes it
     return lines
 
 
@@ -109,7 +109,7 @@ def single(folder: Path) -> None:
         other.write_text("\n".join(transcript_lines(EVENTS, variant=variant)) + "\n")
         cold_paths.append(other)
     queue = iter(cold_paths)
-    cold_base, cold, cold_ratio = paired(
+    _cold_base, cold, cold_ratio = paired(
         lambda: loads_file(str(path)), lambda: scoring.score_transcript(next(queue)), 40
     )
     print(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from tabletop.model import Action, Regime, Role, RubricSet
 from tabletop.problems import Problem, Span, did_you_mean, kind_of, show, validate_model
@@ -88,7 +89,13 @@ def entries(doc: SourceDoc, plural: str) -> Iterator[tuple[dict[str, Any], Span]
 
 
 def _add(
-    kind: str, model: Any, item: Any, span: Span, table: dict, spans: dict, problems: list[Problem]
+    kind: str,
+    model: Any,
+    item: Any,
+    span: Span,
+    table: dict[str, Any],
+    spans: dict[tuple[str, str], Span],
+    problems: list[Problem],
 ) -> None:
     if not isinstance(item, dict):
         problems.append(span.problem(f"expected a mapping describing one {kind[:-1]}, received {show(item)}"))
@@ -127,7 +134,7 @@ def load_catalog_from(scoring_dirs: list[Path]) -> Catalog:
     Never raises for the author's mistakes: they are in `problems`.
     """
     problems: list[Problem] = []
-    tables: dict[str, dict] = {"roles": {}, "actions": {}, "regimes": {}, "rubrics": {}}
+    tables: dict[str, dict[str, Any]] = {"roles": {}, "actions": {}, "regimes": {}, "rubrics": {}}
     spans: dict[tuple[str, str], Span] = {}
     files: list[Path] = []
     for plural, model in CATALOG_FILES.items():
@@ -240,8 +247,8 @@ def check_catalog(catalog: Catalog) -> list[Problem]:
         for index, rule in enumerate(rubric.avoid):
             a_span = span.child("avoid").child(index)
             role_ok(rule.role, a_span, "role", allow_any=False)
-            for a_index, action in enumerate(rule.actions):
-                action_ok(action, a_span.child("actions").child(a_index))
+            for a_index, avoided in enumerate(rule.actions):
+                action_ok(avoided, a_span.child("actions").child(a_index))
         seen: dict[str, int] = {}
         for index, expectation in enumerate(rubric.expectations):
             if expectation.id in seen:
@@ -255,16 +262,6 @@ def check_catalog(catalog: Catalog) -> list[Problem]:
                 )
             seen.setdefault(expectation.id, index)
     return problems
-
-
-def anchor_marker(after: str | None) -> str | None:
-    """The marker a regime clock or expectation anchor names (`aware` or `marker:aware`)."""
-    if not after or after == "start":
-        return None
-    kind, _, target = after.partition(":")
-    if not target:
-        return kind
-    return target if kind == "marker" else None
 
 
 def value_problems(value: dict[str, Any], action: Action | None, span: Span) -> list[Problem]:

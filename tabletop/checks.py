@@ -64,7 +64,7 @@ def check_library_inject(inject: Inject, span: Span, catalog: Catalog) -> list[P
 def _list_span(span: Span, key: str, index: int, values: list[str] | None = None) -> Span:
     """The span of entry `index` of a list key (or of the key itself for `to: all`)."""
     child = span.child(key)
-    if child.doc.exists(child.path + (index,)):
+    if child.doc.exists((*child.path, index)):
         return child.child(index)
     return child
 
@@ -73,7 +73,7 @@ def _cycle_text(cycle: list[Any]) -> str:
     return " -> ".join(str(n) for n in [*cycle, cycle[0]])
 
 
-def _cycles(graph: nx.DiGraph) -> list[list[Any]]:
+def _cycles(graph: nx.DiGraph[str]) -> list[list[Any]]:
     """One cycle per strongly connected component that has one (self-loops included)."""
     found = []
     for component in nx.strongly_connected_components(graph):
@@ -88,7 +88,7 @@ def _cycles(graph: nx.DiGraph) -> list[list[Any]]:
     return found
 
 
-def check_scenario(draft: "Draft") -> list[Problem]:
+def check_scenario(draft: Draft) -> list[Problem]:
     """Every cross-reference problem of a scenario being resolved."""
     problems: list[Problem] = []
     catalog = draft.catalog
@@ -217,7 +217,7 @@ def check_scenario(draft: "Draft") -> list[Problem]:
                     )
                 )
             elif role_list is not None and owner not in role_list:
-                written = span.doc.exists(span.path + ("owner",))
+                written = span.doc.exists((*span.path, "owner"))
                 if include is not None:
                     add(
                         include.problem(
@@ -257,7 +257,7 @@ def check_scenario(draft: "Draft") -> list[Problem]:
                     "starts_at (the date to count from); add starts_at"
                 )
             )
-        kind, target = expectation.anchor_kind, expectation.anchor_target
+        kind, target = expectation.anchor_kind, expectation.anchor_target or ""
         a_span = include if include is not None else span.child("after")
         if kind == "inject" and target not in injects:
             add(
@@ -269,14 +269,13 @@ def check_scenario(draft: "Draft") -> list[Problem]:
             problem = _action_problem(target, a_span, catalog)
             if problem:
                 add(problem)
-        elif kind == "marker":
-            if target not in markers_set:
-                add(
-                    a_span.problem(
-                        f"expectation {expectation.id!r} runs from marker {target!r}, but nothing sets it: no inject or response "
-                        f"`marks` it and no action has sets_marker: {target}{did_you_mean(target, markers_set)}"
-                    )
+        elif kind == "marker" and target not in markers_set:
+            add(
+                a_span.problem(
+                    f"expectation {expectation.id!r} runs from marker {target!r}, but nothing sets it: no inject or response "
+                    f"`marks` it and no action has sets_marker: {target}{did_you_mean(target, markers_set)}"
                 )
+            )
 
     # avoid rules -----------------------------------------------------------------------------------
     for located in draft.avoid:
@@ -294,7 +293,7 @@ def check_scenario(draft: "Draft") -> list[Problem]:
                 add(problem)
 
     # cycles ----------------------------------------------------------------------------------------
-    after_graph = nx.DiGraph()
+    after_graph: nx.DiGraph[str] = nx.DiGraph()
     for located in draft.injects:
         when = located.item.when
         if when is not None and when.kind == "after" and when.target in injects:
@@ -308,7 +307,7 @@ def check_scenario(draft: "Draft") -> list[Problem]:
             .child("after")
             .problem(f"branches wait on each other in a cycle, so none can fire: {_cycle_text(cycle)}")
         )
-    requires_graph = nx.DiGraph()
+    requires_graph: nx.DiGraph[str] = nx.DiGraph()
     requires_span: dict[tuple[str, str], Span] = {}
     for located in draft.expectations:
         expectation = located.item
@@ -325,7 +324,7 @@ def check_scenario(draft: "Draft") -> list[Problem]:
     # timing and reachability -----------------------------------------------------------------------
     end = None
     if draft.duration is not None:
-        end = draft.duration  # the sim time covered from the start, time jumps included
+        end = draft.duration  # `model.session_end` on a draft: duration, time jumps included
         for located in draft.injects:
             inject = located.item
             if inject.when is None and inject.at > end:
@@ -388,26 +387,26 @@ def check_scenario(draft: "Draft") -> list[Problem]:
                 ok = when.target in markers_possible
                 reasons[inject.id] = f"marker {when.target!r} is never set"
             elif when.kind == "missed":
-                expectation = expectations.get(when.target)
-                if expectation is not None:
-                    ok, why = anchor_possible(expectation.item)
+                missed = expectations.get(when.target)
+                if missed is not None:
+                    ok, why = anchor_possible(missed.item)
                     reasons[inject.id] = f"expectation {when.target!r} never applies: {why}"
                     if ok and end is not None:
                         anchor_at = None
-                        if expectation.item.anchor_kind == "start":
+                        if missed.item.anchor_kind == "start":
                             anchor_at = 0
-                        elif expectation.item.anchor_kind == "inject":
-                            target_inject = injects.get(expectation.item.anchor_target or "")
+                        elif missed.item.anchor_kind == "inject":
+                            target_inject = injects.get(missed.item.anchor_target or "")
                             if target_inject is not None and target_inject.item.when is None:
                                 anchor_at = target_inject.item.at
                         if (
                             anchor_at is not None
-                            and not expectation.item.business_days
-                            and anchor_at + expectation.item.within > end
+                            and not missed.item.business_days
+                            and anchor_at + missed.item.within > end
                         ):
                             ok = False
                             reasons[inject.id] = (
-                                f"expectation {when.target!r} is due at {format_offset(anchor_at + expectation.item.within)}, "
+                                f"expectation {when.target!r} is due at {format_offset(anchor_at + missed.item.within)}, "
                                 f"after the scenario ends at {format_offset(end)}"
                             )
             if ok:

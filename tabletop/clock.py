@@ -9,7 +9,8 @@ start of the exercise. The scaled clock reads wall time only through its injecte
 from __future__ import annotations
 
 import time
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 
 class ClockError(ValueError):

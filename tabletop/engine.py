@@ -32,15 +32,16 @@ import json
 import logging
 import math
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from datetime import timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterable, Literal
+from typing import Any, Literal, cast
 
 from tabletop import __version__
 from tabletop import events as ev
-from tabletop.model import CHANNELS, Action, Expectation, Inject, Scenario
-from tabletop.timing import TimeFormatError, add_business_days, format_offset, parse_duration
+from tabletop.files import MAX_INPUT_BYTES, file_sha256
+from tabletop.model import CHANNELS, Action, Expectation, Inject, Scenario, expectation_deadline, session_end
+from tabletop.timing import TimeFormatError, format_offset, parse_duration
 from tabletop.transcript import TranscriptError, TranscriptWriter, canonical, utc_now
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ class Participant:
         return asdict(self)
 
     @classmethod
-    def coerce(cls, value: "Participant | dict[str, Any] | tuple[str, str]") -> "Participant":
+    def coerce(cls, value: Participant | dict[str, Any] | tuple[str, str]) -> Participant:
         if isinstance(value, Participant):
             return value
         if isinstance(value, dict):
@@ -161,32 +162,23 @@ def check_decision(scenario: Scenario, action: str, fields: dict[str, Any] | Non
     return check_fields(scenario.action(action), fields)
 
 
-def expectation_deadline(scenario: Scenario, expectation: Expectation, anchor: float) -> float:
-    """Anchor + within, counting business days when the expectation says so (needs starts_at)."""
-    if not expectation.business_days or scenario.starts_at is None:
-        return anchor + expectation.within
-    days, rest = divmod(expectation.within, 86400)
-    start = scenario.starts_at + timedelta(seconds=anchor)
-    due = add_business_days(start, days) + timedelta(seconds=rest)
-    return (due - scenario.starts_at).total_seconds()
-
-
-def session_end(scenario: Scenario) -> int:
-    """The sim second a session ends: T+`duration`, time jumps included.
-
-    The same rule as `tabletop.loader.scenario_end` (the loader checks inject times against it).
-    """
-    return scenario.duration
+def check_participants(scenario: Scenario, people: Iterable[Participant]) -> None:
+    """Raise ValueError naming the first participant whose role is not in the scenario."""
+    for person in people:
+        if person.role not in scenario.roles:
+            raise ValueError(
+                f"participant {person.name!r} plays role {person.role!r}, which is not in "
+                f"scenario {scenario.id!r}; expected one of {', '.join(scenario.roles)}"
+            )
 
 
 def scenario_digest(scenario: Scenario, path: str | Path | None) -> str:
     """SHA-256 of the scenario file when readable, else of the resolved scenario's canonical JSON."""
     if path is not None:
-        from tabletop.files import sha256_of
-
-        digest = sha256_of(path)
-        if digest is not None:
-            return digest
+        try:
+            return file_sha256(path, limit=MAX_INPUT_BYTES)  # a regular file of at most 5 MB
+        except OSError:
+            pass
     return hashlib.sha256(canonical(scenario.to_json()).encode("utf-8")).hexdigest()
 
 
@@ -206,7 +198,7 @@ def _jsonable(value: Any) -> Any:
 class _ClassOrInstance:
     """One name, two methods: called on the class it is the classmethod, on an instance the method."""
 
-    def __init__(self, on_class: classmethod, on_instance: Callable[..., Any]) -> None:
+    def __init__(self, on_class: Any, on_instance: Callable[..., Any]) -> None:
         self.on_class = on_class
         self.on_instance = on_instance
         self.__doc__ = on_instance.__doc__
@@ -250,12 +242,7 @@ class Session:
         self._subscribers: list[Callable[[dict[str, Any]], None]] = []
 
         people = [Participant.coerce(p) for p in participants]
-        for person in people:
-            if person.role not in scenario.roles:
-                raise ValueError(
-                    f"participant {person.name!r} plays role {person.role!r}, which is not in "
-                    f"scenario {scenario.id!r}; expected one of {', '.join(scenario.roles)}"
-                )
+        check_participants(scenario, people)
         if mode == "solo":
             if solo_role is None:
                 players = [p for p in people if not p.simulated]
@@ -314,8 +301,8 @@ class Session:
         self._anchored: dict[str, list[Expectation]] = {}
         for expectation in scenario.expectations:
             if expectation.id in self._watched_expectations:
-                key = expectation.after or "start"
-                self._anchored.setdefault(key, []).append(expectation)
+                anchor = expectation.after or "start"
+                self._anchored.setdefault(anchor, []).append(expectation)
         self._response_ids: dict[int, str] = {}
         self._actions = scenario.action_map()
         used = set(self._injects)
@@ -340,7 +327,7 @@ class Session:
     # --- public state ----------------------------------------------------------------------
     @property
     def now(self) -> float:
-        return self.clock.now()
+        return float(self.clock.now())
 
     @property
     def paused(self) -> bool:
@@ -418,9 +405,6 @@ class Session:
         """Delegations waiting for a player of `role` (all roles when None), oldest first."""
         return [d for d in self._pending.values() if role is None or d["to_role"] == role]
 
-    def delegations(self) -> list[dict[str, Any]]:
-        return list(self._delegations.values())
-
     def next_due(self) -> float | None:
         """Sim time of the next scheduled item (None when nothing is left)."""
         with self._lock:
@@ -440,6 +424,7 @@ class Session:
             for inject_id in ids:
                 inject = self._injects[inject_id]
                 condition = inject.when.describe() if inject.when is not None else None
+                due: float | None
                 if inject_id in self._released_at:
                     status, due = "released", self._released_at[inject_id]
                 elif inject_id in self._skipped:
@@ -787,18 +772,6 @@ class Session:
                 detail={"name": name, "from": current.role, "to": None},
             )
 
-    def set_marker(self, name: str) -> dict[str, Any]:
-        """The facilitator sets a scenario marker (e.g. `aware`) by hand."""
-        with self._lock:
-            self._require_running()
-            if not isinstance(name, str) or not name.strip():
-                raise Rejected("a marker needs a name")
-            if name in self._markers:
-                raise Rejected(f"marker {name!r} was already set at {format_offset(self._markers[name])}")
-            record = self._record(ev.MARKER_SET, marker=name, source="facilitator")
-            self._run((self.clock.now(), PRIO_DEADLINE), advance=False)
-            return record
-
     def end(self, reason: str = "facilitator") -> dict[str, Any]:
         """End the session now (what was already due is released first)."""
         with self._lock:
@@ -817,7 +790,7 @@ class Session:
         clock: Any,
         now_utc: Callable[[], Any] = utc_now,
         fsync: bool = True,
-    ) -> "Session":
+    ) -> Session:
         """Continue a session from its transcript after a crash, appending to the same file.
 
         The transcript is verified (a torn last line is cut off; any other damage refuses),
@@ -842,7 +815,7 @@ class Session:
                 participants=[Participant.coerce(p) for p in first.get("participants") or []],
                 seed=first.get("seed"),
                 speed=first.get("speed"),
-                mode=first.get("mode") if first.get("mode") in MODES else "team",
+                mode=cast(Mode, first["mode"]) if first.get("mode") in MODES else "team",
                 solo_role=first.get("solo_role"),
                 team=first.get("team"),
                 scenario_path=first.get("scenario_path"),
@@ -932,6 +905,7 @@ class Session:
         return f"{self.scenario.role_title(role).title()} (simulated)"
 
     def _release_record(self, inject_id: str) -> dict[str, Any]:
+        record: dict[str, Any]
         for record in reversed(self._events):
             if record["type"] == ev.INJECT_RELEASED and record.get("inject") == inject_id:
                 return record
@@ -977,13 +951,13 @@ class Session:
                 return
             self._released.append(inject_id)
             self._released_at[inject_id] = t
-            inject = self._injects.get(inject_id)
-            if inject is None:
+            released = self._injects.get(inject_id)
+            if released is None:
                 return
-            for marker in inject.marks:
+            for marker in released.marks:
                 self._push(t, PRIO_NOW, ("marker", marker, f"inject:{inject_id}"))
-            if inject.advance_to is not None:
-                self._push(t, PRIO_NOW, ("jump", inject_id, float(inject.advance_to)))
+            if released.advance_to is not None:
+                self._push(t, PRIO_NOW, ("jump", inject_id, float(released.advance_to)))
             self._fire("after", inject_id, t)
             self._anchor(f"inject:{inject_id}", t)
         elif kind == ev.DECISION:
@@ -1057,7 +1031,7 @@ class Session:
                 name = detail.get("name")
                 people = [p for p in self._participants if not (p.name == name and not p.simulated)]
                 if op != "leave" and detail.get("to"):
-                    people.append(Participant(name=name, role=detail["to"]))
+                    people.append(Participant(name=str(name), role=str(detail["to"])))
                 self._participants = people
         elif kind == ev.SESSION_ENDED:
             self._ended = True
@@ -1078,7 +1052,8 @@ class Session:
             if branch.id in self._branch_fired:
                 continue
             self._branch_fired[branch.id] = t
-            self._push(t + branch.at, PRIO_BRANCH, ("release", branch.id, "branch", branch.when.describe()))
+            condition = branch.when.describe() if branch.when is not None else None
+            self._push(t + branch.at, PRIO_BRANCH, ("release", branch.id, "branch", condition))
 
     def _stale(self, item: tuple[Any, ...]) -> bool:
         kind = item[0]
@@ -1132,19 +1107,19 @@ class Session:
             if trigger == "response":
                 index = next(i for i, rid in self._response_ids.items() if rid == inject_id)
                 from_role = self.scenario.responses[index].from_
-            fields: dict[str, Any] = dict(
-                inject=inject_id,
-                title=inject.title,
-                channel=inject.channel,
-                to=list(inject.to),
-                phase=inject.phase,
-                body=inject.body,
-                trigger=trigger,
-                condition=condition,
-                due=round(due, 3),
-                marks=list(inject.marks),
-                advance_to=inject.advance_to,
-            )
+            fields: dict[str, Any] = {
+                "inject": inject_id,
+                "title": inject.title,
+                "channel": inject.channel,
+                "to": list(inject.to),
+                "phase": inject.phase,
+                "body": inject.body,
+                "trigger": trigger,
+                "condition": condition,
+                "due": round(due, 3),
+                "marks": list(inject.marks),
+                "advance_to": inject.advance_to,
+            }
             fields["from"] = inject.from_
             if from_role is not None:
                 fields["from_role"] = from_role

@@ -20,8 +20,9 @@ import hashlib
 import os
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 MAX_INPUT_BYTES = 5 * 1024 * 1024
 """Scenario, inject library, scoring, decision script and MSEL files: at most 5 MB each."""
@@ -119,18 +120,27 @@ def read_input(path: Path | str, *, limit: int = MAX_INPUT_BYTES, what: str = "f
     return data
 
 
+def file_sha256(path: Path | str, *, limit: int = MAX_TRANSCRIPT_BYTES) -> str:
+    """SHA-256 (hex) of a regular file of at most `limit` bytes, read in blocks.
+
+    Raises OSError (InputFileError) when it is not one or cannot be read: never reads a FIFO or
+    a device.
+    """
+    with open_regular(path, limit=limit) as handle:
+        digest = hashlib.sha256()
+        read = 0
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            read += len(block)
+            if read > limit:
+                raise InputFileError(path, f"is larger than {_mb(limit)}")
+            digest.update(block)
+        return digest.hexdigest()
+
+
 def sha256_of(path: Path | str, *, limit: int = MAX_INPUT_BYTES) -> str | None:
     """SHA-256 of a regular file of at most `limit` bytes, or None when it is not one."""
     try:
-        with open_regular(path, limit=limit) as handle:
-            digest = hashlib.sha256()
-            read = 0
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                read += len(block)
-                if read > limit:
-                    return None
-                digest.update(block)
-            return digest.hexdigest()
+        return file_sha256(path, limit=limit)
     except OSError:
         return None
 
@@ -163,8 +173,9 @@ def write_private(
     """Write `data` to `path` with mode 0600, atomically, never through a symlink.
 
     An existing file is replaced only with `force`, or when `may_replace(path)` says so (a
-    draft this tool wrote for the same transcript). A symlink at `path` is always refused.
-    Raises OutputFileError.
+    draft this tool wrote for the same transcript). A symbolic link at `path` is neither
+    followed nor kept: the new file takes the link's place and what it pointed to is
+    untouched. Raises OutputFileError.
     """
     path = Path(path)
     if isinstance(data, str):
@@ -175,9 +186,8 @@ def write_private(
         info = None
     except OSError as error:
         raise OutputFileError(path, f"cannot write: {error.strerror or error}") from None
-    if info is not None:
-        if stat.S_ISLNK(info.st_mode):
-            raise OutputFileError(path, "is a symbolic link; refusing to write through it (remove it first)")
+    link = info is not None and stat.S_ISLNK(info.st_mode)
+    if info is not None and not link:
         if not stat.S_ISREG(info.st_mode):
             raise OutputFileError(path, f"exists and is {_describe(info.st_mode)}; not overwritten")
         if not force and not (may_replace is not None and may_replace(path)):
@@ -211,7 +221,7 @@ def write_private(
                 if os.path.lexists(temporary):
                     os.unlink(temporary)
         else:
-            os.replace(temporary, path)  # replaces the name; never writes through a link
+            os.replace(temporary, path)  # replaces the name (a planted link too); never writes through it
     except OutputFileError:
         raise
     except OSError as error:
@@ -238,7 +248,7 @@ def create_private(path: Path | str) -> None:
             raise OutputFileError(path, f"exists and is {_describe(info.st_mode)}")
         if info.st_mode & 0o077:
             os.chmod(path, PRIVATE_MODE)
-        return
+        return None
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     try:
         fd = os.open(str(path), flags, PRIVATE_MODE)
@@ -246,3 +256,4 @@ def create_private(path: Path | str) -> None:
         return create_private(path)
     os.fchmod(fd, PRIVATE_MODE)
     os.close(fd)
+    return None

@@ -24,6 +24,10 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 PRIVATE_KEY_NAME = "signing-key.pem"
 PUBLIC_KEY_NAME = "signing-key.pub"
@@ -45,7 +49,7 @@ def login_name() -> str:
 
     try:
         return getpass.getuser().capitalize() or "Player"
-    except Exception:  # noqa: BLE001 - no login name on this system
+    except Exception:
         return "Player"
 
 
@@ -107,11 +111,11 @@ def decode_key(text: object) -> bytes | None:
 class Signer:
     """A private key that signs chain heads, with its public half."""
 
-    def __init__(self, private: object, name: str, path: Path | None = None) -> None:
+    def __init__(self, private: Ed25519PrivateKey, name: str, path: Path | None = None) -> None:
         from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
         self._private = private
-        raw = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)  # type: ignore[attr-defined]
+        raw = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
         self.public = PublicKey(raw, name)
         self.path = path
 
@@ -121,11 +125,11 @@ class Signer:
 
     def sign(self, head: str) -> str:
         """The base64 signature of chain head `head` (see SIGNED_PREFIX)."""
-        signature = self._private.sign(SIGNED_PREFIX + head.encode())  # type: ignore[attr-defined]
+        signature = self._private.sign(SIGNED_PREFIX + head.encode())
         return base64.b64encode(signature).decode("ascii")
 
     @classmethod
-    def generate(cls, name: str) -> "Signer":
+    def generate(cls, name: str) -> Signer:
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
         return cls(Ed25519PrivateKey.generate(), name)
@@ -133,9 +137,7 @@ class Signer:
     def private_pem(self) -> bytes:
         from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-        return self._private.private_bytes(  # type: ignore[attr-defined]
-            Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()
-        )
+        return self._private.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
 
 
 def _clean_name(name: str) -> str:

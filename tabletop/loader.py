@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,15 +39,13 @@ __all__ = [
     "Catalog",
     "Problem",
     "ScenarioError",
+    "Validation",
     "data_roots",
     "find_scenario",
     "load_catalog",
     "load_scenario",
     "resolve_scenario",
-    "scenario_end",
-    "scenario_sha256",
     "validate_paths",
-    "Validation",
 ]
 
 _DATASETS = ("scenarios", "injects", "scoring")
@@ -93,10 +90,10 @@ def data_dirs(start: Path | None, name: str) -> list[Path]:
     return found
 
 
-_catalog_cache: dict[tuple, Catalog] = {}
+_catalog_cache: dict[tuple[Any, ...], Catalog] = {}
 
 
-def _signature(folders: list[Path]) -> tuple:
+def _signature(folders: list[Path]) -> tuple[Any, ...]:
     items = []
     for folder in folders:
         for path in sorted(folder.iterdir()) if folder.is_dir() else []:
@@ -137,13 +134,6 @@ def load_catalog(root: Path | str | None = None) -> Catalog:
     return catalog
 
 
-def scenario_sha256(path: Path | str) -> str:
-    """SHA-256 of the scenario file's bytes (what a transcript records)."""
-    from tabletop.files import read_input
-
-    return hashlib.sha256(read_input(path, what="scenario file")).hexdigest()
-
-
 def _scenario_files(folder: Path) -> list[Path]:
     return [p for p in sorted(folder.glob("*.y*ml")) if is_yaml(p)] if folder.is_dir() else []
 
@@ -176,13 +166,6 @@ def find_scenario(name: str | Path) -> Path:
     else:
         message = f"no scenario with id {text!r}{did_you_mean(text, known)}; known: {', '.join(sorted(set(known))) or 'none'}"
     raise ScenarioError([Problem(text, 0, 0, "scenario", message)])
-
-
-def scenario_end(scenario: Scenario) -> int:
-    """The sim second the scenario ends: `duration` is the sim time covered from the start,
-    the time that `advance_to` jumps skip included (as authors write it: starts 08:40,
-    `duration: 27h30m` ends on day 2 at 12:10)."""
-    return scenario.duration
 
 
 # --- the inject library -----------------------------------------------------------------------
@@ -665,7 +648,7 @@ class _Resolver:
                     )
                 )
                 continue
-            rspan = catalog.span("rubrics", name)
+            rspan = catalog.span("rubrics", name) or via  # where the catalog defined it
             note = f"included by {self.doc.display}"
             for e_index, expectation in enumerate(rubric.expectations):
                 e_span = Span(rspan.doc, rspan.path, rspan.fields, note).child("expectations").child(e_index)
@@ -700,7 +683,7 @@ class _Resolver:
                     )
                 )
                 continue
-            rspan = catalog.span("regimes", name)
+            rspan = catalog.span("regimes", name) or via  # where the catalog defined it
             for c_index, clock in enumerate(regime.clocks):
                 c_span = (
                     Span(rspan.doc, rspan.path, rspan.fields, f"regime of {self.doc.display}")
@@ -711,8 +694,8 @@ class _Resolver:
                     p.position == clock.applies_if or p.position == "both" for p in positions
                 ):
                     continue
-                within = clock.within
-                if within == "contract":
+                within: int
+                if clock.within == "contract":
                     contract = [
                         p.notify_controller_within
                         for p in positions
@@ -727,6 +710,8 @@ class _Resolver:
                         )
                         continue
                     within = min(contract)
+                else:
+                    within = clock.within
                 after = clock.after
                 if after != "start" and ":" not in after:
                     after = f"marker:{after}"
@@ -774,7 +759,7 @@ class _Resolver:
             previous = seen.get(located.item.id)
             if previous is not None:
                 self.problems.append(
-                    located.via.problem(
+                    (located.via or located.span).problem(
                         f"expectation id {located.item.id!r} comes from both {previous.origin} and {located.origin}; "
                         "define it in the scenario to choose one"
                     )
@@ -914,7 +899,7 @@ def validate(paths: list[Path | str] | None = None) -> Validation:
             result.injects += count
             result.problems.extend(problems)
         else:
-            scenario, problems, draft = resolve_scenario(path)
+            _scenario, problems, draft = resolve_scenario(path)
             result.scenarios += 1
             result.injects += draft.inject_count if draft is not None else 0
             result.problems.extend(problems)
@@ -937,8 +922,11 @@ def validate_library_file(path: Path) -> tuple[int, list[Problem]]:
     relative = path.resolve().relative_to(folder).with_suffix("")
     span = Span(doc, ())
     if not isinstance(doc.data, dict):
-        return 0, problems + [
-            span.problem(f"expected a mapping (one inject, or several by name), received {kind_of(doc.data)}")
+        return 0, [
+            *problems,
+            span.problem(
+                f"expected a mapping (one inject, or several by name), received {kind_of(doc.data)}"
+            ),
         ]
     if len(relative.parts) > 1 and _looks_like_inject(doc.data):
         items = [(doc.data, span)]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -14,16 +14,16 @@ from pydantic import (
     model_validator,
 )
 
-from tabletop.timing import parse_duration
+from tabletop.timing import add_business_days, parse_duration
 
 Seconds = Annotated[int, BeforeValidator(parse_duration)]
 """A duration: authored as `30m`, `1h30m`, `72h`; held as whole seconds."""
 
 Channel = Literal["email", "chat", "phone", "alert", "ticket", "news", "briefing"]
-CHANNELS: tuple[str, ...] = Channel.__args__  # type: ignore[attr-defined]
+CHANNELS: tuple[str, ...] = get_args(Channel)
 
 Area = Literal["coordination", "data_protection", "notification", "technical", "recovery", "learning"]
-AREAS: tuple[str, ...] = Area.__args__  # type: ignore[attr-defined]
+AREAS: tuple[str, ...] = get_args(Area)
 
 Kind = Literal[
     "tabletop",
@@ -39,7 +39,7 @@ Kind = Literal[
     "manual-change-recovery",
     "iac-reconciliation",
 ]
-KINDS: tuple[str, ...] = Kind.__args__  # type: ignore[attr-defined]
+KINDS: tuple[str, ...] = get_args(Kind)
 
 Position = Literal["controller", "processor", "both"]
 Requirement = Literal["required", "optional"]
@@ -79,7 +79,7 @@ class Condition(Strict):
     after: str | None = None
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> "Condition":
+    def _exactly_one(self) -> Condition:
         set_keys = [k for k in ("missed", "done", "marker", "after") if getattr(self, k)]
         if len(set_keys) != 1:
             raise ValueError(
@@ -94,7 +94,7 @@ class Condition(Strict):
 
     @property
     def target(self) -> str:
-        return getattr(self, self.kind)
+        return str(getattr(self, self.kind))
 
     def describe(self) -> str:
         return f"{self.kind}: {self.target}"
@@ -139,7 +139,9 @@ class Expectation(Strict):
 
     @property
     def anchor_target(self) -> str | None:
-        return None if self.anchor_kind == "start" else self.after.split(":", 1)[1]  # type: ignore[union-attr]
+        if self.after is None or self.anchor_kind == "start":
+            return None
+        return self.after.split(":", 1)[1]
 
 
 class AvoidRule(Strict):
@@ -256,7 +258,7 @@ class FieldSpec(Strict):
     help: str = ""
 
     @model_validator(mode="after")
-    def _choices_for_choice(self) -> "FieldSpec":
+    def _choices_for_choice(self) -> FieldSpec:
         if self.type == "choice" and not self.choices:
             raise ValueError("a choice field needs a non-empty list of choices")
         return self
@@ -421,5 +423,33 @@ class Scenario(Strict):
         return self.model_dump(mode="json", by_alias=True, exclude_defaults=False)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Scenario":
+    def from_json(cls, data: dict[str, Any]) -> Scenario:
         return cls.model_validate(data)
+
+
+# --- rules every part of the tool applies the same way --------------------------------------
+
+
+def session_end(scenario: Scenario) -> int:
+    """The sim second a session of `scenario` ends: T+`duration`.
+
+    `duration` is the sim time covered from the start, the time that `advance_to` jumps skip
+    included (as authors write it: starts 08:40, `duration: 27h30m` ends on day 2 at 12:10).
+    The engine ends sessions here, the loader and scripts check times against it.
+    """
+    return scenario.duration
+
+
+def expectation_deadline(scenario: Scenario, expectation: Expectation, anchor: float) -> float:
+    """When `expectation` falls due: its anchor's time plus `within`.
+
+    With `business_days` the whole days of `within` count Monday to Friday from the
+    scenario's `starts_at` (the rest of `within` is added as it is); without a `starts_at`
+    they count as calendar days. The engine schedules branches on it and scoring grades on it.
+    """
+    if not expectation.business_days or scenario.starts_at is None:
+        return anchor + expectation.within
+    days, rest = divmod(expectation.within, 86400)
+    start = scenario.starts_at + timedelta(seconds=anchor)
+    due = add_business_days(start, days) + timedelta(seconds=rest)
+    return (due - scenario.starts_at).total_seconds()

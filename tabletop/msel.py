@@ -5,10 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 
@@ -18,7 +19,7 @@ from tabletop.yamlsource import YamlSyntaxError
 
 FORMAT_VERSION = "1"
 
-# The HSEEP MSEL columns (shared/DOMAIN.md) first, then what a round trip needs.
+# The HSEEP MSEL columns first, then what a round trip needs.
 COLUMNS: tuple[str, ...] = (
     "Sequence",
     "Time",
@@ -391,7 +392,7 @@ def build_msel(scenario: Scenario, source: Path | None = None, seed: int | None 
         frame["expectations"] = list(frame.get("expectations") or []) + [
             _authored_expectation(e) for e in leftover
         ]
-    return Msel(rows=tuple(msel_rows(scenario, own)), frame=frame)
+    return Msel(rows=tuple(msel_rows(scenario, {i for i in own if i is not None})), frame=frame)
 
 
 def _frame_cell(value: Any) -> str:
@@ -450,9 +451,11 @@ def to_xlsx(msel: Msel, path: Path | None = None) -> bytes:
     """The MSEL as an XLSX workbook: sheet MSEL (the table) and sheet Scenario (the frame)."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
 
     workbook = Workbook()
-    sheet = workbook.active
+    sheet = workbook.create_sheet("MSEL", 0)
+    del workbook[workbook.sheetnames[1]]  # the default empty sheet
     sheet.title = "MSEL"
     sheet.append(list(COLUMNS))
     for cell in sheet[1]:
@@ -465,10 +468,10 @@ def to_xlsx(msel: Msel, path: Path | None = None) -> bytes:
         )
     widths = {"Description": 70, "Expected player action": 50, "Expectations": 60, "Notes": 40, "Title": 40}
     for index, column in enumerate(COLUMNS, start=1):
-        letter = sheet.cell(row=1, column=index).column_letter
+        letter = get_column_letter(index)
         sheet.column_dimensions[letter].width = widths.get(column, 16)
-    for row in sheet.iter_rows(min_row=2):
-        for cell in row:
+    for cells in sheet.iter_rows(min_row=2):
+        for cell in cells:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
     sheet.freeze_panes = "B2"
     frame_sheet = workbook.create_sheet("Scenario")
@@ -607,9 +610,8 @@ def _check_workbook(path: Path, display: str) -> None:
     from tabletop.files import open_regular
 
     try:
-        with open_regular(path, what="MSEL file") as handle:
-            with zipfile.ZipFile(handle) as archive:
-                unpacked = sum(info.file_size for info in archive.infolist())
+        with open_regular(path, what="MSEL file") as handle, zipfile.ZipFile(handle) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
     except OSError as error:
         raise MselError([f"{display}: {error}"]) from None
     except (zipfile.BadZipFile, ValueError, EOFError):
@@ -985,7 +987,7 @@ def _read_msel(
     starts_at = _starts_at(frame.get("starts_at"))
     listed_phases = frame.get("phases")
     phases = (
-        {p.get("id") for p in listed_phases if isinstance(p, dict)}
+        {str(p["id"]) for p in listed_phases if isinstance(p, dict) and p.get("id") is not None}
         if isinstance(listed_phases, list)
         else (set() if "phases" in frame else None)
     )
@@ -1070,8 +1072,11 @@ def to_yaml(data: dict[str, Any]) -> str:
     return header + yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
 
 
-def locate_problem(key: str, injects_rows: dict[int, int], display: str) -> str | None:
-    """A loader problem's dotted key (`injects.3.expects.0.action`) as `FILE: row N, column C`."""
+def locate_problem(key: str, injects_rows: dict[Any, Any], display: str) -> str | None:
+    """A loader problem's dotted key (`injects.3.expects.0.action`) as `FILE: row N, column C`.
+
+    `injects_rows` maps an inject's index to its row, and `#KEY` to where a scenario key was read.
+    """
     match = re.match(r"^injects\.(\d+)(?:\.([a-z_]+))?", key)
     if not match:
         where = injects_rows.get(f"#{key.split('.')[0]}")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, get_args
+from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
 
@@ -55,18 +56,18 @@ class Span:
 
     doc: SourceDoc
     path: KeyPath = ()
-    fields: Mapping[str, "Span"] | None = None
+    fields: Mapping[str, Span] | None = None
     note: str = ""
 
-    def child(self, key: str | int) -> "Span":
-        if self.fields is not None and key in self.fields:
+    def child(self, key: str | int) -> Span:
+        if self.fields is not None and isinstance(key, str) and key in self.fields:
             span = self.fields[key]
             if self.note and not span.note:
                 span = Span(span.doc, span.path, span.fields, self.note)
             return span
-        return Span(self.doc, self.path + (key,), None, self.note)
+        return Span(self.doc, (*self.path, key), None, self.note)
 
-    def resolve(self, loc: Iterable[str | int]) -> "Span":
+    def resolve(self, loc: Iterable[str | int]) -> Span:
         span = self
         for part in loc:
             span = span.child(part)
@@ -149,7 +150,7 @@ def _model_at(model: type[BaseModel] | None, loc: KeyPath) -> type[BaseModel] | 
     return current
 
 
-def _clean_loc(loc: tuple, data: Any) -> tuple:
+def _clean_loc(loc: tuple[str | int, ...], data: Any) -> tuple[str | int, ...]:
     """Drop pydantic's type tags (`function-before[...]`, `str`) from an error location."""
     clean: list[str | int] = []
     current = data
@@ -159,7 +160,7 @@ def _clean_loc(loc: tuple, data: Any) -> tuple:
             current = current[part]
         elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
             clean.append(part)
-            current = current[part]
+            current = current[int(part)]
         elif isinstance(current, BaseModel):
             clean.append(part)
             current = None
@@ -180,7 +181,7 @@ def _expected_literals(ctx: Mapping[str, Any] | None) -> list[str]:
     return re.findall(r"'([^']*)'", str(ctx["expected"]))
 
 
-def error_message(error: Mapping[str, Any], model: type[BaseModel] | None, loc: tuple) -> str:
+def error_message(error: Mapping[str, Any], model: type[BaseModel] | None, loc: tuple[str | int, ...]) -> str:
     """A pydantic error as `expected ..., received ...`, with `did you mean` where it helps."""
     kind = error.get("type", "")
     received = error.get("input")

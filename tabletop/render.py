@@ -12,12 +12,15 @@ import time
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 from jinja2.utils import Namespace
+
+if TYPE_CHECKING:
+    from faker import Faker
 
 LOCALE = "en_GB"
 """A fixed locale, so the same seed gives the same text on every machine."""
@@ -76,11 +79,11 @@ class TemplateProblem(ValueError):
     """A text that cannot be rendered (undefined variable, bad syntax, sandbox refusal)."""
 
 
-_faker_instance = None
+_faker_instance: Faker | None = None
 _faker_lock = threading.Lock()
 
 
-def _faker():
+def _faker() -> Faker:
     global _faker_instance
     if _faker_instance is None:
         from faker import Faker
@@ -157,9 +160,12 @@ def _generate(fake: Any, variables: dict[str, Any], seed: int) -> tuple[dict[str
                     for key, argument in kwargs.items():
                         if isinstance(argument, float) and not math.isfinite(argument):
                             raise VariableError(f"argument {key}={argument} is not a finite number")
-                        if isinstance(argument, int) and not isinstance(argument, bool):
-                            if argument.bit_length() > 64:
-                                raise VariableError(f"argument {key} is too large (more than 64 bits)")
+                        if (
+                            isinstance(argument, int)
+                            and not isinstance(argument, bool)
+                            and argument.bit_length() > 64
+                        ):
+                            raise VariableError(f"argument {key} is too large (more than 64 bits)")
                         if (
                             key not in _UNBOUNDED_ARGUMENTS
                             and isinstance(argument, (int, float))
@@ -305,7 +311,7 @@ def _trace_lines(frame: Any, event: str, arg: Any) -> Any:
         for value in frame.f_locals.values():
             _check_value(value)
             if isinstance(value, Namespace):
-                for inner in value._Namespace__attrs.values():  # type: ignore[attr-defined]
+                for inner in value._Namespace__attrs.values():
                     _check_value(inner)
         if _budget.lines % 32 == 0 and time.perf_counter() > _budget.deadline:
             raise RenderLimit(f"rendering took longer than {MAX_RENDER_SECONDS:g} s")
@@ -374,9 +380,12 @@ class ScenarioSandbox(SandboxedEnvironment):
                 raise RenderLimit("a power of a number that is too large")
         elif operator == "*":
             for text, count in ((left, right), (right, left)):
-                if isinstance(text, (str, list, tuple)) and isinstance(count, int):
-                    if len(text) * count > _MAX_PRODUCT:
-                        raise RenderLimit("repetition too large")
+                if (
+                    isinstance(text, (str, list, tuple))
+                    and isinstance(count, int)
+                    and len(text) * count > _MAX_PRODUCT
+                ):
+                    raise RenderLimit("repetition too large")
         elif operator == "%":
             _check_widths(left)
         return _check_value(super().call_binop(context, operator, left, right))
@@ -387,7 +396,7 @@ class ScenarioSandbox(SandboxedEnvironment):
             _check_format(value.__self__)  # `'{:999999999}'.format(1)` is refused before it runs
         return wrapped
 
-    def call(self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N807
+    def call(self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         name = getattr(__obj, "__name__", "")
         owner = getattr(__obj, "__self__", None)
         if name in _WIDTH_ARGUMENTS or __obj is _lipsum or name == "range":

@@ -1,6 +1,6 @@
 """Score a rehearsal: a pure function of (scenario, transcript events) returning a Scorecard.
 
-The rules are DESIGN.md "Scoring semantics", applied line by line:
+The rules (the README's "How a rehearsal is scored", in full), applied line by line:
 
 1. An expectation applies only if its anchor happened: `start` always; `inject:ID` when that
    inject was released; `action:ID` when that action was first recorded (a `decision`);
@@ -41,17 +41,16 @@ to perform).
 
 from __future__ import annotations
 
-import json
-import pickle
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from functools import partial
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from tabletop import events as ev
-from tabletop.model import Action, Expectation, Scenario
-from tabletop.problems import show
-from tabletop.timing import add_business_days, format_duration, format_offset
+from tabletop.model import Action, AvoidRule, Expectation, Scenario, expectation_deadline
+from tabletop.timing import format_duration, format_offset
+from tabletop.transcript import read_run
 
 MET, LATE, MISSED, NOT_APPLICABLE, OPEN = "met", "late", "missed", "not_applicable", "open"
 STATUSES = (MET, LATE, MISSED, OPEN, NOT_APPLICABLE)
@@ -266,7 +265,7 @@ class Scorecard:
         return [r for r in self.expectations if r.status == status]
 
     def to_json(self) -> dict[str, Any]:
-        """DESIGN.md "Score output", plus ratings, clocks, warnings and totals."""
+        """What `tabletop score --json` prints: the results, plus ratings, clocks, warnings and totals."""
         return {
             "scenario": self.scenario,
             "score": round(self.score, 4),
@@ -345,20 +344,16 @@ def _same_value(expected: Any, received: Any) -> bool:
 
 
 def _deadline(scenario: Scenario, expectation: Expectation, anchor: float, warnings: list[str]) -> float:
-    if not expectation.business_days:
-        return anchor + expectation.within
-    days, rest = divmod(expectation.within, 86400)
-    if scenario.starts_at is None:
+    """The expectation's deadline (`model.expectation_deadline`), warning once where business
+    days are counted as calendar days for want of a `starts_at`."""
+    if expectation.business_days and scenario.starts_at is None:
         message = (
             f"expectation {expectation.id!r} counts business days but the scenario has no "
             "starts_at: counted as calendar days"
         )
         if message not in warnings:
             warnings.append(message)
-        return anchor + expectation.within
-    start = scenario.starts_at + timedelta(seconds=anchor)
-    due = add_business_days(start, days) + timedelta(seconds=rest)
-    return (due - scenario.starts_at).total_seconds()
+    return expectation_deadline(scenario, expectation, anchor)
 
 
 def _anchor_text(expectation: Expectation) -> str:
@@ -371,15 +366,16 @@ def _anchor_text(expectation: Expectation) -> str:
     }[kind]
 
 
-_PREPARED: dict[int, tuple[Scenario, tuple[Any, ...]]] = {}
+_Prepared = tuple[dict[str, Action], dict[str, list[str]], dict[str, list[AvoidRule]]]
+_PREPARED: dict[int, tuple[Scenario, _Prepared]] = {}
 
 
-def _prepared(scenario: Scenario) -> tuple[dict[str, Action], dict[str, list[str]], dict[str, list]]:
+def _prepared(scenario: Scenario) -> _Prepared:
     """Lookups the scorer needs, built once per Scenario object (scenarios are immutable)."""
     cached = _PREPARED.get(id(scenario))
     if cached is not None and cached[0] is scenario:
-        return cached[1]  # type: ignore[return-value]
-    avoid_by_action: dict[str, list] = {}
+        return cached[1]
+    avoid_by_action: dict[str, list[AvoidRule]] = {}
     for rule in scenario.avoid:
         for action_id in rule.actions:
             avoid_by_action.setdefault(action_id, []).append(rule)
@@ -568,7 +564,8 @@ def _evaluate(
     area = action.area if action else "other"
     title = expectation.title or (action.title if action else expectation.action)
     owner = expectation.owner or (action.default_owner if action else "any")
-    base = dict(
+    result = partial(
+        ExpectationResult,
         id=expectation.id,
         action=expectation.action,
         title=title,
@@ -598,8 +595,7 @@ def _evaluate(
             "action": "was never recorded",
             "marker": "was never set",
         }[kind]
-        return ExpectationResult(
-            **base,
+        return result(
             status=NOT_APPLICABLE,
             reason=f"not applicable: {_anchor_text(expectation)} {never}" + ("" if final else " (yet)"),
         )
@@ -607,15 +603,13 @@ def _evaluate(
     done = first.get(expectation.action)
     if done is None:
         if not final and deadline > end_t:
-            return ExpectationResult(
-                **base,
+            return result(
                 status=OPEN,
                 anchor=anchor,
                 deadline=deadline,
                 reason=f"open: due by {format_offset(deadline)}",
             )
-        return ExpectationResult(
-            **base,
+        return result(
             status=MISSED,
             anchor=anchor,
             deadline=deadline,
@@ -659,7 +653,7 @@ def _evaluate(
         reason = f"late by {format_duration(done.t - deadline)} at {format_offset(done.t)} (due {format_offset(deadline)})"
         base_text = f"late credit {expectation.late_credit:g}"
     if flags:
-        reason += "; " + ", ".join(f"{flag} ({note})" for flag, note in zip(flags, notes))
+        reason += "; " + ", ".join(f"{flag} ({note})" for flag, note in zip(flags, notes, strict=False))
     if WRONG_VALUE in flags:
         credit = 0.0
         reason += ": credit 0"
@@ -674,8 +668,7 @@ def _evaluate(
 
     delegated_at = event.get("delegated_at")
     delegation_seconds = done.t - float(delegated_at) if isinstance(delegated_at, (int, float)) else None
-    return ExpectationResult(
-        **base,
+    return result(
         status=status,
         flags=tuple(flags),
         credit=credit,
@@ -692,204 +685,6 @@ def _evaluate(
 
 
 # --- transcripts ---------------------------------------------------------------------------
-
-
-class TranscriptError(ValueError):
-    """A transcript that cannot be scored; the message names the file and line."""
-
-
-@dataclass(frozen=True)
-class TranscriptRun:
-    """A transcript read for scoring: its embedded scenario, its events, and what looked off."""
-
-    path: Path
-    scenario: Scenario
-    events: list[dict[str, Any]]
-    warnings: tuple[str, ...]
-
-    @property
-    def started(self) -> dict[str, Any]:
-        return self.events[0]
-
-
-try:  # orjson parses transcript lines about 2-3x faster than the standard library
-    from orjson import loads as _fast_loads
-except ImportError:  # pragma: no cover - orjson is a dependency; stay correct without it
-    _fast_loads = json.loads
-
-
-def _loads(line: str | bytes) -> Any:
-    """One transcript line as JSON: orjson first, the standard library for what orjson refuses
-    (NaN, integers beyond 64 bits) and for its precise error message."""
-    try:
-        return _fast_loads(line)
-    except ValueError:
-        return json.loads(line)
-
-
-def _json_problem(error: BaseException) -> str:
-    if isinstance(error, RecursionError):
-        return "nested too deeply"
-    if isinstance(error, json.JSONDecodeError):
-        return f"{error.msg} at column {error.colno}"
-    return str(error).split("\n")[0] or type(error).__name__
-
-
-def _check_time(path: Path, number: int, event: dict[str, Any]) -> None:
-    if "t" not in event:
-        return  # `tabletop verify` names a line without its time; the scorer reads it as 0
-    t = event.get("t")
-    if isinstance(t, bool) or not isinstance(t, (int, float)) or not (0 <= t <= MAX_T):
-        raise TranscriptError(
-            f"{path}:{number}: key 't': expected the sim time as a finite number of seconds, at least 0, "
-            f"received {show(t)}"
-        )
-
-
-MAX_T = 10 * 366 * 86400
-"""No rehearsal covers more than ten years of sim time."""
-
-
-def read_run(path: str | Path) -> TranscriptRun:
-    """Read a transcript for scoring, once and fast (no hash-chain check: `tabletop verify` does that).
-
-    Only a regular file is read, line by line (at most `tabletop.files.MAX_TRANSCRIPT_BYTES`).
-    A torn last line (a crash mid-write) is skipped with a warning; any other unreadable line,
-    a `t` that is not a finite number of seconds, or a missing or invalid embedded scenario,
-    raises TranscriptError naming file and line.
-    """
-    from tabletop.files import MAX_TRANSCRIPT_BYTES, MAX_TRANSCRIPT_LINE, open_regular
-
-    path = Path(path)
-    warnings: list[str] = []
-    events: list[dict[str, Any]] = []
-    loads = _loads
-    try:
-        handle = open_regular(path, limit=MAX_TRANSCRIPT_BYTES, what="transcript")
-    except OSError as error:
-        raise TranscriptError(f"{path}: cannot read the transcript ({error})") from None
-    pending: tuple[int, str] | None = None  # a bad line is fatal unless it is the last one
-    with handle:
-        number = 0
-        while True:
-            raw = handle.readline(MAX_TRANSCRIPT_LINE + 1)
-            if not raw:
-                break
-            number += 1
-            if len(raw) > MAX_TRANSCRIPT_LINE:
-                raise TranscriptError(f"{path}:{number}: line longer than {MAX_TRANSCRIPT_LINE:,} bytes")
-            if not raw.strip():
-                continue
-            if pending is not None:
-                raise TranscriptError(pending[1])
-            try:
-                event = loads(raw)
-            except (ValueError, RecursionError) as error:
-                pending = (number, f"{path}:{number}: not valid JSON ({_json_problem(error)})")
-                continue
-            if not isinstance(event, dict):
-                raise TranscriptError(
-                    f"{path}:{number}: expected a JSON object, received {type(event).__name__}"
-                )
-            _check_time(path, number, event)
-            events.append(event)
-    if pending is not None:
-        if not events:
-            raise TranscriptError(pending[1])
-        warnings.append(f"{path}:{pending[0]}: torn last line skipped (the run was interrupted mid-write)")
-    if not events:
-        raise TranscriptError(f"{path}: empty transcript (expected a session_started line first)")
-    started = events[0]
-    if started.get("type") != ev.SESSION_STARTED:
-        raise TranscriptError(
-            f"{path}:1: expected type 'session_started' on the first line, received {started.get('type')!r}"
-        )
-    embedded = started.get("scenario")
-    if not isinstance(embedded, dict):
-        raise TranscriptError(
-            f"{path}:1: key 'scenario': expected the resolved scenario embedded as an object"
-        )
-    try:
-        scenario = embedded_scenario(embedded)
-    except Exception as error:  # pydantic ValidationError: report the first problem plainly
-        first_error = getattr(error, "errors", lambda: [])()
-        if first_error:
-            where = ".".join(str(p) for p in first_error[0].get("loc", ()))
-            message = first_error[0].get("msg", str(error))
-            raise TranscriptError(f"{path}:1: key 'scenario.{where}': {message}") from None
-        raise TranscriptError(f"{path}:1: key 'scenario': {error}") from None
-    warnings.extend(_scenario_drift(path, started))
-    return TranscriptRun(path=path, scenario=scenario, events=events, warnings=tuple(warnings))
-
-
-_EMBEDDED: list[tuple[str, dict[str, Any], Scenario]] = []
-_EMBEDDED_KEEP = 8
-_SEEN: set[str] = set()
-
-
-def embedded_scenario(data: dict[str, Any]) -> Scenario:
-    """The Scenario for an embedded scenario's JSON, validated once per distinct content.
-
-    Many transcripts of one scenario and seed embed equal JSON: a cached Scenario is reused only
-    when the data compares equal to a private copy of what it was validated from (a cheap
-    fingerprint of id, seed and values first, so a different scenario costs no deep compare).
-    """
-    fingerprint = repr((data.get("id"), data.get("seed"), data.get("values"), len(data.get("injects") or ())))
-    for index, (known_print, known, scenario) in enumerate(_EMBEDDED):
-        if known_print == fingerprint and known == data:
-            if index:
-                _EMBEDDED.insert(0, _EMBEDDED.pop(index))
-            return scenario
-    scenario = Scenario.model_validate(data)
-    if fingerprint not in _SEEN:  # cache from the second sighting on: distinct runs never pay for the copy
-        if len(_SEEN) > 1024:
-            _SEEN.clear()
-        _SEEN.add(fingerprint)
-        return scenario
-    _EMBEDDED.insert(0, (fingerprint, pickle.loads(pickle.dumps(data, pickle.HIGHEST_PROTOCOL)), scenario))
-    del _EMBEDDED[_EMBEDDED_KEEP:]
-    return scenario
-
-
-_FILE_HASHES: dict[tuple[str, int, int], str] = {}
-
-
-def _file_sha256(path: Path) -> str | None:
-    """SHA-256 of a file, remembered by (path, mtime, size) so a folder run reads it once."""
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
-    digest = _FILE_HASHES.get(key)
-    if digest is None:
-        from tabletop.files import sha256_of
-
-        digest = sha256_of(path)  # a regular file of at most 5 MB: never /dev/zero or a FIFO
-        if digest is None:
-            return None
-        if len(_FILE_HASHES) > 256:
-            _FILE_HASHES.clear()
-        _FILE_HASHES[key] = digest
-    return digest
-
-
-def _scenario_drift(path: Path, started: dict[str, Any]) -> list[str]:
-    """A warning when the scenario file on disk no longer matches the one the run used."""
-    recorded = started.get("scenario_sha256")
-    source = started.get("scenario_path")
-    if not recorded or not source:
-        return []
-    candidate = Path(source)
-    candidates = [candidate] if candidate.is_absolute() else [candidate, path.parent / candidate]
-    for option in candidates:
-        digest = _file_sha256(option)
-        if digest is None:
-            continue
-        if digest != recorded:
-            return [f"scenario file {source} has changed since this run; scored with the embedded copy"]
-        return []
-    return []
 
 
 def score_transcript(path: str | Path) -> tuple[Scenario, Scorecard, list[str]]:

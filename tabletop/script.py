@@ -1,6 +1,6 @@
 """Decision scripts for headless `tabletop simulate`: load them with file:line errors and play them into a Session.
 
-The format (README, "The files, by example"):
+The format:
 
     participants: [{name: Sam, role: coordinator}, {name: Priya, role: dpo}]
     decisions:
@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tabletop.engine import Participant, Session, check_action, check_fields, session_end
-from tabletop.model import Scenario
+from tabletop.engine import Participant, Session, check_action, check_fields
+from tabletop.model import Scenario, session_end
 from tabletop.problems import kind_of, show
 from tabletop.timing import TimeFormatError, format_offset, parse_at, parse_duration
 from tabletop.yamlsource import SourceDoc, YamlSyntaxError, display_path, read_yaml
@@ -97,17 +97,17 @@ def load_script(path: str | Path, scenario: Scenario | None = None) -> DecisionS
     data = doc.data
     if not isinstance(data, dict):
         raise ScriptError(
-            problems
-            + [
-                f"{doc.display}:1: expected a mapping with participants and decisions, received {kind_of(data)}"
+            [
+                *problems,
+                f"{doc.display}:1: expected a mapping with participants and decisions, received {kind_of(data)}",
             ]
         )
     if data and "participants" not in data and "decisions" not in data:
         raise ScriptError(
-            problems
-            + [
+            [
+                *problems,
                 f"{doc.display}:1: expected a decision script: a mapping with participants and decisions; "
-                f"received a mapping with neither ({len(data)} other keys, not shown)"
+                f"received a mapping with neither ({len(data)} other keys, not shown)",
             ]
         )
     for key in data:
@@ -163,7 +163,7 @@ def load_script(path: str | Path, scenario: Scenario | None = None) -> DecisionS
         for key in raw:
             if key not in ENTRY_KEYS:
                 entry_problems.append(
-                    f"{_where(doc, base + (key,), True)}: unknown key {key!r}; expected one of {', '.join(ENTRY_KEYS)}"
+                    f"{_where(doc, (*base, key), True)}: unknown key {key!r}; expected one of {', '.join(ENTRY_KEYS)}"
                 )
         at = 0
         if "at" not in raw:
@@ -173,30 +173,30 @@ def load_script(path: str | Path, scenario: Scenario | None = None) -> DecisionS
                 at, relative = parse_at(raw["at"], scenario.starts_at if scenario is not None else None)
                 if relative:
                     entry_problems.append(
-                        f"{_where(doc, base + ('at',))}: expected a time from the start like 5m or T+5m, received {raw['at']!r}"
+                        f"{_where(doc, (*base, 'at'))}: expected a time from the start like 5m or T+5m, received {raw['at']!r}"
                     )
             except TimeFormatError as error:
-                entry_problems.append(f"{_where(doc, base + ('at',))}: {error}")
+                entry_problems.append(f"{_where(doc, (*base, 'at'))}: {error}")
             if scenario is not None and at > session_end(scenario):
                 entry_problems.append(
-                    f"{_where(doc, base + ('at',))}: at {raw['at']!r} is after the session ends "
+                    f"{_where(doc, (*base, 'at'))}: at {raw['at']!r} is after the session ends "
                     f"({format_offset(session_end(scenario))})"
                 )
-        role = raw.get("role")
-        if not role:
+        entry_role = raw.get("role")
+        if not entry_role:
             entry_problems.append(f"{where}: missing role")
-        elif not isinstance(role, str):
+        elif not isinstance(entry_role, str):
             entry_problems.append(
-                f"{_where(doc, base + ('role',))}: expected a role id, received {show(role)}"
+                f"{_where(doc, (*base, 'role'))}: expected a role id, received {show(entry_role)}"
             )
-        elif scenario is not None and role not in scenario.roles:
+        elif scenario is not None and entry_role not in scenario.roles:
             entry_problems.append(
-                f"{_where(doc, base + ('role',))}: role {role!r} is not in scenario {scenario.id!r}; "
+                f"{_where(doc, (*base, 'role'))}: role {entry_role!r} is not in scenario {scenario.id!r}; "
                 f"expected one of {', '.join(scenario.roles)}"
             )
-        elif participants and role not in played:
+        elif participants and entry_role not in played:
             entry_problems.append(
-                f"{_where(doc, base + ('role',))}: nobody plays role {role!r}; "
+                f"{_where(doc, (*base, 'role'))}: nobody plays role {entry_role!r}; "
                 f"participants play {', '.join(sorted(played))}"
             )
         has_action, has_note = "action" in raw, "note" in raw
@@ -205,60 +205,61 @@ def load_script(path: str | Path, scenario: Scenario | None = None) -> DecisionS
         fields = raw.get("fields") or {}
         if not isinstance(fields, dict):
             entry_problems.append(
-                f"{_where(doc, base + ('fields',))}: expected fields as a mapping, received {fields!r}"
+                f"{_where(doc, (*base, 'fields'))}: expected fields as a mapping, received {fields!r}"
             )
             fields = {}
         action = raw.get("action")
         if has_action and (not isinstance(action, str) or not action.strip()):
             entry_problems.append(
-                f"{_where(doc, base + ('action',))}: expected an action id like appoint_coordinator, received {show(action)}"
+                f"{_where(doc, (*base, 'action'))}: expected an action id like appoint_coordinator, "
+                f"received {show(action)}"
             )
         elif has_action and scenario is not None:
             problem = check_action(scenario, str(action))
             if problem:
-                entry_problems.append(f"{_where(doc, base + ('action',))}: {problem}")
+                entry_problems.append(f"{_where(doc, (*base, 'action'))}: {problem}")
             else:
                 for problem in check_fields(scenario.action(str(action)), fields):
-                    entry_problems.append(f"{_where(doc, base + ('fields',))}: {problem}")
+                    entry_problems.append(f"{_where(doc, (*base, 'fields'))}: {problem}")
         if has_note and not isinstance(raw.get("note"), (str, int, float)):
             entry_problems.append(
-                f"{_where(doc, base + ('note',))}: expected text, received {show(raw.get('note'))}"
+                f"{_where(doc, (*base, 'note'))}: expected text, received {show(raw.get('note'))}"
             )
         elif has_note and not str(raw.get("note") or "").strip():
-            entry_problems.append(f"{_where(doc, base + ('note',))}: a note needs some text")
+            entry_problems.append(f"{_where(doc, (*base, 'note'))}: a note needs some text")
         for key in ("rationale", "by"):
             if raw.get(key) is not None and not isinstance(raw[key], (str, int, float)):
                 entry_problems.append(
-                    f"{_where(doc, base + (key,))}: expected text, received {show(raw[key])}"
+                    f"{_where(doc, (*base, key))}: expected text, received {show(raw[key])}"
                 )
         inject = raw.get("inject")
         if inject is not None and not isinstance(inject, str):
             entry_problems.append(
-                f"{_where(doc, base + ('inject',))}: expected an inject id, received {show(inject)}"
+                f"{_where(doc, (*base, 'inject'))}: expected an inject id, received {show(inject)}"
             )
         elif inject is not None and known_injects is not None and inject not in known_injects:
-            entry_problems.append(f"{_where(doc, base + ('inject',))}: unknown inject {inject!r}")
+            entry_problems.append(f"{_where(doc, (*base, 'inject'))}: unknown inject {inject!r}")
         delegate = raw.get("delegate")
         if delegate is not None and not isinstance(delegate, str):
             entry_problems.append(
-                f"{_where(doc, base + ('delegate',))}: expected a role id, received {show(delegate)}"
+                f"{_where(doc, (*base, 'delegate'))}: expected a role id, received {show(delegate)}"
             )
         elif delegate is not None:
             if has_note:
-                entry_problems.append(f"{_where(doc, base + ('delegate',))}: a note cannot be delegated")
+                entry_problems.append(f"{_where(doc, (*base, 'delegate'))}: a note cannot be delegated")
             elif scenario is not None and delegate not in scenario.roles:
                 entry_problems.append(
-                    f"{_where(doc, base + ('delegate',))}: cannot delegate to role {delegate!r}; "
+                    f"{_where(doc, (*base, 'delegate'))}: cannot delegate to role {delegate!r}; "
                     f"expected one of {', '.join(scenario.roles)}"
                 )
         timebox = None
         if raw.get("timebox") is not None:
             if delegate is None:
-                entry_problems.append(f"{_where(doc, base + ('timebox',))}: a timebox needs delegate")
+                entry_problems.append(f"{_where(doc, (*base, 'timebox'))}: a timebox needs delegate")
             try:
                 timebox = parse_duration(raw["timebox"])
             except TimeFormatError as error:
-                entry_problems.append(f"{_where(doc, base + ('timebox',))}: {error}")
+                entry_problems.append(f"{_where(doc, (*base, 'timebox'))}: {error}")
         if entry_problems:
             problems.extend(entry_problems)
             continue
@@ -268,7 +269,7 @@ def load_script(path: str | Path, scenario: Scenario | None = None) -> DecisionS
                 line=line,
                 at_text=str(raw["at"]),
                 at=at,
-                role=str(role),
+                role=str(entry_role),
                 action=str(action) if has_action else None,
                 note=str(raw["note"]) if has_note else None,
                 fields=dict(fields),

@@ -685,8 +685,10 @@ def skeleton_data(name: str, kind: str) -> dict[str, Any]:
 
     start = dict(spec["start"])
     start_expects = (
-        list(start.get("expects", []))
-        + [_e("roles-named", "assign_roles", "15m", "Name a person for every role", owner="coordinator")]
+        [
+            *list(start.get("expects", [])),
+            _e("roles-named", "assign_roles", "15m", "Name a person for every role", owner="coordinator"),
+        ]
         if "coordination" not in spec.get("rubric", [])
         else list(start.get("expects", []))
     )

@@ -31,7 +31,7 @@ def _bounded(seconds: float, value: object) -> int:
         raise TimeFormatError(
             f"{_brief(value)} is longer than the ten years a scenario may cover; expected a duration like 72h or 30d"
         )
-    return int(round(seconds))
+    return round(seconds)
 
 
 def _brief(value: object) -> str:
@@ -72,7 +72,7 @@ def parse_duration(value: object) -> int:
 
 def format_duration(seconds: float) -> str:
     """The shortest duration string for a number of seconds (`1h30m`, `72h`, `0s`)."""
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     if seconds == 0:
         return "0s"
     sign = "-" if seconds < 0 else ""
@@ -87,7 +87,7 @@ def format_duration(seconds: float) -> str:
 
 def format_offset(seconds: float) -> str:
     """A sim time as `T+1h05m` (hours may exceed 24; seconds shown only when non-zero)."""
-    total = int(round(seconds))
+    total = round(seconds)
     sign = "-" if total < 0 else "+"
     total = abs(total)
     hours, rest = divmod(total, 3600)

@@ -44,12 +44,21 @@ import hashlib
 import json
 import math
 import os
+import pickle
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from tabletop.files import MAX_INPUT_BYTES, file_sha256
+from tabletop.model import Scenario
+from tabletop.problems import show
 
 RESERVED = ("seq", "type", "t", "wall", "prev", "hash")
 """Keys every line carries; an event's own fields may not use them."""
@@ -66,8 +75,9 @@ SESSION_KEY: Any = object()
 """`signer=SESSION_KEY` (the default): sign with `tabletop.keys.session_signer()`."""
 
 
-class TranscriptError(Exception):
-    """A transcript that cannot be written or continued; the message says why."""
+class TranscriptError(ValueError):
+    """A transcript that cannot be read, written or continued; the message names the file (and
+    line) and says why."""
 
 
 def _signer(signer: Any) -> Any:
@@ -88,7 +98,7 @@ def scenario_json_sha256(scenario: Any) -> str:
 
 def utc_now() -> datetime:
     """The default wall-clock source for `wall` (inject another for tests)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def canonical(record: dict[str, Any]) -> str:
@@ -104,8 +114,8 @@ def line_hash(record: dict[str, Any]) -> str:
 
 def format_wall(moment: datetime) -> str:
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    text = moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+        moment = moment.replace(tzinfo=UTC)
+    text = moment.astimezone(UTC).isoformat(timespec="milliseconds")
     return text.replace("+00:00", "Z")
 
 
@@ -174,7 +184,7 @@ class TranscriptWriter:
         now_utc: Callable[[], datetime] = utc_now,
         fsync: bool = True,
         signer: Any = SESSION_KEY,
-    ) -> "TranscriptWriter":
+    ) -> TranscriptWriter:
         """Create a new transcript at `path` (parents created); an existing file is an error.
 
         `signer` signs it (default: the user's key, made on first use; None: unsigned).
@@ -207,7 +217,7 @@ class TranscriptWriter:
         now_utc: Callable[[], datetime] = utc_now,
         fsync: bool = True,
         signer: Any = SESSION_KEY,
-    ) -> "TranscriptWriter":
+    ) -> TranscriptWriter:
         """Continue an existing transcript: verify it, cut a torn last line, append after it.
 
         Raises TranscriptError if the chain is broken anywhere but a torn tail: a damaged or
@@ -366,7 +376,7 @@ class TranscriptWriter:
                 os.close(self._fd)
                 self._fd = None
 
-    def __enter__(self) -> "TranscriptWriter":
+    def __enter__(self) -> TranscriptWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -385,7 +395,12 @@ class TranscriptWriter:
 
 @dataclass
 class TranscriptRead:
-    """What was read from a transcript: the good events and a clear account of any damage."""
+    """What was read from a transcript: the good events and a clear account of any damage.
+
+    `events` holds the events up to the first damage (what `verify` vouches for); `records`
+    every line that parsed as a JSON object, whatever the damage around it (what a scorer
+    recovers), and `unreadable` the lines that did not, as (line, what is wrong).
+    """
 
     events: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -397,6 +412,10 @@ class TranscriptRead:
     """Bytes from the start of the file up to the end of the last complete, good line."""
     torn_problem: str | None = None
     missing: bool = False
+    records: list[dict[str, Any]] = field(default_factory=list)
+    unreadable: list[tuple[int, str]] = field(default_factory=list)
+    last_line: int = 0
+    """The number of the last line that is not blank (0 for none)."""
 
     @property
     def ok(self) -> bool:
@@ -440,18 +459,29 @@ def _read_bytes(path: Path, report: TranscriptRead) -> bytes | None:
     return None
 
 
-def _parse_line(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
+def _parse_line(raw: bytes) -> tuple[dict[str, Any] | None, str, str]:
+    """A line's JSON object, or what is wrong with it: as the verifier says it, and as the
+    reader says it (with the parser's detail).
+
+    orjson parses (2-3x faster); the standard library takes what orjson refuses (NaN, integers
+    beyond 64 bits) and gives the precise message.
+    """
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return None, "is not valid UTF-8"
-    try:
-        value = json.loads(text)
-    except (ValueError, RecursionError):
-        return None, "is not valid JSON"
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return None, "is not valid UTF-8", "not valid UTF-8"
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as error:
+            return None, "is not valid JSON", f"not valid JSON ({error.msg} at column {error.colno})"
+        except (ValueError, RecursionError):
+            return None, "is not valid JSON", "not valid JSON (nested too deeply, or a number too long)"
     if not isinstance(value, dict):
-        return None, "is not a JSON object"
-    return value, None
+        return None, "is not a JSON object", f"expected a JSON object, received {type(value).__name__}"
+    return value, "", ""
 
 
 def _seq_of(record: dict[str, Any] | None) -> int | None:
@@ -471,7 +501,19 @@ def _torn(report: TranscriptRead, line_no: int, tail: bytes, expected_seq: int) 
     report._bad(line_no, expected_seq, message)
 
 
+_NOT_PLAIN_NUMBER = re.compile(rb"[:,\[]-?\d+(?:\.\d+)?[eE]|[:,\[]-?0\.0000")
+"""A number orjson and the standard library may spell differently (an exponent, a tiny
+fraction); matched where a JSON value starts, so the hex digits of a hash never match."""
+
+
 def _is_canonical(record: dict[str, Any], raw: bytes) -> bool:
+    """Whether `raw` is exactly `canonical(record)`: orjson's sorted output first, the standard
+    library where the two may differ (so the answer is always the standard library's)."""
+    try:
+        if orjson.dumps(record, option=orjson.OPT_SORT_KEYS) == raw and not _NOT_PLAIN_NUMBER.search(raw):
+            return True
+    except TypeError:  # orjson.JSONEncodeError: integers beyond 64 bits
+        pass
     try:
         return canonical(record).encode("utf-8") == raw
     except ValueError:  # NaN or Infinity in the line
@@ -497,6 +539,7 @@ def _content_hash(record: dict[str, Any], raw: bytes, is_canonical: bool) -> str
 
 
 def _scan(path: str | Path, *, check_chain: bool) -> TranscriptRead:
+    """Read a transcript in one pass: parse every line, and check order (and the chain)."""
     path = Path(path)
     report = TranscriptRead()
     data = _read_bytes(path, report)
@@ -513,17 +556,25 @@ def _scan(path: str | Path, *, check_chain: bool) -> TranscriptRead:
         line_no = index + 1
         line_end = offset + len(raw) + 1
         offset = line_end
+        blank = not raw.strip()
+        if not blank:
+            report.last_line = line_no
         if not raw.strip(b"\x00 \t\r") and index == len(lines) - 1 and not tail:
             # zero-filled blocks a crash can leave at the end of a file
+            if not blank:
+                report.unreadable.append((line_no, "not valid JSON (zero bytes)"))
             _torn(report, line_no, raw, expected_seq)
             break
-        record, error = _parse_line(raw)
+        record, error, detail = _parse_line(raw)
         if record is None:
+            if not blank:
+                report.unreadable.append((line_no, detail))
             report._bad(line_no, expected_seq, f"line {line_no} (seq {expected_seq}): {error}")
             broken = True
             expected_seq += 1
             prev_hash = None
             continue
+        report.records.append(record)
         seq = _seq_of(record)
         missing = [k for k in ("seq", "type", "t") if k not in record]
         if check_chain:
@@ -584,7 +635,16 @@ def _scan(path: str | Path, *, check_chain: bool) -> TranscriptRead:
         if isinstance(t, (int, float)) and not isinstance(t, bool):
             prev_t = t
     if tail:
-        _torn(report, len(lines) + 1, tail, expected_seq)
+        line_no = len(lines) + 1
+        if tail.strip():
+            report.last_line = line_no
+            # a line cut short is never an event the chain vouches for; a reader may still use it
+            record, _, detail = _parse_line(tail)
+            if record is None:
+                report.unreadable.append((line_no, detail))
+            else:
+                report.records.append(record)
+        _torn(report, line_no, tail, expected_seq)
     if not lines and not tail and not report.missing:
         report._bad(0, None, f"{path}: the transcript is empty")
     return report
@@ -598,7 +658,7 @@ def default_transcript_path(
     `moment` defaults to the wall clock: naming a file is the caller's edge, not the engine's.
     """
     folder = folder if folder is not None else Path("transcripts")
-    stamp = (moment or datetime.now(timezone.utc)).strftime("%Y%m%d-%H%M%S")
+    stamp = (moment or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
     path = folder / f"{scenario_id}-{stamp}-{seed}.jsonl"
     n = 2
     while path.exists():
@@ -624,6 +684,150 @@ def verify_transcript(path: str | Path) -> TranscriptRead:
     `first_bad_line` point at the first damage (an edit, a reordering, a deletion, a torn tail).
     """
     return _scan(path, check_chain=True)
+
+
+# --- a run, for scoring and review ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TranscriptRun:
+    """A transcript read once for scoring or review: its embedded scenario, every readable
+    event, what looked off, and the verifier's verdict on the same bytes."""
+
+    path: Path
+    scenario: Scenario
+    events: list[dict[str, Any]]
+    warnings: tuple[str, ...]
+    verdict: TranscriptRead
+
+    @property
+    def started(self) -> dict[str, Any]:
+        return self.events[0]
+
+
+def read_run(path: str | Path) -> TranscriptRun:
+    """Read a transcript in one pass: verify its chain (the verdict) and recover its events.
+
+    Every line that is a JSON object is an event of the run, so a damaged transcript is still
+    scored and shown (with its verdict); a torn last line (a crash mid-write) is skipped with a
+    warning. Any other unreadable line, or a missing or invalid embedded scenario, raises
+    TranscriptError naming the file and line.
+    """
+    path = Path(path)
+    verdict = _scan(path, check_chain=True)
+    if verdict.missing:
+        raise TranscriptError(
+            f"{path}: cannot read the transcript ({verdict.problems[0].split(': ', 1)[-1]})"
+        )
+    warnings: list[str] = []
+    events = verdict.records
+    for number, problem in verdict.unreadable:
+        if number == verdict.last_line and events and number == verdict.unreadable[-1][0]:
+            warnings.append(f"{path}:{number}: torn last line skipped (the run was interrupted mid-write)")
+            continue
+        raise TranscriptError(f"{path}:{number}: {problem}")
+    if not events:
+        raise TranscriptError(f"{path}: empty transcript (expected a session_started line first)")
+    for number, event in enumerate(events, start=1):
+        t = event.get("t", 0)
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not (0 <= t <= MAX_T):
+            raise TranscriptError(
+                f"{path}:{number}: key 't': expected the sim time as a finite number of seconds, at least 0, "
+                f"received {show(t)}"
+            )
+    started = events[0]
+    if started.get("type") != "session_started":
+        raise TranscriptError(
+            f"{path}:1: expected type 'session_started' on the first line, received {started.get('type')!r}"
+        )
+    embedded = started.get("scenario")
+    if not isinstance(embedded, dict):
+        raise TranscriptError(
+            f"{path}:1: key 'scenario': expected the resolved scenario embedded as an object"
+        )
+    try:
+        scenario = embedded_scenario(embedded)
+    except ValidationError as error:  # report the first problem plainly
+        first_error = error.errors()
+        if first_error:
+            where = ".".join(str(p) for p in first_error[0].get("loc", ()))
+            message = first_error[0].get("msg", str(error))
+            raise TranscriptError(f"{path}:1: key 'scenario.{where}': {message}") from None
+        raise TranscriptError(f"{path}:1: key 'scenario': {error}") from None
+    except (TypeError, ValueError) as error:
+        raise TranscriptError(f"{path}:1: key 'scenario': {error}") from None
+    warnings.extend(_scenario_drift(path, started))
+    return TranscriptRun(
+        path=path, scenario=scenario, events=events, warnings=tuple(warnings), verdict=verdict
+    )
+
+
+_EMBEDDED: list[tuple[str, dict[str, Any], Scenario]] = []
+_EMBEDDED_KEEP = 8
+_SEEN: set[str] = set()
+
+
+def embedded_scenario(data: dict[str, Any]) -> Scenario:
+    """The Scenario for an embedded scenario's JSON, validated once per distinct content.
+
+    Many transcripts of one scenario and seed embed equal JSON: a cached Scenario is reused only
+    when the data compares equal to a private copy of what it was validated from (a cheap
+    fingerprint of id, seed and values first, so a different scenario costs no deep compare).
+    """
+    fingerprint = repr((data.get("id"), data.get("seed"), data.get("values"), len(data.get("injects") or ())))
+    for index, (known_print, known, scenario) in enumerate(_EMBEDDED):
+        if known_print == fingerprint and known == data:
+            if index:
+                _EMBEDDED.insert(0, _EMBEDDED.pop(index))
+            return scenario
+    scenario = Scenario.model_validate(data)
+    if fingerprint not in _SEEN:  # cache from the second sighting on: distinct runs never pay for the copy
+        if len(_SEEN) > 1024:
+            _SEEN.clear()
+        _SEEN.add(fingerprint)
+        return scenario
+    copy = pickle.loads(pickle.dumps(data, pickle.HIGHEST_PROTOCOL))
+    _EMBEDDED.insert(0, (fingerprint, copy, scenario))
+    del _EMBEDDED[_EMBEDDED_KEEP:]
+    return scenario
+
+
+_FILE_HASHES: dict[tuple[str, int, int], str] = {}
+
+
+def _remembered_sha256(path: Path) -> str | None:
+    """`file_sha256`, remembered by (path, mtime, size) so a folder run reads a scenario file
+    once; None when the file cannot be read."""
+    try:
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+        digest = _FILE_HASHES.get(key)
+        if digest is None:
+            digest = file_sha256(path, limit=MAX_INPUT_BYTES)  # never /dev/zero, a FIFO or 50 MB
+            if len(_FILE_HASHES) > 256:
+                _FILE_HASHES.clear()
+            _FILE_HASHES[key] = digest
+    except OSError:
+        return None
+    return digest
+
+
+def _scenario_drift(path: Path, started: dict[str, Any]) -> list[str]:
+    """A warning when the scenario file on disk no longer matches the one the run used."""
+    recorded = started.get("scenario_sha256")
+    source = started.get("scenario_path")
+    if not recorded or not source:
+        return []
+    candidate = Path(source)
+    candidates = [candidate] if candidate.is_absolute() else [candidate, path.parent / candidate]
+    for option in candidates:
+        digest = _remembered_sha256(option)
+        if digest is None:
+            continue
+        if digest != recorded:
+            return [f"scenario file {source} has changed since this run; scored with the embedded copy"]
+        return []
+    return []
 
 
 # --- evidence: grammar, content and signatures -----------------------------------------------
@@ -784,10 +988,6 @@ class Verification:
         self.problems.append(message)
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 class _Grammar:
     """Checks the event grammar, the content rules and the signatures, line by line."""
 
@@ -824,11 +1024,19 @@ class _Grammar:
 
     def line(self, line: int, record: dict[str, Any], following: dict[str, Any] | None) -> None:
         kind = record.get("type")
-        t = record.get("t")
+        raw_t = record.get("t")
         if not isinstance(kind, str) or kind not in KNOWN_TYPES:
             return self.fail(line, record, f"unknown event type {kind!r}")
-        if not _number(t) or not math.isfinite(t) or t < 0 or t > MAX_T:
-            return self.fail(line, record, f"t must be a finite number of seconds, at least 0; it is {t!r}")
+        if (
+            isinstance(raw_t, bool)
+            or not isinstance(raw_t, (int, float))
+            or not math.isfinite(raw_t)
+            or not 0 <= raw_t <= MAX_T
+        ):
+            return self.fail(
+                line, record, f"t must be a finite number of seconds, at least 0; it is {raw_t!r}"
+            )
+        t = float(raw_t)
         if t < self.last_t:
             return self.fail(line, record, f"t goes back from {self.last_t:g} to {t:g}")
         self.last_t = t
@@ -896,6 +1104,7 @@ class _Grammar:
                     self.result.unsigned.append((first, record["seq"] - 1))
         if self.signed and kind in MUST_BE_SIGNED:
             self.expect_signature = record
+        return None
 
     def started(self, line: int, record: dict[str, Any]) -> None:
         scenario = record.get("scenario")
@@ -905,7 +1114,7 @@ class _Grammar:
         self.roles = {r for r in roles if isinstance(r, str)} if isinstance(roles, list) else set()
         actions = scenario.get("actions")
         self.actions = (
-            {a.get("id") for a in actions if isinstance(a, dict) and isinstance(a.get("id"), str)}
+            {str(a["id"]) for a in actions if isinstance(a, dict) and isinstance(a.get("id"), str)}
             if isinstance(actions, list)
             else set()
         )
@@ -934,6 +1143,7 @@ class _Grammar:
             }
         if self.signed:
             self.expect_signature = record
+        return None
 
     def signature(self, line: int, record: dict[str, Any]) -> None:
         from tabletop.keys import PublicKey, decode_key
@@ -946,7 +1156,8 @@ class _Grammar:
             return self.fail(
                 line, record, f"signs {record.get('signs')!r}, but it follows seq {record['seq'] - 1}"
             )
-        name = record.get("signer") if isinstance(record.get("signer"), str) else ""
+        declared = record.get("signer")
+        name = declared if isinstance(declared, str) else ""
         key = PublicKey(raw, name)
         if not key.verifies(sig, str(record.get("prev"))):
             return self.fail(
@@ -976,6 +1187,7 @@ class _Grammar:
                 self_signed=self_signed and trust != "sample",
             )
         self.signers[key.text] = SignerInfo(**{**info.__dict__, "signatures": info.signatures + 1})
+        return None
 
     def finish(self, events: list[dict[str, Any]]) -> None:
         result = self.result
@@ -992,18 +1204,20 @@ class _Grammar:
                     result.unacknowledged.append(self.expect_signature["seq"])
 
 
-def verify_evidence(path: str | Path, trust: Any = None) -> Verification:
+def verify_evidence(path: str | Path, trust: Any = None, chain: TranscriptRead | None = None) -> Verification:
     """Verify a transcript as evidence: hash chain, grammar, content rules and signatures.
 
     `trust` is a `tabletop.keys.TrustStore` (default: the user's own key and the nearest
-    `trusted_keys` file above the transcript).
+    `trusted_keys` file above the transcript); `chain` is what `verify_transcript` (or
+    `read_run`'s verdict) already found in the file, so it is not read twice.
     """
     path = Path(path)
     if trust is None:
         from tabletop.keys import trusted_keys
 
         trust = trusted_keys(path)
-    chain = verify_transcript(path)
+    if chain is None:
+        chain = verify_transcript(path)
     result = Verification(path=path, chain=chain)
     result.events = chain.events
     if chain.missing:

@@ -121,7 +121,7 @@ class _Builder:
                         self.doc.path, line, col, "expected a plain key, received a list or mapping as a key"
                     )
                 key = str(key_node.value)
-                key_path = path + (key,)
+                key_path = (*path, key)
                 if key in result:
                     self.doc.duplicates.append((key_path, _mark(key_node), self.doc.keys[key_path]))
                 self.doc.keys[key_path] = _mark(key_node)
@@ -131,10 +131,11 @@ class _Builder:
         if isinstance(node, SequenceNode):
             items = []
             for index, item in enumerate(node.value):
-                item_path = path + (index,)
+                item_path = (*path, index)
                 self.doc.values[item_path] = _mark(item)
                 items.append(self.build(item, item_path, depth + 1))
             return items
+        assert isinstance(node, ScalarNode)  # a YAML node is a mapping, a sequence or a scalar
         return self.scalar(node)
 
     def scalar(self, node: ScalarNode) -> Any:

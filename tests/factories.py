@@ -1,20 +1,21 @@
 """Build resolved scenarios, sessions and transcripts in tests without the loader or YAML files.
 
-`make_scenario(...)` returns a resolved `Scenario` with a small action catalog (the ids of
-shared/DESIGN.md that tests use most); `make_session(...)` opens a transcript in a folder and
+`make_scenario(...)` returns a resolved `Scenario` with a small action catalog (the action ids
+the bundled catalog uses most); `make_session(...)` opens a transcript in a folder and
 starts a session on a virtual clock; `FixedWall` is a deterministic wall clock for `wall`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-from tabletop.clock import VirtualClock
-from tabletop.engine import Participant, Session
+from tabletop.clock import Clock, VirtualClock
+from tabletop.engine import Mode, Participant, Session
 from tabletop.model import Action, Expectation, Inject, Response, Role, Scenario
-from tabletop.transcript import TranscriptWriter
+from tabletop.sessions import open_session
 
 ROLES = ["coordinator", "technical_lead", "comms_owner", "dpo"]
 
@@ -175,7 +176,7 @@ class FixedWall:
     """A wall clock for `wall` that starts at a fixed UTC time and moves 1 ms per call."""
 
     def __init__(self, start: datetime | None = None) -> None:
-        self.moment = start or datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+        self.moment = start or datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
     def __call__(self) -> datetime:
         self.moment += timedelta(milliseconds=1)
@@ -187,27 +188,28 @@ def make_session(
     scenario: Scenario | None = None,
     *,
     name: str = "t.jsonl",
-    clock: Any = None,
+    clock: Clock | None = None,
     participants: Iterable[Participant | dict[str, Any] | tuple[str, str]] | None = None,
-    mode: str = "team",
+    mode: Mode = "team",
     start: bool = True,
     fsync: bool = False,
+    seed: int = 7,
     **kw: Any,
 ) -> Session:
-    """A session writing `folder/name`; team mode with everyone playing by default."""
+    """A session writing `folder/name`, opened by `tabletop.sessions`; team mode with everyone
+    playing by default."""
     scenario = scenario or make_scenario()
-    writer = TranscriptWriter.open(Path(folder) / name, now_utc=FixedWall(), fsync=fsync)
     if participants is None:
         participants = [Participant(name=f"P-{role}", role=role) for role in scenario.roles]
-    session = Session(
+    return open_session(
         scenario,
-        writer,
-        clock=clock if clock is not None else VirtualClock(),
-        participants=participants,
-        seed=kw.pop("seed", 7),
         mode=mode,
+        players=participants,
+        clock=clock if clock is not None else VirtualClock(),
+        transcript=Path(folder) / name,
+        now_utc=FixedWall(),
+        fsync=fsync,
+        seed=seed,
+        start=start,
         **kw,
-    )
-    if start:
-        session.start()
-    return session
+    ).session

@@ -191,7 +191,7 @@ def mutated_msel(draw) -> str:
         rows.insert(index, rows[index])
     elif rows[index]:
         column = draw(st.integers(0, len(rows[index]) - 1))
-        rows[index][column] = draw(st.sampled_from(HOSTILE_VALUES + ["a\rb", "=1+1", "+10m", "'=x"]))
+        rows[index][column] = draw(st.sampled_from([*HOSTILE_VALUES, "a\rb", "=1+1", "+10m", "'=x"]))
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(rows)
     return buffer.getvalue()

@@ -1,10 +1,10 @@
-"""Small hand-made transcripts for the review console's tests, hash-chained as DESIGN.md says."""
+"""Small hand-made transcripts for the review console's tests, hash-chained as the transcript module does."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -165,7 +165,7 @@ def build_events(
     team: str | None = "blue",
     mode: str = "team",
     participants: list[dict[str, Any]] | None = None,
-    started: datetime = datetime(2026, 3, 2, 9, 10, tzinfo=timezone.utc),
+    started: datetime = datetime(2026, 3, 2, 9, 10, tzinfo=UTC),
     end: float = 7200,
 ) -> list[dict[str, Any]]:
     """The events of a run: session start, injects, markers, decisions, session end (no chain yet)."""
@@ -297,13 +297,13 @@ def sample_folder(root: Path) -> Path:
         decisions=POOR,
         team="red",
         participants=[{"name": "Lee", "role": "coordinator", "simulated": False}],
-        started=datetime(2026, 4, 6, 14, 0, tzinfo=timezone.utc),
+        started=datetime(2026, 4, 6, 14, 0, tzinfo=UTC),
     )
     write_transcript(
         root / "2026-05-11-blue.jsonl",
         decisions=GOOD[:4],
         team="blue",
-        started=datetime(2026, 5, 11, 10, 0, tzinfo=timezone.utc),
+        started=datetime(2026, 5, 11, 10, 0, tzinfo=UTC),
     )
     write_transcript(
         root / "solo" / "2026-05-20-sam.jsonl",
@@ -315,10 +315,10 @@ def sample_folder(root: Path) -> Path:
             {"name": "Sam", "role": "coordinator", "simulated": False},
             {"name": "DPO", "role": "dpo", "simulated": True},
         ],
-        started=datetime(2026, 5, 20, 8, 30, tzinfo=timezone.utc),
+        started=datetime(2026, 5, 20, 8, 30, tzinfo=UTC),
     )
     broken = write_transcript(
-        root / "2026-06-01-green.jsonl", team="green", started=datetime(2026, 6, 1, 9, 0, tzinfo=timezone.utc)
+        root / "2026-06-01-green.jsonl", team="green", started=datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
     )
     tamper(broken)
     return root

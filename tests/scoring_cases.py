@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -226,7 +226,7 @@ def ended(t: float) -> dict[str, Any]:
     return {"type": "session_ended", "t": t, "reason": "duration"}
 
 
-WALL_START = datetime(2026, 3, 2, 9, 10, tzinfo=timezone.utc)
+WALL_START = datetime(2026, 3, 2, 9, 10, tzinfo=UTC)
 
 
 def write_transcript(

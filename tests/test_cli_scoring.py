@@ -17,8 +17,7 @@ POOR = SAMPLES / "suspected-breach-poor.jsonl"
 
 
 def run(*args: str):
-    result = CliRunner(env={"COLUMNS": "160"}).invoke(main, [str(a) for a in args], catch_exceptions=False)
-    return result
+    return CliRunner(env={"COLUMNS": "160"}).invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
 @pytest.fixture
@@ -171,4 +170,4 @@ def test_a_time_that_is_not_a_finite_number_of_seconds_is_refused_with_its_line(
     result = CliRunner().invoke(main, ["score", str(transcript), "--json"])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert f"{transcript}:2:" in result.output
-    assert ("'t'" if len(t) < 100 else "digits") in result.output
+    assert ("'t'" if len(t) < 100 else "number too long") in result.output

@@ -41,7 +41,7 @@ def msel_row(screen, inject_id):
 
 
 async def test_facilitator_journey(tmp_path):
-    app, clock, out = console(tmp_path, solo=False)
+    app, _clock, out = console(tmp_path, solo=False)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await start(app, pilot)
         table = screen.query_one(MselTable)
@@ -162,7 +162,7 @@ async def test_facilitator_journey(tmp_path):
 
 
 async def test_branch_condition_fires_and_shows_in_the_msel(tmp_path):
-    app, clock, out = console(tmp_path, solo=False)
+    app, clock, _out = console(tmp_path, solo=False)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await start(app, pilot)
         for t in (1200, 3000, 3001, 3601, 4300):  # the engine ticks as time passes, as in play
@@ -176,7 +176,7 @@ async def test_branch_condition_fires_and_shows_in_the_msel(tmp_path):
 
 
 async def test_solo_with_facilitate_switches_between_views(tmp_path):
-    app, clock, out = console(tmp_path, solo=True)
+    app, _clock, _out = console(tmp_path, solo=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await start(app, pilot)
         await pilot.press("v")
@@ -188,7 +188,7 @@ async def test_solo_with_facilitate_switches_between_views(tmp_path):
 
 
 async def test_trigger_now_needs_an_inject_that_is_not_yet_released(tmp_path):
-    app, clock, out = console(tmp_path, solo=False)
+    app, _clock, out = console(tmp_path, solo=False)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await start(app, pilot)
         table = screen.query_one(MselTable)
@@ -200,7 +200,7 @@ async def test_trigger_now_needs_an_inject_that_is_not_yet_released(tmp_path):
 
 
 async def test_the_room_follows_joins_role_changes_and_leaves(tmp_path):
-    app, clock, out = console(tmp_path, solo=False, room=False)
+    app, _clock, out = console(tmp_path, solo=False, seats="player")
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await start(app, pilot)
         await app.link.call(app.link.session.set_role, "Priya", "dpo")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from console_support import drill_scenario, read_events, settle, text_of
 from textual.widgets import Select, TextArea
 
 from tabletop.clock import VirtualClock
+from tabletop.report import postmortem_path
+from tabletop.sessions import open_session
 from tabletop.ui.app import make_console
 from tabletop.ui.screens.debrief import DebriefScreen
 from tabletop.ui.screens.dialogs import ActionPalette, DecisionForm
@@ -69,9 +73,9 @@ async def test_player_journey_records_what_the_screen_shows(tmp_path):
         feed = screen.query_one(InjectFeed)
         assert [e["inject"] for e in feed.injects] == ["alert"]
         await advance(app, pilot, clock, 1200)
-        assert [e["inject"] for e in feed.visible()] == ["customer-ticket", "alert"]
+        assert [e["inject"] for e in feed.shown_injects()] == ["customer-ticket", "alert"]
         assert "Anomalous CRM export" in text_of(screen.query_one("#inject-text"))
-        assert feed.unread == {feed.key(feed.visible()[0])}
+        assert feed.unread == {feed.key(feed.shown_injects()[0])}
 
         # reading the ticket marks it read and shows its text
         screen.query_one("#feed-list").focus()
@@ -126,7 +130,7 @@ async def test_player_journey_records_what_the_screen_shows(tmp_path):
         assert isinstance(app.screen, DebriefScreen)
         assert read_events(out)[-1]["type"] == "session_ended"
         assert app.screen.result is not None and app.screen.result.error is None
-        assert out.with_suffix(".md").exists() and out.with_suffix(".html").exists()
+        assert postmortem_path(out, "md").exists() and postmortem_path(out, "html").exists()
         expected = {
             row[0] for row in [app.screen.query_one("#debrief-table").get_row_at(i) for i in range(3)]
         }
@@ -134,7 +138,7 @@ async def test_player_journey_records_what_the_screen_shows(tmp_path):
 
 
 async def test_required_rationale_is_enforced_and_nothing_is_recorded(tmp_path):
-    app, clock, out, _ = console(tmp_path)
+    app, _clock, out, _ = console(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("enter")
         await settle(app, pilot)
@@ -151,7 +155,7 @@ async def test_required_rationale_is_enforced_and_nothing_is_recorded(tmp_path):
 
 async def test_a_decision_is_listed_only_once_the_engine_recorded_it(tmp_path):
     """A rejected decision (a simulated role's own action) is reported and never listed."""
-    app, clock, out, _ = console(tmp_path)
+    app, _clock, out, _ = console(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("enter")
         await settle(app, pilot)
@@ -168,7 +172,7 @@ async def test_a_decision_is_listed_only_once_the_engine_recorded_it(tmp_path):
 
 
 async def test_hints_show_open_deadlines_as_countdowns(tmp_path):
-    app, clock, out, _ = console(tmp_path, hints=True)
+    app, _clock, _out, _ = console(tmp_path, hints=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("enter")
         await settle(app, pilot)
@@ -183,7 +187,7 @@ async def test_hints_show_open_deadlines_as_countdowns(tmp_path):
 
 
 async def test_no_hints_without_the_flag(tmp_path):
-    app, clock, out, _ = console(tmp_path)
+    app, _clock, _out, _ = console(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("enter")
         await settle(app, pilot)
@@ -191,27 +195,27 @@ async def test_no_hints_without_the_flag(tmp_path):
 
 
 async def test_channel_filter_and_the_command_palette_offer_every_action(tmp_path):
-    app, clock, out, _ = console(tmp_path)
+    app, clock, _out, _ = console(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("enter")
         await settle(app, pilot)
         await advance(app, pilot, clock, 3600)
         feed = app.screen.query_one(InjectFeed)
-        assert len(feed.visible()) == 3
+        assert len(feed.shown_injects()) == 3
         await pilot.press("f")
         await pilot.pause()
-        assert feed.channel == "alert" and [e["inject"] for e in feed.visible()] == ["alert"]
+        assert feed.channel == "alert" and [e["inject"] for e in feed.shown_injects()] == ["alert"]
         titles = {c.title for c in app.get_system_commands(app.screen)}
         assert {"Decide", "Note", "Channel", "Pause", "Faster", "Slower", "End"} <= titles
         assert "Tasks" not in titles  # nobody hands a solo player a task
 
 
 async def test_ctrl_c_keeps_the_transcript_open_for_resume(tmp_path):
-    app, clock, out, _ = console(tmp_path)
+    app, _clock, out, _ = console(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("enter")
         await settle(app, pilot)
-        form = await decide(pilot, app, "appoint", rationale="first")
+        await decide(pilot, app, "appoint", rationale="first")
         await pilot.press("ctrl+s")
         await settle(app, pilot)
         await pilot.press("ctrl+c")
@@ -235,8 +239,7 @@ async def test_ctrl_c_keeps_the_transcript_open_for_resume(tmp_path):
 
 async def test_team_player_carries_out_a_task_delegated_to_their_role(tmp_path):
     """In a team rehearsal the DPO's console lists the coordinator's request as a task."""
-    from tabletop.engine import Participant, Session
-    from tabletop.transcript import TranscriptWriter
+    from tabletop.engine import Participant
     from tabletop.ui.app import ConsoleSettings, TabletopConsole
     from tabletop.ui.link import SessionLink
     from tabletop.ui.screens.dialogs import TaskPicker
@@ -244,13 +247,13 @@ async def test_team_player_carries_out_a_task_delegated_to_their_role(tmp_path):
     out = tmp_path / "team.jsonl"
     clock = VirtualClock()
     scenario = drill_scenario()
-    session = Session(
+    session = open_session(
         scenario,
-        TranscriptWriter.open(out),
-        clock=clock,
-        participants=[Participant("Sam", "coordinator"), Participant("Priya", "dpo")],
         mode="team",
-    )
+        players=[Participant("Sam", "coordinator"), Participant("Priya", "dpo")],
+        clock=clock,
+        transcript=out,
+    ).session
     link = SessionLink(session, clock, scenario)
     link.hold()
     app = TabletopConsole(
@@ -291,7 +294,7 @@ async def test_team_player_carries_out_a_task_delegated_to_their_role(tmp_path):
 
 
 async def test_a_crash_loses_no_recorded_decision(tmp_path):
-    app, clock, out, _ = console(tmp_path)
+    app, _clock, out, _ = console(tmp_path)
 
     def crash() -> None:
         raise RuntimeError("the console fell over")
@@ -314,7 +317,7 @@ async def test_a_crash_loses_no_recorded_decision(tmp_path):
 
 
 async def test_the_mouse_picks_an_inject_and_opens_the_palette(tmp_path):
-    app, clock, out, _ = console(tmp_path)
+    app, clock, _out, _ = console(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("enter")
         await settle(app, pilot)
@@ -332,11 +335,11 @@ async def test_the_mouse_picks_an_inject_and_opens_the_palette(tmp_path):
 def _side_by_side(*widgets) -> bool:
     """Each widget starts right of where the previous one ends and they share rows."""
     regions = [w.region for w in widgets]
-    return all(a.right <= b.x and a.y < b.bottom and b.y < a.bottom for a, b in zip(regions, regions[1:]))
+    return all(a.right <= b.x and a.y < b.bottom and b.y < a.bottom for a, b in itertools.pairwise(regions))
 
 
 async def test_wide_terminal_gives_feed_inject_and_decisions_a_column_each(tmp_path):
-    app, clock, out, _ = console(tmp_path, hints=True)
+    app, clock, _out, _ = console(tmp_path, hints=True)
     async with app.run_test(size=(200, 60)) as pilot:
         await pilot.press("enter")
         await settle(app, pilot)
@@ -374,7 +377,7 @@ async def test_wide_terminal_gives_feed_inject_and_decisions_a_column_each(tmp_p
 
 
 async def test_two_columns_at_120(tmp_path):
-    app, clock, out, _ = console(tmp_path, hints=True)
+    app, _clock, _out, _ = console(tmp_path, hints=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("enter")
         await settle(app, pilot)

@@ -11,7 +11,9 @@ from textual.widgets import Markdown
 
 from tabletop.cli import main
 from tabletop.clock import VirtualClock
-from tabletop.ui.app import ConsoleError, make_console
+from tabletop.report import postmortem_path
+from tabletop.sessions import SessionSetupError, open_session
+from tabletop.ui.app import make_console
 from tabletop.ui.screens.debrief import DebriefScreen, MarkdownScreen
 from tabletop.ui.screens.lobby import LobbyScreen
 from tabletop.ui.screens.player import PlayerScreen
@@ -79,15 +81,15 @@ async def test_debrief_shows_the_scorecard_and_opens_the_post_mortem(tmp_path):
         debrief = app.screen
         assert isinstance(debrief, DebriefScreen)
         summary = text_of(debrief.query_one("#debrief-summary"))
-        assert "Score" in summary and str(out.with_suffix(".md")) in summary
+        assert "Score" in summary and str(postmortem_path(out, "md")) in summary
         table = debrief.query_one("#debrief-table")
         rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
         by_title = {r[0]: r for r in rows}
         assert by_title["Appoint an incident coordinator"][1:4] == ["coordinator", "T+15m", "met at T+5m"]
         assert by_title["Notify the controller"][3] == "missed"
         assert "coord-hands-on" in text_of(debrief.query_one("#debrief-findings"))
-        assert out.with_suffix(".md").read_text().startswith("#")
-        assert "<html" in out.with_suffix(".html").read_text().lower()
+        assert postmortem_path(out, "md").read_text().startswith("#")
+        assert "<html" in postmortem_path(out, "html").read_text().lower()
 
         await pilot.press("m")
         await pilot.pause()
@@ -99,7 +101,7 @@ async def test_debrief_shows_the_scorecard_and_opens_the_post_mortem(tmp_path):
 
         await pilot.press("b")
         await app.workers.wait_for_complete()
-        assert opened == [out.with_suffix(".html").resolve().as_uri()]
+        assert opened == [postmortem_path(out, "html").resolve().as_uri()]
 
 
 async def test_the_bundled_suspected_breach_runs_from_its_id(tmp_path, monkeypatch):
@@ -125,7 +127,7 @@ async def test_the_bundled_suspected_breach_runs_from_its_id(tmp_path, monkeypat
 
 def test_make_console_refuses_a_role_the_scenario_does_not_have(tmp_path):
     with pytest.raises(
-        ConsoleError,
+        SessionSetupError,
         match="role 'ciso' is not in scenario 'console-drill'; expected one of: coordinator, dpo",
     ):
         make_console(drill_scenario(), role="ciso", out=tmp_path / "x.jsonl", clock=VirtualClock())
@@ -135,7 +137,7 @@ def test_make_console_refuses_a_role_the_scenario_does_not_have(tmp_path):
 def test_make_console_never_overwrites_a_transcript(tmp_path):
     out = tmp_path / "x.jsonl"
     out.write_text("keep me\n")
-    with pytest.raises(ConsoleError, match="already exists"):
+    with pytest.raises(SessionSetupError, match="already exists"):
         make_console(drill_scenario(), out=out, clock=VirtualClock())
     assert out.read_text() == "keep me\n"
 
@@ -167,16 +169,12 @@ def test_run_reports_a_bad_role_and_speed(tmp_path):
 
 
 def test_resume_refuses_a_finished_session(tmp_path):
-    from tabletop.engine import Participant, Session
-    from tabletop.transcript import TranscriptWriter
+    from tabletop.engine import Participant
 
     path = tmp_path / "done.jsonl"
-    session = Session(
-        drill_scenario(),
-        TranscriptWriter.open(path),
-        clock=VirtualClock(),
-        participants=[Participant("Sam", "coordinator")],
-    )
+    session = open_session(
+        drill_scenario(), players=[Participant("Sam", "coordinator")], clock=VirtualClock(), transcript=path
+    ).session
     session.start()
     session.end()
     session.writer.close()

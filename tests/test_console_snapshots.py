@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,7 +11,7 @@ from console_support import drill_scenario, settle
 from tabletop.clock import VirtualClock
 from tabletop.ui.app import make_console
 
-GENERATED_AT = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
+GENERATED_AT = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -72,7 +72,7 @@ def test_player_snapshot(build, snap_compare):
 
 
 def test_decision_form_snapshot(build, snap_compare):
-    app, clock = build()
+    app, _clock = build()
 
     async def run_before(pilot):
         await pilot.press("enter")

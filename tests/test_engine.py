@@ -14,10 +14,12 @@ from factories import (
     make_scenario,
     make_session,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tabletop.clock import ScaledClock, VirtualClock
-from tabletop.engine import Participant, Rejected, Session, session_end
-from tabletop.model import Scenario
+from tabletop.engine import Participant, Rejected, Session
+from tabletop.model import Scenario, session_end
 from tabletop.transcript import verify_transcript
 
 
@@ -136,7 +138,7 @@ def test_missed_branch_fires_at_the_deadline_plus_its_delay_exactly_once(tmp_pat
     assert "dpo-chases" not in session.released
     session.run_until(3600)  # ticket at 20m + 30m deadline + 10m delay
     assert ("dpo-chases", 3600.0) in released(session)
-    chase = [e for e in of_type(session, "inject_released") if e["inject"] == "dpo-chases"][0]
+    chase = next(e for e in of_type(session, "inject_released") if e["inject"] == "dpo-chases")
     assert (chase["trigger"], chase["condition"]) == ("branch", "missed: dpo-in")
     session.decide("coordinator", "involve_dpo", by="Sam")
     session.run_to_end()
@@ -244,7 +246,7 @@ def test_expectation_anchored_on_a_marker_and_on_an_action(tmp_path):
     assert "ico-chase" not in session.released
     session.run_until(3600 + 72 * 3600 + 1)
     assert ("ico-chase", 3600.0 + 72 * 3600) in released(session)
-    chase = [e for e in of_type(session, "inject_released") if e["inject"] == "ico-chase"][0]
+    chase = next(e for e in of_type(session, "inject_released") if e["inject"] == "ico-chase")
     assert chase["due"] == 3600 + 72 * 3600
 
 
@@ -255,35 +257,47 @@ def test_expectation_anchored_on_a_marker_and_on_an_action(tmp_path):
     "call, message",
     [
         (
-            dict(role="coordinator", action="appoint_coordinatr"),
+            {"role": "coordinator", "action": "appoint_coordinatr"},
             "unknown action 'appoint_coordinatr' (did you mean 'appoint_coordinator'?)",
         ),
         (
-            dict(role="dpo", action="ico_decision", fields={"outcome": "maybe"}),
+            {"role": "dpo", "action": "ico_decision", "fields": {"outcome": "maybe"}},
             "expected one of notify, not_notify, received 'maybe'",
         ),
-        (dict(role="dpo", action="ico_decision"), "field 'outcome' is required"),
+        ({"role": "dpo", "action": "ico_decision"}, "field 'outcome' is required"),
         (
-            dict(role="dpo", action="ico_decision", fields={"outcome": "notify", "colour": "red"}),
+            {"role": "dpo", "action": "ico_decision", "fields": {"outcome": "notify", "colour": "red"}},
             "unknown field 'colour'",
         ),
-        (dict(role="dpo", action="assess_personal_data", fields={"records": "lots"}), "expected a number"),
         (
-            dict(role="dpo", action="assess_personal_data", fields={"special_category": "yes"}),
+            {"role": "dpo", "action": "assess_personal_data", "fields": {"records": "lots"}},
+            "expected a number",
+        ),
+        (
+            {"role": "dpo", "action": "assess_personal_data", "fields": {"special_category": "yes"}},
             "expected true or false",
         ),
-        (dict(role="coordinator", action="restore_backup", fields={"rpo": "soon"}), "expected a duration"),
-        (dict(role="coordinator", action="restore_backup", fields={"backup": ["a", "b"]}), "expected text"),
-        (dict(role="coordinator", action="escalate", fields={"to": object()}), "plain text"),
-        (dict(role="ceo", action="appoint_coordinator"), "role 'ceo' is not in scenario"),
-        (dict(role="coordinator", action="appoint_coordinator", by=" "), "`by`"),
-        (dict(role="coordinator", action="appoint_coordinator", inject="nope"), "unknown inject 'nope'"),
         (
-            dict(role="coordinator", action="contain", delegate_to="intern"),
+            {"role": "coordinator", "action": "restore_backup", "fields": {"rpo": "soon"}},
+            "expected a duration",
+        ),
+        (
+            {"role": "coordinator", "action": "restore_backup", "fields": {"backup": ["a", "b"]}},
+            "expected text",
+        ),
+        ({"role": "coordinator", "action": "escalate", "fields": {"to": object()}}, "plain text"),
+        ({"role": "ceo", "action": "appoint_coordinator"}, "role 'ceo' is not in scenario"),
+        ({"role": "coordinator", "action": "appoint_coordinator", "by": " "}, "`by`"),
+        ({"role": "coordinator", "action": "appoint_coordinator", "inject": "nope"}, "unknown inject 'nope'"),
+        (
+            {"role": "coordinator", "action": "contain", "delegate_to": "intern"},
             "cannot delegate to role 'intern'",
         ),
-        (dict(role="coordinator", action="contain", timebox="10m"), "timebox needs delegate_to"),
-        (dict(role="coordinator", action="contain", delegate_to="technical_lead", timebox="soon"), "timebox"),
+        ({"role": "coordinator", "action": "contain", "timebox": "10m"}, "timebox needs delegate_to"),
+        (
+            {"role": "coordinator", "action": "contain", "delegate_to": "technical_lead", "timebox": "soon"},
+            "timebox",
+        ),
     ],
 )
 def test_rejections_record_nothing(tmp_path, call, message):
@@ -885,9 +899,6 @@ def test_end_releases_what_was_due_first(tmp_path):
 
 
 # --- property: any sequence of operations keeps the transcript sound, and resume is exact ---
-
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 OPS = st.lists(
     st.one_of(

@@ -3,6 +3,7 @@ checks, and forged transcripts shown as forged by verify, score, report and revi
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import stat
@@ -97,7 +98,7 @@ def test_every_decision_and_the_end_are_followed_by_their_signature(config, tmp_
     out = tmp_path / "t.jsonl"
     simulate(out)
     lines = lines_of(out)
-    for before, after in zip(lines, lines[1:]):
+    for before, after in itertools.pairwise(lines):
         if before["type"] in ("decision", "session_ended", "session_started"):
             assert after["type"] == "signature" and after["signs"] == before["seq"]
             assert after["prev"] == before["hash"]
@@ -188,8 +189,8 @@ def test_a_transcript_written_before_signing_is_unsigned_and_scores_normally(sig
 @pytest.mark.parametrize(
     "change, words",
     [
-        (lambda rs: rs + [dict(rs[5], seq=None, t=rs[-1]["t"])], "after session_ended"),
-        (lambda rs: rs[:3] + [dict(rs[0], seq=None)] + rs[3:], "second session_started"),
+        (lambda rs: [*rs, dict(rs[5], seq=None, t=rs[-1]["t"])], "after session_ended"),
+        (lambda rs: [*rs[:3], dict(rs[0], seq=None), *rs[3:]], "second session_started"),
         (lambda rs: [dict(r, role="ceo") if r["type"] == "note" else r for r in rs], "role 'ceo'"),
         (lambda rs: [dict(r, action="win") if r["type"] == "decision" else r for r in rs], "action 'win'"),
         (lambda rs: [dict(r, t=-99999) if r["type"] == "decision" else r for r in rs], "-99999"),
@@ -225,7 +226,7 @@ def test_grammar_and_content_rules_make_an_unsigned_transcript_invalid(signed_ru
 
 def test_a_swapped_easier_scenario_is_found(signed_run, tmp_path):
     old = tmp_path / "old.jsonl"
-    records = [r for r in lines_of(signed_run)]
+    records = list(lines_of(signed_run))
     records[0]["scenario"]["expectations"] = records[0]["scenario"]["expectations"][:1]
     write(old, rechain(records))
     result = verify_evidence(old)

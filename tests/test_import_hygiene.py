@@ -27,9 +27,9 @@ def test_there_is_a_core_to_check():
 @pytest.mark.parametrize("module", core_modules())
 def test_core_module_imports_no_ui_or_network(module):
     code = (
-        "import sys, importlib; importlib.import_module(%r); "
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in %r or m.startswith(%r)); "
+        "import sys, importlib; importlib.import_module({!r}); "
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in {!r} or m.startswith({!r})); "
         "print(','.join(bad))"
-    ) % (module, ("textual", "aiohttp", "websockets", "textual_serve"), ("tabletop.ui", "tabletop.net"))
+    ).format(module, ("textual", "aiohttp", "websockets", "textual_serve"), ("tabletop.ui", "tabletop.net"))
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "", f"{module} pulls in {result.stdout.strip()}"

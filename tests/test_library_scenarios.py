@@ -12,14 +12,14 @@ from tabletop.engine import Session
 from tabletop.loader import load_scenario
 from tabletop.model import KINDS, Scenario
 from tabletop.scoring import Scorecard, score
-from tabletop.script import DecisionScript, load_script, play
-from tabletop.transcript import TranscriptWriter
+from tabletop.script import DecisionScript, load_script
+from tabletop.sessions import open_session, run_script
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
 SCRIPTS = ROOT / "tests" / "data" / "scripts"
 
-# The rehearsals the guidance names (DESIGN.md), each with the kind that carries it.
+# The rehearsals the README names, each with the kind that carries it.
 REHEARSAL_KINDS = {
     "tabletop incident exercise": "tabletop",
     "restore rehearsal": "restore",
@@ -42,17 +42,22 @@ def scenario_ids() -> list[str]:
 
 def run(scenario: Scenario, script: DecisionScript | None, folder: Path) -> tuple[Session, Scorecard]:
     """Play a script (or nothing) headless in virtual time to the end; score the transcript."""
-    writer = TranscriptWriter.open(folder / f"{scenario.id}.jsonl")
     participants = script.participants if script else ()
-    session = Session(scenario, writer, clock=VirtualClock(), participants=participants, mode="simulate")
-    session.start()
-    try:
-        if script is not None:
-            play(session, script)
-        else:
+    session = open_session(
+        scenario,
+        mode="simulate",
+        players=participants,
+        clock=VirtualClock(),
+        transcript=folder / f"{scenario.id}.jsonl",
+        start=True,
+    ).session
+    if script is not None:
+        run_script(session, script)
+    else:
+        try:
             session.run_to_end()
-    finally:
-        writer.close()
+        finally:
+            session.writer.close()
     return session, score(scenario, session.events)
 
 

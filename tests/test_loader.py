@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 import tabletop
+from tabletop.files import file_sha256
 from tabletop.loader import (
     Catalog,
     Problem,
@@ -14,10 +15,8 @@ from tabletop.loader import (
     find_scenario,
     load_catalog,
     load_scenario,
-    scenario_end,
-    scenario_sha256,
 )
-from tabletop.model import Scenario
+from tabletop.model import Scenario, session_end
 from tabletop.yamlsource import parse_text
 
 DATA = Path(__file__).parent / "data"
@@ -45,7 +44,7 @@ def test_times_are_seconds_clock_times_use_starts_at(good):
     assert good.inject("morning").at == 23 * 3600 + 20 * 60  # day 2 08:30
     jump = good.inject("jump")
     assert jump.at == 7200 and jump.advance_to == 22 * 3600 + 50 * 60  # day 2 08:00
-    assert scenario_end(good) == 24 * 3600  # duration covers the jumped time too
+    assert session_end(good) == 24 * 3600  # duration covers the jumped time too
 
 
 def test_branch_at_is_the_delay_after_its_condition(good):
@@ -218,7 +217,7 @@ def test_load_catalog_raises_on_bad_scoring_data(tmp_path):
 def test_scenario_sha256_is_of_the_file_bytes():
     import hashlib
 
-    assert scenario_sha256(GOOD) == hashlib.sha256(GOOD.read_bytes()).hexdigest()
+    assert file_sha256(GOOD) == hashlib.sha256(GOOD.read_bytes()).hexdigest()
 
 
 def _copy_tree(tmp_path: Path) -> Path:

@@ -72,10 +72,12 @@ def test_csv_has_the_hseep_columns_in_a_header_row():
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0] == list(COLUMNS)
     assert set(HSEEP_COLUMNS) <= set(rows[0])
-    first = dict(zip(rows[0], rows[1]))
+    first = dict(zip(rows[0], rows[1], strict=False))
     assert first["Sequence"] == "1" and first["Time"] == "T+0m" and first["Delivery method"] == "alert"
     assert first["Clock"] == "day 1 10:05"
-    branch = next(dict(zip(rows[0], r)) for r in rows[1:] if len(r) > 14 and r[COLUMNS.index("Condition")])
+    branch = next(
+        dict(zip(rows[0], r, strict=False)) for r in rows[1:] if len(r) > 14 and r[COLUMNS.index("Condition")]
+    )
     # a cell starting with + is a formula to a spreadsheet: exported quoted, imported back as written
     assert branch["Inject type"] == "branch" and branch["Time"].startswith("'+")
     assert ["#tabletop-msel", "1"] in rows and any(r[:1] == ["#roles"] for r in rows)
@@ -163,7 +165,7 @@ def test_a_scenario_problem_is_pointed_back_at_its_row_and_nothing_is_written(tm
         },
     )
     out = tmp_path / "scenarios" / "x.yaml"
-    written, problems = import_msel(path, out)
+    _written, problems = import_msel(path, out)
     assert not out.exists()
     assert len(problems) == 1
     assert "row 3, column Expectations" in problems[0] and "involve_dpp" in problems[0]
@@ -334,7 +336,7 @@ def test_a_semicolon_separated_export_from_a_spreadsheet_reads_too(tmp_path):
 
 def test_blank_and_unmapped_rows_do_not_shift_the_row_numbers_of_problems(tmp_path):
     rows = [
-        list(COLUMNS) + ["Status"],
+        [*list(COLUMNS), "Status"],
         [""] * (len(COLUMNS)) + ["draft"],
         [GOOD.get(c, "") for c in COLUMNS] + [""],
         [],

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from factories import breach_scenario, make_session
 
 from tabletop.cli.team import _remote_console_class
@@ -26,7 +24,7 @@ async def wait_until(pilot, client: PlayerClient, predicate, rounds: int = 50) -
             return
         try:
             await client.wait_for(predicate, timeout=0.2)  # the next message from the host
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
     raise AssertionError("condition never held")
 
@@ -41,7 +39,7 @@ async def test_a_remote_player_sees_injects_and_records_decisions_from_the_conso
     await client.connect()
     remote = RemoteSession(client)
     app = _remote_console_class()(
-        remote,  # type: ignore[arg-type]
+        remote,
         ConsoleSettings(role="coordinator", name="Sam", mode="team", tick_interval=None, resumed=True),
         participants=list(client.presence),
     )

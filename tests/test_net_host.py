@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -27,7 +28,8 @@ from tabletop.net.host import HostSettings, RateLimit, TeamHost
 from tabletop.net.rehearsal import read_script
 from tabletop.scoring import score
 from tabletop.script import load_script, play
-from tabletop.transcript import TranscriptWriter, read_transcript, verify_transcript
+from tabletop.sessions import open_session
+from tabletop.transcript import read_transcript, verify_transcript
 
 TOKEN = "s3cret-token"
 FAST_RETRY = (0.01, 0.05, 0.1, 0.2, 0.5, 1.0)
@@ -92,7 +94,7 @@ class RawPlayer:
         self.buffer: list[str] = []
 
     @classmethod
-    async def open(cls, url: str, hello: dict[str, Any] | str | None = None) -> "RawPlayer":
+    async def open(cls, url: str, hello: dict[str, Any] | str | None = None) -> RawPlayer:
         http = aiohttp.ClientSession()
         ws = await http.ws_connect(url)
         raw = cls(http, ws)
@@ -178,14 +180,15 @@ async def test_a_team_over_the_network_scores_exactly_like_the_same_script_run_h
 
     # the same decisions played straight into a headless session, as `simulate` does
     script = load_script(script_path, scenario)
-    baseline = Session(
+    baseline = open_session(
         scenario,
-        TranscriptWriter.open(tmp_path / "baseline.jsonl", fsync=False),
-        clock=VirtualClock(),
-        participants=list(script.participants),
         mode="simulate",
-    )
-    baseline.start()
+        players=script.participants,
+        clock=VirtualClock(),
+        transcript=tmp_path / "baseline.jsonl",
+        fsync=False,
+        start=True,
+    ).session
     play(baseline, script)
 
     async with hosted(tmp_path, scenario) as rig:
@@ -197,7 +200,7 @@ async def test_a_team_over_the_network_scores_exactly_like_the_same_script_run_h
         for at in sorted({entry.at for entry in script.entries}):
             due = sum(1 for entry in script.entries if entry.at <= at)
             await rig.host.run_until(at)
-            await rig.host.wait_for(lambda: len(recorded(rig.session.events)) == due)
+            await rig.host.wait_for(lambda due=due: len(recorded(rig.session.events)) == due)
         results = await asyncio.wait_for(asyncio.gather(*plays), 10)
         await rig.host.call(rig.session.run_to_end)
         await asyncio.wait_for(asyncio.gather(*(c.ended.wait() for c in players.values())), 5)
@@ -399,7 +402,9 @@ async def test_an_oversized_frame_closes_that_connection_and_the_session_carries
 
 
 async def test_a_flooding_client_is_cut_off_after_its_burst(tmp_path):
-    frozen = lambda: 100.0  # the bucket never refills: exactly `burst` messages get through
+    def frozen():
+        return 100.0  # the bucket never refills: exactly `burst` messages get through
+
     async with hosted(tmp_path, rate=RateLimit(per_second=1, burst=5), get_time=frozen) as rig:
         priya = await rig.player("dpo", "Priya")
         raw = await RawPlayer.open(rig.host.url, hello())
@@ -641,6 +646,6 @@ async def test_scripted_lines_are_played_at_their_sim_times_on_a_running_clock(t
         await host.stop()
         session.writer.close()
     by_seq = {e["seq"]: e for e in session.events}
-    for line, result in zip(lines, results):
+    for line, result in zip(lines, results, strict=False):
         t = by_seq[result.seq]["t"]
         assert line.at <= t <= line.at + 60, f"{line} recorded at {t}"

@@ -88,7 +88,7 @@ def test_an_oversized_frame_is_refused_before_parsing():
 
 def test_too_many_fields_are_refused():
     fields = {f"f{i}": i for i in range(protocol.MAX_FIELDS + 1)}
-    with pytest.raises(ProtocolError, match="decide.fields"):
+    with pytest.raises(ProtocolError, match=r"decide\.fields"):
         parse_player_message(frame(type="decide", id="r1", action="contain", fields=fields))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,13 +13,14 @@ from scoring_cases import decision, ended, marker, note, released, scenario
 
 from tabletop.report import NOT_RECORDED, build_postmortem, render_report
 from tabletop.risk import risk_level
-from tabletop.scoring import read_run, score
+from tabletop.scoring import score
 from tabletop.timing import format_duration
+from tabletop.transcript import read_run
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "transcripts" / "samples"
 GOLDEN = Path(__file__).resolve().parent / "golden"
-GENERATED_AT = datetime(2026, 3, 10, 9, 0, tzinfo=timezone.utc)
+GENERATED_AT = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 
 BREACH_FIELDS = [
     "Identifier",
@@ -297,7 +298,7 @@ def test_notification_clocks_and_not_notify_without_reason():
         decision(3600 + 80 * 3600, "ico_decision", role="dpo", fields={"outcome": "not_notify"}),
         ended(90 * 3600),
     ]
-    _, card, pm = run_of(events)
+    _, _card, pm = run_of(events)
     (clock,) = pm.clocks
     assert clock.status.startswith("late") and clock.source == "UK GDPR Art 33(1)"
     assert "marker 'aware' at T+1h00m" in clock.anchor
@@ -442,3 +443,39 @@ def test_restore_sample_reports_recovery_objectives():
     assert measures["RTO (recovery time)"].objective == format_duration(recovery.rto)
     assert measures["RPO (data loss)"].objective == format_duration(recovery.rpo)
     assert all(r.achieved != NOT_RECORDED and r.status in ("met", "missed") for r in pm.recovery)
+
+
+# --- where drafts go, and how they are written -----------------------------------------------
+
+
+def test_every_draft_is_named_after_its_transcript():
+    from tabletop.report import postmortem_path
+
+    assert [postmortem_path(Path("runs/T.jsonl"), f).as_posix() for f in ("md", "html", "json")] == [
+        "runs/T.postmortem.md",
+        "runs/T.postmortem.html",
+        "runs/T.postmortem.json",
+    ]
+
+
+def test_drafts_are_private_whole_and_never_written_through_a_symlink(tmp_path):
+    import stat
+
+    from tabletop.report import write_postmortem
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    (tmp_path / "T.postmortem.md").symlink_to(victim)
+    written = write_postmortem(
+        tmp_path / "T.jsonl", {"md": "# draft\n", "html": "<html></html>"}, draft_id="h0"
+    )
+    assert written == [tmp_path / "T.postmortem.md", tmp_path / "T.postmortem.html"]
+    assert victim.read_text() == "keep me"
+    for path in written:
+        assert not path.is_symlink() and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert (tmp_path / "T.postmortem.md").read_text() == "# draft\n<!-- tabletop-draft-of: h0 -->\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "T.postmortem.html",
+        "T.postmortem.md",
+        "victim.txt",
+    ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ from tabletop.ui.review.side_by_side import CompareScreen
 from tabletop.ui.review.trends import TrendsScreen
 
 SIZE = (150, 40)
-NOW = datetime(2026, 7, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture

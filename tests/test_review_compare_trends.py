@@ -39,7 +39,7 @@ def test_same_scenario_compares_expectation_by_expectation_with_the_scorers_numb
     assert comparison.same_scenario and comparison.by == "expectation"
     card_a, card_b = card(a), card(b)
     assert [row.key for row in comparison.rows] == [e["id"] for e in card_a["expectations"]]
-    for row, ea, eb in zip(comparison.rows, card_a["expectations"], card_b["expectations"]):
+    for row, ea, eb in zip(comparison.rows, card_a["expectations"], card_b["expectations"], strict=False):
         assert row.a["status"] == ea["status"] and row.a["credit"] == ea["credit"]
         assert row.b["status"] == eb["status"] and row.b["credit"] == eb["credit"]
         assert row.b["flags"] == eb["flags"] and row.a["deadline"] == ea["deadline"]
@@ -171,7 +171,7 @@ def test_trends_table_on_a_terminal(folder):
 
 
 def test_trends_of_a_missing_folder_is_a_clear_error(tmp_path):
-    code, out, err = run("trends", str(tmp_path / "nowhere"))
+    code, _out, err = run("trends", str(tmp_path / "nowhere"))
     assert code == 1 and "nowhere: no such folder of transcripts" in err
 
 
@@ -196,7 +196,7 @@ def expected_record(folder: Path) -> dict[tuple[str, str], dict[str, int]]:
 
 def test_what_keeps_being_missed_counts_the_scorers_statuses(folder):
     expected = expected_record(folder)
-    code, out, _ = run("trends", str(folder), "--json")
+    _code, out, _ = run("trends", str(folder), "--json")
     missed = json.loads(out)["most_missed"]
     assert missed, "the sample folder has missed expectations"
     for row in missed:
@@ -209,7 +209,7 @@ def test_what_keeps_being_missed_counts_the_scorers_statuses(folder):
     rates = [r["miss_rate"] for r in missed]
     assert rates == sorted(rates, reverse=True)
     assert (missed[0]["scenario"], missed[0]["expectation"]) == ("suspected-breach", "record")
-    code, out, _ = run("trends", str(folder), "--json", "--team", "red")
+    _code, out, _ = run("trends", str(folder), "--json", "--team", "red")
     assert {r["expectation"] for r in json.loads(out)["most_missed"]} == {"declare", "ico"}
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -85,7 +85,7 @@ def test_the_index_picks_up_added_changed_and_deleted_files(folder):
         rs.write_transcript(
             folder / "2026-07-01-new.jsonl",
             team="purple",
-            started=datetime(2026, 7, 1, 9, 0, tzinfo=timezone.utc),
+            started=datetime(2026, 7, 1, 9, 0, tzinfo=UTC),
         )
         red = folder / "2026-04-06-red.jsonl"
         before = index.entry(red.name)

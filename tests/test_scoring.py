@@ -1,4 +1,4 @@
-"""Known-answer tests for each rule of DESIGN.md "Scoring semantics"."""
+"""Known-answer tests for each scoring rule (`tabletop/scoring.py`; the README, "How a rehearsal is scored")."""
 
 from __future__ import annotations
 
@@ -10,12 +10,11 @@ from scoring_cases import decision, ended, marker, note, released, scenario, wri
 
 from tabletop.scoring import (
     NOT_NOTIFY_FINDING,
-    TranscriptError,
     rating,
-    read_run,
     score,
     score_transcript,
 )
+from tabletop.transcript import TranscriptError, read_run
 
 
 def one(expectation: dict, events: list[dict], **kw):

@@ -41,7 +41,7 @@ def expectations(draw):
         exp = {
             "id": f"e{n}",
             "action": action,
-            "owner": draw(st.sampled_from(ROLES + ["any"])),
+            "owner": draw(st.sampled_from([*ROLES, "any"])),
             "after": draw(anchors),
             "within": draw(st.integers(60, 8 * 3600)),
             "weight": draw(st.sampled_from([0, 0.5, 1, 2, 3])),

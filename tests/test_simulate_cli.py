@@ -11,10 +11,10 @@ from click.testing import CliRunner
 
 from tabletop.cli import main
 from tabletop.clock import VirtualClock
-from tabletop.engine import Session
 from tabletop.loader import find_scenario, load_scenario
 from tabletop.script import DecisionScript, ScriptError, load_script, play
-from tabletop.transcript import TranscriptWriter, verify_transcript
+from tabletop.sessions import open_session
+from tabletop.transcript import verify_transcript
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "scenarios" / "suspected-breach.yaml"
@@ -233,16 +233,16 @@ def test_resume_after_a_crash_gives_the_same_run(tmp_path):
     assert simulate(SCENARIO, "--script", GOOD, "--out", full).exit_code == 0
 
     crashed = tmp_path / "crashed.jsonl"
-    writer = TranscriptWriter.open(crashed)
-    session = Session(
+    session = open_session(
         scenario,
-        writer,
-        clock=VirtualClock(),
-        participants=script.participants,
         mode="simulate",
+        players=script.participants,
+        clock=VirtualClock(),
+        transcript=crashed,
         scenario_path=str(find_scenario(SCENARIO).relative_to(ROOT)),
-    )
-    session.start()
+        start=True,
+    ).session
+    writer = session.writer
     half = DecisionScript(path=script.path, participants=script.participants, entries=script.entries[:12])
     play(session, half, to_end=False)
     writer.close()
@@ -257,12 +257,3 @@ def test_resume_after_a_crash_gives_the_same_run(tmp_path):
     assert resumed == comparable(full, drop)
     again = simulate("--resume", crashed, "--script", GOOD)
     assert again.exit_code == 1 and "already ended" in again.output
-
-
-def test_sessions_end_where_the_loader_says_scenarios_end():
-    from tabletop.engine import session_end
-    from tabletop.loader import scenario_end
-
-    for path in sorted((ROOT / "scenarios").glob("*.yaml")):
-        scenario = load_scenario(path)
-        assert session_end(scenario) == scenario_end(scenario), path.name

@@ -356,3 +356,35 @@ def test_fields_named_hash_inside_an_event_do_not_confuse_the_verifier(tmp_path)
     path.write_bytes(data.replace(b'"sha256":"x"', b'"sha256":"y"'))
     report = verify_transcript(path)
     assert (report.first_bad_line, "hash does not match" in report.problems[0]) == (2, True)
+
+
+# --- the one read path, and numbers the fast parser writes its own way ------------------------
+
+
+def test_read_run_verifies_while_it_reads(tmp_path):
+    from review_support import scenario, tamper, write_transcript
+
+    good = write_transcript(tmp_path / "good.jsonl", scenario())
+    run = tr.read_run(good)
+    assert run.verdict.ok and run.events == verify_transcript(good).events
+    bad = write_transcript(tmp_path / "bad.jsonl", scenario())
+    tamper(bad, seq=3)
+    run = tr.read_run(bad)
+    assert not run.verdict.ok and run.verdict.first_bad_seq == 3
+    assert len(run.events) == len(read_transcript(bad).records) > len(run.verdict.events)
+
+
+@pytest.mark.parametrize(
+    "number, spelling", [(1e-05, "0.00001"), (1.234e-05, "0.00001234"), (1e16, "1e16"), (1.5e300, "1.5e300")]
+)
+def test_a_number_spelled_as_the_fast_parser_would_is_not_canonical(tmp_path, number, spelling):
+    path = tmp_path / "t.jsonl"
+    with TranscriptWriter.open(path, now_utc=FixedWall(), fsync=False, signer=None) as writer:
+        writer.append("session_started", 0.0, scenario_id="x", value=number)
+    assert verify_transcript(path).ok
+    record = json.loads(path.read_text())
+    written = json.dumps(number)
+    assert written != spelling and float(spelling) == number
+    path.write_text(canonical(record).replace(f'"value":{written}', f'"value":{spelling}') + "\n")
+    report = verify_transcript(path)
+    assert not report.ok and "not written in canonical form" in report.problems[0]

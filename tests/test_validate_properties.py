@@ -57,10 +57,10 @@ def _paths(data: Any, prefix: tuple = ()) -> list[tuple]:
     found = [prefix]
     if isinstance(data, dict):
         for key, value in data.items():
-            found.extend(_paths(value, prefix + (key,)))
+            found.extend(_paths(value, (*prefix, key)))
     elif isinstance(data, list):
         for index, value in enumerate(data):
-            found.extend(_paths(value, prefix + (index,)))
+            found.extend(_paths(value, (*prefix, index)))
     return found
 
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import click
 
-from tabletop.loader import ScenarioError, find_scenario, resolve_scenario, scenario_end, scenario_folders
-from tabletop.model import Scenario
+from tabletop.loader import ScenarioError, find_scenario, resolve_scenario, scenario_folders
+from tabletop.model import Scenario, expectation_deadline, session_end
 from tabletop.problems import Problem
 from tabletop.timing import format_duration, format_offset, parse_duration, sim_datetime
 from tabletop.yamlsource import YamlSyntaxError, display_path, read_yaml
@@ -48,7 +48,7 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
 
     try:
         result = run_validation(list(paths) or None)
-    except Exception as error:  # noqa: BLE001 - a user never sees a traceback
+    except Exception as error:  # a user never sees a traceback
         _internal_error(error)
         return
     if as_json:
@@ -141,7 +141,7 @@ def list_scenarios(as_json: bool) -> None:
     """
     try:
         entries = scenario_entries()
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         _internal_error(error)
         return
     if as_json:
@@ -170,7 +170,7 @@ def list_scenarios(as_json: bool) -> None:
 # --- show (the MSEL) ----------------------------------------------------------------------------
 
 
-def _clock(scenario: Scenario, seconds: int | None) -> str | None:
+def _clock(scenario: Scenario, seconds: float | None) -> str | None:
     moment = sim_datetime(scenario.starts_at, seconds) if seconds is not None else None
     if moment is None or scenario.starts_at is None:
         return None
@@ -178,17 +178,17 @@ def _clock(scenario: Scenario, seconds: int | None) -> str | None:
     return f"{moment:%H:%M}" if day == 1 else f"day {day} {moment:%H:%M}"
 
 
-def _estimates(scenario: Scenario) -> dict[str, int | None]:
+def _estimates(scenario: Scenario) -> dict[str, float | None]:
     """Release time of each inject: exact when scheduled, estimated for branches when the
     condition's moment is known (`after` an inject, `missed` with a known anchor)."""
-    times: dict[str, int | None] = {i.id: (i.at if i.when is None else None) for i in scenario.injects}
+    times: dict[str, float | None] = {i.id: (i.at if i.when is None else None) for i in scenario.injects}
     expectations = {e.id: e for e in scenario.expectations}
     for _ in range(len(scenario.injects)):
         changed = False
         for inject in scenario.injects:
             if inject.when is None or times[inject.id] is not None:
                 continue
-            condition_at: int | None = None
+            condition_at: float | None = None
             if inject.when.kind == "after":
                 condition_at = times.get(inject.when.target)
             elif inject.when.kind == "missed":
@@ -204,7 +204,7 @@ def _estimates(scenario: Scenario) -> dict[str, int | None]:
                         )
                     )
                     if anchor is not None:
-                        condition_at = anchor + expectation.within
+                        condition_at = expectation_deadline(scenario, expectation, anchor)
             if condition_at is not None:
                 times[inject.id] = condition_at + inject.at
                 changed = True
@@ -226,7 +226,7 @@ def msel(scenario: Scenario) -> dict[str, Any]:
         estimate = times[inject.id]
         expects = []
         for expectation in scenario.expectations_for(inject.id):
-            deadline = estimate + expectation.within if estimate is not None else None
+            deadline = expectation_deadline(scenario, expectation, estimate) if estimate is not None else None
             expects.append(
                 {
                     "id": expectation.id,
@@ -291,7 +291,7 @@ def msel(scenario: Scenario) -> dict[str, Any]:
         "seed": scenario.seed,
         "starts_at": scenario.starts_at.isoformat() if scenario.starts_at else None,
         "duration": format_duration(scenario.duration),
-        "ends_at": scenario_end(scenario),
+        "ends_at": session_end(scenario),
         "roles": list(scenario.roles),
         "injects": rows,
         "expectations": standing,
@@ -324,7 +324,7 @@ def show(scenario: str, seed: int | None, as_json: bool) -> None:
     except ScenarioError as error:
         _print_problems(error.problems)
         sys.exit(1)
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         _internal_error(error)
         return
     if problems or resolved is None:
@@ -332,7 +332,7 @@ def show(scenario: str, seed: int | None, as_json: bool) -> None:
         sys.exit(1)
     try:
         data = msel(resolved)
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         _internal_error(error)
         return
     if as_json:

@@ -47,7 +47,8 @@ def run(
     out: Path | None,
 ) -> None:
     """Rehearse SCENARIO (an id from scenarios/ or a path): lobby, exercise, debrief."""
-    from tabletop.ui.app import ConsoleError, make_console
+    from tabletop.sessions import SessionSetupError
+    from tabletop.ui.app import make_console
 
     if scenario is None and resume is None:
         raise click.UsageError("give a SCENARIO to run, or --resume TRANSCRIPT")
@@ -66,7 +67,7 @@ def run(
             resume=resume,
             out=out,
         )
-    except ConsoleError as error:
+    except SessionSetupError as error:
         click.echo(str(error), err=True)
         raise SystemExit(2) from None
     outcome = app.run()

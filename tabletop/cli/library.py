@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from tabletop.model import Scenario
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -17,7 +21,7 @@ def _internal_error(error: BaseException) -> None:
     _fail(f"tabletop: internal error: {type(error).__name__}: {error}; please report this", 2)
 
 
-def _resolve(ref: str, seed: int | None):  # type: ignore[no-untyped-def]
+def _resolve(ref: str, seed: int | None) -> tuple[Path, Scenario]:
     """(path, resolved scenario) for an id or a file; prints the problems and exits when invalid."""
     from tabletop.loader import find_scenario, load_scenario
     from tabletop.problems import ScenarioError
@@ -27,7 +31,7 @@ def _resolve(ref: str, seed: int | None):  # type: ignore[no-untyped-def]
         return path, load_scenario(path, seed=seed)
     except ScenarioError as error:
         _fail("\n".join(str(p) for p in error.problems) or f"error: scenario {ref!r} is invalid")
-        raise SystemExit(1)  # for type checkers; _fail exits
+        raise SystemExit(1) from None  # for type checkers; _fail exits
 
 
 def _write_text(text: str | bytes, output: str | None, *, force: bool = False) -> None:
@@ -38,7 +42,8 @@ def _write_text(text: str | bytes, output: str | None, *, force: bool = False) -
     if output is None or output == "-":
         if isinstance(text, bytes):
             _fail("error: an XLSX workbook is not printed; give -o FILE")
-        click.echo(text, nl=not text.endswith("\n"))  # type: ignore[union-attr]
+            return
+        click.echo(text, nl=not text.endswith("\n"))
         return
     try:
         target = write_private(Path(output), text, force=force)
@@ -88,7 +93,7 @@ def msel_export(scenario: str, fmt: str, output: str | None, seed: int | None, f
             _write_text(to_csv(table), output, force=force)
     except OSError as error:
         _fail(f"error: cannot write {output}: {error.strerror or error}")
-    except Exception as error:  # noqa: BLE001 - a user never sees a traceback
+    except Exception as error:  # a user never sees a traceback
         _internal_error(error)
 
 
@@ -121,7 +126,7 @@ def msel_import(file: Path, output: Path, force: bool) -> None:
     except OSError as error:
         _fail(f"error: {error.strerror or error}: {getattr(error, 'filename', '') or file}")
         return
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         _internal_error(error)
         return
     if problems:
@@ -180,10 +185,10 @@ def guide(scenario: str, fmt: str, output: str | None, seed: int | None, force: 
     discussion questions, expected actions and hot-wash questions (printable HTML)."""
     from tabletop.guide import build_guide, render_guide
 
-    path, resolved = _resolve(scenario, seed)
+    _path, resolved = _resolve(scenario, seed)
     try:
         text = render_guide(build_guide(resolved), fmt)
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         _internal_error(error)
         return
     _write_text(text, output, force=force)

@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tabletop.review.compare import Comparison, Side
+    from tabletop.review.trends import Trends
+
+
 import json
 import sys
 from pathlib import Path
@@ -88,7 +96,7 @@ def compare(a: Path, b: Path, as_json: bool) -> None:
     print_comparison(comparison, Console(markup=False))  # names are shown as typed
 
 
-def print_comparison(comparison: Any, console: Console) -> None:
+def print_comparison(comparison: Comparison, console: Console) -> None:
     a, b = comparison.a, comparison.b
     head = Table(title="Comparison", show_lines=False)
     head.add_column("")
@@ -143,15 +151,15 @@ def print_comparison(comparison: Any, console: Console) -> None:
     console.print(table)
 
 
-def _status(figures: Any, flags: bool = True) -> str:
+def _status(figures: Mapping[str, Any] | None, flags: bool = True) -> str:
     if not figures:
         return "—"
     text = fmt.status_text(figures.get("status"))
-    flags = (figures.get("flags") or []) if flags else []
-    return text + (f" [{', '.join(flags)}]" if flags else "")
+    shown = (figures.get("flags") or []) if flags else []
+    return text + (f" [{', '.join(shown)}]" if shown else "")
 
 
-def _areas_line(side: Any, areas: list[str]) -> str:
+def _areas_line(side: Side, areas: list[str]) -> str:
     return "  ".join(
         f"{fmt.area_short(area)} {fmt.score_text(side.areas[area])} {side.ratings.get(area, '')}".strip()
         for area in areas
@@ -159,13 +167,13 @@ def _areas_line(side: Any, areas: list[str]) -> str:
     )
 
 
-def _credit(figures: Any) -> str:
+def _credit(figures: Mapping[str, Any] | None) -> str:
     if not figures or figures.get("status") in ("not_applicable", "open"):
         return "—"
     return fmt.score_text(figures.get("credit"))
 
 
-def _area(figures: Any) -> str:
+def _area(figures: Mapping[str, Any] | None) -> str:
     if not figures:
         return "—"
     return f"{fmt.score_text(figures['ratio'])} {figures.get('rating') or ''}".strip()
@@ -218,7 +226,7 @@ def trends(folder: Path, as_json: bool, by: str, team: str | None, scenario: str
     print_most_missed(missed[:10], console)
 
 
-def print_trends(result: Any, console: Console) -> None:
+def print_trends(result: Trends, console: Console) -> None:
     what = "area ratio" if result.by == "area" else "score"
     table = Table(title=f"Trends by {result.by} ({what}, oldest to newest)")
     for name in (result.by, "rehearsals", "first", "last", "change", "mean", "best", "over time"):
@@ -245,9 +253,9 @@ def print_trends(result: Any, console: Console) -> None:
     else:
         console.print(table)
     if result.excluded:
-        line = Text(f"Left out ({len(result.excluded)}):", style="bold red")
-        line.append(" not trusted or not scored")
-        console.print(line)
+        left_out = Text(f"Left out ({len(result.excluded)}):", style="bold red")
+        left_out.append(" not trusted or not scored")
+        console.print(left_out)
         for entry in result.excluded:
             console.print(
                 Text(f"  {entry.path}: {fmt.integrity_text(entry.integrity)} {entry.problem}"), soft_wrap=True

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from tabletop.transcript import default_transcript_path
+if TYPE_CHECKING:
+    from tabletop.transcript import Verification
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -63,91 +65,31 @@ def simulate(
     resume_path: str | None,
 ) -> None:
     """Run SCENARIO headless with a decision script, to the end, and print the transcript's path."""
-    from tabletop.clock import VirtualClock
-    from tabletop.engine import Rejected, Session
-    from tabletop.script import ScriptError, load_script, play
-    from tabletop.transcript import TranscriptError, TranscriptWriter
-
-    if speed is not None and not speed > 0:
-        _fail(f"--speed: expected a number greater than 0, received {speed:g}")
-
-    if resume_path is not None:
-        path = Path(resume_path)
-        if out is not None or seed is not None or speed is not None:
-            _fail("--resume continues a transcript as it was started: drop --out, --seed and --speed")
-        try:
-            session = Session.resume(path, clock=VirtualClock())
-        except TranscriptError as error:
-            _fail(f"error: {error}")
-            return
-        if scenario is not None and scenario not in (session.scenario.id, session.scenario_path):
-            session.writer.close()
-            _fail(f"error: {path} is a transcript of scenario {session.scenario.id!r}, not {scenario!r}")
-        try:
-            script = load_script(script_path, session.scenario)
-        except ScriptError as error:
-            session.writer.close()
-            _fail("\n".join(error.problems))
-            return
-        _play(session, script, play, Rejected, path)
-        return
-
-    if scenario is None:
-        _fail("Missing argument 'SCENARIO' (a scenario id or file); or give --resume TRANSCRIPT")
-    try:
-        from tabletop.loader import find_scenario, load_scenario
-        from tabletop.problems import ScenarioError
-    except ImportError as error:  # pragma: no cover - the loader ships with the package
-        _fail(f"error: cannot load scenarios: {error}")
-        return
-    try:
-        scenario_file = find_scenario(scenario)
-        resolved = load_scenario(scenario_file, seed=seed)
-    except ScenarioError as error:
-        _fail("\n".join(str(p) for p in error.problems) or f"error: scenario {scenario!r} is invalid")
-        return
-    try:
-        script = load_script(script_path, resolved)
-    except ScriptError as error:
-        _fail("\n".join(error.problems))
-        return
-    run_seed = resolved.seed if seed is None else seed
-    path = Path(out) if out is not None else default_transcript_path(resolved.id, run_seed)
-    try:
-        writer = TranscriptWriter.open(path)
-    except TranscriptError as error:
-        _fail(f"error: {error}")
-        return
-    session = Session(
-        resolved,
-        writer,
-        clock=VirtualClock(),
-        participants=script.participants,
-        seed=run_seed,
-        speed=speed,
-        mode="simulate",
-        team=team,
-        scenario_path=_display(scenario_file),
-    )
-    session.start()
-    _play(session, script, play, Rejected, path)
-
-
-def _play(session, script, play, Rejected, path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tabletop.engine import Rejected
+    from tabletop.sessions import SessionSetupError, open_scripted, run_script
     from tabletop.transcript import TranscriptError
 
+    if resume_path is not None and (out is not None or seed is not None or speed is not None):
+        _fail("--resume continues a transcript as it was started: drop --out, --seed and --speed")
+    if resume_path is None and scenario is None:
+        _fail("Missing argument 'SCENARIO' (a scenario id or file); or give --resume TRANSCRIPT")
     try:
-        play(session, script)
+        opened, script = open_scripted(
+            scenario, script_path, resume=resume_path, seed=seed, speed=speed, transcript=out, team=team
+        )
+    except SessionSetupError as error:
+        _fail(str(error))
+        return
+    try:
+        run_script(opened.session, script)
     except Rejected as error:
         _fail(
-            f"error: {error}\nthe transcript so far is in {_display(path)}; "
+            f"error: {error}\nthe transcript so far is in {_display(opened.transcript)}; "
             "fix the script and continue with --resume"
         )
     except TranscriptError as error:
         _fail(f"error: {error}")
-    finally:
-        session.writer.close()
-    click.echo(_display(path))
+    click.echo(_display(opened.transcript))
 
 
 @click.command()
@@ -204,7 +146,7 @@ def verify(transcript: str, trusted_file: str | None, as_json: bool) -> None:
     sys.exit(result.exit_code)
 
 
-def _signed_lines(result) -> list[str]:  # type: ignore[no-untyped-def]
+def _signed_lines(result: Verification) -> list[str]:
     lines = []
     if result.signed_through is not None:
         lines.append(f"signed through seq {result.signed_through}")

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tabletop.model import Scenario
+    from tabletop.scoring import Scorecard
+
+
 import json
 import os
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +35,8 @@ def _fail(message: str) -> None:
 
 def score_file(path: str) -> dict[str, Any]:
     """Verify and score one transcript; never raises: a broken file comes back as {"path", "error"}."""
-    from tabletop.scoring import TranscriptError, score_transcript
-    from tabletop.transcript import verify_evidence
+    from tabletop.scoring import score_transcript
+    from tabletop.transcript import TranscriptError, verify_evidence
 
     verification = verify_evidence(path)
     evidence = {"status": verification.status, "headline": verification.headline()}
@@ -37,7 +44,7 @@ def score_file(path: str) -> dict[str, Any]:
         _, card, warnings = score_transcript(path)
     except TranscriptError as error:
         return {"path": path, "error": str(error), "verification": evidence}
-    except Exception as error:  # noqa: BLE001 - a folder run reports every file, whatever broke
+    except Exception as error:  # a folder run reports every file, whatever broke
         return {
             "path": path,
             "error": f"{path}: cannot score ({type(error).__name__}: {error})",
@@ -66,7 +73,9 @@ def _when(seconds: float | None) -> str:
     return "" if seconds is None else format_offset(seconds)
 
 
-def _print_card(console: Console, path: Path, scenario: Any, card: Any, warnings: list[str]) -> None:
+def _print_card(
+    console: Console, path: Path, scenario: Scenario, card: Scorecard, warnings: list[str]
+) -> None:
     from tabletop.scoring import RATING_NAMES, bands_text
 
     head = Text()
@@ -169,7 +178,7 @@ def _print_card(console: Console, path: Path, scenario: Any, card: Any, warnings
 
 def _transcripts_in(folder: Path) -> list[Path]:
     """Every `*.jsonl` under `folder`; folders reached through a symbolic link are not entered."""
-    found = []
+    found: list[Path] = []
     for root, dirs, files in os.walk(folder, followlinks=False):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         found.extend(Path(root) / name for name in files if name.endswith(".jsonl"))
@@ -263,9 +272,9 @@ def score(target: Path, as_json: bool, until: str | None, workers: int | None) -
 
     Exits 1 when a transcript cannot be scored; every broken file is named with the reason.
     """
-    from tabletop.scoring import TranscriptError, read_run
     from tabletop.scoring import score as score_run
     from tabletop.timing import TimeFormatError, parse_duration
+    from tabletop.transcript import TranscriptError, read_run
 
     if target.is_dir():
         if until is not None:
@@ -281,14 +290,14 @@ def score(target: Path, as_json: bool, until: str | None, workers: int | None) -
             _fail(f"--until: {error}")
     from tabletop.transcript import verify_evidence
 
-    verification = verify_evidence(target)
     try:
         run = read_run(target)
     except TranscriptError as error:
-        _fail(f"{error}\n{verification.headline()}")
+        _fail(f"{error}\n{verify_evidence(target).headline()}")
+    verification = verify_evidence(target, chain=run.verdict)
     try:
         card = score_run(run.scenario, run.events, until=limit)
-    except Exception as error:  # noqa: BLE001 - a malformed transcript is reported, not a traceback
+    except Exception as error:  # a malformed transcript is reported, not a traceback
         _fail(f"{target}: cannot score ({type(error).__name__}: {error})")
     warnings = list(run.warnings) + [w for w in card.warnings if w not in run.warnings]
     code = 1 if _refused(verification.status) else 0
@@ -313,10 +322,6 @@ def score(target: Path, as_json: bool, until: str | None, workers: int | None) -
 
 
 # --- report --------------------------------------------------------------------------------
-
-
-def _stem(path: Path) -> str:
-    return path.name[: -len(".jsonl")] if path.name.endswith(".jsonl") else path.stem
 
 
 @click.command()
@@ -354,10 +359,9 @@ def report(
     Files are written with mode 0600 and never over an existing file, unless --force or the file
     is the draft this command wrote for the same transcript.
     """
-    from tabletop.report import build_postmortem, render_report
-    from tabletop.scoring import TranscriptError, read_run
+    from tabletop.report import build_postmortem, postmortem_path, render_report
     from tabletop.scoring import score as score_run
-    from tabletop.transcript import verify_evidence
+    from tabletop.transcript import TranscriptError, read_run, verify_evidence
 
     if not transcript.is_file():
         _fail(f"{transcript}: no such transcript")
@@ -365,15 +369,16 @@ def report(
         run = read_run(transcript)
     except TranscriptError as error:
         _fail(str(error))
-    stamp = generated_at.replace(tzinfo=timezone.utc) if generated_at else datetime.now(timezone.utc)
+    stamp = generated_at.replace(tzinfo=UTC) if generated_at else datetime.now(UTC)
     notes = list(run.warnings)
-    verification = verify_evidence(transcript)
+    verification = verify_evidence(transcript, chain=run.verdict)
     if verification.problems:
         notes.append(f"integrity: {verification.problems[0]}")
 
+    targets: list[Path | None]
     if output is None:
         formats = [fmt] if fmt else ["md", "html"]
-        targets = [transcript.with_name(f"{_stem(transcript)}.postmortem.{f}") for f in formats]
+        targets = [postmortem_path(transcript, f) for f in formats]
     elif output == "-":
         formats, targets = [fmt or "md"], [None]
     else:
@@ -387,13 +392,13 @@ def report(
         postmortem = build_postmortem(
             run.scenario, run.events, card, link=link, warnings=notes, verification=verification
         )
-    except Exception as error:  # noqa: BLE001 - a malformed transcript is reported, not a traceback
+    except Exception as error:  # a malformed transcript is reported, not a traceback
         _fail(f"{transcript}: cannot draft the post-mortem ({type(error).__name__}: {error})")
     from tabletop.files import OutputFileError, is_draft_of, write_private
     from tabletop.report.render import mark_draft
 
-    draft_id = str(run.events[0].get("hash") or _stem(transcript))
-    for form, target in zip(formats, targets):
+    draft_id = str(run.events[0].get("hash") or transcript.name)
+    for form, target in zip(formats, targets, strict=False):
         text = render_report(postmortem, form, stamp)
         if target is None:
             click.echo(text, nl=False)

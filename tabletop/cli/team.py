@@ -8,11 +8,14 @@ import shlex
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from tabletop.cli import default_player_name
+
+if TYPE_CHECKING:
+    from tabletop.sessions import OpenedSession
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -93,18 +96,25 @@ def host(
     # (a convoy that cut throughput threefold in bench_net). Hand the GIL over sooner.
     sys.setswitchinterval(0.0005)
     if headless:
-        from tabletop.net.rehearsal import RehearsalError, open_session
+        from tabletop import sessions
+        from tabletop.clock import ScaledClock
 
-        try:
-            opened = open_session(scenario, speed=speed, seed=seed, out=out, resume=resume)
-        except RehearsalError as error:
+        try:  # roles are played by the people who join (a role nobody joins is simulated)
+            if resume is not None:
+                opened = sessions.resume_session(resume, clock=ScaledClock(speed or 60.0))
+            else:
+                assert scenario is not None  # checked above
+                opened = sessions.open_session(
+                    scenario, mode="team", seats="player", speed=speed, seed=seed, transcript=out
+                )
+        except sessions.SessionSetupError as error:
             _fail(str(error))
         code = asyncio.run(_host_headless(opened, bind, port, token))
         raise SystemExit(code)
     _host_console(scenario, bind, port, token, speed, seed, out, resume, name)
 
 
-def _announce(url: str, token: str, transcript: Any) -> None:
+def _announce(url: str, token: str, transcript: Path | None) -> None:
     click.echo(f"Join URL: {url}")
     click.echo(f"Token: {token}")
     click.echo(f"Players join with: tabletop join {url} --token {token} --role ROLE --name NAME")
@@ -112,7 +122,7 @@ def _announce(url: str, token: str, transcript: Any) -> None:
     sys.stdout.flush()
 
 
-async def _host_headless(opened: Any, bind: str, port: int, token: str) -> int:
+async def _host_headless(opened: OpenedSession, bind: str, port: int, token: str) -> int:
     from tabletop.net.host import HostSettings, TeamHost
 
     stop = asyncio.Event()
@@ -157,19 +167,30 @@ def _host_console(
     resume: Path | None,
     name: str,
 ) -> None:
-    from tabletop.ui.app import ConsoleError, make_console
+    from tabletop.sessions import SessionSetupError
+    from tabletop.ui.app import make_console
+    from tabletop.ui.link import SessionLink
 
-    try:
+    try:  # roles are played by the people who join (a role nobody joins is simulated)
         app = make_console(
-            scenario, name=name, solo=False, facilitate=True, speed=speed, seed=seed, resume=resume, out=out
+            scenario,
+            name=name,
+            solo=False,
+            facilitate=True,
+            speed=speed,
+            seed=seed,
+            resume=resume,
+            out=out,
+            seats="player",
         )
-    except ConsoleError as error:
+    except SessionSetupError as error:
         _fail(str(error))
 
     async def main() -> int:
         from tabletop.net.host import HostSettings, TeamHost
 
         link = app.link
+        assert isinstance(link, SessionLink)  # make_console drives a session in this process
         team = TeamHost(
             link.session,
             HostSettings(token=token, tick_session=False),
@@ -234,7 +255,8 @@ async def _join_scripted(url: str, token: str, role: str, name: str, script: Pat
         play_script,
         player_scenario_model,
     )
-    from tabletop.net.rehearsal import RehearsalError, read_script
+    from tabletop.net.rehearsal import read_script
+    from tabletop.sessions import SessionSetupError
 
     client = PlayerClient(url, token, role, name)
     try:
@@ -244,7 +266,7 @@ async def _join_scripted(url: str, token: str, role: str, name: str, script: Pat
         return 2
     try:
         lines = read_script(script, role, player_scenario_model(welcome.scenario))
-    except RehearsalError as error:
+    except SessionSetupError as error:
         click.echo(str(error), err=True)
         await client.close()
         return 2
@@ -276,7 +298,7 @@ async def _join_console(url: str, token: str, role: str, name: str) -> int:
 
     remote = RemoteSession(client)
     app = _remote_console_class()(
-        remote,  # type: ignore[arg-type]
+        remote,
         ConsoleSettings(role=role, name=name, mode="team", tick_interval=None, resumed=True),
         participants=list(client.presence),
     )

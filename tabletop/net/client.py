@@ -14,14 +14,16 @@ import itertools
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
 from tabletop import events as ev
 from tabletop.model import Scenario
 from tabletop.net import protocol as p
+from tabletop.port import SessionListener, SessionPort
 
 log = logging.getLogger("tabletop.net.client")
 
@@ -48,7 +50,7 @@ class ConnectionLost(Exception):
 
 @dataclass
 class _Pending:
-    message: Any
+    message: p.Decide | p.Note | p.CompleteTask
     future: asyncio.Future
 
 
@@ -148,7 +150,7 @@ class PlayerClient:
         await ws.send_str(hello.to_frame())
         try:
             first = await ws.receive(timeout=self.open_timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await ws.close()
             raise ConnectionLost(f"the host at {self.url} did not answer") from None
         if first.type != aiohttp.WSMsgType.TEXT:
@@ -180,7 +182,7 @@ class PlayerClient:
         while waiting > 0:
             try:
                 replayed = await ws.receive(timeout=self.open_timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 break
             if replayed.type != aiohttp.WSMsgType.TEXT:
                 break
@@ -206,7 +208,7 @@ class PlayerClient:
                     break
         except JoinRefused as refused:
             self.failure = refused
-        except Exception as error:  # noqa: BLE001 - reported through `failure`
+        except Exception as error:  # reported through `failure`
             log.exception("player connection failed")
             self.failure = error
         finally:
@@ -244,7 +246,7 @@ class PlayerClient:
         if ws.close_code in (p.CLOSE_BAD_TOKEN,):
             raise JoinRefused(p.BAD_TOKEN, "the host refused the token")
 
-    def _handle(self, message: Any) -> None:
+    def _handle(self, message: p.Welcome | p.EventMessage | p.State | p.Presence | p.Ack | p.Error) -> None:
         if isinstance(message, p.EventMessage):
             self._on_event(message.event)
         elif isinstance(message, p.State):
@@ -339,7 +341,7 @@ class PlayerClient:
         for callback in list(self._listeners):
             try:
                 callback(kind, payload)
-            except Exception:  # noqa: BLE001 - a listener's bug must not drop the connection
+            except Exception:  # a listener's bug must not drop the connection
                 log.exception("listener failed")
 
     # time -----------------------------------------------------------------------------------
@@ -360,7 +362,7 @@ class PlayerClient:
             self._changed.clear()
             try:
                 await asyncio.wait_for(self._changed.wait(), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -371,7 +373,9 @@ class PlayerClient:
     def _next_id(self) -> str:
         return f"{self._prefix}-{next(self._ids)}"
 
-    async def request(self, message: Any, timeout: float | None = 30.0) -> int | None:
+    async def request(
+        self, message: p.Decide | p.Note | p.CompleteTask, timeout: float | None = 30.0
+    ) -> int | None:
         """Send a request and wait until the host has recorded it; returns its transcript seq."""
         if self.closed:
             raise ConnectionLost("the player has left")
@@ -420,14 +424,6 @@ class PlayerClient:
             p.CompleteTask(id=self._next_id(), task=task, fields=fields or {}, rationale=rationale or "")
         )
 
-    async def send_raw(self, data: str | bytes) -> None:
-        """Send a frame as is (tests of the host's defences)."""
-        assert self._ws is not None
-        if isinstance(data, bytes):
-            await self._ws.send_bytes(data)
-        else:
-            await self._ws.send_str(data)
-
     async def drop(self) -> None:
         """Close the socket without leaving (the client reconnects): a network blip."""
         if self._ws is not None:
@@ -441,7 +437,7 @@ class PlayerClient:
         if self._reader is not None:
             try:
                 await asyncio.wait_for(self._reader, 10)
-            except (asyncio.TimeoutError, Exception):
+            except (TimeoutError, Exception):
                 pass
         if self._own_http and self._http is not None:
             await self._http.close()
@@ -451,11 +447,10 @@ class PlayerClient:
 class RemoteSession:
     """What the player console drives, for a session on another machine.
 
-    It offers the player-facing calls of the console's local session link (`attach`,
-    `detach`, `events`, `now`, `paused`, `speed`, `ended`, and the coroutines `decide`,
-    `note`, `pending_tasks`, `complete_task`), so the console needs no network code. Events
-    reach attached screens as the console's `SessionEvent` messages. Facilitator controls
-    (pause, speed, end) are refused: only the host's facilitator has them.
+    It implements `tabletop.port.SessionPort`, as the console's local session link does, so
+    the console needs no network code: events reach attached listeners as the host sends
+    them, and a lost connection is reported to them. Facilitator controls (pause, speed, end,
+    the MSEL) are refused: only the host's facilitator has them.
     """
 
     def __init__(self, client: PlayerClient) -> None:
@@ -465,7 +460,7 @@ class RemoteSession:
         self.role = client.role
         self.name = client.name
         self.scenario = player_scenario_model(client.welcome.scenario)
-        self._targets: list[Any] = []
+        self._targets: list[SessionListener] = []
         self._tasks = {t.get("id"): t for t in client.welcome.tasks if isinstance(t, dict)}
         client.listen(self._heard)
 
@@ -473,33 +468,24 @@ class RemoteSession:
     def events(self) -> list[dict[str, Any]]:
         return self.client.events
 
-    def attach(self, target: Any) -> list[dict[str, Any]]:
+    def attach(self, target: SessionListener) -> list[dict[str, Any]]:
         if target not in self._targets:
             self._targets.append(target)
         return list(self.client.events)
 
-    def detach(self, target: Any) -> None:
+    def detach(self, target: SessionListener) -> None:
         if target in self._targets:
             self._targets.remove(target)
 
     def _heard(self, kind: str, payload: Any) -> None:
         if kind == "closed" and payload is not None and not self.client.closed:
             for target in list(self._targets):  # tell the player; the console carries on read-only
-                notify = getattr(target, "notify", None)
-                if notify is not None:
-                    notify(
-                        f"Disconnected from the host: {payload}",
-                        title="Offline",
-                        severity="error",
-                        timeout=30,
-                    )
+                target.session_lost(str(payload))
             return
-        if kind != "event" or not self._targets:
+        if kind != "event":
             return
-        from tabletop.ui.link import SessionEvent  # the console is only loaded by its users
-
         for target in list(self._targets):
-            target.post_message(SessionEvent(payload))
+            target.session_event(payload)
 
     # time -----------------------------------------------------------------------------------
     def now(self) -> float:
@@ -518,28 +504,76 @@ class RemoteSession:
         return self.client.ended.is_set()
 
     # calls ----------------------------------------------------------------------------------
-    async def decide(self, role: str, action: str, **kwargs: Any) -> int | None:
-        kwargs.pop("by", None)  # the host records the name the player joined with
-        return await self.client.decide(action, role=role, **kwargs)
+    async def decide(
+        self,
+        role: str,
+        action: str,
+        *,
+        by: str = "",
+        fields: dict[str, Any] | None = None,
+        rationale: str = "",
+        inject: str | None = None,
+        delegate_to: str | None = None,
+        timebox: int | str | None = None,
+    ) -> int | None:
+        """Ask the host to record a decision (`by` is ignored: the host records the name the
+        player joined with); the seq of its line once it is on the host's disk."""
+        return await self.client.decide(
+            action,
+            role=role,
+            fields=fields,
+            rationale=rationale,
+            inject=inject,
+            delegate_to=delegate_to,
+            timebox=timebox,
+        )
 
-    async def note(self, role: str, text: str, **kwargs: Any) -> int | None:
+    async def note(self, role: str, text: str, *, by: str = "", inject: str | None = None) -> int | None:
         if role != self.role:
             raise RequestRefused(p.WRONG_ROLE, f"you play {self.role}; you cannot write a note as {role}")
-        return await self.client.note(text, inject=kwargs.get("inject"))
+        return await self.client.note(text, inject=inject)
 
-    async def complete_task(self, delegation_id: str, **kwargs: Any) -> int | None:
-        return await self.client.complete_task(
-            delegation_id, fields=kwargs.get("fields"), rationale=kwargs.get("rationale", "")
-        )
+    async def complete_task(
+        self,
+        delegation_id: str,
+        *,
+        by: str = "",
+        fields: dict[str, Any] | None = None,
+        rationale: str = "",
+    ) -> int | None:
+        return await self.client.complete_task(delegation_id, fields=fields, rationale=rationale)
 
     async def pending_tasks(self, role: str) -> list[dict[str, Any]]:
         """Tasks delegated to `role` and not yet done, from the events this player has seen."""
         return pending_tasks(self.client.events, role)
 
-    async def _facilitator_only(self, *args: Any, **kwargs: Any) -> None:
-        raise RequestRefused(p.WRONG_ROLE, "only the facilitator can pause, change speed or end the session")
+    @staticmethod
+    def _facilitator_only() -> RequestRefused:
+        return RequestRefused(p.WRONG_ROLE, "only the facilitator can pause, change speed or end the session")
 
-    pause = resume = set_speed = end = trigger_now = skip = add_inject = upcoming = _facilitator_only
+    async def pause(self) -> None:
+        raise self._facilitator_only()
+
+    async def resume(self) -> None:
+        raise self._facilitator_only()
+
+    async def set_speed(self, speed: float) -> None:
+        raise self._facilitator_only()
+
+    async def end(self) -> None:
+        raise self._facilitator_only()
+
+    async def trigger_now(self, inject_id: str) -> None:
+        raise self._facilitator_only()
+
+    async def skip(self, inject_id: str) -> None:
+        raise self._facilitator_only()
+
+    async def add_inject(self, title: str, body: str, channel: str, to: list[str], from_: str) -> None:
+        raise self._facilitator_only()
+
+    async def upcoming(self) -> list[dict[str, Any]]:
+        raise self._facilitator_only()
 
     async def start(self) -> None:
         """The host's facilitator starts the session; a player has nothing to start."""
@@ -627,3 +661,9 @@ async def play_script(client: PlayerClient, lines: list[ScriptLine]) -> list[Scr
         except RequestRefused as refused:
             results.append(ScriptResult(line, refused=str(refused)))
     return results
+
+
+if TYPE_CHECKING:  # the type checker holds a remote session to the port the screens use
+
+    def _implements_the_port(remote: RemoteSession) -> SessionPort:
+        return remote

@@ -16,13 +16,15 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from tabletop import events as ev
+from tabletop.engine import Session
 from tabletop.net import protocol as p
 from tabletop.net.views import player_event, player_scenario
 
@@ -135,7 +137,7 @@ class TeamHost:
 
     def __init__(
         self,
-        session: Any,
+        session: Session,
         settings: HostSettings,
         *,
         call: Call | None = None,
@@ -199,7 +201,8 @@ class TeamHost:
         await self._runner.setup()
         site = web.TCPSite(self._runner, bind, port)
         await site.start()
-        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []  # an asyncio.Server once started
         self.port = sockets[0].getsockname()[1] if sockets else port
         shown = socket.gethostname() if bind in ("0.0.0.0", "::", "") else bind  # reachable by name
         shown = f"[{shown}]" if ":" in shown else shown
@@ -265,7 +268,7 @@ class TeamHost:
         return [pl.who for pl in self.players if not pl.closing]
 
     def state(self) -> p.State:
-        t = float(self.session.now() if callable(getattr(self.session, "now", None)) else self.session.now)
+        t = float(self.session.now)
         speed = float(getattr(self.session, "speed", 1.0))
         paused = bool(getattr(self.session, "paused", False))
         rate = 0.0 if paused or not self.settings.live_clock or self.ended.is_set() else speed
@@ -401,7 +404,7 @@ class TeamHost:
     async def _serve(self, ws: web.WebSocketResponse, peer: str) -> None:
         try:
             first = await ws.receive(timeout=self.settings.hello_timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await self._refuse(ws, p.NOT_WELCOME, "no hello within the time allowed", p.CLOSE_BAD_MESSAGE)
             return
         if first.type != WSMsgType.TEXT:
@@ -477,7 +480,7 @@ class TeamHost:
             scenario=self._scenario(),
             seq=self.events[-1]["seq"] if self.events else -1,
             state=self.state(),
-            presence=self.connected() + [player.who],
+            presence=[*self.connected(), player.who],
             tasks=[seen for seen in (player_event(_plain(t), player.role) for t in tasks or []) if seen],
             replay=len(missed),
             session=session_id,
@@ -528,7 +531,7 @@ class TeamHost:
                 await self.call(self.session.set_role, name, role)
             elif op == "leave" and self._plays(name, role) and not self._connected_as(name, role):
                 await self.call(self.session.leave, name)
-        except Exception as error:  # noqa: BLE001 - the session carries on without the record
+        except Exception as error:  # the session carries on without the record
             log.warning("could not record %s of %s (%s): %s", op, name, role, error)
 
     def _connected_as(self, name: str, role: str) -> bool:
@@ -581,7 +584,7 @@ class TeamHost:
                 return
             self._send(player, await self._answer(player, request))
 
-    async def _answer(self, player: Player, request: Any) -> str:
+    async def _answer(self, player: Player, request: p.Decide | p.Note | p.CompleteTask) -> str:
         key = (player.name, player.role, request.id)
         if key in self._answered:  # a request resent after a reconnect: recorded once only
             return p.Ack(id=request.id, seq=self._answered[key]).to_frame()
@@ -597,7 +600,7 @@ class TeamHost:
         self._answered[key] = seq
         return p.Ack(id=request.id, seq=seq).to_frame()
 
-    async def _record(self, player: Player, request: Any) -> int | None:
+    async def _record(self, player: Player, request: p.Decide | p.Note | p.CompleteTask) -> int | None:
         if self.ended.is_set():
             raise Refused(p.SESSION_ENDED, "the session has ended")
         session = self.session

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Annotated, Any, Callable, Literal, Union
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
@@ -90,7 +91,7 @@ class ProtocolError(ValueError):
 class _Message(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    v: Literal[1] = PROTOCOL_VERSION
+    v: Literal[1] = 1  # PROTOCOL_VERSION
 
     def to_frame(self) -> str:
         """The message as one JSON text frame."""
@@ -161,8 +162,7 @@ class CompleteTask(_Message):
     rationale: Text = ""
 
 
-PlayerMessage = Annotated[Union[Hello, Decide, Note, CompleteTask], Field(discriminator="type")]
-REQUEST_TYPES = ("decide", "note", "complete_task")
+PlayerMessage = Annotated[Hello | Decide | Note | CompleteTask, Field(discriminator="type")]
 
 # --- host -> player -----------------------------------------------------------------------
 
@@ -227,9 +227,7 @@ class Error(_Message):
     fatal: bool = False
 
 
-HostMessage = Annotated[
-    Union[Welcome, EventMessage, State, Presence, Ack, Error], Field(discriminator="type")
-]
+HostMessage = Annotated[Welcome | EventMessage | State | Presence | Ack | Error, Field(discriminator="type")]
 
 _PLAYER = TypeAdapter(PlayerMessage)
 _HOST = TypeAdapter(HostMessage)
@@ -315,7 +313,8 @@ def batch_frame(frames: list[str]) -> str:
     The host sends a batch when messages queue up for a player faster than they can be sent
     (many players, a burst of events); a player handles its items as if they came one by one.
     """
-    return '{"v":%d,"type":"batch","items":[%s]}' % (PROTOCOL_VERSION, ",".join(frames))
+    items = ",".join(frames)
+    return f'{{"v":{PROTOCOL_VERSION:d},"type":"batch","items":[{items}]}}'
 
 
 MAX_HOST_FRAME = 16 * 1024 * 1024
@@ -325,7 +324,7 @@ carries many events)."""
 
 def _host_message(data: dict[str, Any]) -> Welcome | EventMessage | State | Presence | Ack | Error:
     if data["type"] == "event" and isinstance(data.get("event"), dict) and len(data) == 3:
-        return EventMessage.model_construct(v=PROTOCOL_VERSION, type="event", event=data["event"])
+        return EventMessage.model_construct(v=1, type="event", event=data["event"])
     try:
         return _HOST.validate_python(data)
     except ValidationError as error:
@@ -339,7 +338,7 @@ def parse_host_message(frame: str | bytes) -> Welcome | EventMessage | State | P
 
 def parse_host_messages(frame: str | bytes) -> list[Welcome | EventMessage | State | Presence | Ack | Error]:
     """Read a frame the host sent: one message, or a batch of them in order."""
-    data = _decode(frame, _HOST_TYPES + ("batch",), MAX_HOST_FRAME)
+    data = _decode(frame, (*_HOST_TYPES, "batch"), MAX_HOST_FRAME)
     if data["type"] != "batch":
         return [_host_message(data)]
     items = data.get("items")
@@ -355,9 +354,9 @@ async def wait_until(changed: asyncio.Event, predicate: Callable[[], bool], time
     while not predicate():
         remaining = deadline - loop.time()
         if remaining <= 0:
-            raise asyncio.TimeoutError(f"timed out after {timeout}s waiting for {predicate}")
+            raise TimeoutError(f"timed out after {timeout}s waiting for {predicate}")
         changed.clear()
         try:
             await asyncio.wait_for(changed.wait(), remaining)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             continue

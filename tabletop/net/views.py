@@ -32,9 +32,9 @@ variables, values and hotwash stay with the facilitator."""
 
 _COMMON = ("seq", "type", "t", "wall")
 EVENT_KEYS: dict[str, tuple[str, ...]] = {
-    events.INJECT_RELEASED: _COMMON + ("inject", "title", "channel", "from", "to", "phase", "body"),
-    events.DECISION: _COMMON
-    + (
+    events.INJECT_RELEASED: (*_COMMON, "inject", "title", "channel", "from", "to", "phase", "body"),
+    events.DECISION: (
+        *_COMMON,
         "id",
         "role",
         "by",
@@ -46,11 +46,21 @@ EVENT_KEYS: dict[str, tuple[str, ...]] = {
         "delegation",
         "delegated_at",
     ),
-    events.DELEGATION: _COMMON
-    + ("id", "role", "by", "to_role", "action", "fields", "rationale", "inject", "timebox"),
-    events.NOTE: _COMMON + ("role", "by", "text", "inject"),
-    events.CLOCK: _COMMON + ("op", "speed", "paused", "from_t", "to_t"),
-    events.SESSION_ENDED: _COMMON + ("reason",),
+    events.DELEGATION: (
+        *_COMMON,
+        "id",
+        "role",
+        "by",
+        "to_role",
+        "action",
+        "fields",
+        "rationale",
+        "inject",
+        "timebox",
+    ),
+    events.NOTE: (*_COMMON, "role", "by", "text", "inject"),
+    events.CLOCK: (*_COMMON, "op", "speed", "paused", "from_t", "to_t"),
+    events.SESSION_ENDED: (*_COMMON, "reason"),
 }
 """Per event type, the keys a player sees; types not listed (session_started with its full
 scenario, marker_set, facilitator) are never sent to players."""

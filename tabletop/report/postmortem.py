@@ -7,9 +7,11 @@ derived (a risk level from the NIST table, a proposed due date), the entry says 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from functools import partial
+from typing import Any
 
 from tabletop import events as ev
 from tabletop.model import Scenario
@@ -353,7 +355,7 @@ class _Run:
         _, value, source = hits[-1]
         return RecordField(label, value, source)
 
-    def decided(self, label: str, action_id: str, describe) -> RecordField:
+    def decided(self, label: str, action_id: str, describe: Callable[[dict[str, Any]], str]) -> RecordField:
         decision = self.latest(action_id)
         if decision is None:
             return RecordField(label, NOT_RECORDED)
@@ -368,7 +370,8 @@ def _timeline(run: _Run) -> list[TimelineEntry]:
     for event in run.events:
         kind = event.get("type")
         t = _t(event)
-        base = dict(
+        entry = partial(
+            TimelineEntry,
             t=t,
             offset=format_offset(t),
             sim_time=(
@@ -379,7 +382,7 @@ def _timeline(run: _Run) -> list[TimelineEntry]:
             wall=_wall(event.get("wall")),
         )
         if kind == ev.SESSION_STARTED:
-            entries.append(TimelineEntry(**base, kind="start", who="facilitator", text="Rehearsal started"))
+            entries.append(entry(kind="start", who="facilitator", text="Rehearsal started"))
         elif kind == ev.INJECT_RELEASED:
             sender = _text(event.get("from"))
             condition = event.get("condition") or {}
@@ -388,8 +391,7 @@ def _timeline(run: _Run) -> list[TimelineEntry]:
                 key, value = next(iter(condition.items()))
                 why = f"released because {key}: {value}"
             entries.append(
-                TimelineEntry(
-                    **base,
+                entry(
                     kind="inject",
                     who=sender or _text(event.get("channel")),
                     text=_text(event.get("title")) or _text(event.get("inject")),
@@ -408,8 +410,7 @@ def _timeline(run: _Run) -> list[TimelineEntry]:
                     detail + "; " if detail else ""
                 ) + f"delegated by {run.role(event.get('delegated_by'))}"
             entries.append(
-                TimelineEntry(
-                    **base,
+                entry(
                     kind="decision",
                     who=run.who(event),
                     text=run.action_title(event.get("action") or ""),
@@ -420,21 +421,17 @@ def _timeline(run: _Run) -> list[TimelineEntry]:
             timebox = event.get("timebox")
             box = f" within {format_duration(timebox)}" if isinstance(timebox, (int, float)) else ""
             entries.append(
-                TimelineEntry(
-                    **base,
+                entry(
                     kind="delegation",
                     who=run.who(event),
                     text=f"Asked {run.role(event.get('to_role'))} to {run.action_title(event.get('action') or '').lower()}{box}",
                 )
             )
         elif kind == ev.NOTE:
-            entries.append(
-                TimelineEntry(**base, kind="note", who=run.who(event), text=_text(event.get("text")))
-            )
+            entries.append(entry(kind="note", who=run.who(event), text=_text(event.get("text"))))
         elif kind == ev.MARKER_SET:
             entries.append(
-                TimelineEntry(
-                    **base,
+                entry(
                     kind="marker",
                     who=_text(event.get("source")),
                     text=f"Marker '{_text(event.get('marker'))}' set",
@@ -449,14 +446,13 @@ def _timeline(run: _Run) -> list[TimelineEntry]:
             }.get(op, "")
             if op == "jump":
                 text = f"Time jump to {format_offset(float(event.get('to_t') or 0))}"
-            entries.append(TimelineEntry(**base, kind="clock", who="facilitator", text=text or op))
+            entries.append(entry(kind="clock", who="facilitator", text=text or op))
         elif kind == ev.FACILITATOR:
             op = _text(event.get("op"))
             if op in ("join", "leave"):
                 continue
             entries.append(
-                TimelineEntry(
-                    **base,
+                entry(
                     kind="facilitator",
                     who="facilitator",
                     text=f"{op.replace('_', ' ')} {_text(event.get('inject'))}".strip(),
@@ -465,8 +461,7 @@ def _timeline(run: _Run) -> list[TimelineEntry]:
             )
         elif kind == ev.SESSION_ENDED:
             entries.append(
-                TimelineEntry(
-                    **base,
+                entry(
                     kind="end",
                     who="facilitator",
                     text=f"Rehearsal ended ({_text(event.get('reason'))})",
@@ -587,7 +582,7 @@ def _register(risk: Risk, run: _Run) -> tuple[str, str]:
 def _breach_record(run: _Run, risks: list[Risk], link: str) -> list[RecordField]:
     f = run.field
     first_inject = next((e for e in run.events if e.get("type") == ev.INJECT_RELEASED), None)
-    record = [
+    return [
         f("Identifier", [("record_breach", "reference")]),
         RecordField(
             "Detected (first signal)",
@@ -663,15 +658,14 @@ def _breach_record(run: _Run, risks: list[Risk], link: str) -> list[RecordField]
         ),
         RecordField("Post-mortem", link or "this document"),
     ]
-    return record
 
 
 def _personal_data(run: _Run) -> RecordField:
     assess = run.latest("assess_personal_data")
     confirm = run.latest("confirm_personal_data_breach")
-    if assess is None and confirm is None:
-        return RecordField("Personal data involved", NOT_RECORDED)
     decision = confirm or assess
+    if decision is None:
+        return RecordField("Personal data involved", NOT_RECORDED)
     fields = (assess or {}).get("fields") or {}
     parts = ["yes"]
     if fields.get("special_category") is True:
@@ -698,7 +692,7 @@ def _breach_or_not(run: _Run) -> RecordField:
     record = run.latest("record_breach")
     status = _text(((record or {}).get("fields") or {}).get("status"))
     confirm = run.latest("confirm_personal_data_breach")
-    if status:
+    if status and record is not None:
         return RecordField(
             "Breach or not", status.replace("_", " "), f"{run.who(record)}, {run.when(_t(record))}"
         )
@@ -930,7 +924,10 @@ def _observations(
                 None, "", f"the facilitator paused the clock {pauses} time{'s' if pauses > 1 else ''}"
             )
         )
-    key = lambda o: (o.t is None, o.t or 0.0)  # noqa: E731
+
+    def key(observation: Observation) -> tuple[bool, float]:
+        return (observation.t is None, observation.t or 0.0)
+
     return sorted(missed_signals, key=key), sorted(harder, key=key), sorted(well, key=key)
 
 

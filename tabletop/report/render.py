@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from html import escape
 from pathlib import Path
@@ -67,7 +67,7 @@ def render_report(pm: PostMortem, fmt: str = "md", generated_at: datetime | None
     if fmt not in FORMATS:
         raise ValueError(f"expected a format among {', '.join(FORMATS)}, received {fmt!r}")
     if generated_at is None:
-        generated_at = datetime.now(timezone.utc)
+        generated_at = datetime.now(UTC)
     stamp = generated_at.strftime("%Y-%m-%d %H:%M UTC" if generated_at.tzinfo else "%Y-%m-%d %H:%M")
     if fmt == "json":
         return (

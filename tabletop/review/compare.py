@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from tabletop.review.entry import TranscriptEntry, ratings_of
 from tabletop.scoring import NOT_APPLICABLE, OPEN
@@ -221,7 +222,8 @@ def compare_transcripts(
     Raises `tabletop.review.evidence.EvidenceError` for a file that is not a transcript.
     Paths in the result are relative to `root` when given, else as passed.
     """
-    from tabletop.review.entry import _relative, file_sha256, summarize
+    from tabletop.files import file_sha256
+    from tabletop.review.entry import _relative, summarize
     from tabletop.review.evidence import load_evidence
 
     sides = []

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
+from tabletop.files import file_sha256
 from tabletop.scoring import COUNTED  # the expectation statuses that enter the scorer's totals
 
 INTEGRITY_OK = "ok"
@@ -98,7 +99,7 @@ class TranscriptEntry:
         return data
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "TranscriptEntry":
+    def from_json(cls, data: Mapping[str, Any]) -> TranscriptEntry:
         values = dict(data)
         values["participants"] = tuple(values.get("participants") or ())
         values["areas"] = dict(values.get("areas") or {})
@@ -107,7 +108,7 @@ class TranscriptEntry:
         return cls(**{k: v for k, v in values.items() if k in known})
 
     @classmethod
-    def from_stored(cls, data: dict[str, Any]) -> "TranscriptEntry":
+    def from_stored(cls, data: dict[str, Any]) -> TranscriptEntry:
         """Rebuild a row the index wrote with `to_json` (trusted input; fast for 10,000 rows)."""
         if data.keys() != _STORED_NAMES:
             return cls.from_json(data)
@@ -119,14 +120,6 @@ class TranscriptEntry:
 
 
 _STORED_NAMES = TranscriptEntry.__dataclass_fields__.keys() - {"outcomes"}
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_entry(path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None) -> TranscriptEntry:
@@ -150,12 +143,18 @@ def read_entry(path: str | os.PathLike[str], root: str | os.PathLike[str] | None
             integrity=INTEGRITY_UNREADABLE,
             problem=f"cannot read: {error.strerror or error}",
         )
-    base = dict(path=relative, size=stat.st_size, mtime_ns=stat.st_mtime_ns, sha256=sha)
     try:
         evidence = load_evidence(path)
     except Exception as error:  # a bad file is a row that says so, never a crash
-        return TranscriptEntry(**base, integrity=INTEGRITY_UNREADABLE, problem=_one_line(error))
-    return summarize(evidence, **base)
+        return TranscriptEntry(
+            path=relative,
+            size=stat.st_size,
+            mtime_ns=stat.st_mtime_ns,
+            sha256=sha,
+            integrity=INTEGRITY_UNREADABLE,
+            problem=_one_line(error),
+        )
+    return summarize(evidence, path=relative, size=stat.st_size, mtime_ns=stat.st_mtime_ns, sha256=sha)
 
 
 def summarize(evidence: Any, **base: Any) -> TranscriptEntry:

@@ -25,7 +25,7 @@ class Evidence:
     """Everything the review console shows about one transcript.
 
     `events` are the transcript's events (dicts, as written); `card` the scorer's JSON
-    (DESIGN.md "Score output"), `scorecard` the scorer's object; `integrity` is one of
+    (what `tabletop score --json` prints), `scorecard` the scorer's object; `integrity` is one of
     ok / torn / broken / unreadable with `problem` saying what is wrong.
     """
 
@@ -72,29 +72,16 @@ def load_evidence(path: str | Path, *, score: bool = True) -> Evidence:
     and the events that were read are still scored so that the evidence stays visible.
     """
     from tabletop import scoring
-    from tabletop.model import Scenario
-    from tabletop.transcript import FORGED, INVALID, verify_evidence
+    from tabletop.transcript import FORGED, INVALID, read_run, verify_evidence
 
     path = Path(path)
-    verification = verify_evidence(path)
-    verdict = verification.chain
-    assert verdict is not None
-    scenario = None
-    events: list[dict[str, Any]] = []
-    if verdict.ok and verdict.events and isinstance(verdict.events[0].get("scenario"), dict):
-        # intact: the verifier has already parsed every line, so only the scenario is rebuilt
-        try:
-            scenario = Scenario.model_validate(verdict.events[0]["scenario"])
-            events = verdict.events
-        except Exception:
-            scenario = None
-    if scenario is None:
-        # damaged or unusual: the scorer's reader recovers every readable event, or says why not
-        try:
-            run = scoring.read_run(path)
-        except Exception as error:
-            raise EvidenceError(_first_line(error)) from None
-        scenario, events = run.scenario, list(run.events)
+    try:  # one pass: the chain is verified while the events are read
+        run = read_run(path)
+    except Exception as error:
+        raise EvidenceError(_first_line(error)) from None
+    verdict = run.verdict
+    verification = verify_evidence(path, chain=verdict)
+    scenario, events = run.scenario, list(run.events)
     integrity, problem = INTEGRITY_OK, ""
     if verdict.only_torn_tail:
         integrity = INTEGRITY_TORN
@@ -142,9 +129,4 @@ def _short(message: str, path: Path) -> str:
     return message
 
 
-def load_unscored(path: str | Path) -> Evidence:
-    """Like `load_evidence` but without scoring (for a quick integrity check)."""
-    return load_evidence(path, score=False)
-
-
-__all__ = ["Evidence", "EvidenceError", "load_evidence", "load_unscored", "INTEGRITY_UNREADABLE"]
+__all__ = ["INTEGRITY_UNREADABLE", "Evidence", "EvidenceError", "load_evidence"]

@@ -13,15 +13,16 @@ import json
 import os
 import sqlite3
 import sys
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 from tabletop import __version__
-from tabletop.review.entry import TranscriptEntry, dumps, file_sha256, read_entry
+from tabletop.files import file_sha256
+from tabletop.review.entry import TranscriptEntry, dumps, read_entry
 from tabletop.review.trends import ExpectationRecord
 
 INDEX_NAME = ".tabletop-index.sqlite"
@@ -184,7 +185,7 @@ class TranscriptIndex:
     def close(self) -> None:
         self._db.close()
 
-    def __enter__(self) -> "TranscriptIndex":
+    def __enter__(self) -> TranscriptIndex:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -252,9 +253,8 @@ class TranscriptIndex:
         total = len(plan.to_score)
         if progress:
             progress(0, total)
-        done = 0
         described: set[tuple[str, str]] = set()  # expectations whose title and area are stored
-        for entry in self._score(plan.to_score, workers):
+        for done, entry in enumerate(self._score(plan.to_score, workers), start=1):
             db.execute(
                 "INSERT OR REPLACE INTO transcripts VALUES (?, ?, ?, ?, ?)",
                 (entry.path, entry.size, entry.mtime_ns, entry.sha256, dumps(entry)),
@@ -276,7 +276,6 @@ class TranscriptIndex:
                 ],
             )
             described.update((entry.scenario, outcome[0]) for outcome in entry.outcomes)
-            done += 1
             if done % COMMIT_EVERY == 0:
                 db.commit()
             if progress:
@@ -374,13 +373,6 @@ def open_index(
     index = TranscriptIndex(folder, cache_dir=cache_dir)
     result = index.refresh(progress=progress, workers=workers)
     return index, result
-
-
-def entries_of(folder: str | os.PathLike[str], **kwargs: object) -> list[TranscriptEntry]:
-    """The up-to-date rows of every transcript in `folder`."""
-    index, _ = open_index(folder, **kwargs)  # type: ignore[arg-type]
-    with index:
-        return index.entries()
 
 
 def filter_entries(entries: Iterable[TranscriptEntry], text: str) -> list[TranscriptEntry]:

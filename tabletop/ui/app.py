@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from tabletop.transcript import default_transcript_path
-from tabletop.ui.link import SessionEvent, SessionLink
+from tabletop import sessions
+from tabletop.clock import Clock, ScaledClock
+from tabletop.engine import Mode, Participant
+from tabletop.model import Scenario
+from tabletop.port import SessionPort
+from tabletop.sessions import Seat, SessionSetupError
+from tabletop.ui.link import SessionEvent, SessionLink, lost_connection_notice
 
 
 @dataclass(frozen=True)
@@ -53,7 +59,7 @@ class TabletopConsole(App[ConsoleOutcome]):
     ]
 
     def __init__(
-        self, link: SessionLink, settings: ConsoleSettings, participants: list[dict[str, Any]] | None = None
+        self, link: SessionPort, settings: ConsoleSettings, participants: list[dict[str, Any]] | None = None
     ) -> None:
         super().__init__()
         self.link = link
@@ -142,9 +148,16 @@ class TabletopConsole(App[ConsoleOutcome]):
             return
         try:
             await self.link.tick()
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             self._tick_failed = True
             self.notify(f"The session stopped: {error}", severity="error", timeout=30)
+
+    # tabletop.port.SessionListener: events arrive from the session's thread as messages
+    def session_event(self, event: dict[str, Any]) -> None:
+        self.post_message(SessionEvent(event))
+
+    def session_lost(self, reason: str) -> None:
+        self.notify(lost_connection_notice(reason), title="Offline", severity="error", timeout=30)
 
     def on_session_event(self, message: SessionEvent) -> None:
         if message.type == "session_ended":
@@ -173,7 +186,7 @@ class TabletopConsole(App[ConsoleOutcome]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Every binding of the current screen, footer or not, then Textual's own commands."""
         seen: set[str] = set()
-        for key, active in screen.active_bindings.items():
+        for _key, active in screen.active_bindings.items():
             binding = active.binding
             if active.node is not screen or not active.enabled or not binding.description:
                 continue
@@ -192,7 +205,9 @@ class TabletopConsole(App[ConsoleOutcome]):
     def outcome(self) -> ConsoleOutcome:
         report = None
         if self.settings.transcript is not None and self.debrief_shown:
-            candidate = self.settings.transcript.with_suffix(".md")
+            from tabletop.report import postmortem_path
+
+            candidate = postmortem_path(self.settings.transcript, "md")
             report = candidate if candidate.exists() else None
         return ConsoleOutcome(self.settings.transcript, self.link.ended, report)
 
@@ -207,12 +222,8 @@ class TabletopConsole(App[ConsoleOutcome]):
 # --- composition ---------------------------------------------------------------------------
 
 
-class ConsoleError(Exception):
-    """A problem with what the user asked for (scenario, role, transcript); printed, never a traceback."""
-
-
 def make_console(
-    scenario: Any = None,
+    scenario: Scenario | str | Path | None = None,
     *,
     role: str = "coordinator",
     name: str = "Player",
@@ -223,84 +234,56 @@ def make_console(
     seed: int | None = None,
     resume: Path | None = None,
     out: Path | None = None,
-    clock: Any = None,
+    clock: Clock | None = None,
     tick_interval: float | None = 0.1,
     generated_at: datetime | None = None,
     open_url: Callable[[str], bool] | None = None,
-    room: bool = True,
+    seats: Mapping[str, Seat] | Seat | None = None,
 ) -> TabletopConsole:
-    """Load (or take) the scenario, open the transcript and the session, and build the App.
+    """Open (or resume) the session with `tabletop.sessions` and build the App around it.
 
     `scenario` is a Scenario, or a reference for the loader (an id or a path). Tests pass a
     VirtualClock as `clock` and `tick_interval=None`, then drive time themselves. The clock is
-    held still in the lobby and runs from the moment the player starts. In a team rehearsal
-    (`solo=False`) with `room=True` everybody sits in one room and the facilitator records for
-    every role (each played by "Room"); a networked host passes `room=False`, so that roles are
-    played only by the people who join.
+    held still in the lobby and runs from the moment the player starts. `seats` says who plays
+    each role (see `tabletop.sessions`); without it a solo run simulates the other roles and a
+    team rehearsal in one room seats every role in the room. A networked host passes every
+    role as `player`: roles are played by the people who join.
     """
-    from tabletop.clock import ScaledClock
-    from tabletop.engine import Participant, Rejected, Session
-    from tabletop.transcript import TranscriptError, TranscriptWriter
-
-    if speed is not None and not speed > 0:
-        raise ConsoleError(f"--speed: expected a number greater than 0, received {speed:g}")
+    sessions.check_speed(speed)
+    mode: Mode
     if resume is not None:
-        path = Path(resume)
-        if not path.exists():
-            raise ConsoleError(f"{path}: no such transcript to resume")
-        try:
-            session = Session.resume(path, clock=clock or ScaledClock(speed or 60.0))
-        except (TranscriptError, Rejected, ValueError) as error:
-            raise ConsoleError(f"cannot resume: {error}") from None
-        if scenario is not None and not _same_scenario(scenario, session):
-            session.writer.close()
-            raise ConsoleError(
-                f"{path} is a transcript of scenario {session.scenario.id!r}, not {scenario!r}"
-            )
-        scenario_obj = session.scenario
-        transcript = path
-        mode = session.mode if session.mode in ("solo", "team") else "team"
+        opened = sessions.resume_session(resume, clock=clock or ScaledClock(speed or 60.0), scenario=scenario)
+        session = opened.session
+        mode = "solo" if session.mode == "solo" else "team"
         players = [p for p in session.participants if not p.simulated]
         if mode == "solo" and players:
             role, name = players[0].role, players[0].name
-        resumed = True
     else:
-        scenario_obj, scenario_path = _load(scenario, seed)
+        if scenario is None:
+            raise SessionSetupError("give a SCENARIO to run, or --resume TRANSCRIPT")
+        scenario_obj, shown = sessions.load_scenario(scenario, seed)
         if role not in scenario_obj.roles:
-            raise ConsoleError(
+            raise SessionSetupError(
                 f"--role: role {role!r} is not in scenario {scenario_obj.id!r}; "
                 f"expected one of: {', '.join(scenario_obj.roles)}"
             )
         mode = "solo" if solo else "team"
-        run_seed = scenario_obj.seed if seed is None else seed
-        transcript = Path(out) if out is not None else default_transcript_path(scenario_obj.id, run_seed)
-        if mode == "solo":
-            people = [Participant(name, role)]
-        elif room:  # a facilitated rehearsal in one room: the facilitator records for every role
-            people = [Participant("Room", r) for r in scenario_obj.roles]
-        else:
-            people = []
-        try:
-            writer = TranscriptWriter.open(transcript)
-        except TranscriptError as error:
-            raise ConsoleError(str(error)) from None
-        try:
-            session = Session(
-                scenario_obj,
-                writer,
-                clock=clock or ScaledClock(speed or scenario_obj.speed),
-                participants=people,
-                seed=run_seed,
-                speed=speed,
-                mode=mode,
-                solo_role=role if mode == "solo" else None,
-                scenario_path=scenario_path,
-            )
-        except ValueError as error:
-            writer.close()
-            raise ConsoleError(str(error)) from None
-        resumed = False
-    link = SessionLink(session, session.clock, scenario_obj)
+        if seats is None and mode == "team":
+            seats = "room"  # a facilitated rehearsal in one room: the facilitator records for every role
+        opened = sessions.open_session(
+            scenario_obj,
+            mode=mode,
+            players=[Participant(name, role)] if mode == "solo" else [],
+            seats=seats,
+            solo_role=role if mode == "solo" else None,
+            seed=seed,
+            speed=speed,
+            clock=clock or ScaledClock(speed or scenario_obj.speed),
+            transcript=out,
+            scenario_path=shown,
+        )
+        session = opened.session
+    link = SessionLink(session, session.clock, session.scenario)
     link.preload(session.events)
     link.hold()
     settings = ConsoleSettings(
@@ -309,41 +292,11 @@ def make_console(
         mode=mode,
         hints=hints,
         facilitate=facilitate or mode == "team",
-        transcript=transcript,
-        resumed=resumed,
+        transcript=opened.transcript,
+        resumed=opened.resumed,
         tick_interval=tick_interval,
         generated_at=generated_at,
         open_url=open_url,
     )
     participants = [p.to_json() for p in session.participants]
     return TabletopConsole(link, settings, participants)
-
-
-def _same_scenario(reference: Any, session: Any) -> bool:
-    ref = getattr(reference, "id", reference)
-    return (
-        str(ref) in (session.scenario.id, str(session.scenario_path))
-        or Path(str(ref)).stem == session.scenario.id
-    )
-
-
-def _load(scenario: Any, seed: int | None) -> tuple[Any, str | None]:
-    """The resolved scenario, and the path it came from (None for one built in code)."""
-    from tabletop.model import Scenario
-
-    if isinstance(scenario, Scenario):
-        return scenario, None
-    from tabletop.loader import find_scenario, load_scenario
-    from tabletop.problems import ScenarioError
-
-    try:
-        path = find_scenario(scenario)
-        resolved = load_scenario(path, seed=seed)
-    except ScenarioError as error:
-        problems = getattr(error, "problems", None) or [error]
-        raise ConsoleError("\n".join(str(p) for p in problems)) from None
-    try:
-        shown = str(Path(path).resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        shown = str(path)
-    return resolved, shown

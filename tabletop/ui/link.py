@@ -4,26 +4,35 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual.message import Message
+
+from tabletop.clock import Clock
+from tabletop.engine import Session
+from tabletop.model import Scenario
+from tabletop.port import Event, SessionListener, SessionPort
+
+T = TypeVar("T")
 
 
 class SessionEvent(Message):
     """A transcript event the engine has made durable, delivered to a screen or the app."""
 
-    def __init__(self, event: dict[str, Any]) -> None:
+    def __init__(self, event: Event) -> None:
         super().__init__()
         self.event = event
 
     @property
     def type(self) -> str:
-        return self.event.get("type", "")
+        return str(self.event.get("type", ""))
 
 
-class EventTarget(Protocol):
-    def post_message(self, message: Message) -> bool: ...
+def lost_connection_notice(reason: str) -> str:
+    """What a console says when the session it follows is out of reach."""
+    return f"Disconnected from the host: {reason}"
 
 
 class SessionLink:
@@ -31,16 +40,16 @@ class SessionLink:
 
     The engine fsyncs every event before acknowledging it, so its calls are kept off the UI
     thread: each one runs, in order, on a single worker thread and is awaited from the UI.
-    Events reach attached screens as `SessionEvent` messages, after they are durable. The
-    network host and a remote player's link offer the same coroutine methods.
+    Events reach attached listeners after they are durable. It implements
+    `tabletop.port.SessionPort`, as a remote player's `RemoteSession` does.
     """
 
-    def __init__(self, session: Any, clock: Any, scenario: Any) -> None:
+    def __init__(self, session: Session, clock: Clock, scenario: Scenario) -> None:
         self.session = session
         self.clock = clock
         self.scenario = scenario
-        self.events: list[dict[str, Any]] = []
-        self._targets: list[EventTarget] = []
+        self._events: list[Event] = []
+        self._targets: list[SessionListener] = []
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tabletop-session")
         self._closed = False
@@ -57,31 +66,35 @@ class SessionLink:
     def preload(self, events: list[dict[str, Any]]) -> None:
         """Events already in the transcript before this link existed (a resumed session)."""
         with self._lock:
-            seen = {e.get("seq") for e in self.events}
-            self.events[:0] = [e for e in events if e.get("seq") not in seen]
+            seen = {e.get("seq") for e in self._events}
+            self._events[:0] = [e for e in events if e.get("seq") not in seen]
 
-    def _on_event(self, event: dict[str, Any]) -> None:
+    @property
+    def events(self) -> list[Event]:
+        return self._events
+
+    def _on_event(self, event: Event) -> None:
         with self._lock:
-            self.events.append(event)
+            self._events.append(event)
             targets = list(self._targets)
         for target in targets:
-            target.post_message(SessionEvent(event))
+            target.session_event(event)
 
-    def attach(self, target: EventTarget) -> list[dict[str, Any]]:
+    def attach(self, target: SessionListener) -> list[Event]:
         """Deliver future events to `target`; returns the events so far, to replay."""
         with self._lock:
             if target not in self._targets:
                 self._targets.append(target)
-            return list(self.events)
+            return list(self._events)
 
-    def detach(self, target: EventTarget) -> None:
+    def detach(self, target: SessionListener) -> None:
         with self._lock:
             if target in self._targets:
                 self._targets.remove(target)
 
     @property
     def ended(self) -> bool:
-        return any(e.get("type") == "session_ended" for e in self.events)
+        return any(e.get("type") == "session_ended" for e in self._events)
 
     # time -----------------------------------------------------------------------------------
     def now(self) -> float:
@@ -96,7 +109,7 @@ class SessionLink:
         return float(getattr(self.clock, "speed", 1.0))
 
     # calls ----------------------------------------------------------------------------------
-    async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run `fn` on the session thread and await its result (exceptions propagate)."""
         if self._closed:
             raise RuntimeError("the session link is closed")
@@ -106,7 +119,7 @@ class SessionLink:
         """Let the held clock run and start the session (a resumed one is already started)."""
 
         def begin() -> None:
-            if not getattr(self.session, "started", False):
+            if not self.session.started:
                 self.session.start()  # at the held time, so what is due at T+0 is released at T+0
             if self.held:
                 self.held = False
@@ -114,50 +127,85 @@ class SessionLink:
 
         await self.call(begin)
 
-    async def tick(self) -> Any:
+    async def tick(self) -> list[Event]:
         return await self.call(self.session.tick)
 
-    async def decide(self, role: str, action: str, **kwargs: Any) -> Any:
-        return await self.call(self.session.decide, role, action, **kwargs)
+    async def decide(
+        self,
+        role: str,
+        action: str,
+        *,
+        by: str,
+        fields: dict[str, Any] | None = None,
+        rationale: str = "",
+        inject: str | None = None,
+        delegate_to: str | None = None,
+        timebox: int | str | None = None,
+    ) -> Event:
+        return await self.call(
+            self.session.decide,
+            role,
+            action,
+            by=by,
+            fields=fields,
+            rationale=rationale,
+            inject=inject,
+            delegate_to=delegate_to,
+            timebox=timebox,
+        )
 
-    async def note(self, role: str, text: str, **kwargs: Any) -> Any:
-        return await self.call(self.session.note, role, text, **kwargs)
+    async def note(self, role: str, text: str, *, by: str, inject: str | None = None) -> Event:
+        return await self.call(self.session.note, role, text, by=by, inject=inject)
 
-    async def pause(self) -> Any:
+    async def pause(self) -> Event:
         return await self.call(self.session.pause)
 
-    async def resume(self) -> Any:
-        return await self.call(self.session.resume)
+    async def resume(self) -> Event:
+        return await self.call(self.session.unpause)
 
-    async def set_speed(self, speed: float) -> Any:
+    async def set_speed(self, speed: float) -> Event:
         return await self.call(self.session.set_speed, speed)
 
-    async def trigger_now(self, inject_id: str) -> Any:
+    async def trigger_now(self, inject_id: str) -> Event:
         return await self.call(self.session.trigger_now, inject_id)
 
-    async def skip(self, inject_id: str) -> Any:
+    async def skip(self, inject_id: str) -> Event:
         return await self.call(self.session.skip, inject_id)
 
-    async def add_inject(self, title: str, body: str, channel: str, to: list[str], from_: str) -> Any:
+    async def add_inject(self, title: str, body: str, channel: str, to: list[str], from_: str) -> Event:
         return await self.call(self.session.add_inject, title, body, channel, to, from_)
 
-    async def end(self) -> Any:
+    async def end(self) -> Event:
         return await self.call(self.session.end)
 
-    async def upcoming(self) -> list[dict[str, Any]]:
+    async def upcoming(self) -> list[Event]:
         return await self.call(self.session.upcoming)
 
-    async def pending_tasks(self, role: str) -> list[Any]:
+    async def pending_tasks(self, role: str) -> list[Event]:
         return await self.call(self.session.pending_tasks, role)
 
-    async def complete_task(self, delegation_id: str, **kwargs: Any) -> Any:
-        return await self.call(self.session.complete_task, delegation_id, **kwargs)
+    async def complete_task(
+        self,
+        delegation_id: str,
+        *,
+        by: str,
+        fields: dict[str, Any] | None = None,
+        rationale: str = "",
+    ) -> Event:
+        return await self.call(
+            self.session.complete_task, delegation_id, by=by, fields=fields, rationale=rationale
+        )
 
     def close(self, close_transcript: bool = True) -> None:
         """Finish queued calls (so nothing acknowledged is lost), stop the worker, close the file."""
         if not self._closed:
             self._closed = True
             self._executor.shutdown(wait=True)
-            writer = getattr(self.session, "writer", None)
-            if close_transcript and writer is not None and hasattr(writer, "close"):
-                writer.close()
+            if close_transcript:
+                self.session.writer.close()
+
+
+if TYPE_CHECKING:  # the type checker holds the link to the port the screens use
+
+    def _implements_the_port(link: SessionLink) -> SessionPort:
+        return link

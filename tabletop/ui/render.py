@@ -6,10 +6,11 @@ from typing import Any
 
 from rich.text import Text
 
+from tabletop.model import Scenario
 from tabletop.timing import format_duration, format_offset, sim_datetime
 
 
-def sim_time(scenario: Any, seconds: float) -> str:
+def sim_time(scenario: Scenario, seconds: float) -> str:
     """`T+1h05m`, followed by the scenario's date and time when it has `starts_at`."""
     text = format_offset(seconds)
     when = sim_datetime(getattr(scenario, "starts_at", None), seconds)
@@ -31,7 +32,7 @@ def _coarse(seconds: int) -> str:
     return format_duration(seconds - seconds % 60) if seconds >= 60 else format_duration(seconds)
 
 
-def action_title(scenario: Any, action_id: str) -> str:
+def action_title(scenario: Scenario, action_id: str) -> str:
     try:
         return scenario.action(action_id).title
     except KeyError:
@@ -53,7 +54,7 @@ def inject_line(event: dict[str, Any], unread: bool) -> Text:
     return text
 
 
-def inject_detail(scenario: Any, event: dict[str, Any]) -> Text:
+def inject_detail(scenario: Scenario, event: dict[str, Any]) -> Text:
     """The whole of an inject: heading, addressing, time, phase and body."""
     channel = event.get("channel") or "briefing"
     text = Text()
@@ -73,12 +74,12 @@ def inject_detail(scenario: Any, event: dict[str, Any]) -> Text:
     return text
 
 
-def _phase_title(scenario: Any, phase_id: str) -> str:
+def _phase_title(scenario: Scenario, phase_id: str) -> str:
     try:
         return scenario.phase(phase_id).title
     except (KeyError, AttributeError):
         return phase_id
 
 
-def phase_title(scenario: Any, phase_id: str | None) -> str:
+def phase_title(scenario: Scenario, phase_id: str | None) -> str:
     return _phase_title(scenario, phase_id) if phase_id else "—"

@@ -16,5 +16,5 @@ def plain(value: Any) -> Any:
 class PlainTable(DataTable):
     """A DataTable whose str cells are shown as typed, never parsed as markup."""
 
-    def add_row(self, *cells: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def add_row(self, *cells: Any, **kwargs: Any) -> Any:
         return super().add_row(*(plain(cell) for cell in cells), **kwargs)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
 from textual import work
@@ -15,10 +18,15 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Markdown, Static, TabbedContent, TabPane
 
+from tabletop.report import PostMortem
 from tabletop.review import formatting as fmt
 from tabletop.review.entry import TranscriptEntry
+from tabletop.review.evidence import Evidence
 from tabletop.timing import format_offset
 from tabletop.ui.review.cells import PlainTable
+
+if TYPE_CHECKING:
+    from tabletop.ui.review.app import ReviewApp
 
 STATUS_STYLE = {
     "met": "green",
@@ -36,10 +44,10 @@ class Draft:
     markdown: str = ""
     breach: str = ""
     problem: str = ""
-    postmortem: Any = None
+    postmortem: PostMortem | None = None
 
 
-def draft_postmortem(evidence: Any, generated_at: Any) -> Draft:
+def draft_postmortem(evidence: Evidence, generated_at: datetime) -> Draft:
     """Build and render the post-mortem with the report module (no Textual here)."""
     if evidence.scenario is None or evidence.scorecard is None:
         return Draft(problem="This transcript could not be scored, so there is no post-mortem draft.")
@@ -86,8 +94,9 @@ def breach_section(markdown: str) -> str:
 
 def export_paths(transcript: Path) -> dict[str, Path]:
     """Where the post-mortem exports go: next to the transcript."""
-    stem = transcript.name[: -len(".jsonl")] if transcript.name.endswith(".jsonl") else transcript.stem
-    return {fmt_: transcript.with_name(f"{stem}.postmortem.{fmt_}") for fmt_ in ("md", "html")}
+    from tabletop.report import postmortem_path
+
+    return {fmt_: postmortem_path(transcript, fmt_) for fmt_ in ("md", "html")}
 
 
 class TranscriptScreen(Screen):
@@ -104,7 +113,7 @@ class TranscriptScreen(Screen):
     ]
 
     class Loaded(Message):
-        def __init__(self, evidence: Any, draft: Draft, error: str = "") -> None:
+        def __init__(self, evidence: Evidence | None, draft: Draft, error: str = "") -> None:
             self.evidence = evidence
             self.draft = draft
             self.error = error
@@ -119,12 +128,12 @@ class TranscriptScreen(Screen):
     def __init__(self, entry: TranscriptEntry) -> None:
         super().__init__()
         self.entry = entry
-        self.evidence: Any = None
+        self.evidence: Evidence | None = None
         self.draft: Draft | None = None
 
     @property
     def transcript_path(self) -> Path:
-        return Path(self.app.index.folder) / self.entry.path  # type: ignore[attr-defined]
+        return Path(cast("ReviewApp", self.app).index.folder) / self.entry.path
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -141,12 +150,10 @@ class TranscriptScreen(Screen):
                 yield Static("Notification clocks", id="clocks-title", classes="section-title")
                 yield PlainTable(id="clocks", cursor_type="row")
                 yield Static("", id="warnings")
-            with TabPane("Breach record", id="breach"):
-                with VerticalScroll():
-                    yield Markdown("Loading…", id="breach-md")
-            with TabPane("Post-mortem", id="postmortem"):
-                with VerticalScroll():
-                    yield Markdown("Loading…", id="postmortem-md")
+            with TabPane("Breach record", id="breach"), VerticalScroll():
+                yield Markdown("Loading…", id="breach-md")
+            with TabPane("Post-mortem", id="postmortem"), VerticalScroll():
+                yield Markdown("Loading…", id="postmortem-md")
         yield Footer()
 
     def _headline(self) -> Text:
@@ -191,7 +198,7 @@ class TranscriptScreen(Screen):
         except Exception as error:
             self.post_message(self.Loaded(None, Draft(), f"{error}"))
             return
-        draft = draft_postmortem(evidence, self.app.now())  # type: ignore[attr-defined]
+        draft = draft_postmortem(evidence, cast("ReviewApp", self.app).now())
         self.post_message(self.Loaded(evidence, draft))
 
     def on_transcript_screen_loaded(self, message: Loaded) -> None:
@@ -202,6 +209,8 @@ class TranscriptScreen(Screen):
             self.query_one("#areas", Static).update(Text(message.error, style="bold red"))
             return
         self.evidence, self.draft = message.evidence, message.draft
+        if message.evidence is None:
+            return
         self._fill_scorecard(message.evidence)
         self._fill_timeline(message.evidence)
         self._fill_findings(message.evidence)
@@ -211,7 +220,7 @@ class TranscriptScreen(Screen):
             draft.breach or (f"*{draft.problem}*" if draft.problem else "*The draft has no breach record.*")
         )
 
-    def _fill_scorecard(self, evidence: Any) -> None:
+    def _fill_scorecard(self, evidence: Evidence) -> None:
         card = evidence.card
         ratings = card.get("ratings") or {}
         text = Text()
@@ -239,12 +248,12 @@ class TranscriptScreen(Screen):
                 row.get("by") or "",
             )
 
-    def _fill_timeline(self, evidence: Any) -> None:
+    def _fill_timeline(self, evidence: Evidence) -> None:
         table = self.query_one("#events", DataTable)
         table.clear()
         for event in evidence.events:
-            who, what = _describe(event)
-            who, what = _clip(who, 32), _clip(what, 160)
+            who_text, what_text = _describe(event)
+            who, what = _clip(who_text, 32), _clip(what_text, 160)
             table.add_row(
                 _offset(event.get("t")),
                 str(event.get("wall") or "")[:19].replace("T", " "),
@@ -254,7 +263,7 @@ class TranscriptScreen(Screen):
                 what,
             )
 
-    def _fill_findings(self, evidence: Any) -> None:
+    def _fill_findings(self, evidence: Evidence) -> None:
         card = evidence.card
         findings = self.query_one("#findings-table", DataTable)
         findings.clear()
@@ -314,21 +323,24 @@ class TranscriptScreen(Screen):
         from tabletop.report.render import mark_draft
 
         written: list[Path] = []
+        draft = self.draft
         try:
-            generated_at = self.app.now()  # type: ignore[attr-defined]
+            if draft is None or draft.postmortem is None:
+                raise ValueError("there is no post-mortem draft to export")
+            generated_at = cast("ReviewApp", self.app).now()
             for kind, path in export_paths(self.transcript_path).items():
                 text = (
-                    self.draft.markdown
-                    if kind == "md" and self.draft.markdown  # type: ignore[union-attr]
-                    else render_report(self.draft.postmortem, kind, generated_at)
-                )  # type: ignore[union-attr]
-                draft_id = str(self.evidence.events[0].get("hash") or path.stem)  # type: ignore[union-attr]
-                write_private(
-                    path,
-                    mark_draft(text, kind, draft_id),
-                    may_replace=lambda existing: is_draft_of(existing, draft_id),
+                    draft.markdown
+                    if kind == "md" and draft.markdown
+                    else render_report(draft.postmortem, kind, generated_at)
                 )
-                written.append(path)
+                events = self.evidence.events if self.evidence is not None else []
+                draft_id = str(events[0].get("hash") if events else path.stem)
+
+                def own_draft(existing: Path, draft_id: str = draft_id) -> bool:
+                    return is_draft_of(existing, draft_id)
+
+                written.append(write_private(path, mark_draft(text, kind, draft_id), may_replace=own_draft))
         except Exception as error:
             self.post_message(self.Exported(written, f"{type(error).__name__}: {error}"))
             return
@@ -353,9 +365,7 @@ class TranscriptScreen(Screen):
             ("breach", "Breach record"),
             ("postmortem", "Post-mortem draft"),
         ):
-            yield SystemCommand(
-                f"Show {title}", f"Switch to the {title} tab", (lambda tab: lambda: self.action_tab(tab))(tab)
-            )
+            yield SystemCommand(f"Show {title}", f"Switch to the {title} tab", partial(self.action_tab, tab))
 
 
 def _clip(text: str, width: int) -> Text:

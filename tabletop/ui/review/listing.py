@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -20,12 +22,20 @@ from tabletop.review import formatting as fmt
 from tabletop.review.entry import TranscriptEntry
 from tabletop.review.index import RefreshResult, filter_entries
 
+if TYPE_CHECKING:
+    from tabletop.ui.review.app import ReviewApp
+
 
 def _none_last(value: Any) -> tuple[int, Any]:
     return (1, 0) if value in (None, "") else (0, value)
 
 
 RATING_ORDER = {"P": 0, "S": 1, "M": 2, "U": 3}
+
+
+def _rating_key(area: str, entry: TranscriptEntry) -> tuple[int, Any]:
+    return _none_last(RATING_ORDER.get(entry.ratings.get(area, "")))
+
 
 # column key -> (label, sort key)
 COLUMNS: dict[str, tuple[str, Callable[[TranscriptEntry], Any]]] = {
@@ -40,7 +50,7 @@ COLUMNS: dict[str, tuple[str, Callable[[TranscriptEntry], Any]]] = {
     **{
         f"area:{area}": (
             fmt.area_short(area),
-            (lambda area: lambda e: _none_last(RATING_ORDER.get(e.ratings.get(area, ""))))(area),
+            partial(_rating_key, area),
         )
         for area in AREAS
     },
@@ -57,7 +67,7 @@ class Cell:
     Thousands of rows stay cheap to add: only the visible ones are ever rendered.
     """
 
-    __slots__ = ("plain", "style", "justify")
+    __slots__ = ("justify", "plain", "style")
 
     def __init__(self, plain: str, style: str = "", justify: str = "left") -> None:
         self.plain = plain
@@ -134,7 +144,7 @@ class TranscriptTable(DataTable):
             for offset, (key, cells) in enumerate(rows):
                 row_key = RowKey(key)
                 locations[row_key] = start + offset
-                data[row_key] = dict(zip(columns, cells))
+                data[row_key] = dict(zip(columns, cells, strict=False))
                 table_rows[row_key] = Row(row_key, 1, None, False)
                 self._new_rows.add(row_key)
         except (AttributeError, ImportError, TypeError):  # pragma: no cover - another Textual
@@ -234,7 +244,7 @@ class ReviewScreen(Screen):
     # --- the index, refreshed in a worker thread -----------------------------------------
     @work(thread=True, exclusive=True, group="index")
     def refresh_index(self) -> None:
-        index = self.app.index  # type: ignore[attr-defined]
+        index = cast("ReviewApp", self.app).index
         try:
             plan = index.plan()
             step = max(1, len(plan.to_score) // 100)
@@ -277,9 +287,9 @@ class ReviewScreen(Screen):
         table = self.query_one(TranscriptTable)
         previous = self._cursor_path()
         rows = filter_entries(self.entries, self.search_text)
-        key = COLUMNS[self.sort_key][1]
+        sort_key = COLUMNS[self.sort_key][1]
         rows.sort(key=lambda e: e.path)
-        rows.sort(key=key, reverse=self.sort_reverse)
+        rows.sort(key=sort_key, reverse=self.sort_reverse)
         self.shown = rows
         for column_key, (label, _) in COLUMNS.items():
             table.columns[column_key].label = Text(self._header(column_key, label))  # type: ignore[index]
@@ -292,7 +302,7 @@ class ReviewScreen(Screen):
             cells = cache.get(entry.path)
             if cells is None or cells[0] is not entry:
                 cells = cache[entry.path] = (entry, row_cells(entry, False)[1:])
-            for key, cell in zip(keys, cells[1]):
+            for key, cell in zip(keys, cells[1], strict=False):
                 size = cell_len(cell.plain)
                 if size > widths[key]:
                     widths[key] = size
@@ -444,7 +454,7 @@ class ReviewScreen(Screen):
     def action_trends(self) -> None:
         from tabletop.ui.review.trends import TrendsScreen
 
-        index = self.app.index  # type: ignore[attr-defined]
+        index = cast("ReviewApp", self.app).index
 
         def records(team: str | None) -> list:
             try:
@@ -474,6 +484,4 @@ class ReviewScreen(Screen):
             label = COLUMNS[key][0]
             if key.startswith("area:"):
                 label = f"{fmt.area_label(key[5:])} rating"
-            yield SystemCommand(
-                f"Sort by {label}", f"Sort the table by {label}", (lambda key: lambda: self.sort_by(key))(key)
-            )
+            yield SystemCommand(f"Sort by {label}", f"Sort the table by {label}", partial(self.sort_by, key))

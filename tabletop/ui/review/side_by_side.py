@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.table import Table
 from rich.text import Text
@@ -15,14 +16,18 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from tabletop.review import formatting as fmt
+from tabletop.review.compare import Comparison, Side
 from tabletop.review.entry import TranscriptEntry
 from tabletop.ui.review.cells import PlainTable, plain
+
+if TYPE_CHECKING:
+    from tabletop.ui.review.app import ReviewApp
 
 STATUS_STYLE = {"met": "green", "late": "yellow", "missed": "bold red", "open": "cyan"}
 RATING_STYLE = {"P": "green", "S": "yellow", "M": "dark_orange", "U": "bold red"}
 
 
-def sides_table(comparison: Any) -> Table:
+def sides_table(comparison: Comparison) -> Table:
     """The two transcripts' identity and totals as a two-column Rich table."""
     a, b = comparison.a, comparison.b
     table = Table(expand=True, show_edge=False, pad_edge=False)
@@ -46,7 +51,7 @@ def sides_table(comparison: Any) -> Table:
     return table
 
 
-def _areas_text(side: Any, areas: list[str]) -> Text:
+def _areas_text(side: Side, areas: list[str]) -> Text:
     """Each area's ratio and P/S/M/U rating, in one line."""
     text = Text()
     for area in areas:
@@ -67,7 +72,7 @@ class CompareScreen(Screen):
     BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("x", "swap", "Swap A/B")]
 
     class Compared(Message):
-        def __init__(self, comparison: Any, error: str = "") -> None:
+        def __init__(self, comparison: Comparison | None, error: str = "") -> None:
             self.comparison = comparison
             self.error = error
             super().__init__()
@@ -75,7 +80,7 @@ class CompareScreen(Screen):
     def __init__(self, first: TranscriptEntry, second: TranscriptEntry) -> None:
         super().__init__()
         self.first, self.second = first, second
-        self.comparison: Any = None
+        self.comparison: Comparison | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -91,7 +96,7 @@ class CompareScreen(Screen):
     def load(self) -> None:
         from tabletop.review.compare import compare_transcripts
 
-        folder = Path(self.app.index.folder)  # type: ignore[attr-defined]
+        folder = Path(cast("ReviewApp", self.app).index.folder)
         try:
             comparison = compare_transcripts(folder / self.first.path, folder / self.second.path, root=folder)
         except Exception as error:
@@ -110,6 +115,8 @@ class CompareScreen(Screen):
 
     def _show(self) -> None:
         comparison = self.comparison
+        if comparison is None:
+            return
         self.query_one("#sides", Static).update(sides_table(comparison))
         table = self.query_one("#comparison", DataTable)
         table.clear(columns=True)
@@ -141,7 +148,7 @@ class CompareScreen(Screen):
         self.load()
 
 
-def _status(figures: Any) -> Text:
+def _status(figures: Mapping[str, Any] | None) -> Text:
     if not figures:
         return Text("—", style="dim")
     status = figures.get("status") or ""
@@ -151,13 +158,13 @@ def _status(figures: Any) -> Text:
     return text
 
 
-def _credit(figures: Any) -> Text:
+def _credit(figures: Mapping[str, Any] | None) -> Text:
     if not figures or figures.get("status") in ("not_applicable", "open"):
         return Text("—", style="dim", justify="right")
     return Text(fmt.score_text(figures.get("credit")), justify="right")
 
 
-def _area(figures: Any) -> str:
+def _area(figures: Mapping[str, Any] | None) -> str:
     if not figures:
         return "—"
     return f"{fmt.score_text(figures['ratio'])} {figures.get('rating') or ''}".strip()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -39,7 +40,7 @@ def plot_trends(plot: PlotextPlot, result: Trends, title: str) -> None:
     plt.title(title)
     plt.ylim(0, 1)
     lines = sorted(result.series, key=lambda s: (-len(s.points), s.key))[:MAX_LINES]
-    for color, line in zip(COLORS, sorted(lines, key=lambda s: s.key)):
+    for color, line in zip(COLORS, sorted(lines, key=lambda s: s.key), strict=False):
         dates = [p.started[:10] for p in line.points]
         values = [p.value for p in line.points]
         label = fmt.area_label(line.key) if result.by == BY_AREA else line.key
@@ -48,7 +49,7 @@ def plot_trends(plot: PlotextPlot, result: Trends, title: str) -> None:
     plot.refresh()
 
 
-RecordSource = Callable[[Optional[str]], list[ExpectationRecord]]
+RecordSource = Callable[[str | None], list[ExpectationRecord]]
 """Gives the per-expectation record, for one team (or every team with None)."""
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Markdown, Static
 
+from tabletop.model import Scenario
 from tabletop.timing import format_offset
 from tabletop.ui.render import action_title
 
@@ -32,10 +35,10 @@ class DebriefResult:
 
 
 def write_debrief(
-    scenario: Any, events: list[dict[str, Any]], transcript: Path | None, generated_at: Any
+    scenario: Scenario, events: list[dict[str, Any]], transcript: Path | None, generated_at: Any
 ) -> DebriefResult:
     """Score the run and write the post-mortem draft (Markdown and HTML) next to the transcript."""
-    from tabletop.report import build_postmortem, render_report
+    from tabletop.report import build_postmortem, render_report, write_postmortem
     from tabletop.scoring import score
 
     card = score(scenario, events)
@@ -47,22 +50,12 @@ def write_debrief(
         postmortem = build_postmortem(scenario, events, card)
         markdown = render_report(postmortem, "md", generated_at)
         if transcript is not None:
-            from tabletop.files import is_draft_of, write_private
-            from tabletop.report.render import mark_draft
-
-            md_path = transcript.with_suffix(".md")
-            html_path = transcript.with_suffix(".html")
-            draft_id = str(events[0].get("hash") or transcript.stem) if events else transcript.stem
-            for path, form, text in (
-                (md_path, "md", markdown),
-                (html_path, "html", render_report(postmortem, "html", generated_at)),
-            ):
-                write_private(
-                    path,
-                    mark_draft(text, form, draft_id),
-                    may_replace=lambda existing: is_draft_of(existing, draft_id),
-                )
-    except Exception as problem:  # noqa: BLE001 - the scorecard is still shown
+            html = render_report(postmortem, "html", generated_at)
+            draft_id = str(events[0].get("hash") or transcript.name) if events else transcript.name
+            md_path, html_path = write_postmortem(
+                transcript, {"md": markdown, "html": html}, draft_id=draft_id
+            )
+    except Exception as problem:  # the scorecard is still shown
         error = f"The post-mortem draft could not be written: {problem}"
     return DebriefResult(data, md_path, html_path, markdown, error)
 
@@ -102,12 +95,12 @@ class DebriefScreen(Screen):
 
     def __init__(
         self,
-        scenario: Any,
+        scenario: Scenario,
         events: list[dict[str, Any]],
         transcript: Path | None,
         *,
-        generated_at: Any = None,
-        open_url: Any = None,
+        generated_at: datetime | None = None,
+        open_url: Callable[[str], bool] | None = None,
     ) -> None:
         super().__init__()
         self.scenario = scenario
@@ -135,12 +128,12 @@ class DebriefScreen(Screen):
     def prepare(self) -> None:
         generated_at = self.generated_at
         if generated_at is None:
-            from datetime import datetime, timezone
+            from datetime import datetime
 
-            generated_at = datetime.now(timezone.utc)
+            generated_at = datetime.now(UTC)
         try:
             result = write_debrief(self.scenario, self.events, self.transcript, generated_at)
-        except Exception as problem:  # noqa: BLE001
+        except Exception as problem:
             result = DebriefResult({}, None, None, "", f"Scoring failed: {problem}")
         self.app.call_from_thread(self.show, result)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, OptionList, Select, Static, TextArea
 from textual.widgets.option_list import Option
 
-from tabletop.model import CHANNELS
+from tabletop.model import CHANNELS, Action
 from tabletop.timing import TimeFormatError, format_offset, parse_duration
 from tabletop.ui.widgets.action_palette import ActionSearch
 
@@ -120,7 +121,7 @@ class DecisionForm(ModalScreen[DecisionDraft | None]):
 
     def __init__(
         self,
-        action: Any,
+        action: Action,
         role: str,
         *,
         roles: list[str],
@@ -259,7 +260,8 @@ class DecisionForm(ModalScreen[DecisionDraft | None]):
             elif isinstance(widget, Checkbox):
                 value = widget.value
             else:
-                raw = widget.value.strip()
+                assert isinstance(widget, (Input, TextArea)), widget
+                raw = (widget.value if isinstance(widget, Input) else widget.text).strip()
                 value = raw or None
                 if value is not None and spec.type == "number":
                     try:
@@ -418,14 +420,14 @@ class AdhocInjectDialog(ModalScreen[AdhocInject | None]):
             self.dismiss(None)
 
 
-class TaskPicker(ModalScreen[Any | None]):
+class TaskPicker(ModalScreen[dict[str, Any] | None]):
     """Tasks delegated to my role that are waiting for me to carry them out."""
 
     CSS_PATH = "dialogs.tcss"
 
     BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
 
-    def __init__(self, tasks: list[Any], describe: Any) -> None:
+    def __init__(self, tasks: list[dict[str, Any]], describe: Callable[[dict[str, Any]], str]) -> None:
         super().__init__(classes="dialog")
         self.tasks = tasks
         self.describe = describe

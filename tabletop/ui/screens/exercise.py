@@ -8,7 +8,9 @@ from textual import work
 from textual.binding import Binding
 from textual.screen import Screen
 
-from tabletop.ui.link import SessionEvent
+from tabletop.model import Scenario
+from tabletop.port import Event, SessionPort
+from tabletop.ui.link import SessionEvent, lost_connection_notice
 from tabletop.ui.render import action_title
 
 SPEEDS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600)
@@ -29,7 +31,7 @@ class ExerciseScreen(Screen):
     RESCORE_DELAY = 0.3
     """Seconds to gather events before scoring again (a burst of releases is scored once)."""
 
-    def __init__(self, link: Any, scenario: Any, **kwargs: Any) -> None:
+    def __init__(self, link: SessionPort, scenario: Scenario, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.link = link
         self.scenario = scenario
@@ -42,6 +44,13 @@ class ExerciseScreen(Screen):
 
     def on_unmount(self) -> None:
         self.link.detach(self)
+
+    # tabletop.port.SessionListener: events arrive from the session's thread as messages
+    def session_event(self, event: Event) -> None:
+        self.post_message(SessionEvent(event))
+
+    def session_lost(self, reason: str) -> None:
+        self.notify(lost_connection_notice(reason), title="Offline", severity="error", timeout=30)
 
     def on_session_event(self, message: SessionEvent) -> None:
         self.apply_events([message.event], replay=False)
@@ -77,7 +86,7 @@ class ExerciseScreen(Screen):
         events = list(self.link.events)
         now = self.link.now()
         card = score(self.scenario, events, until=now)
-        data = card.to_json() if hasattr(card, "to_json") else dict(card)
+        data = card.to_json()
         self.app.call_from_thread(self.show_score, data, now)
 
     def show_score(self, card: dict[str, Any], now: float) -> None:
@@ -89,7 +98,7 @@ class ExerciseScreen(Screen):
         """Call a session method; a rejection or failure becomes a notification, never a crash."""
         try:
             return await getattr(self.link, what)(*args, **kwargs)
-        except Exception as error:  # noqa: BLE001 - shown to the user, the session carries on
+        except Exception as error:  # shown to the user, the session carries on
             self.notify(str(error) or type(error).__name__, title="Not recorded", severity="error", timeout=8)
             return None
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual import work
 from textual.app import ComposeResult
@@ -10,6 +10,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, TabbedContent, TabPane
 
+from tabletop.model import Scenario
+from tabletop.port import SessionPort
 from tabletop.ui.screens.dialogs import (
     ActionPalette,
     AdhocInject,
@@ -25,6 +27,9 @@ from tabletop.ui.widgets.decisions import DecisionLog
 from tabletop.ui.widgets.msel import MselTable
 from tabletop.ui.widgets.participants import Participants, PhaseQuestions
 from tabletop.ui.widgets.scorecard import LiveScorecard
+
+if TYPE_CHECKING:
+    from tabletop.ui.app import TabletopConsole
 
 MSEL_CHANGES = ("session_started", "inject_released", "decision", "marker_set", "facilitator", "clock")
 
@@ -50,8 +55,8 @@ class FacilitatorScreen(ExerciseScreen):
 
     def __init__(
         self,
-        link: Any,
-        scenario: Any,
+        link: SessionPort,
+        scenario: Scenario,
         *,
         name: str = "Facilitator",
         roles: list[str] | None = None,
@@ -71,15 +76,12 @@ class FacilitatorScreen(ExerciseScreen):
                 yield MselTable(self.scenario, id="msel")
                 yield DecisionLog(self.scenario, id="decision-log")
             with TabbedContent(id="facilitator-side"):
-                with TabPane("Score", id="tab-score"):
-                    with VerticalScroll():
-                        yield LiveScorecard(self.scenario, id="live-score")
-                with TabPane("Room", id="tab-room"):
-                    with VerticalScroll():
-                        yield Participants(self.scenario, id="participants")
-                with TabPane("Discussion", id="tab-questions"):
-                    with VerticalScroll():
-                        yield PhaseQuestions(self.scenario, id="questions")
+                with TabPane("Score", id="tab-score"), VerticalScroll():
+                    yield LiveScorecard(self.scenario, id="live-score")
+                with TabPane("Room", id="tab-room"), VerticalScroll():
+                    yield Participants(self.scenario, id="participants")
+                with TabPane("Discussion", id="tab-questions"), VerticalScroll():
+                    yield PhaseQuestions(self.scenario, id="questions")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -121,7 +123,7 @@ class FacilitatorScreen(ExerciseScreen):
     async def refresh_msel(self) -> None:
         try:
             rows = await self.link.upcoming()
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             self.notify(f"MSEL unavailable: {error}", severity="warning")
             return
         self.query_one(MselTable).show(rows)
@@ -199,4 +201,4 @@ class FacilitatorScreen(ExerciseScreen):
 
     def action_switch_view(self) -> None:
         if self.can_switch:
-            self.app.switch_view()
+            cast("TabletopConsole", self.app).switch_view()

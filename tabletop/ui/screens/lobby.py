@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -11,7 +11,11 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from tabletop.model import Scenario
 from tabletop.timing import format_duration, format_offset
+
+if TYPE_CHECKING:
+    from tabletop.ui.app import TabletopConsole
 
 CONTROLS = [
     ("a", "record a decision: search the action catalog, fill in its form"),
@@ -44,7 +48,7 @@ class LobbyScreen(Screen):
 
     def __init__(
         self,
-        scenario: Any,
+        scenario: Scenario,
         participants: list[dict[str, Any]],
         *,
         mode: str,
@@ -181,4 +185,4 @@ class LobbyScreen(Screen):
         return text
 
     def action_start(self) -> None:
-        self.app.begin_exercise()
+        cast("TabletopConsole", self.app).begin_exercise()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual import events, on
 from textual.app import ComposeResult
@@ -10,6 +10,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer
 
+from tabletop.model import Scenario
+from tabletop.port import SessionPort
 from tabletop.timing import format_duration
 from tabletop.ui.render import action_title
 from tabletop.ui.screens.dialogs import ActionPalette, DecisionDraft, DecisionForm, NoteDialog, TaskPicker
@@ -18,6 +20,9 @@ from tabletop.ui.widgets.clock_bar import ClockBar
 from tabletop.ui.widgets.decisions import DecisionList
 from tabletop.ui.widgets.inject_feed import InjectFeed, InjectView
 from tabletop.ui.widgets.scorecard import DeadlineHints
+
+if TYPE_CHECKING:
+    from tabletop.ui.app import TabletopConsole
 
 THREE_COLUMNS_AT = 170
 """From this terminal width (the console's "-wide" breakpoint) the feed, the inject and
@@ -47,8 +52,8 @@ class PlayerScreen(ExerciseScreen):
 
     def __init__(
         self,
-        link: Any,
-        scenario: Any,
+        link: SessionPort,
+        scenario: Scenario,
         *,
         role: str,
         name: str,
@@ -257,20 +262,20 @@ class PlayerScreen(ExerciseScreen):
     async def action_tasks(self) -> None:
         try:
             tasks = await self.link.pending_tasks(self.role)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             self.notify(str(error), severity="error")
             return
         if not tasks:
             self.notify("No tasks are waiting for you.", timeout=3)
             return
 
-        def describe(task: Any) -> str:
+        def describe(task: dict[str, Any]) -> str:
             text = f"{action_title(self.scenario, _get(task, 'action', ''))} — from {_get(task, 'role', '?')}"
             if _get(task, "timebox"):
                 text += f" (time-box {format_duration(_get(task, 'timebox'))})"
             return text
 
-        def picked(task: Any | None) -> None:
+        def picked(task: dict[str, Any] | None) -> None:
             if task is None:
                 return
             action = self.scenario.action(_get(task, "action"))
@@ -290,4 +295,4 @@ class PlayerScreen(ExerciseScreen):
 
     def action_switch_view(self) -> None:
         if self.can_switch:
-            self.app.switch_view()
+            cast("TabletopConsole", self.app).switch_view()

@@ -37,13 +37,13 @@ class ActionSearch(Vertical):
     """A search box over the catalog; Enter (or a click) chooses the highlighted action."""
 
     class Chosen(Message):
-        def __init__(self, search: "ActionSearch", action_id: str) -> None:
+        def __init__(self, search: ActionSearch, action_id: str) -> None:
             super().__init__()
             self.search = search
             self.action_id = action_id
 
         @property
-        def control(self) -> "ActionSearch":
+        def control(self) -> ActionSearch:
             return self.search
 
     def __init__(self, actions: list[Any], role: str | None = None, **kwargs: Any) -> None:

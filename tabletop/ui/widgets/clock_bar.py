@@ -7,6 +7,8 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
+from tabletop.model import Scenario
+from tabletop.port import SessionPort
 from tabletop.timing import format_offset, sim_datetime
 from tabletop.ui.render import phase_title, sim_time
 
@@ -14,7 +16,7 @@ from tabletop.ui.render import phase_title, sim_time
 class ClockBar(Static):
     """Shows `T+` (and the scenario's date-time), the current phase, the speed and pause."""
 
-    def __init__(self, link: Any, scenario: Any, who: str = "", **kwargs: Any) -> None:
+    def __init__(self, link: SessionPort, scenario: Scenario, who: str = "", **kwargs: Any) -> None:
         super().__init__("", **kwargs)
         self.link = link
         self.scenario = scenario

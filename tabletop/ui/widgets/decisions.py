@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.widgets import DataTable, OptionList
 from textual.widgets.option_list import Option
 
+from tabletop.model import Scenario
 from tabletop.timing import format_duration, format_offset
 from tabletop.ui.render import action_title
 
@@ -20,7 +21,7 @@ def _shorten(text: str, width: int) -> str:
 class DecisionList(OptionList):
     """My decisions, notes and delegations, newest first; each appears only once recorded."""
 
-    def __init__(self, scenario: Any, role: str | None, **kwargs: Any) -> None:
+    def __init__(self, scenario: Scenario, role: str | None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.scenario = scenario
         self.role = role
@@ -50,7 +51,7 @@ class DecisionList(OptionList):
         if changed:
             self._rebuild()
 
-    def take_over(self, other: "DecisionList") -> None:
+    def take_over(self, other: DecisionList) -> None:
         """Show what `other` shows (the screen replaces the list when it moves to another column)."""
         self.entries = list(other.entries)
         self.done_by_delegation = dict(other.done_by_delegation)
@@ -94,7 +95,7 @@ class DecisionList(OptionList):
 class DecisionLog(DataTable):
     """Every decision, delegation and note as it arrives (facilitator)."""
 
-    def __init__(self, scenario: Any, **kwargs: Any) -> None:
+    def __init__(self, scenario: Scenario, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self.scenario = scenario
         self.border_title = "Decisions"

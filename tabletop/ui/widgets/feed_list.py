@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from rich.segment import Segment
 from rich.text import Text
@@ -50,13 +51,13 @@ class FeedList(ScrollView, can_focus=True):
     class Highlighted(Message):
         """The cursor moved to the entry at `index`."""
 
-        def __init__(self, feed_list: "FeedList", index: int) -> None:
+        def __init__(self, feed_list: FeedList, index: int) -> None:
             super().__init__()
             self.feed_list = feed_list
             self.index = index
 
         @property
-        def control(self) -> "FeedList":
+        def control(self) -> FeedList:
             return self.feed_list
 
     def __init__(self, render_entry: Callable[[Any], Text], **kwargs: Any) -> None:

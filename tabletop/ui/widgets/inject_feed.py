@@ -11,7 +11,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Select, Static
 
-from tabletop.model import CHANNELS
+from tabletop.model import CHANNELS, Scenario
 from tabletop.ui.render import inject_detail, inject_line
 from tabletop.ui.widgets.feed_list import FeedList
 
@@ -22,13 +22,13 @@ class InjectFeed(Vertical):
     class Highlighted(Message):
         """The player moved to an inject in the feed."""
 
-        def __init__(self, feed: "InjectFeed", event: dict[str, Any]) -> None:
+        def __init__(self, feed: InjectFeed, event: dict[str, Any]) -> None:
             super().__init__()
             self.feed = feed
             self.event = event
 
         @property
-        def control(self) -> "InjectFeed":
+        def control(self) -> InjectFeed:
             return self.feed
 
     def __init__(self, **kwargs: Any) -> None:
@@ -76,7 +76,7 @@ class InjectFeed(Vertical):
             self.call_after_refresh(self._rebuild)
         self._update_title()
 
-    def visible(self) -> list[dict[str, Any]]:
+    def shown_injects(self) -> list[dict[str, Any]]:
         """The injects shown under the current filter, newest first."""
         return [e for e in reversed(self.injects) if self.channel is None or e.get("channel") == self.channel]
 
@@ -87,7 +87,7 @@ class InjectFeed(Vertical):
         current = None
         if feed_list.highlighted is not None and feed_list.highlighted < len(feed_list.entries):
             current = self.key(feed_list.entries[feed_list.highlighted])
-        shown = self.visible()
+        shown = self.shown_injects()
         keys = [self.key(e) for e in shown]
         if current is not None and current in keys:
             feed_list.set_entries(shown, keys.index(current))
@@ -137,7 +137,7 @@ class InjectFeed(Vertical):
 class InjectView(VerticalScroll):
     """The full text of the inject selected in the feed."""
 
-    def __init__(self, scenario: Any, **kwargs: Any) -> None:
+    def __init__(self, scenario: Scenario, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.scenario = scenario
         self.event: dict[str, Any] | None = None

@@ -7,6 +7,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import DataTable
 
+from tabletop.model import Scenario
 from tabletop.timing import format_offset
 
 STATUS_STYLE = {
@@ -26,7 +27,7 @@ def _field(row: Any, name: str, default: Any = None) -> Any:
 class MselTable(DataTable):
     """One row per inject; the cursor picks the inject to trigger now or skip."""
 
-    def __init__(self, scenario: Any, **kwargs: Any) -> None:
+    def __init__(self, scenario: Scenario, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self.scenario = scenario
         self.rows_data: list[Any] = []
@@ -63,7 +64,7 @@ class MselTable(DataTable):
             released += status == "released"
             try:
                 inject = self.scenario.inject(inject_id)
-                title, channel, to = inject.title, inject.channel, ", ".join(inject.to)
+                title, channel, to = inject.title, str(inject.channel), ", ".join(inject.to)
             except KeyError:
                 title = _field(row, "title", "") or "(ad-hoc)"
                 channel, to = _field(row, "channel", "") or "", ", ".join(_field(row, "to", []) or [])

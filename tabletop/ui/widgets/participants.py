@@ -7,11 +7,13 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
+from tabletop.model import Scenario
+
 
 class Participants(Static):
     """Participants and roles, from the session start and later joins and role changes."""
 
-    def __init__(self, scenario: Any, **kwargs: Any) -> None:
+    def __init__(self, scenario: Scenario, **kwargs: Any) -> None:
         super().__init__("", **kwargs)
         self.scenario = scenario
         self.people: dict[str, dict[str, Any]] = {}
@@ -33,9 +35,9 @@ class Participants(Static):
                 if role:
                     person["role"] = role
                 person["connected"] = event.get("op") != "leave"
-        self._render()
+        self._fill()
 
-    def _render(self) -> None:
+    def _fill(self) -> None:
         text = Text()
         roles = list(getattr(self.scenario, "roles", []))
         playing: dict[str, list[dict[str, Any]]] = {}
@@ -62,7 +64,7 @@ class Participants(Static):
 class PhaseQuestions(Static):
     """The current phase's title, summary and discussion questions."""
 
-    def __init__(self, scenario: Any, **kwargs: Any) -> None:
+    def __init__(self, scenario: Scenario, **kwargs: Any) -> None:
         super().__init__("", **kwargs)
         self.scenario = scenario
         self.phase: str | None = None

@@ -8,6 +8,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from tabletop.model import Scenario
+from tabletop.port import SessionPort
 from tabletop.timing import format_offset
 from tabletop.ui.render import action_title, countdown
 
@@ -15,7 +17,7 @@ DONE = ("met", "late", "missed", "not_applicable")
 STATUS_STYLE = {"met": "green", "late": "yellow", "missed": "red", "not_applicable": "dim"}
 
 
-def open_deadlines(scenario: Any, card: dict[str, Any], role: str | None) -> list[dict[str, Any]]:
+def open_deadlines(scenario: Scenario, card: dict[str, Any], role: str | None) -> list[dict[str, Any]]:
     """Expectations that apply, are not yet done and have a deadline; `role`'s own and `any`."""
     rows = []
     for row in card.get("expectations", []):
@@ -39,7 +41,7 @@ def open_deadlines(scenario: Any, card: dict[str, Any], role: str | None) -> lis
 class LiveScorecard(Static):
     """The score so far and every expectation's status; players never see it."""
 
-    def __init__(self, scenario: Any, **kwargs: Any) -> None:
+    def __init__(self, scenario: Scenario, **kwargs: Any) -> None:
         super().__init__("Scoring starts with the first event.", **kwargs)
         self.scenario = scenario
         self.card: dict[str, Any] | None = None
@@ -78,7 +80,7 @@ class LiveScorecard(Static):
 class DeadlineHints(Static):
     """Open deadlines for the player's role as countdowns (solo practice with --hints)."""
 
-    def __init__(self, scenario: Any, role: str, link: Any, **kwargs: Any) -> None:
+    def __init__(self, scenario: Scenario, role: str, link: SessionPort, **kwargs: Any) -> None:
         super().__init__("No open deadlines yet.", **kwargs)
         self.scenario = scenario
         self.role = role

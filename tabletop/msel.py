@@ -421,14 +421,14 @@ def neutralise(text: Any) -> Any:
     another `'`, so that `restore` gives back exactly what was written)."""
     if not isinstance(text, str) or not text:
         return text
-    if text.startswith(FORMULA_STARTS) or (text[0] == "'" and text[1:2] and text[1] in "'=+-@\t\r"):
+    if text.startswith(FORMULA_STARTS) or (text[0] == "'" and text[1:2] and text[1] in "'=+-@\t\r\n"):
         return "'" + text
     return text
 
 
 def restore(text: str) -> str:
     """The original text of a cell that `neutralise` quoted (a facilitator's own `'x` stays)."""
-    if len(text) >= 2 and text[0] == "'" and text[1] in "'=+-@\t\r":
+    if len(text) >= 2 and text[0] == "'" and text[1] in "'=+-@\t\r\n":
         return text[1:]
     return text
 
@@ -436,7 +436,8 @@ def restore(text: str) -> str:
 def to_csv(msel: Msel) -> str:
     """The MSEL as CSV: a header row, one row per inject, a blank row, then `#key,value` frame rows."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    # RFC 4180 line ends: a field holding a carriage return is then quoted, so it survives a round trip
+    writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     for row in msel.rows:
         writer.writerow([neutralise(row.get(column)) for column in COLUMNS])

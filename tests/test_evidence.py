@@ -23,6 +23,7 @@ from tabletop.transcript import (
     UNSIGNED,
     UNTRUSTED,
     VERIFIED,
+    TranscriptWriter,
     canonical,
     line_hash,
     verify_evidence,
@@ -375,3 +376,57 @@ def test_a_signature_by_another_key_for_the_same_head_is_checked_by_its_own_key(
 def test_tests_never_touch_the_real_config_folder():
     assert os.environ["XDG_CONFIG_HOME"] != str(Path.home() / ".config")
     assert not str(config_dir()).startswith(str(Path.home() / ".config"))
+
+
+# --- the whole grammar, written by the writer -------------------------------------------------
+
+
+def _scenario_json() -> dict:
+    return {"id": "x", "roles": ["coordinator", "dpo"], "actions": [{"id": "appoint_coordinator"}]}
+
+
+def test_interruption_resume_checkpoint_end_and_hot_wash_verify(config, tmp_path):
+    path = tmp_path / "t.jsonl"
+    writer = TranscriptWriter.open(path, fsync=False)
+    writer.append("session_started", 0.0, scenario=_scenario_json(), participants=[], mode="team")
+    writer.append("decision", 10.0, role="coordinator", by="Sam", action="appoint_coordinator")
+    writer.append("clock", 20.0, op="checkpoint")
+    writer.append("facilitator", 25.0, op="note", detail={"text": "slow start"})
+    writer.append("session_interrupted", 30.0, signal="SIGINT")
+    writer.close()
+    writer = TranscriptWriter.reopen(path, fsync=False)
+    resumed = writer.append("session_resumed", 30.0, from_t=30.0)
+    writer.append("session_ended", 40.0, reason="facilitator")
+    writer.append("hotwash_answer", 40.0, role="dpo", by="Priya", question="What went well?", text="…")
+    writer.append("hotwash_closed", 40.0)
+    writer.close()
+    lines = lines_of(path)
+    checkpoint = next(r for r in lines if r["type"] == "clock")
+    assert lines[checkpoint["seq"] + 1]["type"] == "signature", "a checkpoint is signed"
+    assert resumed["signed_through"] == checkpoint["seq"] + 1
+    result = verify_evidence(path)
+    assert result.status == VERIFIED, result.problems
+    assert result.unsigned == [(checkpoint["seq"] + 2, resumed["seq"] - 1)], "the note and the interruption"
+    assert lines[-1]["type"] == "signature" and lines[-2]["type"] == "hotwash_closed"
+
+    after = tmp_path / "after.jsonl"
+    writer = TranscriptWriter.open(after, fsync=False)
+    writer.append("session_started", 0.0, scenario=_scenario_json(), participants=[], mode="team")
+    writer.append("session_ended", 5.0, reason="duration")
+    writer.append("hotwash_closed", 5.0)
+    writer.append("note", 6.0, role="coordinator", by="Sam", text="too late")
+    writer.close()
+    result = verify_evidence(after)
+    assert result.status == INVALID and "only the hot wash may follow the end" in result.problems[0]
+
+
+def test_an_interruption_is_followed_by_a_resume_only(config, tmp_path):
+    path = tmp_path / "t.jsonl"
+    writer = TranscriptWriter.open(path, fsync=False)
+    writer.append("session_started", 0.0, scenario=_scenario_json(), participants=[], mode="team")
+    writer.append("session_interrupted", 3.0, signal="SIGTERM")
+    assert verify_evidence(path).status == VERIFIED, "a file may stop after the interruption"
+    writer.append("note", 4.0, role="coordinator", by="Sam", text="sneaked in")
+    writer.close()
+    result = verify_evidence(path)
+    assert result.status == INVALID and "comes session_resumed" in result.problems[0]

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tabletop.breach_record import breach_record_problems
 from tabletop.model import Action, Regime, Role, RubricSet
 from tabletop.problems import Problem, Span, did_you_mean, kind_of, show, validate_model
 from tabletop.yamlsource import SourceDoc, YamlSyntaxError, is_yaml, read_yaml
@@ -224,6 +225,31 @@ def check_catalog(catalog: Catalog) -> list[Problem]:
     for action in actions.values():
         span = catalog.spans[("actions", action.id)]
         role_ok(action.default_owner, span, "default_owner", allow_any=True)
+        role_ok(action.improvement_owner, span, "improvement_owner", allow_any=False)
+    if "record_breach" in actions:  # a catalog for breaches fills every field of the breach record
+        for row, action_id, field_name in breach_record_problems(actions):
+            source = actions.get(action_id)
+            where = (
+                catalog.spans[("actions", action_id)]
+                if source
+                else catalog.spans[("actions", "record_breach")]
+            )
+            problems.append(
+                where.problem(
+                    f"the breach record's {row.label!r} is filled from {action_id}.{field_name}, which "
+                    + (f"action {action_id!r} does not have" if action else "is not in the catalog")
+                    + "; add the field (every breach-record field is recorded by an action field)"
+                )
+            )
+    for regime in catalog.regimes.values():
+        span = catalog.spans[("regimes", regime.id)]
+        for index, clock in enumerate(regime.clocks):
+            if not clock.source.strip():
+                problems.append(
+                    span.child("clocks")
+                    .child(index)
+                    .problem("every clock names its legal source: `source` is empty")
+                )
     for regime in catalog.regimes.values():
         span = catalog.spans[("regimes", regime.id)]
         for index, clock in enumerate(regime.clocks):

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 
 from tabletop.catalog import Catalog, value_problems
-from tabletop.model import Expectation, Inject
+from tabletop.model import Expectation, Inject, deadline_from
 from tabletop.problems import Problem, Span, did_you_mean
 from tabletop.timing import format_duration, format_offset
 
@@ -399,20 +399,23 @@ def check_scenario(draft: Draft) -> list[Problem]:
                             target_inject = injects.get(missed.item.anchor_target or "")
                             if target_inject is not None and target_inject.item.when is None:
                                 anchor_at = target_inject.item.at
-                        if (
-                            anchor_at is not None
-                            and not missed.item.business_days
-                            and anchor_at + missed.item.within > end
-                        ):
+                        due = (
+                            deadline_from(draft.starts_at, missed.item, anchor_at)
+                            if anchor_at is not None
+                            else None
+                        )
+                        if due is not None and due > end:
                             ok = False
                             reasons[inject.id] = (
-                                f"expectation {when.target!r} is due at {format_offset(anchor_at + missed.item.within)}, "
+                                f"expectation {when.target!r} is due at {format_offset(due)}, "
                                 f"after the scenario ends at {format_offset(end)}"
                             )
             if ok:
                 reachable.add(inject.id)
                 markers_possible.update(inject.marks)
                 changed = True
+    problems.extend(_clocks_nobody_starts(draft, expectations, end, markers_set))
+    problems.extend(_closing_without_recovery(draft, release_time))
     for located in draft.injects:
         inject = located.item
         if inject.when is None or inject.id in reachable or inject.id in in_cycle:
@@ -428,6 +431,165 @@ def check_scenario(draft: Draft) -> list[Problem]:
         add(
             located.span.child("when").problem(
                 f"branch {inject.id!r} can never fire: {reasons.get(inject.id, 'its condition never holds')}"
+            )
+        )
+    return problems
+
+
+def _clocks_nobody_starts(
+    draft: Draft, expectations: dict[str, Located], end: int | None, markers_set: set[str]
+) -> list[Problem]:
+    """Regime clocks that run from facts (awareness, discovery, receipt) must be started by an
+    inject: a marker only a player's decision sets would let a team that never says "we are
+    aware" dodge the clock. Clocks the law starts from a decision (classification as major,
+    the materiality determination: `starts_on: decision`) are exempt."""
+    facts: set[str] = set()
+    released: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for located in draft.injects:
+            inject = located.item
+            if inject.id in released:
+                continue
+            when = inject.when
+            if when is None:
+                ok = end is None or inject.at <= end
+            elif when.kind == "after":
+                ok = when.target in released
+            elif when.kind == "marker":
+                ok = when.target in facts
+            elif when.kind == "missed":
+                ok = when.target in expectations
+            else:  # done: only after a player's decision
+                ok = False
+            if ok:
+                released.add(inject.id)
+                facts.update(inject.marks)
+                changed = True
+    problems = []
+    for located in draft.expectations:
+        expectation = located.item
+        if not expectation.regime or expectation.anchor_kind != "marker":
+            continue
+        regime = draft.catalog.regimes.get(expectation.regime)
+        clock = next((c for c in regime.clocks if c.id == expectation.id), None) if regime else None
+        if clock is None or clock.starts_on != "facts" or expectation.anchor_target in facts:
+            continue
+        if expectation.anchor_target not in markers_set:
+            continue  # nothing sets it at all: reported with the anchor
+        where = located.via or located.span
+        problems.append(
+            where.problem(
+                f"clock {expectation.id!r} of regime {expectation.regime!r} runs from marker "
+                f"{expectation.anchor_target!r}, which no inject sets: only a player's decision can start it, "
+                f"so a team that never records it dodges the clock; add `marks: [{expectation.anchor_target}]` "
+                "to the inject where the facts arrive"
+            )
+        )
+    return problems
+
+
+CLOSING_ACTION = "close_incident"
+RISK_ACTIONS = ("record_risk", "accept_risk")
+
+
+def _closing_without_recovery(draft: Draft, release_time: dict[str, int]) -> list[Problem]:
+    """An incident is not closed before the fix is made permanent and the residual risk owned.
+
+    A scenario that expects `close_incident` must also expect, before it, at least one step of
+    the recovery area (capturing manual changes, reconciling IaC, removing temporary fixes,
+    failing back: making the fix permanent) and an owned residual risk (`record_risk`, or
+    `accept_risk` with an owner role). "Before" is the close's `requires` (followed through the
+    `requires` of the actions it names, and its own `action:` anchor), or anchor order: an
+    expectation anchored at a known time earlier than the close's anchor.
+    """
+    actions = draft.catalog.actions
+    recovery_actions = sorted(a.id for a in actions.values() if a.area == "recovery")
+    located = list(draft.expectations)
+    marker_time: dict[str, int] = {}
+    for inject_located in draft.injects:
+        at = release_time.get(inject_located.item.id)
+        if at is None:
+            continue
+        for marker in inject_located.item.marks:
+            marker_time[marker] = min(at, marker_time.get(marker, at))
+
+    def anchored_at(expectation: Expectation) -> int | None:
+        kind, target = expectation.anchor_kind, expectation.anchor_target or ""
+        if kind == "start":
+            return 0
+        if kind == "inject":
+            return release_time.get(target)
+        if kind == "marker":
+            return marker_time.get(target)
+        return None  # an action's time is not known in advance
+
+    requires_of: dict[str, set[str]] = {}
+    for entry in located:
+        requires_of.setdefault(entry.item.action, set()).update(entry.item.requires)
+
+    def before(close: Expectation) -> set[str]:
+        """Actions the close cannot come before: its requires, followed through, and its anchor."""
+        seeds = set(close.requires)
+        if close.anchor_kind == "action" and close.anchor_target:
+            seeds.add(close.anchor_target)
+        found: set[str] = set()
+        while seeds:
+            action = seeds.pop()
+            if action in found:
+                continue
+            found.add(action)
+            seeds.update(requires_of.get(action, ()))
+        return found
+
+    def owned_risk(expectation: Expectation) -> bool:
+        if expectation.action == "record_risk":
+            return True
+        return expectation.action == "accept_risk" and expectation.owner not in (None, "", "any")
+
+    def recovery(expectation: Expectation) -> bool:
+        action = actions.get(expectation.action)
+        return action is not None and action.area == "recovery"
+
+    problems = []
+    for closing in located:
+        close = closing.item
+        if close.action != CLOSING_ACTION:
+            continue
+        required = before(close)
+        close_at = anchored_at(close)
+        earlier = [
+            entry.item
+            for entry in located
+            if entry.item.id != close.id
+            and (
+                entry.item.action in required
+                or (close_at is not None and (at := anchored_at(entry.item)) is not None and at < close_at)
+            )
+        ]
+        missing = []
+        if not any(recovery(e) for e in earlier):
+            missing.append(
+                "no recovery step before it (one of "
+                + ", ".join(recovery_actions or ["the recovery area's actions"])
+                + ": the fix made permanent)"
+            )
+        if not any(owned_risk(e) for e in earlier):
+            missing.append("no owned residual risk before it (record_risk, or accept_risk with an owner)")
+        if not missing:
+            continue
+        where = closing.via or (
+            closing.span.child("requires")
+            if closing.span.doc.exists((*closing.span.path, "requires"))
+            else closing.span.child("action")
+        )
+        problems.append(
+            where.problem(
+                f"expectation {close.id!r} closes the incident with "
+                + " and ".join(missing)
+                + "; expect them and name their actions in its `requires`, or anchor them on an "
+                "earlier inject"
             )
         )
     return problems

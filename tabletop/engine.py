@@ -40,7 +40,16 @@ from typing import Any, Literal, cast
 from tabletop import __version__
 from tabletop import events as ev
 from tabletop.files import MAX_INPUT_BYTES, file_sha256
-from tabletop.model import CHANNELS, Action, Expectation, Inject, Scenario, expectation_deadline, session_end
+from tabletop.model import (
+    CHANNELS,
+    Action,
+    Expectation,
+    Inject,
+    Scenario,
+    action_anchor,
+    expectation_deadline,
+    session_end,
+)
 from tabletop.timing import TimeFormatError, format_offset, parse_duration
 from tabletop.transcript import TranscriptError, TranscriptWriter, canonical, utc_now
 
@@ -281,6 +290,8 @@ class Session:
         self._skipped: set[str] = set()
         self._markers: dict[str, float] = {}
         self._done: dict[str, float] = {}
+        self._recorded: dict[str, list[float]] = {}
+        self._deadlines: dict[str, float] = {}
         self._conditions: dict[tuple[str, str], float] = {}
         self._branch_fired: dict[str, float] = {}
         self._responses_triggered: set[int] = set()
@@ -966,10 +977,13 @@ class Session:
             if delegation:
                 self._completed.add(delegation)
                 self._pending.pop(delegation, None)
+            self._recorded.setdefault(action_id, []).append(t)
             if action_id not in self._done:
                 self._done[action_id] = t
                 self._fire("done", action_id, t)
                 self._anchor(f"action:{action_id}", t)
+            else:
+                self._reanchor(action_id)
             action = self._actions.get(action_id)
             if action is not None and action.sets_marker:
                 self._push(t, PRIO_NOW, ("marker", action.sets_marker, f"action:{action_id}"))
@@ -1039,8 +1053,25 @@ class Session:
     def _anchor(self, anchor: str, t: float) -> None:
         """An expectation anchor happened: schedule the deadline checks that branches wait on."""
         for expectation in self._anchored.get(anchor, ()):
-            deadline = expectation_deadline(self.scenario, expectation, t)
-            self._push(deadline, PRIO_DEADLINE, ("deadline", expectation.id, deadline))
+            self._schedule_deadline(expectation, t)
+
+    def _reanchor(self, action_id: str) -> None:
+        """`action_id` recorded again: a clock that runs from its latest recording moves with it
+        (`model.action_anchor`, the scorer's rule)."""
+        for expectation in self._anchored.get(f"action:{action_id}", ()):
+            if expectation.from_latest:
+                anchor = action_anchor(
+                    expectation, self._recorded.get(action_id, ()), self._done.get(expectation.action)
+                )
+                if anchor is not None:
+                    self._schedule_deadline(expectation, anchor)
+
+    def _schedule_deadline(self, expectation: Expectation, anchor: float) -> None:
+        due = expectation_deadline(self.scenario, expectation, anchor)
+        if self._deadlines.get(expectation.id) == due:
+            return
+        self._deadlines[expectation.id] = due  # a check scheduled for an earlier anchor is now stale
+        self._push(due, PRIO_DEADLINE, ("deadline", expectation.id, due))
 
     def _fire(self, kind: str, target: str, t: float) -> None:
         """A `when` condition became true at `t`: schedule each branch waiting on it, once."""
@@ -1070,7 +1101,7 @@ class Session:
         if kind == "end":
             return self._ended
         if kind == "deadline":
-            return ("missed", item[1]) in self._conditions
+            return ("missed", item[1]) in self._conditions or self._deadlines.get(item[1]) != item[2]
         return False
 
     def _run(self, limit: tuple[float, int], *, advance: bool) -> list[dict[str, Any]]:

@@ -116,10 +116,11 @@ def _anchor_text(scenario: Scenario, expectation: Expectation) -> str:
         except KeyError:
             return f"after inject {target}"
     if kind == "action":
+        latest = "the latest " if expectation.from_latest else ""
         try:
-            return f"after {scenario.action(target or '').title.lower()}"
+            return f"after {latest}{scenario.action(target or '').title.lower()}"
         except KeyError:
-            return f"after {target}"
+            return f"after {latest}{target}"
     return f"after marker {target}"
 
 
@@ -130,7 +131,9 @@ def _expected(scenario: Scenario, expectation: Expectation) -> ExpectedAction:
         action_title = expectation.action
     who = "Anyone" if expectation.owner == "any" else scenario.role_title(expectation.owner or "")
     value = ", ".join(f"{k} = {v}" for k, v in expectation.value.items())
-    within = _span(expectation.within) + (" (business days)" if expectation.business_days else "")
+    within = expectation.within_text if expectation.calendar else _span(expectation.within)
+    if expectation.day_end:
+        within += f" (to the end of the day, {expectation.timezone or 'UTC'})"
     return ExpectedAction(
         id=expectation.id,
         who=who,

@@ -13,8 +13,11 @@ from pydantic import TypeAdapter, ValidationError
 import tabletop
 from tabletop.catalog import Catalog, load_catalog_from, read_doc
 from tabletop.model import (
+    DECISION_ACTIONS,
     AvoidRule,
+    DataPosition,
     Expectation,
+    FactCondition,
     Inject,
     Phase,
     Response,
@@ -624,6 +627,61 @@ class _Resolver:
         return data, library_span, problems
 
     # expectations from rubric sets and regimes ----------------------------------------------
+    def affected_positions(self, header: Scenario, draft: Draft) -> list[DataPosition]:
+        """The data positions of the datasets the incident affects (every inject's `affects`).
+
+        Unknown dataset ids are problems; a scenario with data positions and regimes whose
+        injects name no affected dataset is a problem too, because no clock could bind.
+        """
+        positions = header.context.data_positions
+        known = {p.id: p for p in positions if p.id}
+        affected: list[str] = []
+        for located in draft.injects:
+            inject: Inject = located.item
+            for index, dataset in enumerate(inject.affects):
+                if dataset not in known:
+                    span = located.span.child("affects")
+                    if span.doc.exists((*span.path, index)):
+                        span = span.child(index)
+                    self.problems.append(
+                        span.problem(
+                            f"unknown dataset {dataset!r}{did_you_mean(dataset, known)}; the ids of "
+                            f"context.data_positions: {', '.join(known) or 'none (give each dataset an id)'}"
+                        )
+                    )
+                elif dataset not in affected:
+                    affected.append(dataset)
+        if positions and header.regimes and not affected and "regimes" not in self.invalid:
+            self.problems.append(
+                self.span.child("regimes").problem(
+                    "the regimes' clocks bind only on the data the incident affects, and no inject says which: "
+                    "give each dataset of context.data_positions an id and add `affects: [id]` to the inject "
+                    "where that data is involved",
+                    at_key=True,
+                )
+            )
+        return [known[d] for d in affected]
+
+    def condition_holds(
+        self, condition: FactCondition, positions: list[DataPosition], via: Span, clock_id: str
+    ) -> bool:
+        """Whether a regime clock's load-time condition holds (a `field` one is left to the scorer)."""
+        if condition.position is not None and not any(
+            p.position == condition.position or p.position == "both" for p in positions
+        ):
+            return False
+        if condition.variable is not None:
+            if condition.variable not in self.values:
+                self.problems.append(
+                    via.problem(
+                        f"clock {clock_id!r} applies only if variable {condition.variable!r} holds, but the scenario "
+                        f"has no such variable{did_you_mean(condition.variable, self.values)}"
+                    )
+                )
+                return False
+            return condition.holds(self.values[condition.variable])
+        return True
+
     def merge_expectations(
         self, header: Scenario, own: list[Located], own_avoid: list[Located], draft: Draft
     ) -> None:
@@ -665,7 +723,28 @@ class _Resolver:
                 a_span = Span(rspan.doc, rspan.path, rspan.fields, note).child("avoid").child(a_index)
                 included_avoid.append(Located(rule, a_span, via, origin=f"rubric set {name}"))
         regime_names = header.regimes if "regimes" not in self.invalid else []
-        positions = header.context.data_positions
+        positions = self.affected_positions(header, draft)
+        context = header.context
+        if context.decision_owner == "dpo" and not context.decision_delegation.strip():
+            self.problems.append(
+                self.span.child("context")
+                .child("decision_owner")
+                .problem(
+                    "the DPO advises on notification and must not decide it (GDPR Art 38(6), Art 39(1)(a)); "
+                    "name the accountable decision maker, or say in context.decision_delegation who delegated "
+                    "the decision to the DPO and why"
+                )
+            )
+        decider = context.decision_owner or "executive"
+        if regime_names and "roles" not in self.invalid and decider not in header.roles:
+            self.problems.append(
+                self.span.child("roles").problem(
+                    f"a scenario that switches on a regime has its accountable decision maker, role {decider!r} "
+                    "(the controller decides on notification, the DPO advises); add it to `roles` "
+                    "(in solo practice it is a simulated teammate)"
+                    + ("" if context.decision_owner else ", or name another with context.decision_owner")
+                )
+            )
         for index, name in enumerate(regime_names):
             via = (
                 self.span.child("regimes").child(index)
@@ -690,9 +769,8 @@ class _Resolver:
                     .child("clocks")
                     .child(c_index)
                 )
-                if clock.applies_if is not None and not any(
-                    p.position == clock.applies_if or p.position == "both" for p in positions
-                ):
+                condition = clock.applies_if
+                if condition is not None and not self.condition_holds(condition, positions, via, clock.id):
                     continue
                 within: int
                 if clock.within == "contract":
@@ -705,7 +783,8 @@ class _Resolver:
                         self.problems.append(
                             via.problem(
                                 f"regime {name!r} clock {clock.id!r} runs for the contract's time: add "
-                                "notify_controller_within to a processor entry of context.data_positions"
+                                "notify_controller_within to the processor entry of context.data_positions "
+                                "that the incident affects"
                             )
                         )
                         continue
@@ -715,19 +794,34 @@ class _Resolver:
                 after = clock.after
                 if after != "start" and ":" not in after:
                     after = f"marker:{after}"
+                owner = clock.owner
+                if clock.action in DECISION_ACTIONS and context.decision_owner:
+                    owner = context.decision_owner
+                runtime_condition = (
+                    FactCondition(field=condition.field, equals=condition.equals, above=condition.above)
+                    if condition is not None and condition.field
+                    else None
+                )
                 try:
                     expectation = Expectation(
                         id=clock.id,
                         action=clock.action,
-                        owner=clock.owner,
+                        owner=owner,
                         after=after,
                         within=within,
+                        months=clock.months,
                         weight=clock.weight,
                         late_credit=clock.late_credit,
                         requires=clock.requires,
                         value=clock.value,
                         rationale=clock.rationale,
                         business_days=clock.business_days,
+                        day_end=clock.day_end,
+                        roll=clock.roll,
+                        from_latest=clock.from_latest,
+                        timezone=regime.timezone,
+                        holidays=regime.holidays or None,
+                        applies_if=runtime_condition,
                         title=self.render(clock.title, c_span.child("title")),
                         why=self.render(clock.why, c_span.child("why")),
                         source=clock.source,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
@@ -14,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from tabletop.timing import add_business_days, parse_duration
+from tabletop.timing import check_zone, deadline_seconds, parse_duration, parse_span
 
 Seconds = Annotated[int, BeforeValidator(parse_duration)]
 """A duration: authored as `30m`, `1h30m`, `72h`; held as whole seconds."""
@@ -63,6 +64,83 @@ StrList = Annotated[list[str], BeforeValidator(_as_list)]
 
 
 # --- conditions, expectations, rules -------------------------------------------------------
+
+
+def _split_months(data: Any) -> Any:
+    """`within: 1mo` (calendar months, optionally with hours after) becomes `months` + `within`."""
+    if isinstance(data, dict) and isinstance(data.get("within"), str) and "mo" in data["within"].lower():
+        months, seconds = parse_span(data["within"])
+        if months:
+            data = {**data, "within": seconds, "months": int(data.get("months") or 0) + months}
+    return data
+
+
+DECISION_ACTIONS = ("ico_decision", "sa_decision", "data_subject_decision")
+"""The controller's notification decisions: owned by the accountable decision maker (README,
+"Who decides on notification, and what a processor records")."""
+
+
+class FactCondition(Strict):
+    """When a clock binds, from the scenario's facts (all the keys given must hold).
+
+    `position`: the incident affects a dataset we hold in that position (`controller` includes
+    `both`); `variable`: a scenario variable, `field`: `ACTION.FIELD` of the decision in force
+    (the latest one recorded); either compared with `equals` or `above` (a number, strictly
+    greater). `position` and `variable` are settled when the scenario is loaded, `field` when
+    the run is scored.
+    """
+
+    position: Position | None = None
+    variable: str | None = None
+    field: str | None = None
+    equals: Any = None
+    above: float | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"position": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> FactCondition:
+        if self.variable and self.field:
+            raise ValueError("expected one of variable or field, not both")
+        if (self.variable or self.field) and self.equals is None and self.above is None:
+            raise ValueError("a variable or field condition needs `equals` or `above`")
+        if self.field is not None and "." not in self.field:
+            raise ValueError(
+                f"expected field as ACTION.FIELD, like ico_decision.outcome; received {self.field!r}"
+            )
+        if not (self.position or self.variable or self.field):
+            raise ValueError("expected at least one of position, variable, field")
+        return self
+
+    def holds(self, value: Any) -> bool:
+        """Whether a variable's or field's value meets `equals` / `above`."""
+        if self.equals is not None:
+            if isinstance(self.equals, str) or isinstance(value, str):
+                if str(value).strip().lower() != str(self.equals).strip().lower():
+                    return False
+            elif value != self.equals:
+                return False
+        if self.above is not None:
+            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+                return False
+            try:
+                if float(value) <= self.above:
+                    return False
+            except ValueError:
+                return False
+        return True
+
+    def describe(self) -> str:
+        subject = self.field or (f"variable {self.variable}" if self.variable else "")
+        test = f" is {self.equals}" if self.equals is not None else ""
+        test += f" above {self.above:g}" if self.above is not None else ""
+        parts = [f"{subject}{test}"] if subject else []
+        if self.position:
+            parts.insert(0, f"the incident affects data we hold as {self.position}")
+        return " and ".join(parts)
 
 
 class Condition(Strict):
@@ -122,6 +200,30 @@ class Expectation(Strict):
     why: str = ""
     source: str = ""
     regime: str | None = None
+    months: int = Field(0, ge=0)
+    day_end: bool = False
+    roll: bool = False
+    from_latest: bool = False
+    timezone: str | None = None
+    holidays: str | None = None
+    applies_if: FactCondition | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _months(cls, data: Any) -> Any:
+        return _split_months(data)
+
+    @property
+    def calendar(self) -> bool:
+        """Whether the deadline needs a calendar (months, business days, end of day, rolling)."""
+        return bool(self.months or self.business_days or self.day_end or self.roll)
+
+    @property
+    def within_text(self) -> str:
+        """The time limit as people say it: `72h`, `1 month`, `4 business days`."""
+        from tabletop.timing import format_span
+
+        return format_span(self.months, self.within, self.business_days, self.day_end)
 
     @field_validator("after")
     @classmethod
@@ -195,6 +297,7 @@ class Inject(Strict):
     title: str = ""
     body: str = ""
     marks: StrList = Field(default_factory=list)
+    affects: StrList = Field(default_factory=list)
     expects: list[Expectation] = Field(default_factory=list)
     when: Condition | None = None
     advance_to: int | None = None
@@ -207,8 +310,13 @@ class Inject(Strict):
 
 
 class DataPosition(Strict):
-    """Whether we are controller or processor for a dataset, and the contract's clock."""
+    """Whether we are controller or processor for a dataset, and the contract's clock.
 
+    `id` is what an inject's `affects` names; only datasets the incident affects bind the
+    notification clocks.
+    """
+
+    id: str | None = Field(None, pattern=ID_PATTERN)
     dataset: str
     position: Position
     controller: str = ""
@@ -236,6 +344,8 @@ class Context(BaseModel):
     data_positions: list[DataPosition] = Field(default_factory=list)
     systems: StrList = Field(default_factory=list)
     recovery: Recovery | None = None
+    decision_owner: str | None = None
+    decision_delegation: str = ""
 
 
 # --- scoring data --------------------------------------------------------------------------
@@ -290,14 +400,19 @@ class Action(Strict):
     rationale: Requirement = "optional"
     sets_marker: str | None = None
     hands_on: bool = False
+    improvement: str = ""
+    improvement_owner: str | None = None
 
 
 class RegimeClock(Strict):
     """A notification clock of a regime; becomes an expectation in scenarios that use it.
 
-    `within: contract` takes the shortest `notify_controller_within` of the scenario's
-    processor data positions; `applies_if: processor` keeps the clock only when the scenario
-    has such a position.
+    `within: contract` takes the shortest `notify_controller_within` of the affected
+    processor datasets; `applies_if` keeps the clock only when its condition holds (a
+    position of a dataset the incident `affects`, a scenario variable, a recorded field);
+    `starts_on: decision` marks a clock the law starts from a decision (DORA classification,
+    SEC materiality) rather than from facts an inject delivers; `from_latest` runs an
+    action-anchored clock from the latest decision of that action. Every clock has a source.
     """
 
     id: str = Field(pattern=ID_PATTERN)
@@ -305,16 +420,26 @@ class RegimeClock(Strict):
     action: str
     after: str
     within: Seconds | Literal["contract"]
+    months: int = Field(0, ge=0)
     business_days: bool = False
+    day_end: bool = False
+    roll: bool = False
+    starts_on: Literal["facts", "decision"] = "facts"
+    from_latest: bool = False
     owner: str | None = None
     weight: float = Field(2.0, ge=0)
     late_credit: float = Field(0.5, ge=0, le=1)
     rationale: Requirement | None = None
     value: dict[str, Any] = Field(default_factory=dict)
     requires: StrList = Field(default_factory=list)
-    applies_if: Position | None = None
-    source: str
+    applies_if: FactCondition | None = None
+    source: str = Field(min_length=1)
     why: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _months(cls, data: Any) -> Any:
+        return _split_months(data)
 
     @field_validator("within", mode="before")
     @classmethod
@@ -323,14 +448,37 @@ class RegimeClock(Strict):
 
 
 class Regime(Strict):
-    """A notification regime: its clocks, each anchored on the marker the law starts from."""
+    """A notification regime: its clocks, each anchored on the marker the law starts from.
+
+    `timezone` (IANA) and `holidays` (a calendar of `tabletop.timing.HOLIDAY_CALENDARS`) are
+    where the law counts its days: business days skip the holidays, day-counted deadlines end
+    at the end of the day there.
+    """
 
     id: str = Field(pattern=ID_PATTERN)
     title: str
     source: str
     jurisdiction: str = ""
+    timezone: str = "UTC"
+    holidays: str = ""
     notes: str = ""
     clocks: list[RegimeClock]
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return check_zone(value)
+
+    @field_validator("holidays")
+    @classmethod
+    def _holidays(cls, value: str) -> str:
+        from tabletop.timing import HOLIDAY_CALENDARS
+
+        if value and value not in HOLIDAY_CALENDARS:
+            raise ValueError(
+                f"unknown holiday calendar {value!r}; expected one of: {', '.join(HOLIDAY_CALENDARS)}"
+            )
+        return value
 
 
 class RubricSet(Strict):
@@ -441,15 +589,43 @@ def session_end(scenario: Scenario) -> int:
 
 
 def expectation_deadline(scenario: Scenario, expectation: Expectation, anchor: float) -> float:
-    """When `expectation` falls due: its anchor's time plus `within`.
+    """When `expectation`, anchored at sim second `anchor`, falls due.
 
-    With `business_days` the whole days of `within` count Monday to Friday from the
-    scenario's `starts_at` (the rest of `within` is added as it is); without a `starts_at`
-    they count as calendar days. The engine schedules branches on it and scoring grades on it.
+    The one deadline rule: the engine schedules `missed:` branches on it, the scorer grades on
+    it (and with it the facilitator's live score, the solo hints and the debrief, which read a
+    scorecard), `tabletop show` estimates branch times with it and the validator checks
+    reachability with it. Hours are clock hours; `months` count to the corresponding date;
+    `business_days` skip weekends and the regime's holidays; `day_end` ends the day in the
+    regime's time zone; `roll` moves a due date off a weekend or holiday
+    (`tabletop.timing.deadline_seconds`). Without a `starts_at` a calendar limit is
+    approximated (a month as 30 days, business days as calendar days): `deadline_warning`.
     """
-    if not expectation.business_days or scenario.starts_at is None:
-        return anchor + expectation.within
-    days, rest = divmod(expectation.within, 86400)
-    start = scenario.starts_at + timedelta(seconds=anchor)
-    due = add_business_days(start, days) + timedelta(seconds=rest)
-    return (due - scenario.starts_at).total_seconds()
+    return deadline_from(scenario.starts_at, expectation, anchor)
+
+
+def deadline_from(starts_at: datetime | None, expectation: Expectation, anchor: float) -> float:
+    """`expectation_deadline` for a scenario (or a draft being validated) that starts at `starts_at`."""
+    return deadline_seconds(starts_at, anchor, expectation)[0]
+
+
+def deadline_warning(scenario: Scenario, expectation: Expectation) -> str | None:
+    """Why `expectation_deadline` is only approximate for this scenario, or None when it is exact."""
+    return deadline_seconds(scenario.starts_at, 0, expectation)[1]
+
+
+def action_anchor(expectation: Expectation, recorded: Iterable[float], done_at: float | None) -> float | None:
+    """Where an `action:ID` anchor stands, given the times that action was recorded (any order).
+
+    The first recording; with `from_latest`, the latest recording at or before `done_at` (when
+    the expectation's own action was first recorded; None while it is not), so a second
+    intermediate report moves the final report's clock and one made after the final report
+    does not. None when the action was never recorded. The engine, the scorer and every view
+    that shows a deadline take the anchor from here.
+    """
+    times = sorted(float(t) for t in recorded)
+    if not times:
+        return None
+    if not expectation.from_latest:
+        return times[0]
+    earlier = [t for t in times if done_at is None or t <= done_at]
+    return earlier[-1] if earlier else times[0]

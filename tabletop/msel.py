@@ -14,7 +14,15 @@ from typing import Any
 import yaml
 
 from tabletop.model import CHANNELS, Expectation, Inject, Scenario
-from tabletop.timing import TimeFormatError, format_duration, format_offset, parse_at, parse_duration
+from tabletop.timing import (
+    TimeFormatError,
+    authored_limit,
+    format_duration,
+    format_offset,
+    parse_at,
+    parse_duration,
+    parse_span,
+)
 from tabletop.yamlsource import YamlSyntaxError
 
 FORMAT_VERSION = "1"
@@ -38,6 +46,7 @@ COLUMNS: tuple[str, ...] = (
     "Condition",
     "Advance to",
     "Marks",
+    "Affects",
     "Expectations",
     "Notes",
 )
@@ -89,6 +98,7 @@ ALIASES: dict[str, str] = {
     "advance_to": "Advance to",
     "jump to": "Advance to",
     "markers": "Marks",
+    "datasets": "Affects",
     "controller notes": "Notes",
 }
 
@@ -208,7 +218,8 @@ def _expectation_cell(
         if isinstance(data.get(key), float) and data[key].is_integer():
             data[key] = int(data[key])
     if "within" in data:
-        data["within"] = format_duration(expectation.within)
+        data["within"] = authored_limit(expectation.months, expectation.within)
+        data.pop("months", None)
     ordered = {key: data[key] for key in _EXPECTATION_KEYS if key in data}
     ordered.update({k: v for k, v in data.items() if k not in ordered})
     return ordered
@@ -222,7 +233,7 @@ def _expected_action_text(scenario: Scenario, expectations: list[Expectation]) -
             what = expectation.title or scenario.action(expectation.action).title
         except KeyError:
             what = expectation.title or expectation.action
-        lines.append(f"{who}: {what} ({expectation.action}, within {format_duration(expectation.within)})")
+        lines.append(f"{who}: {what} ({expectation.action}, within {expectation.within_text})")
     return "\n".join(lines)
 
 
@@ -284,6 +295,7 @@ def msel_rows(scenario: Scenario, own_expectation_ids: Iterable[str] = ()) -> li
             "Condition": inject.when.describe() if inject.when else "",
             "Advance to": format_offset(inject.advance_to) if inject.advance_to is not None else "",
             "Marks": "; ".join(inject.marks),
+            "Affects": "; ".join(inject.affects),
             "Expectations": "\n".join(_flow(_expectation_cell(e, anchor, scenario)) for e in expectations),
             "Notes": inject.notes,
         }
@@ -365,7 +377,8 @@ def _rubric_ids(scenario: Scenario, source: Path | None) -> set[str]:
 
 def _authored_expectation(expectation: Expectation) -> dict[str, Any]:
     data = expectation.model_dump(mode="json", exclude_defaults=True)
-    data["within"] = format_duration(expectation.within)
+    data["within"] = authored_limit(expectation.months, expectation.within)
+    data.pop("months", None)
     return {key: data[key] for key in _EXPECTATION_KEYS if key in data}
 
 
@@ -464,7 +477,11 @@ def to_xlsx(msel: Msel, path: Path | None = None) -> bytes:
         cell.fill = PatternFill("solid", fgColor="DDE4EE")
     for row in msel.rows:
         sheet.append(
-            [int(row.get("Sequence")) if row.get("Sequence").isdigit() else row.get("Sequence")]
+            [
+                int(row.get("Sequence"))
+                if row.get("Sequence").isascii() and row.get("Sequence").isdigit()
+                else row.get("Sequence")
+            ]
             + [neutralise(row.get(column)) for column in COLUMNS[1:]]
         )
     widths = {"Description": 70, "Expected player action": 50, "Expectations": 60, "Notes": 40, "Title": 40}
@@ -862,6 +879,9 @@ class _Importer:
         marks = [m.strip() for m in re.split(r"[;,]", cells.get("Marks", "")) if m.strip()]
         if marks:
             inject["marks"] = marks
+        affects = [m.strip() for m in re.split(r"[;,]", cells.get("Affects", "")) if m.strip()]
+        if affects:
+            inject["affects"] = affects
         for column, key in (
             ("Objective or capability", "objective"),
             ("Responsible controller", "controller"),
@@ -938,7 +958,7 @@ class _Importer:
                 self.problem(row, "Expectations", f"line {number}: missing {', '.join(missing)}")
                 continue
             try:
-                parse_duration(value["within"])
+                parse_span(value["within"])
             except TimeFormatError as error:
                 self.problem(row, "Expectations", f"line {number}: within: {error}")
                 continue
@@ -1096,6 +1116,7 @@ def locate_problem(key: str, injects_rows: dict[Any, Any], display: str) -> str 
         "title": "Title",
         "body": "Description",
         "marks": "Marks",
+        "affects": "Affects",
         "expects": "Expectations",
         "objective": "Objective or capability",
         "controller": "Responsible controller",

@@ -2,15 +2,21 @@
 
 The rules (the README's "How a rehearsal is scored", in full), applied line by line:
 
-1. An expectation applies only if its anchor happened: `start` always; `inject:ID` when that
-   inject was released; `action:ID` when that action was first recorded (a `decision`);
-   `marker:NAME` when the marker was first set (a `marker_set` event, an inject's `marks`, or
-   a decision whose action `sets_marker`, whichever came first). Otherwise it is
-   `not_applicable` and left out of every total.
-2. Deadline = anchor + `within`. With `business_days`, whole days of `within` are counted as
-   business days (Monday to Friday) from the anchor's date-time, computed from the scenario's
-   `starts_at`; a scenario without `starts_at` has no calendar, so its business days are
-   counted as calendar days and the scorecard carries a warning saying so.
+1. An expectation applies only if its anchor happened and its `applies_if` holds (a field
+   condition reads the decision in force: the latest one of that action recorded). Anchors:
+   `start` always; `inject:ID` when that inject was released; `action:ID` when that action
+   was first recorded (a `decision`; with `from_latest`, the latest one recorded at or before
+   the expectation's own decision: `model.action_anchor`); `marker:NAME` when the marker was first set (a `marker_set`
+   event, an inject's `marks`, or a decision whose action `sets_marker`; whichever came
+   first). Otherwise it is `not_applicable` and left
+   out of every total.
+2. Deadline = anchor + `within`, on the expectation's calendar (`model.expectation_deadline`,
+   the one rule the engine's branches and every view share):
+   `months` count to the corresponding date, `business_days` skip weekends and the regime's
+   holidays, `day_end` ends the deadline at the end of that day in the regime's time zone,
+   `roll` moves a due date off a weekend or holiday. Calendar limits need the scenario's
+   `starts_at`; without it a month counts as 30 days and business days as calendar days,
+   and the scorecard carries a warning saying so.
 3. The FIRST decision with the expectation's action counts, even one made before the anchor.
    `met` if it is at or before the deadline, `late` if after, `missed` if there is none by the
    end of the session. With `until` (a live score) the same rules see only the events up to
@@ -48,7 +54,15 @@ from pathlib import Path
 from typing import Any
 
 from tabletop import events as ev
-from tabletop.model import Action, AvoidRule, Expectation, Scenario, expectation_deadline
+from tabletop.model import (
+    Action,
+    AvoidRule,
+    Expectation,
+    Scenario,
+    action_anchor,
+    deadline_warning,
+    expectation_deadline,
+)
 from tabletop.timing import format_duration, format_offset
 from tabletop.transcript import read_run
 
@@ -344,15 +358,11 @@ def _same_value(expected: Any, received: Any) -> bool:
 
 
 def _deadline(scenario: Scenario, expectation: Expectation, anchor: float, warnings: list[str]) -> float:
-    """The expectation's deadline (`model.expectation_deadline`), warning once where business
-    days are counted as calendar days for want of a `starts_at`."""
-    if expectation.business_days and scenario.starts_at is None:
-        message = (
-            f"expectation {expectation.id!r} counts business days but the scenario has no "
-            "starts_at: counted as calendar days"
-        )
-        if message not in warnings:
-            warnings.append(message)
+    """The expectation's deadline (`model.expectation_deadline`, the rule the engine and every
+    view share), warning once where a calendar limit is approximated for want of a `starts_at`."""
+    warning = deadline_warning(scenario, expectation)
+    if warning and warning not in warnings:
+        warnings.append(warning)
     return expectation_deadline(scenario, expectation, anchor)
 
 
@@ -361,7 +371,7 @@ def _anchor_text(expectation: Expectation) -> str:
     return {
         "start": "the start",
         "inject": f"inject {target}",
-        "action": f"action {target}",
+        "action": f"{'the latest ' if expectation.from_latest else ''}action {target}",
         "marker": f"marker {target}",
     }[kind]
 
@@ -398,6 +408,8 @@ def score(scenario: Scenario, events: Iterable[dict[str, Any]], *, until: float 
     released: dict[str, float] = {}
     markers: dict[str, float] = {}
     first: dict[str, _Done] = {}
+    latest: dict[str, dict[str, Any]] = {}
+    times: dict[str, list[float]] = {}
     findings: list[Finding] = []
     warnings: list[str] = []
     ended = False
@@ -418,6 +430,8 @@ def score(scenario: Scenario, events: Iterable[dict[str, Any]], *, until: float 
             action_id = _str(event.get("action"))
             if action_id not in first:
                 first[action_id] = _Done(index, t, event)
+            latest[action_id] = event
+            times.setdefault(action_id, []).append(t)
             action = actions.get(action_id)
             if action is not None and action.sets_marker:
                 mark(action.sets_marker, t)
@@ -486,7 +500,19 @@ def score(scenario: Scenario, events: Iterable[dict[str, Any]], *, until: float 
     results: list[ExpectationResult] = []
     for expectation in scenario.expectations:
         results.append(
-            _evaluate(scenario, expectation, actions, released, markers, first, end_t, final, warnings)
+            _evaluate(
+                scenario,
+                expectation,
+                actions,
+                released,
+                markers,
+                first,
+                end_t,
+                final,
+                warnings,
+                latest,
+                times,
+            )
         )
 
     weight_total = credit_total = 0.0
@@ -559,6 +585,8 @@ def _evaluate(
     end_t: float,
     final: bool,
     warnings: list[str],
+    latest: dict[str, dict[str, Any]] | None = None,
+    times: dict[str, list[float]] | None = None,
 ) -> ExpectationResult:
     action = actions.get(expectation.action)
     area = action.area if action else "other"
@@ -579,14 +607,24 @@ def _evaluate(
         source=expectation.source,
         why=expectation.why,
     )
+    condition = expectation.applies_if
+    if condition is not None and condition.field:
+        action_id, _, field_name = condition.field.partition(".")
+        in_force = (latest or {}).get(action_id)
+        if in_force is None or not condition.holds(_fields(in_force).get(field_name)):
+            return result(
+                status=NOT_APPLICABLE,
+                reason=f"not applicable: applies only if {condition.describe()}"
+                + ("" if final else " (yet)"),
+            )
     kind, target = expectation.anchor_kind, expectation.anchor_target
     if kind == "start":
         anchor: float | None = 0.0
     elif kind == "inject":
         anchor = released.get(target or "")
     elif kind == "action":
-        done = first.get(target or "")
-        anchor = done.t if done else None
+        own = first.get(expectation.action)
+        anchor = action_anchor(expectation, (times or {}).get(target or "", ()), own.t if own else None)
     else:
         anchor = markers.get(target or "")
     if anchor is None:
@@ -661,8 +699,8 @@ def _evaluate(
         for _ in flags:
             credit /= 2
         if flags:
-            times = "once" if len(flags) == 1 else f"{len(flags)} times"
-            reason += f": {base_text} halved {times} = {credit:g}"
+            halvings = "once" if len(flags) == 1 else f"{len(flags)} times"
+            reason += f": {base_text} halved {halvings} = {credit:g}"
         else:
             reason += f": {base_text}" if status == LATE else ": credit 1"
 

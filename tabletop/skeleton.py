@@ -59,6 +59,7 @@ KIND_SPECS: dict[str, dict[str, Any]] = {
         "key": {
             "title": "Forensics: personal data was copied",
             "channel": "chat",
+            "marks": ["aware"],
             "body": "EDIT: the fact that makes the breach reasonably certain.",
             "expects": [
                 _e(
@@ -445,6 +446,7 @@ KIND_SPECS: dict[str, dict[str, Any]] = {
         "key": {
             "title": "Cause and scope found",
             "channel": "chat",
+            "marks": ["aware"],
             "body": "EDIT: what happened, to whose data.",
             "expects": [
                 _e(
@@ -661,7 +663,9 @@ def skeleton_data(name: str, kind: str) -> dict[str, Any]:
     if not sid or not re.match(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", sid):
         raise SkeletonError(f"cannot make a scenario id from {name!r}; use letters and digits")
     spec = KIND_SPECS[kind]
-    roles: list[str] = spec["roles"]
+    roles: list[str] = list(spec["roles"])
+    if spec.get("regimes") and "executive" not in roles:
+        roles.append("executive")  # the accountable decision maker on notification
     key_expects: list[dict[str, Any]] = spec["key"]["expects"]
     first_key = key_expects[0]["id"]
 
@@ -678,6 +682,8 @@ def skeleton_data(name: str, kind: str) -> dict[str, Any]:
         }
         if part.get("marks"):
             data["marks"] = part["marks"]
+        if part.get("affects"):
+            data["affects"] = part["affects"]
         data.update(extra)
         if part.get("expects"):
             data["expects"] = part["expects"]
@@ -693,6 +699,12 @@ def skeleton_data(name: str, kind: str) -> dict[str, Any]:
         else list(start.get("expects", []))
     )
     start["expects"] = start_expects
+    datasets = [
+        f"dataset-{index + 1}"
+        for index, _ in enumerate((spec.get("context") or {}).get("data_positions", []))
+    ]
+    if datasets:
+        start["affects"] = datasets
     jump = spec.get("jump", "day 2 09:00")
     wrap_day = int(jump.split()[1])
     wrap_at = f"day {wrap_day} 09:30"
@@ -786,7 +798,13 @@ def skeleton_data(name: str, kind: str) -> dict[str, Any]:
         data["rubric"] = spec["rubric"]
     data["variables"] = {"customer": "company", "lead": "name"}
     if spec.get("context"):
-        data["context"] = spec["context"]
+        context = dict(spec["context"])
+        if context.get("data_positions"):
+            context["data_positions"] = [
+                {"id": datasets[index], **position}
+                for index, position in enumerate(context["data_positions"])
+            ]
+        data["context"] = context
     data["phases"] = [
         {
             "id": "first",

@@ -183,7 +183,9 @@ def test_required_roles_and_coordinator_duty(roles):
 
 def test_decision_forms_named_in_the_contract(actions):
     ico = actions["ico_decision"]
-    assert ico.fields["outcome"].choices == ["notify", "not_notify"]
+    # a processor records that the controller decides (README, "Who decides on notification")
+    assert ico.fields["outcome"].choices == ["notify", "not_notify", "controller_decides"]
+    assert ico.default_owner == "executive" and actions["data_subject_decision"].default_owner == "executive"
     assert ico.fields["outcome"].required and ico.rationale == "required"
     subjects = actions["data_subject_decision"]
     assert subjects.fields["outcome"].choices == ["notify", "not_notify"]
@@ -225,25 +227,42 @@ def test_regime_clocks_use_known_actions_roles_and_markers(regimes, actions, rol
 
 
 def test_uk_gdpr_ico_and_processor_clocks(regimes):
-    clocks = {c.action: c for c in regimes["uk_gdpr"].clocks}
-    ico = clocks["ico_decision"]
-    assert (ico.after, ico.within, ico.owner, ico.rationale) == ("marker:aware", 72 * 3600, "dpo", "required")
-    controller = clocks["notify_controller"]
-    assert (controller.after, controller.within, controller.applies_if) == (
+    clocks = {c.id: c for c in regimes["uk_gdpr"].clocks}
+    ico = clocks["uk-gdpr-ico-decision"]
+    # the accountable executive decides, with the DPO involved first (README, "Who decides on notification")
+    assert (ico.after, ico.within, ico.owner, ico.rationale) == (
+        "marker:aware",
+        72 * 3600,
+        "executive",
+        "required",
+    )
+    assert "involve_dpo" in ico.requires and ico.applies_if.position == "controller"
+    controller = clocks["uk-gdpr-notify-controller"]
+    assert (controller.after, controller.within, controller.applies_if.position) == (
         "marker:aware",
         "contract",
         "processor",
     )
+    processor = clocks["uk-gdpr-processor-ico-decision"]
+    assert (
+        processor.value == {"outcome": "controller_decides"} and processor.applies_if.position == "processor"
+    )
+    notify = clocks["uk-gdpr-notify-ico"]
+    assert (notify.action, notify.after, notify.within) == ("notify_ico", "marker:aware", 72 * 3600)
+    assert (notify.applies_if.field, notify.applies_if.equals) == ("ico_decision.outcome", "notify")
 
 
 def test_regime_anchors_follow_the_law(regimes):
     def anchors(regime_id):
         return {c.action: (c.after, c.within, c.business_days) for c in regimes[regime_id].clocks}
 
-    assert anchors("nis2")["nis2_early_warning"] == ("marker:aware", 24 * 3600, False)
-    assert anchors("nis2")["nis2_notification"] == ("marker:aware", 72 * 3600, False)
+    # NIS2 and DORA run from awareness of the incident, GDPR from awareness of the personal data breach
+    assert anchors("nis2")["nis2_early_warning"] == ("marker:incident_aware", 24 * 3600, False)
+    assert anchors("nis2")["nis2_notification"] == ("marker:incident_aware", 72 * 3600, False)
     dora = [(c.after, c.within) for c in regimes["dora"].clocks if c.action == "dora_initial_report"]
-    assert sorted(dora) == [("marker:aware", 24 * 3600), ("marker:major", 4 * 3600)]
+    assert sorted(dora) == [("marker:incident_aware", 24 * 3600), ("marker:major", 4 * 3600)]
+    final = next(c for c in regimes["dora"].clocks if c.action == "dora_final_report")
+    assert (final.after, final.from_latest, final.months) == ("action:dora_intermediate_report", True, 1)
     assert anchors("sec_8k")["sec_8k_filing"] == ("marker:material", 4 * 86400, True)
     assert anchors("hipaa")["hipaa_notify_individuals"] == ("marker:discovered", 60 * 86400, False)
 
@@ -384,10 +403,14 @@ def flattened_expectations(data: dict, rubrics, regimes) -> list[Expectation]:
             exps.append(Expectation.model_validate({"after": f"inject:{inject['id']}", **e}))
     for rubric_id in data.get("rubric", []):
         exps.extend(rubrics[rubric_id].expectations)
-    positions = {p["position"] for p in data.get("context", {}).get("data_positions", [])}
+    affected = {d for inject in merged_injects(data) for d in inject.get("affects", [])}
+    positions = {
+        p["position"] for p in data.get("context", {}).get("data_positions", []) if p.get("id") in affected
+    }
     for regime_id in data.get("regimes", []):
         for clock in regimes[regime_id].clocks:
-            if clock.applies_if and not ({clock.applies_if, "both"} & positions):
+            where = clock.applies_if.position if clock.applies_if else None
+            if where and not ({where, "both"} & positions):
                 continue
             exps.append(
                 Expectation(
@@ -575,7 +598,9 @@ def test_coordinator_fixing_things_is_a_finding(name, tmp_path):
 
 def test_ico_clock_runs_from_awareness_not_from_the_first_alert(tmp_path):
     _, card = play_script("suspected-breach", [], tmp_path, CAST)
-    ico = expectation(card, "uk-gdpr-ico-decision")
+    # a processor for the affected data: its ICO decision records that the controller decides
+    ico = expectation(card, "uk-gdpr-processor-ico-decision")
+    assert not any(e["id"] == "uk-gdpr-ico-decision" for e in card["expectations"])
     aware_at = 70 * 60  # the forensics inject marks `aware` at T+1h10m
     assert ico["anchor"] == aware_at
     assert ico["deadline"] == aware_at + 72 * 3600
@@ -596,7 +621,7 @@ def test_recording_awareness_early_starts_the_clocks_early(tmp_path):
     ]
     cast = [*CAST, {"name": "Priya", "role": "dpo"}]
     _, card = play_script("suspected-breach", early, tmp_path, cast)
-    assert expectation(card, "uk-gdpr-ico-decision")["anchor"] == 30 * 60
+    assert expectation(card, "uk-gdpr-processor-ico-decision")["anchor"] == 30 * 60
 
 
 def test_missed_dpa_clock_brings_the_controllers_formal_notice(tmp_path):
@@ -622,7 +647,7 @@ def test_an_approved_emergency_change_starts_the_capture_clock(tmp_path):
 
 
 def test_right_ico_call_is_scored_on_its_value(tmp_path):
-    cast = [*CAST, {"name": "Priya", "role": "dpo"}]
+    cast = [*CAST, {"name": "Priya", "role": "dpo"}, {"name": "Dana", "role": "executive"}]
     wrong = [
         {
             "at": "2h20m",
@@ -633,7 +658,7 @@ def test_right_ico_call_is_scored_on_its_value(tmp_path):
         },
         {
             "at": "2h30m",
-            "role": "dpo",
+            "role": "executive",
             "action": "ico_decision",
             "fields": {"outcome": "not_notify"},
             "rationale": "unlikely to result in a risk",

@@ -85,7 +85,13 @@ def test_list_json_shows_local_scenarios(runner, team_repo):
     assert good["title"] == load_scenario(GOOD).title  # rendered with the scenario's seed
     assert "{{" not in good["title"]
     assert good["kind"] == "tabletop" and good["duration"] == "24h" and good["duration_seconds"] == 86400
-    assert good["injects"] == 7 and good["roles"] == ["coordinator", "technical_lead", "comms_owner", "dpo"]
+    assert good["injects"] == 7 and good["roles"] == [
+        "coordinator",
+        "technical_lead",
+        "comms_owner",
+        "dpo",
+        "executive",
+    ]
     assert good["path"] == "scenarios/good.yaml" and good["error"] is None
     assert entries[0]["id"] == "good"  # ./scenarios first
 

@@ -71,7 +71,7 @@ def test_regime_clocks_are_listed_with_their_source():
     text = render_guide(build_guide(load_scenario(ROOT / "scenarios" / "data-subject-request.yaml")), "md")
     section = text.split("### Notification and statutory clocks")[1]
     assert "Respond to the data subject request within one month of receipt" in section
-    assert "| 30d |" in section and "Art 12(3)" in section
+    assert "| 1 month (to the end of the day, Europe/London) |" in section and "Art 12(3)" in section
 
 
 def test_scenario_text_is_escaped_in_html_and_cannot_break_markdown(tmp_path):

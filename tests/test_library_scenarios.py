@@ -208,7 +208,8 @@ def test_data_subject_request_answered_after_a_month_is_late_on_the_statutory_cl
     _, card = run(scenario, edited(script, "respond_to_subject_request", at=32 * 86400), tmp_path)
     found = results(card)
     clock = found["uk-gdpr-dsr-response"]
-    assert clock["status"] in ("late", "missed") and clock["deadline"] == 30 * 86400
+    # received Mon 2 Feb 2026 09:00: due on the corresponding date, Mon 2 Mar 2026, end of day
+    assert clock["status"] in ("late", "missed") and clock["deadline"] == 28 * 86400 + 15 * 3600 - 1
     assert found["pack-sent"]["status"] in ("late", "missed")
 
 
@@ -241,7 +242,7 @@ def test_customer_notification_past_the_contract_clock_is_late(tmp_path):
     assert clock["deadline"] - clock["anchor"] == 24 * 3600
 
 
-def test_processor_taking_the_ico_decision_is_a_finding(tmp_path):
+def test_processor_deciding_for_the_controller_is_wrong_and_notifying_the_ico_a_finding(tmp_path):
     from tabletop.script import ScriptEntry
 
     scenario, script = load("customer-notification")
@@ -249,18 +250,23 @@ def test_processor_taking_the_ico_decision_is_a_finding(tmp_path):
         index=998,
         line=0,
         at_text="T+2h",
-        role="dpo",
-        action="ico_decision",
-        fields={"outcome": "notify"},
+        role="executive",
+        action="notify_ico",
+        fields={"reference": "ICO-1"},
         rationale="Get ahead of it",
         at=7200,
     )
+    entries = [
+        e if e.action != "ico_decision" else replace(e, fields={"outcome": "notify"}) for e in script.entries
+    ]
     _, card = run(
         scenario,
-        replace(script, entries=tuple(sorted([*script.entries, overreach], key=lambda e: e.at))),
+        replace(script, entries=tuple(sorted([*entries, overreach], key=lambda e: e.at))),
         tmp_path,
     )
+    # README, "Who decides on notification": a processor records that the controller decides
     assert [f["id"] for f in card.to_json()["findings"]] == ["processor-notifies-ico"]
+    assert results(card)["uk-gdpr-processor-ico-decision"]["flags"] == ["wrong_value"]
 
 
 def test_post_mortem_scores_the_risk_language(tmp_path):

@@ -199,7 +199,14 @@ def test_yaml_11_traps_are_read_as_authors_mean():
 def test_load_catalog_reads_the_fixture_tree():
     catalog = load_catalog(DATA)
     assert isinstance(catalog, Catalog)
-    assert set(catalog.roles) == {"coordinator", "technical_lead", "comms_owner", "dpo", "scribe"}
+    assert set(catalog.roles) == {
+        "coordinator",
+        "technical_lead",
+        "comms_owner",
+        "dpo",
+        "scribe",
+        "executive",
+    }
     assert catalog.actions["ico_decision"].fields["outcome"].choices == ["notify", "not_notify"]
     assert set(catalog.regimes) == {"uk_gdpr"} and set(catalog.rubrics) == {"coordination", "breach"}
     assert catalog.markers == {"aware"}

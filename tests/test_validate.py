@@ -151,6 +151,18 @@ CASES = [
         "variables.customer",
         ["unknown faker provider 'compnay'", "did you mean 'company'"],
     ),
+    (
+        "close-without-recovery.yaml",
+        19,
+        "injects.1.expects.0.requires",
+        [
+            "expectation 'closed' closes the incident with no recovery step before it",
+            "capture_manual_change",
+            "no owned residual risk before it",
+            "accept_risk with an owner",
+            "`requires`",
+        ],
+    ),
 ]
 
 
@@ -287,3 +299,59 @@ def test_bundled_data_validates():
     result = validate(targets)
     assert result.problems == [], "\n".join(map(str, result.problems))
     assert result.scenarios >= 3 and result.rubric_sets >= 4
+
+
+def _closing_problems(tmp_path: Path, text: str) -> list[str]:
+    path = tmp_path / "scenarios" / "closing.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for name in ("injects", "scoring"):
+        if not (tmp_path / name).exists():
+            (tmp_path / name).symlink_to(DATA / name)
+    path.write_text(text)
+    return [p.message for p in validate_paths([path]) if "closes the incident" in p.message]
+
+
+CLOSING = """id: closing
+title: Closing
+duration: 4h
+roles: [coordinator, technical_lead]
+injects:
+  - id: alert
+    at: T+0m
+    title: An alert
+    expects:
+{early}
+  - id: wrap-up
+    at: T+3h
+    title: The bridge is quiet
+    expects:
+{late}
+      - {{id: closed, action: close_incident, within: 30m, requires: [{requires}]}}
+"""
+CAPTURE = "      - {id: captured, action: capture_manual_change, within: 1h}"
+RISK = "      - {id: risk-owned, action: accept_risk, owner: coordinator, within: 1h}"
+
+
+def test_a_close_is_fine_once_recovery_and_an_owned_risk_come_before_it(tmp_path):
+    # anchored on an earlier inject: before the close by anchor order
+    text = CLOSING.format(early=CAPTURE + "\n" + RISK, late="", requires="status_update")
+    assert _closing_problems(tmp_path / "a", text) == []
+    # anchored on the same inject: only `requires` puts them before the close
+    same = CLOSING.format(
+        early="      - {id: noted, action: status_update, within: 1h}",
+        late=CAPTURE + "\n" + RISK,
+        requires="status_update",
+    )
+    assert len(_closing_problems(tmp_path / "b", same)) == 1
+    required = CLOSING.format(
+        early="      - {id: noted, action: status_update, within: 1h}",
+        late=CAPTURE + "\n" + RISK,
+        requires="status_update, capture_manual_change, accept_risk",
+    )
+    assert _closing_problems(tmp_path / "c", required) == []
+
+
+def test_a_close_with_only_one_of_the_two_names_what_is_missing(tmp_path):
+    text = CLOSING.format(early=CAPTURE, late="", requires="status_update")
+    [message] = _closing_problems(tmp_path, text)
+    assert "no owned residual risk" in message and "no recovery step" not in message

@@ -12,7 +12,7 @@ import click
 from tabletop.loader import ScenarioError, find_scenario, resolve_scenario, scenario_folders
 from tabletop.model import Scenario, expectation_deadline, session_end
 from tabletop.problems import Problem
-from tabletop.timing import format_duration, format_offset, parse_duration, sim_datetime
+from tabletop.timing import authored_limit, format_duration, format_offset, parse_duration, sim_datetime
 from tabletop.yamlsource import YamlSyntaxError, display_path, read_yaml
 
 
@@ -232,7 +232,7 @@ def msel(scenario: Scenario) -> dict[str, Any]:
                     "id": expectation.id,
                     "action": expectation.action,
                     "owner": expectation.owner,
-                    "within": format_duration(expectation.within),
+                    "within": authored_limit(expectation.months, expectation.within),
                     "weight": expectation.weight,
                     "deadline": format_offset(deadline) if deadline is not None else None,
                     "deadline_seconds": deadline,
@@ -276,7 +276,7 @@ def msel(scenario: Scenario) -> dict[str, Any]:
             "action": e.action,
             "owner": e.owner,
             "after": e.after or "start",
-            "within": format_duration(e.within),
+            "within": authored_limit(e.months, e.within),
             "weight": e.weight,
             "regime": e.regime,
             "source": e.source,

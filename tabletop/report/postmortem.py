@@ -1,7 +1,19 @@
 """Build a PostMortem from a run: what happened, the breach record, risks, clocks, improvement plan.
 
-Only what the transcript holds goes in: a breach-record field the players never established
-is "not recorded", never filled from the scenario's own script or invented. Where a value is
+The draft is blameless (Google SRE and PagerDuty post-mortem templates): it describes the
+system, not the people. It opens with the trigger and the detection time, then what happened,
+the contributing factors (what in the scenario's facts, tools, runbooks and handovers made a
+step hard), the signals that were available and not acted on (injects whose facts went
+unanswered), where we got lucky, what worked (steps met on time without flags), and specific
+improvement actions drawn from the action catalog (each action's `improvement` and
+`improvement_owner`), due a set time after the rehearsal date (the transcript's wall time),
+never the scenario's fictional start. The score, the ratings and the scorecard are an appendix.
+Pauses and speed changes are how the run was played, not part of the incident: they stay out
+of the timeline.
+
+Only what the transcript holds goes in: every breach-record field comes from the action field
+that records it (`tabletop.breach_record`) and reads "not recorded" when nobody recorded it,
+never filled from another field, the scenario's own script or invented. Where a value is
 derived (a risk level from the NIST table, a proposed due date), the entry says so.
 """
 
@@ -14,13 +26,15 @@ from functools import partial
 from typing import Any
 
 from tabletop import events as ev
-from tabletop.model import Scenario
+from tabletop.breach_record import BREACH_RECORD
+from tabletop.model import DECISION_ACTIONS, Inject, Scenario
 from tabletop.risk import LEVELS, level_index, level_name, matrix, try_risk_level
 from tabletop.scoring import (
     LATE,
     MET,
     MISSED,
     RATING_NAMES,
+    ExpectationResult,
     Scorecard,
     bands_text,
 )
@@ -29,7 +43,10 @@ from tabletop.timing import TimeFormatError, format_duration, format_offset, par
 NOT_RECORDED = "not recorded"
 
 FOLLOWUP_DAYS = 30
-"""Due date proposed for improvement items that come from missed expectations (no player set one)."""
+"""Days after the rehearsal date that a proposed improvement action is due (no player set one)."""
+
+CLOSE_CALL = 0.1
+"""A step met with less than this share of its time window left was a close call (luck)."""
 
 CONTAINMENT_ACTIONS = (
     "contain",
@@ -58,7 +75,9 @@ COMMUNICATION_ACTIONS = (
     "notify_data_subjects",
     "nis2_early_warning",
     "nis2_notification",
+    "nis2_inform_recipients",
     "dora_initial_report",
+    "dora_inform_clients",
     "sec_8k_filing",
     "hipaa_notify_individuals",
     "hipaa_notify_hhs",
@@ -214,11 +233,14 @@ class PostMortem:
     passed: int
     applicable: int
     headline: tuple[str, ...]
+    trigger: str
+    detection: str
     timeline: tuple[TimelineEntry, ...]
     impact: tuple[RecordField, ...]
     signals_missed: tuple[Observation, ...]
     harder: tuple[Observation, ...]
     worked_well: tuple[Observation, ...]
+    lucky: tuple[Observation, ...]
     improvement_plan: tuple[ImprovementItem, ...]
     risks: tuple[Risk, ...]
     breach_record: tuple[RecordField, ...]
@@ -382,7 +404,7 @@ def _timeline(run: _Run) -> list[TimelineEntry]:
             wall=_wall(event.get("wall")),
         )
         if kind == ev.SESSION_STARTED:
-            entries.append(entry(kind="start", who="facilitator", text="Rehearsal started"))
+            entries.append(entry(kind="start", who="", text="Rehearsal started"))
         elif kind == ev.INJECT_RELEASED:
             sender = _text(event.get("from"))
             condition = event.get("condition") or {}
@@ -438,15 +460,11 @@ def _timeline(run: _Run) -> list[TimelineEntry]:
                 )
             )
         elif kind == ev.CLOCK:
-            op = _text(event.get("op"))
-            text = {
-                "pause": "Clock paused",
-                "resume": "Clock resumed",
-                "speed": f"Speed set to {_text(event.get('speed'))}x",
-            }.get(op, "")
-            if op == "jump":
-                text = f"Time jump to {format_offset(float(event.get('to_t') or 0))}"
-            entries.append(entry(kind="clock", who="facilitator", text=text or op))
+            # pauses, speed changes and checkpoints are how the run was played, not the incident
+            if _text(event.get("op")) == "jump":
+                to_t = event.get("to_t")
+                to = float(to_t) if isinstance(to_t, (int, float)) and not isinstance(to_t, bool) else t
+                entries.append(entry(kind="clock", who="", text=f"Time moves on to {run.when(to)}"))
         elif kind == ev.FACILITATOR:
             op = _text(event.get("op"))
             if op in ("join", "leave"):
@@ -463,7 +481,7 @@ def _timeline(run: _Run) -> list[TimelineEntry]:
             entries.append(
                 entry(
                     kind="end",
-                    who="facilitator",
+                    who="",
                     text=f"Rehearsal ended ({_text(event.get('reason'))})",
                 )
             )
@@ -579,85 +597,56 @@ def _register(risk: Risk, run: _Run) -> tuple[str, str]:
     )
 
 
+_CODED_ROWS = (
+    "Impact on individuals",
+    "Breach or not",
+    "ICO decision",
+    "Supervisory authority decision",
+    "Data subject decision",
+)
+"""Rows whose values are choice codes (`high_risk`), shown as words."""
+
+
 def _breach_record(run: _Run, risks: list[Risk], link: str) -> list[RecordField]:
-    f = run.field
-    first_inject = next((e for e in run.events if e.get("type") == ev.INJECT_RELEASED), None)
-    return [
-        f("Identifier", [("record_breach", "reference")]),
-        RecordField(
-            "Detected (first signal)",
-            run.when(_t(first_inject)) + f": {_text(first_inject.get('title'))}"
-            if first_inject
-            else NOT_RECORDED,
-            "first inject released" if first_inject else "",
-        ),
-        f(
-            "Possibly started",
-            [
-                ("record_breach", "started_at"),
-                ("record_breach", "started"),
-                ("record_discovery", "discovered_on"),
-            ],
-        ),
-        RecordField("Reported by", _text(first_inject.get("from")) or NOT_RECORDED, "first inject released")
-        if first_inject
-        else RecordField("Reported by", NOT_RECORDED),
-        f("Coordinator", [("appoint_coordinator", "coordinator")]),
-        f(
-            "Systems affected",
-            [
-                ("contain", "target"),
-                ("revoke_access", "subject"),
-                ("restore_backup", "target"),
-                ("capture_manual_change", "resources"),
-            ],
-            join=True,
-        ),
-        f(
-            "Customers affected",
-            [("determine_controller_processor", "controller"), ("customer_comms", "audience")],
-            join=True,
-        ),
-        _personal_data(run),
-        f("Data types", [("assess_personal_data", "data_types")]),
-        f("Data subjects", [("assess_personal_data", "subjects")]),
-        f("Records", [("assess_personal_data", "records"), ("record_discovery", "individuals")]),
-        _list_field(run, "Containment and recovery actions", CONTAINMENT_ACTIONS),
-        f("Evidence", [("preserve_evidence", "evidence"), ("preserve_evidence", "location")], join=True),
-        _impact(run),
-        run.decided(
-            "DPO involvement",
-            "involve_dpo",
-            lambda d: (
-                f"{run.who(d)} involved {_text((d.get('fields') or {}).get('dpo')) or 'the DPO'} at {run.when(_t(d))}"
+    """The breach record: every row from the action field that records it (BREACH_RECORD), then
+    the rows built from whole decisions (DPO involvement, the decisions' owners and reasons,
+    communications sent and deliberately not sent, residual risk)."""
+    record = [run.field(row.label, list(row.sources), join=row.join) for row in BREACH_RECORD]
+    for index, (row, spec) in enumerate(zip(record, BREACH_RECORD, strict=True)):
+        choice = any(
+            (action := run.actions.get(a)) is not None
+            and f in action.fields
+            and action.fields[f].type == "choice"
+            for a, f in spec.sources
+        )
+        if row.recorded and (choice or row.label in _CODED_ROWS):
+            record[index] = RecordField(row.label, row.value.replace("_", " "), row.source)
+    ico = _ico(run)
+    record.extend(
+        [
+            run.decided(
+                "DPO involvement",
+                "involve_dpo",
+                lambda d: (
+                    f"{run.who(d)} involved {_text((d.get('fields') or {}).get('dpo')) or 'the DPO'} at {run.when(_t(d))}"
+                ),
             ),
-        ),
-        f("Controller/processor position", [("determine_controller_processor", "position")]),
-        f(
-            "Controller contact",
-            [("notify_controller", "controller_contact"), ("determine_controller_processor", "controller")],
-        ),
-        f(
-            "Contract notification requirement",
-            [
-                ("determine_controller_processor", "contract"),
-                ("determine_controller_processor", "notify_controller_within"),
-            ],
-            join=True,
-        ),
-        _breach_or_not(run),
-        *_ico(run),
-        _data_subjects(run),
-        _list_field(run, "Communications sent", COMMUNICATION_ACTIONS),
-        _not_sent(run),
-        RecordField(
-            "Residual risk",
-            "; ".join(f"{r.title}: {r.residual}" for r in risks if r.residual != NOT_RECORDED)
-            or NOT_RECORDED,
-            "record_risk decisions" if any(r.residual != NOT_RECORDED for r in risks) else "",
-        ),
-        RecordField("Post-mortem", link or "this document"),
-    ]
+            *ico[1:],
+            _data_subjects(run),
+            _list_field(run, "Communications sent", COMMUNICATION_ACTIONS),
+            _not_sent(run),
+            RecordField(
+                "Residual risk",
+                "; ".join(
+                    f"{r.title}: {r.residual} (owner {r.owner})" for r in risks if r.residual != NOT_RECORDED
+                )
+                or NOT_RECORDED,
+                "record_risk decisions" if any(r.residual != NOT_RECORDED for r in risks) else "",
+            ),
+            RecordField("Post-mortem", link or "this document"),
+        ]
+    )
+    return record
 
 
 def _personal_data(run: _Run) -> RecordField:
@@ -809,6 +798,8 @@ def _recovery(run: _Run) -> list[RecoveryCheck]:
 
 
 def _improvements(run: _Run, card: Scorecard, session_date: datetime | None) -> list[ImprovementItem]:
+    """The team's own follow-ups, then one catalog improvement per action that was missed, late
+    or hard, owned by the action's `improvement_owner` and due FOLLOWUP_DAYS after the rehearsal."""
     items = []
     for decision in run.of("create_followup"):
         fields = decision.get("fields") or {}
@@ -825,21 +816,29 @@ def _improvements(run: _Run, card: Scorecard, session_date: datetime | None) -> 
             )
         )
     due = (
-        (session_date + timedelta(days=FOLLOWUP_DAYS)).strftime("%Y-%m-%d") + " (proposed)"
+        (session_date + timedelta(days=FOLLOWUP_DAYS)).strftime("%Y-%m-%d")
+        + f" (proposed: {FOLLOWUP_DAYS} days after the rehearsal)"
         if session_date
         else "to be agreed"
     )
+    seen: dict[str, list[str]] = {}
     for result in card.expectations:
-        if result.status != MISSED:
+        if result.status not in (MISSED, LATE) and not result.flags:
             continue
+        seen.setdefault(result.action, []).append(result.title)
+    for action_id, steps in seen.items():
+        action = run.actions.get(action_id)
+        if action is None:
+            continue
+        text = action.improvement or f"Write '{action.title}' into the runbook, with who does it and when"
+        owner = action.improvement_owner or action.default_owner
         items.append(
             ImprovementItem(
-                action=f"{result.title} (expected within {format_duration(result.within)} of {_anchor_words(result.after)}, "
-                "missed): put it in the runbook and rehearse it",
-                owner=run.role(result.owner) if result.owner != "any" else "Incident coordinator",
+                action=text,
+                owner=run.role(owner) if owner != "any" else "Incident lead",
                 due=due,
-                capability=AREA_TITLES.get(result.area, result.area),
-                source=f"missed expectation {result.id}",
+                capability=AREA_TITLES.get(action.area, action.area),
+                source="steps that were hard: " + "; ".join(dict.fromkeys(steps)),
             )
         )
     return items
@@ -855,80 +854,443 @@ def _anchor_words(after: str) -> str:
     }.get(kind, after)
 
 
+def _inject_titles(run: _Run) -> dict[str, tuple[float, str, str]]:
+    """Released injects by id: (time, title, sender)."""
+    found: dict[str, tuple[float, str, str]] = {}
+    for event in run.events:
+        if event.get("type") == ev.INJECT_RELEASED and isinstance(event.get("inject"), str):
+            found.setdefault(
+                event["inject"],
+                (_t(event), _text(event.get("title")) or event["inject"], _text(event.get("from"))),
+            )
+    return found
+
+
 def _observations(
     run: _Run, card: Scorecard
-) -> tuple[list[Observation], list[Observation], list[Observation]]:
-    missed_signals: list[Observation] = []
-    harder: list[Observation] = []
+) -> tuple[list[Observation], list[Observation], list[Observation], list[Observation]]:
+    """(signals not acted on, contributing factors, where we got lucky, what worked)."""
+    signals: list[Observation] = []
+    lucky: list[Observation] = []
     well: list[Observation] = []
-    titles = {
-        e.get("inject"): _text(e.get("title")) for e in run.events if e.get("type") == ev.INJECT_RELEASED
-    }
+    released = _inject_titles(run)
+    by_inject: dict[str, list[ExpectationResult]] = {}
     for result in card.expectations:
-        if result.status == MISSED:
-            anchor = result.after
-            what = _anchor_words(anchor)
-            if anchor.startswith("inject:"):
-                what = f"'{titles.get(anchor.split(':', 1)[1]) or anchor.split(':', 1)[1]}'"
-            missed_signals.append(
+        if result.after.startswith("inject:") and result.counted:
+            by_inject.setdefault(result.after.split(":", 1)[1], []).append(result)
+    for inject_id, results in by_inject.items():
+        if inject_id not in released or any(r.status in (MET, LATE) for r in results):
+            continue
+        t, title, sender = released[inject_id]
+        asked = "; ".join(dict.fromkeys(r.title for r in results))
+        signals.append(
+            Observation(
+                t,
+                run.when(t),
+                f"'{title}'"
+                + (f" from {sender}" if sender else "")
+                + f" called for: {asked}. No response was recorded.",
+            )
+        )
+    for event in run.events:
+        condition = event.get("condition")
+        if event.get("type") == ev.INJECT_RELEASED and isinstance(condition, dict) and "missed" in condition:
+            t = _t(event)
+            signals.append(
                 Observation(
-                    result.anchor,
-                    run.when(result.anchor),
-                    f"{what} called for '{result.title}' by {run.role_or_any(result.owner)} within "
-                    f"{format_duration(result.within)}; it was not done by the end",
+                    t,
+                    run.when(t),
+                    f"'{_text(event.get('title'))}' arrived because {condition['missed']} was missed",
                 )
             )
-        elif result.status == LATE or result.flags:
-            harder.append(
-                Observation(result.done_at, run.when(result.done_at), f"'{result.title}': {result.reason}")
-            )
+    branches = {i.when.target for i in run.scenario.injects if i.when is not None and i.when.kind == "missed"}
+    for result in card.expectations:
+        if result.status == MISSED or result.status == LATE or result.flags:
+            if result.status == MISSED and result.id not in branches and result.regime is None:
+                lucky.append(
+                    Observation(
+                        result.anchor,
+                        run.when(result.anchor),
+                        f"'{result.title}' was not done and nothing in the rehearsal came of it; in a real "
+                        "incident the gap would have stayed open",
+                    )
+                )
         elif result.status == MET:
+            window = (result.deadline or 0) - (result.anchor or 0)
+            spare = max(0.0, (result.deadline or 0) - (result.done_at or 0))
+            if window > 0 and spare < CLOSE_CALL * window:
+                lucky.append(
+                    Observation(
+                        result.done_at,
+                        run.when(result.done_at),
+                        f"'{result.title}' was met with {format_duration(spare)} to spare",
+                    )
+                )
             extra = ""
             if result.delegated_by:
                 extra = f", delegated by {run.role(result.delegated_by)}"
                 if result.delegation_seconds is not None:
                     extra += f" and done {format_duration(result.delegation_seconds)} later"
-            spare = max(0.0, (result.deadline or 0) - (result.done_at or 0))
             margin = f"{format_duration(spare)} before it was due" if spare >= 1 else "right at the deadline"
             well.append(
                 Observation(
                     result.done_at,
                     run.when(result.done_at),
-                    f"'{result.title}' done by {run.role(result.by)} at {run.when(result.done_at)}, "
-                    f"{margin}{extra}",
+                    f"'{result.title}': done {margin}{extra}",
                 )
             )
-    for event in run.events:
-        if (
-            event.get("type") == ev.INJECT_RELEASED
-            and isinstance(event.get("condition"), dict)
-            and "missed" in event["condition"]
-        ):
-            t = _t(event)
-            missed_signals.append(
-                Observation(
-                    t,
-                    run.when(t),
-                    f"'{_text(event.get('title'))}' came in because "
-                    f"{event['condition']['missed']} was missed",
-                )
-            )
-    for finding in card.findings:
-        harder.append(
-            Observation(finding.at, run.when(finding.at), f"{finding.detail} (finding {finding.id})")
-        )
-    pauses = sum(1 for e in run.events if e.get("type") == ev.CLOCK and e.get("op") == "pause")
-    if pauses:
-        harder.append(
-            Observation(
-                None, "", f"the facilitator paused the clock {pauses} time{'s' if pauses > 1 else ''}"
-            )
-        )
+    factors = _contributing_factors(run, card)
 
     def key(observation: Observation) -> tuple[bool, float]:
         return (observation.t is None, observation.t or 0.0)
 
-    return sorted(missed_signals, key=key), sorted(harder, key=key), sorted(well, key=key)
+    return sorted(signals, key=key), sorted(factors, key=key), sorted(lucky, key=key), sorted(well, key=key)
+
+
+MAX_FACTORS = 8
+"""The contributing factors stay short: at most this many, the most specific kinds first."""
+
+ROUTED_FACTORS = 3
+"""At most this many factors about where a signal was sent (the earliest)."""
+
+OFFICE_HOURS = (8, 18)
+"""Hours of the working day (local to the scenario, Monday to Friday) for the out-of-hours factor."""
+
+CONTRACT_ACTIONS = ("notify_controller", "determine_controller_processor")
+"""Steps whose clock and contact come from the data processing agreement, not from the law."""
+
+
+def _role_words(run: _Run, role: str | None) -> str:
+    """A role as prose: `the technical lead` (the title without its bracketed note)."""
+    title = run.role(role).split(" (", 1)[0]
+    return "the " + (title[:1].lower() + title[1:] if title[1:2].islower() else title)
+
+
+def _roles_words(run: _Run, roles: Iterable[str]) -> str:
+    return _and([_role_words(run, r) for r in dict.fromkeys(roles)])
+
+
+def _and(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _steps(results: Iterable[ExpectationResult]) -> str:
+    """Step titles in quotes, at most three and a count of the rest."""
+    titles = list(dict.fromkeys(f"'{r.title}'" for r in results))
+    if len(titles) > 3:
+        return ", ".join(titles[:3]) + f" and {len(titles) - 3} more"
+    return _and(titles)
+
+
+def _participants(run: _Run) -> tuple[set[str], set[str]]:
+    """(roles a person held, roles a simulated teammate held) in this session."""
+    started = next((e for e in run.events if e.get("type") == ev.SESSION_STARTED), {})
+    people: set[str] = set()
+    simulated: set[str] = set()
+    for person in started.get("participants") or []:
+        if isinstance(person, dict) and isinstance(person.get("role"), str):
+            (simulated if person.get("simulated") else people).add(person["role"])
+    return people, simulated - people
+
+
+def _contributing_factors(run: _Run, card: Scorecard) -> list[Observation]:
+    """What in the scenario's facts, tools, runbooks and handovers made a step hard.
+
+    Each factor is a fact of the scenario (a handover inject, where a signal was sent and who
+    held those roles, a contract's notification clause, the data positions, the decision owner,
+    a runbook or its absence, the hour a deadline fell due) joined with the steps it bore on:
+    the expectations that were missed, late or flagged. Factors describe the system, never a
+    person: no role is the subject of a failure.
+    """
+    scenario = run.scenario
+    hard = [r for r in card.expectations if r.counted and (r.status in (MISSED, LATE) or r.flags)]
+    if not hard and not card.findings:
+        return []
+    expectations = {e.id: e for e in scenario.expectations}
+    injects = {i.id: i for i in scenario.injects}
+    released: dict[str, float] = {}
+    affected: set[str] = set()
+    for event in run.events:
+        if event.get("type") == ev.INJECT_RELEASED and isinstance(event.get("inject"), str):
+            released.setdefault(event["inject"], _t(event))
+            inject = injects.get(event["inject"])
+            if inject is not None:
+                affected.update(inject.affects)
+    people, simulated = _participants(run)
+
+    def holders(roles: Iterable[str]) -> str:
+        roles = list(roles)
+        if any(r in simulated for r in roles):
+            return "held only by a simulated teammate"
+        return "held by nobody in this session"
+
+    def first(results: list[ExpectationResult]) -> float | None:
+        times = [r.anchor for r in results if r.anchor is not None]
+        return min(times) if times else None
+
+    def observation(t: float | None, text: str) -> Observation:
+        return Observation(t, run.when(t), text)
+
+    ranked: list[tuple[int, Observation]] = []
+
+    # a handover: steps whose window crossed it
+    for inject in scenario.injects:
+        if inject.id not in released or not any(
+            e.action == "handover" and e.after == f"inject:{inject.id}" for e in scenario.expectations
+        ):
+            continue
+        at = released[inject.id]
+        across = [
+            r
+            for r in hard
+            if r.status in (MISSED, LATE) and r.anchor is not None and r.anchor < at < (r.deadline or at)
+        ]
+        if across:
+            ranked.append(
+                (
+                    0,
+                    observation(
+                        at,
+                        f"The shift changed ('{inject.title}') while {_steps(across)} "
+                        f"{'was' if len(across) == 1 else 'were'} still open: work that crosses a "
+                        "handover depends on the handover carrying it.",
+                    ),
+                )
+            )
+
+    # the contract's notification clause
+    contract_steps = [
+        r
+        for r in hard
+        if r.action in CONTRACT_ACTIONS
+        or (r.id in expectations and expectations[r.id].value.get("outcome") == "controller_decides")
+    ]
+    positions = scenario.context.data_positions
+    for position in positions:
+        if position.position not in ("processor", "both") or not contract_steps:
+            continue
+        if affected and position.id and position.id not in affected:
+            continue
+        clause = position.contract or "the data processing agreement"
+        terms = (
+            f" sets {format_duration(position.notify_controller_within)} to tell the controller"
+            if position.notify_controller_within is not None
+            else " sets how the controller is told"
+        )
+        if position.contact:
+            terms += f" and names the contact ({position.contact})"
+        ranked.append(
+            (
+                1,
+                observation(
+                    first(contract_steps),
+                    f"The duty to tell {position.controller or 'the controller'} comes from the contract, "
+                    f"not from the law: {clause}{terms}. Steps it bore on: {_steps(contract_steps)}.",
+                ),
+            )
+        )
+        break
+
+    # data held in more than one position
+    gdpr = [
+        r
+        for r in hard
+        if r.area in ("data_protection", "notification")
+        and (
+            r.regime in ("uk_gdpr", "eu_gdpr") or r.action in DECISION_ACTIONS or r.action in CONTRACT_ACTIONS
+        )
+    ]
+    if gdpr and len({p.position for p in positions}) > 1:
+        parts = [
+            f"{p.position} for {p.dataset}"
+            + (" (affected)" if p.id in affected else " (not affected)" if p.id and affected else "")
+            for p in positions
+        ]
+        ranked.append(
+            (
+                2,
+                observation(
+                    first(gdpr),
+                    "The data sat in more than one position: "
+                    + "; ".join(parts)
+                    + ". Each position carries its own notification duties and decision owner. "
+                    f"Steps it bore on: {_steps(gdpr)}.",
+                ),
+            )
+        )
+
+    # the decision owner's role held by nobody
+    decisions = [r for r in hard if r.action in DECISION_ACTIONS and r.owner not in ("any", "")]
+    for owner in dict.fromkeys(r.owner for r in decisions):
+        if owner in people:
+            continue
+        mine = [r for r in decisions if r.owner == owner]
+        ranked.append(
+            (
+                3,
+                observation(
+                    first(mine),
+                    f"The notification decisions sit with {_role_words(run, owner)}, a role "
+                    f"{holders([owner])}: {_steps(mine)}.",
+                ),
+            )
+        )
+
+    # where a signal was sent, and whether anyone held those roles
+    routed = 0
+    by_inject: dict[str, list[ExpectationResult]] = {}
+    for result in hard:
+        if result.after.startswith("inject:"):
+            by_inject.setdefault(result.after.split(":", 1)[1], []).append(result)
+    for inject_id, results in sorted(by_inject.items(), key=lambda item: released.get(item[0], 0.0)):
+        sent: Inject | None = injects.get(inject_id)
+        if sent is None or inject_id not in released or "all" in sent.to or routed >= ROUTED_FACTORS:
+            continue
+        outside = [r for r in results if r.owner not in ("any", "") and r.owner not in sent.to]
+        if outside:
+            text = (
+                f"'{sent.title}' arrived by {sent.channel} for {_roles_words(run, sent.to)}; "
+                f"{_steps(outside)} {'belongs' if len(outside) == 1 else 'belong'} to "
+                f"{_roles_words(run, (r.owner for r in outside))}, outside its recipients."
+            )
+        elif not any(role in people for role in sent.to):
+            text = (
+                f"'{sent.title}' arrived by {sent.channel} for {_roles_words(run, sent.to)} only, "
+                f"{'a role' if len(sent.to) == 1 else 'roles'} {holders(sent.to)}: "
+                f"{_steps(results)} waited on it."
+            )
+        else:
+            continue
+        routed += 1
+        ranked.append((4, observation(released[inject_id], text)))
+
+    # duties that started from another role's action, with no message to their owner
+    messages: dict[str, list[float]] = {}
+    for event in run.events:
+        if event.get("type") == ev.INJECT_RELEASED:
+            for role in event.get("to") or ["all"]:
+                messages.setdefault(str(role), []).append(_t(event))
+        elif event.get("type") == ev.DELEGATION and isinstance(event.get("to_role"), str):
+            messages.setdefault(event["to_role"], []).append(_t(event))
+    unheard: dict[tuple[str, str], list[ExpectationResult]] = {}
+    for result in hard:
+        if (
+            result.status not in (MISSED, LATE)
+            or result.after.startswith("inject:")
+            or result.owner in ("any", "")
+            or result.anchor is None
+        ):
+            continue
+        until = result.done_at if result.done_at is not None else result.deadline
+        window = [
+            t
+            for role in (result.owner, "all")
+            for t in messages.get(role, ())
+            if result.anchor <= t <= (until if until is not None else t)
+        ]
+        if not window:
+            unheard.setdefault((result.owner, result.after), []).append(result)
+    for (owner, after), results in unheard.items():
+        if routed >= ROUTED_FACTORS:
+            break
+        kind, _, target = after.partition(":")
+        started_by = {
+            "action": f"'{run.action_title(target).lower()}'",
+            "marker": f"the moment marked '{target}'",
+        }.get(kind, "the start")
+        routed += 1
+        ranked.append(
+            (
+                4,
+                observation(
+                    first(results),
+                    f"{_steps(results)} started from {started_by}, and no inject or delegation reached "
+                    f"{_role_words(run, owner)} before {'its' if len(results) == 1 else 'their'} "
+                    "deadline: the duty travelled only by word of mouth.",
+                ),
+            )
+        )
+
+    # a runbook, or none
+    hands_on = [
+        r
+        for r in hard
+        if r.status in (MISSED, LATE)
+        and (
+            r.area in ("technical", "recovery")
+            or ((action := run.actions.get(r.action)) is not None and action.hands_on)
+        )
+    ]
+    if hands_on:
+        runbook = (scenario.context.model_extra or {}).get("runbook")
+        if isinstance(runbook, dict):
+            name = " ".join(_text(runbook.get(k)) for k in ("id", "title") if _text(runbook.get(k)))
+        else:
+            name = _text(runbook)
+        if name:
+            text = f"The technical steps ran on runbook {name}: {_steps(hands_on)}."
+        else:
+            text = (
+                f"The scenario's documents hold no runbook for {_steps(hands_on)} (its context names none)."
+            )
+        ranked.append((5, observation(first(hands_on), text)))
+
+    # deadlines out of office hours
+    if scenario.starts_at is not None:
+        late_hours = []
+        for r in hard:
+            if r.deadline is None:
+                continue
+            moment = scenario.starts_at + timedelta(seconds=r.deadline)
+            if moment.weekday() >= 5 or not OFFICE_HOURS[0] <= moment.hour < OFFICE_HOURS[1]:
+                late_hours.append((r, moment))
+        if late_hours:
+            listed = [f"'{r.title}' at {moment:%a %d %b %H:%M}" for r, moment in late_hours[:3]]
+            more = f" and {len(late_hours) - 3} more" if len(late_hours) > 3 else ""
+            ranked.append(
+                (
+                    6,
+                    observation(
+                        min(r.deadline or 0.0 for r, _ in late_hours),
+                        f"Deadlines fell outside office hours ({OFFICE_HOURS[0]:02d}:00-{OFFICE_HOURS[1]:02d}:00, "
+                        f"Monday to Friday): {', '.join(listed)}{more}.",
+                    ),
+                )
+            )
+
+    # work that reached a role the plan does not give it
+    for finding in card.findings[:2]:
+        action = run.actions.get(finding.action)
+        if action is None:
+            continue
+        owners = [e.owner for e in scenario.expectations if e.action == finding.action and e.owner]
+        owner = owners[0] if owners else action.default_owner
+        prompts = [
+            injects[e.anchor_target or ""]
+            for e in scenario.expectations
+            if e.action == finding.action and e.anchor_kind == "inject" and (e.anchor_target or "") in injects
+        ]
+        source = next((i for i in prompts if finding.role in i.to), None)
+        if source is not None:
+            text = (
+                f"'{source.title}' went to {_roles_words(run, source.to)}: the work it called for "
+                f"('{action.title.lower()}') sits with {_role_words(run, owner)}, and the message put "
+                f"it in front of {_role_words(run, finding.role)} as well."
+            )
+        elif owner != "any" and owner not in people:
+            text = (
+                f"'{action.title}' sits with {_role_words(run, owner)}, a role {holders([owner])}, "
+                f"so the work reached {_role_words(run, finding.role)}."
+            )
+        else:
+            continue
+        ranked.append((7, observation(finding.at, text)))
+
+    ranked.sort(key=lambda item: item[0])
+    kept = [o for _, o in ranked[:MAX_FACTORS]]
+    return sorted(kept, key=lambda o: (o.t is None, o.t or 0.0))
 
 
 def _clocks(run: _Run, card: Scorecard) -> list[Clock]:
@@ -982,8 +1344,6 @@ def build_postmortem(
         session_date = datetime.fromisoformat(str(started.get("wall")).replace("Z", "+00:00"))
     except ValueError:
         session_date = None
-    if scenario.starts_at is not None:
-        session_date = scenario.starts_at
     participants = tuple(
         _person(_text(p.get("name")), run.role(p.get("role")))
         + (" (simulated)" if p.get("simulated") else "")
@@ -991,7 +1351,7 @@ def build_postmortem(
         if isinstance(p, dict)
     )
     risks = _risks(run)
-    signals, harder, well = _observations(run, card)
+    signals, harder, lucky, well = _observations(run, card)
     capabilities = []
     for area, ratio in card.areas.items():
         counted = [r for r in card.expectations if r.area == area and r.counted]
@@ -1008,33 +1368,44 @@ def build_postmortem(
         )
     ico = _ico(run)
     breach = _breach_record(run, risks, link)
-    headline = [
-        f"Score {card.score:.0%} ({card.rating}: {RATING_NAMES[card.rating].lower()}); "
-        f"{card.passed} of {card.applicable} applicable expectations passed.",
-    ]
-    missed = len(card.by_status(MISSED))
-    late = len(card.by_status(LATE))
-    if missed or late:
-        headline.append(f"{missed} missed and {late} late.")
-    if card.findings:
+    first = next((e for e in run.events if e.get("type") == ev.INJECT_RELEASED), None)
+    trigger = (
+        f"{_text(first.get('title')) or _text(first.get('inject'))}"
+        + (f" ({_text(first.get('from'))})" if _text(first.get("from")) else "")
+        if first
+        else NOT_RECORDED
+    )
+    detection = run.when(_t(first)) if first else NOT_RECORDED
+    declared = run.latest("declare_incident")
+    if first and declared is not None:
+        detection += (
+            f"; declared {format_duration(_t(declared) - _t(first))} later, at {run.when(_t(declared))}"
+        )
+    headline = []
+    if breach[next(i for i, r in enumerate(breach) if r.label == "Breach or not")].recorded:
         headline.append(
-            f"{len(card.findings)} finding{'s' if len(card.findings) > 1 else ''} against the rules of the response."
+            f"Recorded as: {next(r.value for r in breach if r.label == 'Breach or not')} personal data breach."
         )
     for clock in card.clocks:
-        flags = card.result(clock.id).flags
-        headline.append(
-            f"Clock '{clock.title}': {clock.status.replace('_', ' ')}"
-            + (f" ({', '.join(flags)})." if flags else ".")
-        )
+        if clock.status in (MET, LATE, MISSED):
+            headline.append(f"{clock.title}: {clock.status.replace('_', ' ')}.")
     if ico[0].recorded:
-        headline.append(f"ICO decision: {ico[0].value}, by {ico[1].value} at {ico[2].value}.")
+        headline.append(f"ICO decision: {ico[0].value}, at {ico[2].value}.")
     impact = [
         RecordField("Scenario", scenario.summary or scenario.title, "scenario briefing"),
         *[
             r
             for r in breach
             if r.label
-            in ("Systems affected", "Customers affected", "Data types", "Data subjects", "Records", "Impact")
+            in (
+                "Systems affected",
+                "Customers affected",
+                "Data types",
+                "Data sensitivity",
+                "Data subjects",
+                "Records",
+                "Impact on individuals",
+            )
         ],
     ]
     expectations = tuple(
@@ -1076,11 +1447,14 @@ def build_postmortem(
         passed=card.passed,
         applicable=card.applicable,
         headline=tuple(headline),
+        trigger=trigger,
+        detection=detection,
         timeline=tuple(_timeline(run)),
         impact=tuple(impact),
         signals_missed=tuple(signals),
         harder=tuple(harder),
         worked_well=tuple(well),
+        lucky=tuple(lucky),
         improvement_plan=tuple(_improvements(run, card, session_date)),
         risks=tuple(risks),
         breach_record=tuple(breach),

@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING
 
 import click
 
+from tabletop.untrusted import for_stream, one_line, safe
+
 if TYPE_CHECKING:
     from tabletop.model import Scenario
 
 
 def _fail(message: str, code: int = 1) -> None:
-    click.echo(message, err=True)
+    click.echo(safe(message), err=True)
     sys.exit(code)
 
 
@@ -30,7 +32,7 @@ def _resolve(ref: str, seed: int | None) -> tuple[Path, Scenario]:
         path = find_scenario(ref)
         return path, load_scenario(path, seed=seed)
     except ScenarioError as error:
-        _fail("\n".join(str(p) for p in error.problems) or f"error: scenario {ref!r} is invalid")
+        _fail("\n".join(one_line(p) for p in error.problems) or f"error: scenario {ref!r} is invalid")
         raise SystemExit(1) from None  # for type checkers; _fail exits
 
 
@@ -43,7 +45,8 @@ def _write_text(text: str | bytes, output: str | None, *, force: bool = False) -
         if isinstance(text, bytes):
             _fail("error: an XLSX workbook is not printed; give -o FILE")
             return
-        click.echo(text, nl=not text.endswith("\n"))
+        # a terminal shows control characters visibly
+        click.echo(for_stream(text, sys.stdout), nl=not text.endswith("\n"))
         return
     try:
         target = write_private(Path(output), text, force=force)
@@ -121,7 +124,9 @@ def msel_import(file: Path, output: Path, force: bool) -> None:
     try:
         written, problems = import_msel(file, output)
     except MselError as error:
-        _fail("\n".join(error.problems) + f"\n{len(error.problems)} problem(s); nothing written")
+        _fail(
+            "\n".join(map(one_line, error.problems)) + f"\n{len(error.problems)} problem(s); nothing written"
+        )
         return
     except OSError as error:
         _fail(f"error: {error.strerror or error}: {getattr(error, 'filename', '') or file}")
@@ -130,7 +135,7 @@ def msel_import(file: Path, output: Path, force: bool) -> None:
         _internal_error(error)
         return
     if problems:
-        _fail("\n".join(problems) + f"\n{len(problems)} problem(s); nothing written")
+        _fail("\n".join(map(one_line, problems)) + f"\n{len(problems)} problem(s); nothing written")
     from tabletop.loader import load_scenario
 
     scenario = load_scenario(written)

@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING
 
 import click
 
+from tabletop.untrusted import one_line, one_line_each, safe
+
 if TYPE_CHECKING:
     from tabletop.transcript import Verification
 
 
 def _fail(message: str, code: int = 1) -> None:
-    click.echo(message, err=True)
+    click.echo(safe(message), err=True)
     sys.exit(code)
 
 
@@ -78,7 +80,7 @@ def simulate(
             scenario, script_path, resume=resume_path, seed=seed, speed=speed, transcript=out, team=team
         )
     except SessionSetupError as error:
-        _fail(str(error))
+        _fail(one_line_each(error.problems))
         return
     try:
         run_script(opened.session, script)
@@ -89,7 +91,7 @@ def simulate(
         )
     except TranscriptError as error:
         _fail(f"error: {error}")
-    click.echo(_display(opened.transcript))
+    click.echo(safe(_display(opened.transcript)))
 
 
 @click.command()
@@ -121,26 +123,28 @@ def verify(transcript: str, trusted_file: str | None, as_json: bool) -> None:
         )
         sys.exit(result.exit_code)
     if result.status == UNREADABLE and result.first_bad_line in (None, 0):
-        _fail(result.problems[0] if result.problems else f"{transcript}: not a transcript")
+        _fail(
+            one_line(result.problems[0]) if result.problems else f"{one_line(transcript)}: not a transcript"
+        )
     if result.status in (FORGED, INVALID, UNREADABLE) or result.torn:
         problem = (result.problems or result.notes)[0]
         lines = [
-            f"{transcript}: first bad seq {result.first_bad_seq} at line {result.first_bad_line}",
-            f"  {problem}",
+            f"{one_line(transcript)}: first bad seq {result.first_bad_seq} at line {result.first_bad_line}",
+            f"  {one_line(problem)}",
         ]
         if len(result.problems) > 1:
             lines.append(f"  ({len(result.problems) - 1} more problem(s) after it)")
         lines.append(f"  {len(result.events)} events before it are intact")
         if result.status not in (FORGED, INVALID, UNREADABLE):
-            lines.append(f"  {result.headline()}")
+            lines.append(f"  {one_line(result.headline())}")
             lines.extend(_signed_lines(result))
         else:
-            lines.insert(0, result.headline())
+            lines.insert(0, one_line(result.headline()))
         _fail("\n".join(lines), result.exit_code)
     click.echo(f"intact: {len(result.events)} events (hash chain, event grammar and content checked)")
-    click.echo(result.headline())
+    click.echo(one_line(result.headline()))  # it names the signer, from a key file
     for line in _signed_lines(result):
-        click.echo(line)
+        click.echo(one_line(line))
     if result.events and not any(e.get("type") == "session_ended" for e in result.events):
         click.echo("note: the session has no session_ended event (still running, or interrupted)", err=True)
     sys.exit(result.exit_code)

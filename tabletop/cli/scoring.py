@@ -9,7 +9,6 @@ if TYPE_CHECKING:
     from tabletop.scoring import Scorecard
 
 
-import json
 import os
 import sys
 from datetime import UTC, datetime
@@ -21,12 +20,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from tabletop.untrusted import for_stream, json_dumps, one_line, rich_text, safe, safe_json
+
 STATUS_STYLE = {"met": "green", "late": "yellow", "missed": "red", "open": "cyan", "not_applicable": "dim"}
 RATING_STYLE = {"P": "bold green", "S": "green", "M": "yellow", "U": "bold red"}
 
 
 def _fail(message: str) -> None:
-    click.echo(f"tabletop: {message}", err=True)
+    click.echo(f"tabletop: {safe(message)}", err=True)
     sys.exit(1)
 
 
@@ -59,7 +60,7 @@ EVIDENCE_STYLE = {"verified": "bold green", "sample": "bold yellow", "unsigned":
 
 
 def _evidence_text(status: str, headline: str) -> Text:
-    return Text(headline, style=EVIDENCE_STYLE.get(status, "bold red"))
+    return rich_text(headline, EVIDENCE_STYLE.get(status, "bold red"), newlines=False)  # names a signer
 
 
 def _refused(status: str) -> bool:
@@ -79,8 +80,8 @@ def _print_card(
     from tabletop.scoring import RATING_NAMES, bands_text
 
     head = Text()
-    head.append(f"{scenario.title}", style="bold")
-    head.append(f"  ({scenario.id}, {path.name})\n", style="dim")
+    head.append(one_line(scenario.title), style="bold")
+    head.append(f"  ({one_line(scenario.id)}, {one_line(path.name)})\n", style="dim")
     head.append(f"Score {card.score:.0%}  ", style="bold")
     head.append(f" {card.rating} ", style=f"reverse {RATING_STYLE[card.rating]}")
     head.append(
@@ -115,11 +116,11 @@ def _print_card(
             done += f" (delegated by {scenario.role_title(result.delegated_by)})"
         status = Text(result.status.replace("_", " "), style=STATUS_STYLE.get(result.status, ""))
         if result.flags:
-            status.append("\n" + "\n".join(result.flags), style="yellow")
+            status.append("\n" + "\n".join(map(one_line, result.flags)), style="yellow")
         owner = "any role" if result.owner == "any" else scenario.role_title(result.owner)
         credit = "" if not result.counted else f"{result.credit:g} x {result.weight:g}"
-        title = Text(result.title, style="bold")
-        title.append(f" ({owner}; {result.id})", style="dim")
+        title = rich_text(result.title, "bold")
+        title.append(f" ({one_line(owner)}; {one_line(result.id)})", style="dim")
         if narrow:
             when = f"due {_when(result.deadline)}"
             if result.done_at is not None:
@@ -130,9 +131,11 @@ def _print_card(
                     when += f" (delegated by {scenario.role_title(result.delegated_by)})"
             if credit:
                 status.append(f"\n{credit}")
-            table.add_row(title, when, status, result.reason)
+            table.add_row(title, rich_text(when), status, rich_text(result.reason))
         else:
-            table.add_row(title, _when(result.deadline), done, status, credit, result.reason)
+            table.add_row(
+                title, _when(result.deadline), rich_text(done), status, credit, rich_text(result.reason)
+            )
     console.print(table)
 
     areas = Table(title=f"Capabilities (HSEEP: {bands_text()})", title_justify="left")
@@ -142,7 +145,7 @@ def _print_card(
     for area, ratio in card.areas.items():
         letter = card.ratings[area]
         areas.add_row(
-            area.replace("_", " "),
+            rich_text(area.replace("_", " ")),
             f"{ratio:.0%}",
             Text(f"{letter} {RATING_NAMES[letter]}", style=RATING_STYLE[letter]),
         )
@@ -154,23 +157,26 @@ def _print_card(
             clocks.add_column(column, overflow="fold")
         for clock in card.clocks:
             clocks.add_row(
-                clock.title,
-                clock.source,
-                f"{clock.after} {_when(clock.anchor)}".strip(),
+                rich_text(clock.title),
+                rich_text(clock.source),
+                rich_text(f"{clock.after} {_when(clock.anchor)}".strip()),
                 _when(clock.deadline),
                 _when(clock.done_at),
                 Text(clock.status.replace("_", " "), style=STATUS_STYLE.get(clock.status, "")),
             )
         console.print(clocks)
     if card.findings:
-        console.print("[bold]Findings[/bold]")
+        console.print(Text("Findings", style="bold"))
         for finding in card.findings:
-            console.print(
-                f"  [red]{_when(finding.at)}[/red] {finding.detail} [dim](penalty {finding.penalty:g})[/dim]",
-                highlight=False,
-            )
+            line = Text("  ")
+            line.append(_when(finding.at), style="red")
+            line.append(f" {one_line(finding.detail)} ")
+            line.append(f"(penalty {finding.penalty:g})", style="dim")
+            console.print(line)
     for warning in warnings:
-        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+        line = Text("warning:", style="yellow")
+        line.append(f" {one_line(warning)}")
+        console.print(line)
 
 
 # --- score ---------------------------------------------------------------------------------
@@ -218,10 +224,10 @@ def _score_folder(folder: Path, as_json: bool, workers: int | None) -> int:
                     bar.advance(task)
     broken = [r for r in results if "error" in r or _refused(r["verification"]["status"])]
     if as_json:
-        click.echo(json.dumps(results, indent=2, ensure_ascii=False))
+        click.echo(json_dumps(results, indent=2, ensure_ascii=False))
         return 1 if broken else 0
-    console = Console()
-    table = Table(title=f"{len(results)} transcripts in {folder}", title_justify="left")
+    console = Console(markup=False, emoji=False)
+    table = Table(title=rich_text(f"{len(results)} transcripts in {folder}"), title_justify="left")
     table.add_column("Transcript", no_wrap=True)
     table.add_column("Evidence", no_wrap=True)
     table.add_column("Scenario", overflow="fold")
@@ -229,23 +235,23 @@ def _score_folder(folder: Path, as_json: bool, workers: int | None) -> int:
         table.add_column(column, justify="left" if column == "Rating" else "right", no_wrap=True)
     table.add_column("Notes", overflow="fold", ratio=1)
     for result in results:
-        name = os.path.relpath(result["path"], folder)
+        name = rich_text(os.path.relpath(result["path"], folder), newlines=False)
         status = result["verification"]["status"]
         evidence = Text(status.upper(), style=EVIDENCE_STYLE.get(status, "bold red"))
         if "error" in result:
-            table.add_row(name, evidence, "", "", "", "", "", Text(result["error"], style="red"))
+            table.add_row(name, evidence, "", "", "", "", "", rich_text(result["error"], "red"))
             continue
         table.add_row(
             name,
             evidence,
-            result["scenario"],
+            rich_text(result["scenario"]),
             f"{result['score']:.0%}"
             if not _refused(status)
             else Text(f"({result['score']:.0%})", style="red"),
             Text(result["rating"], style=RATING_STYLE[result["rating"]]),
             f"{result['passed']}/{result['applicable']}",
             str(len(result["findings"])),
-            Text("; ".join(result["warnings"]), style="yellow"),
+            rich_text("; ".join(result["warnings"]), "yellow"),
         )
     console.print(table)
     scored = [r for r in results if "error" not in r]
@@ -305,9 +311,9 @@ def score(target: Path, as_json: bool, until: str | None, workers: int | None) -
         data = card.to_json()
         data["warnings"] = warnings
         data["verification"] = verification.to_json()
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        click.echo(json_dumps(data, indent=2, ensure_ascii=False))
         sys.exit(code)
-    console = Console()
+    console = Console(markup=False, emoji=False)
     console.print(_evidence_text(verification.status, f"Evidence: {verification.headline()}"))
     _print_card(console, target, run.scenario, card, warnings)
     if code:
@@ -400,8 +406,8 @@ def report(
     draft_id = str(run.events[0].get("hash") or transcript.name)
     for form, target in zip(formats, targets, strict=False):
         text = render_report(postmortem, form, stamp)
-        if target is None:
-            click.echo(text, nl=False)
+        if target is None:  # stdout: a terminal shows the draft's control characters visibly
+            click.echo(safe_json(text) if form == "json" else for_stream(text, sys.stdout), nl=False)
             continue
         try:
             write_private(
@@ -414,5 +420,5 @@ def report(
             _fail(f"cannot write the report: {error}")
         click.echo(str(target))
     if _refused(verification.status):
-        click.echo(f"tabletop: {transcript}: {verification.headline()}", err=True)
+        click.echo(f"tabletop: {one_line(transcript)}: {one_line(verification.headline())}", err=True)
         sys.exit(1)

@@ -13,8 +13,9 @@ import contextlib
 import dataclasses
 import inspect
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from console_support import drill_scenario, settle

@@ -24,6 +24,7 @@ from tabletop.review.entry import TranscriptEntry
 from tabletop.review.evidence import Evidence
 from tabletop.timing import format_offset
 from tabletop.ui.review.cells import PlainTable
+from tabletop.untrusted import one_line, one_line_each, rich_text, safe
 
 if TYPE_CHECKING:
     from tabletop.ui.review.app import ReviewApp
@@ -159,13 +160,13 @@ class TranscriptScreen(Screen):
     def _headline(self) -> Text:
         e = self.entry
         text = Text()
-        text.append(f"{e.scenario or e.path}", style="bold")
+        text.append(one_line(e.scenario or e.path), style="bold")
         if e.title:
-            text.append(f" · {e.title}")
-        text.append(f"\n{e.path} · started {e.started or '—'} · {e.mode or '?'}")
+            text.append(f" · {one_line(e.title)}")
+        text.append("\n" + one_line(f"{e.path} · started {e.started or '—'} · {e.mode or '?'}"))
         if e.group:
-            text.append(f" · {e.group}")
-        text.append(f" · {', '.join(e.participants) or 'no participants'}\n")
+            text.append(f" · {one_line(e.group)}")
+        text.append(f" · {one_line(', '.join(e.participants)) or 'no participants'}\n")
         text.append(
             f"score {fmt.score_text(e.score)} · passed {fmt.passed_text(e.passed, e.applicable)}"
             f" · sim time {fmt.duration_text(e.duration)} · integrity "
@@ -175,7 +176,7 @@ class TranscriptScreen(Screen):
             style="green" if e.integrity == "ok" and e.evidence == "verified" else "bold red",
         )
         if e.problem:
-            text.append(f" ({e.problem})", style="red")
+            text.append(f" ({one_line(e.problem)})", style="red")
         return text
 
     def on_mount(self) -> None:
@@ -203,10 +204,10 @@ class TranscriptScreen(Screen):
 
     def on_transcript_screen_loaded(self, message: Loaded) -> None:
         if message.error:
-            text = f"**This transcript cannot be read.**\n\n{message.error}"
+            text = f"**This transcript cannot be read.**\n\n{safe(message.error)}"
             self.query_one("#breach-md", Markdown).update(text)
             self.query_one("#postmortem-md", Markdown).update(text)
-            self.query_one("#areas", Static).update(Text(message.error, style="bold red"))
+            self.query_one("#areas", Static).update(rich_text(message.error, "bold red"))
             return
         self.evidence, self.draft = message.evidence, message.draft
         if message.evidence is None:
@@ -215,9 +216,13 @@ class TranscriptScreen(Screen):
         self._fill_timeline(message.evidence)
         self._fill_findings(message.evidence)
         draft = message.draft
-        self.query_one("#postmortem-md", Markdown).update(draft.markdown or f"*{draft.problem}*")
+        # the drafts quote players and authors: control characters shown
+        self.query_one("#postmortem-md", Markdown).update(safe(draft.markdown or f"*{draft.problem}*"))
         self.query_one("#breach-md", Markdown).update(
-            draft.breach or (f"*{draft.problem}*" if draft.problem else "*The draft has no breach record.*")
+            safe(
+                draft.breach
+                or (f"*{draft.problem}*" if draft.problem else "*The draft has no breach record.*")
+            )
         )
 
     def _fill_scorecard(self, evidence: Evidence) -> None:
@@ -226,10 +231,10 @@ class TranscriptScreen(Screen):
         text = Text()
         for area, ratio in (card.get("areas") or {}).items():
             letter = ratings.get(area, "")
-            text.append(f"{fmt.area_label(area)} ", style="bold")
+            text.append(f"{one_line(fmt.area_label(area))} ", style="bold")
             text.append(f"{fmt.score_text(ratio)} {letter}   ", style=_rating_style(letter))
         if card.get("rating_bands"):
-            text.append(f"\nHSEEP ratings: {card['rating_bands']}", style="dim")
+            text.append(f"\nHSEEP ratings: {one_line(card['rating_bands'])}", style="dim")
         self.query_one("#areas", Static).update(text)
         table = self.query_one("#expectations", DataTable)
         table.clear()
@@ -304,7 +309,7 @@ class TranscriptScreen(Screen):
         notes = list(card.get("warnings") or ())
         if self.entry.problem:
             notes.insert(0, f"Integrity: {self.entry.problem}")
-        self.query_one("#warnings", Static).update(Text("\n".join(notes)))
+        self.query_one("#warnings", Static).update(rich_text(one_line_each(notes)))
 
     # --- actions ----------------------------------------------------------------------------
     def action_tab(self, tab: str) -> None:
@@ -348,7 +353,7 @@ class TranscriptScreen(Screen):
 
     def on_transcript_screen_exported(self, message: Exported) -> None:
         if message.error:
-            self.notify(f"Export failed: {message.error}", title="Export", severity="error", markup=False)
+            self.notify(f"Export failed: {safe(message.error)}", title="Export", severity="error", markup=False)
         else:
             self.notify("Wrote " + " and ".join(p.name for p in message.paths), title="Export", markup=False)
 

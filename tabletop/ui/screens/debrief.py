@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Footer, Markdown, Static
 from tabletop.model import Scenario
 from tabletop.timing import format_offset
 from tabletop.ui.render import action_title
+from tabletop.untrusted import one_line, rich_text, safe
 
 STATUS_STYLE = {"met": "green", "late": "yellow", "missed": "bold red", "not_applicable": "dim"}
 
@@ -75,11 +76,11 @@ class MarkdownScreen(Screen):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="markdown-view"):
-            yield Markdown(self.markdown)
+            yield Markdown(safe(self.markdown))  # players' words: control characters shown
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = self.title_text
+        self.sub_title = one_line(self.title_text)
 
 
 class DebriefScreen(Screen):
@@ -142,7 +143,7 @@ class DebriefScreen(Screen):
         card = result.card
         summary = Text()
         summary.append("Debrief · ", style="bold")
-        summary.append(self.scenario.title + "\n", style="bold")
+        summary.append(one_line(self.scenario.title) + "\n", style="bold")
         if card:
             summary.append(f"Score {card.get('score', 0):.0%}", style="bold")
             summary.append(f"  ·  {card.get('passed', 0)} of {card.get('applicable', 0)} expectations passed")
@@ -150,15 +151,18 @@ class DebriefScreen(Screen):
             if areas:
                 summary.append(
                     "\n"
-                    + "  ".join(f"{a.replace('_', ' ')} {v:.0%}" for a, v in areas.items() if v is not None),
+                    + one_line(
+                        "  ".join(f"{a.replace('_', ' ')} {v:.0%}" for a, v in areas.items() if v is not None)
+                    ),
                     style="dim",
                 )
         if result.markdown_path:
             summary.append(
-                f"\nPost-mortem draft: {result.markdown_path}  (m: read here, b: open HTML)", style="italic"
+                f"\nPost-mortem draft: {one_line(result.markdown_path)}  (m: read here, b: open HTML)",
+                style="italic",
             )
         if result.error:
-            summary.append("\n" + result.error, style="bold red")
+            summary.append("\n" + safe(result.error), style="bold red")
         self.query_one("#debrief-summary", Static).update(summary)
         table = self.query_one(DataTable)
         table.clear()
@@ -189,18 +193,19 @@ class DebriefScreen(Screen):
             by = row.get("by") or ""
             if row.get("delegated_by"):
                 by += f" for {row['delegated_by']}"
-            table.add_row(
-                action_title(self.scenario, row.get("action", "")),
-                owner,
+            table.add_row(  # Text cells: a str cell would be read as markup
+                rich_text(action_title(self.scenario, row.get("action", ""))),
+                rich_text(owner, newlines=False),
                 format_offset(deadline) if deadline is not None else "—",
-                Text(happened, style=STATUS_STYLE.get(status, "")),
-                by,
+                rich_text(happened, STATUS_STYLE.get(status, ""), newlines=False),
+                rich_text(by, newlines=False),
                 f"{row.get('credit', 0):g}×{row.get('weight', 1):g}",
             )
         findings = Text.assemble(("Findings\n", "bold"))
         for finding in card.get("findings", []):
             findings.append(
-                f"⚑ {finding.get('id')} at {format_offset(finding.get('at', 0))}: {finding.get('detail', '')} (−{finding.get('penalty', 0):g})\n"
+                f"⚑ {one_line(finding.get('id'))} at {format_offset(finding.get('at', 0))}: "
+                f"{one_line(finding.get('detail', ''))} (−{finding.get('penalty', 0):g})\n"
             )
         if not card.get("findings"):
             findings.append("No findings.\n", style="dim")
@@ -214,17 +219,19 @@ class DebriefScreen(Screen):
             return
         row = rows[message.cursor_row]
         text = Text()
-        text.append(row.get("title") or action_title(self.scenario, row.get("action", "")), style="bold")
+        text.append(
+            one_line(row.get("title") or action_title(self.scenario, row.get("action", ""))), style="bold"
+        )
         try:
             expectation = self.scenario.expectation(row["id"])
         except KeyError:
             expectation = None
         if expectation is not None and expectation.why:
-            text.append(f"\nWhy: {expectation.why}")
+            text.append(f"\nWhy: {safe(expectation.why)}")
         if expectation is not None and expectation.source:
-            text.append(f"\nSource: {expectation.source}", style="dim")
+            text.append(f"\nSource: {safe(expectation.source)}", style="dim")
         if row.get("reason"):
-            text.append(f"\nScored: {row['reason']}", style="italic")
+            text.append(f"\nScored: {safe(row['reason'])}", style="italic")
         self.query_one("#debrief-why", Static).update(text)
 
     def action_open_markdown(self) -> None:
@@ -246,4 +253,6 @@ class DebriefScreen(Screen):
         opener = self.open_url or webbrowser.open
         opened = opener(url)
         if not opened:
-            self.app.call_from_thread(self.notify, f"No browser found; open {url}", timeout=10)
+            self.app.call_from_thread(
+                self.notify, f"No browser found; open {one_line(url)}", timeout=10, markup=False
+            )

@@ -12,6 +12,7 @@ from tabletop.model import Scenario
 from tabletop.port import SessionPort
 from tabletop.timing import format_offset
 from tabletop.ui.render import action_title, countdown
+from tabletop.untrusted import one_line, rich_text
 
 DONE = ("met", "late", "missed", "not_applicable")
 STATUS_STYLE = {"met": "green", "late": "yellow", "missed": "red", "not_applicable": "dim"}
@@ -56,7 +57,7 @@ class LiveScorecard(Static):
         table.add_row(Text("score", style="bold"), Text(f"{score:.0%}", style="bold"))
         table.add_row("passed", f"{card.get('passed', 0)}/{card.get('applicable', 0)}")
         for area, value in (card.get("areas") or {}).items():
-            table.add_row(area.replace("_", " "), "—" if value is None else f"{value:.0%}")
+            table.add_row(rich_text(area.replace("_", " ")), "—" if value is None else f"{value:.0%}")
         table.add_row("", "")
         for row in card.get("expectations", []):
             status = row.get("status", "")
@@ -73,7 +74,9 @@ class LiveScorecard(Static):
                 right = Text("open", style="cyan")
             table.add_row(label, right)
         for finding in card.get("findings", []):
-            table.add_row(Text(f"⚑ {finding.get('id')}", style="red"), f"-{finding.get('penalty', 0):g}")
+            table.add_row(
+                Text(f"⚑ {one_line(finding.get('id'))}", style="red"), f"-{finding.get('penalty', 0):g}"
+            )
         self.update(table)
 
 
@@ -109,6 +112,6 @@ class DeadlineHints(Static):
             text.append(action_title(self.scenario, row.get("action", "")))
             owner = row.get("owner")
             if owner and owner not in (self.role, "any"):
-                text.append(f" ({owner})", style="italic")
+                text.append(f" ({one_line(owner)})", style="italic")
             text.append(f"  by {format_offset(row['deadline'])}\n", style="dim")
         self.update(text)

@@ -4,7 +4,8 @@ The walk is driven by the screens' own bindings: each screen reached is a statio
 station every key bound on it (the screen's BINDINGS, the App's and the focused widget's) is
 pressed in turn, each tab of every TabbedContent is clicked with the mouse, and any new screen
 of ours that a key opens becomes a station too. A binding or a screen added later is walked
-without touching this file. Nothing may raise.
+without touching this file. Nothing may raise. The scenario and the names are hostile (markup
+and escape sequences after every text): no station may let one reach the terminal raw.
 """
 
 from __future__ import annotations
@@ -18,7 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from console_support import drill_scenario, settle
+from console_support import (
+    HOSTILE,
+    assert_nothing_raw_reaches_the_terminal,
+    drill_scenario,
+    hostile_drill,
+    settle,
+    terminal_output,
+)
 from textual.app import App
 from textual.dom import DOMNode
 from textual.screen import Screen
@@ -185,6 +193,7 @@ async def walk_console(start: Start, tmp_path: Any) -> Walk:
             name = station_name(here.screen, opener)
             walk.stations[name] = path
             where = f"{start.name}: {name} (keys {' '.join(path) or '-'})"
+            assert_nothing_raw_reaches_the_terminal(terminal_output(here.app), where)
             await click_every_tab(here.app, here.pilot, here.screen, walk, where)
             for key in bound_keys(here.screen):
                 if here.app.screen is not here.screen:
@@ -214,6 +223,9 @@ async def walk_console(start: Start, tmp_path: Any) -> Walk:
                 assert failure(here.app) is None, f"{where}: after the last key: {failure(here.app)!r}"
                 if here.app.screen is here.screen:
                     await click_every_tab(here.app, here.pilot, here.screen, walk, f"{where} after every key")
+                    assert_nothing_raw_reaches_the_terminal(
+                        terminal_output(here.app), f"{where} after every key"
+                    )
         await stack.aclose()
     return walk
 
@@ -230,11 +242,11 @@ def screen_classes(*modules: Any) -> set[str]:
 def console_for(solo: bool) -> Callable[[Any], TabletopConsole]:
     def build(out: Any) -> TabletopConsole:
         return make_console(
-            drill_scenario(),
+            hostile_drill(),
             out=out,
             clock=VirtualClock(),
             tick_interval=None,
-            name="Fran",
+            name="Fran" + HOSTILE,
             solo=solo,
             facilitate=True,
             open_url=lambda url: True,
@@ -245,16 +257,22 @@ def console_for(solo: bool) -> Callable[[Any], TabletopConsole]:
 
 def team_player(out: Any) -> TabletopConsole:
     """A team player's console (as `join` shows it), with a task delegated to them waiting."""
-    app = make_console(
-        drill_scenario(), out=out, clock=VirtualClock(), tick_interval=None, solo=False, room=True
-    )
-    app.settings = dataclasses.replace(app.settings, facilitate=False, role="dpo", name="Priya")
+    app = make_console(hostile_drill(), out=out, clock=VirtualClock(), tick_interval=None, solo=False)
+    app.settings = dataclasses.replace(app.settings, facilitate=False, role="dpo", name="Priya" + HOSTILE)
     return app
 
 
 async def delegate_to_dpo(app: TabletopConsole) -> None:
     await app.link.start()
-    await app.link.decide("coordinator", "notify_controller", by="Sam", delegate_to="dpo", timebox=3600)
+    await app.link.decide(
+        "coordinator",
+        "notify_controller",
+        by="Sam" + HOSTILE,
+        delegate_to="dpo",
+        timebox=3600,
+        rationale=HOSTILE,
+    )
+    await app.link.note("dpo", "Noted" + HOSTILE, by="Priya" + HOSTILE)
 
 
 FACILITATOR_SCREENS = {

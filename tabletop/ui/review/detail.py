@@ -375,7 +375,7 @@ class TranscriptScreen(Screen):
 
 def _clip(text: str, width: int) -> Text:
     """One line of at most `width` cells (never markup: players typed it)."""
-    text = " ".join(text.split())
+    text = one_line(" ".join(text.split()))
     return Text(text if len(text) <= width else text[: width - 1] + "…")
 
 

@@ -353,7 +353,9 @@ class TranscriptScreen(Screen):
 
     def on_transcript_screen_exported(self, message: Exported) -> None:
         if message.error:
-            self.notify(f"Export failed: {safe(message.error)}", title="Export", severity="error", markup=False)
+            self.notify(
+                f"Export failed: {safe(message.error)}", title="Export", severity="error", markup=False
+            )
         else:
             self.notify("Wrote " + " and ".join(p.name for p in message.paths), title="Export", markup=False)
 

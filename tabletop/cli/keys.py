@@ -7,9 +7,11 @@ from pathlib import Path
 
 import click
 
+from tabletop.untrusted import one_line, safe
+
 
 def _fail(message: str) -> None:
-    click.echo(f"tabletop: {message}", err=True)
+    click.echo(f"tabletop: {safe(message)}", err=True)
     sys.exit(1)
 
 
@@ -85,4 +87,4 @@ def resign_command(transcripts: tuple[Path, ...], key_path: Path) -> None:
             write_private(path, resign(chain.events, signer), force=True)
         except OutputFileError as error:
             _fail(str(error))
-        click.echo(f"{path}: re-signed by {signer.name} ({signer.public.fingerprint})")
+        click.echo(f"{one_line(path)}: re-signed by {one_line(signer.name)} ({signer.public.fingerprint})")

@@ -7,8 +7,8 @@ SCENARIO ?= suspected-breach
 MYPY_CORE := tabletop/model.py tabletop/loader.py tabletop/catalog.py tabletop/checks.py \
 	tabletop/yamlsource.py tabletop/render.py tabletop/problems.py tabletop/engine.py tabletop/clock.py \
 	tabletop/transcript.py tabletop/events.py tabletop/scoring.py tabletop/timing.py tabletop/risk.py \
-	tabletop/report tabletop/script.py tabletop/sessions.py tabletop/port.py tabletop/files.py \
-	tabletop/clocks.py tabletop/teammates.py
+	tabletop/report tabletop/script.py tabletop/sessions.py tabletop/port.py tabletop/files.py tabletop/keys.py \
+	tabletop/untrusted.py tabletop/clocks.py tabletop/teammates.py
 
 .PHONY: run test lint install install-test bench validate samples clean
 
@@ -48,8 +48,9 @@ validate: install
 	$(BIN)/tabletop validate
 
 # The committed sample transcripts, re-recorded from their decision scripts (tests/data/scripts/
-# NAME.yaml plays scenario NAME without its last -word), then the golden post-mortems drafted
-# from them. Run after a change to the scenarios, the scripts or the scoring rules.
+# NAME.yaml plays scenario NAME without its last -word), signed with the repository's sample key,
+# then the golden post-mortems drafted from them. Run after a change to the scenarios, the
+# scripts or the scoring rules.
 SAMPLES := suspected-breach-good suspected-breach-poor suspected-breach-team restore-rehearsal-good
 samples: install-test
 	for name in $(SAMPLES); do \
@@ -57,6 +58,8 @@ samples: install-test
 		$(BIN)/tabletop simulate $${name%-*} --script tests/data/scripts/$$name.yaml \
 			--out transcripts/samples/$$name.jsonl || exit 1; \
 	done
+	$(BIN)/tabletop keys resign --key transcripts/samples/sample-signing-key.pem \
+		$(foreach name,$(SAMPLES),transcripts/samples/$(name).jsonl)
 	UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_report.py -k golden
 
 clean:

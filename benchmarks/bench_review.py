@@ -1,8 +1,8 @@
 """Review index benchmark: open a folder of 10,000 transcripts cold and warm, and the memory it takes.
 
 Generates the transcripts in a temporary folder from the committed sample transcripts (each
-copy gets its own team, start date and a varied subset of decisions, re-chained with the
-transcript module's own hash rule), then measures:
+copy gets its own team, start date and a varied subset of decisions, re-chained and signed
+with the transcript module's own `resign`), then measures:
 
 - cold open: building the index from nothing (every file verified and scored, in parallel
   processes), as a ratio to just reading and parsing every line of every file once;
@@ -34,8 +34,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tabletop.keys import Signer
 from tabletop.review.index import TranscriptIndex, scan_folder
-from tabletop.transcript import canonical, line_hash
+from tabletop.transcript import resign
+
+BENCH_KEY = Signer.generate("benchmark")
 
 print = functools.partial(print, flush=True)  # figures appear as they are measured
 SAMPLES = ROOT / "transcripts" / "samples"
@@ -64,11 +67,9 @@ def variant(template: list[dict], number: int) -> str:
     rng = random.Random(number)
     shift = timedelta(days=number % 700, hours=rng.randrange(0, 9))
     keep = rng.uniform(0.55, 1.0)
-    out: list[str] = []
-    prev = None
-    seq = 0
+    out: list[dict] = []
     for event in template:
-        if event["type"] == "decision" and rng.random() > keep:
+        if event["type"] == "signature" or (event["type"] == "decision" and rng.random() > keep):
             continue
         record = {k: v for k, v in event.items() if k not in ("hash", "prev", "seq", "wall")}
         if record["type"] == "session_started":
@@ -79,14 +80,10 @@ def variant(template: list[dict], number: int) -> str:
                 dict(p, name=PEOPLE[(number + i) % len(PEOPLE)])
                 for i, p in enumerate(record.get("participants") or [])
             ]
-        record["seq"] = seq
         record["wall"] = _wall(event["wall"], shift)
-        record["prev"] = prev
-        record["hash"] = line_hash(record)
-        prev = record["hash"]
-        out.append(canonical(record))
-        seq += 1
-    return "\n".join(out) + "\n"
+        out.append(record)
+    # re-chained and signed as the writer signs (with a key of this benchmark: "untrusted")
+    return resign(out, BENCH_KEY).decode("utf-8")
 
 
 def generate(folder: Path, count: int) -> None:

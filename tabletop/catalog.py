@@ -9,7 +9,7 @@ from typing import Any
 
 from tabletop.breach_record import breach_record_problems
 from tabletop.model import Action, Regime, Role, RubricSet
-from tabletop.problems import Problem, Span, did_you_mean, show, validate_model
+from tabletop.problems import Problem, Span, did_you_mean, kind_of, show, validate_model
 from tabletop.yamlsource import SourceDoc, YamlSyntaxError, is_yaml, read_yaml
 
 CATALOG_FILES = {"roles": Role, "actions": Action, "regimes": Regime}
@@ -176,7 +176,7 @@ def load_catalog_from(scoring_dirs: list[Path]) -> Catalog:
             if not isinstance(doc.data, dict):
                 problems.append(
                     Span(doc).problem(
-                        f"expected a rubric set (a mapping with title, expectations, avoid), received {show(doc.data)}"
+                        f"expected a rubric set (a mapping with title, expectations, avoid), received {kind_of(doc.data)}"
                     )
                 )
                 continue

@@ -45,7 +45,7 @@ from typing import Any, Literal, cast
 from tabletop import __version__, teammates
 from tabletop import events as ev
 from tabletop.clocks import Anchors, Started
-from tabletop.files import file_sha256
+from tabletop.files import MAX_INPUT_BYTES, file_sha256
 from tabletop.model import CHANNELS, Action, Inject, Scenario, session_end
 from tabletop.scoring import RULES_VERSION
 from tabletop.timing import TimeFormatError, format_offset, parse_duration
@@ -183,7 +183,7 @@ def scenario_digest(scenario: Scenario, path: str | Path | None) -> str:
     """SHA-256 of the scenario file when readable, else of the resolved scenario's canonical JSON."""
     if path is not None:
         try:
-            return file_sha256(path)
+            return file_sha256(path, limit=MAX_INPUT_BYTES)  # a regular file of at most 5 MB
         except OSError:
             pass
     return hashlib.sha256(canonical(scenario.to_json()).encode("utf-8")).hexdigest()
@@ -367,6 +367,7 @@ class Session:
 
     @property
     def events(self) -> list[dict[str, Any]]:
+        # every event but the writer's signature lines (the transcript file holds those too)
         return list(self._events)
 
     @property
@@ -843,6 +844,8 @@ class Session:
             paused = False
             resume_t = 0.0
             for record in events:
+                if record.get("type") == ev.SIGNATURE:
+                    continue  # the session's events are what happened; signatures vouch for them
                 session._events.append(record)
                 session._apply(record)
                 resume_t = max(resume_t, float(record.get("t") or 0.0))

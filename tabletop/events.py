@@ -25,15 +25,22 @@ note              role, by, text, inject (or null)
                   (decision, delegation and note carry script_entry, the index of the entry
                   in the decision script, when `tabletop simulate` recorded them)
 marker_set        marker, source ("inject:ID" | "action:ID" | "facilitator")
-clock             op ("pause" | "resume" | "speed" | "jump"), speed (after the op),
+clock             op ("pause" | "resume" | "speed" | "jump" | "checkpoint"), speed (after the op),
                   paused (after the op), from_t, to_t and inject (the inject that jumped) for jump
-facilitator       op ("trigger_now" | "adhoc" | "skip" | "role_change" | "join" | "leave"),
+facilitator       op ("trigger_now" | "adhoc" | "skip" | "role_change" | "join" | "leave" | "note"),
                   inject (id or null), detail {} (adhoc: title, body, channel, to, from;
                   role_change, join, leave: name, from, to)
 session_ended     reason ("duration" | "facilitator" | "interrupted" | ...)
+session_interrupted  signal: the session was stopped by a signal; `--resume` continues it
 session_resumed   from_t (sim seconds where the session continues), dropped_bytes (a torn
-                  last line cut off, 0 if none), paused, speed: written when a session is
-                  continued after a crash (`--resume`); readers that do not know it skip it
+                  last line cut off, 0 if none), paused, speed, signed_through (the seq of the
+                  last signature line before it, or null): written when a session is continued
+                  (`--resume`); readers that do not know it skip it
+hotwash_answer    role, by, question, text: an answer in the hot wash, after session_ended
+hotwash_closed    the hot wash is over
+signature         key (base64 Ed25519 public key), signer (the key holder's name), signs (the
+                  seq of the line it signs: the line before it), sig (base64 signature of that
+                  line's hash): written by the transcript writer, see `tabletop.transcript`
 """
 
 SESSION_STARTED = "session_started"
@@ -46,3 +53,7 @@ CLOCK = "clock"
 FACILITATOR = "facilitator"
 SESSION_ENDED = "session_ended"
 SESSION_RESUMED = "session_resumed"
+SESSION_INTERRUPTED = "session_interrupted"
+HOTWASH_ANSWER = "hotwash_answer"
+HOTWASH_CLOSED = "hotwash_closed"
+SIGNATURE = "signature"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +29,7 @@ from tabletop.problems import (
     Span,
     allowed_keys,
     did_you_mean,
+    kind_of,
     show,
     validate_model,
     validation_problems,
@@ -172,6 +174,19 @@ def find_scenario(name: str | Path) -> Path:
 # --- the inject library -----------------------------------------------------------------------
 
 
+_LIBRARY_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*(?:/[A-Za-z0-9_][A-Za-z0-9_.\-]*)+$")
+"""`GROUP/NAME` (or deeper): names only, so `use:` never leaves the inject library (no `..`,
+no absolute path)."""
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """True when `path`, links resolved, lies inside `folder` (a link out of the library is refused)."""
+    try:
+        return path.resolve().is_relative_to(folder.resolve())
+    except OSError:
+        return False
+
+
 class InjectLibrary:
     """`use: GROUP/NAME` targets: `injects/GROUP/NAME.yaml` or key NAME of `injects/GROUP.yaml`."""
 
@@ -190,19 +205,19 @@ class InjectLibrary:
     def lookup(self, name: str) -> tuple[dict[str, Any] | None, Span | None, list[Problem]]:
         """The inject's data and span, or (None, None, problems of the file that holds it)."""
         group, _, leaf = name.rpartition("/")
-        if not group or not leaf:
+        if not group or not leaf or not _LIBRARY_NAME.match(name):
             return None, None, []
         for folder in self.folders:
             for ext in (".yaml", ".yml"):
                 single = folder / group / f"{leaf}{ext}"
-                if single.is_file():
+                if single.is_file() and _inside(single, folder):
                     doc, problems = self.doc(single)
                     if doc is None:
                         return None, None, problems
                     return doc.data, Span(doc, ()), problems
             for ext in (".yaml", ".yml"):
                 several = folder / f"{group}{ext}"
-                if several.is_file():
+                if several.is_file() and _inside(several, folder):
                     doc, problems = self.doc(several)
                     if doc is None:
                         return None, None, problems
@@ -311,7 +326,17 @@ class _Resolver:
         if not isinstance(raw, dict):
             self.problems.append(
                 self.span.problem(
-                    f"expected a scenario: a mapping with id, title, duration, roles, injects; received {show(raw)}"
+                    f"expected a scenario: a mapping with id, title, duration, roles, injects; received {kind_of(raw)}"
+                )
+            )
+            return None, draft
+        if raw and not any(key in raw for key in allowed_keys(Scenario)):
+            # not a scenario at all (a password file reads as a mapping of junk keys): say so
+            # without quoting a single key of it
+            self.problems.append(
+                self.span.problem(
+                    "expected a scenario: a mapping with id, title, duration, roles, injects; received a "
+                    f"mapping with none of these keys ({len(raw)} other keys, not shown)"
                 )
             )
             return None, draft
@@ -575,6 +600,17 @@ class _Resolver:
                 [
                     span.problem(
                         f"expected GROUP/NAME of an inject in injects/, like breach/anomalous-export; received {show(use)}"
+                    )
+                ],
+            )
+        if not _LIBRARY_NAME.match(use):
+            return (
+                None,
+                None,
+                [
+                    span.problem(
+                        "expected GROUP/NAME of an inject in the inject library, like breach/anomalous-export "
+                        "(names only: `use:` never reads outside injects/, so no '..' and no absolute path)"
                     )
                 ],
             )
@@ -989,7 +1025,9 @@ def validate_library_file(path: Path) -> tuple[int, list[Problem]]:
     if not isinstance(doc.data, dict):
         return 0, [
             *problems,
-            span.problem(f"expected a mapping (one inject, or several by name), received {show(doc.data)}"),
+            span.problem(
+                f"expected a mapping (one inject, or several by name), received {kind_of(doc.data)}"
+            ),
         ]
     if len(relative.parts) > 1 and _looks_like_inject(doc.data):
         items = [(doc.data, span)]

@@ -23,6 +23,7 @@ from tabletop.timing import (
     parse_duration,
     parse_span,
 )
+from tabletop.yamlsource import YamlSyntaxError
 
 FORMAT_VERSION = "1"
 
@@ -421,21 +422,49 @@ def _frame_cell(value: Any) -> str:
     )
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""A cell starting with one of these is a formula (or a DDE call) to a spreadsheet (OWASP)."""
+MAX_ROWS = 5000
+"""Rows of an MSEL read at most (a rehearsal has tens of injects, not thousands)."""
+MAX_COLUMNS = 64
+MAX_CELL = 100_000
+"""Characters in one cell at most."""
+
+
+def neutralise(text: Any) -> Any:
+    """A cell as a spreadsheet shows it as text, never as a formula: a leading `'` when it starts
+    with `=`, `+`, `-`, `@`, a tab or a carriage return (or with `'` followed by one of these or
+    another `'`, so that `restore` gives back exactly what was written)."""
+    if not isinstance(text, str) or not text:
+        return text
+    if text.startswith(FORMULA_STARTS) or (text[0] == "'" and text[1:2] and text[1] in "'=+-@\t\r\n"):
+        return "'" + text
+    return text
+
+
+def restore(text: str) -> str:
+    """The original text of a cell that `neutralise` quoted (a facilitator's own `'x` stays)."""
+    if len(text) >= 2 and text[0] == "'" and text[1] in "'=+-@\t\r\n":
+        return text[1:]
+    return text
+
+
 def to_csv(msel: Msel) -> str:
     """The MSEL as CSV: a header row, one row per inject, a blank row, then `#key,value` frame rows."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    # RFC 4180 line ends: a field holding a carriage return is then quoted, so it survives a round trip
+    writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     for row in msel.rows:
-        writer.writerow([row.get(column) for column in COLUMNS])
+        writer.writerow([neutralise(row.get(column)) for column in COLUMNS])
     writer.writerow([])
     writer.writerow(["#tabletop-msel", FORMAT_VERSION])
     for key, value in msel.frame.items():
-        writer.writerow([f"#{key}", _frame_cell(value)])
+        writer.writerow([f"#{key}", neutralise(_frame_cell(value))])
     return buffer.getvalue()
 
 
-def to_xlsx(msel: Msel, path: Path) -> None:
+def to_xlsx(msel: Msel, path: Path | None = None) -> bytes:
     """The MSEL as an XLSX workbook: sheet MSEL (the table) and sheet Scenario (the frame)."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
@@ -456,7 +485,7 @@ def to_xlsx(msel: Msel, path: Path) -> None:
                 if row.get("Sequence").isascii() and row.get("Sequence").isdigit()
                 else row.get("Sequence")
             ]
-            + [row.get(column) for column in COLUMNS[1:]]
+            + [neutralise(row.get(column)) for column in COLUMNS[1:]]
         )
     widths = {"Description": 70, "Expected player action": 50, "Expectations": 60, "Notes": 40, "Title": 40}
     for index, column in enumerate(COLUMNS, start=1):
@@ -470,12 +499,24 @@ def to_xlsx(msel: Msel, path: Path) -> None:
     frame_sheet.append(["Key", "Value"])
     frame_sheet.append(["tabletop-msel", FORMAT_VERSION])
     for key, value in msel.frame.items():
-        frame_sheet.append([key, _frame_cell(value)])
+        frame_sheet.append([key, neutralise(_frame_cell(value))])
     frame_sheet.column_dimensions["A"].width = 18
     frame_sheet.column_dimensions["B"].width = 100
     for row in frame_sheet.iter_rows(min_row=2):
         row[1].alignment = Alignment(wrap_text=True, vertical="top")
-    workbook.save(path)
+    for worksheet in (sheet, frame_sheet):  # every cell text: nothing is a formula
+        for cells in worksheet.iter_rows():
+            for cell in cells:
+                if isinstance(cell.value, str):
+                    cell.data_type = "s"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    data = buffer.getvalue()
+    if path is not None:
+        from tabletop.files import write_private
+
+        write_private(path, data, force=True)
+    return data
 
 
 # --- import ----------------------------------------------------------------------------------
@@ -507,7 +548,12 @@ def _cell_text(value: Any) -> str:
 
 
 def _read_csv(path: Path, display: str) -> _Table:
-    data = path.read_bytes()
+    from tabletop.files import read_input
+
+    try:
+        data = read_input(path, what="MSEL file")
+    except OSError as error:
+        raise MselError([f"{display}: {error}"]) from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -515,10 +561,14 @@ def _read_csv(path: Path, display: str) -> _Table:
     first_line = text.split("\n", 1)[0]
     # Spreadsheets in some locales save CSV with `;` (or tabs) between cells.
     delimiter = max((",", ";", "\t"), key=first_line.count) if first_line else ","
+    records: list[list[str]] = []
     try:
-        records = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+        for record in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
+            if len(records) >= MAX_ROWS:
+                raise MselError([f"{display}: more than {MAX_ROWS} rows; an MSEL holds at most {MAX_ROWS}"])
+            records.append([restore(cell) for cell in record[:MAX_COLUMNS]])
     except csv.Error as error:
-        raise MselError([f"{display}: not readable as CSV: {error}"]) from None
+        raise MselError([f"{display}: row {len(records) + 1}: not readable as CSV: {error}"]) from None
     header: list[str] = []
     rows: list[tuple[int, list[str]]] = []
     frame: list[tuple[int, str, str]] = []
@@ -538,15 +588,19 @@ def _read_csv(path: Path, display: str) -> _Table:
 def _read_xlsx(path: Path, display: str) -> _Table:
     from openpyxl import load_workbook
 
+    _check_workbook(path, display)
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises many types for a damaged file
-        raise MselError([f"{display}: not readable as an XLSX workbook: {error}"]) from None
+        raise MselError([f"{display}: not readable as an XLSX workbook: {_one_line(error)}"]) from None
     sheet = workbook["MSEL"] if "MSEL" in workbook.sheetnames else workbook.worksheets[0]
     header: list[str] = []
     rows: list[tuple[int, list[str]]] = []
-    for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-        record = [_cell_text(v) for v in values]
+    for number, values in enumerate(sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True), start=1):
+        if number > MAX_ROWS:
+            workbook.close()
+            raise MselError([f"{display}: more than {MAX_ROWS} rows; an MSEL holds at most {MAX_ROWS}"])
+        record = [restore(_cell_text(v)) for v in values]
         if not any(cell.strip() for cell in record):
             continue
         if not header:
@@ -555,13 +609,45 @@ def _read_xlsx(path: Path, display: str) -> _Table:
             rows.append((number, record))
     frame: list[tuple[int, str, str]] = []
     if "Scenario" in workbook.sheetnames:
-        for number, values in enumerate(workbook["Scenario"].iter_rows(values_only=True), start=1):
-            record = [_cell_text(v) for v in values]
+        for number, values in enumerate(
+            workbook["Scenario"].iter_rows(max_col=2, max_row=MAX_ROWS, values_only=True), start=1
+        ):
+            record = [restore(_cell_text(v)) for v in values]
             if number == 1 or not record or not record[0].strip():
                 continue
             frame.append((number, record[0].strip(), record[1] if len(record) > 1 else ""))
     workbook.close()
     return _Table(display, header, rows, frame, frame_where="sheet Scenario, row {row}, column B")
+
+
+MAX_WORKBOOK_BYTES = 50 * 1024 * 1024
+"""What the parts of an XLSX file may unpack to, at most (a small file can unpack to gigabytes)."""
+
+
+def _check_workbook(path: Path, display: str) -> None:
+    """Refuse an XLSX that is not a regular file of at most 5 MB, or that unpacks to too much."""
+    import zipfile
+
+    from tabletop.files import open_regular
+
+    try:
+        with open_regular(path, what="MSEL file") as handle, zipfile.ZipFile(handle) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except OSError as error:
+        raise MselError([f"{display}: {error}"]) from None
+    except (zipfile.BadZipFile, ValueError, EOFError):
+        raise MselError([f"{display}: not readable as an XLSX workbook (not a zip archive)"]) from None
+    if unpacked > MAX_WORKBOOK_BYTES:
+        raise MselError(
+            [
+                f"{display}: the workbook unpacks to {unpacked // (1024 * 1024)} MB; at most {MAX_WORKBOOK_BYTES // (1024 * 1024)} MB are read"
+            ]
+        )
+
+
+def _one_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0][:200] if lines else type(error).__name__
 
 
 def _canonical(name: str) -> str | None:
@@ -577,6 +663,13 @@ def _slug(text: str) -> str:
     return slug[:40].strip("-")
 
 
+def _cell_yaml(text: str, display: str) -> Any:
+    """A cell's YAML, read as scenario files are read (depth, size and alias limits included)."""
+    from tabletop.yamlsource import parse_text
+
+    return parse_text(text, Path(display)).data
+
+
 @dataclass
 class _Importer:
     """Turns the cells of an MSEL into authored scenario data, collecting every problem."""
@@ -586,6 +679,8 @@ class _Importer:
     fallback_id: str
     problems: list[str] = field(default_factory=list)
     row_of: dict[int, int] = field(default_factory=dict)
+    frame_at: dict[str, str] = field(default_factory=dict)
+    """Where each scenario key (`#key` row or Scenario-sheet row) was read, for problems."""
 
     def problem(self, row: int, column: str, message: str) -> None:
         self.problems.append(f"{self.table.display}: row {row}, column {column}: {message}")
@@ -593,6 +688,7 @@ class _Importer:
     # frame --------------------------------------------------------------------------------
     def read_frame(self) -> dict[str, Any]:
         frame: dict[str, Any] = {}
+        seen: dict[str, int] = {}
         for row, key, text in self.table.frame:
             if key == "tabletop-msel":
                 continue
@@ -602,14 +698,20 @@ class _Importer:
                     f"unknown scenario key {key!r}; expected one of {', '.join(FRAME_KEYS)}"
                 )
                 continue
+            if key in seen:
+                self.problems.append(
+                    f"{self.table.display}: {self.table.frame_where.format(row=row).replace('column B', 'column A')}: "
+                    f"#{key} is already given on row {seen[key]}; each scenario key once"
+                )
+                continue
+            seen[key] = row
+            self.frame_at[key] = self.table.frame_where.format(row=row)
             try:
-                value = yaml.safe_load(text) if text.strip() else None
-            except yaml.YAMLError as error:
-                mark = getattr(error, "problem_mark", None)
-                where = f" (line {mark.line + 1} of the cell)" if mark else ""
+                value = _cell_yaml(text, self.table.display) if text.strip() else None
+            except YamlSyntaxError as error:
                 self.problems.append(
                     f"{self.table.display}: {self.table.frame_where.format(row=row)}: "
-                    f"#{key} is not readable YAML{where}: {getattr(error, 'problem', None) or error}"
+                    f"#{key} is not readable YAML (line {error.line} of the cell): {error.message}"
                 )
                 continue
             if key in ("id", "title", "summary", "kind") and value is not None:
@@ -652,7 +754,11 @@ class _Importer:
         injects: list[dict[str, Any]] = []
         ids: dict[str, int] = {}
         for row, record in self.table.rows:
-            cells = {mapping[i]: (record[i].strip("\r") if i < len(record) else "") for i in mapping}
+            cells = {mapping[i]: (record[i] if i < len(record) else "") for i in mapping}
+            long = next((c for c, v in cells.items() if len(v) > MAX_CELL), None)
+            if long is not None:
+                self.problem(row, long, f"longer than {MAX_CELL:,} characters")
+                continue
             if not any(value.strip() for value in cells.values()):
                 continue
             inject = self.read_row(row, cells, starts_at, phases, len(injects) + 1)
@@ -826,12 +932,12 @@ class _Importer:
             if not line.strip():
                 continue
             try:
-                value = yaml.safe_load(line)
-            except yaml.YAMLError as error:
+                value = _cell_yaml(line, self.table.display)
+            except YamlSyntaxError as error:
                 self.problem(
                     row,
                     "Expectations",
-                    f"line {number} is not readable: {getattr(error, 'problem', None) or error}; "
+                    f"line {number} is not readable: {error.message}; "
                     "expected one expectation per line like {id: dpo-in, action: involve_dpo, within: 30m}",
                 )
                 continue
@@ -898,14 +1004,16 @@ def _read_msel(
         role_names[title.lower()] = role_id
     importer = _Importer(table, role_names, fallback_id or _slug(path.stem) or "imported-msel")
     frame = importer.read_frame()
-    for role_id in frame.get("roles") or []:
+    listed_roles = frame.get("roles")
+    for role_id in listed_roles if isinstance(listed_roles, list) else []:
         if isinstance(role_id, str):
             role_names.setdefault(role_id.lower(), role_id)
     starts_at = _starts_at(frame.get("starts_at"))
+    listed_phases = frame.get("phases")
     phases = (
-        {str(p["id"]) for p in frame.get("phases") or [] if isinstance(p, dict) and p.get("id") is not None}
-        if "phases" in frame
-        else None
+        {str(p["id"]) for p in listed_phases if isinstance(p, dict) and p.get("id") is not None}
+        if isinstance(listed_phases, list)
+        else (set() if "phases" in frame else None)
     )
     injects = importer.read_rows(starts_at, phases)
     if importer.problems:
@@ -917,7 +1025,9 @@ def _read_msel(
     for key in data:
         if key not in ordered:
             ordered[key] = data[key]
-    return ordered, dict(importer.row_of)
+    rows: dict[Any, Any] = dict(importer.row_of)
+    rows.update({f"#{key}": where for key, where in importer.frame_at.items()})
+    return ordered, rows
 
 
 def _catalog_roles(near: Path) -> list[tuple[str, str]]:
@@ -976,7 +1086,9 @@ def to_yaml(data: dict[str, Any]) -> str:
         pass
 
     def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-        style = "|" if "\n" in value else None
+        # a block scalar cannot hold a carriage return or other control characters: quote those
+        block = "\n" in value and all(line.isprintable() for line in value.split("\n"))
+        style = "|" if block else None
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
     _Dumper.add_representer(str, _str)
@@ -984,11 +1096,15 @@ def to_yaml(data: dict[str, Any]) -> str:
     return header + yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
 
 
-def locate_problem(key: str, injects_rows: dict[int, int], display: str) -> str | None:
-    """A loader problem's dotted key (`injects.3.expects.0.action`) as `FILE: row N, column C`."""
+def locate_problem(key: str, injects_rows: dict[Any, Any], display: str) -> str | None:
+    """A loader problem's dotted key (`injects.3.expects.0.action`) as `FILE: row N, column C`.
+
+    `injects_rows` maps an inject's index to its row, and `#KEY` to where a scenario key was read.
+    """
     match = re.match(r"^injects\.(\d+)(?:\.([a-z_]+))?", key)
     if not match:
-        return None
+        where = injects_rows.get(f"#{key.split('.')[0]}")
+        return f"{display}: {where}: #{key}" if where else None
     row = injects_rows.get(int(match.group(1)))
     if row is None:
         return None
@@ -1027,10 +1143,13 @@ def import_msel(
 
     path, out = Path(path), Path(out)
     data, importer_rows = _read_msel(path, roles=roles, fallback_id=_slug(out.stem) or None)
+    from tabletop.files import OutputFileError, write_private
+
     text = to_yaml(data)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.is_symlink():
+        raise OutputFileError(out, "is a symbolic link; refusing to write through it (remove it first)")
     staging = out.with_name(f".{out.name}.msel-import")
-    staging.write_text(text, encoding="utf-8")
+    write_private(staging, text, force=True)
     try:
         _, problems, _ = resolve_scenario(staging)
     except Exception as error:  # pragma: no cover - the loader never raises for authors' mistakes

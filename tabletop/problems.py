@@ -106,6 +106,16 @@ def show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "...'"
 
 
+def kind_of(value: Any) -> str:
+    """What a whole file turned out to hold, without quoting it (a file that is not our input
+    may be anything, a password file included: its content is never echoed)."""
+    if isinstance(value, str):
+        return "a text" if value.strip() else "an empty text"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return "a number"
+    return show(value)
+
+
 # --- pydantic errors as problems ------------------------------------------------------------
 
 HIDDEN_FIELDS = {"values", "actions", "role_info"}

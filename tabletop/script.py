@@ -22,6 +22,7 @@ from typing import Any
 
 from tabletop.engine import Participant, Session, check_action, check_fields
 from tabletop.model import Scenario, session_end
+from tabletop.problems import kind_of, show
 from tabletop.timing import TimeFormatError, format_offset, parse_at, parse_duration
 from tabletop.yamlsource import SourceDoc, YamlSyntaxError, display_path, read_yaml
 
@@ -93,9 +94,27 @@ def load_script(path: str | Path, scenario: Scenario | None = None) -> DecisionS
     except YamlSyntaxError as error:
         raise ScriptError([f"{display_path(error.path)}:{error.line}: {error.message}"]) from None
     problems: list[str] = []
+    for key_path, (line, _), (first_line, _) in doc.duplicates:
+        problems.append(
+            f"{doc.display}:{line}: key {'.'.join(map(str, key_path))!r} written twice in the same mapping "
+            f"(first on line {first_line}); the second would silently win"
+        )
     data = doc.data
     if not isinstance(data, dict):
-        raise ScriptError([f"{doc.display}:1: expected a mapping with participants and decisions"])
+        raise ScriptError(
+            [
+                *problems,
+                f"{doc.display}:1: expected a mapping with participants and decisions, received {kind_of(data)}",
+            ]
+        )
+    if data and "participants" not in data and "decisions" not in data:
+        raise ScriptError(
+            [
+                *problems,
+                f"{doc.display}:1: expected a decision script: a mapping with participants and decisions; "
+                f"received a mapping with neither ({len(data)} other keys, not shown)",
+            ]
+        )
     for key in data:
         if key not in ("mode", "participants", "decisions"):
             problems.append(
@@ -113,9 +132,15 @@ def load_script(path: str | Path, scenario: Scenario | None = None) -> DecisionS
         raw_people = []
     for n, person in enumerate(raw_people):
         where = _where(doc, ("participants", n))
-        if not isinstance(person, dict) or not person.get("name") or not person.get("role"):
+        if (
+            not isinstance(person, dict)
+            or not isinstance(person.get("name"), str)
+            or not person["name"].strip()
+            or not isinstance(person.get("role"), str)
+            or not person["role"]
+        ):
             problems.append(
-                f"{where}: expected a participant like {{name: Sam, role: coordinator}}, received {person!r}"
+                f"{where}: expected a participant like {{name: Sam, role: coordinator}}, received {show(person)}"
             )
             continue
         extra = [k for k in person if k not in ("name", "role")]
@@ -174,6 +199,10 @@ def load_script(path: str | Path, scenario: Scenario | None = None) -> DecisionS
         entry_role = raw.get("role")
         if not entry_role:
             entry_problems.append(f"{where}: missing role")
+        elif not isinstance(entry_role, str):
+            entry_problems.append(
+                f"{_where(doc, (*base, 'role'))}: expected a role id, received {show(entry_role)}"
+            )
         elif scenario is not None and entry_role not in scenario.roles:
             entry_problems.append(
                 f"{_where(doc, (*base, 'role'))}: role {entry_role!r} is not in scenario {scenario.id!r}; "
@@ -194,20 +223,42 @@ def load_script(path: str | Path, scenario: Scenario | None = None) -> DecisionS
             )
             fields = {}
         action = raw.get("action")
-        if has_action and scenario is not None and action is not None:
+        if has_action and (not isinstance(action, str) or not action.strip()):
+            entry_problems.append(
+                f"{_where(doc, (*base, 'action'))}: expected an action id like appoint_coordinator, "
+                f"received {show(action)}"
+            )
+        elif has_action and scenario is not None:
             problem = check_action(scenario, str(action))
             if problem:
                 entry_problems.append(f"{_where(doc, (*base, 'action'))}: {problem}")
             else:
                 for problem in check_fields(scenario.action(str(action)), fields):
                     entry_problems.append(f"{_where(doc, (*base, 'fields'))}: {problem}")
-        if has_note and not str(raw.get("note") or "").strip():
+        if has_note and not isinstance(raw.get("note"), (str, int, float)):
+            entry_problems.append(
+                f"{_where(doc, (*base, 'note'))}: expected text, received {show(raw.get('note'))}"
+            )
+        elif has_note and not str(raw.get("note") or "").strip():
             entry_problems.append(f"{_where(doc, (*base, 'note'))}: a note needs some text")
+        for key in ("rationale", "by"):
+            if raw.get(key) is not None and not isinstance(raw[key], (str, int, float)):
+                entry_problems.append(
+                    f"{_where(doc, (*base, key))}: expected text, received {show(raw[key])}"
+                )
         inject = raw.get("inject")
-        if inject is not None and known_injects is not None and inject not in known_injects:
+        if inject is not None and not isinstance(inject, str):
+            entry_problems.append(
+                f"{_where(doc, (*base, 'inject'))}: expected an inject id, received {show(inject)}"
+            )
+        elif inject is not None and known_injects is not None and inject not in known_injects:
             entry_problems.append(f"{_where(doc, (*base, 'inject'))}: unknown inject {inject!r}")
         delegate = raw.get("delegate")
-        if delegate is not None:
+        if delegate is not None and not isinstance(delegate, str):
+            entry_problems.append(
+                f"{_where(doc, (*base, 'delegate'))}: expected a role id, received {show(delegate)}"
+            )
+        elif delegate is not None:
             if has_note:
                 entry_problems.append(f"{_where(doc, (*base, 'delegate'))}: a note cannot be delegated")
             elif scenario is not None and delegate not in scenario.roles:

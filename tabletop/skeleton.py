@@ -656,6 +656,11 @@ def skeleton_data(name: str, kind: str) -> dict[str, Any]:
     """The skeleton of a KIND scenario called NAME, as authored scenario data."""
     if kind not in KINDS:
         raise SkeletonError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+    if not name.isprintable() or len(name) > 200:
+        raise SkeletonError(
+            "expected a name on one line of at most 200 printable characters "
+            "(no newline, tab or control character)"
+        )
     sid = scenario_id(name)
     if not sid or not re.match(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", sid):
         raise SkeletonError(f"cannot make a scenario id from {name!r}; use letters and digits")

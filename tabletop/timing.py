@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -13,23 +14,52 @@ _PART = re.compile(r"(\d+(?:\.\d+)?)\s*([wdhms])")
 _CLOCK = re.compile(r"^\s*(?:day\s+(\d+)\s+)?(\d{1,2}):(\d{2})\s*$", re.IGNORECASE)
 
 
+MAX_SECONDS = 10 * 366 * 86400
+"""The longest duration or time a scenario may use: ten years (no rehearsal spans more)."""
+MAX_DAY = MAX_SECONDS // 86400
+_MAX_TEXT = 64
+
+
 class TimeFormatError(ValueError):
     """A duration or time string that cannot be read; the message says what was expected."""
+
+
+def _bounded(seconds: float, value: object) -> int:
+    if not math.isfinite(seconds):
+        raise TimeFormatError(f"expected a finite duration like 30m, 1h30m or 72h, received {_brief(value)}")
+    if seconds < 0:
+        raise TimeFormatError(f"expected a positive duration, received {_brief(value)}")
+    if seconds > MAX_SECONDS:
+        raise TimeFormatError(
+            f"{_brief(value)} is longer than the ten years a scenario may cover; expected a duration like 72h or 30d"
+        )
+    return round(seconds)
+
+
+def _brief(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def parse_duration(value: object) -> int:
     """Seconds in a duration such as `30s`, `20m`, `1h30m`, `72h`, `2d` (an int is seconds)."""
     if isinstance(value, bool):
         raise TimeFormatError(f"expected a duration like 30m, 1h30m or 72h, received {value!r}")
-    if isinstance(value, (int, float)):
-        if value < 0:
-            raise TimeFormatError(f"expected a positive duration, received {value!r}")
-        return int(value)
+    if isinstance(value, int):
+        if abs(value) > MAX_SECONDS:  # compared as an int: never turned into a float
+            return _bounded(math.copysign(math.inf, value) if value < 0 else MAX_SECONDS + 1, value)
+        return _bounded(value, value)
+    if isinstance(value, float):
+        return _bounded(value, value)
     if not isinstance(value, str):
-        raise TimeFormatError(f"expected a duration like 30m, 1h30m or 72h, received {value!r}")
+        raise TimeFormatError(f"expected a duration like 30m, 1h30m or 72h, received {_brief(value)}")
     text = value.strip().lower()
+    if len(text) > _MAX_TEXT:
+        raise TimeFormatError(
+            f"expected a duration like 30s, 20m, 1h30m, 72h or 2d, received {_brief(value)}"
+        )
     if text.isascii() and text.isdigit():
-        return int(text)
+        return _bounded(int(text), value)
     if not _DURATION.match(text):
         raise TimeFormatError(f"expected a duration like 30s, 20m, 1h30m, 72h or 2d, received {value!r}")
     seconds = 0.0
@@ -39,7 +69,7 @@ def parse_duration(value: object) -> int:
             raise TimeFormatError(f"unit {unit!r} appears twice in duration {value!r}")
         units_seen.append(unit)
         seconds += float(number) * _UNITS[unit]
-    return round(seconds)
+    return _bounded(seconds, value)
 
 
 def format_duration(seconds: float) -> str:
@@ -84,6 +114,10 @@ def parse_at(value: object, starts_at: datetime | None = None) -> tuple[int, boo
             f"expected a time like T+20m, 20m, +10m, 09:30 or 'day 2 09:30', received {value!r}"
         )
     text = value.strip()
+    if len(text) > _MAX_TEXT:
+        raise TimeFormatError(
+            f"expected a time like T+20m, 20m, +10m, 09:30 or 'day 2 09:30', received {_brief(value)}"
+        )
     if text.upper().startswith("T+"):
         return parse_duration(text[2:]), False
     if text.startswith("+"):
@@ -96,7 +130,7 @@ def parse_at(value: object, starts_at: datetime | None = None) -> tuple[int, boo
             )
         day = int(clock.group(1) or 1)
         hour, minute = int(clock.group(2)), int(clock.group(3))
-        if day < 1 or hour > 23 or minute > 59:
+        if day < 1 or day > MAX_DAY or hour > 23 or minute > 59:
             raise TimeFormatError(f"expected a clock time like 09:30 or 'day 2 08:00', received {value!r}")
         target = datetime.combine(starts_at.date() + timedelta(days=day - 1), datetime.min.time())
         target = target.replace(hour=hour, minute=minute, tzinfo=starts_at.tzinfo)
@@ -133,8 +167,12 @@ def parse_span(value: object) -> tuple[int, int]:
     `due_at`), never a fixed number of seconds; `1mo12h` is a month and twelve hours.
     """
     if isinstance(value, str):
-        found = _MONTHS.match(value)
+        found = _MONTHS.match(value) if len(value) <= _MAX_TEXT else None
         if found:
+            if len(found.group(1)) > 3 or int(found.group(1)) > MAX_DAY // 28:
+                raise TimeFormatError(
+                    f"{_brief(value)} is longer than the ten years a scenario may cover; expected a limit like 1mo"
+                )
             months = int(found.group(1))
             rest = found.group(2).strip()
             return months, parse_duration(rest) if rest else 0

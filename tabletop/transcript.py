@@ -1,10 +1,40 @@
-"""Evidence-grade transcripts: an append-only, fsync'd, SHA-256 hash-chained JSONL file, its reader and verifier.
+"""Evidence-grade transcripts: an append-only, fsync'd, hash-chained and signed JSONL file, its reader and verifier.
 
 Each line is one JSON object with `seq`, `type`, `t`, `wall`, `prev` and `hash` beside the
 event's own fields. `hash` is the SHA-256 of the line's canonical JSON without `hash`
 (`json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)`), and `prev` is the
 previous line's hash, so any edit, reordering or deletion breaks the chain. A line is written
 in one `write`, then fsync'd, before `append` returns: whatever `append` returned is on disk.
+
+A hash chain alone proves nothing (anyone can recompute it), so the writer also signs: after
+`session_started`, every `decision`, a `clock` checkpoint, `session_ended`, every
+`hotwash_answer` and `hotwash_closed` it appends a `signature` line, the Ed25519 signature
+(`tabletop.keys`) of the hash of the line before it, and `append` returns only once that
+signature is on disk. A decision is therefore acknowledged only when it is signed, and a crash
+leaves at most an unsigned tail of non-decision events (or one decision never acknowledged).
+The writer adds to `session_started` the signing key (`signing_key`: key and name) and
+`scenario_json_sha256`, the SHA-256 of the embedded scenario's canonical JSON (the same
+canonical form as the lines), so that a swapped scenario is found; it adds `signed_through`
+(the seq of the last signature line, or null) to `session_resumed`.
+
+The event grammar (the README's "The transcript: its events and their order"):
+
+    transcript   = session_started  run  [ ending ]
+    run          = { event | interruption }
+    event        = inject_released | decision signature | delegation | note | marker_set
+                 | clock | facilitator | signature
+    interruption = [ session_interrupted ]  session_resumed
+    ending       = session_ended  signature  [ hotwash ]
+    hotwash      = { hotwash_answer signature }  [ hotwash_closed signature ]
+
+A file may stop anywhere (a crash): `verify_evidence` accepts any prefix of the grammar and
+reports the unsigned tail. A decision whose signature is missing because the run crashed
+right after writing it is reported as never acknowledged. A transcript with no signature at
+all (written before signing existed) verifies as "unsigned": its chain, grammar and content
+are still checked. `verify_evidence` also checks that `t` is a finite number >= 0 that never
+decreases, that `decision`, `delegation`, `note` and `hotwash_answer` name a role of the
+scenario and a `decision` or `delegation` an action of its embedded catalog, and that the
+embedded scenario matches `scenario_json_sha256`.
 """
 
 from __future__ import annotations
@@ -12,6 +42,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import math
 import os
 import pickle
 import re
@@ -25,18 +56,44 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from tabletop.files import file_sha256
+from tabletop.files import MAX_INPUT_BYTES, file_sha256
 from tabletop.model import Scenario
+from tabletop.problems import show
 
 RESERVED = ("seq", "type", "t", "wall", "prev", "hash")
 """Keys every line carries; an event's own fields may not use them."""
 
 FILE_MODE = 0o600
 
+SIGNED_TYPES = frozenset({"session_started", "decision", "session_ended", "hotwash_answer", "hotwash_closed"})
+"""Events the writer signs as soon as they are written (and `clock` with op checkpoint)."""
+
+MUST_BE_SIGNED = frozenset({"decision", "session_ended", "hotwash_answer", "hotwash_closed"})
+"""Events the grammar requires a signature line right after (in a signed transcript)."""
+
+SESSION_KEY: Any = object()
+"""`signer=SESSION_KEY` (the default): sign with `tabletop.keys.session_signer()`."""
+
 
 class TranscriptError(ValueError):
     """A transcript that cannot be read, written or continued; the message names the file (and
     line) and says why."""
+
+
+def _signer(signer: Any) -> Any:
+    if signer is SESSION_KEY:
+        from tabletop.keys import KeyFileError, session_signer
+
+        try:
+            return session_signer()
+        except KeyFileError as error:
+            raise TranscriptError(f"cannot sign the transcript: {error}") from None
+    return signer
+
+
+def scenario_json_sha256(scenario: Any) -> str:
+    """SHA-256 (hex) of an embedded scenario's canonical JSON (see `canonical`)."""
+    return hashlib.sha256(canonical(scenario).encode("utf-8")).hexdigest()
 
 
 def utc_now() -> datetime:
@@ -95,15 +152,23 @@ class TranscriptWriter:
         now_utc: Callable[[], datetime] = utc_now,
         fsync: bool = True,
         last_t: float | None = None,
+        signer: Any = None,
+        signed_through: int | None = None,
     ) -> None:
         self._fd: int | None = fd
+        self.signer = signer
+        """The `tabletop.keys.Signer` that signs (None: an unsigned transcript, for benchmarks)."""
+        self.signed_through = signed_through
+        """The seq of the last signature line written (None before the first)."""
+        self.last_signature: dict[str, Any] | None = None
+        """The last signature line this writer wrote."""
         self.path = Path(path)
         self._seq = seq
         self._prev = prev
         self._size = size
         self._now_utc = now_utc
         self._fsync = fsync
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self.last_t = last_t
         self.dropped_tail = 0
         """Bytes of a torn last line cut off by `reopen` (0 when there was none)."""
@@ -118,9 +183,14 @@ class TranscriptWriter:
         *,
         now_utc: Callable[[], datetime] = utc_now,
         fsync: bool = True,
+        signer: Any = SESSION_KEY,
     ) -> TranscriptWriter:
-        """Create a new transcript at `path` (parents created); an existing file is an error."""
+        """Create a new transcript at `path` (parents created); an existing file is an error.
+
+        `signer` signs it (default: the user's key, made on first use; None: unsigned).
+        """
         path = Path(path)
+        signer = _signer(signer)
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, FILE_MODE)
@@ -137,7 +207,7 @@ class TranscriptWriter:
             pass
         if fsync:
             _fsync_dir(path)
-        return cls(fd, path, now_utc=now_utc, fsync=fsync)
+        return cls(fd, path, now_utc=now_utc, fsync=fsync, signer=signer)
 
     @classmethod
     def reopen(
@@ -146,6 +216,7 @@ class TranscriptWriter:
         *,
         now_utc: Callable[[], datetime] = utc_now,
         fsync: bool = True,
+        signer: Any = SESSION_KEY,
     ) -> TranscriptWriter:
         """Continue an existing transcript: verify it, cut a torn last line, append after it.
 
@@ -153,6 +224,7 @@ class TranscriptWriter:
         edited transcript is never appended to.
         """
         path = Path(path)
+        signer = _signer(signer)
         report = verify_transcript(path)
         if report.missing:
             raise TranscriptError(f"{path}: cannot resume: {report.problems[0]}")
@@ -181,6 +253,10 @@ class TranscriptWriter:
             now_utc=now_utc,
             fsync=fsync,
             last_t=last.get("t"),
+            signer=signer,
+            signed_through=max(
+                (e["seq"] for e in report.events if e.get("type") == "signature"), default=None
+            ),
         )
         writer.dropped_tail = dropped
         writer.recovered = report.events
@@ -202,41 +278,86 @@ class TranscriptWriter:
         return self._fd is None
 
     def append(self, type: str, t: float, **fields: Any) -> dict[str, Any]:
-        """Write one event durably and return the full record (with seq, wall, prev, hash)."""
+        """Write one event durably and return the full record (with seq, wall, prev, hash).
+
+        An event the grammar wants signed (a decision, the end, a hot-wash answer, ...) is
+        followed by its `signature` line before this returns (with a signer).
+        """
         for key in RESERVED:
             if key in fields:
                 raise ValueError(f"event field {key!r} is reserved for the transcript")
         with self._lock:
-            if self._fd is None:
-                raise TranscriptError(f"{self.path}: the transcript is closed")
-            record: dict[str, Any] = dict(fields)
-            record["seq"] = self._seq
-            record["type"] = type
-            record["t"] = t
-            record["wall"] = format_wall(self._now_utc())
-            record["prev"] = self._prev
-            try:
-                body = canonical(record)
-            except (TypeError, ValueError) as error:
-                raise ValueError(f"event {type!r} is not JSON data: {error}") from None
-            digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
-            record["hash"] = digest
-            data = (canonical(record) + "\n").encode("utf-8")
-            self._write_all(data)
-            self._seq += 1
-            self._prev = digest
-            self._size += len(data)
-            self.last_t = t
+            if type == "session_started":
+                if self.signer is not None and "signing_key" not in fields:
+                    fields["signing_key"] = {"key": self.signer.public.text, "name": self.signer.name}
+                if isinstance(fields.get("scenario"), dict) and "scenario_json_sha256" not in fields:
+                    fields["scenario_json_sha256"] = scenario_json_sha256(fields["scenario"])
+            elif type == "session_resumed" and "signed_through" not in fields:
+                fields["signed_through"] = self.signed_through
+            signed = self.signer is not None and (
+                type in SIGNED_TYPES or (type == "clock" and fields.get("op") == "checkpoint")
+            )
+            # one fsync for the event and its signature: neither is acknowledged before both are
+            record = self._append(type, t, fields, sync=not signed)
+            if signed:
+                self._sign(record)
             return record
 
-    def _write_all(self, data: bytes) -> None:
+    def sign(self) -> dict[str, Any] | None:
+        """Sign the chain head now (a checkpoint); None without a signer or before any line."""
+        with self._lock:
+            if self.signer is None or self._prev is None:
+                return None
+            return self._sign({"seq": self._seq - 1, "t": self.last_t or 0})
+
+    def _sign(self, record: dict[str, Any]) -> dict[str, Any]:
+        head = self._prev
+        assert head is not None and self.signer is not None
+        signature = self._append(
+            "signature",
+            record.get("t") or 0,
+            {
+                "key": self.signer.public.text,
+                "signer": self.signer.name,
+                "signs": record["seq"],
+                "sig": self.signer.sign(head),
+            },
+        )
+        self.signed_through = signature["seq"]
+        self.last_signature = signature
+        return signature
+
+    def _append(self, type: str, t: float, fields: dict[str, Any], *, sync: bool = True) -> dict[str, Any]:
+        if self._fd is None:
+            raise TranscriptError(f"{self.path}: the transcript is closed")
+        record: dict[str, Any] = dict(fields)
+        record["seq"] = self._seq
+        record["type"] = type
+        record["t"] = t
+        record["wall"] = format_wall(self._now_utc())
+        record["prev"] = self._prev
+        try:
+            body = canonical(record)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"event {type!r} is not JSON data: {error}") from None
+        digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
+        record["hash"] = digest
+        data = (canonical(record) + "\n").encode("utf-8")
+        self._write_all(data, sync=sync)
+        self._seq += 1
+        self._prev = digest
+        self._size += len(data)
+        self.last_t = t
+        return record
+
+    def _write_all(self, data: bytes, *, sync: bool = True) -> None:
         fd = self._fd
         assert fd is not None
         written = 0
         try:
             while written < len(data):
                 written += os.write(fd, data[written:])
-            if self._fsync:
+            if self._fsync and sync:
                 os.fsync(fd)
         except OSError as error:
             # leave no partial line behind: cut the file back to the last good line
@@ -326,18 +447,15 @@ def _split(data: bytes) -> tuple[list[bytes], bytes]:
 
 
 def _read_bytes(path: Path, report: TranscriptRead) -> bytes | None:
+    """The file's bytes if it is a regular file within `MAX_TRANSCRIPT_BYTES` (never a FIFO or a device)."""
+    from tabletop.files import MAX_TRANSCRIPT_BYTES, open_regular
+
     try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        report.missing = True
-        report._bad(0, None, f"{path}: no such transcript")
-    except IsADirectoryError:
-        report.missing = True
-        report._bad(0, None, f"{path}: is a directory, not a transcript")
+        with open_regular(path, limit=MAX_TRANSCRIPT_BYTES, what="transcript") as handle:
+            return handle.read(MAX_TRANSCRIPT_BYTES + 1)
     except OSError as error:
         report.missing = True
-        report._bad(0, None, f"{path}: cannot read: {error.strerror}")
+        report._bad(0, None, f"{path}: {error}")
     return None
 
 
@@ -610,6 +728,13 @@ def read_run(path: str | Path) -> TranscriptRun:
         raise TranscriptError(f"{path}:{number}: {problem}")
     if not events:
         raise TranscriptError(f"{path}: empty transcript (expected a session_started line first)")
+    for number, event in enumerate(events, start=1):
+        t = event.get("t", 0)
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not (0 <= t <= MAX_T):
+            raise TranscriptError(
+                f"{path}:{number}: key 't': expected the sim time as a finite number of seconds, at least 0, "
+                f"received {show(t)}"
+            )
     started = events[0]
     if started.get("type") != "session_started":
         raise TranscriptError(
@@ -678,7 +803,7 @@ def _remembered_sha256(path: Path) -> str | None:
         key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
         digest = _FILE_HASHES.get(key)
         if digest is None:
-            digest = file_sha256(path)
+            digest = file_sha256(path, limit=MAX_INPUT_BYTES)  # never /dev/zero, a FIFO or 50 MB
             if len(_FILE_HASHES) > 256:
                 _FILE_HASHES.clear()
             _FILE_HASHES[key] = digest
@@ -703,3 +828,501 @@ def _scenario_drift(path: Path, started: dict[str, Any]) -> list[str]:
             return [f"scenario file {source} has changed since this run; scored with the embedded copy"]
         return []
     return []
+
+
+# --- evidence: grammar, content and signatures -----------------------------------------------
+
+VERIFIED, UNSIGNED, UNTRUSTED, SAMPLE, FORGED, INVALID, UNREADABLE = (
+    "verified",
+    "unsigned",
+    "untrusted",
+    "sample",
+    "forged",
+    "invalid",
+    "unreadable",
+)
+EXIT_CODES = {VERIFIED: 0, FORGED: 1, INVALID: 1, UNREADABLE: 1, UNSIGNED: 3, UNTRUSTED: 4, SAMPLE: 5}
+"""`tabletop verify` exit codes (the README lists them); a torn last line alone exits 1 too."""
+
+KNOWN_TYPES = frozenset(
+    {
+        "session_started",
+        "inject_released",
+        "decision",
+        "delegation",
+        "note",
+        "marker_set",
+        "clock",
+        "facilitator",
+        "session_ended",
+        "session_resumed",
+        "session_interrupted",
+        "hotwash_answer",
+        "hotwash_closed",
+        "signature",
+    }
+)
+MAX_T = 10 * 366 * 86400
+"""No rehearsal covers more than ten years of sim time."""
+
+
+@dataclass(frozen=True)
+class SignerInfo:
+    """Who signed (part of) a transcript, and how far the verifier trusts them."""
+
+    key: str
+    name: str
+    fingerprint: str
+    trust: str  # "trusted" | "sample" | "untrusted"
+    trusted_as: str = ""  # the name the trust list gives the key
+    source: str = ""  # where the key is trusted: "your own key", FILE:LINE
+    self_signed: bool = False
+    signatures: int = 0
+
+    def describe(self) -> str:
+        who = self.trusted_as or self.name
+        if self.trust == "sample":
+            text = (
+                f"the sample key ({who}, {self.fingerprint}): trusted for the committed samples only; "
+                "its private half is in the repository, so anyone can sign with it: not evidence"
+            )
+        elif self.trust == "trusted":
+            text = f"{who} ({self.fingerprint}, trusted: {self.source})"
+        else:
+            text = f"{self.name} ({self.fingerprint}, a key you do not trust)"
+        return text + (", self-signed: the signer played in this run" if self.self_signed else "")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "name": self.trusted_as or self.name,
+            "declared_name": self.name,
+            "fingerprint": self.fingerprint,
+            "trust": self.trust,
+            "trusted_by": self.source,
+            "self_signed": self.self_signed,
+            "signatures": self.signatures,
+        }
+
+
+@dataclass
+class Verification:
+    """What `verify_evidence` found: a status, who signed, what is unsigned, and every problem.
+
+    `status` is one of verified, unsigned, untrusted, sample (the chain, grammar, content
+    and every signature are good; they differ in who signed), forged (the chain or a signature
+    fails), invalid (the grammar or a content rule fails) or unreadable. `torn` is set when the
+    last line is incomplete (a crash mid-write): everything before it is judged as usual.
+    """
+
+    path: Path
+    status: str = UNREADABLE
+    events: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    signers: list[SignerInfo] = field(default_factory=list)
+    signed_through: int | None = None
+    """The seq of the last signature line (None when nothing is signed)."""
+    unsigned: list[tuple[int, int]] = field(default_factory=list)
+    """Spans (first seq, last seq) not signed when written: an unsigned tail, or what a crash
+    left before a `session_resumed`."""
+    unacknowledged: list[int] = field(default_factory=list)
+    """Seqs of decisions written but never signed (a crash between the two lines)."""
+    first_bad_line: int | None = None
+    first_bad_seq: int | None = None
+    torn: bool = False
+    chain: TranscriptRead | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is wrong with the file (its signer may still be untrusted)."""
+        return self.status in (VERIFIED, UNSIGNED, UNTRUSTED, SAMPLE) and not self.torn
+
+    @property
+    def trustworthy(self) -> bool:
+        """Signed by a trusted key, every line up to the last signature intact."""
+        return self.status == VERIFIED
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.torn else EXIT_CODES[self.status]
+
+    def headline(self) -> str:
+        """One line for every output: the status in capitals and why."""
+        if self.status == VERIFIED:
+            names = "; ".join(s.describe() for s in self.signers)
+            return f"VERIFIED: signed by {names}"
+        if self.status == SAMPLE:
+            return "SAMPLE: signed by " + "; ".join(s.describe() for s in self.signers)
+        if self.status == UNTRUSTED:
+            names = "; ".join(s.describe() for s in self.signers)
+            return f"UNTRUSTED: the signatures are good but made with {names}"
+        if self.status == UNSIGNED:
+            return (
+                "UNSIGNED: no signature (written before transcripts were signed); "
+                "the hash chain is intact, which anyone could recompute: not evidence"
+            )
+        return f"{self.status.upper()}: {self.problems[0] if self.problems else 'not a transcript'}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "ok": self.ok,
+            "headline": self.headline(),
+            "signers": [s.to_json() for s in self.signers],
+            "signed_through": self.signed_through,
+            "unsigned": [list(span) for span in self.unsigned],
+            "unacknowledged": list(self.unacknowledged),
+            "torn": self.torn,
+            "problems": list(self.problems),
+            "notes": list(self.notes),
+            "first_bad_line": self.first_bad_line,
+            "first_bad_seq": self.first_bad_seq,
+        }
+
+    def _fail(self, status: str, line: int, seq: int | None, message: str) -> None:
+        if self.status not in (FORGED, INVALID):
+            self.status = status
+            self.first_bad_line = line
+            self.first_bad_seq = seq
+        self.problems.append(message)
+
+
+class _Grammar:
+    """Checks the event grammar, the content rules and the signatures, line by line."""
+
+    def __init__(self, result: Verification, trust: Any) -> None:
+        self.result = result
+        self.trust = trust
+        self.roles: set[str] = set()
+        self.actions: set[str] = set()
+        self.signed = False  # does this transcript sign (declared on line 0 or any signature)?
+        self.expect_signature: dict[str, Any] | None = None  # the line that must be signed next
+        self.ended = False
+        self.closed = False
+        self.interrupted = False
+        self.last_t = 0.0
+        self.signers: dict[str, SignerInfo] = {}
+        self.players: set[str] = set()
+        self.mode = ""
+        self.last_signature: int | None = None
+        self.signatures: dict[str, list[tuple[int, dict[str, Any], Any]]] = {}
+
+    def fail(self, line: int, record: dict[str, Any], message: str, status: str = INVALID) -> None:
+        self.result._fail(
+            status, line, record.get("seq"), f"line {line} (seq {record.get('seq')}): {message}"
+        )
+
+    def run(self, events: list[dict[str, Any]]) -> None:
+        if events:
+            self.signed = isinstance(events[0].get("signing_key"), dict) or any(
+                e.get("type") == "signature" for e in events
+            )
+        for index, record in enumerate(events):
+            self.line(index + 1, record, events[index + 1] if index + 1 < len(events) else None)
+            if self.result.status in (FORGED, INVALID):
+                return
+        self.check_signatures()
+
+    def line(self, line: int, record: dict[str, Any], following: dict[str, Any] | None) -> None:
+        kind = record.get("type")
+        raw_t = record.get("t")
+        if not isinstance(kind, str) or kind not in KNOWN_TYPES:
+            return self.fail(line, record, f"unknown event type {kind!r}")
+        if (
+            isinstance(raw_t, bool)
+            or not isinstance(raw_t, (int, float))
+            or not math.isfinite(raw_t)
+            or not 0 <= raw_t <= MAX_T
+        ):
+            return self.fail(
+                line, record, f"t must be a finite number of seconds, at least 0; it is {raw_t!r}"
+            )
+        t = float(raw_t)
+        if t < self.last_t:
+            return self.fail(line, record, f"t goes back from {self.last_t:g} to {t:g}")
+        self.last_t = t
+        if self.expect_signature is not None and kind != "signature":
+            pending = self.expect_signature
+            if pending.get("type") == "decision" and kind == "session_resumed":
+                self.result.unacknowledged.append(pending["seq"])  # a crash before its signature
+            else:
+                return self.fail(
+                    line,
+                    record,
+                    f"a {pending.get('type')} (seq {pending.get('seq')}) must be followed by its signature, "
+                    f"not by {kind}",
+                )
+            self.expect_signature = None
+        if line == 1:
+            if kind != "session_started":
+                return self.fail(line, record, f"the first event is {kind!r}, expected 'session_started'")
+            return self.started(line, record)
+        if kind == "session_started":
+            return self.fail(line, record, "a second session_started (a transcript holds one session)")
+        if self.interrupted and kind != "session_resumed":
+            return self.fail(line, record, f"after session_interrupted comes session_resumed, not {kind}")
+        if kind == "signature":
+            return self.signature(line, record)
+        if self.ended and kind not in ("hotwash_answer", "hotwash_closed"):
+            return self.fail(
+                line, record, f"{kind} after session_ended (only the hot wash may follow the end)"
+            )
+        if self.closed:
+            return self.fail(line, record, f"{kind} after hotwash_closed")
+        if kind in ("decision", "delegation", "note", "hotwash_answer"):
+            role = record.get("role")
+            if not isinstance(role, str) or role not in self.roles:
+                return self.fail(line, record, f"role {role!r} is not a role of the embedded scenario")
+        if kind in ("decision", "delegation"):
+            action = record.get("action")
+            if not isinstance(action, str) or action not in self.actions:
+                return self.fail(line, record, f"action {action!r} is not in the embedded action catalog")
+        if kind == "delegation":
+            to_role = record.get("to_role")
+            if not isinstance(to_role, str) or to_role not in self.roles:
+                return self.fail(line, record, f"to_role {to_role!r} is not a role of the embedded scenario")
+        if kind == "session_ended":
+            if self.ended:
+                return self.fail(line, record, "a second session_ended")
+            self.ended = True
+        elif kind == "hotwash_closed":
+            self.closed = True
+        elif kind == "session_interrupted":
+            self.interrupted = True
+        elif kind == "session_resumed":
+            self.interrupted = False
+            if self.signed:
+                claimed = record.get("signed_through")
+                if claimed != self.last_signature:
+                    return self.fail(
+                        line,
+                        record,
+                        f"signed_through is {claimed!r} but the last signature before it is seq "
+                        f"{self.last_signature}",
+                    )
+                first = (self.last_signature + 1) if self.last_signature is not None else 0
+                if first <= record["seq"] - 1:
+                    self.result.unsigned.append((first, record["seq"] - 1))
+        if self.signed and kind in MUST_BE_SIGNED:
+            self.expect_signature = record
+        return None
+
+    def started(self, line: int, record: dict[str, Any]) -> None:
+        scenario = record.get("scenario")
+        if not isinstance(scenario, dict):
+            return self.fail(line, record, "session_started does not embed the scenario")
+        roles = scenario.get("roles")
+        self.roles = {r for r in roles if isinstance(r, str)} if isinstance(roles, list) else set()
+        actions = scenario.get("actions")
+        self.actions = (
+            {str(a["id"]) for a in actions if isinstance(a, dict) and isinstance(a.get("id"), str)}
+            if isinstance(actions, list)
+            else set()
+        )
+        recorded = record.get("scenario_json_sha256")
+        if recorded is not None:
+            if scenario_json_sha256(scenario) != recorded:
+                return self.fail(
+                    line,
+                    record,
+                    "the embedded scenario does not match its scenario_json_sha256 (the scenario was swapped)",
+                    FORGED,
+                )
+        elif self.signed:
+            return self.fail(line, record, "a signed transcript must carry scenario_json_sha256")
+        else:
+            self.result.notes.append(
+                "the embedded scenario has no scenario_json_sha256 (written before it existed): not checked"
+            )
+        self.mode = str(record.get("mode") or "")
+        people = record.get("participants")
+        if isinstance(people, list):
+            self.players = {
+                " ".join(str(p.get("name")).split()).casefold()
+                for p in people
+                if isinstance(p, dict) and p.get("name") and not p.get("simulated")
+            }
+        if self.signed:
+            self.expect_signature = record
+        return None
+
+    def signature(self, line: int, record: dict[str, Any]) -> None:
+        from tabletop.keys import PublicKey, decode_key
+
+        raw = decode_key(record.get("key"))
+        sig = record.get("sig")
+        if raw is None or not isinstance(sig, str):
+            return self.fail(line, record, "a signature line without a valid key and sig", FORGED)
+        if record.get("signs") != record["seq"] - 1:
+            return self.fail(
+                line, record, f"signs {record.get('signs')!r}, but it follows seq {record['seq'] - 1}"
+            )
+        declared = record.get("signer")
+        name = declared if isinstance(declared, str) else ""
+        key = PublicKey(raw, name)
+        # checked in `check_signatures`: the hash chain up to here is intact, so the last
+        # signature of each key vouches for every line before it, its earlier ones included
+        self.signatures.setdefault(key.text, []).append((line, record, key))
+        self.expect_signature = None
+        self.last_signature = record["seq"]
+        info = self.signers.get(key.text)
+        if info is None:
+            trusted = self.trust.get(key.text) if self.trust is not None else None
+            trust = "untrusted" if trusted is None else ("sample" if trusted.samples_only else "trusted")
+            holder = trusted.name if trusted is not None else name
+            self_signed = (
+                self.mode in ("solo", "simulate") or " ".join(holder.split()).casefold() in self.players
+            )
+            info = SignerInfo(
+                key=key.text,
+                name=name,
+                fingerprint=key.fingerprint,
+                trust=trust,
+                trusted_as=trusted.name if trusted is not None else "",
+                source=trusted.source if trusted is not None else "",
+                self_signed=self_signed and trust != "sample",
+            )
+        self.signers[key.text] = SignerInfo(**{**info.__dict__, "signatures": info.signatures + 1})
+        return None
+
+    def check_signatures(self) -> None:
+        """Verify the last signature of each key; when one fails, find the first that does."""
+        for signed in self.signatures.values():
+            _, last, key = signed[-1]
+            if key.verifies(str(last["sig"]), str(last.get("prev"))):
+                continue
+            line, record = next(
+                (n, r) for n, r, k in signed if not k.verifies(str(r["sig"]), str(r.get("prev")))
+            )
+            return self.fail(
+                line,
+                record,
+                "the signature does not match the transcript up to here: the lines before it were "
+                "changed after they were signed (or the signature was copied)",
+                FORGED,
+            )
+        return None
+
+    def finish(self, events: list[dict[str, Any]]) -> None:
+        result = self.result
+        result.signers = list(self.signers.values())
+        result.signed_through = self.last_signature
+        if not events:
+            return
+        last = events[-1]["seq"]
+        if self.signed:
+            first = (self.last_signature + 1) if self.last_signature is not None else 0
+            if first <= last:
+                result.unsigned.append((first, last))
+                if self.expect_signature is not None and self.expect_signature.get("type") == "decision":
+                    result.unacknowledged.append(self.expect_signature["seq"])
+
+
+def verify_evidence(path: str | Path, trust: Any = None, chain: TranscriptRead | None = None) -> Verification:
+    """Verify a transcript as evidence: hash chain, grammar, content rules and signatures.
+
+    `trust` is a `tabletop.keys.TrustStore` (default: the user's own key and the nearest
+    `trusted_keys` file above the transcript); `chain` is what `verify_transcript` (or
+    `read_run`'s verdict) already found in the file, so it is not read twice.
+    """
+    path = Path(path)
+    if trust is None:
+        from tabletop.keys import trusted_keys
+
+        trust = trusted_keys(path)
+    if chain is None:
+        chain = verify_transcript(path)
+    result = Verification(path=path, chain=chain)
+    result.events = chain.events
+    if chain.missing:
+        result.problems.append(chain.problems[0])
+        return result
+    if not chain.events:
+        result.problems.extend(chain.problems or [f"{path}: the transcript is empty"])
+        result.first_bad_line = chain.first_bad_line
+        result.first_bad_seq = chain.first_bad_seq
+        if re.search(r"hash does not match|canonical form|prev does not match", result.problems[0]):
+            result.status = FORGED  # a readable first line, edited
+        return result
+    result.status = VERIFIED
+    grammar = _Grammar(result, trust)
+    grammar.run(chain.events)
+    grammar.finish(chain.events)
+    serious = [p for p in chain.problems if p != chain.torn_problem]
+    if serious and result.status not in (FORGED, INVALID):
+        # a time that is not a number or goes back breaks a content rule; the rest is tampering
+        result.status = INVALID if re.search(r": t (is not a number|goes back)", serious[0]) else FORGED
+        result.first_bad_line = chain.first_bad_line
+        result.first_bad_seq = chain.first_bad_seq
+        result.problems.insert(0, serious[0])
+        result.problems.extend(serious[1:])
+    elif serious:
+        result.problems.extend(serious)
+    if chain.torn_tail:
+        result.torn = True
+        if chain.torn_problem:
+            result.notes.insert(0, chain.torn_problem)
+        if result.first_bad_line is None:
+            result.first_bad_line = chain.first_bad_line
+            result.first_bad_seq = chain.first_bad_seq
+    if result.status == VERIFIED:
+        trusts = {s.trust for s in result.signers}
+        if not result.signers:
+            result.status = UNSIGNED
+        elif "untrusted" in trusts:
+            result.status = UNTRUSTED
+        elif "sample" in trusts:
+            result.status = SAMPLE
+    return result
+
+
+def resign(events: list[dict[str, Any]], signer: Any) -> bytes:
+    """The transcript `events` re-chained and signed with `signer`, old signatures dropped.
+
+    For the committed samples (`tabletop keys resign`): `t` and `wall` are kept, `seq`,
+    `prev` and `hash` are recomputed, and signatures are placed where the writer places them.
+    The result is signed by `signer` alone, and verification names it as such.
+    """
+    out: list[bytes] = []
+    seq = 0
+    prev: str | None = None
+    signed_through: int | None = None
+
+    def emit(fields: dict[str, Any], type_: str, t: Any, wall: Any) -> dict[str, Any]:
+        nonlocal seq, prev
+        record = dict(fields)
+        record.update(seq=seq, type=type_, t=t, wall=wall, prev=prev)
+        record["hash"] = line_hash(record)
+        out.append((canonical(record) + "\n").encode("utf-8"))
+        seq += 1
+        prev = record["hash"]
+        return record
+
+    for event in events:
+        kind = event.get("type")
+        if kind == "signature":
+            continue
+        fields = {k: v for k, v in event.items() if k not in RESERVED}
+        if kind == "session_started":
+            fields["signing_key"] = {"key": signer.public.text, "name": signer.name}
+            if isinstance(fields.get("scenario"), dict):
+                fields["scenario_json_sha256"] = scenario_json_sha256(fields["scenario"])
+        elif kind == "session_resumed":
+            fields["signed_through"] = signed_through
+        record = emit(fields, str(kind), event.get("t"), event.get("wall"))
+        if kind in SIGNED_TYPES or (kind == "clock" and fields.get("op") == "checkpoint"):
+            assert prev is not None
+            signature = emit(
+                {
+                    "key": signer.public.text,
+                    "signer": signer.name,
+                    "signs": record["seq"],
+                    "sig": signer.sign(prev),
+                },
+                "signature",
+                record["t"],
+                record["wall"],
+            )
+            signed_through = signature["seq"]
+    return b"".join(out)

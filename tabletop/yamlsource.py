@@ -19,6 +19,7 @@ _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
 _MAX_NODES = 200_000
 _MAX_DEPTH = 64
+_MAX_DIGITS = 100
 
 KeyPath = tuple[str | int, ...]
 Position = tuple[int, int]
@@ -151,6 +152,14 @@ class _Builder:
         if tag == _INT:
             if ":" in value:  # 10:30 would be sexagesimal 630; authors mean a clock time
                 return value
+            if len(value) > _MAX_DIGITS:
+                line, col = _mark(node)
+                raise YamlSyntaxError(
+                    self.doc.path,
+                    line,
+                    col,
+                    f"a number of {len(value)} digits; at most {_MAX_DIGITS} are read",
+                )
             return self.constructor.construct_yaml_int(node)
         if tag == _FLOAT:
             if ":" in value:
@@ -188,13 +197,19 @@ def parse_text(text: str, path: Path) -> SourceDoc:
     return doc
 
 
-def read_yaml(path: Path | str) -> SourceDoc:
-    """Read and parse one YAML file; raises YamlSyntaxError (also for unreadable files)."""
+def read_yaml(path: Path | str, *, limit: int | None = None) -> SourceDoc:
+    """Read and parse one YAML file; raises YamlSyntaxError (also for unreadable files).
+
+    Only regular files of at most `limit` bytes (default `tabletop.files.MAX_INPUT_BYTES`) are
+    read; anything else is refused before parsing, without echoing its content.
+    """
+    from tabletop.files import MAX_INPUT_BYTES, read_input
+
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        raw = read_input(path, limit=limit or MAX_INPUT_BYTES, what="YAML file")
     except OSError as error:
-        raise YamlSyntaxError(path, 1, 1, f"cannot read the file: {error.strerror or error}") from None
+        raise YamlSyntaxError(path, 1, 1, str(error)) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:

@@ -178,11 +178,12 @@ async def settle(app, pilot, rounds: int = 3) -> None:
 
 
 def read_events(path) -> list[dict]:
-    """The transcript's events, straight from the file."""
+    """The transcript's events, straight from the file (its signature lines left out)."""
     import json
     from pathlib import Path
 
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    events = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    return [e for e in events if e["type"] != "signature"]
 
 
 def text_of(widget) -> str:
@@ -197,3 +198,56 @@ def text_of(widget) -> str:
     console = Console(width=160, file=io.StringIO(), record=True, color_system=None)
     console.print(content)
     return console.export_text()
+
+
+HOSTILE = " [/x] [link=http://evil.example]x[/link] \x1b]0;pwned\x07\x1b[2J\x1b]8;;http://evil.example/\x1b\\here\x1b]8;;\x1b\\\x9b"
+"""What a hostile author or player appends to their text: Rich markup that crashes or links,
+a window title (OSC 0), a screen clear, a hyperlink (OSC 8) and an 8-bit CSI."""
+
+HOSTILE_SHOWN = (
+    " [/x] [link=http://evil.example]x[/link] ␛]0;pwned␇␛[2J␛]8;;http://evil.example/␛\\here␛]8;;␛\\\\x9b"
+)
+"""How the console shows it: brackets as typed, control characters as visible pictures."""
+
+_AUTHORED = {"title", "body", "from", "summary", "description", "duty", "controller", "dataset"}
+
+
+def hostile_drill() -> Scenario:
+    """The drill with HOSTILE after every title, body, sender, question and objective."""
+
+    def mark(value):
+        if isinstance(value, dict):
+            return {
+                key: (
+                    item + HOSTILE
+                    if key in _AUTHORED and isinstance(item, str) and item
+                    else [q + HOSTILE for q in item]
+                    if key in ("questions", "objectives")
+                    else mark(item)
+                )
+                for key, item in value.items()
+            }
+        if isinstance(value, list):
+            return [mark(item) for item in value]
+        return value
+
+    return Scenario.model_validate(mark(drill_scenario().model_dump(by_alias=True)))
+
+
+def terminal_output(app) -> str:
+    """What the console would write to the terminal for its current screen (a full redraw)."""
+    return app.screen._compositor.render_full_update().render_segments(app.console)
+
+
+def assert_nothing_raw_reaches_the_terminal(output: str, where: str = "") -> None:
+    """Only the console's own escape sequences (CSI: cursor moves, colours): no OSC (window
+    title, hyperlink), no screen clear, no BEL, no 8-bit CSI from a file or a player."""
+    import re
+
+    for bad, what in (("\x1b]", "an OSC sequence"), ("\x1b[2J", "a screen clear"), ("\x07", "BEL")):
+        assert bad not in output, f"{where}: {what} reached the terminal"
+    assert "\x9b" not in output, f"{where}: an 8-bit CSI reached the terminal"
+    stray = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", output)
+    assert "\x1b" not in stray, (
+        f"{where}: a lone ESC reached the terminal: {stray[stray.index(chr(27)) - 20 :][:60]!r}"
+    )

@@ -145,10 +145,29 @@ def test_hand_edited_events_of_the_wrong_shape_are_tolerated(tmp_path):
             "fields": "notify",
         },
         {"seq": 902, "type": "marker_set", "t": 62, "marker": {"bad": 1}},
-        {"seq": 903, "type": "inject_released", "t": "soon", "inject": 7},
+        {"seq": 903, "type": "inject_released", "t": 63, "inject": 7},
     ]
     transcript.write_text("\n".join([lines[0], *(json.dumps(e) for e in odd), *lines[1:]]) + "\n")
+    # scored without a traceback, but an edited transcript is shown as forged, never as a normal score
     result = CliRunner().invoke(main, ["score", str(transcript), "--json"])
-    assert result.exit_code == 0 and "Traceback" not in result.output
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert json.loads(result.stdout)["verification"]["status"] == "forged"
     result = CliRunner().invoke(main, ["report", str(transcript), "-o", "-"])
-    assert result.exit_code == 0 and result.output.startswith("# Post-mortem (draft)")
+    assert result.exit_code == 1 and result.stdout.startswith("# Post-mortem (draft)")
+    assert "**Evidence: FORGED:" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "t",
+    ['"soon"', "true", "-99999", "1e999", "9" * 5000],
+    ids=["text", "bool", "negative", "inf", "5000-digits"],
+)
+def test_a_time_that_is_not_a_finite_number_of_seconds_is_refused_with_its_line(tmp_path, t):
+    transcript = tmp_path / "edited.jsonl"
+    lines = POOR.read_text().splitlines()
+    odd = f'{{"seq": 1, "type": "decision", "t": {t}, "action": "contain", "role": "coordinator"}}'
+    transcript.write_text("\n".join([lines[0], odd, *lines[1:]]) + "\n")
+    result = CliRunner().invoke(main, ["score", str(transcript), "--json"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"{transcript}:2:" in result.output
+    assert ("'t'" if len(t) < 100 else "number too long") in result.output

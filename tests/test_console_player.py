@@ -132,7 +132,7 @@ async def test_player_journey_records_what_the_screen_shows(tmp_path):
         assert app.screen.result is not None and app.screen.result.error is None
         assert postmortem_path(out, "md").exists() and postmortem_path(out, "html").exists()
         expected = {
-            row[0] for row in [app.screen.query_one("#debrief-table").get_row_at(i) for i in range(3)]
+            str(row[0]) for row in [app.screen.query_one("#debrief-table").get_row_at(i) for i in range(3)]
         }
         assert "Appoint an incident coordinator" in expected
 

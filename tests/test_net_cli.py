@@ -204,6 +204,8 @@ async def test_a_headless_host_stops_cleanly_on_sigint(tmp_path):
     token = printed[1].removeprefix("Token: ")
     assert len(token) >= 16, "a generated token is long enough not to be guessed"
     assert "Session ended (interrupted)" in rest.decode()
-    events = read_transcript(transcript).events
+    lines = read_transcript(transcript).events
+    assert lines[-1]["type"] == "signature", "the end is signed"
+    events = [e for e in lines if e["type"] != "signature"]
     assert events[-1]["type"] == "session_ended" and events[-1]["reason"] == "interrupted"
     assert oct(transcript.stat().st_mode & 0o777) == "0o600"

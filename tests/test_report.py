@@ -552,12 +552,14 @@ def test_drafts_are_private_whole_and_never_written_through_a_symlink(tmp_path):
     victim = tmp_path / "victim.txt"
     victim.write_text("keep me")
     (tmp_path / "T.postmortem.md").symlink_to(victim)
-    written = write_postmortem(tmp_path / "T.jsonl", {"md": "# draft\n", "html": "<html></html>"})
+    written = write_postmortem(
+        tmp_path / "T.jsonl", {"md": "# draft\n", "html": "<html></html>"}, draft_id="h0"
+    )
     assert written == [tmp_path / "T.postmortem.md", tmp_path / "T.postmortem.html"]
     assert victim.read_text() == "keep me"
     for path in written:
         assert not path.is_symlink() and stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert (tmp_path / "T.postmortem.md").read_text() == "# draft\n"
+    assert (tmp_path / "T.postmortem.md").read_text() == "# draft\n<!-- tabletop-draft-of: h0 -->\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "T.postmortem.html",
         "T.postmortem.md",

@@ -140,7 +140,9 @@ async def test_opening_a_transcript_shows_scorecard_timeline_findings_and_drafts
         await pilot.press("e")
         await settle(pilot)
         exported = folder / "2026-04-06-red.postmortem.md"
-        assert exported.read_text(encoding="utf-8") == markdown.source
+        written = exported.read_text(encoding="utf-8")  # the draft, marked as this tool's own draft
+        assert written.startswith(markdown.source.rstrip("\n")) and "tabletop-draft-of:" in written
+        assert exported.stat().st_mode & 0o777 == 0o600
         html = (folder / "2026-04-06-red.postmortem.html").read_text(encoding="utf-8")
         assert "<html" in html and "Lost admin account" in html
         scenario, card, _ = score_transcript(folder / "2026-04-06-red.jsonl")

@@ -34,8 +34,9 @@ def simulate(*args):
 
 
 def comparable(path: Path, drop=("wall", "prev", "hash")) -> list[dict]:
+    """The events without `drop` and without signature lines (a signature signs the wall time)."""
     events = [json.loads(line) for line in path.read_text().splitlines()]
-    return [{k: v for k, v in e.items() if k not in drop} for e in events]
+    return [{k: v for k, v in e.items() if k not in drop} for e in events if e["type"] != "signature"]
 
 
 def test_simulate_writes_a_verifiable_transcript_and_prints_its_path(tmp_path):
@@ -43,7 +44,9 @@ def test_simulate_writes_a_verifiable_transcript_and_prints_its_path(tmp_path):
     result = simulate(SCENARIO, "--script", GOOD, "--out", out, "--seed", 3)
     assert result.exit_code == 0, result.output
     assert result.output.strip().endswith("run.jsonl")
-    events = [json.loads(line) for line in out.read_text().splitlines()]
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert lines[-1]["type"] == "signature" and lines[-1]["signs"] == lines[-2]["seq"], "the end is signed"
+    events = [e for e in lines if e["type"] != "signature"]
     started, ended = events[0], events[-1]
     assert (started["type"], started["mode"], started["seed"]) == ("session_started", "simulate", 3)
     assert started["scenario"]["id"] == "suspected-breach"
@@ -57,7 +60,8 @@ def test_simulate_writes_a_verifiable_transcript_and_prints_its_path(tmp_path):
     assert all(isinstance(e.get("script_entry"), int) for e in decisions if not e["delegated_by"])
     assert verify_transcript(out).ok
     result = CliRunner().invoke(main, ["verify", str(out)])
-    assert result.exit_code == 0 and result.output.startswith(f"intact: {len(events)} events")
+    assert result.exit_code == 0 and result.output.startswith(f"intact: {len(lines)} events")
+    assert "VERIFIED: signed by" in result.output
 
 
 def test_the_good_script_scores_well(tmp_path):

@@ -1,4 +1,8 @@
-"""Transcripts: durable hash-chained lines, a reader that survives damage, a verifier that finds it."""
+"""Transcripts: durable hash-chained lines, a reader that survives damage, a verifier that finds it.
+
+These are the line mechanics, so the writers here do not sign (`signer=None`); signing and the
+event grammar are in test_evidence.py.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ from tabletop.transcript import (
 
 def write_sample(path, n=8):
     """A small valid transcript: session_started, then n-1 decisions."""
-    with TranscriptWriter.open(path, now_utc=FixedWall(), fsync=False) as writer:
+    with TranscriptWriter.open(path, now_utc=FixedWall(), fsync=False, signer=None) as writer:
         writer.append("session_started", 0.0, scenario_id="x", scenario={"id": "x"})
         for i in range(1, n):
             writer.append(
@@ -48,7 +52,7 @@ def lines_of(path):
 
 def test_append_returns_the_full_record_and_writes_it_canonically(tmp_path):
     path = tmp_path / "t.jsonl"
-    writer = TranscriptWriter.open(path, now_utc=FixedWall())
+    writer = TranscriptWriter.open(path, now_utc=FixedWall(), signer=None)
     first = writer.append("session_started", 0.0, scenario_id="x")
     second = writer.append("note", 12.5, role="dpo", by="Priya", text="Ünïcode stays as is")
     writer.close()
@@ -65,7 +69,7 @@ def test_append_returns_the_full_record_and_writes_it_canonically(tmp_path):
 def test_transcript_is_private_whatever_the_umask(tmp_path):
     old = os.umask(0)
     try:
-        writer = TranscriptWriter.open(tmp_path / "sub" / "t.jsonl")
+        writer = TranscriptWriter.open(tmp_path / "sub" / "t.jsonl", signer=None)
         writer.close()
     finally:
         os.umask(old)
@@ -76,7 +80,7 @@ def test_an_existing_file_is_never_overwritten(tmp_path):
     path = tmp_path / "t.jsonl"
     path.write_text("precious\n")
     with pytest.raises(TranscriptError, match="already exists"):
-        TranscriptWriter.open(path)
+        TranscriptWriter.open(path, signer=None)
     assert path.read_text() == "precious\n"
 
 
@@ -89,7 +93,7 @@ def test_each_line_is_fsynced_before_append_returns(tmp_path, monkeypatch):
         seen_at_fsync.append(path.read_bytes().count(b"\n") if path.exists() else 0)
         real_fsync(fd)
 
-    writer = TranscriptWriter.open(path, now_utc=FixedWall())
+    writer = TranscriptWriter.open(path, now_utc=FixedWall(), signer=None)
     monkeypatch.setattr(tr.os, "fsync", spying_fsync)
     writer.append("session_started", 0.0)
     assert seen_at_fsync == [1]
@@ -100,7 +104,7 @@ def test_each_line_is_fsynced_before_append_returns(tmp_path, monkeypatch):
 
 def test_reserved_keys_and_non_json_values_are_refused_and_nothing_is_written(tmp_path):
     path = tmp_path / "t.jsonl"
-    writer = TranscriptWriter.open(path, now_utc=FixedWall(), fsync=False)
+    writer = TranscriptWriter.open(path, now_utc=FixedWall(), fsync=False, signer=None)
     with pytest.raises(ValueError, match="reserved"):
         writer.append("note", 0.0, seq=5)
     with pytest.raises(ValueError, match="not JSON"):
@@ -113,7 +117,7 @@ def test_reserved_keys_and_non_json_values_are_refused_and_nothing_is_written(tm
 
 def test_a_failed_write_leaves_no_partial_line(tmp_path, monkeypatch):
     path = tmp_path / "t.jsonl"
-    writer = TranscriptWriter.open(path, now_utc=FixedWall(), fsync=False)
+    writer = TranscriptWriter.open(path, now_utc=FixedWall(), fsync=False, signer=None)
     writer.append("session_started", 0.0)
     real_write = os.write
 
@@ -135,7 +139,7 @@ def test_a_failed_write_leaves_no_partial_line(tmp_path, monkeypatch):
 def test_reopen_continues_seq_and_chain(tmp_path):
     path = tmp_path / "t.jsonl"
     write_sample(path, n=3)
-    writer = TranscriptWriter.reopen(path, now_utc=FixedWall())
+    writer = TranscriptWriter.reopen(path, now_utc=FixedWall(), signer=None)
     assert writer.seq == 3 and writer.dropped_tail == 0
     assert [e["seq"] for e in writer.recovered] == [0, 1, 2]
     record = writer.append("note", 500.0, text="after the crash")
@@ -148,7 +152,7 @@ def test_reopen_cuts_a_torn_tail(tmp_path):
     path = tmp_path / "t.jsonl"
     data = write_sample(path, n=4)
     path.write_bytes(data + b'{"seq":4,"type":"dec')
-    writer = TranscriptWriter.reopen(path, now_utc=FixedWall())
+    writer = TranscriptWriter.reopen(path, now_utc=FixedWall(), signer=None)
     assert writer.dropped_tail == len(b'{"seq":4,"type":"dec')
     writer.append("note", 999.0, text="continued")
     writer.close()
@@ -161,7 +165,7 @@ def test_reopen_refuses_a_tampered_transcript(tmp_path):
     data = write_sample(path, n=4)
     path.write_bytes(data.replace(b"update 2", b"update 9"))
     with pytest.raises(TranscriptError, match="damaged"):
-        TranscriptWriter.reopen(path)
+        TranscriptWriter.reopen(path, signer=None)
     assert path.read_bytes() == data.replace(b"update 2", b"update 9")
 
 
@@ -341,7 +345,7 @@ def test_any_reordering_is_found(sample, tmp_path, order):
 
 def test_fields_named_hash_inside_an_event_do_not_confuse_the_verifier(tmp_path):
     path = tmp_path / "t.jsonl"
-    with TranscriptWriter.open(path, now_utc=FixedWall(), fsync=False) as writer:
+    with TranscriptWriter.open(path, now_utc=FixedWall(), fsync=False, signer=None) as writer:
         first = writer.append("session_started", 0.0)
         writer.append(
             "decision", 1.0, fields={"hash": first["hash"], "sha256": "x"}, action="preserve_evidence"
@@ -375,7 +379,7 @@ def test_read_run_verifies_while_it_reads(tmp_path):
 )
 def test_a_number_spelled_as_the_fast_parser_would_is_not_canonical(tmp_path, number, spelling):
     path = tmp_path / "t.jsonl"
-    with TranscriptWriter.open(path, now_utc=FixedWall(), fsync=False) as writer:
+    with TranscriptWriter.open(path, now_utc=FixedWall(), fsync=False, signer=None) as writer:
         writer.append("session_started", 0.0, scenario_id="x", value=number)
     assert verify_transcript(path).ok
     record = json.loads(path.read_text())

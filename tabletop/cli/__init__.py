@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "msel": "tabletop.cli.library:msel",
     "new": "tabletop.cli.library:new",
     "guide": "tabletop.cli.library:guide",
+    "keys": "tabletop.cli.keys:keys",
 }
 
 

@@ -13,20 +13,24 @@ from tabletop.loader import ScenarioError, find_scenario, resolve_scenario, scen
 from tabletop.model import Scenario, expectation_deadline, session_end
 from tabletop.problems import Problem
 from tabletop.timing import authored_limit, format_duration, format_offset, parse_duration, sim_datetime
+from tabletop.untrusted import one_line, rich_text, safe
 from tabletop.yamlsource import YamlSyntaxError, display_path, read_yaml
 
 
 def _internal_error(error: BaseException) -> None:
-    click.echo(f"tabletop: internal error: {type(error).__name__}: {error}; please report this", err=True)
+    click.echo(
+        f"tabletop: internal error: {type(error).__name__}: {safe(error)}; please report this", err=True
+    )
     sys.exit(2)
 
 
 def _console():
+    """A console that never reads markup: scenario text is printed as `rich_text` cells."""
     from rich.console import Console
 
-    console = Console()
+    console = Console(markup=False, emoji=False)
     if not console.is_terminal:
-        console = Console(width=160, no_color=True, highlight=False)
+        console = Console(width=160, no_color=True, highlight=False, markup=False, emoji=False)
     return console
 
 
@@ -58,8 +62,8 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
             )
         )
     else:
-        for problem in result.problems:
-            click.echo(str(problem))
+        for problem in result.problems:  # each quotes the file: one safe line
+            click.echo(one_line(problem))
         click.echo(result.summary())
     sys.exit(1 if result.problems else 0)
 
@@ -153,14 +157,14 @@ def list_scenarios(as_json: bool) -> None:
     for column in ("id", "title", "kind", "duration", "injects", "roles"):
         table.add_column(column, justify="right" if column == "injects" else "left")
     for entry in entries:
-        title = entry["title"] if not entry["error"] else f"[red]{entry['error']}[/]"
+        title = rich_text(entry["title"]) if not entry["error"] else rich_text(entry["error"], "red")
         table.add_row(
-            entry["id"],
+            rich_text(entry["id"]),
             title,
-            entry["kind"],
-            entry["duration"] or "?",
+            rich_text(entry["kind"]),
+            rich_text(entry["duration"] or "?"),
             str(entry["injects"]),
-            ", ".join(entry["roles"]),
+            rich_text(", ".join(entry["roles"])),
         )
     _console().print(table)
     if not entries:
@@ -343,7 +347,7 @@ def show(scenario: str, seed: int | None, as_json: bool) -> None:
 
 def _print_problems(problems: list[Problem]) -> None:
     for problem in problems:
-        click.echo(str(problem), err=True)
+        click.echo(one_line(problem), err=True)
     click.echo(f"{len(problems)} problem{'' if len(problems) == 1 else 's'}", err=True)
 
 
@@ -354,7 +358,7 @@ def _print_msel(data: dict[str, Any]) -> None:
     caption = f"seed {data['seed']}, duration {data['duration']}"
     if data["starts_at"]:
         caption += f", starts {data['starts_at'].replace('T', ' ')}"
-    table = Table(title=f"{data['scenario']}: {data['title']}", caption=caption)
+    table = Table(title=rich_text(f"{data['scenario']}: {data['title']}"), caption=rich_text(caption))
     for column in ("#", "time", "phase", "channel", "from -> to", "title", "expected actions", "condition"):
         table.add_column(column, overflow="fold")
     for row in data["injects"]:
@@ -376,12 +380,17 @@ def _print_msel(data: dict[str, Any]) -> None:
         table.add_row(
             str(row["seq"]),
             time,
-            row["phase"] or "",
-            row["channel"],
-            f"{sender} -> {', '.join(row['to'])}",
-            row["title"],
-            expected,
-            condition,
+            *map(
+                rich_text,
+                (
+                    row["phase"] or "",
+                    row["channel"],
+                    f"{sender} -> {', '.join(row['to'])}",
+                    row["title"],
+                    expected,
+                    condition,
+                ),
+            ),
         )
     console.print(table)
     if data["expectations"]:
@@ -390,6 +399,6 @@ def _print_msel(data: dict[str, Any]) -> None:
             standing.add_column(column, overflow="fold")
         for e in data["expectations"]:
             standing.add_row(
-                e["id"], e["action"], e["owner"] or "", e["after"], e["within"], e["regime"] or ""
+                *map(rich_text, (e["id"], e["action"], e["owner"], e["after"], e["within"], e["regime"]))
             )
         console.print(standing)

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from tabletop.cli import default_player_name
+from tabletop.untrusted import one_line_each
 
 
 @click.command()
@@ -68,7 +69,7 @@ def run(
             out=out,
         )
     except SessionSetupError as error:
-        click.echo(str(error), err=True)
+        click.echo(one_line_each(error.problems), err=True)
         raise SystemExit(2) from None
     outcome = app.run()
     transcript = app.settings.transcript

@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from tabletop.files import write_private
+from tabletop.untrusted import for_stream, one_line, safe
 
 if TYPE_CHECKING:
     from tabletop.model import Scenario
 
 
 def _fail(message: str, code: int = 1) -> None:
-    click.echo(message, err=True)
+    click.echo(safe(message), err=True)
     sys.exit(code)
 
 
@@ -32,21 +32,27 @@ def _resolve(ref: str, seed: int | None) -> tuple[Path, Scenario]:
         path = find_scenario(ref)
         return path, load_scenario(path, seed=seed)
     except ScenarioError as error:
-        _fail("\n".join(str(p) for p in error.problems) or f"error: scenario {ref!r} is invalid")
+        _fail("\n".join(one_line(p) for p in error.problems) or f"error: scenario {ref!r} is invalid")
         raise SystemExit(1) from None  # for type checkers; _fail exits
 
 
-def _write_text(text: str, output: str | None, *, force: bool = True) -> None:
+def _write_text(text: str | bytes, output: str | None, *, force: bool = False) -> None:
+    """Print `text`, or write it to `output` (mode 0600, atomically, never through a symlink,
+    never over an existing file without --force)."""
+    from tabletop.files import OutputFileError, write_private
+
     if output is None or output == "-":
-        click.echo(text, nl=not text.endswith("\n"))
+        if isinstance(text, bytes):
+            _fail("error: an XLSX workbook is not printed; give -o FILE")
+            return
+        # a terminal shows control characters visibly
+        click.echo(for_stream(text, sys.stdout), nl=not text.endswith("\n"))
         return
-    target = Path(output)
-    if target.exists() and not force:
-        _fail(f"error: {output} exists; use --force to overwrite it")
     try:
-        write_private(target, text)
-    except OSError as error:
-        _fail(f"error: {output}: cannot write ({error.strerror or error})")
+        target = write_private(Path(output), text, force=force)
+    except OutputFileError as error:
+        _fail(f"error: {error}")
+        return
     click.echo(str(target))
 
 
@@ -71,7 +77,8 @@ def msel() -> None:
 @click.option(
     "--seed", type=int, default=None, help="Render the text with this seed (default: the scenario's)."
 )
-def msel_export(scenario: str, fmt: str, output: str | None, seed: int | None) -> None:
+@click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
+def msel_export(scenario: str, fmt: str, output: str | None, seed: int | None, force: bool) -> None:
     """Export SCENARIO's MSEL: one row per inject with the HSEEP columns (sequence, time, inject
     type, delivery method, from, to, description, expected player action, objective or
     capability, responsible controller) plus what a round trip needs (inject id, title, phase,
@@ -83,12 +90,10 @@ def msel_export(scenario: str, fmt: str, output: str | None, seed: int | None) -
     try:
         table = build_msel(resolved, path, seed)
         if fmt == "xlsx":
-            target = Path(output) if output and output != "-" else Path(f"{resolved.id}-msel.xlsx")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            to_xlsx(table, target)
-            click.echo(str(target))
+            target = output if output and output != "-" else f"{resolved.id}-msel.xlsx"
+            _write_text(to_xlsx(table), target, force=force)
         else:
-            _write_text(to_csv(table), output)
+            _write_text(to_csv(table), output, force=force)
     except OSError as error:
         _fail(f"error: cannot write {output}: {error.strerror or error}")
     except Exception as error:  # a user never sees a traceback
@@ -114,12 +119,14 @@ def msel_import(file: Path, output: Path, force: bool) -> None:
     """
     from tabletop.msel import MselError, import_msel
 
-    if output.exists() and not force:
+    if (output.exists() or output.is_symlink()) and not force:
         _fail(f"error: {output} exists; use --force to overwrite it")
     try:
         written, problems = import_msel(file, output)
     except MselError as error:
-        _fail("\n".join(error.problems) + f"\n{len(error.problems)} problem(s); nothing written")
+        _fail(
+            "\n".join(map(one_line, error.problems)) + f"\n{len(error.problems)} problem(s); nothing written"
+        )
         return
     except OSError as error:
         _fail(f"error: {error.strerror or error}: {getattr(error, 'filename', '') or file}")
@@ -128,7 +135,7 @@ def msel_import(file: Path, output: Path, force: bool) -> None:
         _internal_error(error)
         return
     if problems:
-        _fail("\n".join(problems) + f"\n{len(problems)} problem(s); nothing written")
+        _fail("\n".join(map(one_line, problems)) + f"\n{len(problems)} problem(s); nothing written")
     from tabletop.loader import load_scenario
 
     scenario = load_scenario(written)
@@ -177,7 +184,8 @@ def new(name: str, kind: str, output: str | None, force: bool) -> None:
 @click.option(
     "--seed", type=int, default=None, help="Render the text with this seed (default: the scenario's)."
 )
-def guide(scenario: str, fmt: str, output: str | None, seed: int | None) -> None:
+@click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
+def guide(scenario: str, fmt: str, output: str | None, seed: int | None, force: bool) -> None:
     """The situation manual and facilitator guide of SCENARIO: modules with timings, injects,
     discussion questions, expected actions and hot-wash questions (printable HTML)."""
     from tabletop.guide import build_guide, render_guide
@@ -188,4 +196,4 @@ def guide(scenario: str, fmt: str, output: str | None, seed: int | None) -> None
     except Exception as error:
         _internal_error(error)
         return
-    _write_text(text, output)
+    _write_text(text, output, force=force)

@@ -10,7 +10,6 @@ if TYPE_CHECKING:
     from tabletop.review.trends import Trends
 
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,10 +22,11 @@ from rich.text import Text
 
 from tabletop.model import AREAS
 from tabletop.review import formatting as fmt
+from tabletop.untrusted import json_dumps, one_line, rich_text, safe
 
 
 def _fail(message: str) -> None:
-    click.echo(f"tabletop: {message}", err=True)
+    click.echo(f"tabletop: {safe(message)}", err=True)
     sys.exit(1)
 
 
@@ -91,9 +91,9 @@ def compare(a: Path, b: Path, as_json: bool) -> None:
     except EvidenceError as error:
         _fail(str(error))
     if as_json:
-        click.echo(json.dumps(comparison.to_json(), indent=2, ensure_ascii=False))
+        click.echo(json_dumps(comparison.to_json(), indent=2, ensure_ascii=False))
         return
-    print_comparison(comparison, Console(markup=False))  # names are shown as typed
+    print_comparison(comparison, Console(markup=False, emoji=False))  # names are shown as typed
 
 
 def print_comparison(comparison: Comparison, console: Console) -> None:
@@ -102,25 +102,25 @@ def print_comparison(comparison: Comparison, console: Console) -> None:
     head.add_column("")
     head.add_column("A", overflow="fold")
     head.add_column("B", overflow="fold")
-    head.add_row("transcript", a.path, b.path)
-    head.add_row("scenario", a.scenario, b.scenario)
-    head.add_row("started", a.started, b.started)
-    head.add_row("team", a.group, b.group)
-    head.add_row("participants", ", ".join(a.participants), ", ".join(b.participants))
-    head.add_row("integrity", _integrity(a.integrity), _integrity(b.integrity))
+    head.add_row("transcript", rich_text(a.path), rich_text(b.path))
+    head.add_row("scenario", rich_text(a.scenario), rich_text(b.scenario))
+    head.add_row("started", rich_text(a.started), rich_text(b.started))
+    head.add_row("team", rich_text(a.group), rich_text(b.group))
+    head.add_row("participants", rich_text(", ".join(a.participants)), rich_text(", ".join(b.participants)))
+    head.add_row("integrity", _integrity(a.integrity, a.evidence), _integrity(b.integrity, b.evidence))
     head.add_row("score", fmt.score_text(a.score), fmt.score_text(b.score) + _delta(comparison.score_delta))
     head.add_row("passed", fmt.passed_text(a.passed, a.applicable), fmt.passed_text(b.passed, b.applicable))
     head.add_row("played", a.conditions or "not recorded", b.conditions or "not recorded")
     if comparison.same_scenario:
         areas = list(a.areas) + [area for area in b.areas if area not in a.areas]
-        head.add_row("areas", _areas_line(a, areas), _areas_line(b, areas))
+        head.add_row("areas", rich_text(_areas_line(a, areas)), rich_text(_areas_line(b, areas)))
     console.print(head)
     for warning in comparison.warnings:
         console.print(Text(f"warning: {warning}", style="yellow"), soft_wrap=True)
     for label, side in (("A", a), ("B", b)):
-        if side.integrity != "ok":
-            line = Text(f"{label} {fmt.integrity_text(side.integrity)}:", style="bold red")
-            line.append(f" {side.path}: {side.problem}")
+        if side.integrity != "ok" or side.evidence not in ("verified", ""):
+            line = Text(f"{label} {fmt.evidence_text(side.integrity, side.evidence)}:", style="bold red")
+            line.append(f" {one_line(side.path)}: {one_line(side.problem)}")
             console.print(line, soft_wrap=True)
     if comparison.same_scenario:
         wide = console.width >= 120  # room for each expectation's title
@@ -135,10 +135,10 @@ def print_comparison(comparison: Comparison, console: Console) -> None:
         table.add_column("credit", justify="right", no_wrap=True, min_width=6)
         table.add_column("change", justify="right", no_wrap=True, min_width=6)
         for row in comparison.rows:
-            cells = [row.key, row.label] if wide else [row.key]
+            cells = [rich_text(row.key), rich_text(row.label)] if wide else [rich_text(row.key)]
             table.add_row(
                 *cells,
-                fmt.area_label(row.area) if wide else fmt.area_short(row.area),
+                rich_text(fmt.area_label(row.area) if wide else fmt.area_short(row.area)),
                 _status(row.a, flags=wide),
                 _credit(row.a),
                 _status(row.b, flags=wide),
@@ -150,7 +150,7 @@ def print_comparison(comparison: Comparison, console: Console) -> None:
         for name in ("area", "A", "B", "change"):
             table.add_column(name, justify="left" if name == "area" else "right")
         for row in comparison.rows:
-            table.add_row(row.label, _area(row.a), _area(row.b), fmt.delta_text(row.delta))
+            table.add_row(rich_text(row.label), _area(row.a), _area(row.b), fmt.delta_text(row.delta))
     console.print(table)
 
 
@@ -159,7 +159,7 @@ def _status(figures: Mapping[str, Any] | None, flags: bool = True) -> str:
         return "—"
     text = fmt.status_text(figures.get("status"))
     shown = (figures.get("flags") or []) if flags else []
-    return text + (f" [{', '.join(shown)}]" if shown else "")
+    return text + (f" [{one_line(', '.join(shown))}]" if shown else "")
 
 
 def _areas_line(side: Side, areas: list[str]) -> str:
@@ -187,8 +187,9 @@ def _delta(delta: float | None) -> str:
     return f" ({text})" if text else ""
 
 
-def _integrity(integrity: str) -> Text:
-    return Text(fmt.integrity_text(integrity), style="" if integrity == "ok" else "bold red")
+def _integrity(integrity: str, evidence: str = "") -> Text:
+    good = integrity == "ok" and evidence in ("verified", "")
+    return Text(fmt.evidence_text(integrity, evidence), style="" if good else "bold red")
 
 
 # --- trends --------------------------------------------------------------------------------
@@ -214,7 +215,9 @@ def trends(folder: Path, as_json: bool, by: str, team: str | None, scenario: str
 
     if not folder.is_dir():
         _fail(f"{folder}: no such folder of transcripts (expected a folder holding *.jsonl files)")
-    console = Console(stderr=True, markup=False) if as_json else Console(markup=False)
+    console = (
+        Console(stderr=True, markup=False, emoji=False) if as_json else Console(markup=False, emoji=False)
+    )
     index = _progress_index(folder, console, quiet=as_json or not console.is_terminal)
     with index:
         result = build_trends(index.entries(), by, team=team, scenario=scenario)
@@ -222,7 +225,7 @@ def trends(folder: Path, as_json: bool, by: str, team: str | None, scenario: str
     if as_json:
         data = result.to_json()
         data["most_missed"] = [record.to_json() for record in missed]
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        click.echo(json_dumps(data, indent=2, ensure_ascii=False))
         return
     print_trends(result, console)
     print_most_missed(missed[:10], console)
@@ -241,7 +244,7 @@ def print_trends(result: Trends, console: Console) -> None:
     )
     for line in series:
         table.add_row(
-            fmt.area_label(line.key) if result.by == "area" else line.key,
+            rich_text(fmt.area_label(line.key) if result.by == "area" else line.key),
             str(len(line.points)),
             fmt.score_text(line.first),
             fmt.score_text(line.last),
@@ -262,7 +265,10 @@ def print_trends(result: Trends, console: Console) -> None:
         console.print(left_out)
         for entry in result.excluded:
             console.print(
-                Text(f"  {entry.path}: {fmt.integrity_text(entry.integrity)} {entry.problem}"), soft_wrap=True
+                rich_text(
+                    f"  {entry.path}: {fmt.integrity_text(entry.integrity)} {entry.problem}", newlines=False
+                ),
+                soft_wrap=True,
             )
 
 
@@ -277,9 +283,9 @@ def print_most_missed(records: list[Any], console: Console) -> None:
         table.add_column(name, justify="right", no_wrap=True)
     for record in records:
         table.add_row(
-            record.scenario,
-            record.expectation,
-            fmt.area_short(record.area),
+            rich_text(record.scenario),
+            rich_text(record.expectation),
+            rich_text(fmt.area_short(record.area)),
             str(record.missed),
             str(record.late),
             str(record.applied),

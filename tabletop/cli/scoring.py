@@ -9,7 +9,6 @@ if TYPE_CHECKING:
     from tabletop.scoring import Scorecard
 
 
-import json
 import os
 import sys
 from datetime import UTC, datetime
@@ -21,12 +20,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from tabletop.untrusted import for_stream, json_dumps, one_line, rich_text, safe, safe_json
+
 STATUS_STYLE = {"met": "green", "late": "yellow", "missed": "red", "open": "cyan", "not_applicable": "dim"}
 RATING_STYLE = {"P": "bold green", "S": "green", "M": "yellow", "U": "bold red", "-": "dim"}
 
 
 def _fail(message: str) -> None:
-    click.echo(f"tabletop: {message}", err=True)
+    click.echo(f"tabletop: {safe(message)}", err=True)
     sys.exit(1)
 
 
@@ -34,19 +35,37 @@ def _fail(message: str) -> None:
 
 
 def score_file(path: str) -> dict[str, Any]:
-    """Score one transcript; never raises: a broken file comes back as {"path", "error"}."""
+    """Verify and score one transcript; never raises: a broken file comes back as {"path", "error"}."""
     from tabletop.scoring import score_transcript
-    from tabletop.transcript import TranscriptError
+    from tabletop.transcript import TranscriptError, verify_evidence
 
+    verification = verify_evidence(path)
+    evidence = {"status": verification.status, "headline": verification.headline()}
     try:
         _, card, warnings = score_transcript(path)
     except TranscriptError as error:
-        return {"path": path, "error": str(error)}
+        return {"path": path, "error": str(error), "verification": evidence}
     except Exception as error:  # a folder run reports every file, whatever broke
-        return {"path": path, "error": f"{path}: cannot score ({type(error).__name__}: {error})"}
+        return {
+            "path": path,
+            "error": f"{path}: cannot score ({type(error).__name__}: {error})",
+            "verification": evidence,
+        }
     data = card.to_json()
     data["warnings"] = warnings
-    return {"path": path, **data}
+    return {"path": path, "verification": evidence, **data}
+
+
+EVIDENCE_STYLE = {"verified": "bold green", "sample": "bold yellow", "unsigned": "bold yellow"}
+
+
+def _evidence_text(status: str, headline: str) -> Text:
+    return rich_text(headline, EVIDENCE_STYLE.get(status, "bold red"), newlines=False)  # names a signer
+
+
+def _refused(status: str) -> bool:
+    """Forged, invalid or unreadable: shown, never as a normal score (the run exits 1)."""
+    return status in ("forged", "invalid", "unreadable")
 
 
 def _when(seconds: float | None) -> str:
@@ -86,8 +105,8 @@ def _print_card(
     from tabletop.scoring import RATING_NAMES, bands_text
 
     head = Text()
-    head.append(f"{scenario.title}", style="bold")
-    head.append(f"  ({scenario.id}, {path.name})\n", style="dim")
+    head.append(one_line(scenario.title), style="bold")
+    head.append(f"  ({one_line(scenario.id)}, {one_line(path.name)})\n", style="dim")
     first, *rest = card_heading(card)
     head.append(f"Score {card.score_text()}  ", style="bold")
     head.append(f" {card.rating} ", style=f"reverse {RATING_STYLE[card.rating]}")
@@ -95,7 +114,7 @@ def _print_card(
     if card.until is not None:
         head.append(f"   live at {_when(card.until)}", style="cyan")
     for line in rest:
-        head.append("\n" + line, style="yellow" if line.startswith("Capped") else "dim")
+        head.append("\n" + one_line(line), style="yellow" if line.startswith("Capped") else "dim")
     console.print(head)
 
     narrow = console.width < 110  # fold Due/Done and Status/Credit into one column each
@@ -136,7 +155,7 @@ def _print_card(
     for area, ratio in card.areas.items():
         letter = card.ratings[area]
         areas.add_row(
-            area.replace("_", " "),
+            rich_text(area.replace("_", " ")),
             f"{ratio:.0%}",
             Text(f"{letter} {RATING_NAMES[letter]}", style=RATING_STYLE[letter]),
         )
@@ -144,7 +163,7 @@ def _print_card(
     _print_rest(console, card, warnings)
 
 
-def _expectation_rows(table: Table, scenario: Any, results: list[Any], narrow: bool) -> None:
+def _expectation_rows(table: Table, scenario: Scenario, results: list[Any], narrow: bool) -> None:
     for result in results:
         done = _when(result.done_at)
         if result.by:
@@ -155,11 +174,11 @@ def _expectation_rows(table: Table, scenario: Any, results: list[Any], narrow: b
         if result.revised:
             status.append(f"\nrevised {len(result.revised)}x", style="dim")
         if result.flags:
-            status.append("\n" + "\n".join(result.flags), style="yellow")
+            status.append("\n" + "\n".join(map(one_line, result.flags)), style="yellow")
         owner = "any role" if result.owner == "any" else scenario.role_title(result.owner)
         credit = "" if not result.counted else f"{result.credit:g} x {result.weight:g}"
-        title = Text(result.title, style="bold")
-        title.append(f" ({owner}; {result.id})", style="dim")
+        title = rich_text(result.title, "bold")
+        title.append(f" ({one_line(owner)}; {one_line(result.id)})", style="dim")
         if narrow:
             when = f"due {_when(result.deadline)}"
             if result.done_at is not None:
@@ -170,42 +189,52 @@ def _expectation_rows(table: Table, scenario: Any, results: list[Any], narrow: b
                     when += f" (delegated by {scenario.role_title(result.delegated_by)})"
             if credit:
                 status.append(f"\n{credit}")
-            table.add_row(title, when, status, result.reason)
+            table.add_row(title, rich_text(when), status, rich_text(result.reason))
         else:
-            table.add_row(title, _when(result.deadline), done, status, credit, result.reason)
+            table.add_row(
+                title, _when(result.deadline), rich_text(done), status, credit, rich_text(result.reason)
+            )
 
 
-def _print_rest(console: Console, card: Any, warnings: list[str]) -> None:
+def _print_rest(console: Console, card: Scorecard, warnings: list[str]) -> None:
     if card.clocks:
         clocks = Table(title="Notification clocks", title_justify="left", expand=True)
         for column in ("Clock", "Source", "From", "Due", "Done", "Result"):
             clocks.add_column(column, overflow="fold")
         for clock in card.clocks:
             clocks.add_row(
-                clock.title,
-                clock.source,
-                f"{clock.after} {_when(clock.anchor)}".strip(),
+                rich_text(clock.title),
+                rich_text(clock.source),
+                rich_text(f"{clock.after} {_when(clock.anchor)}".strip()),
                 _when(clock.deadline),
                 _when(clock.done_at),
                 Text(clock.status.replace("_", " "), style=STATUS_STYLE.get(clock.status, "")),
             )
         console.print(clocks)
     if card.findings:
-        console.print("[bold]Findings[/bold]")
+        console.print(Text("Findings", style="bold"))
         for finding in card.findings:
-            console.print(
-                f"  [red]{_when(finding.at)}[/red] {finding.detail} [dim](penalty {finding.penalty:g})[/dim]",
-                highlight=False,
-            )
+            line = Text("  ")
+            line.append(_when(finding.at), style="red")
+            line.append(f" {one_line(finding.detail)} ")
+            line.append(f"(penalty {finding.penalty:g})", style="dim")
+            console.print(line)
     for warning in warnings:
-        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+        line = Text("warning:", style="yellow")
+        line.append(f" {one_line(warning)}")
+        console.print(line)
 
 
 # --- score ---------------------------------------------------------------------------------
 
 
 def _transcripts_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*.jsonl") if p.is_file())
+    """Every `*.jsonl` under `folder`; folders reached through a symbolic link are not entered."""
+    found: list[Path] = []
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(Path(root) / name for name in files if name.endswith(".jsonl"))
+    return sorted(p for p in found if p.is_file())
 
 
 def _score_folder(folder: Path, as_json: bool, workers: int | None) -> int:
@@ -241,55 +270,63 @@ def _score_folder(folder: Path, as_json: bool, workers: int | None) -> int:
                 for result in pool.map(score_file, paths, chunksize=chunk):
                     results.append(result)
                     bar.advance(task)
-    broken = [r for r in results if "error" in r]
+    broken = [r for r in results if "error" in r or _refused(r["verification"]["status"])]
     if as_json:
-        click.echo(json.dumps(results, indent=2, ensure_ascii=False))
+        click.echo(json_dumps(results, indent=2, ensure_ascii=False))
         return 1 if broken else 0
-    console = Console()
-    table = Table(title=f"{len(results)} transcripts in {folder}", title_justify="left")
+    console = Console(markup=False, emoji=False)
+    table = Table(title=rich_text(f"{len(results)} transcripts in {folder}"), title_justify="left")
     table.add_column("Transcript", no_wrap=True)
+    table.add_column("Evidence", no_wrap=True)
     table.add_column("Scenario", overflow="fold")
     for column in ("Score", "Rating", "Passed", "Coverage", "Findings"):
         table.add_column(column, justify="left" if column == "Rating" else "right", no_wrap=True)
     table.add_column("Notes", overflow="fold", ratio=1)
     for result in results:
-        name = os.path.relpath(result["path"], folder)
+        name = rich_text(os.path.relpath(result["path"], folder), newlines=False)
+        status = result["verification"]["status"]
+        evidence = Text(status.upper(), style=EVIDENCE_STYLE.get(status, "bold red"))
         if "error" in result:
-            table.add_row(name, "", "", "", "", "", "", Text(result["error"], style="red"))
+            table.add_row(name, evidence, "", "", "", "", "", "", rich_text(result["error"], "red"))
             continue
+        shown = f"{result['score']:.0%}" if result.get("rated", True) else "not rated"
         coverage = result.get("coverage")
         table.add_row(
             name,
-            result["scenario"],
-            f"{result['score']:.0%}" if result.get("rated", True) else "not rated",
+            evidence,
+            rich_text(result["scenario"]),
+            shown if not _refused(status) else Text(f"({shown})", style="red"),
             Text(result["rating"], style=RATING_STYLE.get(result["rating"], "")),
             f"{result['passed']}/{result['applicable']}",
             f"{coverage:.0%}" if coverage is not None else "-",
             str(len(result["findings"])),
-            Text(conditions_text(result.get("conditions")) + "".join(f"; {w}" for w in result["warnings"])),
+            rich_text(
+                conditions_text(result.get("conditions")) + "".join(f"; {w}" for w in result["warnings"]),
+            ),
         )
     console.print(table)
     scored = [r for r in results if "error" not in r and r.get("rated", True)]
     if scored:
         mean = sum(r["score"] for r in scored) / len(scored)
-        console.print(
-            f"mean score {mean:.0%} over {len(scored)} rated; {len(broken)} could not be scored",
-            highlight=False,
-        )
+        console.print(f"mean score {mean:.0%} over {len(scored)} rated; {len(broken)} could not be scored")
     kinds = {conditions_text(r.get("conditions")) for r in scored}
     if len(kinds) > 1:
         console.print(
-            f"[yellow]warning:[/yellow] these runs were played under different conditions "
-            f"({'; '.join(sorted(kinds))}): compare like with like",
-            highlight=False,
+            rich_text(
+                f"warning: these runs were played under different conditions ({'; '.join(sorted(kinds))}): "
+                "compare like with like",
+                "yellow",
+            )
         )
     versions = {r.get("rules_version") for r in scored}
     if len(versions) > 1:
         console.print(
-            "[yellow]warning:[/yellow] these runs were played under different scoring rules versions "
-            f"({', '.join(str(v) for v in sorted(v for v in versions if v is not None))}); all are scored "
-            "with this tool's rules",
-            highlight=False,
+            rich_text(
+                "warning: these runs were played under different scoring rules versions "
+                f"({', '.join(str(v) for v in sorted(v for v in versions if v is not None))}); all are "
+                "scored with this tool's rules",
+                "yellow",
+            )
         )
     return 1 if broken else 0
 
@@ -327,21 +364,37 @@ def score(target: Path, as_json: bool, until: str | None, workers: int | None) -
             limit = float(parse_duration(until))
         except TimeFormatError as error:
             _fail(f"--until: {error}")
+    from tabletop.transcript import verify_evidence
+
     try:
         run = read_run(target)
     except TranscriptError as error:
-        _fail(str(error))
+        _fail(f"{error}\n{verify_evidence(target).headline()}")
+    verification = verify_evidence(target, chain=run.verdict)
     try:
         card = score_run(run.scenario, run.events, until=limit)
     except Exception as error:  # a malformed transcript is reported, not a traceback
         _fail(f"{target}: cannot score ({type(error).__name__}: {error})")
     warnings = list(run.warnings) + [w for w in card.warnings if w not in run.warnings]
+    code = 1 if _refused(verification.status) else 0
     if as_json:
         data = card.to_json()
         data["warnings"] = warnings
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
-        return
-    _print_card(Console(), target, run.scenario, card, warnings)
+        data["verification"] = verification.to_json()
+        click.echo(json_dumps(data, indent=2, ensure_ascii=False))
+        sys.exit(code)
+    console = Console(markup=False, emoji=False)
+    console.print(_evidence_text(verification.status, f"Evidence: {verification.headline()}"))
+    _print_card(console, target, run.scenario, card, warnings)
+    if code:
+        console.print(
+            _evidence_text(
+                verification.status,
+                f"NOT A VALID SCORE: the transcript is {verification.status}; the figures above are what "
+                "its content claims, not evidence.",
+            )
+        )
+    sys.exit(code)
 
 
 # --- report --------------------------------------------------------------------------------
@@ -369,12 +422,22 @@ def score(target: Path, as_json: bool, until: str | None, workers: int | None) -
     default=None,
     help="Date stamped in the report (default: now, UTC); fix it for reproducible files.",
 )
-def report(transcript: Path, output: str | None, fmt: str | None, generated_at: datetime | None) -> None:
-    """Draft the blameless post-mortem of TRANSCRIPT: Markdown, self-contained HTML, or JSON."""
-    from tabletop.files import write_private
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Overwrite an existing file (a draft of the same transcript is always redone).",
+)
+def report(
+    transcript: Path, output: str | None, fmt: str | None, generated_at: datetime | None, force: bool
+) -> None:
+    """Draft the blameless post-mortem of TRANSCRIPT: Markdown, self-contained HTML, or JSON.
+
+    Files are written with mode 0600 and never over an existing file, unless --force or the file
+    is the draft this command wrote for the same transcript.
+    """
     from tabletop.report import build_postmortem, postmortem_path, render_report
     from tabletop.scoring import score as score_run
-    from tabletop.transcript import TranscriptError, read_run
+    from tabletop.transcript import TranscriptError, read_run, verify_evidence
 
     if not transcript.is_file():
         _fail(f"{transcript}: no such transcript")
@@ -384,8 +447,9 @@ def report(transcript: Path, output: str | None, fmt: str | None, generated_at: 
         _fail(str(error))
     stamp = generated_at.replace(tzinfo=UTC) if generated_at else datetime.now(UTC)
     notes = list(run.warnings)
-    if not run.verdict.ok:
-        notes.append(f"integrity: {run.verdict.summary()}")
+    verification = verify_evidence(transcript, chain=run.verdict)
+    if verification.problems:
+        notes.append(f"integrity: {verification.problems[0]}")
 
     targets: list[Path | None]
     if output is None:
@@ -401,16 +465,30 @@ def report(transcript: Path, output: str | None, fmt: str | None, generated_at: 
     link = targets[0].with_suffix(".html").name if targets[0] is not None else ""
     try:
         card = score_run(run.scenario, run.events)
-        postmortem = build_postmortem(run.scenario, run.events, card, link=link, warnings=notes)
+        postmortem = build_postmortem(
+            run.scenario, run.events, card, link=link, warnings=notes, verification=verification
+        )
     except Exception as error:  # a malformed transcript is reported, not a traceback
         _fail(f"{transcript}: cannot draft the post-mortem ({type(error).__name__}: {error})")
+    from tabletop.files import OutputFileError, is_draft_of, write_private
+    from tabletop.report.render import mark_draft
+
+    draft_id = str(run.events[0].get("hash") or transcript.name)
     for form, target in zip(formats, targets, strict=False):
         text = render_report(postmortem, form, stamp)
-        if target is None:
-            click.echo(text, nl=False)
+        if target is None:  # stdout: a terminal shows the draft's control characters visibly
+            click.echo(safe_json(text) if form == "json" else for_stream(text, sys.stdout), nl=False)
             continue
         try:
-            write_private(target, text)
-        except OSError as error:
-            _fail(f"{target}: cannot write the report ({error.strerror or error})")
+            write_private(
+                target,
+                mark_draft(text, form, draft_id),
+                force=force,
+                may_replace=lambda existing: is_draft_of(existing, draft_id),
+            )
+        except OutputFileError as error:
+            _fail(f"cannot write the report: {error}")
         click.echo(str(target))
+    if _refused(verification.status):
+        click.echo(f"tabletop: {one_line(transcript)}: {one_line(verification.headline())}", err=True)
+        sys.exit(1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import shlex
 import signal
@@ -13,14 +14,37 @@ from typing import TYPE_CHECKING
 import click
 
 from tabletop.cli import default_player_name
+from tabletop.untrusted import SafeLogFormatter, one_line, one_line_each, safe
 
 if TYPE_CHECKING:
     from tabletop.sessions import OpenedSession
 
 
 def _fail(message: str, code: int = 2) -> None:
-    click.echo(message, err=True)
+    click.echo(safe(message), err=True)
     raise SystemExit(code)
+
+
+class _StderrLog(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when a record comes (as logging's last resort does)."""
+
+    @property
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: object) -> None:
+        pass
+
+
+def _log_to_stderr() -> None:
+    """Warnings to stderr as before, each message on one line with control characters shown:
+    they name players and quote what they sent, and a name may hold ESC or a newline."""
+    root = logging.getLogger()
+    if not any(isinstance(handler, _StderrLog) for handler in root.handlers):
+        handler = _StderrLog()
+        handler.setFormatter(SafeLogFormatter("%(message)s"))
+        root.addHandler(handler)
 
 
 # --- host ------------------------------------------------------------------------------------
@@ -81,6 +105,7 @@ def host(
     """Host a team rehearsal of SCENARIO: players join with `tabletop join URL --token T --role R`."""
     if scenario is None and resume is None:
         raise click.UsageError("give a SCENARIO to host, or --resume TRANSCRIPT")
+    _log_to_stderr()
     if speed is not None and speed <= 0:
         raise click.BadParameter(
             f"expected a number greater than 0, received {speed:g}", param_hint="--speed"
@@ -108,7 +133,7 @@ def host(
                     scenario, mode="team", seats="player", speed=speed, seed=seed, transcript=out
                 )
         except sessions.SessionSetupError as error:
-            _fail(str(error))
+            _fail(one_line_each(error.problems))
         code = asyncio.run(_host_headless(opened, bind, port, token))
         raise SystemExit(code)
     _host_console(scenario, bind, port, token, speed, seed, out, resume, name)
@@ -184,7 +209,7 @@ def _host_console(
             seats="player",
         )
     except SessionSetupError as error:
-        _fail(str(error))
+        _fail(one_line_each(error.problems))
 
     async def main() -> int:
         from tabletop.net.host import HostSettings, TeamHost
@@ -238,6 +263,7 @@ def _host_console(
 )
 def join(url: str, token: str, role: str, name: str | None, script: Path | None) -> None:
     """Join the team rehearsal at URL as ROLE: the player's console, or a scripted player."""
+    _log_to_stderr()
     name = name or default_player_name()
     if not url.startswith(("ws://", "wss://", "http://", "https://")):
         raise click.BadParameter(f"expected a URL like ws://HOST:PORT/ws, received {url!r}", param_hint="URL")
@@ -262,25 +288,25 @@ async def _join_scripted(url: str, token: str, role: str, name: str, script: Pat
     try:
         welcome = await client.connect()
     except (JoinRefused, ConnectionLost) as error:
-        click.echo(f"cannot join: {error}", err=True)
+        click.echo(f"cannot join: {one_line(error)}", err=True)
         return 2
     try:
         lines = read_script(script, role, player_scenario_model(welcome.scenario))
     except SessionSetupError as error:
-        click.echo(str(error), err=True)
+        click.echo(one_line_each(error.problems), err=True)
         await client.close()
         return 2
     try:
         results = await play_script(client, lines)
     except ConnectionLost as error:
-        click.echo(f"stopped: {error}", err=True)
+        click.echo(f"stopped: {one_line(error)}", err=True)
         return 1
     finally:
         await client.close()
     refused = [r for r in results if r.refused]
     for result in refused:
         what = result.line.action or "note"
-        click.echo(f"{script}: at {result.line.at}s {what}: refused: {result.refused}", err=True)
+        click.echo(f"{script}: at {result.line.at}s {what}: refused: {one_line(result.refused)}", err=True)
     click.echo(f"{name} ({role}): {len(results) - len(refused)} recorded, {len(refused)} refused")
     return 1 if refused else 0
 
@@ -292,7 +318,7 @@ async def _join_console(url: str, token: str, role: str, name: str) -> int:
     try:
         await client.connect()
     except (JoinRefused, ConnectionLost) as error:
-        click.echo(f"cannot join: {error}", err=True)
+        click.echo(f"cannot join: {one_line(error)}", err=True)
         return 2
     from tabletop.ui.app import ConsoleSettings
 

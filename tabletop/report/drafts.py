@@ -26,9 +26,24 @@ def postmortem_path(transcript: str | Path, fmt: str) -> Path:
     return transcript.with_name(f"{transcript_stem(transcript)}.postmortem.{fmt}")
 
 
-def write_postmortem(transcript: str | Path, texts: Mapping[str, str]) -> list[Path]:
+def write_postmortem(
+    transcript: str | Path, texts: Mapping[str, str], *, draft_id: str, force: bool = False
+) -> list[Path]:
     """Write each rendered draft (format -> text) beside `transcript`; the paths written, in order.
 
-    Raises OSError when one cannot be written (those before it are written).
+    Each draft carries the marker of `draft_id` (the transcript's first hash), so a draft this
+    tool wrote for the same transcript is redone; any other existing file is kept unless
+    `force`. Raises OSError when one cannot be written (those before it are written).
     """
-    return [write_private(postmortem_path(transcript, fmt), text) for fmt, text in texts.items()]
+    from tabletop.files import is_draft_of
+    from tabletop.report.render import mark_draft
+
+    return [
+        write_private(
+            postmortem_path(transcript, fmt),
+            mark_draft(text, fmt, draft_id),
+            force=force,
+            may_replace=lambda existing: is_draft_of(existing, draft_id),
+        )
+        for fmt, text in texts.items()
+    ]

@@ -263,6 +263,9 @@ class PostMortem:
     coverage: str = ""
     conditions: str = ""
     caps: tuple[str, ...] = ()
+    verification: str = ""
+    """What `tabletop verify` says of the transcript (its headline), shown first; empty when not checked."""
+    verification_status: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -1334,6 +1337,7 @@ def build_postmortem(
     *,
     link: str = "",
     warnings: Iterable[str] = (),
+    verification: Any = None,
 ) -> PostMortem:
     """The post-mortem draft of one run. Pure: same inputs, same PostMortem.
 
@@ -1477,6 +1481,8 @@ def build_postmortem(
         coverage=_coverage_text(card),
         conditions=_conditions_text(card),
         caps=tuple(cap.text for cap in card.caps),
+        verification=verification.headline() if verification is not None else "",
+        verification_status=verification.status if verification is not None else "",
     )
 
 

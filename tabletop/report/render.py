@@ -173,3 +173,15 @@ def timeline_svg(pm: PostMortem, width: int = 960) -> str:
         )
     out.append("</svg>")
     return "".join(out)
+
+
+def mark_draft(text: str, form: str, draft_id: str) -> str:
+    """The report with the line that lets `report` redo its own draft of the same transcript."""
+    from tabletop.files import draft_marker
+
+    marker = draft_marker(draft_id)
+    if form == "json":
+        data = json.loads(text)
+        data["draft_of"] = marker
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return text.rstrip("\n") + f"\n<!-- {marker} -->\n"

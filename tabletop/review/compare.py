@@ -36,6 +36,7 @@ class Side:
     findings: tuple[Mapping[str, Any], ...] = ()
     conditions: str = ""
     rules_version: int = 0
+    evidence: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -47,6 +48,7 @@ class Side:
             "participants": list(self.participants),
             "integrity": self.integrity,
             "problem": self.problem,
+            "evidence": self.evidence,
             "score": self.score,
             "passed": self.passed,
             "applicable": self.applicable,
@@ -146,6 +148,7 @@ def side_of(entry: TranscriptEntry, card: Mapping[str, Any]) -> Side:
         participants=tuple(entry.participants),
         integrity=entry.integrity,
         problem=entry.problem,
+        evidence=entry.evidence,
         score=card.get("score"),
         passed=card.get("passed"),
         applicable=card.get("applicable"),

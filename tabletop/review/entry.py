@@ -19,7 +19,16 @@ INTEGRITY_OK = "ok"
 INTEGRITY_TORN = "torn"  # a torn last line: everything before it is intact and scored
 INTEGRITY_BROKEN = "broken"  # the hash chain fails: an edit, a reordering or a deletion
 INTEGRITY_UNREADABLE = "unreadable"  # not a transcript at all, or no session_started
-INTEGRITY_STATES = (INTEGRITY_OK, INTEGRITY_TORN, INTEGRITY_BROKEN, INTEGRITY_UNREADABLE)
+INTEGRITY_FORGED = "forged"  # the chain holds but a signature does not, or the scenario was swapped
+INTEGRITY_INVALID = "invalid"  # the event grammar or a content rule is broken
+INTEGRITY_STATES = (
+    INTEGRITY_OK,
+    INTEGRITY_TORN,
+    INTEGRITY_BROKEN,
+    INTEGRITY_UNREADABLE,
+    INTEGRITY_FORGED,
+    INTEGRITY_INVALID,
+)
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,7 @@ class TranscriptEntry:
     sha256: str
     integrity: str = INTEGRITY_OK
     problem: str = ""
+    evidence: str = ""  # what `tabletop verify` says: verified, unsigned, untrusted, sample, forged, ...
     started: str = ""  # wall-clock UTC ISO time the session started
     scenario: str = ""
     title: str = ""
@@ -165,6 +175,7 @@ def summarize(evidence: Any, **base: Any) -> TranscriptEntry:
         **base,
         integrity=evidence.integrity,
         problem=evidence.problem,
+        evidence=evidence.evidence,
         started=str(evidence.started_wall or ""),
         scenario=str(started.get("scenario_id") or scenario.get("id") or ""),
         title=str(scenario.get("title") or ""),

@@ -8,6 +8,8 @@ from typing import Any
 
 from tabletop.review.entry import (
     INTEGRITY_BROKEN,
+    INTEGRITY_FORGED,
+    INTEGRITY_INVALID,
     INTEGRITY_OK,
     INTEGRITY_TORN,
     INTEGRITY_UNREADABLE,
@@ -34,6 +36,9 @@ class Evidence:
     scenario: Any = None  # tabletop.model.Scenario, or None when it cannot be rebuilt
     scorecard: Any = None
     card: dict[str, Any] = field(default_factory=dict)
+    evidence: str = ""
+    """`tabletop verify`'s status: verified, unsigned, untrusted, sample, forged, invalid, unreadable."""
+    headline: str = ""
 
     @property
     def started(self) -> dict[str, Any]:
@@ -67,7 +72,7 @@ def load_evidence(path: str | Path, *, score: bool = True) -> Evidence:
     and the events that were read are still scored so that the evidence stays visible.
     """
     from tabletop import scoring
-    from tabletop.transcript import read_run
+    from tabletop.transcript import FORGED, INVALID, read_run, verify_evidence
 
     path = Path(path)
     try:  # one pass: the chain is verified while the events are read
@@ -75,6 +80,7 @@ def load_evidence(path: str | Path, *, score: bool = True) -> Evidence:
     except Exception as error:
         raise EvidenceError(_first_line(error)) from None
     verdict = run.verdict
+    verification = verify_evidence(path, chain=verdict)
     scenario, events = run.scenario, list(run.events)
     integrity, problem = INTEGRITY_OK, ""
     if verdict.only_torn_tail:
@@ -83,6 +89,9 @@ def load_evidence(path: str | Path, *, score: bool = True) -> Evidence:
     elif not verdict.ok:
         integrity = INTEGRITY_BROKEN
         problem = f"hash chain broken: {_short(verdict.summary(), path)}"
+    if verification.status in (FORGED, INVALID) and integrity in (INTEGRITY_OK, INTEGRITY_TORN):
+        integrity = INTEGRITY_FORGED if verification.status == FORGED else INTEGRITY_INVALID
+        problem = verification.headline()
 
     scorecard = None
     card: dict[str, Any] = {}
@@ -94,7 +103,17 @@ def load_evidence(path: str | Path, *, score: bool = True) -> Evidence:
             if integrity == INTEGRITY_OK:
                 integrity = INTEGRITY_UNREADABLE
             problem = "; ".join(p for p in (problem, f"cannot score: {_first_line(error)}") if p)
-    return Evidence(path, events, integrity, problem, scenario, scorecard, card)
+    return Evidence(
+        path,
+        events,
+        integrity,
+        problem,
+        scenario,
+        scorecard,
+        card,
+        verification.status,
+        verification.headline(),
+    )
 
 
 def _first_line(error: BaseException) -> str:

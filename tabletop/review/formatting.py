@@ -14,7 +14,28 @@ STATUS_MARKS = {
     "open": "… open",
     "not_applicable": "– n/a",
 }
-INTEGRITY_TEXT = {"ok": "ok", "torn": "torn tail", "broken": "BROKEN", "unreadable": "UNREADABLE"}
+INTEGRITY_TEXT = {
+    "ok": "ok",
+    "torn": "torn tail",
+    "broken": "BROKEN",
+    "unreadable": "UNREADABLE",
+    "forged": "FORGED",
+    "invalid": "INVALID",
+}
+EVIDENCE_TEXT = {
+    "verified": "signed",
+    "unsigned": "unsigned",
+    "untrusted": "untrusted key",
+    "sample": "sample key",
+}
+
+
+def evidence_text(integrity: str, evidence: str) -> str:
+    """The integrity, and for an intact transcript who vouches for it (`ok, signed`)."""
+    text = integrity_text(integrity)
+    if integrity in ("ok", "torn") and evidence in EVIDENCE_TEXT:
+        text += f", {EVIDENCE_TEXT[evidence]}"
+    return text
 
 
 def score_text(value: float | None) -> str:

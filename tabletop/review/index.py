@@ -86,7 +86,9 @@ def index_location(folder: Path, cache_dir: Path | None = None) -> Path:
 
 
 def scan_folder(folder: Path) -> dict[str, tuple[int, int]]:
-    """Every `*.jsonl` under `folder` (hidden folders skipped): relative path -> (size, mtime_ns)."""
+    """Every `*.jsonl` under `folder` (hidden folders and linked folders skipped): relative path ->
+    (size, mtime_ns). A folder reached through a symbolic link is never entered, so links such as
+    `a -> .` cannot make the scan loop or repeat."""
     found: dict[str, tuple[int, int]] = {}
     stack = [(Path(folder), "")]
     while stack:
@@ -97,7 +99,7 @@ def scan_folder(folder: Path) -> dict[str, tuple[int, int]]:
                     if item.name.startswith("."):
                         continue
                     try:
-                        if item.is_dir():
+                        if item.is_dir(follow_symlinks=False):  # a linked folder is never entered
                             stack.append((Path(item.path), f"{prefix}{item.name}/"))
                         elif item.name.endswith(".jsonl") and item.is_file():
                             stat = item.stat()
@@ -142,7 +144,13 @@ class TranscriptIndex:
 
     # --- storage ---------------------------------------------------------------------------
     def _connect(self, location: Path) -> sqlite3.Connection:
+        from tabletop.files import OutputFileError, create_private
+
         location.parent.mkdir(parents=True, exist_ok=True)
+        for suffix in ("-journal", "-wal", "-shm"):
+            if os.path.islink(f"{location}{suffix}"):
+                raise OutputFileError(Path(f"{location}{suffix}"), "is a symbolic link; not written through")
+        create_private(location)  # mode 0600 (titles, teams, participants), never through a link
         db = sqlite3.connect(location, timeout=10, check_same_thread=not self._threaded)
         try:
             db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")

@@ -20,6 +20,7 @@ from tabletop.model import Scenario
 from tabletop.port import SessionPort
 from tabletop.sessions import Seat, SessionSetupError
 from tabletop.ui.link import SessionEvent, SessionLink, lost_connection_notice
+from tabletop.untrusted import safe
 
 
 @dataclass(frozen=True)
@@ -150,14 +151,16 @@ class TabletopConsole(App[ConsoleOutcome]):
             await self.link.tick()
         except Exception as error:
             self._tick_failed = True
-            self.notify(f"The session stopped: {error}", severity="error", timeout=30)
+            self.notify(f"The session stopped: {safe(error)}", severity="error", timeout=30, markup=False)
 
     # tabletop.port.SessionListener: events arrive from the session's thread as messages
     def session_event(self, event: dict[str, Any]) -> None:
         self.post_message(SessionEvent(event))
 
     def session_lost(self, reason: str) -> None:
-        self.notify(lost_connection_notice(reason), title="Offline", severity="error", timeout=30)
+        self.notify(
+            lost_connection_notice(reason), title="Offline", severity="error", timeout=30, markup=False
+        )
 
     def on_session_event(self, message: SessionEvent) -> None:
         if message.type == "session_ended":

@@ -14,6 +14,7 @@ from tabletop.clock import Clock
 from tabletop.engine import Session
 from tabletop.model import Scenario
 from tabletop.port import Event, SessionListener, SessionPort
+from tabletop.untrusted import one_line
 
 T = TypeVar("T")
 
@@ -32,7 +33,7 @@ class SessionEvent(Message):
 
 def lost_connection_notice(reason: str) -> str:
     """What a console says when the session it follows is out of reach."""
-    return f"Disconnected from the host: {reason}"
+    return f"Disconnected from the host: {one_line(reason)}"
 
 
 class SessionLink:

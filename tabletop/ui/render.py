@@ -1,4 +1,8 @@
-"""Turn sim times, injects and decisions into the short texts the console shows."""
+"""Turn sim times, injects and decisions into the short texts the console shows.
+
+Titles, names and bodies come from scenario files and players: they go through
+`tabletop.untrusted` (control characters shown, never markup) before they are shown.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from rich.text import Text
 
 from tabletop.model import Scenario
 from tabletop.timing import format_duration, format_offset, sim_datetime
+from tabletop.untrusted import one_line, safe
 
 
 def sim_time(scenario: Scenario, seconds: float) -> str:
@@ -34,9 +39,9 @@ def _coarse(seconds: int) -> str:
 
 def action_title(scenario: Scenario, action_id: str) -> str:
     try:
-        return scenario.action(action_id).title
+        return one_line(scenario.action(action_id).title)
     except KeyError:
-        return action_id.replace("_", " ")
+        return one_line(action_id.replace("_", " "))
 
 
 def row_title(scenario: Any, row: dict[str, Any]) -> str:
@@ -52,12 +57,13 @@ def inject_line(event: dict[str, Any], unread: bool) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append("● " if unread else "  ", style="bold dark_orange" if unread else "")
     text.append(format_offset(event.get("t", 0)), style="dim")
-    text.append(f"  {channel}", style="italic")
+    text.append(f"  {one_line(channel)}", style="italic")
     text.append("\n  ")
-    text.append(event.get("title") or event.get("inject") or "(untitled)", style="bold" if unread else "")
+    title = event.get("title") or event.get("inject") or "(untitled)"
+    text.append(one_line(title), style="bold" if unread else "")
     sender = event.get("from")
     if sender:
-        text.append(f"  — {sender}", style="dim")
+        text.append(f"  — {one_line(sender)}", style="dim")
     return text
 
 
@@ -65,27 +71,27 @@ def inject_detail(scenario: Scenario, event: dict[str, Any]) -> Text:
     """The whole of an inject: heading, addressing, time, phase and body."""
     channel = event.get("channel") or "briefing"
     text = Text()
-    text.append(event.get("title") or event.get("inject") or "(untitled)", style="bold")
+    text.append(one_line(event.get("title") or event.get("inject") or "(untitled)"), style="bold")
     text.append("\n")
-    meta = [channel, sim_time(scenario, event.get("t", 0))]
+    meta = [one_line(channel), sim_time(scenario, event.get("t", 0))]
     if event.get("from"):
-        meta.append(f"from {event['from']}")
+        meta.append(f"from {one_line(event['from'])}")
     to = event.get("to") or ["all"]
-    meta.append("to " + ", ".join(to))
+    meta.append("to " + one_line(", ".join(map(str, to))))
     text.append(" · ".join(meta), style="dim")
     if event.get("phase"):
         text.append("\n")
         text.append(f"phase: {_phase_title(scenario, event['phase'])}", style="dim")
     text.append("\n\n")
-    text.append((event.get("body") or "").rstrip() or "(no further text)")
+    text.append(safe((event.get("body") or "").rstrip()) or "(no further text)")
     return text
 
 
 def _phase_title(scenario: Scenario, phase_id: str) -> str:
     try:
-        return scenario.phase(phase_id).title
+        return one_line(scenario.phase(phase_id).title)
     except (KeyError, AttributeError):
-        return phase_id
+        return one_line(phase_id)
 
 
 def phase_title(scenario: Scenario, phase_id: str | None) -> str:

@@ -11,6 +11,7 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from tabletop.review.index import TranscriptIndex
+from tabletop.untrusted import one_line
 
 Clock = Callable[[], datetime]
 
@@ -33,7 +34,7 @@ class ReviewApp(App[None]):
         self.label = label
         self.now = now
         self.score_workers = workers
-        self.sub_title = label
+        self.sub_title = one_line(label)
 
     def get_default_screen(self) -> Screen:
         from tabletop.ui.review.listing import ReviewScreen

@@ -1,16 +1,18 @@
-"""Table cells that show text literally: players' and authors' words are never read as markup."""
+"""Table cells that show text literally: players' and authors' words are never read as markup,
+and their control characters are shown (see `tabletop.untrusted`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from rich.text import Text
 from textual.widgets import DataTable
+
+from tabletop.untrusted import rich_text
 
 
 def plain(value: Any) -> Any:
     """A str becomes Text shown as typed; anything else (Text, renderables) is kept."""
-    return Text(value) if isinstance(value, str) else value
+    return rich_text(value, newlines=False) if isinstance(value, str) else value
 
 
 class PlainTable(DataTable):

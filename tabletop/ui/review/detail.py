@@ -24,6 +24,7 @@ from tabletop.review.entry import TranscriptEntry
 from tabletop.review.evidence import Evidence
 from tabletop.timing import format_offset
 from tabletop.ui.review.cells import PlainTable
+from tabletop.untrusted import one_line, one_line_each, rich_text, safe
 
 if TYPE_CHECKING:
     from tabletop.ui.review.app import ReviewApp
@@ -159,21 +160,24 @@ class TranscriptScreen(Screen):
     def _headline(self) -> Text:
         e = self.entry
         text = Text()
-        text.append(f"{e.scenario or e.path}", style="bold")
+        text.append(one_line(e.scenario or e.path), style="bold")
         if e.title:
-            text.append(f" · {e.title}")
-        text.append(f"\n{e.path} · started {e.started or '—'} · {e.mode or '?'}")
+            text.append(f" · {one_line(e.title)}")
+        text.append("\n" + one_line(f"{e.path} · started {e.started or '—'} · {e.mode or '?'}"))
         if e.group:
-            text.append(f" · {e.group}")
-        text.append(f" · {', '.join(e.participants) or 'no participants'}\n")
+            text.append(f" · {one_line(e.group)}")
+        text.append(f" · {one_line(', '.join(e.participants)) or 'no participants'}\n")
         text.append(
             f"score {fmt.score_text(e.score)} · passed {fmt.passed_text(e.passed, e.applicable)}"
             f" · coverage {fmt.score_text(e.coverage)} · played {e.conditions or 'not recorded'}"
             f" (rules v{e.rules_version or '?'}) · sim time {fmt.duration_text(e.duration)} · integrity "
         )
-        text.append(fmt.integrity_text(e.integrity), style="green" if e.integrity == "ok" else "bold red")
+        text.append(
+            fmt.evidence_text(e.integrity, e.evidence),
+            style="green" if e.integrity == "ok" and e.evidence == "verified" else "bold red",
+        )
         if e.problem:
-            text.append(f" ({e.problem})", style="red")
+            text.append(f" ({one_line(e.problem)})", style="red")
         return text
 
     def on_mount(self) -> None:
@@ -201,10 +205,10 @@ class TranscriptScreen(Screen):
 
     def on_transcript_screen_loaded(self, message: Loaded) -> None:
         if message.error:
-            text = f"**This transcript cannot be read.**\n\n{message.error}"
+            text = f"**This transcript cannot be read.**\n\n{safe(message.error)}"
             self.query_one("#breach-md", Markdown).update(text)
             self.query_one("#postmortem-md", Markdown).update(text)
-            self.query_one("#areas", Static).update(Text(message.error, style="bold red"))
+            self.query_one("#areas", Static).update(rich_text(message.error, "bold red"))
             return
         self.evidence, self.draft = message.evidence, message.draft
         if message.evidence is None:
@@ -213,9 +217,13 @@ class TranscriptScreen(Screen):
         self._fill_timeline(message.evidence)
         self._fill_findings(message.evidence)
         draft = message.draft
-        self.query_one("#postmortem-md", Markdown).update(draft.markdown or f"*{draft.problem}*")
+        # the drafts quote players and authors: control characters shown
+        self.query_one("#postmortem-md", Markdown).update(safe(draft.markdown or f"*{draft.problem}*"))
         self.query_one("#breach-md", Markdown).update(
-            draft.breach or (f"*{draft.problem}*" if draft.problem else "*The draft has no breach record.*")
+            safe(
+                draft.breach
+                or (f"*{draft.problem}*" if draft.problem else "*The draft has no breach record.*")
+            )
         )
 
     def _fill_scorecard(self, evidence: Evidence) -> None:
@@ -224,12 +232,12 @@ class TranscriptScreen(Screen):
         text = Text()
         for area, ratio in (card.get("areas") or {}).items():
             letter = ratings.get(area, "")
-            text.append(f"{fmt.area_label(area)} ", style="bold")
+            text.append(f"{one_line(fmt.area_label(area))} ", style="bold")
             text.append(f"{fmt.score_text(ratio)} {letter}   ", style=_rating_style(letter))
         if card.get("rating_bands"):
-            text.append(f"\nHSEEP ratings: {card['rating_bands']}", style="dim")
+            text.append(f"\nHSEEP ratings: {one_line(card['rating_bands'])}", style="dim")
         for cap in card.get("caps") or ():
-            text.append(f"\nCapped: {cap.get('text', '')}", style="yellow")
+            text.append(f"\nCapped: {one_line(cap.get('text', ''))}", style="yellow")
         if card.get("solo_role"):
             text.append(
                 "\nSolo: rows owned by a simulated teammate (owner marked 'team') are shown, never scored.",
@@ -309,7 +317,7 @@ class TranscriptScreen(Screen):
         notes = list(card.get("warnings") or ())
         if self.entry.problem:
             notes.insert(0, f"Integrity: {self.entry.problem}")
-        self.query_one("#warnings", Static).update(Text("\n".join(notes)))
+        self.query_one("#warnings", Static).update(rich_text(one_line_each(notes)))
 
     # --- actions ----------------------------------------------------------------------------
     def action_tab(self, tab: str) -> None:
@@ -323,8 +331,9 @@ class TranscriptScreen(Screen):
 
     @work(thread=True, exclusive=True, group="export")
     def export(self) -> None:
-        from tabletop.files import write_private
+        from tabletop.files import is_draft_of, write_private
         from tabletop.report import render_report
+        from tabletop.report.render import mark_draft
 
         written: list[Path] = []
         draft = self.draft
@@ -338,7 +347,13 @@ class TranscriptScreen(Screen):
                     if kind == "md" and draft.markdown
                     else render_report(draft.postmortem, kind, generated_at)
                 )
-                written.append(write_private(path, text))
+                events = self.evidence.events if self.evidence is not None else []
+                draft_id = str(events[0].get("hash") if events else path.stem)
+
+                def own_draft(existing: Path, draft_id: str = draft_id) -> bool:
+                    return is_draft_of(existing, draft_id)
+
+                written.append(write_private(path, mark_draft(text, kind, draft_id), may_replace=own_draft))
         except Exception as error:
             self.post_message(self.Exported(written, f"{type(error).__name__}: {error}"))
             return
@@ -346,7 +361,9 @@ class TranscriptScreen(Screen):
 
     def on_transcript_screen_exported(self, message: Exported) -> None:
         if message.error:
-            self.notify(f"Export failed: {message.error}", title="Export", severity="error", markup=False)
+            self.notify(
+                f"Export failed: {safe(message.error)}", title="Export", severity="error", markup=False
+            )
         else:
             self.notify("Wrote " + " and ".join(p.name for p in message.paths), title="Export", markup=False)
 
@@ -368,7 +385,7 @@ class TranscriptScreen(Screen):
 
 def _clip(text: str, width: int) -> Text:
     """One line of at most `width` cells (never markup: players typed it)."""
-    text = " ".join(text.split())
+    text = one_line(" ".join(text.split()))
     return Text(text if len(text) <= width else text[: width - 1] + "…")
 
 

@@ -21,6 +21,7 @@ from tabletop.model import AREAS
 from tabletop.review import formatting as fmt
 from tabletop.review.entry import TranscriptEntry
 from tabletop.review.index import RefreshResult, filter_entries
+from tabletop.untrusted import one_line, rich_text
 
 if TYPE_CHECKING:
     from tabletop.ui.review.app import ReviewApp
@@ -70,7 +71,7 @@ class Cell:
     __slots__ = ("justify", "plain", "style")
 
     def __init__(self, plain: str, style: str = "", justify: str = "left") -> None:
-        self.plain = plain
+        self.plain = one_line(plain)  # file names, scenarios, teams, names: shown as typed
         self.style = style
         self.justify = justify
 
@@ -107,8 +108,10 @@ def row_cells(entry: TranscriptEntry, marked: bool) -> list[Cell]:
     cells.append(Cell(fmt.duration_text(entry.duration), justify="right"))
     cells.append(
         Cell(
-            fmt.integrity_text(entry.integrity),
-            "bold red" if broken else ("yellow" if entry.integrity != "ok" else "green"),
+            fmt.evidence_text(entry.integrity, entry.evidence),
+            "bold red"
+            if broken
+            else ("yellow" if entry.integrity != "ok" or entry.evidence != "verified" else "green"),
         )
     )
     return cells
@@ -344,7 +347,7 @@ class ReviewScreen(Screen):
         self._status(" · ".join(parts))
 
     def _status(self, text: str) -> None:
-        self.query_one("#status", Static).update(Text(text))
+        self.query_one("#status", Static).update(rich_text(text, newlines=False))
 
     def _cursor_path(self) -> str | None:
         table = self.query_one(TranscriptTable)

@@ -19,6 +19,7 @@ from tabletop.review import formatting as fmt
 from tabletop.review.compare import Comparison, Side
 from tabletop.review.entry import TranscriptEntry
 from tabletop.ui.review.cells import PlainTable, plain
+from tabletop.untrusted import one_line, rich_text
 
 if TYPE_CHECKING:
     from tabletop.ui.review.app import ReviewApp
@@ -36,7 +37,7 @@ def sides_table(comparison: Comparison) -> Table:
     table.add_column("B", ratio=1, overflow="fold")
     table.add_row("transcript", plain(a.path), plain(b.path))
     table.add_row("scenario", plain(a.scenario), plain(b.scenario))
-    table.add_row("started", a.started[:16].replace("T", " "), b.started[:16].replace("T", " "))
+    table.add_row("started", plain(a.started[:16].replace("T", " ")), plain(b.started[:16].replace("T", " ")))
     table.add_row("team", plain(a.group), plain(b.group))
     table.add_row("participants", plain(", ".join(a.participants)), plain(", ".join(b.participants)))
     table.add_row("integrity", _integrity(a.integrity), _integrity(b.integrity))
@@ -60,7 +61,7 @@ def _areas_text(side: Side, areas: list[str]) -> Text:
     for area in areas:
         if area in side.areas:
             letter = side.ratings.get(area, "")
-            text.append(f"{fmt.area_short(area)} ")
+            text.append(f"{one_line(fmt.area_short(area))} ")
             text.append(f"{fmt.score_text(side.areas[area])} {letter}  ", style=RATING_STYLE.get(letter, ""))
     return text
 
@@ -109,9 +110,7 @@ class CompareScreen(Screen):
 
     def on_compare_screen_compared(self, message: Compared) -> None:
         if message.error:
-            self.query_one("#sides", Static).update(
-                Text(f"Cannot compare: {message.error}", style="bold red")
-            )
+            self.query_one("#sides", Static).update(rich_text(f"Cannot compare: {message.error}", "bold red"))
             return
         self.comparison = message.comparison
         self._show()
@@ -157,7 +156,7 @@ def _status(figures: Mapping[str, Any] | None) -> Text:
     status = figures.get("status") or ""
     text = Text(fmt.status_text(status), style=STATUS_STYLE.get(status, ""))
     if figures.get("flags"):
-        text.append(f" ({', '.join(figures['flags'])})", style="magenta")
+        text.append(f" ({one_line(', '.join(figures['flags']))})", style="magenta")
     return text
 
 

@@ -25,6 +25,7 @@ from tabletop.review.trends import (
     trends,
 )
 from tabletop.ui.review.cells import PlainTable
+from tabletop.untrusted import one_line
 
 TABS = ((BY_TEAM, "Per team"), (BY_AREA, "Per area"), (BY_SCENARIO, "Per scenario"))
 COLORS = ("blue+", "red+", "green+", "orange+", "magenta+", "cyan+", "yellow+", "gray+")
@@ -37,13 +38,13 @@ def plot_trends(plot: PlotextPlot, result: Trends, title: str) -> None:
     plt = plot.plt
     plt.clear_figure()
     plt.date_form("Y-m-d")
-    plt.title(title)
+    plt.title(one_line(title))  # plotext's output is read as ANSI: nothing raw from a file
     plt.ylim(0, 1)
     lines = sorted(result.series, key=lambda s: (-len(s.points), s.key))[:MAX_LINES]
     for color, line in zip(COLORS, sorted(lines, key=lambda s: s.key), strict=False):
         dates = [p.started[:10] for p in line.points]
         values = [p.value for p in line.points]
-        label = fmt.area_label(line.key) if result.by == BY_AREA else line.key
+        label = one_line(fmt.area_label(line.key) if result.by == BY_AREA else line.key)
         plt.plot(dates, values, label=label, marker="braille", color=color)
         plt.scatter(dates, values, marker="●", color=color)
     plot.refresh()
@@ -105,7 +106,7 @@ class TrendsScreen(Screen):
         self._show()
 
     def _show(self) -> None:
-        who = self.team or "all teams"
+        who = one_line(self.team or "all teams")
         self.query_one("#team-filter", Static).update(
             Text.assemble(
                 ("Team: ", "bold"),
@@ -172,12 +173,14 @@ class TrendsScreen(Screen):
             text = Text(f"{kept} transcripts, all with an intact hash chain.", style="dim")
         else:
             text = Text(f"Left out of the trends ({len(excluded)}): ", style="bold red")
-            text.append(", ".join(f"{e.path} ({fmt.integrity_text(e.integrity)})" for e in excluded[:6]))
+            text.append(
+                one_line(", ".join(f"{e.path} ({fmt.integrity_text(e.integrity)})" for e in excluded[:6]))
+            )
             if len(excluded) > 6:
                 text.append(f", … {len(excluded) - 6} more")
         warnings = dict.fromkeys(w for result in self.results.values() for w in result.warnings)
         for warning in list(warnings)[:3]:
-            text.append(f"\nWarning: {warning}: compare like with like.", style="yellow")
+            text.append(f"\nWarning: {one_line(warning)}: compare like with like.", style="yellow")
         if len(warnings) > 3:
             text.append(f"\n… and {len(warnings) - 3} more lines mix unlike runs.", style="yellow")
         return text

@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Footer, Markdown, Static
 from tabletop.model import Scenario
 from tabletop.timing import format_offset
 from tabletop.ui.render import action_title, row_title
+from tabletop.untrusted import one_line, rich_text, safe
 
 STATUS_STYLE = {
     "met": "green",
@@ -58,7 +59,10 @@ def write_debrief(
         markdown = render_report(postmortem, "md", generated_at)
         if transcript is not None:
             html = render_report(postmortem, "html", generated_at)
-            md_path, html_path = write_postmortem(transcript, {"md": markdown, "html": html})
+            draft_id = str(events[0].get("hash") or transcript.name) if events else transcript.name
+            md_path, html_path = write_postmortem(
+                transcript, {"md": markdown, "html": html}, draft_id=draft_id
+            )
     except Exception as problem:  # the scorecard is still shown
         error = f"The post-mortem draft could not be written: {problem}"
     return DebriefResult(data, md_path, html_path, markdown, error)
@@ -90,11 +94,11 @@ class MarkdownScreen(Screen):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="markdown-view"):
-            yield Markdown(self.markdown)
+            yield Markdown(safe(self.markdown))  # players' words: control characters shown
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = self.title_text
+        self.sub_title = one_line(self.title_text)
 
 
 class DebriefScreen(Screen):
@@ -164,7 +168,7 @@ class DebriefScreen(Screen):
         card = result.card
         summary = Text()
         summary.append("Debrief · ", style="bold")
-        summary.append(self.scenario.title + "\n", style="bold")
+        summary.append(one_line(self.scenario.title) + "\n", style="bold")
         if card:
             summary.append(
                 f"Score {card['score']:.0%}"
@@ -177,21 +181,24 @@ class DebriefScreen(Screen):
             if coverage is not None and coverage < 1:
                 summary.append(f"  ·  coverage {coverage:.0%}: the open ones below are not scored")
             for cap in card.get("caps") or ():
-                summary.append("\n" + cap.get("text", ""), style="yellow")
+                summary.append("\n" + one_line(cap.get("text", "")), style="yellow")
             summary.append("\n" + _conditions_line(card), style="dim")
             areas = card.get("areas") or {}
             if areas:
                 summary.append(
                     "\n"
-                    + "  ".join(f"{a.replace('_', ' ')} {v:.0%}" for a, v in areas.items() if v is not None),
+                    + one_line(
+                        "  ".join(f"{a.replace('_', ' ')} {v:.0%}" for a, v in areas.items() if v is not None)
+                    ),
                     style="dim",
                 )
         if result.markdown_path:
             summary.append(
-                f"\nPost-mortem draft: {result.markdown_path}  (m: read here, b: open HTML)", style="italic"
+                f"\nPost-mortem draft: {one_line(result.markdown_path)}  (m: read here, b: open HTML)",
+                style="italic",
             )
         if result.error:
-            summary.append("\n" + result.error, style="bold red")
+            summary.append("\n" + safe(result.error), style="bold red")
         self.query_one("#debrief-summary", Static).update(summary)
         expectations = card.get("expectations", [])
         self.rows = self._fill(
@@ -207,7 +214,8 @@ class DebriefScreen(Screen):
         findings = Text.assemble(("Findings\n", "bold"))
         for finding in card.get("findings", []):
             findings.append(
-                f"⚑ {finding.get('id')} at {format_offset(finding.get('at', 0))}: {finding.get('detail', '')} (−{finding.get('penalty', 0):g})\n"
+                f"⚑ {one_line(finding.get('id'))} at {format_offset(finding.get('at', 0))}: "
+                f"{one_line(finding.get('detail', ''))} (−{finding.get('penalty', 0):g})\n"
             )
         if not card.get("findings"):
             findings.append("No findings.\n", style="dim")
@@ -242,12 +250,12 @@ class DebriefScreen(Screen):
             by = row.get("by") or ""
             if row.get("delegated_by"):
                 by += f" for {row['delegated_by']}"
-            table.add_row(
-                row_title(self.scenario, row),
-                owner,
+            table.add_row(  # Text cells: a str cell would be read as markup
+                rich_text(row_title(self.scenario, row)),
+                rich_text(owner, newlines=False),
                 format_offset(deadline) if deadline is not None else "—",
-                Text(happened, style=STATUS_STYLE.get(status, "")),
-                by,
+                rich_text(happened, STATUS_STYLE.get(status, ""), newlines=False),
+                rich_text(by, newlines=False),
                 f"{row.get('credit', 0):g}×{row.get('weight', 1):g}"
                 if row.get("status") in ("met", "late", "missed")
                 else "",
@@ -262,18 +270,20 @@ class DebriefScreen(Screen):
             return
         row = rows[message.cursor_row]
         text = Text()
-        text.append(row.get("title") or action_title(self.scenario, row.get("action", "")), style="bold")
+        text.append(
+            one_line(row.get("title") or action_title(self.scenario, row.get("action", ""))), style="bold"
+        )
         try:
             expectation = self.scenario.expectation(row["id"])
         except KeyError:
             expectation = None
         why = expectation.why if expectation is not None else row.get("why", "")
         if why:
-            text.append(f"\nWhy: {why}")
+            text.append(f"\nWhy: {safe(why)}")
         if expectation is not None and expectation.source:
-            text.append(f"\nSource: {expectation.source}", style="dim")
+            text.append(f"\nSource: {safe(expectation.source)}", style="dim")
         if row.get("reason"):
-            text.append(f"\nScored: {row['reason']}", style="italic")
+            text.append(f"\nScored: {safe(row['reason'])}", style="italic")
         self.query_one("#debrief-why", Static).update(text)
 
     def action_open_markdown(self) -> None:
@@ -295,4 +305,6 @@ class DebriefScreen(Screen):
         opener = self.open_url or webbrowser.open
         opened = opener(url)
         if not opened:
-            self.app.call_from_thread(self.notify, f"No browser found; open {url}", timeout=10)
+            self.app.call_from_thread(
+                self.notify, f"No browser found; open {one_line(url)}", timeout=10, markup=False
+            )

@@ -17,6 +17,7 @@ from textual.widgets.option_list import Option
 from tabletop.model import CHANNELS, Action
 from tabletop.timing import TimeFormatError, format_offset, parse_duration
 from tabletop.ui.widgets.action_palette import ActionSearch
+from tabletop.untrusted import one_line, rich_text
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):
-            yield Label(self.question, classes="dialog-title", markup=False)
+            yield Label(rich_text(self.question), classes="dialog-title")
             with Horizontal(classes="dialog-buttons"):
                 yield Button(f"{self.yes} (y)", variant="error", id="yes", compact=True)
                 yield Button(f"{self.no} (n)", id="no", compact=True)
@@ -146,14 +147,14 @@ class DecisionForm(ModalScreen[DecisionDraft | None]):
     def compose(self) -> ComposeResult:
         action = self.action
         with Vertical(classes="dialog-box form"):
-            yield Label(action.title, classes="dialog-title")
+            yield Label(rich_text(action.title, newlines=False), classes="dialog-title")
             with VerticalScroll(id="form-body"):
                 if action.description:
-                    yield Static(action.description, classes="help")
+                    yield Static(rich_text(action.description), classes="help")
                 if self.choose_role:
                     yield Label("Recorded for role")
                     yield Select(
-                        [(r, r) for r in self.roles],
+                        [(rich_text(r, newlines=False), r) for r in self.roles],
                         value=self.role,
                         allow_blank=False,
                         compact=True,
@@ -161,21 +162,25 @@ class DecisionForm(ModalScreen[DecisionDraft | None]):
                     )
                 for name, spec in action.fields.items():
                     label = name.replace("_", " ") + (" *" if spec.required else "")
-                    yield Label(label)
+                    yield Label(rich_text(label, newlines=False))
                     preset = self.preset.get(name)
                     if spec.type == "choice":
                         value = preset if preset in spec.choices else Select.NULL
                         yield Select(
-                            [(c, c) for c in spec.choices], value=value, compact=True, id=f"field-{name}"
+                            [(rich_text(c, newlines=False), c) for c in spec.choices],
+                            value=value,
+                            compact=True,
+                            id=f"field-{name}",
                         )
                     elif spec.type == "bool":
                         yield Checkbox(
-                            spec.help or name, value=bool(preset), compact=True, id=f"field-{name}"
+                            rich_text(spec.help or name), value=bool(preset), compact=True, id=f"field-{name}"
                         )
                     else:
-                        placeholder = spec.help or {"duration": "e.g. 30m", "number": "a number"}.get(
-                            spec.type, ""
-                        )
+                        placeholder = one_line(spec.help) or {
+                            "duration": "e.g. 30m",
+                            "number": "a number",
+                        }.get(spec.type, "")
                         yield Input(
                             "" if preset is None else str(preset),
                             placeholder=placeholder,
@@ -188,7 +193,13 @@ class DecisionForm(ModalScreen[DecisionDraft | None]):
                 yield TextArea(compact=True, id="rationale", soft_wrap=True, show_line_numbers=False)
                 yield Label("Answers inject")
                 options = [
-                    (f"{format_offset(e.get('t', 0))} {e.get('title') or e.get('inject')}", e.get("inject"))
+                    (
+                        rich_text(
+                            f"{format_offset(e.get('t', 0))} {e.get('title') or e.get('inject')}",
+                            newlines=False,
+                        ),
+                        e.get("inject"),
+                    )
                     for e in reversed(self.injects)
                 ]
                 valid = {value for _, value in options}
@@ -203,7 +214,10 @@ class DecisionForm(ModalScreen[DecisionDraft | None]):
                     yield Label("Delegate to role (blank: I do it myself)")
                     others = [r for r in self.roles if r != self.role]
                     yield Select(
-                        [(r, r) for r in others], prompt="(do it myself)", compact=True, id="delegate"
+                        [(rich_text(r, newlines=False), r) for r in others],
+                        prompt="(do it myself)",
+                        compact=True,
+                        id="delegate",
                     )
                     yield Label("Time-box")
                     yield Input(placeholder="e.g. 30m", compact=True, id="timebox")
@@ -228,7 +242,7 @@ class DecisionForm(ModalScreen[DecisionDraft | None]):
             return
         delegate = self.query_one("#delegate", Select)
         keep = delegate.value
-        delegate.set_options([(r, r) for r in self.roles if r != message.value])
+        delegate.set_options([(rich_text(r, newlines=False), r) for r in self.roles if r != message.value])
         if keep is not Select.NULL and keep != message.value:
             delegate.value = keep
 
@@ -241,7 +255,7 @@ class DecisionForm(ModalScreen[DecisionDraft | None]):
         self.action_submit()
 
     def _error(self, text: str) -> None:
-        self.query_one("#form-error", Static).update(text)
+        self.query_one("#form-error", Static).update(rich_text(text))
 
     def action_submit(self) -> None:
         draft = self.collect()
@@ -378,7 +392,7 @@ class AdhocInjectDialog(ModalScreen[AdhocInject | None]):
                 )
                 yield Label("To")
                 yield Select(
-                    [("all", "all"), *[(r, r) for r in self.roles]],
+                    [("all", "all"), *[(rich_text(r, newlines=False), r) for r in self.roles]],
                     value="all",
                     allow_blank=False,
                     compact=True,
@@ -436,7 +450,8 @@ class TaskPicker(ModalScreen[dict[str, Any] | None]):
         with Vertical(classes="dialog-box palette"):
             yield Label("Tasks delegated to you", classes="dialog-title")
             yield OptionList(
-                *[Option(self.describe(t), id=str(i)) for i, t in enumerate(self.tasks)], id="tasks"
+                *[Option(rich_text(self.describe(t)), id=str(i)) for i, t in enumerate(self.tasks)],
+                id="tasks",
             )
 
     def on_mount(self) -> None:

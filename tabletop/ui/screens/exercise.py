@@ -12,6 +12,7 @@ from tabletop.model import Scenario
 from tabletop.port import Event, SessionPort
 from tabletop.ui.link import SessionEvent, lost_connection_notice
 from tabletop.ui.render import action_title
+from tabletop.untrusted import safe
 
 SPEEDS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600)
 SPEED = Binding.Group("Speed", compact=True)
@@ -54,7 +55,9 @@ class ExerciseScreen(Screen):
         self.post_message(SessionEvent(event))
 
     def session_lost(self, reason: str) -> None:
-        self.notify(lost_connection_notice(reason), title="Offline", severity="error", timeout=30)
+        self.notify(
+            lost_connection_notice(reason), title="Offline", severity="error", timeout=30, markup=False
+        )
 
     def on_session_event(self, message: SessionEvent) -> None:
         self.apply_events([message.event], replay=False)
@@ -80,7 +83,7 @@ class ExerciseScreen(Screen):
         now = time.monotonic()
         if now - self._last_toast >= 1.0:
             self._last_toast = now
-            self.notify(message, **kwargs)
+            self.notify(message, **{"markup": False, **kwargs})
 
     @work(thread=True, exclusive=True, group="score", exit_on_error=False)
     def rescore(self) -> None:
@@ -103,7 +106,13 @@ class ExerciseScreen(Screen):
         try:
             return await getattr(self.link, what)(*args, **kwargs)
         except Exception as error:  # shown to the user, the session carries on
-            self.notify(str(error) or type(error).__name__, title="Not recorded", severity="error", timeout=8)
+            self.notify(
+                safe(error) or type(error).__name__,
+                title="Not recorded",
+                severity="error",
+                timeout=8,
+                markup=False,
+            )
             return None
 
     def action_toggle_pause(self) -> None:

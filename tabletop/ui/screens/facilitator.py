@@ -27,6 +27,7 @@ from tabletop.ui.widgets.decisions import DecisionLog
 from tabletop.ui.widgets.msel import MselTable
 from tabletop.ui.widgets.participants import Participants, PhaseQuestions
 from tabletop.ui.widgets.scorecard import LiveScorecard
+from tabletop.untrusted import one_line, safe
 
 if TYPE_CHECKING:
     from tabletop.ui.app import TabletopConsole
@@ -124,7 +125,7 @@ class FacilitatorScreen(ExerciseScreen):
         try:
             rows = await self.link.upcoming()
         except Exception as error:
-            self.notify(f"MSEL unavailable: {error}", severity="warning")
+            self.notify(f"MSEL unavailable: {safe(error)}", severity="warning", markup=False)
             return
         self.query_one(MselTable).show(rows)
 
@@ -154,7 +155,7 @@ class FacilitatorScreen(ExerciseScreen):
                 self.send("skip", inject)
 
         self.app.push_screen(
-            ConfirmDialog(f"Skip inject {inject!r}? It will not be released.", yes="Skip"), answered
+            ConfirmDialog(f"Skip inject {one_line(inject)!r}? It will not be released.", yes="Skip"), answered
         )
 
     def action_adhoc(self) -> None:

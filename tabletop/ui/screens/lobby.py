@@ -13,6 +13,7 @@ from textual.widgets import Footer, Static
 
 from tabletop.model import Scenario
 from tabletop.timing import format_duration, format_offset
+from tabletop.untrusted import one_line, safe
 
 if TYPE_CHECKING:
     from tabletop.ui.app import TabletopConsole
@@ -41,7 +42,7 @@ def _fact_value(value: Any) -> str:
 def solo_scope_text(scenario: Any, participants: list[dict[str, Any]]) -> str:
     """What a solo run scores, in the lobby's words."""
     player = next((p for p in participants if not p.get("simulated")), None)
-    role = scenario.role_title(player.get("role", "coordinator")) if player else "your role"
+    role = one_line(scenario.role_title(player.get("role", "coordinator"))) if player else "your role"
     return (
         f"Scored: the {role.lower()}'s own expectations, and bringing each simulated teammate in "
         "(delegate to them, or record what they answer) before their first deadline. Once brought "
@@ -111,20 +112,20 @@ class LobbyScreen(Screen):
     def _heading(self) -> Text:
         s = self.scenario
         text = Text()
-        text.append(s.title + "\n", style="bold")
+        text.append(one_line(s.title) + "\n", style="bold")
         meta = [s.kind, f"{format_duration(s.duration)} of sim time", f"×{s.speed:g}"]
         if s.starts_at:
             meta.append(f"starts {s.starts_at:%a %d %b %Y %H:%M}")
         meta.append("solo practice" if self.mode == "solo" else f"{self.mode} rehearsal")
-        text.append(" · ".join(meta) + "\n", style="dim")
+        text.append(one_line(" · ".join(meta)) + "\n", style="dim")
         if s.summary:
-            text.append("\n" + s.summary.strip())
+            text.append("\n" + safe(s.summary.strip()))
         return text
 
     def _objectives(self) -> Text:
         text = Text.assemble(("Objectives\n", "bold"))
         for objective in self.scenario.objectives or ["(none given)"]:
-            text.append(f"• {objective}\n", style="")
+            text.append(f"• {safe(objective)}\n", style="")
         return text
 
     def _facts(self) -> Text:
@@ -132,8 +133,8 @@ class LobbyScreen(Screen):
         context = self.scenario.context
 
         def fact(name: str, detail: str) -> None:
-            text.append(f"• {name}: ", style="bold")
-            text.append(detail + "\n")
+            text.append(f"• {one_line(name)}: ", style="bold")
+            text.append(safe(detail) + "\n")
 
         for position in context.data_positions:
             detail = [f"we are {position.position}"]
@@ -184,11 +185,11 @@ class LobbyScreen(Screen):
         duties = {r.id: r.duty for r in self.scenario.role_info}
         for role in self.scenario.roles:
             who = ", ".join(players.get(role, [])) or ("simulated" if self.mode == "solo" else "open")
-            text.append(f"• {self.scenario.role_title(role)}", style="bold")
-            text.append(f" — {who}\n")
+            text.append(f"• {one_line(self.scenario.role_title(role))}", style="bold")
+            text.append(f" — {one_line(who)}\n")
             if duties.get(role):
                 first = duties[role].split(". ")[0].rstrip(".") + "."
-                text.append(f"  {first}\n", style="dim")
+                text.append(f"  {one_line(first)}\n", style="dim")
         return text
 
     def _controls(self) -> Text:

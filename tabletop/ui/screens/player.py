@@ -20,6 +20,7 @@ from tabletop.ui.widgets.clock_bar import ClockBar
 from tabletop.ui.widgets.decisions import DecisionList
 from tabletop.ui.widgets.inject_feed import InjectFeed, InjectView
 from tabletop.ui.widgets.scorecard import DeadlineHints
+from tabletop.untrusted import one_line, safe
 
 if TYPE_CHECKING:
     from tabletop.ui.app import TabletopConsole
@@ -163,9 +164,9 @@ class PlayerScreen(ExerciseScreen):
                 self.query_one(ClockBar).set_phase(phases[-1])
             if not replay:
                 latest = injects[-1]
-                self.toast(
-                    latest.get("title") or latest.get("inject", ""),
-                    title=f"New {latest.get('channel', 'inject')}",
+                self.toast(  # never markup (see ExerciseScreen.toast)
+                    one_line(latest.get("title") or latest.get("inject", "")),
+                    title=f"New {one_line(latest.get('channel', 'inject'))}",
                     timeout=4,
                 )
         self.query_one(DecisionList).add(*events)
@@ -178,16 +179,21 @@ class PlayerScreen(ExerciseScreen):
             ):
                 title = action_title(self.scenario, event.get("action", ""))
                 if event.get("role") == self.role:
-                    self.notify(f"Recorded: {title}", timeout=3)
+                    self.notify(f"Recorded: {title}", timeout=3, markup=False)
                 else:
                     self.notify(
-                        f"{event.get('role')} did it: {title}", title="Delegated task done", timeout=4
+                        f"{one_line(event.get('role'))} did it: {title}",
+                        title="Delegated task done",
+                        timeout=4,
+                        markup=False,
                     )
             elif kind == "delegation" and event.get("to_role") == self.role:
                 self.notify(
-                    f"{event.get('role')} asks you to: {action_title(self.scenario, event.get('action', ''))} (t)",
+                    f"{one_line(event.get('role'))} asks you to: "
+                    f"{action_title(self.scenario, event.get('action', ''))} (t)",
                     title="New task",
                     timeout=6,
+                    markup=False,
                 )
             elif kind == "clock":
                 self.query_one(ClockBar).refresh_bar()
@@ -263,14 +269,14 @@ class PlayerScreen(ExerciseScreen):
         try:
             tasks = await self.link.pending_tasks(self.role)
         except Exception as error:
-            self.notify(str(error), severity="error")
+            self.notify(safe(error), severity="error", markup=False)
             return
         if not tasks:
             self.notify("No tasks are waiting for you.", timeout=3)
             return
 
         def describe(task: dict[str, Any]) -> str:
-            text = f"{action_title(self.scenario, _get(task, 'action', ''))} — from {_get(task, 'role', '?')}"
+            text = f"{action_title(self.scenario, _get(task, 'action', ''))} — from {one_line(_get(task, 'role', '?'))}"
             if _get(task, "timebox"):
                 text += f" (time-box {format_duration(_get(task, 'timebox'))})"
             return text

@@ -13,6 +13,8 @@ from textual.message import Message
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
+from tabletop.untrusted import one_line
+
 
 def rank_actions(actions: list[Any], query: str) -> list[tuple[float, Any]]:
     """Actions matching `query` (fuzzy, on title, id, area and default owner), best first."""
@@ -64,9 +66,9 @@ class ActionSearch(Vertical):
         options = []
         for _, action in rank_actions(self.actions, query):
             text = Text()
-            text.append(action.title, style="bold")
+            text.append(one_line(action.title), style="bold")
             meta = f"  {action.area.replace('_', ' ')} · {action.default_owner.replace('_', ' ')}"
-            text.append(meta, style="dim")
+            text.append(one_line(meta), style="dim")
             if action.hands_on:
                 text.append("  hands-on", style="italic yellow")
             options.append(Option(text, id=action.id))

@@ -11,6 +11,7 @@ from tabletop.model import Scenario
 from tabletop.port import SessionPort
 from tabletop.timing import format_offset, sim_datetime
 from tabletop.ui.render import phase_title, sim_time
+from tabletop.untrusted import one_line
 
 
 class ClockBar(Static):
@@ -55,5 +56,5 @@ class ClockBar(Static):
         else:
             text.append("│ ▶ running ")
         if self.who and not narrow:
-            text.append(f"│ {self.who}", style="italic")
+            text.append(f"│ {one_line(self.who)}", style="italic")
         self.update(text)

@@ -11,10 +11,12 @@ from textual.widgets.option_list import Option
 from tabletop.model import Scenario
 from tabletop.timing import format_duration, format_offset
 from tabletop.ui.render import action_title
+from tabletop.untrusted import one_line, rich_text
 
 
 def _shorten(text: str, width: int) -> str:
-    text = " ".join((text or "").split())
+    """Players' words on one line, cut to `width`, control characters shown (never markup)."""
+    text = one_line(" ".join((text or "").split()))
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -71,14 +73,16 @@ class DecisionList(OptionList):
             text.append("  ✓ ", style="bold green")
             text.append(action_title(self.scenario, event.get("action", "")))
             if event.get("role") != self.role and self.role is not None:
-                text.append(f"  by {event.get('role')}", style="italic")
+                text.append(f"  by {one_line(event.get('role'))}", style="italic")
             if event.get("fields"):
                 values = ", ".join(f"{k}={v}" for k, v in event["fields"].items())
-                text.append(f"\n      {values}", style="dim")
+                text.append(f"\n      {one_line(values)}", style="dim")
         elif kind == "delegation":
             done = self.done_by_delegation.get(event.get("id", ""))
             text.append("  → ", style="bold cyan")
-            text.append(f"{event.get('to_role')}: {action_title(self.scenario, event.get('action', ''))}")
+            text.append(
+                f"{one_line(event.get('to_role'))}: {action_title(self.scenario, event.get('action', ''))}"
+            )
             if done is not None:
                 took = done.get("t", 0) - event.get("t", 0)
                 text.append(
@@ -110,10 +114,10 @@ class DecisionLog(DataTable):
             if kind == "decision":
                 what = action_title(self.scenario, event.get("action", ""))
                 if event.get("delegated_by"):
-                    what += f" (for {event['delegated_by']})"
+                    what += f" (for {one_line(event['delegated_by'])})"
                 rationale = event.get("rationale", "")
             elif kind == "delegation":
-                what = f"→ {event.get('to_role')}: {action_title(self.scenario, event.get('action', ''))}"
+                what = f"→ {one_line(event.get('to_role'))}: {action_title(self.scenario, event.get('action', ''))}"
                 rationale = event.get("rationale", "")
             elif kind == "note":
                 what = "note"
@@ -121,13 +125,13 @@ class DecisionLog(DataTable):
             else:
                 continue
             self.count += 1
-            self.add_row(
+            self.add_row(  # Text cells: a str cell would be read as markup
                 format_offset(event.get("t", 0)),
-                event.get("role", ""),
-                event.get("by", ""),
-                _shorten(what, 44),
-                event.get("inject") or "",
-                _shorten(rationale, 60),
+                rich_text(event.get("role", ""), newlines=False),
+                rich_text(event.get("by", ""), newlines=False),
+                rich_text(_shorten(what, 44)),
+                rich_text(event.get("inject") or "", newlines=False),
+                rich_text(_shorten(rationale, 60)),
                 key=f"s{event.get('seq', self.count)}",
             )
         self.border_subtitle = f"{self.count}"

@@ -9,6 +9,7 @@ from textual.widgets import DataTable
 
 from tabletop.model import Scenario
 from tabletop.timing import format_offset
+from tabletop.untrusted import one_line, rich_text
 
 STATUS_STYLE = {
     "released": "green",
@@ -72,14 +73,15 @@ class MselTable(DataTable):
             condition = _field(row, "condition")
             if condition is not None and not isinstance(condition, str):
                 condition = condition.describe() if hasattr(condition, "describe") else str(condition)
-            self.add_row(
+            title, to = one_line(title), one_line(to)
+            self.add_row(  # Text cells: a str cell would be read as markup
                 Text(status, style=STATUS_STYLE.get(status, "")),
                 format_offset(due) if isinstance(due, (int, float)) else "—",
-                title if len(title) <= 36 else title[:35] + "…",
-                condition or "",
-                inject_id,
-                channel,
-                to if len(to) <= 24 else to[:23] + "…",
+                rich_text(title if len(title) <= 36 else title[:35] + "…"),
+                rich_text(condition or "", newlines=False),
+                rich_text(inject_id, newlines=False),
+                rich_text(channel, newlines=False),
+                rich_text(to if len(to) <= 24 else to[:23] + "…"),
                 key=inject_id,
             )
         self.border_subtitle = f"{released} released · {len(self.rows_data) - released} to come"

@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from tabletop.model import Scenario
+from tabletop.untrusted import one_line, safe
 
 
 class Participants(Static):
@@ -44,7 +45,7 @@ class Participants(Static):
         for person in self.people.values():
             playing.setdefault(person.get("role", ""), []).append(person)
         for role in roles + [r for r in playing if r not in roles]:
-            text.append(f"{self.scenario.role_title(role)}", style="bold")
+            text.append(one_line(self.scenario.role_title(role)), style="bold")
             people = playing.get(role, [])
             if not people:
                 text.append("  unfilled\n", style="dim")
@@ -57,7 +58,7 @@ class Participants(Static):
                 if person.get("connected") is False:
                     label += " (left)"
                 names.append(label)
-            text.append("  " + ", ".join(names) + "\n")
+            text.append("  " + one_line(", ".join(names)) + "\n")
         self.update(text)
 
 
@@ -87,9 +88,9 @@ class PhaseQuestions(Static):
         if phase is None:
             text.append("No phase questions in this scenario.", style="dim")
         else:
-            text.append(phase.title + "\n", style="bold")
+            text.append(one_line(phase.title) + "\n", style="bold")
             if phase.summary:
-                text.append(phase.summary + "\n", style="italic")
+                text.append(safe(phase.summary) + "\n", style="italic")
             for question in phase.questions:
-                text.append(f"• {question}\n")
+                text.append(f"• {safe(question)}\n")
         self.update(text)

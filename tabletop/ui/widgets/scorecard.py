@@ -12,6 +12,7 @@ from tabletop.model import Scenario
 from tabletop.port import SessionPort
 from tabletop.timing import format_offset
 from tabletop.ui.render import countdown, row_title
+from tabletop.untrusted import one_line, rich_text
 
 DONE = ("met", "late", "missed", "not_applicable")
 """Statuses that are settled; anything else is still open."""
@@ -65,7 +66,7 @@ class LiveScorecard(Static):
                     Text("capped", style="yellow"), Text(f"at {cap.get('ceiling')}", style="yellow")
                 )
         for area, value in (card.get("areas") or {}).items():
-            table.add_row(area.replace("_", " "), "—" if value is None else f"{value:.0%}")
+            table.add_row(rich_text(area.replace("_", " ")), "—" if value is None else f"{value:.0%}")
         table.add_row("", "")
         for row in card.get("expectations", []):
             status = row.get("status", "")
@@ -80,7 +81,9 @@ class LiveScorecard(Static):
                 right = Text("open", style="cyan")
             table.add_row(label, right)
         for finding in card.get("findings", []):
-            table.add_row(Text(f"⚑ {finding.get('id')}", style="red"), f"-{finding.get('penalty', 0):g}")
+            table.add_row(
+                Text(f"⚑ {one_line(finding.get('id'))}", style="red"), f"-{finding.get('penalty', 0):g}"
+            )
         self.update(table)
 
 
@@ -116,6 +119,6 @@ class DeadlineHints(Static):
             text.append(row_title(self.scenario, row))
             owner = row.get("owner")
             if owner and owner not in (self.role, "any"):
-                text.append(f" ({owner})", style="italic")
+                text.append(f" ({one_line(owner)})", style="italic")
             text.append(f"  by {format_offset(row['deadline'])}\n", style="dim")
         self.update(text)

@@ -83,7 +83,7 @@ async def test_the_host_killed_and_resumed_loses_nothing_it_acknowledged(tmp_pat
         restarted.send_signal(signal.SIGTERM)
         code, output = await finish(restarted)
         assert code == 0, output
-        assert "Session ended (interrupted)" in output
+        assert "Session interrupted (SIGTERM)" in output
     finally:
         await sam.close()
         await priya.close()
@@ -114,7 +114,7 @@ async def test_the_host_killed_and_resumed_loses_nothing_it_acknowledged(tmp_pat
         if e["type"] == "facilitator" and e["op"] in ("join", "leave"):
             last_presence[e["detail"]["name"]] = e["op"]
     assert last_presence == {"Sam": "join", "Priya": "join"}, "both back in the session after the resume"
-    assert events[-1]["type"] == "session_ended" and events[-1]["reason"] == "interrupted"
+    assert events[-1]["type"] == "session_interrupted" and events[-1]["reason"] == "SIGTERM"
     # what Priya saw before the crash plus what she was sent after it: every decision once
     seen = [e["seq"] for e in priya.events if e["type"] == "decision"]
     assert seen == sorted(acked) and seen_before < acked[3]

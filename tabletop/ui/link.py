@@ -179,6 +179,20 @@ class SessionLink:
     async def end(self) -> Event:
         return await self.call(self.session.end)
 
+    async def interrupt(self, reason: str) -> Event | None:
+        """Record that the session stopped without ending (`session_interrupted`): resumable."""
+
+        def stop() -> Event | None:
+            if self.session.started and not self.session.ended and not self.session.interrupted:
+                return self.session.interrupt(reason)
+            return None
+
+        return await self.call(stop)
+
+    async def facilitator_note(self, text: str, *, by: str) -> Event:
+        """The facilitator's own note: recorded, never sent to players."""
+        return await self.call(self.session.facilitator_note, text, by=by)
+
     async def upcoming(self) -> list[Event]:
         return await self.call(self.session.upcoming)
 

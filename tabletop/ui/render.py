@@ -74,7 +74,9 @@ def inject_detail(scenario: Scenario, event: dict[str, Any]) -> Text:
     text.append(" · ".join(meta), style="dim")
     if event.get("phase"):
         text.append("\n")
-        text.append(f"phase: {_phase_title(scenario, event['phase'])}", style="dim")
+        text.append(
+            f"phase: {event.get('phase_title') or _phase_title(scenario, event['phase'])}", style="dim"
+        )
     text.append("\n\n")
     text.append(safe((event.get("body") or "").rstrip()) or "(no further text)")
     return text

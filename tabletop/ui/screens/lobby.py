@@ -13,6 +13,7 @@ from textual.widgets import Footer, Static
 
 from tabletop.model import Scenario
 from tabletop.timing import format_duration, format_offset
+from tabletop.ui.widgets.join_panel import JoinPanel
 from tabletop.untrusted import one_line, safe
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ class LobbyScreen(Screen):
 
     BINDINGS = [
         Binding("enter,s", "start", "Start", priority=True),
+        Binding("c", "copy_join_link", "Copy join link"),
         Binding("ctrl+q", "app.quit", "Quit"),
     ]
 
@@ -54,6 +56,8 @@ class LobbyScreen(Screen):
         *,
         mode: str,
         resumed_at: float | None = None,
+        join: Any = None,
+        link: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -61,13 +65,42 @@ class LobbyScreen(Screen):
         self.participants = participants
         self.mode = mode
         self.resumed_at = resumed_at
+        self.join = join
+        """How players join (a hosted rehearsal): shown, and `c` copies the browser link."""
+        self.link = link
+        self.remote = link is not None and getattr(link, "encrypted", None) is not None
+        """A player's console on another machine than the session (it says whom the clock waits for)."""
 
     def compose(self) -> ComposeResult:
         """The heading and the prompt to start paint first; the briefing's panels follow."""
         yield Static(self._heading(), id="lobby-heading")
-        verb = f"resume at {format_offset(self.resumed_at)}" if self.resumed_at is not None else "start"
-        yield Static(Text(f"Press Enter to {verb}", style="bold"), id="lobby-start")
+        yield Static(self._prompt(), id="lobby-start")
         yield Footer()
+
+    def _prompt(self) -> Text:
+        if not self.remote:
+            verb = f"resume at {format_offset(self.resumed_at)}" if self.resumed_at is not None else "start"
+            return Text(f"Press Enter to {verb}", style="bold")
+        link = self.link
+        text = Text()
+        waiting = list(getattr(link, "waiting", []) or [])
+        if getattr(link, "offline", False):
+            text.append("Reconnecting to the host…", style="bold")
+        elif waiting:
+            names = ", ".join(self.scenario.role_title(r) for r in waiting)
+            text.append(f"Waiting for {names} to join; the clock starts then. ", style="bold")
+            text.append("Press Enter to go in meanwhile")
+        else:
+            text.append(
+                f"Press Enter to join the exercise (the clock is at {format_offset(link.now())})",
+                style="bold",
+            )
+        if not getattr(link, "encrypted", True):
+            text.append("\nThe connection to the host is not encrypted.", style="italic")
+        return text
+
+    def refresh_prompt(self) -> None:
+        self.query_one("#lobby-start", Static).update(self._prompt())
 
     BRIEF_DELAY = 1 / 30
     """The briefing's panels are mounted a frame after the heading is painted."""
@@ -75,6 +108,8 @@ class LobbyScreen(Screen):
     def on_mount(self) -> None:
         self.briefed = False
         self.set_timer(self.BRIEF_DELAY, self.brief)
+        if self.remote:
+            self.set_interval(0.5, self.refresh_prompt)
 
     async def brief(self) -> None:
         """Objectives, context facts, roles and controls, mounted after the first frame."""
@@ -86,6 +121,11 @@ class LobbyScreen(Screen):
                     id="lobby-left",
                 ),
                 Vertical(
+                    *(
+                        [JoinPanel(self.join, id="lobby-join", classes="panel")]
+                        if self.join is not None
+                        else []
+                    ),
                     Static(self._roles(), id="lobby-roles", classes="panel"),
                     Static(self._controls(), id="lobby-controls", classes="panel"),
                     id="lobby-right",
@@ -185,5 +225,15 @@ class LobbyScreen(Screen):
             text.append(does + "\n")
         return text
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "copy_join_link":
+            return self.join is not None
+        return True
+
     def action_start(self) -> None:
         cast("TabletopConsole", self.app).begin_exercise()
+
+    def action_copy_join_link(self) -> None:
+        if self.join is not None:
+            self.app.copy_to_clipboard(self.join.link)
+            self.notify("The browser players' link is on the clipboard.", title="Copied")

@@ -426,6 +426,16 @@ class Session:
 
         return unsubscribe
 
+    def set_participants(self, participants: Iterable[Participant]) -> None:
+        """Who plays which role, changed before the session starts (the lobby); `session_started`
+        records them. Once started, people come and go by `set_role` and `leave`."""
+        with self._lock:
+            if self._started:
+                raise Rejected("the session has started: players join and leave, the seating is fixed")
+            people = [Participant.coerce(p) for p in participants]
+            check_participants(self.scenario, people)
+            self._participants = people
+
     def is_simulated(self, role: str) -> bool:
         """True when no (non-simulated) participant plays `role`: a simulated teammate does."""
         return not any(p.role == role and not p.simulated for p in self._participants)

@@ -31,9 +31,11 @@ def hosting_console(tmp_path, **kwargs):
         name="Fran",
         solo=False,
         facilitate=True,
+        seats="player",  # as `tabletop host` opens it: roles are played by the people who join
         **kwargs,
     )
     app.join = JOIN
+    app.presence = lambda: [{"name": "Priya", "role": "dpo"}]
     return app
 
 
@@ -151,3 +153,47 @@ async def test_a_remote_players_lobby_says_whom_the_clock_waits_for_and_that_the
         await pilot.pause(0.6)
         prompt = text_of(app.screen.query_one("#lobby-start"))
         assert "Press Enter to join the exercise (the clock is at T+8m30s)" in prompt
+
+
+async def test_the_facilitator_seats_each_role_in_the_room_or_simulated_and_the_simulated_do_their_work(
+    tmp_path,
+):
+    app = hosting_console(tmp_path)
+    async with app.run_test(size=(140, 50)) as pilot:
+        await pilot.pause(0.1)
+        lobby = app.screen
+        seating = lobby.query_one("#lobby-seating")
+        assert seating.has_focus
+        assert "Priya" in text_of(lobby.query_one("#lobby-joined")), "who has joined is shown"
+        await pilot.press("space")  # the first role, the coordinator, is played at the table
+        await pilot.press("down", "down", "space")  # and the communications owner
+        assert lobby.seats() == {
+            "coordinator": "room",
+            "dpo": "simulated",
+            "comms_owner": "room",
+            "technical_lead": "simulated",
+        }
+        await pilot.press("enter")
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, FacilitatorScreen)
+        assert screen.record_roles == ["coordinator", "comms_owner"], "the facilitator records for the room"
+        session = app.link.session
+        # the room hands work to the simulated DPO: it is carried out, not left waiting
+        await app.link.call(
+            session.decide, "coordinator", "notify_controller", by="Fran", delegate_to="dpo", timebox="10m"
+        )
+        await app.link.call(session.run_until, 15 * 60)
+        await settle(app, pilot)
+    events = read_events(tmp_path / "hosted.jsonl")
+    started = events[0]
+    assert {(p["name"], p["role"], p["simulated"]) for p in started["participants"]} == {
+        ("Room", "coordinator", False),
+        ("Room", "comms_owner", False),
+        ("Data Protection Officer", "dpo", True),
+        ("Technical Lead", "technical_lead", True),
+    }
+    done = [e for e in events if e["type"] == "decision" and e.get("delegation")]
+    assert [(d["role"], d["by"], d["action"]) for d in done] == [
+        ("dpo", "Data Protection Officer", "notify_controller")
+    ]

@@ -15,6 +15,8 @@ import pytest
 from factories import make_inject, make_scenario
 from net_support import hosted
 
+from tabletop.engine import Participant
+
 FIRST_INJECT = "Anomalous export from the CRM"
 
 
@@ -23,6 +25,7 @@ def browser_scenario():
         [
             make_inject("alert", 0, to=["all"], title=FIRST_INJECT, body="Unusual volume", phase="detection"),
             make_inject("for-dpo", "10m", to=["dpo"], title="DPO ONLY: controller on the line"),
+            make_inject("for-comms", "15m", to=["comms_owner"], title="Journalist calls the press office"),
             make_inject("later", "3h", title="STILL TO COME"),
         ],
         title="Operation Nightingale",
@@ -112,8 +115,12 @@ async def test_a_browser_players_console_runs_on_the_host_and_joins_through_its_
 
 
 async def test_the_room_display_shows_the_clock_and_what_the_room_received_and_nothing_else(tmp_path):
-    async with hosted(tmp_path, browser_scenario()) as rig:
-        await rig.player("dpo", "Priya")  # the DPO plays remotely: what is only for her stays off the wall
+    async with hosted(tmp_path, browser_scenario(), start=False) as rig:
+        # communications are played around the table; the DPO plays remotely: what is only for
+        # her stays off the wall
+        rig.session.set_participants([Participant("Room", "comms_owner")])
+        await rig.host.call(rig.session.start)
+        await rig.player("dpo", "Priya")
         await rig.host.run_until(20 * 60)
         async with aiohttp.ClientSession() as http:
             async with http.get(rig.host.room_link) as response:
@@ -122,7 +129,7 @@ async def test_the_room_display_shows_the_clock_and_what_the_room_received_and_n
                 state = await response.json()
     assert "Room display" in page and "/state" in page
     assert state["t"] == 20 * 60 and state["title"] == "Operation Nightingale"
-    assert [i["title"] for i in state["injects"]] == [FIRST_INJECT]
+    assert [i["title"] for i in state["injects"]] == ["Journalist calls the press office", FIRST_INJECT]
     everything = json.dumps(state)
     for secret in ("DPO ONLY", "STILL TO COME", "score", "expectation"):
         assert secret not in everything

@@ -370,6 +370,7 @@ def _host_console(
             room=team.room_link,
             encrypted=team.encrypted,
         )
+        app.presence = team.connected
         app.sub_title = f"join: {team.join_link}"
         try:
             await app.run_async()

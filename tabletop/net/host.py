@@ -249,9 +249,8 @@ class TeamHost:
         """The browser pages (join form, browser players, room display), once started."""
         for event in history or ():
             self._remember(event)
-        for person in getattr(session, "participants", ()):
-            if getattr(person, "simulated", False):
-                self.seats.reserve(person.name)
+        for role in session.scenario.roles:  # the names simulated teammates are given
+            self.seats.reserve(session.scenario.role_title(role).title())
 
     # session thread ---------------------------------------------------------------------------
     async def _own_call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

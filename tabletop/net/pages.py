@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSMsgType, web
 
 from tabletop.net.views import addressed_to
+from tabletop.sessions import ROOM
 
 if TYPE_CHECKING:
     from tabletop.net.host import TeamHost
@@ -388,8 +389,9 @@ class BrowserPages:
     def room_view(self) -> dict[str, Any]:
         """What the projector shows: clock, phase and the injects the room has received."""
         host = self.host
-        remote_roles = {seat.role for seat in host.seats}
-        room_roles = [r for r in host.session.scenario.roles if r not in remote_roles]
+        room_roles = [
+            p.role for p in host.session.participants if p.name == ROOM and not p.simulated
+        ]  # the roles the people around the table play
         state = host.state()
         titles = host.titles()
         injects = []

@@ -71,6 +71,8 @@ class TabletopConsole(App[ConsoleOutcome]):
         self.started = settings.resumed
         self.join: JoinDetails | None = None
         """How players join, when this console hosts a rehearsal over the network (set by the CLI)."""
+        self.presence: Callable[[], list[dict[str, str]]] | None = None
+        """Who has joined over the network so far (set by the CLI with `join`)."""
         self.debrief_shown = False
         self._begun = False
         self._tick_failed = False
@@ -88,6 +90,8 @@ class TabletopConsole(App[ConsoleOutcome]):
             resumed_at=resumed_at,
             join=self.join,
             link=self.link,
+            seating=self.join is not None and not self.settings.resumed,
+            presence=self.presence,
         )
 
     def on_mount(self) -> None:
@@ -100,6 +104,15 @@ class TabletopConsole(App[ConsoleOutcome]):
             self.run_worker(self._begin(), group="begin")
 
     async def _begin(self) -> None:
+        from tabletop.ui.screens.lobby import LobbyScreen
+
+        lobby = self.screen
+        if isinstance(lobby, LobbyScreen) and lobby.seating and isinstance(self.link, SessionLink):
+            try:  # as the facilitator seated the roles: in the room, or simulated until someone joins
+                await self.link.seat(lobby.seats())  # type: ignore[arg-type]
+            except SessionSetupError as error:
+                self.notify(str(error), title="Not seated", severity="error")
+            self.participants = [p.to_json() for p in self.link.session.participants]
         await self.link.start()
         self.started = True
         if self.link.ended:

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, SelectionList, Static
 
 from tabletop.model import Scenario
 from tabletop.timing import format_duration, format_offset
@@ -58,6 +58,8 @@ class LobbyScreen(Screen):
         resumed_at: float | None = None,
         join: Any = None,
         link: Any = None,
+        seating: bool = False,
+        presence: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -70,6 +72,10 @@ class LobbyScreen(Screen):
         self.link = link
         self.remote = link is not None and getattr(link, "encrypted", None) is not None
         """A player's console on another machine than the session (it says whom the clock waits for)."""
+        self.seating = seating
+        """Whether the facilitator seats the roles here: in the room, or simulated until someone joins."""
+        self.presence = presence
+        """Who has joined so far (a hosted rehearsal): a callable giving [{name, role}]."""
 
     def compose(self) -> ComposeResult:
         """The heading and the prompt to start paint first; the briefing's panels follow."""
@@ -110,6 +116,8 @@ class LobbyScreen(Screen):
         self.set_timer(self.BRIEF_DELAY, self.brief)
         if self.remote:
             self.set_interval(0.5, self.refresh_prompt)
+        if self.presence is not None:
+            self.set_interval(0.5, self.refresh_joined)
 
     async def brief(self) -> None:
         """Objectives, context facts, roles and controls, mounted after the first frame."""
@@ -126,6 +134,7 @@ class LobbyScreen(Screen):
                         if self.join is not None
                         else []
                     ),
+                    *self._seating_panels(),
                     Static(self._roles(), id="lobby-roles", classes="panel"),
                     Static(self._controls(), id="lobby-controls", classes="panel"),
                     id="lobby-right",
@@ -136,6 +145,8 @@ class LobbyScreen(Screen):
         )
         await self.mount(briefing, before=self.query_one(Footer))
         self.briefed = True
+        if self.seating:
+            self.query_one("#lobby-seating", SelectionList).focus()
 
     def _heading(self) -> Text:
         s = self.scenario
@@ -201,6 +212,41 @@ class LobbyScreen(Screen):
         if len(text.plain.splitlines()) == 1:
             text.append("No context facts in this scenario.\n", style="dim")
         return text
+
+    def _seating_panels(self) -> list[Any]:
+        """The facilitator seats the roles: in the room, or simulated until a player joins."""
+        if not self.seating:
+            return []
+        room = {
+            p.get("role") for p in self.participants if p.get("name") == "Room" and not p.get("simulated")
+        }
+        seating: SelectionList[str] = SelectionList(
+            *[(self.scenario.role_title(r), r, r in room) for r in self.scenario.roles],
+            id="lobby-seating",
+            classes="panel",
+        )
+        seating.border_title = "In the room (space marks a role)"
+        seating.border_subtitle = "the others: simulated until a player joins"
+        return [seating, Static(self._joined(), id="lobby-joined", classes="panel")]
+
+    def seats(self) -> dict[str, str]:
+        """Each role's seat as chosen here: "room" (marked) or "simulated"."""
+        marked = set(self.query_one("#lobby-seating", SelectionList).selected) if self.briefed else set()
+        return {role: "room" if role in marked else "simulated" for role in self.scenario.roles}
+
+    def _joined(self) -> Text:
+        people = list(self.presence() if self.presence is not None else [])
+        text = Text.assemble(("Joined\n", "bold"))
+        if not people:
+            text.append("nobody yet: send them the link", style="dim")
+        for person in people:
+            text.append(f"• {person.get('name')} ", style="bold")
+            text.append(f"{self.scenario.role_title(str(person.get('role')))}\n")
+        return text
+
+    def refresh_joined(self) -> None:
+        if self.briefed and self.seating:
+            self.query_one("#lobby-joined", Static).update(self._joined())
 
     def _roles(self) -> Text:
         text = Text.assemble(("Roles\n", "bold"))

@@ -145,8 +145,8 @@ class LobbyScreen(Screen):
         )
         await self.mount(briefing, before=self.query_one(Footer))
         self.briefed = True
-        if self.seating:
-            self.query_one("#lobby-seating", SelectionList).focus()
+        for seating in self.query("#lobby-seating").results(SelectionList):  # none if the app is leaving
+            seating.focus()
 
     def _heading(self) -> Text:
         s = self.scenario
@@ -231,7 +231,8 @@ class LobbyScreen(Screen):
 
     def seats(self) -> dict[str, str]:
         """Each role's seat as chosen here: "room" (marked) or "simulated"."""
-        marked = set(self.query_one("#lobby-seating", SelectionList).selected) if self.briefed else set()
+        lists = list(self.query("#lobby-seating").results(SelectionList))
+        marked = set(lists[0].selected) if lists else set()
         return {role: "room" if role in marked else "simulated" for role in self.scenario.roles}
 
     def _joined(self) -> Text:
@@ -245,8 +246,8 @@ class LobbyScreen(Screen):
         return text
 
     def refresh_joined(self) -> None:
-        if self.briefed and self.seating:
-            self.query_one("#lobby-joined", Static).update(self._joined())
+        for joined in self.query("#lobby-joined").results(Static):
+            joined.update(self._joined())
 
     def _roles(self) -> Text:
         text = Text.assemble(("Roles\n", "bold"))

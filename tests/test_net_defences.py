@@ -342,3 +342,88 @@ async def test_the_same_request_id_is_recorded_once_and_another_request_under_it
         assert conflict.value.code == p.CONFLICT and "already used for another request" in str(conflict.value)
         decisions = rig.lines("decision")
         assert [(e["request"], e["fields"]) for e in decisions] == [("r-1", {"records": 10})]
+
+
+# --- out of file descriptors ---------------------------------------------------------------
+
+
+def test_accept_errors_are_reported_once_a_minute_without_a_traceback_and_others_pass_through(caplog):
+    from tabletop.net.guard import QuietAcceptErrors
+
+    passed = []
+    clock = [0.0]
+    quiet = QuietAcceptErrors(lambda loop, context: passed.append(context), get_time=lambda: clock[0])
+    flood = {
+        "message": "socket.accept() out of system resource",
+        "exception": OSError(24, "Too many open files"),
+    }
+    with caplog.at_level("WARNING", logger="tabletop.net.host"):
+        for _ in range(1000):
+            quiet(None, flood)
+        clock[0] += 61
+        quiet(None, flood)
+        quiet(None, {"message": "something else"})
+    warnings = [r for r in caplog.records if "cannot accept more connections" in r.getMessage()]
+    assert len(warnings) == 2 and not any(r.exc_info for r in warnings)
+    assert quiet.quieted == 1001 and passed == [{"message": "something else"}]
+
+
+@needs_second_loopback
+async def test_a_host_short_of_file_descriptors_stays_reachable_and_quiet_under_a_flood(tmp_path):
+    """The host process may hold 256 files: a flood of 300 sockets is turned away at the door,
+    a player still joins, and stderr does not fill with accept tracebacks."""
+    import resource
+    import sys
+
+    from test_net_cli import ENV, ROOT
+
+    def small_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tabletop",
+        "host",
+        "suspected-breach",
+        "--headless",
+        "--port",
+        "0",
+        "--token",
+        TOKEN,
+        "--out",
+        str(tmp_path / "fd.jsonl"),
+        cwd=ROOT,
+        env=ENV,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        preexec_fn=small_limit,
+    )
+    flood = []
+    try:
+        async with asyncio.timeout(30):
+            while True:
+                line = (await process.stdout.readline()).decode()
+                assert line, "the host exited"
+                if line.startswith("Join URL: "):
+                    url = line.split(": ", 1)[1].strip()
+                    break
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        for _ in range(300):
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=("127.0.0.2", 0))
+            except OSError:
+                continue
+            writer.write(b"GET / HTTP/1.1\r\n")
+            flood.append(writer)
+        client = PlayerClient(url, TOKEN, "dpo", "Priya", retry_delays=(0.1,) * 20)
+        await client.connect()
+        assert await client.note("in, despite the flood") is not None
+        await client.close()
+    finally:
+        for writer in flood:
+            writer.close()
+        process.send_signal(2)
+        async with asyncio.timeout(30):
+            _, err = await process.communicate()
+    assert len(err) < 10_000, err[-2000:].decode(errors="replace")

@@ -153,6 +153,11 @@ async def test_a_remote_players_lobby_says_whom_the_clock_waits_for_and_that_the
         await pilot.pause(0.6)
         prompt = text_of(app.screen.query_one("#lobby-start"))
         assert "Press Enter to join the exercise (the clock is at T+8m30s)" in prompt
+        stub.started = False  # a console host whose facilitator is still in the lobby
+        await pilot.pause(0.6)
+        assert "The facilitator has not started the exercise yet" in text_of(
+            app.screen.query_one("#lobby-start")
+        )
 
 
 async def test_the_facilitator_seats_each_role_in_the_room_or_simulated_and_the_simulated_do_their_work(

@@ -627,6 +627,11 @@ class RemoteSession:
         """Roles the host waits for before its clock runs."""
         return list(self.client.waiting)
 
+    @property
+    def started(self) -> bool:
+        """Whether the host's session has started (its facilitator may still be in the lobby)."""
+        return self.client.session_id is not None
+
     def _tell(self, title: str, message: str, severity: str) -> None:
         for target in list(self._targets):
             target.session_notice(title, message, severity)

@@ -96,6 +96,9 @@ class LobbyScreen(Screen):
             names = ", ".join(self.scenario.role_title(r) for r in waiting)
             text.append(f"Waiting for {names} to join; the clock starts then. ", style="bold")
             text.append("Press Enter to go in meanwhile")
+        elif getattr(link, "started", True) is False:
+            text.append("The facilitator has not started the exercise yet. ", style="bold")
+            text.append("Press Enter to go in meanwhile")
         else:
             text.append(
                 f"Press Enter to join the exercise (the clock is at {format_offset(link.now())})",

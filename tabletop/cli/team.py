@@ -372,9 +372,19 @@ def _host_console(
         )
         app.presence = team.connected
         app.sub_title = f"join: {team.join_link}"
+        loop = asyncio.get_running_loop()
+        leaving: set[asyncio.Task[None]] = set()
+
+        def terminated() -> None:  # a shutdown or `kill`: an interruption, resumable, like ctrl+q
+            task = asyncio.ensure_future(app.leave("SIGTERM"))
+            leaving.add(task)
+            task.add_done_callback(leaving.discard)
+
+        loop.add_signal_handler(signal.SIGTERM, terminated)
         try:
             await app.run_async()
         finally:
+            loop.remove_signal_handler(signal.SIGTERM)
             await team.stop()
         return app.return_code or 0
 

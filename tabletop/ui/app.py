@@ -250,12 +250,15 @@ class TabletopConsole(App[ConsoleOutcome]):
         return ConsoleOutcome(self.settings.transcript, self.link.ended, report)
 
     async def action_quit(self) -> None:
-        """Leave; a session that was running and did not end is recorded as interrupted (resumable)."""
-        interrupt = getattr(self.link, "interrupt", None)
-        if interrupt is not None and self.started and not self.link.ended:
+        await self.leave("quit")
+
+    async def leave(self, reason: str) -> None:
+        """Leave; a session that was running and did not end is recorded as interrupted
+        (`reason`: "quit", or the signal that stopped the console), so it can be resumed."""
+        if self.started and not self.link.ended:
             try:
-                await interrupt("quit")
-            except Exception:
+                await self.link.interrupt(reason)
+            except Exception:  # leaving must work even if the record cannot be written
                 pass
         self.exit(self.outcome())
 

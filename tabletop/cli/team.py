@@ -256,7 +256,7 @@ async def _host_headless(
             click.echo(f"cannot listen on {bind}:{port}: {error.strerror or error}", err=True)
             await team.stop()
             return 2
-        await asyncio.to_thread(seats.save)
+        await asyncio.to_thread(seats.save, seats.snapshot())
         if opened.resumed:
             await team.leave_absent()  # the players' connections died with the last host
         begun = asyncio.create_task(team.begin(resumed=opened.resumed))
@@ -356,7 +356,7 @@ def _host_console(
             click.echo(f"cannot listen on {bind}:{port}: {error.strerror or error}", err=True)
             await team.stop()
             return 2
-        await asyncio.to_thread(seats.save)
+        await asyncio.to_thread(seats.save, seats.snapshot())
         if app.settings.resumed:
             await team.leave_absent()  # the players' connections died with the last host
         _announce(team, app.settings.transcript)

@@ -533,7 +533,9 @@ class TeamHost:
         if player.closing:
             return
         if error_code:
-            player.queue.put_nowait(p.Error(code=error_code, message=message or "", fatal=True).to_frame())
+            frame = p.Error(code=error_code, message=message or "", fatal=True).to_frame()
+            player.queued += len(frame)
+            player.queue.put_nowait(frame)
         player.queue.put_nowait(None)
         player.closing = True
         player.close_code = code
@@ -716,7 +718,7 @@ class TeamHost:
         except SeatError as error:
             raise Refused(error.code, error.message) from None
         try:
-            await asyncio.to_thread(self.seats.save)
+            await asyncio.to_thread(self.seats.save, self.seats.snapshot())
         except OSError as error:
             self.seats.release(name)
             log.error("cannot save the seats: %s", error)
@@ -899,7 +901,7 @@ class TeamHost:
         seat = self.seats.release(name)
         if seat is None:
             return False
-        await asyncio.to_thread(self.seats.save)
+        await asyncio.to_thread(self.seats.save, self.seats.snapshot())
         live = self.live(name)
         if live is not None:
             self._close(live, p.CLOSE_REPLACED, p.REPLACED, "the facilitator gave your seat back")

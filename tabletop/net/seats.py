@@ -116,16 +116,21 @@ class Seats:
             "seats": [{"name": s.name, "role": s.role, "sha256": s.sha256} for s in self._seats.values()],
         }
 
-    def save(self) -> None:
-        """Write the seats to their file (0600), whole: a crash leaves the old file or the new one."""
+    def snapshot(self) -> bytes:
+        """The file's content as the seats are now (take it where the seats change)."""
+        return (json.dumps(self.to_json(), indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+
+    def save(self, data: bytes | None = None) -> None:
+        """Write the seats (or a `snapshot` of them) to their file (0600), whole: a crash leaves
+        the old file or the new one. Safe to run on another thread with a snapshot."""
         if self.path is None:
             return
-        with self._writing:  # one writer at a time: each writes the seats as they are then
-            self._save(Path(self.path))
+        data = self.snapshot() if data is None else data
+        with self._writing:  # one writer at a time
+            self._save(Path(self.path), data)
 
-    def _save(self, path: Path) -> None:
+    def _save(self, path: Path, data: bytes) -> None:
         temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        data = (json.dumps(self.to_json(), indent=1, ensure_ascii=False) + "\n").encode("utf-8")
         fd = os.open(str(temporary), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
         try:
             os.fchmod(fd, FILE_MODE)

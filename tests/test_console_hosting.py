@@ -150,11 +150,13 @@ async def test_a_remote_players_lobby_says_whom_the_clock_waits_for_and_that_the
         assert "Waiting for Data protection officer, Communications owner to join" in prompt
         assert "not encrypted" in prompt and "resume" not in prompt
         stub.waiting = []
-        await pilot.pause(0.6)
+        app.screen.refresh_prompt()  # what its half-second timer does
+        await pilot.pause()
         prompt = text_of(app.screen.query_one("#lobby-start"))
         assert "Press Enter to join the exercise (the clock is at T+8m30s)" in prompt
         stub.started = False  # a console host whose facilitator is still in the lobby
-        await pilot.pause(0.6)
+        app.screen.refresh_prompt()
+        await pilot.pause()
         assert "The facilitator has not started the exercise yet" in text_of(
             app.screen.query_one("#lobby-start")
         )

@@ -544,8 +544,8 @@ class Session:
 
     def interrupt(self, reason: str = "signal") -> dict[str, Any]:
         """The session is being stopped without ending (a signal, the console quit): record
-        `session_interrupted` with how far the clock got, and sign the transcript up to it (an
-        orderly stop leaves no unsigned tail); `resume` continues from there.
+        `session_interrupted` with how far the clock got, the transcript signed up to it (so an
+        orderly stop leaves no unsigned events but that line); `resume` continues from there.
 
         Nothing more can be recorded through this object afterwards.
         """
@@ -554,11 +554,12 @@ class Session:
             self._run((self.clock.now(), PRIO_DEADLINE), advance=False)
             if self._ended:  # it reached its own end on the way
                 return self._events[-1]
+            if self.writer.signed_through != self.writer.seq - 1:  # only session_resumed may follow it
+                self.writer.sign()
             record = self._record(
                 ev.SESSION_INTERRUPTED, reason=reason, speed=self.clock.speed, paused=self.clock.paused
             )
             self._interrupted = True
-            self.writer.sign()
             return record
 
     @property

@@ -7,7 +7,7 @@ from factories import make_scenario, make_session
 
 from tabletop.clock import ScaledClock
 from tabletop.engine import Rejected, Session
-from tabletop.transcript import verify_transcript
+from tabletop.transcript import verify_evidence, verify_transcript
 
 
 class Wall:
@@ -89,6 +89,10 @@ def test_an_interruption_is_recorded_and_the_session_continues_from_it(tmp_path)
     resumed.writer.close()
     report = verify_transcript(session.path)
     assert report.ok and not any(e["type"] == "session_ended" for e in report.events)
+    evidence = verify_evidence(session.path)
+    assert evidence.status == "verified", evidence.problems
+    interrupted = next(e for e in evidence.events if e["type"] == "session_interrupted")
+    assert evidence.unsigned == [(interrupted["seq"], interrupted["seq"])], "all signed up to the stop"
 
 
 def test_nothing_is_checkpointed_before_the_start_or_after_the_end(tmp_path):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from console_support import drill_scenario, read_events, settle, text_of
 
 from tabletop.clock import VirtualClock
+from tabletop.transcript import verify_evidence
 from tabletop.ui.app import make_console
 from tabletop.ui.screens.dialogs import NoteDialog
 from tabletop.ui.screens.facilitator import FacilitatorScreen
@@ -107,8 +108,10 @@ async def test_quitting_a_running_console_interrupts_the_session_so_it_can_be_re
         await settle(resumed, pilot)
         await pilot.press("ctrl+q")
         await pilot.pause()
-    kinds = [e["type"] for e in read_events(tmp_path / "hosted.jsonl")]
+    kinds = [e["type"] for e in read_events(tmp_path / "hosted.jsonl") if e["type"] != "signature"]
     assert kinds[-2:] == ["session_resumed", "session_interrupted"]
+    evidence = verify_evidence(tmp_path / "hosted.jsonl")
+    assert evidence.status == "verified", evidence.problems
 
 
 async def test_quitting_from_the_lobby_before_the_start_records_nothing(tmp_path):

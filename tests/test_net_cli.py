@@ -15,7 +15,7 @@ from factories import breach_scenario, make_session
 from tabletop.cli import main
 from tabletop.clock import VirtualClock
 from tabletop.net.host import HostSettings, TeamHost
-from tabletop.transcript import read_transcript
+from tabletop.transcript import read_transcript, verify_evidence
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "cli-token"
@@ -204,7 +204,7 @@ async def test_a_headless_host_stops_cleanly_on_sigint(tmp_path):
     # a stop by signal is an interruption, not an end: `--resume` continues the session
     assert "Session interrupted (SIGINT)" in rest.decode()
     lines = read_transcript(transcript).events
-    assert lines[-1]["type"] == "signature", "the interruption is signed"
+    assert lines[-2]["type"] == "signature", "everything before the interruption is signed"
     events = [e for e in lines if e["type"] != "signature"]
     assert events[-1]["type"] == "session_interrupted" and events[-1]["reason"] == "SIGINT"
     assert not any(e["type"] == "session_ended" for e in events)
@@ -247,8 +247,9 @@ async def test_an_interrupted_host_is_resumed_with_its_token_and_its_clock_where
     async with asyncio.timeout(30):
         out, _ = await first.communicate()
     assert first.returncode == 0 and f"tabletop host --resume {transcript}" in out.decode()
-    stopped_at = read_transcript(transcript).events[-1]
+    signed, stopped_at = read_transcript(transcript).events[-2:]
     assert stopped_at["type"] == "session_interrupted" and stopped_at["t"] > 0
+    assert signed["type"] == "signature" and signed["signs"] == signed["seq"] - 1, "signed up to the stop"
 
     second, printed = await start_headless("--resume", str(transcript))
     assert f"Token: {token}" in printed, "the token is kept beside the transcript"
@@ -257,8 +258,10 @@ async def test_an_interrupted_host_is_resumed_with_its_token_and_its_clock_where
         await second.communicate()
     events = read_transcript(transcript).events
     resumed = next(e for e in events if e["type"] == "session_resumed")
-    assert resumed["from_t"] >= stopped_at["t"] and resumed["seq"] == stopped_at["seq"] + 1
+    assert resumed["from_t"] >= stopped_at["t"] and resumed["signed_through"] == signed["seq"]
     assert [e["type"] for e in events].count("session_interrupted") == 2
+    evidence = verify_evidence(transcript)
+    assert evidence.status == "verified", evidence.problems
 
 
 def test_wait_for_names_only_roles_of_the_scenario_and_needs_headless(tmp_path):

@@ -26,7 +26,7 @@ from tabletop.net.rehearsal import read_script
 from tabletop.scoring import score
 from tabletop.script import load_script, play
 from tabletop.sessions import open_session
-from tabletop.transcript import read_transcript, verify_transcript
+from tabletop.transcript import read_transcript, verify_evidence, verify_transcript
 
 # --- one team, one transcript --------------------------------------------------------------
 
@@ -101,6 +101,8 @@ async def test_a_team_over_the_network_scores_exactly_like_the_same_script_run_h
     assert all(r.seq is not None and r.refused is None for rs in results for r in rs)
     network = read_transcript(rig.path)
     assert verify_transcript(rig.path).ok
+    evidence = verify_evidence(rig.path)  # request ids, joins and leaves: the grammar holds
+    assert evidence.status == "verified", evidence.problems
     # two players deciding at the same sim time reach the host in either order
     assert sorted(recorded(network.events), key=repr) == sorted(recorded(baseline.events), key=repr)
     assert score(scenario, network.events).to_json() == score(scenario, baseline.events).to_json()

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from tabletop.net.client import PlayerClient
-from tabletop.transcript import verify_transcript
+from tabletop.transcript import verify_evidence, verify_transcript
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "resume-token"
@@ -94,7 +94,9 @@ async def test_the_host_killed_and_resumed_loses_nothing_it_acknowledged(tmp_pat
 
     report = verify_transcript(transcript)
     assert report.ok, report.problems
-    assert report.events[-1]["type"] == "signature", "the end is signed"
+    # a stop by signal is an interruption: everything up to it is signed
+    assert report.events[-2]["type"] == "signature" and report.events[-1]["type"] == "session_interrupted"
+    assert verify_evidence(transcript).status == "verified"
     events = [e for e in report.events if e["type"] != "signature"]
     decisions = [e for e in events if e["type"] == "decision"]
     assert sorted(e["seq"] for e in decisions) == sorted(acked), (

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from tabletop.cli import default_player_name
-from tabletop.untrusted import SafeLogFormatter, one_line, one_line_each, safe
+from tabletop.untrusted import SafeLogFormatter, one_line, one_line_each, rich_text, safe
 
 if TYPE_CHECKING:
     from tabletop.sessions import OpenedSession
@@ -212,16 +212,16 @@ def _seats(transcript: Path, token: str | None, name: str, *, resumed: bool) -> 
 
 
 def _announce(team: Any, transcript: Any, roles: tuple[str, ...] = ()) -> None:
-    click.echo(f"Join URL: {team.url}")
-    click.echo(f"Token: {team.settings.token}")
-    click.echo(f"Players join with: {team.join_command()}")
-    click.echo(f"Browser players open: {team.join_link}")
-    click.echo(f"Room display (read-only, for a projector): {team.room_link}")
+    click.echo(f"Join URL: {one_line(team.url)}")
+    click.echo(f"Token: {one_line(team.settings.token)}")
+    click.echo(f"Players join with: {one_line(team.join_command())}")
+    click.echo(f"Browser players open: {one_line(team.join_link)}")
+    click.echo(f"Room display (read-only, for a projector): {one_line(team.room_link)}")
     if not team.encrypted:
         click.echo("The connection is not encrypted (--tls-cert/--tls-key serve TLS).")
     if roles:
-        click.echo(f"The clock starts once these roles have joined: {', '.join(roles)}")
-    click.echo(f"Transcript: {transcript}")
+        click.echo(f"The clock starts once these roles have joined: {one_line(', '.join(roles))}")
+    click.echo(f"Transcript: {one_line(transcript)}")
     sys.stdout.flush()
 
 
@@ -282,12 +282,11 @@ async def _host_headless(
         click.echo("Stopped before the session started: no transcript was written.")
         return 0
     if team.ended.is_set():
-        click.echo(f"Session ended (end of scenario); transcript: {opened.transcript}")
+        click.echo(f"Session ended (end of scenario); transcript: {one_line(opened.transcript)}")
     else:
-        click.echo(
-            f"Session interrupted ({stopped_by[0] if stopped_by else 'stopped'}); transcript: {opened.transcript}"
-        )
-        click.echo(f"Continue it with: tabletop host --resume {opened.transcript} --headless")
+        how = stopped_by[0] if stopped_by else "stopped"
+        click.echo(f"Session interrupted ({how}); transcript: {one_line(opened.transcript)}")
+        click.echo(f"Continue it with: tabletop host --resume {one_line(opened.transcript)} --headless")
     return 0
 
 
@@ -536,7 +535,7 @@ async def _show_refusal(message: str) -> int:
         BINDINGS = [("ctrl+q", "quit", "Quit")]
 
         def compose(self) -> ComposeResult:
-            yield Static(f"Cannot join: {message}\n\nClose this page, or reload it to try again.")
+            yield Static(rich_text(f"Cannot join: {message}\n\nClose this page, or reload it to try again."))
 
     await Refusal().run_async()
     return 2

@@ -14,7 +14,7 @@ from textual.widgets import Footer, SelectionList, Static
 from tabletop.model import Scenario
 from tabletop.timing import format_duration, format_offset
 from tabletop.ui.widgets.join_panel import JoinPanel
-from tabletop.untrusted import one_line, safe
+from tabletop.untrusted import one_line, rich_text, safe
 
 if TYPE_CHECKING:
     from tabletop.ui.app import TabletopConsole
@@ -93,7 +93,7 @@ class LobbyScreen(Screen):
         if getattr(link, "offline", False):
             text.append("Reconnecting to the host…", style="bold")
         elif waiting:
-            names = ", ".join(self.scenario.role_title(r) for r in waiting)
+            names = ", ".join(one_line(self.scenario.role_title(r)) for r in waiting)
             text.append(f"Waiting for {names} to join; the clock starts then. ", style="bold")
             text.append("Press Enter to go in meanwhile")
         elif getattr(link, "started", True) is False:
@@ -224,7 +224,10 @@ class LobbyScreen(Screen):
             p.get("role") for p in self.participants if p.get("name") == "Room" and not p.get("simulated")
         }
         seating: SelectionList[str] = SelectionList(
-            *[(self.scenario.role_title(r), r, r in room) for r in self.scenario.roles],
+            *[
+                (rich_text(self.scenario.role_title(r), newlines=False), r, r in room)
+                for r in self.scenario.roles
+            ],
             id="lobby-seating",
             classes="panel",
         )
@@ -244,8 +247,8 @@ class LobbyScreen(Screen):
         if not people:
             text.append("nobody yet: send them the link", style="dim")
         for person in people:
-            text.append(f"• {person.get('name')} ", style="bold")
-            text.append(f"{self.scenario.role_title(str(person.get('role')))}\n")
+            text.append(f"• {one_line(person.get('name'))} ", style="bold")
+            text.append(f"{one_line(self.scenario.role_title(str(person.get('role'))))}\n")
         return text
 
     def refresh_joined(self) -> None:

@@ -51,7 +51,8 @@ class ClockBar(Static):
                 text.append(f"{when:%H:%M} ", style="bold")
         else:
             text.append(f" {sim_time(self.scenario, now)} ", style="bold")
-        text.append(f"│ {self.phase_label or phase_title(self.scenario, self.phase)} ")
+        label = one_line(self.phase_label) if self.phase_label else phase_title(self.scenario, self.phase)
+        text.append(f"│ {label} ")
         text.append(f"│ ×{self.link.speed:g} ")
         if self.ended:
             text.append("│ ■ ENDED ", style="bold")

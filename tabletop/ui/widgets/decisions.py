@@ -125,13 +125,13 @@ class DecisionLog(DataTable):
             elif kind == "facilitator" and event.get("op") == "note":
                 detail = event.get("detail") or {}
                 self.count += 1
-                self.add_row(
+                self.add_row(  # Text cells: a str cell would be read as markup
                     format_offset(event.get("t", 0)),
                     "facilitator",
-                    detail.get("by", ""),
+                    rich_text(detail.get("by", ""), newlines=False),
                     "facilitator's note",
                     "",
-                    _shorten(str(detail.get("text", "")), 60),
+                    rich_text(_shorten(str(detail.get("text", "")), 60)),
                     key=f"s{event.get('seq', self.count)}",
                 )
                 continue

@@ -150,12 +150,9 @@ CHROMIUM_ARGS = [
 
 RECORD_SCREEN = """
 window.__screen = "";
-window.__sent = [];
 const Native = window.WebSocket;
 window.WebSocket = function (url, protocols) {
   const socket = protocols ? new Native(url, protocols) : new Native(url);
-  const send = socket.send.bind(socket);
-  socket.send = (data) => { window.__sent.push(data); return send(data); };
   const decoder = new TextDecoder();
   socket.addEventListener("message", (event) => {
     if (typeof event.data !== "string") window.__screen += decoder.decode(event.data, {stream: true});
@@ -216,9 +213,9 @@ async def test_a_player_joins_from_the_hosts_page_in_chromium_and_records_a_deci
                 try:
                     await rig.host.wait_for(lambda: bool(rig.lines("decision")), 30)
                 except TimeoutError:
-                    await page.screenshot(path=str(tmp_path / "browser.png"))
-                    print("SCREENSHOT", tmp_path / "browser.png", await page.evaluate("window.__sent"))
-                    raise
+                    shot = tmp_path / "browser.png"
+                    await page.screenshot(path=str(shot))
+                    raise AssertionError(f"no decision was recorded; the browser showed {shot}") from None
             finally:
                 await browser.close()
         await rig.host.wait_for(lambda: not rig.host.browser.consoles or not rig.joined("Priya"), 30)

@@ -61,6 +61,9 @@ PRIO_DELEGATE = 40
 PRIO_DEADLINE = 50
 PRIO_END = 90
 
+CHECKPOINT_EVERY = 60.0
+"""Sim seconds between clock checkpoints while the clock runs and nothing else is recorded."""
+
 Mode = Literal["solo", "team", "simulate"]
 MODES = ("solo", "team", "simulate")
 
@@ -189,6 +192,16 @@ def scenario_digest(scenario: Scenario, path: str | Path | None) -> str:
     return hashlib.sha256(canonical(scenario.to_json()).encode("utf-8")).hexdigest()
 
 
+def _extra(script_entry: int | None, request: str | None) -> dict[str, Any]:
+    """The optional keys saying where a decision came from: a script's entry, a player's request id."""
+    extra: dict[str, Any] = {}
+    if script_entry is not None:
+        extra["script_entry"] = script_entry
+    if request is not None:
+        extra["request"] = str(request)
+    return extra
+
+
 def _jsonable(value: Any) -> Any:
     """Plain JSON data (tuples to lists), so that what is returned is what is read back."""
     try:
@@ -235,6 +248,7 @@ class Session:
         scenario_sha256: str | None = None,
         hints: bool = False,
         auto_pause: bool = False,
+        checkpoint_every: float | None = CHECKPOINT_EVERY,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"expected mode solo, team or simulate, received {mode!r}")
@@ -251,6 +265,9 @@ class Session:
         self._scenario_sha256 = scenario_sha256
         self._lock = threading.RLock()
         self._subscribers: list[Callable[[dict[str, Any]], None]] = []
+        self.checkpoint_every = checkpoint_every
+        """Sim seconds a running clock may go without a transcript line before `tick` writes a
+        `clock` checkpoint (None: never), so a resumed session never goes back further."""
 
         people = [Participant.coerce(p) for p in participants]
         check_participants(scenario, people)
@@ -284,6 +301,7 @@ class Session:
         self._counter = 0
         self._started = False
         self._ended = False
+        self._interrupted = False
         self._injects: dict[str, Inject] = {i.id: i for i in scenario.injects}
         self._order: dict[str, int] = {i.id: n for n, i in enumerate(scenario.injects)}
         self._released: list[str] = []
@@ -414,6 +432,16 @@ class Session:
 
         return unsubscribe
 
+    def set_participants(self, participants: Iterable[Participant]) -> None:
+        """Who plays which role, changed before the session starts (the lobby); `session_started`
+        records them. Once started, people come and go by `set_role` and `leave`."""
+        with self._lock:
+            if self._started:
+                raise Rejected("the session has started: players join and leave, the seating is fixed")
+            people = [Participant.coerce(p) for p in participants]
+            check_participants(self.scenario, people)
+            self._participants = people
+
     def is_simulated(self, role: str) -> bool:
         """True when no (non-simulated) participant plays `role`: a simulated teammate does."""
         return not any(p.role == role and not p.simulated for p in self._participants)
@@ -495,11 +523,56 @@ class Session:
             return record
 
     def tick(self) -> list[dict[str, Any]]:
-        """Release everything due at the clock's current time; returns the events written."""
+        """Release everything due at the clock's current time; returns the events written.
+
+        When the clock has run `checkpoint_every` sim seconds since the last line, a `clock`
+        event with `op: checkpoint` records how far it got (what `resume` continues from).
+        """
         with self._lock:
-            if not self._started or self._ended:
+            if not self._started or self._ended or self._interrupted:
                 return []
-            return self._run((self.clock.now(), PRIO_DEADLINE), advance=False)
+            out = self._run((self.clock.now(), PRIO_DEADLINE), advance=False)
+            every = self.checkpoint_every
+            last = self.writer.last_t
+            if (
+                every is not None
+                and not self._ended
+                and not self.clock.paused
+                and last is not None
+                and self._t() - float(last) >= every
+            ):
+                out.append(self.checkpoint())
+            return out
+
+    def checkpoint(self) -> dict[str, Any]:
+        """Record how far the clock has run (`clock`, `op: checkpoint`), changing nothing else."""
+        with self._lock:
+            self._require_running()
+            return self._record(ev.CLOCK, op="checkpoint", speed=self.clock.speed, paused=self.clock.paused)
+
+    def interrupt(self, reason: str = "signal") -> dict[str, Any]:
+        """The session is being stopped without ending (a signal, the console quit): record
+        `session_interrupted` with how far the clock got, the transcript signed up to it (so an
+        orderly stop leaves no unsigned events but that line); `resume` continues from there.
+
+        Nothing more can be recorded through this object afterwards.
+        """
+        with self._lock:
+            self._require_running()
+            self._run((self.clock.now(), PRIO_DEADLINE), advance=False)
+            if self._ended:  # it reached its own end on the way
+                return self._events[-1]
+            if self.writer.signed_through != self.writer.seq - 1:  # only session_resumed may follow it
+                self.writer.sign()
+            record = self._record(
+                ev.SESSION_INTERRUPTED, reason=reason, speed=self.clock.speed, paused=self.clock.paused
+            )
+            self._interrupted = True
+            return record
+
+    @property
+    def interrupted(self) -> bool:
+        return self._interrupted
 
     def run_until(self, t: float) -> list[dict[str, Any]]:
         """Move the clock forward to `t`, through each due item in order (virtual time)."""
@@ -534,8 +607,13 @@ class Session:
         delegate_to: str | None = None,
         timebox: int | str | None = None,
         script_entry: int | None = None,
+        request: str | None = None,
     ) -> dict[str, Any]:
-        """Record a decision (or, with `delegate_to`, a delegation); Rejected records nothing."""
+        """Record a decision (or, with `delegate_to`, a delegation); Rejected records nothing.
+
+        `request` is the id a remote player gave the request; it is recorded with the event,
+        so a request sent again after a restart of either side is recognised.
+        """
         with self._lock:
             self._require_running()
             self._check_player_role(role)
@@ -562,7 +640,7 @@ class Session:
                 raise Rejected("a timebox needs delegate_to: the role the work is handed to")
             self._run((self.clock.now(), PRIO_DEADLINE), advance=False)
             self._require_running()
-            extra = {} if script_entry is None else {"script_entry": script_entry}
+            extra = _extra(script_entry, request)
             if delegate_to is not None:
                 record = self._record(
                     ev.DELEGATION,
@@ -602,6 +680,7 @@ class Session:
         by: str,
         fields: dict[str, Any] | None = None,
         rationale: str | None = None,
+        request: str | None = None,
     ) -> dict[str, Any]:
         """A player carries out a delegated task: records the decision with `delegated_by`."""
         with self._lock:
@@ -620,7 +699,11 @@ class Session:
             self._run((self.clock.now(), PRIO_DEADLINE), advance=False)
             self._require_running()
             record = self._carry_out(
-                task, by, use_fields, task["rationale"] if rationale is None else rationale
+                task,
+                by,
+                use_fields,
+                task["rationale"] if rationale is None else rationale,
+                **_extra(None, request),
             )
             self._run((self.clock.now(), PRIO_DEADLINE), advance=False)
             return record
@@ -633,8 +716,9 @@ class Session:
         by: str,
         inject: str | None = None,
         script_entry: int | None = None,
+        request: str | None = None,
     ) -> dict[str, Any]:
-        """Record a free-text note."""
+        """Record a free-text note of a player (for the facilitator's own: `facilitator_note`)."""
         with self._lock:
             self._require_running()
             self._check_player_role(role)
@@ -644,7 +728,7 @@ class Session:
             by = self._check_by(by)
             self._run((self.clock.now(), PRIO_DEADLINE), advance=False)
             self._require_running()
-            extra = {} if script_entry is None else {"script_entry": script_entry}
+            extra = _extra(script_entry, request)
             record = self._record(ev.NOTE, role=role, by=by, text=text, inject=inject, **extra)
             self._run((self.clock.now(), PRIO_DEADLINE), advance=False)
             return record
@@ -791,6 +875,15 @@ class Session:
                 detail={"name": name, "from": current.role, "to": None},
             )
 
+    def facilitator_note(self, text: str, *, by: str) -> dict[str, Any]:
+        """The facilitator's own note: a `facilitator` event (`op: note`), never shown to players."""
+        with self._lock:
+            self._require_running()
+            if not isinstance(text, str) or not text.strip():
+                raise Rejected("a note needs some text")
+            by = self._check_by(by)
+            return self._record(ev.FACILITATOR, op="note", inject=None, detail={"text": text, "by": by})
+
     def end(self, reason: str = "facilitator") -> dict[str, Any]:
         """End the session now (what was already due is released first)."""
         with self._lock:
@@ -892,6 +985,8 @@ class Session:
             raise Rejected("the session has not started yet")
         if self._ended:
             raise Rejected("the session has ended; nothing more can be recorded")
+        if self._interrupted:
+            raise Rejected("the session was interrupted; resume it to carry on")
 
     def _check_player_role(self, role: str) -> None:
         if role not in self.scenario.roles:
@@ -908,8 +1003,12 @@ class Session:
             )
 
     def _check_inject_ref(self, inject: str | None) -> None:
-        if inject is not None and inject not in self._injects:
-            raise Rejected(f"unknown inject {inject!r}{_close(str(inject), self._injects)}")
+        """A decision or note answers an inject that has been released (never one still to come)."""
+        if inject is None or inject in self._released_at:
+            return
+        if inject in self._injects:
+            raise Rejected(f"inject {inject!r} has not been released; a decision answers a released inject")
+        raise Rejected(f"unknown inject {inject!r}{_close(str(inject), self._released)}")
 
     @staticmethod
     def _check_by(by: str) -> str:
@@ -1246,7 +1345,7 @@ class Session:
         )
 
     def _carry_out(
-        self, task: dict[str, Any], by: str, fields: dict[str, Any], rationale: str
+        self, task: dict[str, Any], by: str, fields: dict[str, Any], rationale: str, **extra: Any
     ) -> dict[str, Any]:
         return self._record(
             ev.DECISION,
@@ -1260,4 +1359,5 @@ class Session:
             delegated_by=task["role"],
             delegation=task["id"],
             delegated_at=task["t"],
+            **extra,
         )

@@ -23,15 +23,19 @@ delegation        id ("g<seq>"), role (who delegates), by, to_role, action, fiel
                   rationale, inject, timebox (seconds, or null)
 note              role, by, text, inject (or null)
                   (decision, delegation and note carry script_entry, the index of the entry
-                  in the decision script, when `tabletop simulate` recorded them)
+                  in the decision script, when `tabletop simulate` recorded them, and request,
+                  the player's request id, when a remote player sent them)
 marker_set        marker, source ("inject:ID" | "action:ID" | "facilitator")
-clock             op ("pause" | "resume" | "speed" | "jump" | "checkpoint"), speed (after the op),
-                  paused (after the op), from_t, to_t and inject (the inject that jumped) for jump
-facilitator       op ("trigger_now" | "adhoc" | "skip" | "role_change" | "join" | "leave" | "note"),
-                  inject (id or null), detail {} (adhoc: title, body, channel, to, from;
-                  role_change, join, leave: name, from, to)
+clock             op ("pause" | "resume" | "speed" | "jump" | "checkpoint"), speed (after the
+                  op), paused (after the op), from_t, to_t and inject (the inject that jumped)
+                  for jump; a checkpoint only records how far the clock had run (its `t`)
+facilitator       op ("trigger_now" | "adhoc" | "skip" | "role_change" | "join" | "leave" |
+                  "note"), inject (id or null), detail {} (adhoc: title, body, channel, to,
+                  from; role_change, join, leave: name, from, to; note: text, by, the
+                  facilitator's own note, never sent to players)
 session_ended     reason ("duration" | "facilitator" | "interrupted" | ...)
-session_interrupted  signal: the session was stopped by a signal; `--resume` continues it
+session_interrupted  reason (what stopped it: "SIGINT", "SIGTERM", "quit"), speed, paused:
+                  the session was stopped without ending; `--resume` continues it
 session_resumed   from_t (sim seconds where the session continues), dropped_bytes (a torn
                   last line cut off, 0 if none), paused, speed, signed_through (the seq of the
                   last signature line before it, or null): written when a session is continued

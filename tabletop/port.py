@@ -27,6 +27,10 @@ class SessionListener(Protocol):
 
     def session_lost(self, reason: str) -> None: ...
 
+    def session_notice(self, title: str, message: str, severity: str) -> None:
+        """A word about the way to the session: the connection dropped, or it is back."""
+        ...
+
 
 class SessionPort(Protocol):
     """A running session as a console sees it: its events, its clock, and what it may ask."""
@@ -101,6 +105,15 @@ class SessionPort(Protocol):
     async def end(self) -> object: ...
 
     async def upcoming(self) -> list[Event]: ...
+
+    async def facilitator_note(self, text: str, *, by: str) -> object:
+        """The facilitator's own note: recorded, never sent to a player."""
+        ...
+
+    async def interrupt(self, reason: str) -> object:
+        """The console stops without ending the session: record that it was interrupted (a
+        session on another machine is not this console's to interrupt)."""
+        ...
 
     def close(self) -> None:
         """The console is done with the session."""

@@ -140,6 +140,16 @@ def seat_participants(
     return people
 
 
+def reseat(session: Session, seats: Mapping[str, Seat]) -> None:
+    """Seat the roles of a session that has not started yet anew (the facilitator's lobby):
+    the named players stay, each role in `seats` gets "Room" or a simulated teammate."""
+    players = [p for p in session.participants if not p.simulated and p.name != ROOM]
+    try:
+        session.set_participants(seat_participants(session.scenario, seats, players))
+    except (Rejected, ValueError) as error:
+        raise SessionSetupError(str(error)) from None
+
+
 # --- opening and resuming ------------------------------------------------------------------
 
 

@@ -41,6 +41,7 @@ from tabletop.clock import VirtualClock
 from tabletop.ui.app import TabletopConsole, make_console
 from tabletop.ui.screens.facilitator import FacilitatorScreen
 from tabletop.ui.screens.lobby import LobbyScreen
+from tabletop.ui.widgets.join_panel import JoinDetails
 from tabletop.ui.widgets.participants import Participants
 
 SIZE = (80, 24)
@@ -255,6 +256,29 @@ def console_for(solo: bool) -> Callable[[Any], TabletopConsole]:
     return build
 
 
+def hosting(out: Any) -> TabletopConsole:
+    """The console `tabletop host` runs: roles seated in the lobby, how players join on screen."""
+    app = make_console(
+        hostile_drill(),
+        out=out,
+        clock=VirtualClock(),
+        tick_interval=None,
+        name="Fran" + HOSTILE,
+        solo=False,
+        facilitate=True,
+        seats="player",
+        open_url=lambda url: True,
+    )
+    app.join = JoinDetails(
+        link="http://host.example:8765/join?token=tok",
+        command="tabletop join ws://host.example:8765/ws --token tok --role ROLE --name NAME",
+        token="tok",
+        room="http://host.example:8765/room/key",
+    )
+    app.presence = lambda: [{"name": "Priya" + HOSTILE, "role": "dpo"}]
+    return app
+
+
 def team_player(out: Any) -> TabletopConsole:
     """A team player's console (as `join` shows it), with a task delegated to them waiting."""
     app = make_console(hostile_drill(), out=out, clock=VirtualClock(), tick_interval=None, solo=False)
@@ -291,6 +315,8 @@ STARTS = [
     Start("facilitator", console_for(solo=False), FACILITATOR_SCREENS),
     # the facilitator's dialogs and the debrief are walked above; here the views and the switch
     Start("solo-facilitate", console_for(solo=True), {"LobbyScreen", "FacilitatorScreen", "PlayerScreen"}),
+    # hosting: the lobby seats the roles and shows how to join; the facilitator has a Join tab
+    Start("hosting", hosting, {"LobbyScreen", "FacilitatorScreen"}),
     # a team player's console, as `join` shows it: the tasks others hand them, their own dialogs
     Start(
         "team-player",
@@ -321,7 +347,8 @@ async def test_every_screen_every_tab_every_key(start: Start, tmp_path: Any) -> 
             for key in binding.key.split(","):
                 assert key.strip() in walk.pressed[name], f"{name} ({path}): key {key!r} not pressed"
     if "FacilitatorScreen" in walk.stations:
-        assert walk.tabs["FacilitatorScreen"] == {"tab-score", "tab-room", "tab-questions"}
+        hosted = {"tab-join"} if start.build is hosting else set()
+        assert walk.tabs["FacilitatorScreen"] == {"tab-score", "tab-room", "tab-questions"} | hosted
 
 
 async def test_clicking_the_room_tab_with_the_mouse_shows_the_room(tmp_path: Any) -> None:

@@ -15,7 +15,7 @@ from factories import breach_scenario, make_session
 from tabletop.cli import main
 from tabletop.clock import VirtualClock
 from tabletop.net.host import HostSettings, TeamHost
-from tabletop.transcript import read_transcript
+from tabletop.transcript import read_transcript, verify_evidence
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "cli-token"
@@ -203,9 +203,90 @@ async def test_a_headless_host_stops_cleanly_on_sigint(tmp_path):
     assert printed[0].startswith("Join URL: ws://127.0.0.1:")
     token = printed[1].removeprefix("Token: ")
     assert len(token) >= 16, "a generated token is long enough not to be guessed"
-    assert "Session ended (interrupted)" in rest.decode()
+    # a stop by signal is an interruption, not an end: `--resume` continues the session
+    assert "Session interrupted (SIGINT)" in rest.decode()
     lines = read_transcript(transcript).events
-    assert lines[-1]["type"] == "signature", "the end is signed"
+    assert lines[-2]["type"] == "signature", "everything before the interruption is signed"
     events = [e for e in lines if e["type"] != "signature"]
-    assert events[-1]["type"] == "session_ended" and events[-1]["reason"] == "interrupted"
+    assert events[-1]["type"] == "session_interrupted" and events[-1]["reason"] == "SIGINT"
+    assert not any(e["type"] == "session_ended" for e in events)
     assert oct(transcript.stat().st_mode & 0o777) == "0o600"
+
+
+async def start_headless(*args: str) -> tuple[asyncio.subprocess.Process, list[str]]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tabletop",
+        "host",
+        *args,
+        "--headless",
+        "--port",
+        "0",
+        cwd=ROOT,
+        env=ENV,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    printed: list[str] = []
+    async with asyncio.timeout(30):
+        while not printed or not printed[-1].startswith("Transcript:"):
+            line = (await process.stdout.readline()).decode()
+            if not line:
+                raise AssertionError("the host exited: " + "".join(printed))
+            printed.append(line.strip())
+    return process, printed
+
+
+async def test_an_interrupted_host_is_resumed_with_its_token_and_its_clock_where_it_stopped(tmp_path):
+    transcript = tmp_path / "interrupted.jsonl"
+    first, printed = await start_headless("suspected-breach", "--speed", "600", "--out", str(transcript))
+    token = next(line for line in printed if line.startswith("Token: ")).removeprefix("Token: ")
+    assert any(line.startswith("Browser players open: http://127.0.0.1:") for line in printed)
+    assert any("not encrypted" in line for line in printed)
+    await asyncio.sleep(0.3)
+    first.send_signal(signal.SIGTERM)
+    async with asyncio.timeout(30):
+        out, _ = await first.communicate()
+    assert first.returncode == 0 and f"tabletop host --resume {transcript}" in out.decode()
+    signed, stopped_at = read_transcript(transcript).events[-2:]
+    assert stopped_at["type"] == "session_interrupted" and stopped_at["t"] > 0
+    assert signed["type"] == "signature" and signed["signs"] == signed["seq"] - 1, "signed up to the stop"
+
+    second, printed = await start_headless("--resume", str(transcript))
+    assert f"Token: {token}" in printed, "the token is kept beside the transcript"
+    second.send_signal(signal.SIGINT)
+    async with asyncio.timeout(30):
+        await second.communicate()
+    events = read_transcript(transcript).events
+    resumed = next(e for e in events if e["type"] == "session_resumed")
+    assert resumed["from_t"] >= stopped_at["t"] and resumed["signed_through"] == signed["seq"]
+    assert [e["type"] for e in events].count("session_interrupted") == 2
+    evidence = verify_evidence(transcript)
+    assert evidence.status == "verified", evidence.problems
+
+
+def test_wait_for_names_only_roles_of_the_scenario_and_needs_headless(tmp_path):
+    wrong = CliRunner().invoke(
+        main,
+        [
+            "host",
+            "suspected-breach",
+            "--headless",
+            "--port",
+            "0",
+            "--out",
+            str(tmp_path / "a.jsonl"),
+            "--wait-for",
+            "coordinator,ceo",
+        ],
+    )
+    assert wrong.exit_code == 2 and "--wait-for: ceo not in scenario 'suspected-breach'" in wrong.output
+    assert not (tmp_path / "a.jsonl").exists(), "no empty transcript is left behind"
+    console = CliRunner().invoke(main, ["host", "suspected-breach", "--wait-for", "coordinator"])
+    assert console.exit_code == 2 and "--wait-for needs --headless" in console.output
+
+
+def test_tls_needs_both_a_certificate_and_its_key(tmp_path):
+    result = CliRunner().invoke(main, ["host", "suspected-breach", "--headless", "--tls-cert", "x.pem"])
+    assert result.exit_code == 2 and "--tls-cert and --tls-key go together" in result.output

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from factories import breach_scenario, make_inject, make_scenario, make_session
+from net_support import TOKEN, RawPlayer, hello, hosted
 
 from tabletop.clock import VirtualClock
-from tabletop.engine import Session
 from tabletop.net import protocol as p
 from tabletop.net.client import (
     JoinRefused,
@@ -29,111 +26,7 @@ from tabletop.net.rehearsal import read_script
 from tabletop.scoring import score
 from tabletop.script import load_script, play
 from tabletop.sessions import open_session
-from tabletop.transcript import read_transcript, verify_transcript
-
-TOKEN = "s3cret-token"
-FAST_RETRY = (0.01, 0.05, 0.1, 0.2, 0.5, 1.0)
-
-
-class Rig:
-    """A host on 127.0.0.1 (ephemeral port) serving a started team session on a virtual clock."""
-
-    def __init__(self, host: TeamHost, session: Session, clock: VirtualClock, path: Path) -> None:
-        self.host = host
-        self.session = session
-        self.clock = clock
-        self.path = path
-        self.clients: list[PlayerClient] = []
-
-    async def player(self, role: str, name: str, **kwargs: Any) -> PlayerClient:
-        kwargs.setdefault("retry_delays", FAST_RETRY)
-        client = PlayerClient(self.host.url, kwargs.pop("token", TOKEN), role, name, **kwargs)
-        self.clients.append(client)
-        await client.connect()
-        return client
-
-    def lines(self, kind: str | None = None) -> list[dict[str, Any]]:
-        return [e for e in self.session.events if kind is None or e["type"] == kind]
-
-    def joined(self, name: str) -> bool:
-        return any(pl["name"] == name for pl in self.host.connected())
-
-
-@asynccontextmanager
-async def hosted(
-    tmp_path: Path, scenario=None, *, fsync: bool = False, **settings: Any
-) -> AsyncIterator[Rig]:
-    clock = VirtualClock()
-    session = make_session(
-        tmp_path, scenario or breach_scenario(), clock=clock, participants=[], start=False, fsync=fsync
-    )
-    get_time = settings.pop("get_time", None)
-    host = TeamHost(
-        session,
-        HostSettings(token=TOKEN, tick_interval=0, live_clock=False, **settings),
-        **({"get_time": get_time} if get_time else {}),
-    )
-    await host.start("127.0.0.1", 0)
-    await host.call(session.start)
-    rig = Rig(host, session, clock, Path(session.path))
-    try:
-        yield rig
-    finally:
-        for client in rig.clients:
-            await client.close()
-        await host.stop()
-        session.writer.close()
-
-
-class RawPlayer:
-    """A bare WebSocket to the host, for sending what a well-behaved client never would."""
-
-    def __init__(self, http: aiohttp.ClientSession, ws: aiohttp.ClientWebSocketResponse) -> None:
-        self.http = http
-        self.ws = ws
-        self.buffer: list[str] = []
-
-    @classmethod
-    async def open(cls, url: str, hello: dict[str, Any] | str | None = None) -> RawPlayer:
-        http = aiohttp.ClientSession()
-        ws = await http.ws_connect(url)
-        raw = cls(http, ws)
-        if hello is not None:
-            await ws.send_str(hello if isinstance(hello, str) else json.dumps(hello))
-        return raw
-
-    @staticmethod
-    def unpack(data: str) -> list[str]:
-        """The messages in a frame (a batch holds several), each as its own JSON text."""
-        message = json.loads(data)
-        if message.get("type") == "batch":
-            return [json.dumps(item) for item in message["items"]]
-        return [data]
-
-    async def frames_until_closed(self, timeout: float = 5.0) -> list[str]:
-        frames = list(self.buffer)
-        self.buffer.clear()
-        async with asyncio.timeout(timeout):
-            async for message in self.ws:
-                if message.type == aiohttp.WSMsgType.TEXT:
-                    frames.extend(self.unpack(message.data))
-        return frames
-
-    async def next_frame(self, timeout: float = 5.0) -> dict[str, Any]:
-        if not self.buffer:
-            message = await self.ws.receive(timeout=timeout)
-            assert message.type == aiohttp.WSMsgType.TEXT, message
-            self.buffer.extend(self.unpack(message.data))
-        return json.loads(self.buffer.pop(0))
-
-    async def close(self) -> None:
-        await self.ws.close()
-        await self.http.close()
-
-
-def hello(role: str = "coordinator", name: str = "Sam", token: str = TOKEN, **extra: Any) -> dict[str, Any]:
-    return {"v": 1, "type": "hello", "token": token, "role": role, "name": name, **extra}
-
+from tabletop.transcript import read_transcript, verify_evidence, verify_transcript
 
 # --- one team, one transcript --------------------------------------------------------------
 
@@ -208,6 +101,8 @@ async def test_a_team_over_the_network_scores_exactly_like_the_same_script_run_h
     assert all(r.seq is not None and r.refused is None for rs in results for r in rs)
     network = read_transcript(rig.path)
     assert verify_transcript(rig.path).ok
+    evidence = verify_evidence(rig.path)  # request ids, joins and leaves: the grammar holds
+    assert evidence.status == "verified", evidence.problems
     # two players deciding at the same sim time reach the host in either order
     assert sorted(recorded(network.events), key=repr) == sorted(recorded(baseline.events), key=repr)
     # the same numbers; only the recorded conditions say one was a team over the network
@@ -348,8 +243,10 @@ async def test_the_engines_rejection_reaches_the_player_and_nothing_is_recorded(
 async def test_a_second_connection_may_not_take_a_name_playing_another_role(tmp_path):
     async with hosted(tmp_path) as rig:
         await rig.player("coordinator", "Sam")
-        with pytest.raises(JoinRefused, match="'Sam' is already connected playing coordinator"):
+        with pytest.raises(JoinRefused) as refused:
             await rig.player("dpo", "Sam")
+        assert refused.value.code == p.NAME_TAKEN
+        assert "'Sam' already has a seat in this session (playing coordinator)" in str(refused.value)
 
 
 # --- misbehaving clients -------------------------------------------------------------------
@@ -551,7 +448,11 @@ async def test_script_lines_for_one_role_are_read_from_the_simulate_format(tmp_p
         (3600, "ico_decision"),
     ]
     assert lines[-1] == ScriptLine(
-        at=3600, action="ico_decision", fields={"outcome": "notify"}, rationale="High risk to individuals"
+        at=3600,
+        action="ico_decision",
+        fields={"outcome": "notify"},
+        rationale="High risk to individuals",
+        entry=7,  # its place in the whole script: with the session, the line's request id
     )
 
 
@@ -582,15 +483,24 @@ async def test_a_decision_recorded_just_before_the_line_dropped_is_not_recorded_
         assert [e["seq"] for e in rig.lines("decision")] == [seq]
 
 
-async def test_a_player_replaced_by_a_new_connection_does_not_fight_back(tmp_path):
+async def test_a_second_connection_cannot_take_over_a_connected_players_seat(tmp_path):
+    # the same name and role used to replace the connected player for good; now the seat is theirs
     async with hosted(tmp_path) as rig:
         first = await rig.player("dpo", "Priya")
-        second = await rig.player("dpo", "Priya")
-        await first.wait_for(lambda: first.failure is not None)
-        assert "you connected again from elsewhere" in str(first.failure)
-        assert await second.note("I am the one connected") is not None
+        with pytest.raises(JoinRefused) as refused:
+            await rig.player("dpo", "Priya")  # knows the token, not Priya's seat
+        assert refused.value.code == p.NAME_TAKEN
+        stolen = PlayerClient(
+            rig.host.url, TOKEN, "dpo", "Priya", seat=first.seat, retry_delays=(0.01, 0.02), longest_wait=0.01
+        )
+        rig.clients.append(stolen)
+        with pytest.raises(JoinRefused) as busy:  # even with the secret: one live connection a seat
+            await stolen.connect()
+        assert busy.value.code == p.SEAT_BUSY
+        assert await first.note("still me") is not None
+        assert first.connections == 1 and first.failure is None
         assert rig.host.connected() == [{"name": "Priya", "role": "dpo"}]
-        assert second.connections == 1 and first.connections == 1
+        assert [e["by"] for e in rig.lines("note")] == ["Priya"]
 
 
 async def test_a_socket_that_never_says_hello_is_closed(tmp_path):
@@ -605,8 +515,9 @@ async def test_connections_beyond_the_limit_are_refused(tmp_path):
     async with hosted(tmp_path, max_connections=2) as rig:
         await rig.player("dpo", "Priya")
         await rig.player("coordinator", "Sam")
-        with pytest.raises(JoinRefused, match="too many connections"):
+        with pytest.raises(JoinRefused, match="too many players connected; try again later") as full:
             await rig.player("comms_owner", "Alex")
+        assert full.value.code == p.HOST_FULL
 
 
 async def test_a_last_seq_from_another_session_is_ignored(tmp_path):

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from tabletop.net.client import PlayerClient
-from tabletop.transcript import verify_transcript
+from tabletop.transcript import verify_evidence, verify_transcript
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "resume-token"
@@ -83,7 +83,7 @@ async def test_the_host_killed_and_resumed_loses_nothing_it_acknowledged(tmp_pat
         restarted.send_signal(signal.SIGTERM)
         code, output = await finish(restarted)
         assert code == 0, output
-        assert "Session ended (interrupted)" in output
+        assert "Session interrupted (SIGTERM)" in output
     finally:
         await sam.close()
         await priya.close()
@@ -94,7 +94,9 @@ async def test_the_host_killed_and_resumed_loses_nothing_it_acknowledged(tmp_pat
 
     report = verify_transcript(transcript)
     assert report.ok, report.problems
-    assert report.events[-1]["type"] == "signature", "the end is signed"
+    # a stop by signal is an interruption: everything up to it is signed
+    assert report.events[-2]["type"] == "signature" and report.events[-1]["type"] == "session_interrupted"
+    assert verify_evidence(transcript).status == "verified"
     events = [e for e in report.events if e["type"] != "signature"]
     decisions = [e for e in events if e["type"] == "decision"]
     assert sorted(e["seq"] for e in decisions) == sorted(acked), (
@@ -114,7 +116,7 @@ async def test_the_host_killed_and_resumed_loses_nothing_it_acknowledged(tmp_pat
         if e["type"] == "facilitator" and e["op"] in ("join", "leave"):
             last_presence[e["detail"]["name"]] = e["op"]
     assert last_presence == {"Sam": "join", "Priya": "join"}, "both back in the session after the resume"
-    assert events[-1]["type"] == "session_ended" and events[-1]["reason"] == "interrupted"
+    assert events[-1]["type"] == "session_interrupted" and events[-1]["reason"] == "SIGTERM"
     # what Priya saw before the crash plus what she was sent after it: every decision once
     seen = [e["seq"] for e in priya.events if e["type"] == "decision"]
     assert seen == sorted(acked) and seen_before < acked[3]

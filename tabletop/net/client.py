@@ -1,21 +1,32 @@
 """The player side of a team rehearsal: a WebSocket client, the session-like object the console drives, and scripted players.
 
-`PlayerClient` speaks the protocol: it joins, keeps what it has seen, reconnects sending the
-last seq it saw (the host replays what it missed), and turns each request into an awaitable
-that resolves when the host's transcript holds it. `RemoteSession` gives the player console
-the same calls as a local session's link, so the console has no network code. `play_script`
-plays a decision script's lines for one role at their sim times (tests and load).
+`PlayerClient` speaks the protocol: it joins, keeps what it has seen and its seat's secret,
+reconnects sending the last seq it saw (the host replays what it missed), and turns each
+request into an awaitable that resolves when the host's transcript holds it, however long the
+host is away (it fails only once reconnecting has given up). A refusal that says "not now"
+(host full, seat still held by a dead connection) is waited out and tried again. While the
+connection is down the client says so (`offline`) and its clock stands still.
+
+`SeatStore` keeps the seats this machine was given in a 0600 file, so a restarted `tabletop
+join` comes back to its seat. `RemoteSession` gives the player console the same calls as a
+local session's link, so the console has no network code. `play_script` plays a decision
+script's lines for one role at their sim times, each with a request id made of the session and
+the script's line, so a restarted script records nothing twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import logging
+import os
 import secrets
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -46,6 +57,60 @@ class RequestRefused(Exception):
 
 class ConnectionLost(Exception):
     """The connection to the host is gone and could not be re-established."""
+
+
+class TryLater(Exception):
+    """The host said "not now" (full, or the seat still held); `retry_after` seconds, if it said."""
+
+    def __init__(self, code: str, message: str, retry_after: float | None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.retry_after = retry_after
+
+
+class SeatStore:
+    """The seats this machine was given, by host URL, role and name, in a file only its owner reads.
+
+    `tabletop join` uses `SeatStore.default()` ($XDG_STATE_HOME/tabletop/seats.json, or
+    ~/.local/state/...), so a player whose console or script restarts comes back to their seat.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._data: dict[str, str] = {}
+        if path is not None:
+            try:
+                data = json.loads(Path(path).read_text(encoding="utf-8"))
+                if isinstance(data, dict):
+                    self._data = {str(k): str(v) for k, v in data.items() if isinstance(v, str)}
+            except (OSError, ValueError):
+                pass
+
+    @classmethod
+    def default(cls) -> SeatStore:
+        base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+        return cls(Path(base) / "tabletop" / "seats.json")
+
+    @staticmethod
+    def _key(url: str, role: str, name: str) -> str:
+        return f"{url} {role} {' '.join(name.casefold().split())}"
+
+    def get(self, url: str, role: str, name: str) -> str | None:
+        return self._data.get(self._key(url, role, name))
+
+    def put(self, url: str, role: str, name: str, seat: str) -> None:
+        self._data[self._key(url, role, name)] = seat
+        if self.path is None:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+            fd = os.open(str(temporary), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(self._data, handle, indent=1)
+            os.replace(temporary, self.path)
+        except OSError as error:
+            log.warning("cannot keep the seat in %s: %s", self.path, error)
 
 
 @dataclass
@@ -83,6 +148,12 @@ class PlayerClient:
         open_timeout: float = 10.0,
         get_time: Callable[[], float] = time.monotonic,
         session: aiohttp.ClientSession | None = None,
+        seat: str | None = None,
+        seats: SeatStore | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        unix_socket: str | None = None,
+        encrypted: bool | None = None,
+        longest_wait: float = 30.0,
     ) -> None:
         self.url = url
         self.token = token
@@ -101,6 +172,20 @@ class PlayerClient:
         self.ended = asyncio.Event()
         self.closed = False
         self.failure: Exception | None = None
+        self.seats = seats
+        self.seat = seat or (seats.get(url, role, name) if seats is not None else None)
+        """The secret that opens this player's seat (from the first welcome)."""
+        self.ssl_context = ssl_context
+        self.unix_socket = unix_socket
+        self.encrypted = url.startswith("wss://") if encrypted is None else encrypted
+        """Whether what the player sends crosses the network encrypted."""
+        self.online = False
+        """Whether the connection is up (False while reconnecting)."""
+        self.longest_wait = longest_wait
+        """The longest a "try again in N s" from the host is waited out before the next try."""
+        self.session_id: str | None = None
+        self.waiting: list[str] = []
+        """Roles the host waits for before its clock runs."""
         self._state_at = 0.0
         self._base_t = 0.0
         self._ids = itertools.count(1)
@@ -116,10 +201,14 @@ class PlayerClient:
 
     # connecting -----------------------------------------------------------------------------
     async def connect(self) -> p.Welcome:
-        """Join the host; raises JoinRefused with the host's message if it refuses."""
+        """Join the host; raises JoinRefused with the host's message if it refuses.
+
+        A host that says "not now" (full, or the seat still held by a connection it has not
+        yet noticed is dead) is asked again, `retry_delays` apart, before giving up.
+        """
         self.failure = None
         try:
-            welcome = await self._open()
+            welcome = await self._open_patiently()
         except BaseException:
             if self._own_http and self._http is not None:
                 await self._http.close()
@@ -128,17 +217,43 @@ class PlayerClient:
         self._reader = asyncio.create_task(self._run())
         return welcome
 
-    async def _open(self) -> p.Welcome:
+    async def _open_patiently(self) -> p.Welcome:
+        for delay in (*self.retry_delays, None):
+            try:
+                return await self._open()
+            except TryLater as later:
+                if delay is None or self.closed:
+                    raise JoinRefused(later.code, str(later)) from None
+                log.info("host: %s", later)
+                await asyncio.sleep(max(delay, min(later.retry_after or 0.0, self.longest_wait)))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _http_session(self) -> aiohttp.ClientSession:
         if self._http is None:
-            self._http = aiohttp.ClientSession()
+            connector = aiohttp.UnixConnector(path=self.unix_socket) if self.unix_socket else None
+            self._http = aiohttp.ClientSession(connector=connector)
+        return self._http
+
+    async def _open(self) -> p.Welcome:
         try:
-            ws = await self._http.ws_connect(
+            ws = await self._http_session().ws_connect(
                 self.url,
                 max_msg_size=p.MAX_HOST_FRAME,
                 timeout=aiohttp.ClientWSTimeout(ws_close=5),
                 heartbeat=20,
+                ssl=self.ssl_context if self.ssl_context is not None else True,
             )
-        except (aiohttp.ClientError, OSError) as error:
+        except aiohttp.ClientConnectorCertificateError as error:
+            raise JoinRefused(
+                "bad_certificate",
+                f"the host at {self.url} has a certificate this machine does not trust ({error.certificate_error}); "
+                "if the facilitator gave you its certificate, join with --tls-ca FILE",
+            ) from None
+        except aiohttp.ClientConnectorError as error:
+            raise ConnectionLost(f"cannot reach the host at {self.url}: {error}") from None
+        except aiohttp.ClientError as error:  # it answered, then dropped us: busy, not gone
+            raise TryLater("host_busy", f"the host at {self.url} is busy ({error})", None) from None
+        except OSError as error:
             raise ConnectionLost(f"cannot reach the host at {self.url}: {error}") from None
         hello = p.Hello(
             token=self.token,
@@ -146,6 +261,7 @@ class PlayerClient:
             name=self.name,
             last_seq=self.last_seq,
             session=self.welcome.session if self.welcome else None,
+            seat=self.seat,
         )
         await ws.send_str(hello.to_frame())
         try:
@@ -160,6 +276,8 @@ class PlayerClient:
         message = messages[0]
         if isinstance(message, p.Error):
             await ws.close()
+            if message.code in p.RETRYABLE:
+                raise TryLater(message.code, message.message, message.retry_after)
             raise JoinRefused(message.code, message.message)
         if not isinstance(message, p.Welcome):
             await ws.close()
@@ -170,6 +288,12 @@ class PlayerClient:
         self._ws = ws
         self.connections += 1
         self.welcome = message
+        if message.seat:
+            self.seat = message.seat
+            if self.seats is not None:
+                self.seats.put(self.url, self.role, self.name, message.seat)
+        self.session_id = message.session or self.session_id
+        self.online = True
         self._set_state(message.state)
         self.presence = list(message.presence)
         self._emit("welcome", message)
@@ -202,8 +326,10 @@ class PlayerClient:
             while True:
                 await self._read(self._ws)
                 self._connected.clear()
+                self._go_offline()
                 if self.closed or self.ended.is_set() or not self.reconnect or self.failure is not None:
                     break
+                self._emit("offline", None)
                 if not await self._reconnect():
                     break
         except JoinRefused as refused:
@@ -213,20 +339,33 @@ class PlayerClient:
             self.failure = error
         finally:
             self._connected.clear()
+            self._go_offline()
             self._fail_pending(self.failure or ConnectionLost("the connection to the host closed"))
             self._changed.set()
             self._emit("closed", self.failure)
 
+    def _go_offline(self) -> None:
+        """The connection dropped: the clock stands still where it was until the host is back."""
+        if self.online:
+            self._base_t, self._state_at = self.now(), self.get_time()
+            self.online = False
+            self._changed.set()
+
     async def _reconnect(self) -> bool:
+        wait = 0.0
         for delay in self.retry_delays:
             if self.closed:
                 return False
-            await asyncio.sleep(delay)
+            await asyncio.sleep(max(delay, wait))
+            wait = 0.0
             try:
                 await self._open()
                 return True
             except ConnectionLost as error:
                 log.info("reconnecting: %s", error)
+            except TryLater as later:
+                log.info("reconnecting: %s", later)
+                wait = min(later.retry_after or 0.0, self.longest_wait)
         self.failure = ConnectionLost(f"lost the host at {self.url} and could not reconnect")
         return False
 
@@ -251,6 +390,7 @@ class PlayerClient:
             self._on_event(message.event)
         elif isinstance(message, p.State):
             self._set_state(message)
+            self._emit("state", message)
         elif isinstance(message, p.Ack):
             pending = self._pending.pop(message.id, None)
             if pending and not pending.future.done():
@@ -290,38 +430,26 @@ class PlayerClient:
         self._emit("event", event)
 
     def _match_unacknowledged(self, event: dict[str, Any]) -> None:
-        """A line recording one of this player's requests acknowledges it (oldest first).
+        """A line recording one of this player's requests acknowledges it.
 
-        The host sends a request's line before its ack, so a connection that drops between
-        the two (or a host that dies there) still leaves the player knowing it was recorded,
-        live or from the replay after reconnecting; it is then never sent again.
+        The host records each request's id with its line (`request`) and sends the line
+        before the ack, so a connection that drops between the two (or a host that dies
+        there) still leaves the player knowing it was recorded, live or from the replay after
+        reconnecting; it is then never sent again.
         """
-        if event.get("by") != self.name or event.get("role") != self.role:
+        request_id = event.get("request")
+        if request_id is None or event.get("by") != self.name or event.get("role") != self.role:
             return
-        for request_id, pending in list(self._pending.items()):
-            message = pending.message
-            if isinstance(message, p.Note):
-                same = event.get("type") == ev.NOTE and event.get("text") == message.text
-            elif isinstance(message, p.Decide):
-                kind = ev.DELEGATION if message.delegate_to else ev.DECISION
-                same = (
-                    event.get("type") == kind
-                    and event.get("action") == message.action
-                    and (event.get("fields") or {}) == dict(message.fields)
-                    and (event.get("rationale") or "") == message.rationale
-                )
-            else:
-                same = event.get("type") == ev.DECISION and event.get("delegation") == message.task
-            if same:
-                del self._pending[request_id]
-                if not pending.future.done():
-                    pending.future.set_result(event.get("seq"))
-                return
+        pending = self._pending.pop(request_id, None)
+        if pending is not None and not pending.future.done():
+            pending.future.set_result(event.get("seq"))
 
     def _set_state(self, state: p.State) -> None:
         self.state = state
         self._base_t = state.t
         self._state_at = self.get_time()
+        self.waiting = list(state.waiting)
+        self.session_id = state.session or self.session_id
         if state.ended:
             self.ended.set()
         self._changed.set()
@@ -346,8 +474,8 @@ class PlayerClient:
 
     # time -----------------------------------------------------------------------------------
     def now(self) -> float:
-        """The host's sim time, extrapolated from its last state at the rate it gave."""
-        rate = self.state.rate if self.state else 0.0
+        """The host's sim time, extrapolated from its last state at the rate it gave (while online)."""
+        rate = self.state.rate if self.state and self.online else 0.0
         return self._base_t + max(0.0, self.get_time() - self._state_at) * rate
 
     async def wait_until(self, t: float) -> None:
@@ -357,7 +485,7 @@ class PlayerClient:
                 raise ConnectionLost(f"the session ended before sim time {t:g}s")
             if self._reader is not None and self._reader.done():
                 raise ConnectionLost(str(self.failure or "the connection to the host closed"))
-            rate = self.state.rate if self.state else 0.0
+            rate = self.state.rate if self.state and self.online else 0.0
             timeout = (t - self.now()) / rate + 0.001 if rate > 0 else None
             self._changed.clear()
             try:
@@ -365,7 +493,7 @@ class PlayerClient:
             except TimeoutError:
                 pass
 
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float | None = 10.0) -> None:
         """Wait until `predicate()` holds, checking after each message from the host."""
         await p.wait_until(self._changed, predicate, timeout)
 
@@ -374,9 +502,13 @@ class PlayerClient:
         return f"{self._prefix}-{next(self._ids)}"
 
     async def request(
-        self, message: p.Decide | p.Note | p.CompleteTask, timeout: float | None = 30.0
+        self, message: p.Decide | p.Note | p.CompleteTask, timeout: float | None = None
     ) -> int | None:
-        """Send a request and wait until the host has recorded it; returns its transcript seq."""
+        """Send a request and wait until the host has recorded it; returns its transcript seq.
+
+        Without a `timeout` it waits as long as the client keeps reconnecting; it raises
+        ConnectionLost once reconnecting has given up, RequestRefused if the host refuses.
+        """
         if self.closed:
             raise ConnectionLost("the player has left")
         if self._reader is not None and self._reader.done():
@@ -400,10 +532,11 @@ class PlayerClient:
         role: str | None = None,
         delegate_to: str | None = None,
         timebox: int | str | None = None,
+        request_id: str | None = None,
     ) -> int | None:
         return await self.request(
             p.Decide(
-                id=self._next_id(),
+                id=request_id or self._next_id(),
                 action=action,
                 fields=fields or {},
                 rationale=rationale or "",
@@ -414,8 +547,10 @@ class PlayerClient:
             )
         )
 
-    async def note(self, text: str, *, inject: str | None = None) -> int | None:
-        return await self.request(p.Note(id=self._next_id(), text=text, inject=inject))
+    async def note(
+        self, text: str, *, inject: str | None = None, request_id: str | None = None
+    ) -> int | None:
+        return await self.request(p.Note(id=request_id or self._next_id(), text=text, inject=inject))
 
     async def complete_task(
         self, task: str, *, fields: dict[str, Any] | None = None, rationale: str = ""
@@ -477,10 +612,45 @@ class RemoteSession:
         if target in self._targets:
             self._targets.remove(target)
 
+    @property
+    def encrypted(self) -> bool:
+        """Whether this player's connection to the host is encrypted (wss://, or https:// in a browser)."""
+        return self.client.encrypted
+
+    @property
+    def offline(self) -> bool:
+        """True while the connection to the host is down (the client is reconnecting)."""
+        return not self.client.online
+
+    @property
+    def waiting(self) -> list[str]:
+        """Roles the host waits for before its clock runs."""
+        return list(self.client.waiting)
+
+    @property
+    def started(self) -> bool:
+        """Whether the host's session has started (its facilitator may still be in the lobby)."""
+        return self.client.session_id is not None
+
+    def _tell(self, title: str, message: str, severity: str) -> None:
+        for target in list(self._targets):
+            target.session_notice(title, message, severity)
+
     def _heard(self, kind: str, payload: Any) -> None:
         if kind == "closed" and payload is not None and not self.client.closed:
             for target in list(self._targets):  # tell the player; the console carries on read-only
                 target.session_lost(str(payload))
+            return
+        if kind == "offline":
+            self._tell(
+                "Offline",
+                "Lost the connection to the host; reconnecting. The clock stands still meanwhile; "
+                "what you record now is sent once the host is back.",
+                "warning",
+            )
+            return
+        if kind == "welcome" and self.client.connections > 1:
+            self._tell("Online", "Connected to the host again.", "information")
             return
         if kind != "event":
             return
@@ -575,6 +745,12 @@ class RemoteSession:
     async def upcoming(self) -> list[dict[str, Any]]:
         raise self._facilitator_only()
 
+    async def facilitator_note(self, text: str, *, by: str) -> None:
+        raise self._facilitator_only()
+
+    async def interrupt(self, reason: str) -> None:
+        """The session runs on the host: a player leaving does not interrupt it."""
+
     async def start(self) -> None:
         """The host's facilitator starts the session; a player has nothing to start."""
 
@@ -629,6 +805,8 @@ class ScriptLine:
     inject: str | None = None
     delegate_to: str | None = None
     timebox: int | None = None
+    entry: int | None = None
+    """The line's place in the script file (all roles counted): part of its request id."""
 
 
 @dataclass(frozen=True)
@@ -640,14 +818,24 @@ class ScriptResult:
     refused: str | None = None
 
 
+def script_request_id(session: str, line: ScriptLine, index: int) -> str:
+    """A scripted line's request id: the session and the line's place in the script, so that a
+    script played again (a restarted player) asks for the same things and gets the same acks."""
+    entry = line.entry if line.entry is not None else index
+    return f"script-{session[:16]}-{entry}"
+
+
 async def play_script(client: PlayerClient, lines: list[ScriptLine]) -> list[ScriptResult]:
     """Play each line when the host's sim time reaches its `at`; one request at a time."""
     results = []
-    for line in sorted(lines, key=lambda item: item.at):
+    for index, line in sorted(enumerate(lines), key=lambda item: item[1].at):
         await client.wait_until(line.at)
+        if client.session_id is None:  # the host has not started yet: ids name the session
+            await client.wait_for(lambda: client.session_id is not None or client.ended.is_set(), None)
+        request_id = script_request_id(client.session_id or "none", line, index)
         try:
             if line.note is not None:
-                seq = await client.note(line.note, inject=line.inject)
+                seq = await client.note(line.note, inject=line.inject, request_id=request_id)
             else:
                 seq = await client.decide(
                     line.action or "",
@@ -656,6 +844,7 @@ async def play_script(client: PlayerClient, lines: list[ScriptLine]) -> list[Scr
                     inject=line.inject,
                     delegate_to=line.delegate_to,
                     timebox=line.timebox,
+                    request_id=request_id,
                 )
             results.append(ScriptResult(line, seq=seq))
         except RequestRefused as refused:

@@ -4,22 +4,28 @@ Every message is one WebSocket text frame holding a JSON object `{"v": 1, "type"
 
 player -> host
     hello          token, role, name, last_seq (the last transcript seq the player saw, or -1),
-                   session (the session that seq belongs to, from an earlier welcome)
+                   session (the session that seq belongs to, from an earlier welcome), seat
+                   (the secret an earlier welcome gave this player, to come back to their seat)
     decide         id (the player's request id), action, fields, rationale, inject, role
                    (optional: must be the player's own), delegate_to, timebox (seconds)
     note           id, text, inject
     complete_task  id, task (the delegation id), fields, rationale
 host -> player
     welcome        role, name, scenario (the player's view), seq, state, presence, tasks,
-                   replay (how many missed events follow at once), session
+                   replay (how many missed events follow at once), session, seat (the
+                   player's secret, on their first join only)
     event          event (a transcript line, cut down to what the player may see)
-    state          t, speed, paused, rate (sim seconds per wall second to extrapolate with)
+    state          t, speed, paused, rate (sim seconds per wall second to extrapolate with),
+                   waiting (roles the clock waits for before it starts), session
     presence       connected [{name, role}]
     ack            id (the request id), seq (the transcript line that recorded it)
-    error          id (request id or null), code, message, fatal (the host closes after it)
+    error          id (request id or null), code, message, fatal (the host closes after it),
+                   retry_after (seconds: when trying again may succeed)
     batch          items (several of the above, in order, when they queue up)
 
-A request is acknowledged only once the host's transcript line for it is on disk.
+A request is acknowledged only once the host's transcript line for it is on disk. A request id
+is recorded with the event; the same id sent again is acknowledged with the same seq (never
+recorded twice), and the same id with different content is refused (`conflict`).
 """
 
 from __future__ import annotations
@@ -56,6 +62,12 @@ SESSION_ENDED = "session_ended"
 HOST_STOPPING = "host_stopping"
 REPLACED = "replaced"
 HOST_FULL = "host_full"
+NAME_TAKEN = "name_taken"
+NAME_RESERVED = "name_reserved"
+BAD_SEAT = "bad_seat"
+SEAT_BUSY = "seat_busy"
+TRY_LATER = "try_later"
+CONFLICT = "conflict"
 
 FINAL = (
     BAD_TOKEN,
@@ -67,8 +79,14 @@ FINAL = (
     TOO_BIG,
     REPLACED,
     SESSION_ENDED,
+    NAME_TAKEN,
+    NAME_RESERVED,
+    BAD_SEAT,
 )
 """Fatal errors after which a player does not reconnect by itself (reconnecting would not help)."""
+
+RETRYABLE = (HOST_FULL, SEAT_BUSY, TRY_LATER)
+"""Refusals that say "not now": a player waits (`retry_after`, if given) and tries again."""
 
 # WebSocket close codes the host uses (4000-4999 are the application's own).
 CLOSE_BAD_TOKEN = 4001
@@ -125,6 +143,8 @@ class Hello(_Message):
     last_seq: int = Field(-1, ge=-1)
     session: Annotated[str, Field(max_length=128)] | None = None
     """The welcome's `session` the player saw before: `last_seq` counts only in that session."""
+    seat: Annotated[str, Field(max_length=128)] | None = None
+    """The secret the first welcome gave this player: the key back to their seat."""
 
 
 class Decide(_Message):
@@ -176,6 +196,10 @@ class State(_Message):
     paused: bool
     rate: float
     ended: bool = False
+    waiting: list[str] = Field(default_factory=list)
+    """Roles the host waits for before it starts the clock (empty once it runs)."""
+    session: str | None = None
+    """The session's id (as in the welcome), once it has started."""
 
 
 class Welcome(_Message):
@@ -193,6 +217,8 @@ class Welcome(_Message):
     """How many `event` messages follow at once: what the player missed."""
     session: str | None = None
     """Which session this is (the hash of its first transcript line); null before it starts."""
+    seat: str | None = None
+    """The player's secret for coming back to their seat: sent once, on the first join."""
 
 
 class EventMessage(_Message):
@@ -225,6 +251,7 @@ class Error(_Message):
     code: str
     message: str
     fatal: bool = False
+    retry_after: float | None = None
 
 
 HostMessage = Annotated[Welcome | EventMessage | State | Presence | Ack | Error, Field(discriminator="type")]
@@ -243,10 +270,33 @@ def _decode(
     if len(frame) > limit:  # characters >= bytes/4; the socket enforces bytes
         raise ProtocolError(f"message is {len(frame)} characters; the limit is {limit} bytes", TOO_BIG)
     try:
-        data = json.loads(frame)
-    except (json.JSONDecodeError, RecursionError) as error:
+        data = json.loads(frame, parse_constant=_no_constant, parse_float=_finite, parse_int=_bounded_int)
+    except (ValueError, RecursionError) as error:  # JSONDecodeError is a ValueError
         raise ProtocolError(f"message is not valid JSON: {error}") from None
     return _check(data, expected_types)
+
+
+MAX_DIGITS = 100
+"""The longest number (in digits) a message may carry; Python refuses to read ints over 4,300."""
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _finite(text: str) -> float:
+    if len(text) > MAX_DIGITS:
+        raise ValueError(f"a number of {len(text)} characters; the limit is {MAX_DIGITS}")
+    value = float(text)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text[:20]} is too large for a number")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    if len(text) > MAX_DIGITS:
+        raise ValueError(f"a number of {len(text)} digits; the limit is {MAX_DIGITS}")
+    return int(text)
 
 
 def _check(data: Any, expected_types: tuple[str, ...]) -> dict[str, Any]:
@@ -254,7 +304,7 @@ def _check(data: Any, expected_types: tuple[str, ...]) -> dict[str, Any]:
         raise ProtocolError(f"expected a JSON object, received {type(data).__name__}")
     request_id = data.get("id") if isinstance(data.get("id"), str) else None
     version = data.get("v")
-    if version != PROTOCOL_VERSION:
+    if type(version) is not int or version != PROTOCOL_VERSION:  # `true == 1` in Python
         raise ProtocolError(
             f'unsupported protocol version {version!r}; expected "v": {PROTOCOL_VERSION}',
             BAD_VERSION,
@@ -347,16 +397,73 @@ def parse_host_messages(frame: str | bytes) -> list[Welcome | EventMessage | Sta
     return [_host_message(_check(item, _HOST_TYPES)) for item in items]
 
 
-async def wait_until(changed: asyncio.Event, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Wait until `predicate()` holds, checking it again each time `changed` is set."""
+async def wait_until(
+    changed: asyncio.Event, predicate: Callable[[], bool], timeout: float | None = 10.0
+) -> None:
+    """Wait until `predicate()` holds, checking it again each time `changed` is set (None: no limit)."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = None if timeout is None else loop.time() + timeout
     while not predicate():
-        remaining = deadline - loop.time()
-        if remaining <= 0:
+        remaining = None if deadline is None else deadline - loop.time()
+        if remaining is not None and remaining <= 0:
             raise TimeoutError(f"timed out after {timeout}s waiting for {predicate}")
         changed.clear()
         try:
             await asyncio.wait_for(changed.wait(), remaining)
         except TimeoutError:
             continue
+
+
+def request_digest(kind: str, **content: Any) -> str:
+    """What a request asks for, as a short digest: the same id with another digest is a conflict."""
+    import hashlib
+
+    body = json.dumps([kind, content], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()[:32]
+
+
+def digest_of(message: Any) -> str:
+    """The digest of a player's decide, note or complete_task message."""
+    if isinstance(message, Decide):
+        return request_digest(
+            "decide",
+            action=message.action,
+            fields=dict(message.fields),
+            rationale=message.rationale or "",
+            inject=message.inject,
+            delegate_to=message.delegate_to,
+            timebox=message.timebox,
+        )
+    if isinstance(message, Note):
+        return request_digest("note", text=message.text, inject=message.inject)
+    return request_digest(
+        "complete_task", task=message.task, fields=dict(message.fields), rationale=message.rationale or ""
+    )
+
+
+def digest_of_event(event: dict[str, Any]) -> str | None:
+    """The digest of the request a transcript line recorded (None where it cannot be told)."""
+    kind = event.get("type")
+    if kind == "note":
+        return request_digest("note", text=event.get("text"), inject=event.get("inject"))
+    if kind == "delegation":
+        return request_digest(
+            "decide",
+            action=event.get("action"),
+            fields=event.get("fields") or {},
+            rationale=event.get("rationale") or "",
+            inject=event.get("inject"),
+            delegate_to=event.get("to_role"),
+            timebox=event.get("timebox"),
+        )
+    if kind == "decision" and not event.get("delegation"):
+        return request_digest(
+            "decide",
+            action=event.get("action"),
+            fields=event.get("fields") or {},
+            rationale=event.get("rationale") or "",
+            inject=event.get("inject"),
+            delegate_to=None,
+            timebox=None,
+        )
+    return None  # a carried-out task records the task's fields when the request gave none

@@ -49,8 +49,9 @@ def read_script(path: Path, role: str, scenario: Scenario | None = None) -> list
             inject=entry.inject,
             delegate_to=entry.delegate,
             timebox=entry.timebox,
+            entry=index,
         )
-        for entry in script.entries
+        for index, entry in enumerate(script.entries)
         if entry.role == role
     ]
     if not lines:

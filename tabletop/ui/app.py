@@ -20,6 +20,7 @@ from tabletop.model import Scenario
 from tabletop.port import SessionPort
 from tabletop.sessions import Seat, SessionSetupError
 from tabletop.ui.link import SessionEvent, SessionLink, lost_connection_notice
+from tabletop.ui.widgets.join_panel import JoinDetails
 from tabletop.untrusted import safe
 
 
@@ -68,6 +69,10 @@ class TabletopConsole(App[ConsoleOutcome]):
         self.settings = settings
         self.participants = participants or []
         self.started = settings.resumed
+        self.join: JoinDetails | None = None
+        """How players join, when this console hosts a rehearsal over the network (set by the CLI)."""
+        self.presence: Callable[[], list[dict[str, str]]] | None = None
+        """Who has joined over the network so far (set by the CLI with `join`)."""
         self.debrief_shown = False
         self._begun = False
         self._tick_failed = False
@@ -78,7 +83,16 @@ class TabletopConsole(App[ConsoleOutcome]):
         from tabletop.ui.screens.lobby import LobbyScreen
 
         resumed_at = self.link.now() if self.settings.resumed else None
-        return LobbyScreen(self.scenario, self.participants, mode=self.settings.mode, resumed_at=resumed_at)
+        return LobbyScreen(
+            self.scenario,
+            self.participants,
+            mode=self.settings.mode,
+            resumed_at=resumed_at,
+            join=self.join,
+            link=self.link,
+            seating=self.join is not None and not self.settings.resumed,
+            presence=self.presence,
+        )
 
     def on_mount(self) -> None:
         self.link.attach(self)
@@ -90,6 +104,15 @@ class TabletopConsole(App[ConsoleOutcome]):
             self.run_worker(self._begin(), group="begin")
 
     async def _begin(self) -> None:
+        from tabletop.ui.screens.lobby import LobbyScreen
+
+        lobby = self.screen
+        if isinstance(lobby, LobbyScreen) and lobby.seating and isinstance(self.link, SessionLink):
+            try:  # as the facilitator seated the roles: in the room, or simulated until someone joins
+                await self.link.seat(lobby.seats())  # type: ignore[arg-type]
+            except SessionSetupError as error:
+                self.notify(str(error), title="Not seated", severity="error")
+            self.participants = [p.to_json() for p in self.link.session.participants]
         await self.link.start()
         self.started = True
         if self.link.ended:
@@ -130,7 +153,12 @@ class TabletopConsole(App[ConsoleOutcome]):
         played = [p["role"] for p in self.participants if not p.get("simulated")]
         roles = [r for r in self.scenario.roles if r in played] or list(self.scenario.roles)
         return FacilitatorScreen(
-            self.link, self.scenario, name=self.settings.name, roles=roles, can_switch=self.has_player
+            self.link,
+            self.scenario,
+            name=self.settings.name,
+            roles=roles,
+            can_switch=self.has_player,
+            join=self.join,
         )
 
     def switch_view(self) -> None:
@@ -161,6 +189,13 @@ class TabletopConsole(App[ConsoleOutcome]):
         self.notify(
             lost_connection_notice(reason), title="Offline", severity="error", timeout=30, markup=False
         )
+
+    def session_notice(self, title: str, message: str, severity: str) -> None:
+        """The connection to a remote session dropped (shown until it is back) or is back."""
+        if severity == "information":
+            self.clear_notifications()
+        level = severity if severity in ("information", "warning", "error") else "information"
+        self.notify(message, title=title, severity=level, timeout=5 if level == "information" else 3600)  # type: ignore[arg-type]
 
     def on_session_event(self, message: SessionEvent) -> None:
         if message.type == "session_ended":
@@ -215,6 +250,16 @@ class TabletopConsole(App[ConsoleOutcome]):
         return ConsoleOutcome(self.settings.transcript, self.link.ended, report)
 
     async def action_quit(self) -> None:
+        await self.leave("quit")
+
+    async def leave(self, reason: str) -> None:
+        """Leave; a session that was running and did not end is recorded as interrupted
+        (`reason`: "quit", or the signal that stopped the console), so it can be resumed."""
+        if self.started and not self.link.ended:
+            try:
+                await self.link.interrupt(reason)
+            except Exception:  # leaving must work even if the record cannot be written
+                pass
         self.exit(self.outcome())
 
     def on_unmount(self) -> None:

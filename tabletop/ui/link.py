@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -14,6 +14,7 @@ from tabletop.clock import Clock
 from tabletop.engine import Session
 from tabletop.model import Scenario
 from tabletop.port import Event, SessionListener, SessionPort
+from tabletop.sessions import Seat, reseat
 from tabletop.untrusted import one_line
 
 T = TypeVar("T")
@@ -178,6 +179,24 @@ class SessionLink:
 
     async def end(self) -> Event:
         return await self.call(self.session.end)
+
+    async def seat(self, seats: Mapping[str, Seat]) -> None:
+        """Seat the roles anew before the start (the facilitator's lobby): see `sessions.reseat`."""
+        await self.call(reseat, self.session, seats)
+
+    async def interrupt(self, reason: str) -> Event | None:
+        """Record that the session stopped without ending (`session_interrupted`): resumable."""
+
+        def stop() -> Event | None:
+            if self.session.started and not self.session.ended and not self.session.interrupted:
+                return self.session.interrupt(reason)
+            return None
+
+        return await self.call(stop)
+
+    async def facilitator_note(self, text: str, *, by: str) -> Event:
+        """The facilitator's own note: recorded, never sent to players."""
+        return await self.call(self.session.facilitator_note, text, by=by)
 
     async def upcoming(self) -> list[Event]:
         return await self.call(self.session.upcoming)

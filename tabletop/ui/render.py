@@ -81,7 +81,10 @@ def inject_detail(scenario: Scenario, event: dict[str, Any]) -> Text:
     text.append(" · ".join(meta), style="dim")
     if event.get("phase"):
         text.append("\n")
-        text.append(f"phase: {_phase_title(scenario, event['phase'])}", style="dim")
+        text.append(
+            f"phase: {one_line(event['phase_title']) if event.get('phase_title') else _phase_title(scenario, event['phase'])}",
+            style="dim",
+        )
     text.append("\n\n")
     text.append(safe((event.get("body") or "").rstrip()) or "(no further text)")
     return text

@@ -59,6 +59,9 @@ class ExerciseScreen(Screen):
             lost_connection_notice(reason), title="Offline", severity="error", timeout=30, markup=False
         )
 
+    def session_notice(self, title: str, message: str, severity: str) -> None:
+        """The app shows word of the connection (once, whichever screen is up)."""
+
     def on_session_event(self, message: SessionEvent) -> None:
         self.apply_events([message.event], replay=False)
 

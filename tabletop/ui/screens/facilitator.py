@@ -24,6 +24,7 @@ from tabletop.ui.screens.dialogs import (
 from tabletop.ui.screens.exercise import SPEED, ExerciseScreen
 from tabletop.ui.widgets.clock_bar import ClockBar
 from tabletop.ui.widgets.decisions import DecisionLog
+from tabletop.ui.widgets.join_panel import JoinDetails, JoinPanel
 from tabletop.ui.widgets.msel import MselTable
 from tabletop.ui.widgets.participants import Participants, PhaseQuestions
 from tabletop.ui.widgets.scorecard import LiveScorecard
@@ -49,9 +50,12 @@ class FacilitatorScreen(ExerciseScreen):
         Binding("i", "adhoc", "Ad-hoc", tooltip="Write an inject and release it now"),
         # the rarer controls stay off the footer so it fits 80 columns; ctrl+p lists them all
         Binding("d", "decide", "Decide", tooltip="Record a decision for a role", show=False),
-        Binding("n", "note", "Note", show=False),
+        Binding("n", "note", "Note", show=False, tooltip="Your own note: recorded, never shown to players"),
         Binding("e", "end", "End"),
         Binding("v", "switch_view", "Player view", show=False),
+        Binding(
+            "c", "copy_join_link", "Copy join link", show=False, tooltip="Copy the browser players' link"
+        ),
     ]
 
     def __init__(
@@ -62,9 +66,11 @@ class FacilitatorScreen(ExerciseScreen):
         name: str = "Facilitator",
         roles: list[str] | None = None,
         can_switch: bool = False,
+        join: JoinDetails | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(link, scenario, **kwargs)
+        self.join = join
         self.facilitator = name
         self.record_roles = list(roles or scenario.roles)
         """Roles the facilitator may record decisions and notes for (those people play here)."""
@@ -83,6 +89,9 @@ class FacilitatorScreen(ExerciseScreen):
                     yield Participants(self.scenario, id="participants")
                 with TabPane("Discussion", id="tab-questions"), VerticalScroll():
                     yield PhaseQuestions(self.scenario, id="questions")
+                if self.join is not None:
+                    with TabPane("Join", id="tab-join"), VerticalScroll():
+                        yield JoinPanel(self.join, id="join")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -94,6 +103,8 @@ class FacilitatorScreen(ExerciseScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "switch_view":
             return self.can_switch
+        if action == "copy_join_link":
+            return self.join is not None
         return True
 
     def apply_events(self, events: list[dict[str, Any]], replay: bool) -> None:
@@ -194,11 +205,18 @@ class FacilitatorScreen(ExerciseScreen):
         )
 
     def action_note(self) -> None:
+        """The facilitator's own note: recorded for the debrief, never sent to a player."""
+
         def saved(text: str | None) -> None:
             if text:
-                self.send("note", self.record_roles[0], text, by=self.facilitator)
+                self.send("facilitator_note", text, by=self.facilitator)
 
         self.app.push_screen(NoteDialog(classes="dialog"), saved)
+
+    def action_copy_join_link(self) -> None:
+        if self.join is not None:
+            self.app.copy_to_clipboard(self.join.link)
+            self.notify("The browser players' link is on the clipboard.", title="Copied")
 
     def action_switch_view(self) -> None:
         if self.can_switch:

@@ -9,11 +9,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, SelectionList, Static
 
 from tabletop.model import Scenario
 from tabletop.timing import format_duration, format_offset
-from tabletop.untrusted import one_line, safe
+from tabletop.ui.widgets.join_panel import JoinPanel
+from tabletop.untrusted import one_line, rich_text, safe
 
 if TYPE_CHECKING:
     from tabletop.ui.app import TabletopConsole
@@ -56,6 +57,7 @@ class LobbyScreen(Screen):
 
     BINDINGS = [
         Binding("enter,s", "start", "Start", priority=True),
+        Binding("c", "copy_join_link", "Copy join link"),
         Binding("ctrl+q", "app.quit", "Quit"),
     ]
 
@@ -66,6 +68,10 @@ class LobbyScreen(Screen):
         *,
         mode: str,
         resumed_at: float | None = None,
+        join: Any = None,
+        link: Any = None,
+        seating: bool = False,
+        presence: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -73,13 +79,49 @@ class LobbyScreen(Screen):
         self.participants = participants
         self.mode = mode
         self.resumed_at = resumed_at
+        self.join = join
+        """How players join (a hosted rehearsal): shown, and `c` copies the browser link."""
+        self.link = link
+        self.remote = link is not None and getattr(link, "encrypted", None) is not None
+        """A player's console on another machine than the session (it says whom the clock waits for)."""
+        self.seating = seating
+        """Whether the facilitator seats the roles here: in the room, or simulated until someone joins."""
+        self.presence = presence
+        """Who has joined so far (a hosted rehearsal): a callable giving [{name, role}]."""
 
     def compose(self) -> ComposeResult:
         """The heading and the prompt to start paint first; the briefing's panels follow."""
         yield Static(self._heading(), id="lobby-heading")
-        verb = f"resume at {format_offset(self.resumed_at)}" if self.resumed_at is not None else "start"
-        yield Static(Text(f"Press Enter to {verb}", style="bold"), id="lobby-start")
+        yield Static(self._prompt(), id="lobby-start")
         yield Footer()
+
+    def _prompt(self) -> Text:
+        if not self.remote:
+            verb = f"resume at {format_offset(self.resumed_at)}" if self.resumed_at is not None else "start"
+            return Text(f"Press Enter to {verb}", style="bold")
+        link = self.link
+        text = Text()
+        waiting = list(getattr(link, "waiting", []) or [])
+        if getattr(link, "offline", False):
+            text.append("Reconnecting to the host…", style="bold")
+        elif waiting:
+            names = ", ".join(one_line(self.scenario.role_title(r)) for r in waiting)
+            text.append(f"Waiting for {names} to join; the clock starts then. ", style="bold")
+            text.append("Press Enter to go in meanwhile")
+        elif getattr(link, "started", True) is False:
+            text.append("The facilitator has not started the exercise yet. ", style="bold")
+            text.append("Press Enter to go in meanwhile")
+        else:
+            text.append(
+                f"Press Enter to join the exercise (the clock is at {format_offset(link.now())})",
+                style="bold",
+            )
+        if not getattr(link, "encrypted", True):
+            text.append("\nThe connection to the host is not encrypted.", style="italic")
+        return text
+
+    def refresh_prompt(self) -> None:
+        self.query_one("#lobby-start", Static).update(self._prompt())
 
     BRIEF_DELAY = 1 / 30
     """The briefing's panels are mounted a frame after the heading is painted."""
@@ -87,6 +129,10 @@ class LobbyScreen(Screen):
     def on_mount(self) -> None:
         self.briefed = False
         self.set_timer(self.BRIEF_DELAY, self.brief)
+        if self.remote:
+            self.set_interval(0.5, self.refresh_prompt)
+        if self.presence is not None:
+            self.set_interval(0.5, self.refresh_joined)
 
     async def brief(self) -> None:
         """Objectives, context facts, roles and controls, mounted after the first frame."""
@@ -98,6 +144,12 @@ class LobbyScreen(Screen):
                     id="lobby-left",
                 ),
                 Vertical(
+                    *(
+                        [JoinPanel(self.join, id="lobby-join", classes="panel")]
+                        if self.join is not None
+                        else []
+                    ),
+                    *self._seating_panels(),
                     Static(self._roles(), id="lobby-roles", classes="panel"),
                     Static(self._controls(), id="lobby-controls", classes="panel"),
                     id="lobby-right",
@@ -108,6 +160,8 @@ class LobbyScreen(Screen):
         )
         await self.mount(briefing, before=self.query_one(Footer))
         self.briefed = True
+        for seating in self.query("#lobby-seating").results(SelectionList):  # none if the app is leaving
+            seating.focus()
 
     def _heading(self) -> Text:
         s = self.scenario
@@ -174,6 +228,45 @@ class LobbyScreen(Screen):
             text.append("No context facts in this scenario.\n", style="dim")
         return text
 
+    def _seating_panels(self) -> list[Any]:
+        """The facilitator seats the roles: in the room, or simulated until a player joins."""
+        if not self.seating:
+            return []
+        room = {
+            p.get("role") for p in self.participants if p.get("name") == "Room" and not p.get("simulated")
+        }
+        seating: SelectionList[str] = SelectionList(
+            *[
+                (rich_text(self.scenario.role_title(r), newlines=False), r, r in room)
+                for r in self.scenario.roles
+            ],
+            id="lobby-seating",
+            classes="panel",
+        )
+        seating.border_title = "In the room (space marks a role)"
+        seating.border_subtitle = "the others: simulated until a player joins"
+        return [seating, Static(self._joined(), id="lobby-joined", classes="panel")]
+
+    def seats(self) -> dict[str, str]:
+        """Each role's seat as chosen here: "room" (marked) or "simulated"."""
+        lists = list(self.query("#lobby-seating").results(SelectionList))
+        marked = set(lists[0].selected) if lists else set()
+        return {role: "room" if role in marked else "simulated" for role in self.scenario.roles}
+
+    def _joined(self) -> Text:
+        people = list(self.presence() if self.presence is not None else [])
+        text = Text.assemble(("Joined\n", "bold"))
+        if not people:
+            text.append("nobody yet: send them the link", style="dim")
+        for person in people:
+            text.append(f"• {one_line(person.get('name'))} ", style="bold")
+            text.append(f"{one_line(self.scenario.role_title(str(person.get('role'))))}\n")
+        return text
+
+    def refresh_joined(self) -> None:
+        for joined in self.query("#lobby-joined").results(Static):
+            joined.update(self._joined())
+
     def _roles(self) -> Text:
         text = Text.assemble(("Roles\n", "bold"))
         if self.mode == "solo":
@@ -199,5 +292,15 @@ class LobbyScreen(Screen):
             text.append(does + "\n")
         return text
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "copy_join_link":
+            return self.join is not None
+        return True
+
     def action_start(self) -> None:
         cast("TabletopConsole", self.app).begin_exercise()
+
+    def action_copy_join_link(self) -> None:
+        if self.join is not None:
+            self.app.copy_to_clipboard(self.join.link)
+            self.notify("The browser players' link is on the clipboard.", title="Copied")

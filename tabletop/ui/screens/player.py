@@ -159,9 +159,9 @@ class PlayerScreen(ExerciseScreen):
         injects = [e for e in events if e.get("type") == "inject_released" and self.addressed_to_me(e)]
         if injects:
             self.query_one(InjectFeed).add(*injects, unread=not replay)
-            phases = [e.get("phase") for e in injects if e.get("phase")]
-            if phases:
-                self.query_one(ClockBar).set_phase(phases[-1])
+            phased = [e for e in injects if e.get("phase")]
+            if phased:
+                self.query_one(ClockBar).set_phase(phased[-1]["phase"], phased[-1].get("phase_title"))
             if not replay:
                 latest = injects[-1]
                 self.toast(  # never markup (see ExerciseScreen.toast)

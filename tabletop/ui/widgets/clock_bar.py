@@ -23,15 +23,19 @@ class ClockBar(Static):
         self.scenario = scenario
         self.who = who
         self.phase: str | None = None
+        self.phase_label: str | None = None
         self.ended = False
 
     def on_mount(self) -> None:
         self.refresh_bar()
         self.set_interval(0.25, self.refresh_bar)
 
-    def set_phase(self, phase: str | None) -> None:
+    def set_phase(self, phase: str | None, title: str | None = None) -> None:
+        """Show `phase`; `title` is its title when the scenario at hand does not hold it (a remote
+        player learns a phase's title from the inject that opens it)."""
         if phase:
             self.phase = phase
+            self.phase_label = title
             self.refresh_bar()
 
     def refresh_bar(self) -> None:
@@ -47,14 +51,19 @@ class ClockBar(Static):
                 text.append(f"{when:%H:%M} ", style="bold")
         else:
             text.append(f" {sim_time(self.scenario, now)} ", style="bold")
-        text.append(f"│ {phase_title(self.scenario, self.phase)} ")
+        label = one_line(self.phase_label) if self.phase_label else phase_title(self.scenario, self.phase)
+        text.append(f"│ {label} ")
         text.append(f"│ ×{self.link.speed:g} ")
         if self.ended:
             text.append("│ ■ ENDED ", style="bold")
+        elif getattr(self.link, "offline", False):  # a remote player's connection is down
+            text.append("│ ⚠ OFFLINE: reconnecting ", style="bold reverse")
         elif paused:
             text.append("│ ⏸ PAUSED ", style="bold reverse")
         else:
             text.append("│ ▶ running ")
         if self.who and not narrow:
             text.append(f"│ {one_line(self.who)}", style="italic")
+        if getattr(self.link, "encrypted", True) is False:  # a remote player's link to the host
+            text.append(" │ not encrypted", style="dim")
         self.update(text)

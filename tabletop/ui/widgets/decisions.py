@@ -122,6 +122,19 @@ class DecisionLog(DataTable):
             elif kind == "note":
                 what = "note"
                 rationale = event.get("text", "")
+            elif kind == "facilitator" and event.get("op") == "note":
+                detail = event.get("detail") or {}
+                self.count += 1
+                self.add_row(  # Text cells: a str cell would be read as markup
+                    format_offset(event.get("t", 0)),
+                    "facilitator",
+                    rich_text(detail.get("by", ""), newlines=False),
+                    "facilitator's note",
+                    "",
+                    rich_text(_shorten(str(detail.get("text", "")), 60)),
+                    key=f"s{event.get('seq', self.count)}",
+                )
+                continue
             else:
                 continue
             self.count += 1

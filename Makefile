@@ -8,9 +8,9 @@ MYPY_CORE := tabletop/model.py tabletop/loader.py tabletop/catalog.py tabletop/c
 	tabletop/yamlsource.py tabletop/render.py tabletop/problems.py tabletop/engine.py tabletop/clock.py \
 	tabletop/transcript.py tabletop/events.py tabletop/scoring.py tabletop/timing.py tabletop/risk.py \
 	tabletop/report tabletop/script.py tabletop/sessions.py tabletop/port.py tabletop/files.py tabletop/keys.py \
-	tabletop/untrusted.py
+	tabletop/untrusted.py tabletop/clocks.py tabletop/teammates.py
 
-.PHONY: run test lint install install-test bench validate clean
+.PHONY: run test lint install install-test bench validate samples clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,21 @@ bench: install-test
 
 validate: install
 	$(BIN)/tabletop validate
+
+# The committed sample transcripts, re-recorded from their decision scripts (tests/data/scripts/
+# NAME.yaml plays scenario NAME without its last -word), signed with the repository's sample key,
+# then the golden post-mortems drafted from them. Run after a change to the scenarios, the
+# scripts or the scoring rules.
+SAMPLES := suspected-breach-good suspected-breach-poor suspected-breach-team restore-rehearsal-good
+samples: install-test
+	for name in $(SAMPLES); do \
+		rm -f transcripts/samples/$$name.jsonl; \
+		$(BIN)/tabletop simulate $${name%-*} --script tests/data/scripts/$$name.yaml \
+			--out transcripts/samples/$$name.jsonl || exit 1; \
+	done
+	$(BIN)/tabletop keys resign --key transcripts/samples/sample-signing-key.pem \
+		$(foreach name,$(SAMPLES),transcripts/samples/$(name).jsonl)
+	UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_report.py -k golden
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -248,6 +248,16 @@ def check_scenario(draft: Draft) -> list[Problem]:
         problems.extend(
             value_problems(expectation.value, catalog.actions.get(expectation.action), span.child("value"))
         )
+        if expectation.early == "allowed" and expectation.anchor_kind == "start" and include is None:
+            written = span.doc.exists((*span.path, "early"))
+            if written:
+                add(
+                    span.child("early").problem(
+                        f"expectation {expectation.id!r} runs from the start, so nothing can come before its "
+                        "anchor: drop `early: allowed`, or anchor it on the inject, action or marker that "
+                        "calls for it"
+                    )
+                )
         if expectation.business_days and draft.starts_at is None and draft.starts_at_valid:
             where = include if include is not None else span.child("business_days")
             source = f" of {located.origin}" if located.origin else ""
@@ -416,6 +426,8 @@ def check_scenario(draft: Draft) -> list[Problem]:
                 changed = True
     problems.extend(_clocks_nobody_starts(draft, expectations, end, markers_set))
     problems.extend(_closing_without_recovery(draft, release_time))
+    if end is not None:
+        problems.extend(_clocks_beyond_the_end(draft, end, injects, expectations, markers_possible))
     for located in draft.injects:
         inject = located.item
         if inject.when is None or inject.id in reachable or inject.id in in_cycle:
@@ -431,6 +443,115 @@ def check_scenario(draft: Draft) -> list[Problem]:
         add(
             located.span.child("when").problem(
                 f"branch {inject.id!r} can never fire: {reasons.get(inject.id, 'its condition never holds')}"
+            )
+        )
+    return problems
+
+
+def earliest_anchors(draft: Draft) -> dict[str, float]:
+    """The earliest sim second each anchor can happen in a run that follows the rules.
+
+    An inject at its scheduled time (a branch: its condition's earliest moment plus its `at`);
+    a marker at the earliest inject, response or action that sets it; an action at the
+    earliest anchor of its expectations (at the start when one allows early action, or none
+    calls for it): in a good run an action comes after what calls for it.
+    """
+    from tabletop.clocks import anchor_key, early_allowed
+
+    catalog = draft.catalog
+    inf = float("inf")
+    times: dict[str, float] = {"start": 0.0}
+    expectations = [located.item for located in draft.expectations]
+    by_action: dict[str, list[Expectation]] = {}
+    for expectation in expectations:
+        by_action.setdefault(expectation.action, []).append(expectation)
+
+    def at(key: str) -> float:
+        return times.get(key, inf)
+
+    def lower(key: str, value: float) -> bool:
+        if value < at(key):
+            times[key] = value
+            return True
+        return False
+
+    for action_id in catalog.actions:
+        if action_id not in by_action:
+            times[f"action:{action_id}"] = 0.0
+    by_id = {e.id: e for e in expectations}
+    changed = True
+    rounds = 0
+    while changed and rounds < 10 * (len(expectations) + len(draft.injects) + 2):
+        changed = False
+        rounds += 1
+        for located in draft.injects:
+            inject = located.item
+            if inject.when is None:
+                when = float(inject.at)
+            else:
+                kind, target = inject.when.kind, inject.when.target
+                if kind == "after":
+                    base = at(f"inject:{target}")
+                elif kind == "done":
+                    base = at(f"action:{target}")
+                elif kind == "marker":
+                    base = at(f"marker:{target}")
+                else:
+                    missed = by_id.get(target)
+                    start = at(anchor_key(missed)) if missed is not None else inf
+                    base = deadline_from(draft.starts_at, missed, start) if missed and start < inf else inf
+                when = base + inject.at
+            if when < inf:
+                changed |= lower(f"inject:{inject.id}", when)
+                for marker in inject.marks:
+                    changed |= lower(f"marker:{marker}", when)
+        for located in draft.responses:
+            response = located.item
+            base = at(f"action:{response.on}")
+            for marker in response.marks:
+                if base < inf:
+                    changed |= lower(f"marker:{marker}", base + response.after)
+        for action_id, expected in by_action.items():
+            allowed = any(early_allowed(e, catalog.actions) for e in expected)
+            changed |= lower(
+                f"action:{action_id}", 0.0 if allowed else min(at(anchor_key(e)) for e in expected)
+            )
+        for action_id, action in catalog.actions.items():
+            if action.sets_marker:
+                changed |= lower(f"marker:{action.sets_marker}", at(f"action:{action_id}"))
+    return {key: value for key, value in times.items() if value < inf}
+
+
+def _clocks_beyond_the_end(
+    draft: Draft,
+    end: int,
+    injects: dict[str, Located],
+    expectations: dict[str, Located],
+    markers_possible: set[str],
+) -> list[Problem]:
+    """A regime clock the scenario switches on must be able to fall due before it ends."""
+    from tabletop.clocks import anchor_key
+
+    problems: list[Problem] = []
+    earliest = earliest_anchors(draft)
+    for located in draft.expectations:
+        expectation = located.item
+        if not expectation.regime:
+            continue
+        start = earliest.get(anchor_key(expectation))
+        if start is None:
+            continue
+        due = deadline_from(draft.starts_at, expectation, start)
+        if due <= end:
+            continue
+        where = draft.span.child("duration") if draft.span.doc.exists(("duration",)) else draft.span
+        problems.append(
+            where.problem(
+                f"the scenario ends at {format_offset(end)}, before regime clock {expectation.id!r} "
+                f"({expectation.regime}) can fall due: it runs {expectation.within_text} "
+                f"from {expectation.after}, at the earliest {format_offset(start)}, so it is due at "
+                f"{format_offset(due)} at the earliest; lengthen `duration` to reach it and add a time "
+                "jump (`advance_to`) to get there"
             )
         )
     return problems

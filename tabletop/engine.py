@@ -20,7 +20,12 @@ engine, in every mode. Its scenario `responses` fire (once each, the first time 
 is recorded) and work delegated to it is carried out after the time-box or the scenario's
 `delegate_delay`. Work delegated to a role a player plays waits in `pending_tasks` until
 that player carries it out, except in `simulate` mode, where the scripted player does it
-after the same delay.
+after the same delay. In solo practice a simulated teammate also does its own role's
+expectations, once the player has brought it in (`tabletop.teammates` holds the rule).
+
+Expectation clocks follow `tabletop.clocks`, the rule the scorer applies: every expectation
+is checked at its deadline; one missed there fires the `missed:` branches waiting on it and
+anchors what follows from its action.
 """
 
 from __future__ import annotations
@@ -37,19 +42,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from tabletop import __version__
+from tabletop import __version__, teammates
 from tabletop import events as ev
+from tabletop.clocks import Anchors, Started
 from tabletop.files import MAX_INPUT_BYTES, file_sha256
-from tabletop.model import (
-    CHANNELS,
-    Action,
-    Expectation,
-    Inject,
-    Scenario,
-    action_anchor,
-    expectation_deadline,
-    session_end,
-)
+from tabletop.model import CHANNELS, Action, Inject, Scenario, session_end
+from tabletop.scoring import RULES_VERSION
 from tabletop.timing import TimeFormatError, format_offset, parse_duration
 from tabletop.transcript import TranscriptError, TranscriptWriter, canonical, utc_now
 
@@ -248,6 +246,8 @@ class Session:
         team: str | None = None,
         scenario_path: str | Path | None = None,
         scenario_sha256: str | None = None,
+        hints: bool = False,
+        auto_pause: bool = False,
         checkpoint_every: float | None = CHECKPOINT_EVERY,
     ) -> None:
         if mode not in MODES:
@@ -257,6 +257,8 @@ class Session:
         self.clock = clock
         self.mode: str = mode
         self.team = team
+        self.hints = bool(hints)
+        self.auto_pause = bool(auto_pause)
         self.seed = scenario.seed if seed is None else int(seed)
         self._speed = float(speed if speed is not None else scenario.speed)
         self.scenario_path = str(scenario_path) if scenario_path is not None else None
@@ -308,8 +310,6 @@ class Session:
         self._skipped: set[str] = set()
         self._markers: dict[str, float] = {}
         self._done: dict[str, float] = {}
-        self._recorded: dict[str, list[float]] = {}
-        self._deadlines: dict[str, float] = {}
         self._conditions: dict[tuple[str, str], float] = {}
         self._branch_fired: dict[str, float] = {}
         self._responses_triggered: set[int] = set()
@@ -327,11 +327,12 @@ class Session:
         self._watched_expectations = {
             i.when.target for i in scenario.injects if i.when is not None and i.when.kind == "missed"
         }
-        self._anchored: dict[str, list[Expectation]] = {}
-        for expectation in scenario.expectations:
-            if expectation.id in self._watched_expectations:
-                anchor = expectation.after or "start"
-                self._anchored.setdefault(anchor, []).append(expectation)
+        self._clocks = Anchors(scenario)
+        self._started_clocks: dict[str, Started] = {}
+        self._checked: set[tuple[str, float]] = set()
+        self._involved: dict[str, float] = {}
+        self._teammate_done: set[str] = set()
+        self._waiting: dict[str, list[str]] = {}
         self._response_ids: dict[int, str] = {}
         self._actions = scenario.action_map()
         used = set(self._injects)
@@ -403,6 +404,11 @@ class Session:
     @property
     def roles(self) -> list[str]:
         return list(self.scenario.roles)
+
+    @property
+    def conditions(self) -> dict[str, Any]:
+        """What the run is played under, recorded in `session_started` so like is compared with like."""
+        return {"mode": self.mode, "hints": self.hints, "auto_pause": self.auto_pause, "speed": self._speed}
 
     def inject(self, inject_id: str) -> Inject:
         """An inject of this session: from the scenario, an ad-hoc one, or a simulated response."""
@@ -510,6 +516,8 @@ class Session:
                 solo_role=self.solo_role,
                 tool_version=__version__,
                 resumed_from=None,
+                conditions=self.conditions,
+                rules_version=RULES_VERSION,
             )
             self._run((self.clock.now(), PRIO_DEADLINE), advance=False)
             return record
@@ -1048,12 +1056,13 @@ class Session:
         """Bring the session's state in line with one recorded event (live and on resume)."""
         kind = record["type"]
         t = float(record["t"])
+        premature = False
         if kind == ev.SESSION_STARTED:
             self._started = True
             for inject in self.scenario.injects:
                 if inject.when is None:
                     self._push(inject.at, PRIO_INJECT, ("release", inject.id, "schedule", None))
-            self._anchor("start", t)
+            self._begin(self._clocks.start("start", t))
             self._push(self.end_at, PRIO_END, ("end",))
         elif kind == ev.INJECT_RELEASED:
             inject_id = record["inject"]
@@ -1069,20 +1078,24 @@ class Session:
             if released.advance_to is not None:
                 self._push(t, PRIO_NOW, ("jump", inject_id, float(released.advance_to)))
             self._fire("after", inject_id, t)
-            self._anchor(f"inject:{inject_id}", t)
+            self._begin(self._clocks.start(f"inject:{inject_id}", t))
+            for marker in released.marks:
+                self._begin(self._clocks.start(f"marker:{marker}", t))
         elif kind == ev.DECISION:
             action_id = record["action"]
             delegation = record.get("delegation")
             if delegation:
                 self._completed.add(delegation)
                 self._pending.pop(delegation, None)
-            self._recorded.setdefault(action_id, []).append(t)
+            if record.get("teammate"):
+                self._teammate_done.add(str(record["teammate"]))
             if action_id not in self._done:
                 self._done[action_id] = t
                 self._fire("done", action_id, t)
-                self._anchor(f"action:{action_id}", t)
-            else:
-                self._reanchor(action_id)
+            premature, started = self._clocks.decision(action_id, t)
+            self._begin(started)
+            for waiting in self._waiting.pop(action_id, ()):
+                self._push(t, PRIO_DELEGATE, ("teammate", waiting))
             action = self._actions.get(action_id)
             if action is not None and action.sets_marker:
                 self._push(t, PRIO_NOW, ("marker", action.sets_marker, f"action:{action_id}"))
@@ -1113,7 +1126,8 @@ class Session:
             if name not in self._markers:
                 self._markers[name] = t
                 self._fire("marker", name, t)
-                self._anchor(f"marker:{name}", t)
+            if not str(record.get("source") or "").startswith("action:"):
+                self._begin(self._clocks.start(f"marker:{name}", t))
         elif kind == ev.CLOCK:
             if record.get("op") == "jump" and record.get("inject"):
                 self._jumped.add(record["inject"])
@@ -1148,29 +1162,30 @@ class Session:
                 self._participants = people
         elif kind == ev.SESSION_ENDED:
             self._ended = True
+        if self.solo_role is not None and kind in (ev.DECISION, ev.DELEGATION) and not premature:
+            for role in teammates.involved_roles(self.scenario, record, self.solo_role):
+                if role not in self._involved and self.is_simulated(role):
+                    self._involved[role] = t
+                    for running in self._started_clocks.values():
+                        if running.expectation.owner == role:
+                            self._schedule_teammate(running)
 
-    def _anchor(self, anchor: str, t: float) -> None:
-        """An expectation anchor happened: schedule the deadline checks that branches wait on."""
-        for expectation in self._anchored.get(anchor, ()):
-            self._schedule_deadline(expectation, t)
+    def _begin(self, started: list[Started]) -> None:
+        """Expectation clocks started: check each at its deadline; a solo teammate does its own."""
+        for item in started:
+            expectation_id = item.expectation.id
+            self._started_clocks[expectation_id] = item  # a restarted clock (from_latest) replaces it
+            self._push(item.due, PRIO_DEADLINE, ("deadline", expectation_id, item.due))
+            self._schedule_teammate(item)
 
-    def _reanchor(self, action_id: str) -> None:
-        """`action_id` recorded again: a clock that runs from its latest recording moves with it
-        (`model.action_anchor`, the scorer's rule)."""
-        for expectation in self._anchored.get(f"action:{action_id}", ()):
-            if expectation.from_latest:
-                anchor = action_anchor(
-                    expectation, self._recorded.get(action_id, ()), self._done.get(expectation.action)
-                )
-                if anchor is not None:
-                    self._schedule_deadline(expectation, anchor)
-
-    def _schedule_deadline(self, expectation: Expectation, anchor: float) -> None:
-        due = expectation_deadline(self.scenario, expectation, anchor)
-        if self._deadlines.get(expectation.id) == due:
+    def _schedule_teammate(self, item: Started) -> None:
+        """In solo practice, when the simulated owner of a started expectation will do it."""
+        owner = item.expectation.owner
+        if self.solo_role is None or owner in (None, "any", self.solo_role) or not self.is_simulated(owner):
             return
-        self._deadlines[expectation.id] = due  # a check scheduled for an earlier anchor is now stale
-        self._push(due, PRIO_DEADLINE, ("deadline", expectation.id, due))
+        pause = teammates.delay(self.scenario, owner, item.expectation.action)
+        when = teammates.act_at(item.anchor, item.due, self._involved.get(owner), pause)
+        self._push(when, PRIO_DELEGATE, ("teammate", item.expectation.id))
 
     def _fire(self, kind: str, target: str, t: float) -> None:
         """A `when` condition became true at `t`: schedule each branch waiting on it, once."""
@@ -1200,7 +1215,10 @@ class Session:
         if kind == "end":
             return self._ended
         if kind == "deadline":
-            return ("missed", item[1]) in self._conditions or self._deadlines.get(item[1]) != item[2]
+            running = self._started_clocks.get(item[1])
+            return running is None or running.due != item[2] or (item[1], item[2]) in self._checked
+        if kind == "teammate":
+            return item[1] in self._teammate_done
         return False
 
     def _run(self, limit: tuple[float, int], *, advance: bool) -> list[dict[str, Any]]:
@@ -1275,15 +1293,56 @@ class Session:
             self.clock.jump_to(to_t)
         elif kind == "deadline":
             _, expectation_id, deadline = item
-            action = self.scenario.expectation(expectation_id).action
-            done = self._done.get(action)
-            if done is None or done > deadline:
+            self._checked.add((expectation_id, deadline))
+            missed, implied = self._clocks.check(self._started_clocks[expectation_id])
+            if missed:
                 self._fire("missed", expectation_id, deadline)
+                self._begin(implied)
+        elif kind == "teammate":
+            self._teammate_acts(item[1])
         elif kind == "delegate":
             task = self._delegations[item[1]]
             self._carry_out(task, self._simulated_name(task["to_role"]), task["fields"], task["rationale"])
         elif kind == "end":
             self._record(ev.SESSION_ENDED, reason="duration")
+
+    def _teammate_acts(self, expectation_id: str) -> None:
+        """A simulated teammate records its own expectation, unless it is done or waits for a step."""
+        started = self._started_clocks[expectation_id]
+        expectation = started.expectation
+        if self._clocks.done(started):
+            return
+        owner = expectation.owner or ""
+        if any(
+            task["to_role"] == owner
+            and task["action"] == expectation.action
+            and task_id not in self._completed
+            for task_id, task in self._delegations.items()
+        ):
+            return  # the player handed this very work over: it is done as delegated, at its time-box
+        missing = [a for a in expectation.requires if a not in self._done]
+        if missing:
+            waiting = self._waiting.setdefault(missing[0], [])
+            if expectation_id not in waiting:
+                waiting.append(expectation_id)
+            return
+        action = self._actions.get(expectation.action)
+        if action is None:
+            return
+        self._record(
+            ev.DECISION,
+            id=f"d{self.writer.seq}",
+            role=owner,
+            by=self._simulated_name(owner),
+            action=action.id,
+            fields=_jsonable(teammates.fields_for(self.scenario, owner, action)),
+            rationale=f"Done by the simulated {self.scenario.role_title(owner).lower()} as the role requires",
+            inject=None,
+            delegated_by=None,
+            delegation=None,
+            delegated_at=None,
+            teammate=expectation_id,
+        )
 
     def _carry_out(
         self, task: dict[str, Any], by: str, fields: dict[str, Any], rationale: str, **extra: Any

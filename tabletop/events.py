@@ -6,7 +6,9 @@ ISO time), `prev` and `hash`; the fields below sit beside them at the top level 
 session_started   scenario_id, scenario_path, scenario_sha256, scenario (the resolved
                   Scenario as JSON), seed, speed, participants [{name, role, simulated}],
                   mode ("solo" | "team" | "simulate"), team (str or null), solo_role (str or
-                  null), tool_version, resumed_from (null, or the path resumed)
+                  null), tool_version, resumed_from (null, or the path resumed),
+                  conditions {mode, hints, auto_pause, speed} and rules_version (the
+                  scoring rules the run was played under; absent: version 1)
 inject_released   inject (id), title, channel, from, to [roles], phase, body, trigger
                   ("schedule" | "branch" | "response" | "facilitator" | "adhoc"),
                   condition (the `when` that fired it, or null); also due (the sim time it
@@ -15,7 +17,8 @@ inject_released   inject (id), title, channel, from, to [roles], phase, body, tr
 decision          id (decision id "d<seq>"), role (who did it), by (person name), action,
                   fields {}, rationale (str), inject (id it answers, or null),
                   delegated_by (role, or null), delegation (delegation id, or null),
-                  delegated_at (sim seconds the task was given, or null)
+                  delegated_at (sim seconds the task was given, or null); teammate (the
+                  expectation id) when a simulated teammate did its own role's work in solo
 delegation        id ("g<seq>"), role (who delegates), by, to_role, action, fields {},
                   rationale, inject, timebox (seconds, or null)
 note              role, by, text, inject (or null)

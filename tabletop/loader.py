@@ -815,6 +815,7 @@ class _Resolver:
                         requires=clock.requires,
                         value=clock.value,
                         rationale=clock.rationale,
+                        early=clock.early,
                         business_days=clock.business_days,
                         day_end=clock.day_end,
                         roll=clock.roll,
@@ -870,6 +871,8 @@ class _Resolver:
                 update["owner"] = action.default_owner
             if expectation.rationale is None and action is not None:
                 update["rationale"] = action.rationale
+            if expectation.early is None and action is not None:
+                update["early"] = action.early
             if update:
                 located.item = expectation.model_copy(update=update)
         draft.expectations = merged
@@ -949,9 +952,13 @@ class Validation:
 
 
 def _kind_of(path: Path) -> str:
+    """What a file holds, from the nearest folder named for a dataset; the search stops at a
+    data root (a folder holding scenarios/, injects/ or scoring/), whose own name says nothing."""
     for parent in path.resolve().parents:
-        if parent.name in ("injects", "scoring", "scenarios"):
+        if parent.name in _DATASETS:
             return parent.name
+        if any((parent / name).is_dir() for name in _DATASETS):
+            break
     return "scenarios"
 
 

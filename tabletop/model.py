@@ -44,6 +44,9 @@ KINDS: tuple[str, ...] = get_args(Kind)
 
 Position = Literal["controller", "processor", "both"]
 Requirement = Literal["required", "optional"]
+Early = Literal["allowed", "not_allowed"]
+"""Whether a decision made before an expectation's anchor meets it (README, "How a rehearsal
+is scored"): set on a catalog action, or on an expectation to override its action's."""
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_\-]*$"
 """Ids are lower case letters, digits, `-` and `_` (scenario ids are kebab-case)."""
@@ -195,6 +198,7 @@ class Expectation(Strict):
     requires: StrList = Field(default_factory=list)
     value: dict[str, Any] = Field(default_factory=dict)
     rationale: Requirement | None = None
+    early: Early | None = None
     business_days: bool = False
     title: str = ""
     why: str = ""
@@ -398,6 +402,7 @@ class Action(Strict):
     description: str = ""
     fields: Annotated[dict[str, FieldSpec], BeforeValidator(_field_shorthand)] = Field(default_factory=dict)
     rationale: Requirement = "optional"
+    early: Early = "not_allowed"
     sets_marker: str | None = None
     hands_on: bool = False
     improvement: str = ""
@@ -430,6 +435,7 @@ class RegimeClock(Strict):
     weight: float = Field(2.0, ge=0)
     late_credit: float = Field(0.5, ge=0, le=1)
     rationale: Requirement | None = None
+    early: Early | None = None
     value: dict[str, Any] = Field(default_factory=dict)
     requires: StrList = Field(default_factory=list)
     applies_if: FactCondition | None = None

@@ -160,6 +160,7 @@ _EXPECTATION_KEYS = (
     "requires",
     "value",
     "rationale",
+    "early",
     "business_days",
     "title",
     "why",
@@ -214,6 +215,8 @@ def _expectation_cell(
             data.pop("owner")
         if data.get("rationale") == action.rationale:
             data.pop("rationale")
+        if data.get("early") == action.early:
+            data.pop("early")
     for key in ("weight", "late_credit"):
         if isinstance(data.get(key), float) and data[key].is_integer():
             data[key] = int(data[key])

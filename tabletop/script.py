@@ -2,6 +2,7 @@
 
 The format:
 
+    mode: simulate            # optional: `solo` plays the one participant against simulated teammates
     participants: [{name: Sam, role: coordinator}, {name: Priya, role: dpo}]
     decisions:
       - {at: 5m, role: coordinator, action: appoint_coordinator}
@@ -63,6 +64,10 @@ class DecisionScript:
     participants: tuple[Participant, ...]
     entries: tuple[ScriptEntry, ...]
     display: str = ""
+    mode: str = "simulate"
+    """`simulate` (every participant scripted; unplayed roles answer and carry out delegated
+    work) or `solo` (one participant; the other roles are simulated teammates who also do
+    their own work once brought in, and the score is the player's own)."""
 
     def by_for(self, entry: ScriptEntry) -> str:
         if entry.by:
@@ -111,10 +116,14 @@ def load_script(path: str | Path, scenario: Scenario | None = None) -> DecisionS
             ]
         )
     for key in data:
-        if key not in ("participants", "decisions"):
+        if key not in ("mode", "participants", "decisions"):
             problems.append(
-                f"{_where(doc, (key,), True)}: unknown key {key!r}; expected participants, decisions"
+                f"{_where(doc, (key,), True)}: unknown key {key!r}; expected mode, participants, decisions"
             )
+    mode = data.get("mode", "simulate")
+    if mode not in ("simulate", "solo"):
+        problems.append(f"{_where(doc, ('mode',))}: expected mode simulate or solo, received {mode!r}")
+        mode = "simulate"
 
     participants: list[Participant] = []
     raw_people = data.get("participants")
@@ -145,6 +154,11 @@ def load_script(path: str | Path, scenario: Scenario | None = None) -> DecisionS
             )
         participants.append(Participant(name=str(person["name"]), role=role))
     played = {p.role for p in participants}
+    if mode == "solo" and len(participants) > 1:
+        problems.append(
+            f"{_where(doc, ('participants',))}: a solo script has one participant, the player; "
+            f"received {len(participants)}"
+        )
 
     entries: list[ScriptEntry] = []
     raw_entries = data.get("decisions")
@@ -284,7 +298,11 @@ def load_script(path: str | Path, scenario: Scenario | None = None) -> DecisionS
         raise ScriptError(problems)
     entries.sort(key=lambda e: (e.at, e.index))
     return DecisionScript(
-        path=path, participants=tuple(participants), entries=tuple(entries), display=doc.display
+        path=path,
+        participants=tuple(participants),
+        entries=tuple(entries),
+        display=doc.display,
+        mode=str(mode),
     )
 
 

@@ -175,6 +175,8 @@ def open_session(
     now_utc: Callable[[], datetime] = utc_now,
     fsync: bool = True,
     start: bool = False,
+    hints: bool = False,
+    auto_pause: bool = False,
 ) -> OpenedSession:
     """A new session of `scenario` (a Scenario, an id or a file) writing a new transcript.
 
@@ -182,7 +184,8 @@ def open_session(
     overwritten. `seats` gives each role's seat (one seat for every role, or a mapping of
     role to seat; roles it leaves out keep their default). The clock defaults to a real one at `speed` (else the scenario's). In `solo`
     mode the player plays `solo_role` (default: the first player's role). With `start` the
-    session is started (its clock runs); otherwise the caller starts it.
+    session is started (its clock runs); otherwise the caller starts it. `hints` and
+    `auto_pause` are recorded in the run's conditions.
     """
     if mode not in MODES:
         raise SessionSetupError(f"mode: expected one of {', '.join(MODES)}, received {mode!r}")
@@ -226,6 +229,8 @@ def open_session(
             solo_role=solo_role if mode == "solo" else None,
             team=team,
             scenario_path=scenario_path if scenario_path is not None else shown,
+            hints=hints,
+            auto_pause=auto_pause,
         )
         if start:
             session.start()
@@ -303,7 +308,7 @@ def open_scripted(
         raise SessionSetupError(error.problems) from None
     opened = open_session(
         resolved,
-        mode="simulate",
+        mode="solo" if decisions.mode == "solo" else "simulate",
         players=decisions.participants,
         seed=seed,
         speed=speed,

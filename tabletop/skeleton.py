@@ -37,6 +37,7 @@ def _e(id: str, action: str, within: str, title: str, **extra: Any) -> dict[str,
 KIND_SPECS: dict[str, dict[str, Any]] = {
     "tabletop": {
         "summary": "A suspected personal data breach: detection, assessment, the notification decisions.",
+        "jump": "day 4 09:00",  # the 72-hour clocks fall due on day 4
         "roles": ["coordinator", "technical_lead", "comms_owner", "dpo"],
         "regimes": ["uk_gdpr"],
         "rubric": ["coordination", "breach"],
@@ -410,7 +411,7 @@ KIND_SPECS: dict[str, dict[str, Any]] = {
             ],
         },
         "done_action": "log_subject_request",
-        "jump": "day 20 09:00",
+        "jump": "day 37 09:00",  # the month (and its roll off a weekend) falls due before day 37
         "wrap": [
             _e(
                 "answered",
@@ -423,6 +424,7 @@ KIND_SPECS: dict[str, dict[str, Any]] = {
     },
     "customer-notification": {
         "summary": "We are processor: the customers' contract clocks decide when and what we tell them.",
+        "jump": "day 4 09:00",  # the 72-hour clock falls due on day 4
         "roles": ["coordinator", "technical_lead", "dpo", "comms_owner", "customer_success"],
         "regimes": ["uk_gdpr"],
         "rubric": ["coordination", "breach"],

@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from tabletop.scoring import RULES_VERSION
+
 ACTIONS = [
     {
         "id": "declare_incident",
@@ -242,6 +244,8 @@ def build_events(
             "solo_role": "coordinator" if mode == "solo" else None,
             "tool_version": "0.1.0",
             "resumed_from": None,
+            "conditions": {"mode": mode, "hints": False, "auto_pause": False, "speed": 60},
+            "rules_version": RULES_VERSION,
         }
     ]
     for t, _, body in timed:

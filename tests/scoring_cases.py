@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tabletop.model import Scenario
+from tabletop.scoring import RULES_VERSION
 
 ACTIONS: list[dict[str, Any]] = [
     {
@@ -230,9 +231,15 @@ WALL_START = datetime(2026, 3, 2, 9, 10, tzinfo=UTC)
 
 
 def write_transcript(
-    path: Path, scn: Scenario, events: list[dict[str, Any]], *, scenario_path: str = ""
+    path: Path,
+    scn: Scenario,
+    events: list[dict[str, Any]],
+    *,
+    scenario_path: str = "",
+    started: dict[str, Any] | None = None,
 ) -> Path:
-    """Write events as a hash-chained JSONL transcript with a session_started line first."""
+    """Write events as a hash-chained JSONL transcript with a session_started line first
+    (`started` overrides or drops its fields: a value of None is written as null)."""
     started = {
         "type": "session_started",
         "t": 0,
@@ -248,6 +255,9 @@ def write_transcript(
         "solo_role": None,
         "tool_version": "0.1.0",
         "resumed_from": None,
+        "conditions": {"mode": "simulate", "hints": False, "auto_pause": False, "speed": scn.speed},
+        "rules_version": RULES_VERSION,
+        **(started or {}),
     }
     prev = None
     lines = []

@@ -609,7 +609,9 @@ def test_ico_clock_runs_from_awareness_not_from_the_first_alert(tmp_path):
     assert controller["deadline"] == aware_at + 24 * 3600  # the DPA's 24 hours
 
 
-def test_recording_awareness_early_starts_the_clocks_early(tmp_path):
+def test_recording_awareness_before_the_facts_arrive_is_premature_and_starts_no_clock(tmp_path):
+    # the rule changed on purpose: awareness is a reasonable certainty, which the forensics
+    # inject brings at T+1h10m; a confirmation before it counts for nothing but its finding
     early = [
         {
             "at": "30m",
@@ -621,7 +623,9 @@ def test_recording_awareness_early_starts_the_clocks_early(tmp_path):
     ]
     cast = [*CAST, {"name": "Priya", "role": "dpo"}]
     _, card = play_script("suspected-breach", early, tmp_path, cast)
-    assert expectation(card, "uk-gdpr-processor-ico-decision")["anchor"] == 30 * 60
+    assert expectation(card, "uk-gdpr-processor-ico-decision")["anchor"] == 70 * 60
+    premature = [f for f in card["findings"] if f["id"] == "premature"]
+    assert [(f["action"], f["at"]) for f in premature] == [("confirm_personal_data_breach", 30 * 60)]
 
 
 def test_missed_dpa_clock_brings_the_controllers_formal_notice(tmp_path):

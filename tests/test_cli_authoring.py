@@ -32,7 +32,7 @@ def test_validate_clean_files_exit_0_with_a_summary(runner):
         main, ["validate", str(DATA / "scenarios"), str(DATA / "injects"), str(DATA / "scoring")]
     )
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == "1 scenario, 11 injects, 2 rubric sets: no problems"
+    assert result.output.strip() == "1 scenario, 12 injects, 2 rubric sets: no problems"
 
 
 def test_validate_prints_each_problem_and_exits_1(runner):
@@ -84,8 +84,8 @@ def test_list_json_shows_local_scenarios(runner, team_repo):
 
     assert good["title"] == load_scenario(GOOD).title  # rendered with the scenario's seed
     assert "{{" not in good["title"]
-    assert good["kind"] == "tabletop" and good["duration"] == "24h" and good["duration_seconds"] == 86400
-    assert good["injects"] == 7 and good["roles"] == [
+    assert good["kind"] == "tabletop" and good["duration"] == "74h" and good["duration_seconds"] == 74 * 3600
+    assert good["injects"] == 8 and good["roles"] == [
         "coordinator",
         "technical_lead",
         "comms_owner",
@@ -99,7 +99,7 @@ def test_list_json_shows_local_scenarios(runner, team_repo):
 def test_list_table(runner, team_repo):
     result = runner.invoke(main, ["list"])
     assert result.exit_code == 0
-    for words in ("id", "title", "kind", "duration", "injects", "roles", "good", "24h", "coordinator"):
+    for words in ("id", "title", "kind", "duration", "injects", "roles", "good", "74h", "coordinator"):
         assert words in result.output
 
 
@@ -115,7 +115,7 @@ def test_show_json_is_the_msel_in_time_order(runner):
     result = runner.invoke(main, ["show", str(GOOD), "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert data["scenario"] == "good" and data["seed"] == 7 and data["duration"] == "24h"
+    assert data["scenario"] == "good" and data["seed"] == 7 and data["duration"] == "74h"
     rows = data["injects"]
     assert [r["id"] for r in rows] == [
         "alert",
@@ -124,9 +124,10 @@ def test_show_json_is_the_msel_in_time_order(runner):
         "press",
         "jump",
         "morning",
+        "days-pass",
         "after-ico",
     ]
-    assert [r["seq"] for r in rows] == list(range(1, 8))
+    assert [r["seq"] for r in rows] == list(range(1, 9))
     ticket = rows[1]
     assert ticket["time"] == "T+20m" and ticket["clock"] == "09:30"
     assert ticket["from"].endswith(" support") and ticket["to"] == ["coordinator"]
@@ -151,7 +152,7 @@ def test_show_json_is_the_msel_in_time_order(runner):
     }
     assert rows[4]["advance_to_clock"] == "day 2 08:00"
     assert rows[5]["clock"] == "day 2 08:30"
-    assert rows[6]["time"] is None and rows[6]["when"]["kind"] == "done"
+    assert rows[7]["time"] is None and rows[7]["when"]["kind"] == "done"
     assert {e["id"] for e in data["expectations"]} >= {"ico-72h", "coord-appointed"}
 
 

@@ -33,7 +33,7 @@ def test_score_prints_a_scorecard():
     result = run("score", POOR)
     assert result.exit_code == 0, result.output
     assert "Suspected personal data breach at a processor" in result.output
-    assert "Score 17%" in result.output and "Unable to be performed" in result.output
+    assert "Score 14%" in result.output and "Unable to be performed" in result.output
     assert "Findings" in result.output and "coordinator" in result.output.lower()
     assert "Notification clocks" in result.output
 

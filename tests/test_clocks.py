@@ -126,6 +126,15 @@ def test_a_calendar_limit_without_starts_at_is_approximated_and_says_so():
 # --- applies_if on recorded fields and the latest anchor, scored ------------------------------
 
 
+def _released(scenario, until: float) -> list[dict]:
+    """The scheduled injects released up to `until`: decisions count only after what calls for them."""
+    return [
+        {"type": "inject_released", "t": i.at, "inject": i.id}
+        for i in scenario.injects
+        if i.when is None and i.at <= until
+    ]
+
+
 def _decision(t, action, role, fields=None):
     return {
         "type": "decision",
@@ -155,7 +164,7 @@ def _hipaa_scenario(tmp_path: Path):
         "id": "clinic-breach",
         "title": "Clinic breach",
         "starts_at": "2026-01-10T14:30",
-        "duration": "2h",
+        "duration": "62d",  # long enough to reach HIPAA's 60 days (a time jump gets there)
         "roles": ["coordinator", "dpo", "comms_owner", "executive"],
         "regimes": ["hipaa"],
         "context": {
@@ -168,7 +177,8 @@ def _hipaa_scenario(tmp_path: Path):
                 "title": "Records found exposed",
                 "marks": ["discovered"],
                 "affects": ["records"],
-            }
+            },
+            {"id": "weeks-pass", "at": "T+1h", "title": "Two months pass", "advance_to": "day 62 09:00"},
         ],
     }
     path = tmp_path / "scenarios" / "clinic-breach.yaml"
@@ -184,11 +194,13 @@ def test_a_notify_decision_must_become_a_notification_and_a_not_notify_one_need_
         {"type": "session_started", "t": 0},
         {"type": "inject_released", "t": aware.at, "inject": aware.id},
     ]
+    end = {"type": "session_ended", "t": scenario.duration, "reason": "duration"}  # a full run
     notify = score(
-        scenario, [*base, _decision(aware.at + 60, "ico_decision", "executive", {"outcome": "notify"})]
+        scenario, [*base, _decision(aware.at + 60, "ico_decision", "executive", {"outcome": "notify"}), end]
     )
     hold = score(
-        scenario, [*base, _decision(aware.at + 60, "ico_decision", "executive", {"outcome": "not_notify"})]
+        scenario,
+        [*base, _decision(aware.at + 60, "ico_decision", "executive", {"outcome": "not_notify"}), end],
     )
     assert notify.result("uk-gdpr-notify-ico").status == "missed"
     assert hold.result("uk-gdpr-notify-ico").status == "not_applicable"
@@ -199,6 +211,7 @@ def test_dora_final_report_runs_from_the_latest_intermediate_report():
     day = 86400
     events = [
         {"type": "session_started", "t": 0},
+        *_released(scenario, 1 * day),
         _decision(1 * day, "dora_initial_report", "incident_lead", {"authority": "CBI"}),
         _decision(2 * day, "dora_intermediate_report", "incident_lead", {"status": "ongoing"}),
         _decision(5 * day, "dora_intermediate_report", "incident_lead", {"status": "recovered"}),
@@ -351,6 +364,7 @@ def test_dora_client_notice_is_scored_from_the_classification_in_the_payments_sc
     hour = 3600
     base = [
         {"type": "session_started", "t": 0},
+        *_released(scenario, 1 * hour),
         _decision(
             1 * hour, "classify_major_incident", "incident_lead", {"criteria_met": "clients, duration"}
         ),
@@ -385,13 +399,14 @@ def _nis2_scenario(tmp_path: Path, affected: object) -> Path:
         "id": "hosting-outage",
         "title": "Hosting outage",
         "starts_at": "2026-11-27T22:00",
-        "duration": "30h",
+        "duration": "31d",  # long enough to reach the final report's month (a time jump gets there)
         "roles": ["coordinator", "incident_lead", "comms_owner", "executive"],
         "regimes": ["nis2"],
         "variables": {} if affected is None else {"service_recipients_affected": {"value": affected}},
         "injects": [
             {"id": "outage", "at": "T+0m", "title": "Hosting platform down", "marks": ["incident_aware"]},
             {"id": "next-day", "at": "T+29h", "title": "Still recovering"},
+            {"id": "month-passes", "at": "T+29h30m", "title": "A month passes", "advance_to": "day 31 09:00"},
         ],
     }
     path = tmp_path / "scenarios" / "hosting-outage.yaml"

@@ -39,6 +39,8 @@ async def test_lobby_briefs_the_player_and_holds_the_clock(tmp_path):
             "Data protection officer — Data Protection Officer (simulated)",
             "Press Enter to start",
             "ctrl+p",
+            "Scored: the incident coordinator's own expectations, and bringing each simulated teammate in",
+            "never in your score",
         ):
             assert words in shown, words
         assert app.link.paused is False and clock.paused  # held, not paused by anyone
@@ -86,7 +88,15 @@ async def test_debrief_shows_the_scorecard_and_opens_the_post_mortem(tmp_path):
         rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
         by_title = {r[0]: r for r in rows}
         assert by_title["Appoint an incident coordinator"][1:4] == ["coordinator", "T+15m", "met at T+5m"]
-        assert by_title["Notify the controller"][3] == "missed"
+        # solo: the simulated DPO's own duty is the team's, shown apart and never scored; ended
+        # at T+33m20s, before its deadline, it is open
+        assert "Notify the controller" not in by_title
+        assert by_title["Bring in the data protection officer"][3] == "open"
+        team = debrief.query_one("#debrief-team")
+        assert team.display and "never in your score" in str(team.border_title)
+        team_rows = [[str(c) for c in team.get_row_at(i)] for i in range(team.row_count)]
+        assert [(r[0], r[1], r[3]) for r in team_rows] == [("Notify the controller", "dpo", "open")]
+        assert "Score 67%" in summary and "coverage 43%" in summary and "Played: solo, speed 60" in summary
         assert "coord-hands-on" in text_of(debrief.query_one("#debrief-findings"))
         assert postmortem_path(out, "md").read_text().startswith("#")
         assert "<html" in postmortem_path(out, "html").read_text().lower()
@@ -181,3 +191,69 @@ def test_resume_refuses_a_finished_session(tmp_path):
     result = CliRunner().invoke(main, ["run", "--resume", str(path)])
     assert result.exit_code == 2
     assert "already ended" in result.output and "Traceback" not in result.output
+
+
+async def test_the_end_dialog_lists_what_ending_now_leaves_open(tmp_path):
+    from tabletop.ui.screens.dialogs import ConfirmDialog
+
+    clock = VirtualClock()
+    app = make_console(
+        drill_scenario(), out=tmp_path / "t.jsonl", clock=clock, tick_interval=None, name="Sam"
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("enter")
+        await settle(app, pilot)
+        clock.advance_to(300)
+        await app.link.decide("coordinator", "appoint_coordinator", by="Sam")
+        clock.advance_to(1200)
+        await app.link.tick()  # the customer's ticket: the DPO is due in by T+50m
+        clock.advance_to(1786)  # T+29m46s
+        await app.link.tick()
+        await pilot.press("e")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmDialog)
+        question = text_of(dialog.query_one(".dialog-title"))
+        assert "Ending now leaves 2 expected step(s) open, not scored:" in question
+        assert "• Involve the DPO, due T+50m" in question
+        assert "• Bring in the data protection officer, due T+1h00m" in question
+        await pilot.press("n")
+        await pilot.pause()
+        assert not app.link.ended
+
+
+async def test_the_live_score_and_the_debrief_are_the_same_function(tmp_path, monkeypatch):
+    import tabletop.scoring
+
+    calls: list[float | None] = []
+    real = tabletop.scoring.score
+
+    def spy(scenario, events, *, until=None):
+        calls.append(until)
+        return real(scenario, events, until=until)
+
+    monkeypatch.setattr(tabletop.scoring, "score", spy)
+    clock = VirtualClock()
+    app = make_console(
+        drill_scenario(),
+        out=tmp_path / "t.jsonl",
+        clock=clock,
+        tick_interval=None,
+        name="Sam",
+        facilitate=True,
+    )
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.press("enter")
+        await settle(app, pilot)
+        clock.advance_to(300)
+        await app.link.decide("coordinator", "appoint_coordinator", by="Sam")
+        await settle(app, pilot)
+        await app.workers.wait_for_complete()
+        live = app.screen.score_card
+        await app.link.end()
+        await settle(app, pilot)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        final = app.screen.result.card
+    assert any(u is not None for u in calls) and None in calls  # the live view and the debrief
+    assert live["passed"] == final["passed"] == 1 and live["scored_with"] == final["scored_with"]

@@ -161,12 +161,48 @@ def test_a_decision_exactly_at_the_deadline_is_on_time(tmp_path):
     assert "dpo-chases" not in session.released
 
 
-def test_a_decision_before_the_anchor_counts(tmp_path):
+def test_a_decision_before_the_anchor_counts_only_where_early_action_is_allowed(tmp_path):
+    # the branch follows the scorer's rule 3: before its anchor a decision meets an expectation
+    # only when the expectation (or its catalog action) allows early action
     session = make_session(tmp_path, breach_scenario())
     session.run_until(60)
     session.decide("coordinator", "involve_dpo", by="Sam")
     session.run_until(20000)
+    assert ("dpo-chases", 3600.0) in released(session)  # ticket at 20m + 30m, chased 10m later
+
+    early = breach_scenario()
+    early = early.model_copy(
+        update={
+            "expectations": [
+                e.model_copy(update={"early": "allowed"}) if e.id == "dpo-in" else e
+                for e in early.expectations
+            ]
+        }
+    )
+    (tmp_path / "early").mkdir()
+    session = make_session(tmp_path / "early", early)
+    session.run_until(60)
+    session.decide("coordinator", "involve_dpo", by="Sam")
+    session.run_until(20000)
     assert "dpo-chases" not in session.released
+
+
+def test_a_missed_duty_starts_the_clocks_of_what_follows_from_it(tmp_path):
+    # `follow-up` runs from action:contain; contain is expected within 15m and never done,
+    # so its clock starts at T+15m and the branch on it fires 15m + 30m + 10m in
+    scenario = make_scenario(
+        [
+            make_inject("alert", 0),
+            make_inject("chase", "10m", when={"missed": "follow-up"}),
+        ],
+        expectations=[
+            make_expectation("contained", "contain", "15m", owner="technical_lead"),
+            make_expectation("follow-up", "preserve_evidence", "30m", after="action:contain"),
+        ],
+    )
+    session = make_session(tmp_path, scenario)
+    session.run_until(3 * 3600)
+    assert ("chase", 3300.0) in released(session)
 
 
 def test_done_branch_fires_after_the_first_decision_only(tmp_path):

@@ -40,12 +40,19 @@ def scenario_ids() -> list[str]:
     return [path.stem for path in SCENARIOS]
 
 
-def run(scenario: Scenario, script: DecisionScript | None, folder: Path) -> tuple[Session, Scorecard]:
-    """Play a script (or nothing) headless in virtual time to the end; score the transcript."""
+def run(
+    scenario: Scenario, script: DecisionScript | None, folder: Path, *, solo: bool = False
+) -> tuple[Session, Scorecard]:
+    """Play a script (or nothing) headless in virtual time to the end; score the transcript.
+
+    `solo` (or a script with `mode: solo`) plays the coordinator alone against simulated teammates.
+    """
+    solo = solo or (script is not None and script.mode == "solo")
     participants = script.participants if script else ()
     session = open_session(
         scenario,
-        mode="simulate",
+        mode="solo" if solo else "simulate",
+        solo_role="coordinator" if solo else None,
         players=participants,
         clock=VirtualClock(),
         transcript=folder / f"{scenario.id}.jsonl",
@@ -61,9 +68,9 @@ def run(scenario: Scenario, script: DecisionScript | None, folder: Path) -> tupl
     return session, score(scenario, session.events)
 
 
-def good_script(scenario: Scenario) -> DecisionScript:
-    path = SCRIPTS / f"{scenario.id}-good.yaml"
-    assert path.exists(), f"no good-run decision script for {scenario.id} at {path}"
+def good_script(scenario: Scenario, kind: str = "good") -> DecisionScript:
+    path = SCRIPTS / f"{scenario.id}-{kind}.yaml"
+    assert path.exists(), f"no {kind}-run decision script for {scenario.id} at {path}"
     return load_script(path, scenario)
 
 
@@ -117,6 +124,39 @@ def test_empty_run_scores_zero(scenario, tmp_path):
     assert report["passed"] == 0
     assert report["applicable"] > 0
     assert all(e["status"] in ("missed", "not_applicable") for e in report["expectations"])
+
+
+def test_coordinator_alone_solo_good_run_scores_one(scenario, tmp_path):
+    """Solo: the coordinator's own work and bringing each simulated teammate in, all on time."""
+    script = good_script(scenario, "solo")
+    assert script.mode == "solo" and [p.role for p in script.participants] == ["coordinator"]
+    session, card = run(scenario, script, tmp_path)
+    report = card.to_json()
+    short = [
+        (e["id"], e["status"], e["flags"])
+        for e in report["expectations"]
+        if e["scope"] == "yours" and (e["status"] not in ("met", "not_applicable") or e["flags"])
+    ]
+    assert short == [] and report["findings"] == []
+    assert report["score"] == 1.0 and report["solo_role"] == "coordinator"
+    involve = [e for e in report["expectations"] if e["id"].startswith("solo-involve-")]
+    assert involve and all(e["status"] == "met" for e in involve)
+    assert all(
+        e["role"] == "coordinator" or e.get("delegated_by") == "coordinator" or e.get("teammate")
+        for e in session.events
+        if e["type"] == "decision"
+    )
+
+
+def test_solo_empty_run_scores_zero(scenario, tmp_path):
+    session, card = run(scenario, None, tmp_path, solo=True)
+    report = card.to_json()
+    assert report["score"] == 0 and report["passed"] == 0 and report["rated"]
+    assert all(
+        e["status"] in ("missed", "not_applicable") for e in report["expectations"] if e["scope"] == "yours"
+    )
+    # the simulated teammates still did their own work, late: shown as the team's, never scored
+    assert any(e.get("teammate") for e in session.events if e["type"] == "decision") == bool(card.teammates())
 
 
 def test_good_run_releases_the_decision_branch_and_not_the_missed_one(scenario, tmp_path):

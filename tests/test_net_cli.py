@@ -193,7 +193,9 @@ async def test_a_headless_host_stops_cleanly_on_sigint(tmp_path):
     printed = []
     async with asyncio.timeout(30):
         while not printed or not printed[-1].startswith("Transcript:"):
-            printed.append((await process.stdout.readline()).decode().strip())
+            line = await process.stdout.readline()
+            assert line, "the host exited before printing its transcript:\n" + "\n".join(printed)
+            printed.append(line.decode().strip())
     process.send_signal(signal.SIGINT)
     async with asyncio.timeout(30):
         rest, _ = await process.communicate()

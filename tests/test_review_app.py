@@ -71,6 +71,7 @@ async def test_opening_a_folder_lists_every_transcript_newest_first_with_broken_
         assert cell(app, "solo/2026-05-20-sam.jsonl", "mode") == "solo"
         status = str(app.screen.query_one("#status").render())
         assert "5 of 5 transcripts" in status and "1 BROKEN" in status
+        assert "played under 2 different conditions: compare like with like" in status  # solo and team
     assert (folder / INDEX_NAME).exists()
 
 
@@ -198,7 +199,9 @@ async def test_trends_per_team_and_per_area(folder):
         trends = app.screen
         assert isinstance(trends, TrendsScreen)
         teams = {s.key: [p.value for p in s.points] for s in trends.plotted("team").series}
-        assert teams == {"blue": [1.0, 0.8], "red": [0.25], "solo: Sam": [0.875]}
+        # solo: Sam is scored on his own (coordinator) work and on bringing in the simulated DPO,
+        # which he never did: 5 of 7 weight
+        assert teams == {"blue": [1.0, 0.8], "red": [0.25], "solo: Sam": [0.7143]}
         assert trends.query_one("#table-team", DataTable).row_count == 3
         await pilot.press("2")
         await pilot.pause()
@@ -210,7 +213,9 @@ async def test_trends_per_team_and_per_area(folder):
         missed = trends.query_one("#table-missed", DataTable)
         assert missed.row_count == 3
         first = [getattr(c, "plain", c) for c in missed.get_row_at(0)]
-        assert first[0] == "suspected-breach" and first[1].startswith("record") and first[-1] == "100%"
+        assert (
+            first[0] == "suspected-breach" and first[1].startswith("solo-involve-dpo") and first[-1] == "100%"
+        )
 
 
 def test_breach_section_is_cut_from_the_draft():

@@ -188,7 +188,7 @@ def expected_record(folder: Path) -> dict[tuple[str, str], dict[str, int]]:
             continue
         data = card(path)
         for e in data["expectations"]:
-            if e["status"] in ("met", "late", "missed"):
+            if e["status"] in ("met", "late", "missed") and e.get("scope", "yours") == "yours":
                 slot = counts.setdefault((data["scenario"], e["id"]), {"met": 0, "late": 0, "missed": 0})
                 slot[e["status"]] += 1
     return counts
@@ -208,7 +208,8 @@ def test_what_keeps_being_missed_counts_the_scorers_statuses(folder):
     assert {(r["scenario"], r["expectation"]) for r in missed} == every_missed
     rates = [r["miss_rate"] for r in missed]
     assert rates == sorted(rates, reverse=True)
-    assert (missed[0]["scenario"], missed[0]["expectation"]) == ("suspected-breach", "record")
+    # the solo run never brought its simulated DPO in (the DPO's own "record" is the team's, unscored)
+    assert (missed[0]["scenario"], missed[0]["expectation"]) == ("suspected-breach", "solo-involve-dpo")
     _code, out, _ = run("trends", str(folder), "--json", "--team", "red")
     assert {r["expectation"] for r in json.loads(out)["most_missed"]} == {"declare", "ico"}
 
@@ -236,3 +237,49 @@ def test_the_terminal_tables_show_names_that_look_like_markup_as_typed(tmp_path)
     code, out, err = run("trends", str(folder))
     assert code == 0, err
     assert "[red]team[/red]" in out
+
+
+# --- like with like ----------------------------------------------------------------------------
+
+
+def test_compare_warns_when_the_runs_were_played_under_different_conditions(folder):
+    alike = compare_transcripts(folder / "2026-03-02-blue.jsonl", folder / "2026-04-06-red.jsonl")
+    assert alike.warnings == () and alike.a.conditions == "team, speed 60"
+    solo = folder / "solo" / "2026-05-20-sam.jsonl"
+    unlike = compare_transcripts(folder / "2026-03-02-blue.jsonl", solo)
+    assert unlike.warnings == (
+        "played under different conditions (A: team, speed 60; B: solo, speed 60): solo and team, "
+        "hints and speed change what a score means",
+    )
+    code, out, _ = run("compare", str(folder / "2026-03-02-blue.jsonl"), str(solo))
+    assert code == 0 and "warning: played under different conditions" in out
+    assert "solo, speed 60" in out
+
+
+def test_compare_warns_when_the_runs_were_played_under_different_rules(folder, tmp_path):
+    old = rs.write_transcript(tmp_path / "old.jsonl", team="blue")
+    lines = old.read_text().splitlines()
+    first = json.loads(lines[0])
+    first.pop("rules_version")
+    first.pop("conditions")
+    rs_lines = rs.chain([first, *(json.loads(line) for line in lines[1:])])
+    old.write_text("\n".join(rs_lines) + "\n")
+    comparison = compare_transcripts(folder / "2026-03-02-blue.jsonl", old)
+    assert comparison.b.rules_version == 1
+    assert any("different scoring rules versions" in w for w in comparison.warnings)
+    assert comparison.to_json()["warnings"] == list(comparison.warnings)
+
+
+def test_trends_warn_when_a_line_mixes_conditions(folder):
+    with TranscriptIndex(folder) as index:
+        index.refresh()
+        entries = index.entries()
+    by_area = trends(entries, "area")
+    assert any(
+        "runs played under different conditions (solo, speed 60; team, speed 60)" in w
+        for w in by_area.warnings
+    )
+    by_team = trends(entries, "team")
+    assert by_team.warnings == ()  # each team played under one set of conditions
+    code, out, _ = run("trends", str(folder), "--by", "area")
+    assert code == 0 and "warning: coordination: runs played under different conditions" in out

@@ -56,7 +56,9 @@ def test_missed_gets_nothing():
     assert card.score == 0.0 and card.applicable == 1
 
 
-def test_first_decision_counts_even_before_the_anchor():
+def test_a_decision_before_the_anchor_does_not_count():
+    # rule 3 (changed from "the first decision counts, even before the anchor"): only a
+    # decision from the anchor to the deadline meets the expectation
     exp = {"id": "dpo-in", "action": "involve_dpo", "within": "30m", "after": "inject:ticket"}
     events = [
         decision(60, "involve_dpo"),
@@ -65,7 +67,7 @@ def test_first_decision_counts_even_before_the_anchor():
         ended(10000),
     ]
     _, r = one(exp, events, injects=[{"id": "alert"}, {"id": "ticket", "at": 1200}])
-    assert (r.status, r.anchor, r.deadline, r.done_at, r.by) == ("met", 1200, 3000, 60, "coordinator")
+    assert (r.status, r.anchor, r.deadline, r.done_at, r.by) == ("late", 1200, 3000, 9000, "dpo")
 
 
 def test_weighted_score_and_areas():
@@ -308,7 +310,7 @@ def test_not_notify_without_rationale_is_a_finding():
         [decision(60, "ico_decision", role="dpo", fields={"outcome": "not_notify"}), ended(600)],
     )
     assert [f.id for f in card.findings] == [NOT_NOTIFY_FINDING]
-    assert card.score == 0.0
+    assert card.score == 0.0 and not card.rated and card.rating == "-"
     card = score(
         scenario(expectations=[]),
         [
@@ -322,7 +324,8 @@ def test_not_notify_without_rationale_is_a_finding():
             ended(600),
         ],
     )
-    assert card.findings == () and card.score == 1.0
+    # nothing was expected, so nothing is rated: never 100% for a run with no scored weight
+    assert card.findings == () and not card.rated and card.score_text() == "not rated"
     card = score(
         scenario(expectations=[]),
         [decision(60, "sa_decision", role="dpo", fields={"outcome": "not_notify"}), ended(600)],

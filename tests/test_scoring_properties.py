@@ -125,12 +125,17 @@ def test_adding_a_met_decision_never_lowers_the_score(exps, avoid, events, data)
     # a missed expectation whose action anchors nothing, sets no marker and breaks no rule
     anchoring = {e["after"].split(":", 1)[1] for e in exps if e["after"].startswith("action:")}
     avoided = {a for rule in avoid for a in rule["actions"]}
+    # ... and whose action no other expectation grades (a later decision would be the one in
+    # force for that one too, and may carry another value)
+    shared = {e["action"] for e in exps if sum(1 for o in exps if o["action"] == e["action"]) > 1}
     candidates = [
         r
         for r in before.expectations
         if r.status == "missed"
         and r.action not in anchoring
         and r.action not in avoided
+        and r.action not in shared
+        and not any(r.action in e.get("requires", ()) for e in exps)
         and r.action != "confirm_personal_data_breach"
     ]
     if not candidates:

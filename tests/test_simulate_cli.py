@@ -257,3 +257,40 @@ def test_resume_after_a_crash_gives_the_same_run(tmp_path):
     assert resumed == comparable(full, drop)
     again = simulate("--resume", crashed, "--script", GOOD)
     assert again.exit_code == 1 and "already ended" in again.output
+
+
+def test_a_solo_script_plays_the_coordinator_against_simulated_teammates(tmp_path):
+    out = tmp_path / "solo.jsonl"
+    solo = ROOT / "tests" / "data" / "scripts" / "suspected-breach-solo.yaml"
+    result = simulate(SCENARIO, "--script", solo, "--out", out)
+    assert result.exit_code == 0, result.output
+    events = [e for e in comparable(out) if e["type"] != "signature"]
+    started = events[0]
+    assert (started["mode"], started["solo_role"]) == ("solo", "coordinator")
+    assert started["conditions"] == {"mode": "solo", "hints": False, "auto_pause": False, "speed": 20.0}
+    assert [p["role"] for p in started["participants"] if not p["simulated"]] == ["coordinator"]
+    assert any(e.get("teammate") for e in events if e["type"] == "decision")
+    scored = CliRunner().invoke(main, ["score", str(out), "--json"], catch_exceptions=False)
+    data = json.loads(scored.output)
+    assert (data["score"], data["solo_role"], data["rules_version"]) == (1.0, "coordinator", 2)
+
+
+def test_a_solo_script_has_one_participant_and_a_known_mode(tmp_path):
+    script = tmp_path / "bad.yaml"
+    script.write_text(
+        "mode: solo\n"
+        "participants:\n"
+        "  - {name: Sam, role: coordinator}\n"
+        "  - {name: Priya, role: dpo}\n"
+        "decisions: []\n"
+    )
+    result = simulate(SCENARIO, "--script", script, "--out", tmp_path / "x.jsonl")
+    assert result.exit_code == 1
+    assert "bad.yaml:3: a solo script has one participant, the player; received 2" in result.output
+    script.write_text("mode: duo\nparticipants: [{name: Sam, role: coordinator}]\ndecisions: []\n")
+    result = simulate(SCENARIO, "--script", script, "--out", tmp_path / "y.jsonl")
+    assert (
+        result.exit_code == 1
+        and "bad.yaml:1: expected mode simulate or solo, received 'duo'" in result.output
+    )
+    assert not (tmp_path / "x.jsonl").exists() and not (tmp_path / "y.jsonl").exists()

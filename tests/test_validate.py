@@ -115,6 +115,28 @@ CASES = [
     ),
     ("jump-backwards.yaml", 8, "injects.0.advance_to", ["a time jump goes forward"]),
     (
+        "clock-beyond-end.yaml",
+        4,
+        "duration",
+        [
+            "ends at T+24h00m, before regime clock 'ico-72h' (uk_gdpr) can fall due",
+            "due at T+72h00m at the earliest",
+            "add a time jump",
+        ],
+    ),
+    (
+        "bad-early.yaml",
+        11,
+        "injects.0.expects.0.early",
+        ["expected one of: allowed, not_allowed", "'sometimes'"],
+    ),
+    (
+        "early-from-the-start.yaml",
+        9,
+        "expectations.0.early",
+        ["'dpo-in' runs from the start, so nothing can come before its anchor", "drop `early: allowed`"],
+    ),
+    (
         "jump-after-duration.yaml",
         8,
         "injects.1.advance_to",
@@ -274,7 +296,7 @@ def test_all_problems_are_collected_in_one_run():
 def test_the_fixture_tree_is_clean():
     result = validate([DATA / "scenarios", DATA / "injects", DATA / "scoring"])
     assert result.problems == [], "\n".join(map(str, result.problems))
-    assert result.summary() == "1 scenario, 11 injects, 2 rubric sets: no problems"
+    assert result.summary() == "1 scenario, 12 injects, 2 rubric sets: no problems"
 
 
 def test_sandbox_escape_is_never_rendered():

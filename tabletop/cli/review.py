@@ -110,10 +110,13 @@ def print_comparison(comparison: Comparison, console: Console) -> None:
     head.add_row("integrity", _integrity(a.integrity, a.evidence), _integrity(b.integrity, b.evidence))
     head.add_row("score", fmt.score_text(a.score), fmt.score_text(b.score) + _delta(comparison.score_delta))
     head.add_row("passed", fmt.passed_text(a.passed, a.applicable), fmt.passed_text(b.passed, b.applicable))
+    head.add_row("played", a.conditions or "not recorded", b.conditions or "not recorded")
     if comparison.same_scenario:
         areas = list(a.areas) + [area for area in b.areas if area not in a.areas]
         head.add_row("areas", rich_text(_areas_line(a, areas)), rich_text(_areas_line(b, areas)))
     console.print(head)
+    for warning in comparison.warnings:
+        console.print(Text(f"warning: {warning}", style="yellow"), soft_wrap=True)
     for label, side in (("A", a), ("B", b)):
         if side.integrity != "ok" or side.evidence not in ("verified", ""):
             line = Text(f"{label} {fmt.evidence_text(side.integrity, side.evidence)}:", style="bold red")
@@ -254,6 +257,8 @@ def print_trends(result: Trends, console: Console) -> None:
         console.print("No scored transcripts with an intact hash chain to show.")
     else:
         console.print(table)
+    for warning in result.warnings:
+        console.print(Text(f"warning: {warning}: compare like with like", style="yellow"), soft_wrap=True)
     if result.excluded:
         left_out = Text(f"Left out ({len(result.excluded)}):", style="bold red")
         left_out.append(" not trusted or not scored")

@@ -1,4 +1,4 @@
-"""`tabletop score` and `tabletop report`: the scorecard of a transcript (or a folder of them) and the post-mortem draft."""
+"""`tabletop score` and `tabletop report`: scorecards of transcripts and the post-mortem draft."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from rich.text import Text
 from tabletop.untrusted import for_stream, json_dumps, one_line, rich_text, safe, safe_json
 
 STATUS_STYLE = {"met": "green", "late": "yellow", "missed": "red", "open": "cyan", "not_applicable": "dim"}
-RATING_STYLE = {"P": "bold green", "S": "green", "M": "yellow", "U": "bold red"}
+RATING_STYLE = {"P": "bold green", "S": "green", "M": "yellow", "U": "bold red", "-": "dim"}
 
 
 def _fail(message: str) -> None:
@@ -74,6 +74,31 @@ def _when(seconds: float | None) -> str:
     return "" if seconds is None else format_offset(seconds)
 
 
+def card_heading(card: Scorecard) -> list[str]:
+    """The lines every scorecard opens with: score and rating, coverage, conditions, caps."""
+    from tabletop.scoring import RATING_NAMES, RULES_VERSION, conditions_text
+
+    first = f"Score {card.score_text()}  {card.rating} {RATING_NAMES[card.rating]}"
+    first += f"   {card.passed} of {card.applicable} scored expectations passed"
+    coverage = card.coverage
+    lines = [first]
+    if coverage is None:
+        lines.append("Coverage: nothing was due yet")
+    else:
+        open_count = len([r for r in card.yours() if r.status == "open"])
+        lines.append(
+            f"Coverage {coverage:.0%} of the expected weight scored"
+            + (f" ({open_count} open, not scored)" if open_count else "")
+        )
+    who = f"; scored: {card.solo_role} plus bringing in the simulated team" if card.solo_role else ""
+    lines.append(
+        f"Conditions: {conditions_text(card.conditions)}{who}; rules version {card.rules_version}"
+        + (f" (scored with {RULES_VERSION})" if card.rules_version != RULES_VERSION else "")
+    )
+    lines.extend(f"Capped: {cap.text}" for cap in card.caps)
+    return lines
+
+
 def _print_card(
     console: Console, path: Path, scenario: Scenario, card: Scorecard, warnings: list[str]
 ) -> None:
@@ -82,13 +107,14 @@ def _print_card(
     head = Text()
     head.append(one_line(scenario.title), style="bold")
     head.append(f"  ({one_line(scenario.id)}, {one_line(path.name)})\n", style="dim")
-    head.append(f"Score {card.score:.0%}  ", style="bold")
+    first, *rest = card_heading(card)
+    head.append(f"Score {card.score_text()}  ", style="bold")
     head.append(f" {card.rating} ", style=f"reverse {RATING_STYLE[card.rating]}")
-    head.append(
-        f" {RATING_NAMES[card.rating]}   {card.passed} of {card.applicable} applicable expectations passed"
-    )
+    head.append(first.split(f" {card.rating} ", 1)[1] if f" {card.rating} " in first else "")
     if card.until is not None:
         head.append(f"   live at {_when(card.until)}", style="cyan")
+    for line in rest:
+        head.append("\n" + one_line(line), style="yellow" if line.startswith("Capped") else "dim")
     console.print(head)
 
     narrow = console.width < 110  # fold Due/Done and Status/Credit into one column each
@@ -108,13 +134,45 @@ def _print_card(
         table.add_column("Status", ratio=1, min_width=12, overflow="fold")
         table.add_column("Credit", justify="right", no_wrap=True)
     table.add_column("Why", ratio=3, style="dim", overflow="fold")
-    for result in card.expectations:
+    _expectation_rows(table, scenario, card.yours(), narrow)
+    console.print(table)
+    if card.teammates():
+        team = Table(
+            title="Your simulated team's own work (shown, never in your score)",
+            title_justify="left",
+            expand=True,
+            show_lines=console.width < 120,
+        )
+        for column in table.columns:
+            team.add_column(column.header, ratio=column.ratio, overflow="fold", min_width=column.min_width)
+        _expectation_rows(team, scenario, card.teammates(), narrow)
+        console.print(team)
+
+    areas = Table(title=f"Capabilities (HSEEP: {bands_text()})", title_justify="left")
+    areas.add_column("Area")
+    areas.add_column("Ratio", justify="right")
+    areas.add_column("Rating")
+    for area, ratio in card.areas.items():
+        letter = card.ratings[area]
+        areas.add_row(
+            rich_text(area.replace("_", " ")),
+            f"{ratio:.0%}",
+            Text(f"{letter} {RATING_NAMES[letter]}", style=RATING_STYLE[letter]),
+        )
+    console.print(areas)
+    _print_rest(console, card, warnings)
+
+
+def _expectation_rows(table: Table, scenario: Scenario, results: list[Any], narrow: bool) -> None:
+    for result in results:
         done = _when(result.done_at)
         if result.by:
             done += f" {scenario.role_title(result.by)}"
         if result.delegated_by:
             done += f" (delegated by {scenario.role_title(result.delegated_by)})"
         status = Text(result.status.replace("_", " "), style=STATUS_STYLE.get(result.status, ""))
+        if result.revised:
+            status.append(f"\nrevised {len(result.revised)}x", style="dim")
         if result.flags:
             status.append("\n" + "\n".join(map(one_line, result.flags)), style="yellow")
         owner = "any role" if result.owner == "any" else scenario.role_title(result.owner)
@@ -136,21 +194,9 @@ def _print_card(
             table.add_row(
                 title, _when(result.deadline), rich_text(done), status, credit, rich_text(result.reason)
             )
-    console.print(table)
 
-    areas = Table(title=f"Capabilities (HSEEP: {bands_text()})", title_justify="left")
-    areas.add_column("Area")
-    areas.add_column("Ratio", justify="right")
-    areas.add_column("Rating")
-    for area, ratio in card.areas.items():
-        letter = card.ratings[area]
-        areas.add_row(
-            rich_text(area.replace("_", " ")),
-            f"{ratio:.0%}",
-            Text(f"{letter} {RATING_NAMES[letter]}", style=RATING_STYLE[letter]),
-        )
-    console.print(areas)
 
+def _print_rest(console: Console, card: Scorecard, warnings: list[str]) -> None:
     if card.clocks:
         clocks = Table(title="Notification clocks", title_justify="left", expand=True)
         for column in ("Clock", "Source", "From", "Due", "Done", "Result"):
@@ -196,6 +242,8 @@ def _score_folder(folder: Path, as_json: bool, workers: int | None) -> int:
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from tabletop.scoring import conditions_text
+
     paths = [str(p) for p in _transcripts_in(folder)]
     if not paths:
         _fail(f"{folder}: no transcripts (*.jsonl) in this folder")
@@ -231,7 +279,7 @@ def _score_folder(folder: Path, as_json: bool, workers: int | None) -> int:
     table.add_column("Transcript", no_wrap=True)
     table.add_column("Evidence", no_wrap=True)
     table.add_column("Scenario", overflow="fold")
-    for column in ("Score", "Rating", "Passed", "Findings"):
+    for column in ("Score", "Rating", "Passed", "Coverage", "Findings"):
         table.add_column(column, justify="left" if column == "Rating" else "right", no_wrap=True)
     table.add_column("Notes", overflow="fold", ratio=1)
     for result in results:
@@ -239,25 +287,47 @@ def _score_folder(folder: Path, as_json: bool, workers: int | None) -> int:
         status = result["verification"]["status"]
         evidence = Text(status.upper(), style=EVIDENCE_STYLE.get(status, "bold red"))
         if "error" in result:
-            table.add_row(name, evidence, "", "", "", "", "", rich_text(result["error"], "red"))
+            table.add_row(name, evidence, "", "", "", "", "", "", rich_text(result["error"], "red"))
             continue
+        shown = f"{result['score']:.0%}" if result.get("rated", True) else "not rated"
+        coverage = result.get("coverage")
         table.add_row(
             name,
             evidence,
             rich_text(result["scenario"]),
-            f"{result['score']:.0%}"
-            if not _refused(status)
-            else Text(f"({result['score']:.0%})", style="red"),
-            Text(result["rating"], style=RATING_STYLE[result["rating"]]),
+            shown if not _refused(status) else Text(f"({shown})", style="red"),
+            Text(result["rating"], style=RATING_STYLE.get(result["rating"], "")),
             f"{result['passed']}/{result['applicable']}",
+            f"{coverage:.0%}" if coverage is not None else "-",
             str(len(result["findings"])),
-            rich_text("; ".join(result["warnings"]), "yellow"),
+            rich_text(
+                conditions_text(result.get("conditions")) + "".join(f"; {w}" for w in result["warnings"]),
+            ),
         )
     console.print(table)
-    scored = [r for r in results if "error" not in r]
+    scored = [r for r in results if "error" not in r and r.get("rated", True)]
     if scored:
         mean = sum(r["score"] for r in scored) / len(scored)
-        console.print(f"mean score {mean:.0%} over {len(scored)} scored; {len(broken)} could not be scored")
+        console.print(f"mean score {mean:.0%} over {len(scored)} rated; {len(broken)} could not be scored")
+    kinds = {conditions_text(r.get("conditions")) for r in scored}
+    if len(kinds) > 1:
+        console.print(
+            rich_text(
+                f"warning: these runs were played under different conditions ({'; '.join(sorted(kinds))}): "
+                "compare like with like",
+                "yellow",
+            )
+        )
+    versions = {r.get("rules_version") for r in scored}
+    if len(versions) > 1:
+        console.print(
+            rich_text(
+                "warning: these runs were played under different scoring rules versions "
+                f"({', '.join(str(v) for v in sorted(v for v in versions if v is not None))}); all are "
+                "scored with this tool's rules",
+                "yellow",
+            )
+        )
     return 1 if broken else 0
 
 

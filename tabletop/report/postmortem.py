@@ -33,10 +33,13 @@ from tabletop.scoring import (
     LATE,
     MET,
     MISSED,
+    OPEN,
     RATING_NAMES,
+    RULES_VERSION,
     ExpectationResult,
     Scorecard,
     bands_text,
+    conditions_text,
 )
 from tabletop.timing import TimeFormatError, format_duration, format_offset, parse_duration, sim_datetime
 
@@ -256,6 +259,10 @@ class PostMortem:
     warnings: tuple[str, ...] = field(default=())
     link: str = ""
     scorecard: dict[str, Any] = field(default_factory=dict)
+    score_text: str = ""
+    coverage: str = ""
+    conditions: str = ""
+    caps: tuple[str, ...] = ()
     verification: str = ""
     """What `tabletop verify` says of the transcript (its headline), shown first; empty when not checked."""
     verification_status: str = ""
@@ -1470,6 +1477,31 @@ def build_postmortem(
         warnings=tuple(dict.fromkeys([*warnings, *card.warnings])),
         link=link,
         scorecard=card.to_json(),
+        score_text=card.score_text(),
+        coverage=_coverage_text(card),
+        conditions=_conditions_text(card),
+        caps=tuple(cap.text for cap in card.caps),
         verification=verification.headline() if verification is not None else "",
         verification_status=verification.status if verification is not None else "",
     )
+
+
+def _coverage_text(card: Scorecard) -> str:
+    coverage = card.coverage
+    if coverage is None:
+        return "nothing was due"
+    opened = [r for r in card.yours() if r.status == OPEN]
+    return f"{coverage:.0%} of the expected weight scored" + (
+        f"; {len(opened)} open when the session was ended, not scored" if opened else ""
+    )
+
+
+def _conditions_text(card: Scorecard) -> str:
+    text = f"{conditions_text(card.conditions)}; scoring rules version {card.rules_version}"
+    if card.rules_version != RULES_VERSION:
+        text += f" (scored with version {RULES_VERSION})"
+    if card.solo_role:
+        text += (
+            f"; solo: the {card.solo_role.replace('_', ' ')}'s own work and bringing in the simulated team"
+        )
+    return text

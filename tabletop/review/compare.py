@@ -34,6 +34,8 @@ class Side:
     areas: Mapping[str, float]
     ratings: Mapping[str, str]
     findings: tuple[Mapping[str, Any], ...] = ()
+    conditions: str = ""
+    rules_version: int = 0
     evidence: str = ""
 
     def to_json(self) -> dict[str, Any]:
@@ -53,6 +55,8 @@ class Side:
             "areas": dict(self.areas),
             "ratings": dict(self.ratings),
             "findings": [dict(f) for f in self.findings],
+            "conditions": self.conditions,
+            "rules_version": self.rules_version,
         }
 
 
@@ -114,6 +118,13 @@ class Comparison:
             return None
         return self.b.score - self.a.score
 
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Why the two numbers may not be like for like: other conditions, other rules."""
+        return unlike(
+            ("A", self.a.conditions, self.a.rules_version), ("B", self.b.conditions, self.b.rules_version)
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "same_scenario": self.same_scenario,
@@ -121,6 +132,7 @@ class Comparison:
             "a": self.a.to_json(),
             "b": self.b.to_json(),
             "score_delta": self.score_delta,
+            "warnings": list(self.warnings),
             "rows": [row.to_json() for row in self.rows],
         }
 
@@ -143,7 +155,29 @@ def side_of(entry: TranscriptEntry, card: Mapping[str, Any]) -> Side:
         areas=dict(card.get("areas") or {}),
         ratings=ratings_of(card),
         findings=tuple(card.get("findings") or ()),
+        conditions=entry.conditions,
+        rules_version=entry.rules_version,
     )
+
+
+def unlike(*runs: tuple[str, str, int]) -> tuple[str, ...]:
+    """Warnings when runs (label, conditions, rules version) were not played alike."""
+    out: list[str] = []
+    conditions = {c for _, c, _ in runs if c}
+    if len(conditions) > 1:
+        out.append(
+            "played under different conditions ("
+            + "; ".join(f"{label}: {c or 'not recorded'}" for label, c, _ in runs)
+            + "): solo and team, hints and speed change what a score means"
+        )
+    versions = {v for _, _, v in runs if v}
+    if len(versions) > 1:
+        out.append(
+            "played under different scoring rules versions ("
+            + ", ".join(f"{label}: {v}" for label, _, v in runs)
+            + "); both are scored with this tool's rules"
+        )
+    return tuple(out)
 
 
 def compare(

@@ -10,7 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from tabletop.files import file_sha256
-from tabletop.scoring import COUNTED  # the expectation statuses that enter the scorer's totals
+from tabletop.scoring import (
+    COUNTED,  # the expectation statuses that enter the scorer's totals
+    conditions_text,
+)
 
 INTEGRITY_OK = "ok"
 INTEGRITY_TORN = "torn"  # a torn last line: everything before it is intact and scored
@@ -59,6 +62,9 @@ class TranscriptEntry:
     applicable: int | None = None
     areas: Mapping[str, float] = field(default_factory=dict)
     ratings: Mapping[str, str] = field(default_factory=dict)
+    conditions: str = ""  # what the run was played under, in words ("solo, hints, speed 60")
+    rules_version: int = 0  # the scoring rules version the run was played under
+    coverage: float | None = None  # scored weight / (scored + open weight)
     outcomes: tuple[tuple[str, str, str, str], ...] = field(default=(), compare=False, repr=False)
     """(expectation id, title, area, status) of each counted expectation; kept by the index in
     its own table (not in the row) and empty on rows read back from the index."""
@@ -185,6 +191,9 @@ def summarize(evidence: Any, **base: Any) -> TranscriptEntry:
         applicable=card.get("applicable"),
         areas=dict(card.get("areas") or {}),
         ratings=dict(ratings_of(card)),
+        conditions=conditions_text(card.get("conditions")) if card else "",
+        rules_version=int(card.get("rules_version") or 0),
+        coverage=card.get("coverage"),
         outcomes=tuple(
             (
                 str(e.get("id")),
@@ -193,7 +202,7 @@ def summarize(evidence: Any, **base: Any) -> TranscriptEntry:
                 str(e.get("status")),
             )
             for e in card.get("expectations") or ()
-            if e.get("status") in COUNTED
+            if e.get("status") in COUNTED and e.get("scope", "yours") == "yours"
         ),
     )
 

@@ -26,7 +26,7 @@ from tabletop.review.entry import TranscriptEntry, dumps, read_entry
 from tabletop.review.trends import ExpectationRecord
 
 INDEX_NAME = ".tabletop-index.sqlite"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 PARALLEL_MIN = 48
 """Below this many files to score, scoring runs in this process (starting workers costs more)."""
 COMMIT_EVERY = 256

@@ -23,6 +23,8 @@ class TrendPoint:
     scenario: str
     group: str
     value: float
+    conditions: str = ""
+    rules_version: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -31,6 +33,8 @@ class TrendPoint:
             "scenario": self.scenario,
             "team": self.group,
             "value": self.value,
+            "conditions": self.conditions,
+            "rules_version": self.rules_version,
         }
 
 
@@ -61,6 +65,20 @@ class TrendSeries:
     def best(self) -> float:
         return max(p.value for p in self.points)
 
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """When the line mixes runs played under different conditions or rules versions."""
+        out = []
+        conditions = sorted({p.conditions for p in self.points if p.conditions})
+        if len(conditions) > 1:
+            out.append(f"{self.key}: runs played under different conditions ({'; '.join(conditions)})")
+        versions = sorted({p.rules_version for p in self.points if p.rules_version})
+        if len(versions) > 1:
+            out.append(
+                f"{self.key}: runs played under scoring rules versions {', '.join(map(str, versions))}"
+            )
+        return tuple(out)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "key": self.key,
@@ -70,6 +88,7 @@ class TrendSeries:
             "change": self.change,
             "mean": self.mean,
             "best": self.best,
+            "warnings": list(self.warnings),
             "points": [p.to_json() for p in self.points],
         }
 
@@ -82,9 +101,15 @@ class Trends:
     series: tuple[TrendSeries, ...]
     excluded: tuple[TranscriptEntry, ...] = ()
 
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Every line's warnings: trends are only meaningful between like runs."""
+        return tuple(w for s in self.series for w in s.warnings)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "by": self.by,
+            "warnings": list(self.warnings),
             "series": [s.to_json() for s in self.series],
             "excluded": [
                 {"path": e.path, "integrity": e.integrity, "problem": e.problem} for e in self.excluded
@@ -168,4 +193,6 @@ def trends(
 
 
 def _point(entry: TranscriptEntry, value: float) -> TrendPoint:
-    return TrendPoint(entry.started, entry.path, entry.scenario, entry.group, value)
+    return TrendPoint(
+        entry.started, entry.path, entry.scenario, entry.group, value, entry.conditions, entry.rules_version
+    )

@@ -329,6 +329,7 @@ def make_console(
             clock=clock or ScaledClock(speed or scenario_obj.speed),
             transcript=out,
             scenario_path=shown,
+            hints=hints and mode == "solo",
         )
         session = opened.session
     link = SessionLink(session, session.clock, session.scenario)

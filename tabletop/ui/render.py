@@ -44,6 +44,13 @@ def action_title(scenario: Scenario, action_id: str) -> str:
         return one_line(action_id.replace("_", " "))
 
 
+def row_title(scenario: Any, row: dict[str, Any]) -> str:
+    """A scorecard row's name: its action's title, or its own title when it has no action
+    (solo practice's "Bring in the ..." rows)."""
+    action = row.get("action") or ""
+    return action_title(scenario, action) if action else str(row.get("title") or row.get("id") or "")
+
+
 def inject_line(event: dict[str, Any], unread: bool) -> Text:
     """A feed entry: unread dot, time, channel and title, then who it is from."""
     channel = event.get("channel") or "briefing"

@@ -169,7 +169,8 @@ class TranscriptScreen(Screen):
         text.append(f" · {one_line(', '.join(e.participants)) or 'no participants'}\n")
         text.append(
             f"score {fmt.score_text(e.score)} · passed {fmt.passed_text(e.passed, e.applicable)}"
-            f" · sim time {fmt.duration_text(e.duration)} · integrity "
+            f" · coverage {fmt.score_text(e.coverage)} · played {e.conditions or 'not recorded'}"
+            f" (rules v{e.rules_version or '?'}) · sim time {fmt.duration_text(e.duration)} · integrity "
         )
         text.append(
             fmt.evidence_text(e.integrity, e.evidence),
@@ -235,6 +236,13 @@ class TranscriptScreen(Screen):
             text.append(f"{fmt.score_text(ratio)} {letter}   ", style=_rating_style(letter))
         if card.get("rating_bands"):
             text.append(f"\nHSEEP ratings: {one_line(card['rating_bands'])}", style="dim")
+        for cap in card.get("caps") or ():
+            text.append(f"\nCapped: {one_line(cap.get('text', ''))}", style="yellow")
+        if card.get("solo_role"):
+            text.append(
+                "\nSolo: rows owned by a simulated teammate (owner marked 'team') are shown, never scored.",
+                style="dim",
+            )
         self.query_one("#areas", Static).update(text)
         table = self.query_one("#expectations", DataTable)
         table.clear()
@@ -243,7 +251,7 @@ class TranscriptScreen(Screen):
             table.add_row(
                 f"{row.get('id')} · {row.get('title') or row.get('action')}",
                 fmt.area_label(row.get("area") or ""),
-                row.get("owner") or "",
+                (row.get("owner") or "") + (" (team)" if row.get("scope") == "teammates" else ""),
                 Text(fmt.status_text(status), style=STATUS_STYLE.get(status, "")),
                 ", ".join(row.get("flags") or ()),
                 Text(fmt.score_text(row.get("credit")), justify="right"),

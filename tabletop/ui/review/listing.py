@@ -334,6 +334,12 @@ class ReviewScreen(Screen):
         parts = [f"{len(self.shown)} of {len(self.entries)} transcripts"]
         if broken:
             parts.append(f"{broken} BROKEN or unreadable")
+        kinds = {e.conditions for e in self.shown if e.conditions}
+        if len(kinds) > 1:
+            parts.append(f"played under {len(kinds)} different conditions: compare like with like")
+        versions = {e.rules_version for e in self.shown if e.rules_version}
+        if len(versions) > 1:
+            parts.append(f"scoring rules versions {', '.join(map(str, sorted(versions)))}")
         if self.marked:
             parts.append(f"marked: {', '.join(self.marked)}")
         if self.summary:

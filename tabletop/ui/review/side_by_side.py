@@ -46,6 +46,9 @@ def sides_table(comparison: Comparison) -> Table:
         "score", fmt.score_text(a.score), fmt.score_text(b.score) + (f"  ({delta})" if delta else "")
     )
     table.add_row("passed", fmt.passed_text(a.passed, a.applicable), fmt.passed_text(b.passed, b.applicable))
+    table.add_row("played", plain(a.conditions or "not recorded"), plain(b.conditions or "not recorded"))
+    for warning in comparison.warnings:
+        table.add_row(Text("warning", style="yellow"), Text(warning, style="yellow"), "")
     areas = list(a.areas) + [area for area in b.areas if area not in a.areas]
     if comparison.same_scenario and areas:
         table.add_row("areas", _areas_text(a, areas), _areas_text(b, areas))

@@ -170,13 +170,19 @@ class TrendsScreen(Screen):
         excluded = self.results[BY_TEAM].excluded
         if not excluded:
             kept = len(self.entries)
-            return Text(f"{kept} transcripts, all with an intact hash chain.", style="dim")
-        text = Text(f"Left out of the trends ({len(excluded)}): ", style="bold red")
-        text.append(
-            one_line(", ".join(f"{e.path} ({fmt.integrity_text(e.integrity)})" for e in excluded[:6]))
-        )
-        if len(excluded) > 6:
-            text.append(f", … {len(excluded) - 6} more")
+            text = Text(f"{kept} transcripts, all with an intact hash chain.", style="dim")
+        else:
+            text = Text(f"Left out of the trends ({len(excluded)}): ", style="bold red")
+            text.append(
+                one_line(", ".join(f"{e.path} ({fmt.integrity_text(e.integrity)})" for e in excluded[:6]))
+            )
+            if len(excluded) > 6:
+                text.append(f", … {len(excluded) - 6} more")
+        warnings = dict.fromkeys(w for result in self.results.values() for w in result.warnings)
+        for warning in list(warnings)[:3]:
+            text.append(f"\nWarning: {one_line(warning)}: compare like with like.", style="yellow")
+        if len(warnings) > 3:
+            text.append(f"\n… and {len(warnings) - 3} more lines mix unlike runs.", style="yellow")
         return text
 
     def action_tab(self, tab: str) -> None:

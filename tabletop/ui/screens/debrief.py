@@ -18,10 +18,17 @@ from textual.widgets import DataTable, Footer, Markdown, Static
 
 from tabletop.model import Scenario
 from tabletop.timing import format_offset
-from tabletop.ui.render import action_title
+from tabletop.ui.render import action_title, row_title
 from tabletop.untrusted import one_line, rich_text, safe
 
-STATUS_STYLE = {"met": "green", "late": "yellow", "missed": "bold red", "not_applicable": "dim"}
+STATUS_STYLE = {
+    "met": "green",
+    "late": "yellow",
+    "missed": "bold red",
+    "open": "cyan",
+    "not_applicable": "dim",
+}
+ORDER = {"missed": 0, "late": 1, "met": 2, "open": 3, "not_applicable": 4}
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,17 @@ def write_debrief(
     except Exception as problem:  # the scorecard is still shown
         error = f"The post-mortem draft could not be written: {problem}"
     return DebriefResult(data, md_path, html_path, markdown, error)
+
+
+def _conditions_line(card: dict[str, Any]) -> str:
+    from tabletop.scoring import RULES_VERSION, conditions_text
+
+    line = f"Played: {conditions_text(card.get('conditions'))} · rules version {card.get('rules_version')}"
+    if card.get("rules_version") != RULES_VERSION:
+        line += f" (scored with {RULES_VERSION})"
+    if card.get("solo_role"):
+        line += " · solo: your own role's work and bringing the team in are scored"
+    return line
 
 
 class MarkdownScreen(Screen):
@@ -115,14 +133,21 @@ class DebriefScreen(Screen):
         with Vertical(id="debrief"):
             yield Static("Scoring the rehearsal and drafting the post-mortem…", id="debrief-summary")
             yield DataTable(id="debrief-table", cursor_type="row", zebra_stripes=True)
+            yield DataTable(id="debrief-team", cursor_type="row", zebra_stripes=True)
             yield Static("", id="debrief-why")
             yield Static("", id="debrief-findings")
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_columns("expected", "owner", "by when", "what happened", "by", "credit")
-        table.border_title = "Scorecard"
+        for table_id in ("#debrief-table", "#debrief-team"):
+            table = self.query_one(table_id, DataTable)
+            table.add_columns("expected", "owner", "by when", "what happened", "by", "credit")
+        self.query_one("#debrief-table", DataTable).border_title = "Scorecard"
+        team = self.query_one("#debrief-team", DataTable)
+        team.border_title = "Your team's: what the simulated teammates did (never in your score)"
+        team.display = False
+        self.rows: list[dict[str, Any]] = []
+        self.team_rows: list[dict[str, Any]] = []
         self.prepare()
 
     @work(thread=True, exclusive=True, exit_on_error=False)
@@ -145,8 +170,19 @@ class DebriefScreen(Screen):
         summary.append("Debrief · ", style="bold")
         summary.append(one_line(self.scenario.title) + "\n", style="bold")
         if card:
-            summary.append(f"Score {card.get('score', 0):.0%}", style="bold")
+            summary.append(
+                f"Score {card['score']:.0%}"
+                if card.get("rated", True) and card.get("score") is not None
+                else "Not rated: nothing you were expected to do was due",
+                style="bold",
+            )
             summary.append(f"  ·  {card.get('passed', 0)} of {card.get('applicable', 0)} expectations passed")
+            coverage = card.get("coverage")
+            if coverage is not None and coverage < 1:
+                summary.append(f"  ·  coverage {coverage:.0%}: the open ones below are not scored")
+            for cap in card.get("caps") or ():
+                summary.append("\n" + one_line(cap.get("text", "")), style="yellow")
+            summary.append("\n" + _conditions_line(card), style="dim")
             areas = card.get("areas") or {}
             if areas:
                 summary.append(
@@ -164,19 +200,38 @@ class DebriefScreen(Screen):
         if result.error:
             summary.append("\n" + safe(result.error), style="bold red")
         self.query_one("#debrief-summary", Static).update(summary)
-        table = self.query_one(DataTable)
+        expectations = card.get("expectations", [])
+        self.rows = self._fill(
+            self.query_one("#debrief-table", DataTable),
+            [r for r in expectations if r.get("scope") != "teammates"],
+        )
+        team = [r for r in expectations if r.get("scope") == "teammates"]
+        team_table = self.query_one("#debrief-team", DataTable)
+        self.team_rows = self._fill(team_table, team)
+        team_table.display = bool(team)
+        if team:
+            self.query_one("#debrief-table", DataTable).border_title = "Yours: what you were scored on"
+        findings = Text.assemble(("Findings\n", "bold"))
+        for finding in card.get("findings", []):
+            findings.append(
+                f"⚑ {one_line(finding.get('id'))} at {format_offset(finding.get('at', 0))}: "
+                f"{one_line(finding.get('detail', ''))} (−{finding.get('penalty', 0):g})\n"
+            )
+        if not card.get("findings"):
+            findings.append("No findings.\n", style="dim")
+        self.query_one("#debrief-findings", Static).update(findings)
+
+    def _fill(self, table: DataTable, expectations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The rows of one scorecard table, missed first; returns them in the order shown."""
         table.clear()
-        self.rows = []
-        order = {"missed": 0, "late": 1, "met": 2, "open": 3, "not_applicable": 4}
         rows = sorted(
-            card.get("expectations", []),
+            expectations,
             key=lambda r: (
-                order.get(r.get("status", ""), 3),
+                ORDER.get(r.get("status", ""), 3),
                 r.get("deadline") is None,
                 r.get("deadline") or 0,
             ),
         )
-        self.rows = rows
         for row in rows:
             status = row.get("status", "")
             try:
@@ -190,31 +245,27 @@ class DebriefScreen(Screen):
                 happened += f" at {format_offset(row['done_at'])}"
             if row.get("flags"):
                 happened += " (" + ", ".join(f.replace("_", " ") for f in row["flags"]) + ")"
+            if row.get("revised"):
+                happened += f", revised {len(row['revised'])}x"
             by = row.get("by") or ""
             if row.get("delegated_by"):
                 by += f" for {row['delegated_by']}"
             table.add_row(  # Text cells: a str cell would be read as markup
-                rich_text(action_title(self.scenario, row.get("action", ""))),
+                rich_text(row_title(self.scenario, row)),
                 rich_text(owner, newlines=False),
                 format_offset(deadline) if deadline is not None else "—",
                 rich_text(happened, STATUS_STYLE.get(status, ""), newlines=False),
                 rich_text(by, newlines=False),
-                f"{row.get('credit', 0):g}×{row.get('weight', 1):g}",
+                f"{row.get('credit', 0):g}×{row.get('weight', 1):g}"
+                if row.get("status") in ("met", "late", "missed")
+                else "",
             )
-        findings = Text.assemble(("Findings\n", "bold"))
-        for finding in card.get("findings", []):
-            findings.append(
-                f"⚑ {one_line(finding.get('id'))} at {format_offset(finding.get('at', 0))}: "
-                f"{one_line(finding.get('detail', ''))} (−{finding.get('penalty', 0):g})\n"
-            )
-        if not card.get("findings"):
-            findings.append("No findings.\n", style="dim")
-        self.query_one("#debrief-findings", Static).update(findings)
+        return rows
 
-    @on(DataTable.RowHighlighted, "#debrief-table")
+    @on(DataTable.RowHighlighted, "#debrief-table, #debrief-team")
     def _explain(self, message: DataTable.RowHighlighted) -> None:
         """Why the highlighted expectation exists and why it got its credit."""
-        rows = getattr(self, "rows", [])
+        rows = self.team_rows if message.data_table.id == "debrief-team" else self.rows
         if message.cursor_row is None or not 0 <= message.cursor_row < len(rows):
             return
         row = rows[message.cursor_row]
@@ -226,8 +277,9 @@ class DebriefScreen(Screen):
             expectation = self.scenario.expectation(row["id"])
         except KeyError:
             expectation = None
-        if expectation is not None and expectation.why:
-            text.append(f"\nWhy: {safe(expectation.why)}")
+        why = expectation.why if expectation is not None else row.get("why", "")
+        if why:
+            text.append(f"\nWhy: {safe(why)}")
         if expectation is not None and expectation.source:
             text.append(f"\nSource: {safe(expectation.source)}", style="dim")
         if row.get("reason"):

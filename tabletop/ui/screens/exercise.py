@@ -20,6 +20,10 @@ SPEED = Binding.Group("Speed", compact=True)
 """The speed steps `+` and `-` move through (sim seconds per wall second)."""
 
 
+OPEN_LISTED = 8
+"""How many open expectations the end dialog lists by name."""
+
+
 def next_speed(current: float, direction: int) -> float:
     if direction > 0:
         return next((s for s in SPEEDS if s > current + 1e-9), SPEEDS[-1])
@@ -130,9 +134,27 @@ class ExerciseScreen(Screen):
             if yes:
                 self.send("end")
 
-        self.app.push_screen(
-            ConfirmDialog("End the exercise now and go to the debrief?", yes="End"), answered
-        )
+        self.app.push_screen(ConfirmDialog(self.end_question(), yes="End"), answered)
+
+    def end_question(self) -> str:
+        """The end dialog's question, with what would be left open (unscored) by ending now."""
+        question = "End the exercise now and go to the debrief?"
+        events = getattr(self.link, "events", None)
+        if not events or self.link.ended:
+            return question
+        from tabletop.scoring import open_if_ended
+        from tabletop.timing import format_offset
+
+        still_open = open_if_ended(self.scenario, list(events), self.link.now())
+        if not still_open:
+            return question + "\nNothing expected would be left open."
+        still_open.sort(key=lambda r: (r.deadline or 0.0, r.title))
+        lines = [f"\nEnding now leaves {len(still_open)} expected step(s) open, not scored:"]
+        for result in still_open[:OPEN_LISTED]:
+            lines.append(f"• {result.title}, due {format_offset(result.deadline or 0.0)}")
+        if len(still_open) > OPEN_LISTED:
+            lines.append(f"• … and {len(still_open) - OPEN_LISTED} more")
+        return question + "\n".join(lines)
 
     def describe_decision(self, event: dict[str, Any]) -> str:
         return action_title(self.scenario, event.get("action", ""))

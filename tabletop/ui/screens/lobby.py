@@ -40,6 +40,18 @@ def _fact_value(value: Any) -> str:
     return str(value)
 
 
+def solo_scope_text(scenario: Any, participants: list[dict[str, Any]]) -> str:
+    """What a solo run scores, in the lobby's words."""
+    player = next((p for p in participants if not p.get("simulated")), None)
+    role = one_line(scenario.role_title(player.get("role", "coordinator"))) if player else "your role"
+    return (
+        f"Scored: the {role.lower()}'s own expectations, and bringing each simulated teammate in "
+        "(delegate to them, or record what they answer) before their first deadline. Once brought "
+        "in, a teammate does their own role's work; the debrief shows it as your team's, never in "
+        "your score."
+    )
+
+
 class LobbyScreen(Screen):
     """The briefing before the exercise; Enter starts (or resumes) it."""
 
@@ -257,6 +269,8 @@ class LobbyScreen(Screen):
 
     def _roles(self) -> Text:
         text = Text.assemble(("Roles\n", "bold"))
+        if self.mode == "solo":
+            text.append(solo_scope_text(self.scenario, self.participants) + "\n", style="italic")
         players: dict[str, list[str]] = {}
         for person in self.participants:
             label = person.get("name", "?") + (" (simulated)" if person.get("simulated") else "")

@@ -11,10 +11,11 @@ from textual.widgets import Static
 from tabletop.model import Scenario
 from tabletop.port import SessionPort
 from tabletop.timing import format_offset
-from tabletop.ui.render import action_title, countdown
+from tabletop.ui.render import countdown, row_title
 from tabletop.untrusted import one_line, rich_text
 
 DONE = ("met", "late", "missed", "not_applicable")
+"""Statuses that are settled; anything else is still open."""
 STATUS_STYLE = {"met": "green", "late": "yellow", "missed": "red", "not_applicable": "dim"}
 
 
@@ -50,12 +51,20 @@ class LiveScorecard(Static):
 
     def show(self, card: dict[str, Any], now: float) -> None:
         self.card = card
-        score = card.get("score", 0.0) or 0.0
+        score = card.get("score")
         table = Table.grid(padding=(0, 1), expand=True)
         table.add_column(ratio=1)
         table.add_column(justify="right")
-        table.add_row(Text("score", style="bold"), Text(f"{score:.0%}", style="bold"))
+        shown = f"{score:.0%}" if card.get("rated", True) and score is not None else "not rated"
+        table.add_row(Text("score", style="bold"), Text(shown, style="bold"))
         table.add_row("passed", f"{card.get('passed', 0)}/{card.get('applicable', 0)}")
+        coverage = card.get("coverage")
+        table.add_row("coverage", "—" if coverage is None else f"{coverage:.0%}")
+        for cap in card.get("caps") or ():
+            if cap.get("area") is None:
+                table.add_row(
+                    Text("capped", style="yellow"), Text(f"at {cap.get('ceiling')}", style="yellow")
+                )
         for area, value in (card.get("areas") or {}).items():
             table.add_row(rich_text(area.replace("_", " ")), "—" if value is None else f"{value:.0%}")
         table.add_row("", "")
@@ -63,9 +72,7 @@ class LiveScorecard(Static):
             status = row.get("status", "")
             if status == "not_applicable":
                 continue
-            label = Text(
-                action_title(self.scenario, row.get("action", "")), overflow="ellipsis", no_wrap=True
-            )
+            label = Text(row_title(self.scenario, row), overflow="ellipsis", no_wrap=True)
             if status in DONE:
                 right = Text(status, style=STATUS_STYLE.get(status, ""))
             elif row.get("deadline") is not None:
@@ -109,7 +116,7 @@ class DeadlineHints(Static):
             left = row["deadline"] - now
             style = "bold red" if left < 0 else ("yellow" if left < 600 else "")
             text.append(countdown(left).ljust(12), style=style)
-            text.append(action_title(self.scenario, row.get("action", "")))
+            text.append(row_title(self.scenario, row))
             owner = row.get("owner")
             if owner and owner not in (self.role, "any"):
                 text.append(f" ({one_line(owner)})", style="italic")

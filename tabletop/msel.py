@@ -508,6 +508,7 @@ def to_xlsx(msel: Msel, path: Path | None = None) -> bytes:
         for cells in worksheet.iter_rows():
             for cell in cells:
                 if isinstance(cell.value, str):
+                    cell.value = xlsx_escape(cell.value)
                     cell.data_type = "s"
     buffer = io.BytesIO()
     workbook.save(buffer)
@@ -533,9 +534,27 @@ class _Table:
     frame_where: str = ""
 
 
+_OOXML_ESCAPE = re.compile(r"_(x[0-9A-Fa-f]{4}_)")
+_OOXML_ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def xlsx_escape(text: str) -> str:
+    """A cell's text as Office Open XML stores it: a carriage return as `_x000D_` (the XML of a
+    cell cannot hold a CR: XML reads it as a line feed), and a literal `_xHHHH_` with its
+    underscore escaped (`_x005F_xHHHH_`), as Excel does, so that the round trip is exact."""
+    return _OOXML_ESCAPE.sub(r"_x005F_\1", text).replace("\r", "_x000D_")
+
+
+def xlsx_unescape(text: str) -> str:
+    """The inverse of `xlsx_escape`: every `_xHHHH_` back to its character."""
+    return _OOXML_ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), text)
+
+
 def _cell_text(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, str):
+        return xlsx_unescape(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():

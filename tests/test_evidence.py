@@ -187,6 +187,26 @@ def test_a_transcript_written_before_signing_is_unsigned_and_scores_normally(sig
     assert data["verification"]["status"] == "unsigned" and data["score"] > 0.9
 
 
+def test_trends_show_which_points_stand_on_unsigned_transcripts(signed_run, tmp_path):
+    from tabletop.review.index import TranscriptIndex
+    from tabletop.review.trends import trends
+
+    unsigned_copy(signed_run, signed_run.parent / "old.jsonl")
+    with TranscriptIndex(signed_run.parent) as index:
+        index.refresh()
+        result = trends(index.entries(), "scenario")
+    (line,) = result.series
+    assert sorted(p.evidence for p in line.points) == ["unsigned", "verified"]
+    assert line.unverified == {"unsigned": 1}
+    assert "1 of 2 rehearsals are not verified evidence (1 unsigned)" in " ".join(result.warnings)
+    cli = CliRunner().invoke(main, ["trends", str(signed_run.parent), "--by", "scenario", "--json"])
+    data = json.loads(cli.stdout)
+    assert data["series"][0]["unverified"] == {"unsigned": 1}
+    assert {p["evidence"] for p in data["series"][0]["points"]} == {"unsigned", "verified"}
+    table = CliRunner().invoke(main, ["trends", str(signed_run.parent), "--by", "scenario"])
+    assert "1 unsigned" in table.output and "not verified evidence" in table.output
+
+
 @pytest.mark.parametrize(
     "change, words",
     [

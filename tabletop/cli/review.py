@@ -234,8 +234,8 @@ def trends(folder: Path, as_json: bool, by: str, team: str | None, scenario: str
 def print_trends(result: Trends, console: Console) -> None:
     what = "area ratio" if result.by == "area" else "score"
     table = Table(title=f"Trends by {result.by} ({what}, oldest to newest)")
-    for name in (result.by, "rehearsals", "first", "last", "change", "mean", "best", "over time"):
-        table.add_column(name, justify="left" if name in (result.by, "over time") else "right")
+    for name in (result.by, "rehearsals", "first", "last", "change", "mean", "best", "over time", "evidence"):
+        table.add_column(name, justify="left" if name in (result.by, "over time", "evidence") else "right")
     order = {area: i for i, area in enumerate(AREAS)}
     series = (
         sorted(result.series, key=lambda s: (order.get(s.key, 99), s.key))
@@ -252,6 +252,7 @@ def print_trends(result: Trends, console: Console) -> None:
             fmt.score_text(line.mean),
             fmt.score_text(line.best),
             fmt.sparkline(p.value for p in line.points),
+            _evidence_cell(line.unverified),
         )
     if not result.series:
         console.print("No scored transcripts with an intact hash chain to show.")
@@ -270,6 +271,16 @@ def print_trends(result: Trends, console: Console) -> None:
                 ),
                 soft_wrap=True,
             )
+
+
+def _evidence_cell(unverified: dict[str, int]) -> Text:
+    """`verified` when every point is verified evidence, else what the others are, in red."""
+    if not unverified:
+        return Text("verified")
+    return Text(
+        ", ".join(f"{n} {fmt.EVIDENCE_TEXT.get(kind, kind)}" for kind, n in unverified.items()),
+        style="bold red",
+    )
 
 
 def print_most_missed(records: list[Any], console: Console) -> None:

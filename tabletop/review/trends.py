@@ -25,6 +25,12 @@ class TrendPoint:
     value: float
     conditions: str = ""
     rules_version: int = 0
+    evidence: str = ""
+    """What `tabletop verify` says of the transcript: verified, unsigned, untrusted or sample."""
+
+    @property
+    def verified(self) -> bool:
+        return self.evidence == "verified"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -35,6 +41,7 @@ class TrendPoint:
             "value": self.value,
             "conditions": self.conditions,
             "rules_version": self.rules_version,
+            "evidence": self.evidence,
         }
 
 
@@ -66,9 +73,26 @@ class TrendSeries:
         return max(p.value for p in self.points)
 
     @property
+    def unverified(self) -> dict[str, int]:
+        """How many of the line's rehearsals are not verified evidence, by what verify says of them."""
+        counts: dict[str, int] = {}
+        for point in self.points:
+            if not point.verified:
+                counts[point.evidence or "unsigned"] = counts.get(point.evidence or "unsigned", 0) + 1
+        return dict(sorted(counts.items()))
+
+    @property
     def warnings(self) -> tuple[str, ...]:
-        """When the line mixes runs played under different conditions or rules versions."""
+        """When the line mixes runs played under different conditions or rules versions, or
+        stands partly on transcripts that are not verified evidence."""
         out = []
+        unverified = self.unverified
+        if unverified:
+            kinds = ", ".join(f"{n} {kind}" for kind, n in unverified.items())
+            out.append(
+                f"{self.key}: {sum(unverified.values())} of {len(self.points)} rehearsals "
+                f"are not verified evidence ({kinds})"
+            )
         conditions = sorted({p.conditions for p in self.points if p.conditions})
         if len(conditions) > 1:
             out.append(f"{self.key}: runs played under different conditions ({'; '.join(conditions)})")
@@ -89,6 +113,7 @@ class TrendSeries:
             "mean": self.mean,
             "best": self.best,
             "warnings": list(self.warnings),
+            "unverified": self.unverified,
             "points": [p.to_json() for p in self.points],
         }
 
@@ -194,5 +219,12 @@ def trends(
 
 def _point(entry: TranscriptEntry, value: float) -> TrendPoint:
     return TrendPoint(
-        entry.started, entry.path, entry.scenario, entry.group, value, entry.conditions, entry.rules_version
+        entry.started,
+        entry.path,
+        entry.scenario,
+        entry.group,
+        value,
+        entry.conditions,
+        entry.rules_version,
+        entry.evidence,
     )

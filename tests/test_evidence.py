@@ -198,7 +198,9 @@ def test_trends_show_which_points_stand_on_unsigned_transcripts(signed_run, tmp_
     (line,) = result.series
     assert sorted(p.evidence for p in line.points) == ["unsigned", "verified"]
     assert line.unverified == {"unsigned": 1}
-    assert "1 of 2 rehearsals are not verified evidence (1 unsigned)" in " ".join(result.warnings)
+    assert result.evidence_warnings == (
+        "suspected-breach: 1 of 2 rehearsals are not verified evidence (1 unsigned)",
+    )
     cli = CliRunner().invoke(main, ["trends", str(signed_run.parent), "--by", "scenario", "--json"])
     data = json.loads(cli.stdout)
     assert data["series"][0]["unverified"] == {"unsigned": 1}

@@ -208,6 +208,10 @@ async def test_trends_per_team_and_per_area(folder):
         assert trends.query_one(TabbedContent).active == "area"
         assert trends.query_one("#table-area", DataTable).row_count == 4
         assert "2026-06-01-green.jsonl" in str(trends.query_one("#excluded").render())
+        # the folder's transcripts were written unsigned: every line says it stands on them
+        assert "Evidence: blue: 2 of 2 rehearsals are not verified evidence (2 unsigned)" in str(
+            trends.query_one("#excluded").render()
+        )
         await pilot.press("4")
         await pilot.pause()
         missed = trends.query_one("#table-missed", DataTable)

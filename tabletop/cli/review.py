@@ -260,6 +260,8 @@ def print_trends(result: Trends, console: Console) -> None:
         console.print(table)
     for warning in result.warnings:
         console.print(Text(f"warning: {warning}: compare like with like", style="yellow"), soft_wrap=True)
+    for warning in result.evidence_warnings:
+        console.print(rich_text(f"evidence: {warning}", newlines=False, style="bold red"), soft_wrap=True)
     if result.excluded:
         left_out = Text(f"Left out ({len(result.excluded)}):", style="bold red")
         left_out.append(" not trusted or not scored")

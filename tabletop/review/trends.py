@@ -82,17 +82,21 @@ class TrendSeries:
         return dict(sorted(counts.items()))
 
     @property
-    def warnings(self) -> tuple[str, ...]:
-        """When the line mixes runs played under different conditions or rules versions, or
-        stands partly on transcripts that are not verified evidence."""
-        out = []
+    def evidence_warning(self) -> str:
+        """When the line stands partly on transcripts that are not verified evidence ("" if not)."""
         unverified = self.unverified
-        if unverified:
-            kinds = ", ".join(f"{n} {kind}" for kind, n in unverified.items())
-            out.append(
-                f"{self.key}: {sum(unverified.values())} of {len(self.points)} rehearsals "
-                f"are not verified evidence ({kinds})"
-            )
+        if not unverified:
+            return ""
+        kinds = ", ".join(f"{n} {kind}" for kind, n in unverified.items())
+        return (
+            f"{self.key}: {sum(unverified.values())} of {len(self.points)} rehearsals "
+            f"are not verified evidence ({kinds})"
+        )
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """When the line mixes runs played under different conditions or rules versions."""
+        out = []
         conditions = sorted({p.conditions for p in self.points if p.conditions})
         if len(conditions) > 1:
             out.append(f"{self.key}: runs played under different conditions ({'; '.join(conditions)})")
@@ -113,6 +117,7 @@ class TrendSeries:
             "mean": self.mean,
             "best": self.best,
             "warnings": list(self.warnings),
+            "evidence_warning": self.evidence_warning,
             "unverified": self.unverified,
             "points": [p.to_json() for p in self.points],
         }
@@ -131,10 +136,16 @@ class Trends:
         """Every line's warnings: trends are only meaningful between like runs."""
         return tuple(w for s in self.series for w in s.warnings)
 
+    @property
+    def evidence_warnings(self) -> tuple[str, ...]:
+        """The lines that stand partly on transcripts that are not verified evidence."""
+        return tuple(s.evidence_warning for s in self.series if s.evidence_warning)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "by": self.by,
             "warnings": list(self.warnings),
+            "evidence_warnings": list(self.evidence_warnings),
             "series": [s.to_json() for s in self.series],
             "excluded": [
                 {"path": e.path, "integrity": e.integrity, "problem": e.problem} for e in self.excluded

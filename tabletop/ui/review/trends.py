@@ -183,6 +183,8 @@ class TrendsScreen(Screen):
             text.append(f"\nWarning: {one_line(warning)}: compare like with like.", style="yellow")
         if len(warnings) > 3:
             text.append(f"\n… and {len(warnings) - 3} more lines mix unlike runs.", style="yellow")
+        for warning in self.results[BY_TEAM].evidence_warnings:
+            text.append(f"\nEvidence: {one_line(warning)}.", style="bold red")
         return text
 
     def action_tab(self, tab: str) -> None:

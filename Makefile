@@ -29,7 +29,7 @@ install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
 run: install
-	$(BIN)/tabletop run $(SCENARIO) --solo
+	$(BIN)/tabletop run $(SCENARIO) --solo --hints
 
 lint: install-test
 	$(BIN)/ruff format --check tabletop tests benchmarks

@@ -73,9 +73,17 @@ class FeedList(ScrollView, can_focus=True):
         self._cache.clear()
         self.virtual_size = Size(self.size.width, len(entries) * ENTRY_HEIGHT)
         if highlighted is not None and entries:
-            self.set_reactive(FeedList.highlighted, max(0, min(highlighted, len(entries) - 1)))
+            index = max(0, min(highlighted, len(entries) - 1))
+            self.set_reactive(FeedList.highlighted, index)
+            self.call_after_refresh(self._scroll_to_entry, index)
         elif not entries:
             self.set_reactive(FeedList.highlighted, None)
+        self.refresh()
+
+    def clear_cursor(self) -> None:
+        """Take the cursor off the list without telling anyone (nothing is opened)."""
+        self.set_reactive(FeedList.highlighted, None)
+        self._cache.clear()
         self.refresh()
 
     def redraw(self, index: int) -> None:
@@ -125,12 +133,15 @@ class FeedList(ScrollView, can_focus=True):
                 self._cache = {k: v for k, v in self._cache.items() if k[0] != index}
         self.refresh()
         if new is not None:
-            self.scroll_to_region(
-                Region(0, new * ENTRY_HEIGHT, self.scrollable_content_region.width, ENTRY_HEIGHT),
-                animate=False,
-                force=True,
-            )
+            self._scroll_to_entry(new)
             self.post_message(self.Highlighted(self, new))
+
+    def _scroll_to_entry(self, index: int) -> None:
+        self.scroll_to_region(
+            Region(0, index * ENTRY_HEIGHT, self.scrollable_content_region.width, ENTRY_HEIGHT),
+            animate=False,
+            force=True,
+        )
 
     def _move_to(self, index: int) -> None:
         if self.entries:

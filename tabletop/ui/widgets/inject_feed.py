@@ -17,7 +17,8 @@ from tabletop.ui.widgets.feed_list import FeedList
 
 
 class InjectFeed(Vertical):
-    """Released injects, newest first. Highlighting an inject marks it read and shows it."""
+    """Released injects, newest first. Moving the cursor to an inject opens it: it is shown
+    and marked read. Filtering by channel opens nothing."""
 
     class Highlighted(Message):
         """The player moved to an inject in the feed."""
@@ -37,6 +38,8 @@ class InjectFeed(Vertical):
         self.by_key: dict[str, dict[str, Any]] = {}
         self.unread: set[str] = set()
         self.channel: str | None = None
+        self.opened: str | None = None
+        """The key of the inject shown beside the feed (the one the cursor is on), once one is."""
         self._rebuild_pending = False
         self.border_title = "Injects"
 
@@ -80,21 +83,25 @@ class InjectFeed(Vertical):
         """The injects shown under the current filter, newest first."""
         return [e for e in reversed(self.injects) if self.channel is None or e.get("channel") == self.channel]
 
-    def _rebuild(self) -> None:
-        """Show the injects under the filter, newest first, keeping the cursor on its inject."""
+    def _rebuild(self, open_first: bool = True) -> None:
+        """Show the injects under the filter, newest first, keeping the cursor on the open inject.
+
+        Until an inject has been opened, the newest is opened (when `open_first`). A change of
+        filter never opens one: the cursor stays on the open inject if the filter shows it, and
+        is off the list otherwise, so what the player has not read stays unread.
+        """
         self._rebuild_pending = False
         feed_list = self.option_list
-        current = None
-        if feed_list.highlighted is not None and feed_list.highlighted < len(feed_list.entries):
-            current = self.key(feed_list.entries[feed_list.highlighted])
         shown = self.shown_injects()
         keys = [self.key(e) for e in shown]
-        if current is not None and current in keys:
-            feed_list.set_entries(shown, keys.index(current))
+        if self.opened is not None and self.opened in keys:
+            feed_list.set_entries(shown, keys.index(self.opened))
+        elif self.opened is None and open_first and shown:
+            feed_list.set_entries(shown, None)
+            feed_list.highlighted = 0
         else:
             feed_list.set_entries(shown, None)
-            if shown:
-                feed_list.highlighted = 0
+            feed_list.clear_cursor()
 
     def _update_title(self) -> None:
         unread = len(self.unread)
@@ -117,7 +124,7 @@ class InjectFeed(Vertical):
     def _filter_changed(self, message: Select.Changed) -> None:
         message.stop()
         self.channel = None if message.value is Select.NULL else str(message.value)
-        self._rebuild()
+        self._rebuild(open_first=False)
 
     @on(FeedList.Highlighted, "#feed-list")
     def _highlighted(self, message: FeedList.Highlighted) -> None:
@@ -127,6 +134,7 @@ class InjectFeed(Vertical):
             return
         event = entries[message.index]
         key = self.key(event)
+        self.opened = key
         if key in self.unread:
             self.unread.discard(key)
             self.option_list.redraw(message.index)

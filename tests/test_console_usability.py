@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from console_support import drill_scenario, settle
+from console_support import drill_scenario, read_events, settle, text_of
 
 from tabletop.clock import VirtualClock
 from tabletop.ui.app import make_console
@@ -62,3 +62,124 @@ async def test_cycling_the_channel_filter_marks_nothing_read(tmp_path):
         await pilot.pause()
         assert view.event["inject"] == "customer-ticket"
         assert feed.unread == unread - {feed.key(view.event)}
+
+
+# --- the facilitator's controls ---------------------------------------------------------------
+
+
+def facilitator(tmp_path, scenario=None, **kwargs):
+    return console(tmp_path, scenario, name="Fran", facilitate=True, solo=False, **kwargs)
+
+
+async def start_facilitating(app, pilot):
+    from tabletop.ui.screens.facilitator import FacilitatorScreen
+
+    await pilot.press("enter")
+    await settle(app, pilot)
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    assert isinstance(app.screen, FacilitatorScreen)
+    return app.screen
+
+
+async def test_after_trigger_now_the_cursor_moves_on_and_skip_names_the_inject(tmp_path):
+    from tabletop.ui.screens.dialogs import ConfirmDialog
+    from tabletop.ui.widgets.msel import MselTable
+
+    app, _clock, out = facilitator(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await start_facilitating(app, pilot)
+        table = screen.query_one(MselTable)
+        table.focus()
+        table.move_cursor(row=[r["inject"] for r in table.rows_data].index("customer-ticket"))
+        await pilot.press("t")
+        await settle(app, pilot)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        rows = table.rows_data
+        assert {r["inject"]: r["status"] for r in rows}["customer-ticket"] == "released"
+        # the cursor is on the next inject still to come, not on the one just released
+        assert rows[table.cursor_row]["inject"] == "press"
+        assert rows[table.cursor_row]["status"] == "scheduled"
+
+        # skip asks about the inject by its title and due time, and it is skipped
+        await pilot.press("k")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmDialog)
+        assert dialog.question == "Skip “Reporter asks about a leak” (due T+1h00m)? It will not be released."
+        await pilot.press("y")
+        await settle(app, pilot)
+        skips = [e for e in read_events(out) if e["type"] == "facilitator" and e["op"] == "skip"]
+        assert [e["inject"] for e in skips] == ["press"]
+        assert not any(n.severity == "error" for n in app._notifications)
+
+        # a released inject cannot be skipped: said by its title, and nothing is recorded
+        table.move_cursor(row=[r["inject"] for r in table.rows_data].index("customer-ticket"))
+        await pilot.press("k")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmDialog)
+        assert any(
+            "“Customer asks whether their data is affected” was already released at T+0m" in n.message
+            for n in app._notifications
+        )
+        assert len([e for e in read_events(out) if e["type"] == "facilitator"]) == 2
+
+
+async def test_the_live_score_lists_deadlines_in_the_order_they_fall_due(tmp_path):
+    from tabletop.ui.widgets.scorecard import LiveScorecard
+
+    scenario = drill_scenario()
+    # the scenario lists the latest deadline first
+    scenario = scenario.model_copy(update={"expectations": list(reversed(scenario.expectations))})
+    app, clock, _out = facilitator(tmp_path, scenario)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await start_facilitating(app, pilot)
+        await advance(app, pilot, clock, 1200)
+        screen.rescore()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        text = text_of(screen.query_one(LiveScorecard))
+        order = [
+            text.index("Appoint an incident coordinator"),  # T+15m
+            text.index("Involve the DPO"),  # T+20m + 30m
+            text.index("Notify the controller"),  # T+1h
+        ]
+        assert order == sorted(order)
+
+
+async def test_v_says_why_there_is_no_other_view(tmp_path):
+    app, _clock, _out = facilitator(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await start_facilitating(app, pilot)
+        await pilot.press("v")
+        await pilot.pause()
+        assert app.screen is screen
+        assert any(
+            "solo practice" in n.message and "--solo --facilitate" in n.message for n in app._notifications
+        )
+
+    app, _clock, _out = console(tmp_path / "solo")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("enter")
+        await settle(app, pilot)
+        screen = app.screen
+        await pilot.press("v")
+        await pilot.pause()
+        assert app.screen is screen
+        assert any("--facilitate" in n.message for n in app._notifications)
+        assert "Facilitator" not in {c.title for c in app.get_system_commands(screen)}
+
+
+async def test_the_speed_keys_step_through_the_scenarios_own_speed(tmp_path):
+    scenario = drill_scenario().model_copy(update={"speed": 20})
+    app, _clock, out = console(tmp_path, scenario)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.link.speed == 20
+        for key in ("minus", "plus", "plus", "minus"):
+            await pilot.press(key)
+            await settle(app, pilot)
+        speeds = [e["speed"] for e in read_events(out) if e["type"] == "clock" and e["op"] == "speed"]
+        assert speeds == [15, 20, 30, 20]

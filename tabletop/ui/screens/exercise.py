@@ -15,19 +15,26 @@ from tabletop.ui.render import action_title
 from tabletop.untrusted import safe
 
 SPEEDS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600)
+"""The speed steps `+` and `-` move through (sim seconds per wall second), with the scenario's own."""
 SPEED = Binding.Group("Speed", compact=True)
 """The + and - speed keys, shown as one "+- Speed" entry in the footer."""
-"""The speed steps `+` and `-` move through (sim seconds per wall second)."""
 
 
 OPEN_LISTED = 8
 """How many open expectations the end dialog lists by name."""
 
 
-def next_speed(current: float, direction: int) -> float:
+def speed_steps(default: float | None = None) -> tuple[float, ...]:
+    """The steps, the scenario's default speed among them (so `+` and `-` can come back to it)."""
+    return tuple(sorted({*SPEEDS, float(default)})) if default else tuple(float(s) for s in SPEEDS)
+
+
+def next_speed(current: float, direction: int, default: float | None = None) -> float:
+    """The step after `current` (`direction` +1) or before it (-1); at either end, the end."""
+    steps = speed_steps(default)
     if direction > 0:
-        return next((s for s in SPEEDS if s > current + 1e-9), SPEEDS[-1])
-    return next((s for s in reversed(SPEEDS) if s < current - 1e-9), SPEEDS[0])
+        return next((s for s in steps if s > current + 1e-9), steps[-1])
+    return next((s for s in reversed(steps) if s < current - 1e-9), steps[0])
 
 
 class ExerciseScreen(Screen):
@@ -103,9 +110,9 @@ class ExerciseScreen(Screen):
         self.score_card = card
 
     # session control -------------------------------------------------------------------------
-    @work(group="control")
-    async def send(self, what: str, *args: Any, **kwargs: Any) -> Any:
-        """Call a session method; a rejection or failure becomes a notification, never a crash."""
+    async def call(self, what: str, *args: Any, **kwargs: Any) -> Any:
+        """Call a session method and return its result; a rejection or failure becomes a
+        notification (and None), never a crash."""
         try:
             return await getattr(self.link, what)(*args, **kwargs)
         except Exception as error:  # shown to the user, the session carries on
@@ -118,14 +125,19 @@ class ExerciseScreen(Screen):
             )
             return None
 
+    @work(group="control")
+    async def send(self, what: str, *args: Any, **kwargs: Any) -> Any:
+        """`call` in a worker: for key presses that do not wait for the answer."""
+        return await self.call(what, *args, **kwargs)
+
     def action_toggle_pause(self) -> None:
         self.send("resume" if self.link.paused else "pause")
 
     def action_faster(self) -> None:
-        self.send("set_speed", next_speed(self.link.speed, +1))
+        self.send("set_speed", next_speed(self.link.speed, +1, self.scenario.speed))
 
     def action_slower(self) -> None:
-        self.send("set_speed", next_speed(self.link.speed, -1))
+        self.send("set_speed", next_speed(self.link.speed, -1, self.scenario.speed))
 
     def action_end(self) -> None:
         from tabletop.ui.screens.dialogs import ConfirmDialog

@@ -12,6 +12,7 @@ from textual.widgets import Footer, TabbedContent, TabPane
 
 from tabletop.model import Scenario
 from tabletop.port import SessionPort
+from tabletop.timing import format_offset
 from tabletop.ui.screens.dialogs import (
     ActionPalette,
     AdhocInject,
@@ -101,11 +102,9 @@ class FacilitatorScreen(ExerciseScreen):
         self.set_interval(5.0, self.rescore)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "switch_view":
-            return self.can_switch
         if action == "copy_join_link":
             return self.join is not None
-        return True
+        return True  # v without a player's view says why (action_switch_view)
 
     def apply_events(self, events: list[dict[str, Any]], replay: bool) -> None:
         self.query_one(DecisionLog).add(*events)
@@ -151,22 +150,52 @@ class FacilitatorScreen(ExerciseScreen):
             self.notify("Choose an inject in the MSEL first.", severity="warning")
         return inject
 
-    def action_trigger_now(self) -> None:
+    def _selected_unreleased(self, verb: str) -> tuple[str, str] | None:
+        """The selected inject's id and title, when it is still to come; else say why not."""
+        table = self.query_one(MselTable)
+        row = table.selected_row()
         inject = self._selected_inject()
-        if inject:
-            self.send("trigger_now", inject)
+        if row is None or inject is None:
+            return None
+        title = table.title_of(row)
+        if not table.unreleased(row):
+            due = table.due_of(inject)
+            if table.status_of(row) == "released":
+                state = "was already released" + (f" at {format_offset(due)}" if due is not None else "")
+            else:
+                state = f"is {table.status_of(row)}"
+            self.notify(
+                f"“{one_line(title)}” {state}: only an inject still to come can be {verb}.", timeout=6
+            )
+            return None
+        return inject, title
+
+    def action_trigger_now(self) -> None:
+        chosen = self._selected_unreleased("released now")
+        if chosen is not None:
+            self.trigger(chosen[0])
+
+    @work(group="control")
+    async def trigger(self, inject: str) -> None:
+        """Release the inject now; once it is out, the MSEL cursor moves on to the next to come."""
+        if await self.call("trigger_now", inject) is not None:
+            self.query_one(MselTable).advance_from = inject
+            self.request_msel()
 
     def action_skip(self) -> None:
-        inject = self._selected_inject()
-        if inject is None:
+        chosen = self._selected_unreleased("skipped")
+        if chosen is None:
             return
+        inject, title = chosen
+        due = self.query_one(MselTable).due_of(inject)
+        when = f" (due {format_offset(due)})" if due is not None else ""
 
         def answered(yes: bool | None) -> None:
             if yes:
                 self.send("skip", inject)
 
         self.app.push_screen(
-            ConfirmDialog(f"Skip inject {one_line(inject)!r}? It will not be released.", yes="Skip"), answered
+            ConfirmDialog(f"Skip “{one_line(title)}”{when}? It will not be released.", yes="Skip"), answered
         )
 
     def action_adhoc(self) -> None:
@@ -221,3 +250,11 @@ class FacilitatorScreen(ExerciseScreen):
     def action_switch_view(self) -> None:
         if self.can_switch:
             cast("TabletopConsole", self.app).switch_view()
+        else:
+            self.notify(
+                "There is no player's screen here: v switches views in solo practice "
+                "(tabletop run SCENARIO --solo --facilitate). In a team rehearsal each player "
+                "has their own console.",
+                title="No player's view",
+                timeout=8,
+            )

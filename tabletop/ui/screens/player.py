@@ -49,6 +49,7 @@ class PlayerScreen(ExerciseScreen):
         Binding("minus", "slower", "Slower", key_display="-", group=SPEED),
         Binding("e", "end", "End"),
         Binding("v", "switch_view", "Facilitator", show=True),
+        Binding("v", "explain_switch", "", show=False),
     ]
 
     def __init__(
@@ -148,6 +149,8 @@ class PlayerScreen(ExerciseScreen):
             return not self.controls
         if action == "switch_view":
             return self.can_switch
+        if action == "explain_switch":  # v without a facilitator console says why
+            return not self.can_switch
         return True
 
     # events -----------------------------------------------------------------------------------
@@ -302,3 +305,13 @@ class PlayerScreen(ExerciseScreen):
     def action_switch_view(self) -> None:
         if self.can_switch:
             cast("TabletopConsole", self.app).switch_view()
+
+    def action_explain_switch(self) -> None:
+        if self.controls:
+            why = (
+                "v switches to the facilitator console when you start with --facilitate "
+                "(tabletop run SCENARIO --solo --facilitate)."
+            )
+        else:
+            why = "The facilitator console runs on the facilitator's machine; yours shows your role's view."
+        self.notify(why, title="No facilitator console here", timeout=8)

@@ -33,6 +33,8 @@ class MselTable(DataTable):
         self.scenario = scenario
         self.rows_data: list[Any] = []
         self.border_title = "MSEL"
+        self.advance_from: str | None = None
+        """An inject just released by trigger-now: the next refresh moves the cursor past it."""
 
     def on_mount(self) -> None:
         self.add_column("status", key="status")
@@ -44,9 +46,40 @@ class MselTable(DataTable):
         self.add_column("to", key="to")
 
     def selected_inject(self) -> str | None:
+        row = self.selected_row()
+        return None if row is None else self._inject_id(row)
+
+    def selected_row(self) -> Any:
+        """The row under the cursor (an `upcoming()` entry), or None."""
         if not self.rows_data or self.cursor_row < 0 or self.cursor_row >= len(self.rows_data):
             return None
-        return self._inject_id(self.rows_data[self.cursor_row])
+        return self.rows_data[self.cursor_row]
+
+    def title_of(self, row: Any) -> str:
+        """The inject's title as the facilitator knows it (its id when it has none)."""
+        inject_id = self._inject_id(row)
+        try:
+            title = self.scenario.inject(inject_id).title
+        except KeyError:
+            title = _field(row, "title", "") or ""
+        return title or inject_id
+
+    @staticmethod
+    def status_of(row: Any) -> str:
+        return str(_field(row, "status", "") or "")
+
+    @classmethod
+    def unreleased(cls, row: Any) -> bool:
+        """Still to come: scheduled, or waiting for its condition."""
+        return cls.status_of(row) in ("scheduled", "waiting")
+
+    def due_of(self, inject_id: str) -> float | None:
+        """When the inject is due (or was released), if known."""
+        for row in self.rows_data:
+            if self._inject_id(row) == inject_id:
+                due = _field(row, "due")
+                return float(due) if isinstance(due, (int, float)) else None
+        return None
 
     @staticmethod
     def _inject_id(row: Any) -> str:
@@ -85,8 +118,13 @@ class MselTable(DataTable):
                 key=inject_id,
             )
         self.border_subtitle = f"{released} released · {len(self.rows_data) - released} to come"
-        if keep is not None:
-            for index, row in enumerate(self.rows_data):
-                if self._inject_id(row) == keep:
-                    self.move_cursor(row=index)
-                    break
+        ids = [self._inject_id(row) for row in self.rows_data]
+        if self.advance_from is not None and self.advance_from in ids:
+            # after trigger-now: on to the next inject still to come (below it, else the first)
+            start = ids.index(self.advance_from)
+            order = [*range(start + 1, len(ids)), *range(start)]
+            target = next((i for i in order if self.unreleased(self.rows_data[i])), start)
+            self.advance_from = None
+            self.move_cursor(row=target)
+        elif keep is not None and keep in ids:
+            self.move_cursor(row=ids.index(keep))

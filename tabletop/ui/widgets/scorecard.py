@@ -40,6 +40,11 @@ def open_deadlines(scenario: Scenario, card: dict[str, Any], role: str | None) -
     return rows
 
 
+def by_deadline(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Expectations in the order they fall due; those without a deadline last (stable)."""
+    return sorted(rows, key=lambda r: (r.get("deadline") is None, r.get("deadline") or 0.0))
+
+
 class LiveScorecard(Static):
     """The score so far and every expectation's status; players never see it."""
 
@@ -68,7 +73,7 @@ class LiveScorecard(Static):
         for area, value in (card.get("areas") or {}).items():
             table.add_row(rich_text(area.replace("_", " ")), "—" if value is None else f"{value:.0%}")
         table.add_row("", "")
-        for row in card.get("expectations", []):
+        for row in by_deadline(card.get("expectations", [])):
             status = row.get("status", "")
             if status == "not_applicable":
                 continue

@@ -183,3 +183,103 @@ async def test_the_speed_keys_step_through_the_scenarios_own_speed(tmp_path):
             await settle(app, pilot)
         speeds = [e["speed"] for e in read_events(out) if e["type"] == "clock" and e["op"] == "speed"]
         assert speeds == [15, 20, 30, 20]
+
+
+# --- inject bodies ---------------------------------------------------------------------------
+
+HARD_WRAPPED = """\
+[EXP-07] severity=high tenant=eu-prod-0181
+  principal   : api-token "mkt-sync-LdGn" (integration)
+  bytes out   : 412 MB over 11m 04s
+
+No rate-limit hit: the token belongs to a paid tier with the limit raised last quarter.
+The on-call engineer acknowledged the page and is asking in #ops whether anyone is
+running a migration for Acme.
+
+Quick findings, not final:
+- Acme's admin confirms nobody on their side uses the token since their
+  old marketing agency left in January.
+- Same IP hit the login page of two other tenants.
+  1. first numbered
+  2. second numbered
+The API gateway keeps 7 days of logs.
+"""
+
+
+def test_body_blocks_join_running_text_and_keep_lists_and_indented_lines():
+    from tabletop.ui.render import body_blocks
+
+    paragraphs = body_blocks(HARD_WRAPPED)
+    shown = [[(line.kind, line.marker, line.text) for line in p] for p in paragraphs]
+    assert shown == [
+        [
+            ("prose", "", "[EXP-07] severity=high tenant=eu-prod-0181"),
+            ("pre", "", '  principal   : api-token "mkt-sync-LdGn" (integration)'),
+            ("pre", "", "  bytes out   : 412 MB over 11m 04s"),
+        ],
+        [
+            (
+                "prose",
+                "",
+                "No rate-limit hit: the token belongs to a paid tier with the limit raised last quarter. "
+                "The on-call engineer acknowledged the page and is asking in #ops whether anyone is "
+                "running a migration for Acme.",
+            )
+        ],
+        [
+            ("prose", "", "Quick findings, not final:"),
+            (
+                "item",
+                "-",
+                "Acme's admin confirms nobody on their side uses the token since their old marketing "
+                "agency left in January.",
+            ),
+            ("item", "-", "Same IP hit the login page of two other tenants."),
+            ("item", "1.", "first numbered"),
+            ("item", "2.", "second numbered"),
+            ("prose", "", "The API gateway keeps 7 days of logs."),
+        ],
+    ]
+    assert paragraphs[2][3].indent == 2
+    assert body_blocks("\n\n  \n") == []
+    assert [[line.text for line in p] for p in body_blocks("one\r\ntwo\r\n\r\nthree")] == [
+        ["one two"],
+        ["three"],
+    ]
+
+
+def pane_lines(widget) -> list[str]:
+    """What a widget shows, line by line, at its size on screen."""
+    from textual.geometry import Region
+
+    strips = widget.render_lines(Region(0, 0, widget.size.width, widget.size.height))
+    return ["".join(segment.text for segment in strip).rstrip() for strip in strips]
+
+
+async def test_an_inject_body_reads_as_paragraphs_in_the_pane(tmp_path):
+    from tabletop.model import Inject
+
+    scenario = drill_scenario()
+    injects = [
+        i.model_copy(update={"body": HARD_WRAPPED}) if i.id == "alert" else i for i in scenario.injects
+    ]
+    app, _clock, _out = console(tmp_path, scenario.model_copy(update={"injects": injects}))
+    assert isinstance(injects[0], Inject)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("enter")
+        await settle(app, pilot)
+        text = app.screen.query_one("#inject-text")
+        lines = pane_lines(text)
+        width = text.size.width
+        assert 40 < width < 100
+        start = next(i for i, line in enumerate(lines) if line.startswith("No rate-limit hit"))
+        paragraph = lines[start : lines.index("", start)]
+        # re-wrapped to the pane: every line but the last is filled, none is a ragged stub
+        assert len(paragraph) >= 3
+        assert all(len(line) > width - 15 for line in paragraph[:-1])
+        assert " ".join(paragraph).replace("  ", " ").endswith("running a migration for Acme.")
+        # the indented excerpt keeps its own lines, the list its items with their text aligned
+        assert '  principal   : api-token "mkt-sync-LdGn" (integration)' in lines
+        item = next(i for i, line in enumerate(lines) if line.startswith("- Acme's admin"))
+        assert lines[item + 1].startswith("  ") and not lines[item + 1].startswith("   ")
+        assert any(line.startswith("  1. first numbered") for line in lines)

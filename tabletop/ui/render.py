@@ -6,13 +6,17 @@ Titles, names and bodies come from scenario files and players: they go through
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
 
+from rich.console import Group, RenderableType
+from rich.table import Table
 from rich.text import Text
 
 from tabletop.model import Scenario
 from tabletop.timing import format_duration, format_offset, sim_datetime
-from tabletop.untrusted import one_line, safe
+from tabletop.untrusted import one_line, rich_text
 
 
 def sim_time(scenario: Scenario, seconds: float) -> str:
@@ -67,8 +71,8 @@ def inject_line(event: dict[str, Any], unread: bool) -> Text:
     return text
 
 
-def inject_detail(scenario: Scenario, event: dict[str, Any]) -> Text:
-    """The whole of an inject: heading, addressing, time, phase and body."""
+def inject_detail(scenario: Scenario, event: dict[str, Any]) -> Group:
+    """The whole of an inject: heading, addressing, time, phase and body (see `body_blocks`)."""
     channel = event.get("channel") or "briefing"
     text = Text()
     text.append(one_line(event.get("title") or event.get("inject") or "(untitled)"), style="bold")
@@ -85,9 +89,77 @@ def inject_detail(scenario: Scenario, event: dict[str, Any]) -> Text:
             f"phase: {one_line(event['phase_title']) if event.get('phase_title') else _phase_title(scenario, event['phase'])}",
             style="dim",
         )
-    text.append("\n\n")
-    text.append(safe((event.get("body") or "").rstrip()) or "(no further text)")
-    return text
+    return Group(text, *render_body(event.get("body") or ""))
+
+
+# --- inject bodies: paragraphs, not the line breaks of the YAML they were written in --------
+
+_LIST_ITEM = re.compile(r"^(?P<indent>\s*)(?P<marker>[-*+•]|\d{1,3}[.)])\s+(?P<text>\S.*)$")
+
+
+@dataclass(frozen=True)
+class BodyLine:
+    """One line of an inject body as shown: prose (re-wrapped to the pane), a list item (its
+    continuation lines joined, wrapped under its text), or a preformatted line kept as it is."""
+
+    kind: Literal["prose", "item", "pre"]
+    text: str
+    marker: str = ""
+    indent: int = 0
+
+
+def body_blocks(body: str) -> list[list[BodyLine]]:
+    """An inject body as paragraphs of lines, for a pane of any width.
+
+    Authors hard-wrap bodies in YAML; a blank line separates paragraphs. Inside a paragraph the
+    lines of running text join into one line that the pane wraps. A list item (`-`, `*`, `•`,
+    `1.`) starts a line of its own and takes in the more indented lines after it; any other
+    indented line (a log excerpt, a table) is kept exactly as written.
+    """
+    paragraphs: list[list[BodyLine]] = []
+    for chunk in re.split(r"\n[ \t]*\n", body.replace("\r\n", "\n").strip("\n")):
+        lines: list[BodyLine] = []
+        for raw in chunk.split("\n"):
+            line = raw.rstrip()
+            if not line.strip():
+                continue
+            indent = len(line) - len(line.lstrip())
+            item = _LIST_ITEM.match(line)
+            last = lines[-1] if lines else None
+            if item:
+                lines.append(BodyLine("item", item["text"].strip(), item["marker"], len(item["indent"])))
+            elif last is not None and last.kind == "item" and indent > last.indent:
+                lines[-1] = BodyLine("item", f"{last.text} {line.strip()}", last.marker, last.indent)
+            elif indent:
+                lines.append(BodyLine("pre", line))
+            elif last is not None and last.kind == "prose":
+                lines[-1] = BodyLine("prose", f"{last.text} {line.strip()}")
+            else:
+                lines.append(BodyLine("prose", line.strip()))
+        if lines:
+            paragraphs.append(lines)
+    return paragraphs
+
+
+def render_body(body: str) -> list[RenderableType]:
+    """The body's paragraphs as Rich renderables, a blank line before each; its text shown as
+    written (`tabletop.untrusted.rich_text`: control characters visible, never markup)."""
+    paragraphs = body_blocks(body)
+    if not paragraphs:
+        return [Text(""), Text("(no further text)")]
+    out: list[RenderableType] = []
+    for paragraph in paragraphs:
+        out.append(Text(""))
+        for line in paragraph:
+            if line.kind == "item":  # wrapped lines hang under the item's text, not its marker
+                item = Table.grid()
+                item.add_column(no_wrap=True)
+                item.add_column(ratio=1)
+                item.add_row(Text(" " * line.indent + line.marker + " "), rich_text(line.text))
+                out.append(item)
+            else:  # a preformatted line is never joined; one wider than the pane wraps at its edge
+                out.append(rich_text(line.text, overflow="fold"))
+    return out
 
 
 def _phase_title(scenario: Scenario, phase_id: str) -> str:

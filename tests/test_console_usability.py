@@ -283,3 +283,63 @@ async def test_an_inject_body_reads_as_paragraphs_in_the_pane(tmp_path):
         item = next(i for i, line in enumerate(lines) if line.startswith("- Acme's admin"))
         assert lines[item + 1].startswith("  ") and not lines[item + 1].startswith("   ")
         assert any(line.startswith("  1. first numbered") for line in lines)
+
+
+# --- the review console ---------------------------------------------------------------------
+
+
+def test_an_unknown_search_key_is_named_with_the_keys_there_are():
+    from tabletop.review.index import SEARCH_KEYS, search_problems
+
+    assert search_problems("team:blue rating:u 09:30 plain words") == []
+    [problem] = search_problems("blue scor:1")
+    assert problem.startswith("unknown search key scor:;")
+    assert all(f"{key}:" in problem for key in SEARCH_KEYS)
+    [problem] = search_problems("scenaro:lost")
+    assert "did you mean scenario:?" in problem
+
+
+async def test_review_search_explains_an_unknown_key_and_the_list_shows_the_time_of_day(
+    tmp_path, monkeypatch
+):
+    from datetime import UTC, datetime
+
+    import review_support as rs
+
+    from tabletop.ui.review.app import make_review_app
+    from tabletop.ui.review.listing import ReviewScreen, TranscriptTable
+
+    rs.sample_folder(tmp_path / "transcripts")
+    # a second run of the same day, later
+    rs.write_transcript(
+        tmp_path / "transcripts" / "2026-05-11-blue-again.jsonl",
+        team="blue",
+        started=datetime(2026, 5, 11, 15, 45, tzinfo=UTC),
+    )
+    monkeypatch.chdir(tmp_path)
+    app = make_review_app("transcripts", now=lambda: datetime(2026, 7, 1, 12, 0, tzinfo=UTC), workers=1)
+    async with app.run_test(size=(150, 40)) as pilot:
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, ReviewScreen)
+        table = screen.query_one(TranscriptTable)
+        started = {
+            path: table.get_cell(path, "date").plain
+            for path in ("2026-05-11-blue.jsonl", "2026-05-11-blue-again.jsonl")
+        }
+        assert started == {
+            "2026-05-11-blue.jsonl": "2026-05-11 10:00",
+            "2026-05-11-blue-again.jsonl": "2026-05-11 15:45",
+        }
+        assert "Started (UTC)" in str(table.columns["date"].label)
+
+        await pilot.press("slash", *"scor:1")
+        await pilot.press("enter")
+        await pilot.pause()
+        status = str(screen.query_one("#status").render())
+        assert "unknown search key scor:" in status and "rating:" in status and "0 shown" in status
+        await pilot.press("escape")
+        await pilot.pause()
+        assert "unknown" not in str(screen.query_one("#status").render())

@@ -84,6 +84,13 @@ class TranscriptEntry:
         return self.started[:10]
 
     @property
+    def started_at(self) -> str:
+        """The session's start, `YYYY-MM-DD HH:MM` in UTC (as recorded), so that runs of the
+        same day can be told apart; the date alone when the time is unknown."""
+        time = self.started[11:16]
+        return f"{self.date} {time}" if len(time) == 5 and time[2] == ":" else self.date
+
+    @property
     def solo(self) -> bool:
         return self.mode == "solo"
 

@@ -8,9 +8,11 @@ folder is writable, else in the user's cache directory.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -373,6 +375,31 @@ def open_index(
     index = TranscriptIndex(folder, cache_dir=cache_dir)
     result = index.refresh(progress=progress, workers=workers)
     return index, result
+
+
+SEARCH_KEYS = ("scenario", "team", "mode", "integrity", "who", "date", "rating")
+"""The `key:value` words a search understands (see `filter_entries`)."""
+
+_KEY_WORD = re.compile(r"^(?P<key>[a-z_]+):(?P<value>.*)$")
+
+
+def search_problems(text: str) -> list[str]:
+    """What a search cannot use as it is written: each `key:` that is not a search key.
+
+    Such a word is still looked for as plain text (so it usually matches nothing); this says
+    which keys exist.
+    """
+    problems = []
+    for word in text.lower().split():
+        match = _KEY_WORD.match(word)
+        if match and match["key"] not in SEARCH_KEYS:
+            close = difflib.get_close_matches(match["key"], SEARCH_KEYS, n=1)
+            hint = f" (did you mean {close[0]}:?)" if close else ""
+            problems.append(
+                f"unknown search key {match['key']}:{hint}; the keys are "
+                + ", ".join(f"{k}:" for k in SEARCH_KEYS)
+            )
+    return problems
 
 
 def filter_entries(entries: Iterable[TranscriptEntry], text: str) -> list[TranscriptEntry]:

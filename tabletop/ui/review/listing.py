@@ -20,7 +20,7 @@ from textual.widgets import DataTable, Footer, Header, Input, ProgressBar, Stati
 from tabletop.model import AREAS
 from tabletop.review import formatting as fmt
 from tabletop.review.entry import TranscriptEntry
-from tabletop.review.index import RefreshResult, filter_entries
+from tabletop.review.index import RefreshResult, filter_entries, search_problems
 from tabletop.untrusted import one_line, rich_text
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def _rating_key(area: str, entry: TranscriptEntry) -> tuple[int, Any]:
 # column key -> (label, sort key)
 COLUMNS: dict[str, tuple[str, Callable[[TranscriptEntry], Any]]] = {
     "mark": (" ", lambda e: 0),
-    "date": ("Date", lambda e: _none_last(e.started)),
+    "date": ("Started (UTC)", lambda e: _none_last(e.started)),
     "scenario": ("Scenario", lambda e: _none_last(e.scenario)),
     "team": ("Team", lambda e: _none_last(e.group.lower())),
     "who": ("Participants", lambda e: _none_last(", ".join(e.participants).lower())),
@@ -94,7 +94,7 @@ def row_cells(entry: TranscriptEntry, marked: bool) -> list[Cell]:
         participants = participants[:27] + "…"
     cells = [
         mark_cell(marked),
-        Cell(entry.date or "—"),
+        Cell(entry.started_at or "—"),
         Cell(entry.scenario) if entry.scenario else Cell(entry.path, "italic"),
         Cell(entry.group if entry.scenario else ""),
         Cell(participants),
@@ -331,6 +331,12 @@ class ReviewScreen(Screen):
             )
             return
         broken = sum(1 for e in self.entries if not e.trusted)
+        problems = search_problems(self.search_text)
+        if problems:  # a mistyped key matches nothing: say so, and which keys there are
+            self._status(
+                rich_text(" · ".join(problems) + f" · {len(self.shown)} shown", "bold yellow", newlines=False)
+            )
+            return
         parts = [f"{len(self.shown)} of {len(self.entries)} transcripts"]
         if broken:
             parts.append(f"{broken} BROKEN or unreadable")
@@ -346,8 +352,10 @@ class ReviewScreen(Screen):
             parts.append(f"index: {self.summary}")
         self._status(" · ".join(parts))
 
-    def _status(self, text: str) -> None:
-        self.query_one("#status", Static).update(rich_text(text, newlines=False))
+    def _status(self, text: str | Text) -> None:
+        self.query_one("#status", Static).update(
+            text if isinstance(text, Text) else rich_text(text, newlines=False)
+        )
 
     def _cursor_path(self) -> str | None:
         table = self.query_one(TranscriptTable)

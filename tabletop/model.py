@@ -11,6 +11,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    field_serializer,
     field_validator,
     model_validator,
 )
@@ -379,7 +380,13 @@ class FieldSpec(Strict):
 
 
 def _field_shorthand(value: Any) -> Any:
-    """`outcome: [notify, not_notify]` is a required choice; `note: text` a free text field."""
+    """`outcome: [notify, not_notify]` is a required choice; `note: text` a free text field.
+
+    The JSON form (`Action.to_json` below, what a transcript embeds) is a list of specs with a
+    `name`, in the catalog's order.
+    """
+    if isinstance(value, list) and all(isinstance(v, dict) and "name" in v for v in value):
+        value = {str(v["name"]): {k: x for k, x in v.items() if k != "name"} for v in value}
     if not isinstance(value, dict):
         return value
     out = {}
@@ -407,6 +414,12 @@ class Action(Strict):
     hands_on: bool = False
     improvement: str = ""
     improvement_owner: str | None = None
+
+    @field_serializer("fields", when_used="json")
+    def _fields_in_order(self, fields: dict[str, FieldSpec]) -> list[dict[str, Any]]:
+        """In JSON the fields are a list, so their order (the form's) survives canonical JSON,
+        which sorts the keys of every mapping."""
+        return [{"name": name, **spec.model_dump(mode="json")} for name, spec in fields.items()]
 
 
 class RegimeClock(Strict):

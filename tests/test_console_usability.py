@@ -343,3 +343,120 @@ async def test_review_search_explains_an_unknown_key_and_the_list_shows_the_time
         await pilot.press("escape")
         await pilot.pause()
         assert "unknown" not in str(screen.query_one("#status").render())
+
+
+# --- stopping and resuming ------------------------------------------------------------------
+
+
+def with_ordered_form(scenario):
+    """The drill with an action whose form fields are not in alphabetical order."""
+    from tabletop.model import Action, FieldSpec
+
+    handover = Action(
+        id="handover",
+        title="Hand over a role",
+        area="coordination",
+        default_owner="coordinator",
+        fields={
+            "role": FieldSpec(required=True),
+            "to": FieldSpec(required=True),
+            "acknowledged": FieldSpec(type="bool"),
+            "open_deadlines": FieldSpec(),
+        },
+    )
+    return scenario.model_copy(update={"actions": [*scenario.actions, handover]})
+
+
+async def test_after_resume_the_form_keeps_the_catalogs_field_order_and_ctrl_c_exits_130(tmp_path):
+    from tabletop.ui.app import INTERRUPTED
+    from tabletop.ui.screens.dialogs import DecisionForm
+
+    def field_ids(form) -> list[str]:
+        return [w.id for w in form.query("#form-body *") if (w.id or "").startswith("field-")]
+
+    app, _clock, out = console(tmp_path, with_ordered_form(drill_scenario()))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await pilot.press("a", *"hand over", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DecisionForm)
+        before = field_ids(app.screen)
+        assert before == ["field-role", "field-to", "field-acknowledged", "field-open_deadlines"]
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+    assert app.return_code == INTERRUPTED
+    assert read_events(out)[-1]["type"] != "session_ended"
+
+    resumed = make_console(resume=out, clock=VirtualClock(), tick_interval=None)
+    async with resumed.run_test(size=(120, 40)) as pilot:
+        await pilot.press("enter")
+        await settle(resumed, pilot)
+        await pilot.press("a", *"hand over", "enter")
+        await pilot.pause()
+        assert field_ids(resumed.screen) == before
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+    assert resumed.return_code in (0, None)
+
+
+def test_the_resume_command_repeats_every_option_given(tmp_path, monkeypatch):
+    """ctrl+c (status 130) prints how to continue, with the options the run was started with."""
+    from types import SimpleNamespace
+
+    from click.testing import CliRunner
+
+    import tabletop.ui.app
+    from tabletop.cli import main
+
+    out = tmp_path / "my run.jsonl"
+    out.write_text("{}\n")
+    given: dict = {}
+
+    def fake_console(scenario, **kwargs):
+        given.update(kwargs, scenario=scenario)
+        return SimpleNamespace(
+            run=lambda: tabletop.ui.app.ConsoleOutcome(out, ended=False),
+            settings=SimpleNamespace(transcript=out),
+            started=True,
+            link=SimpleNamespace(ended=False),
+            return_code=130,
+        )
+
+    monkeypatch.setattr(tabletop.ui.app, "make_console", fake_console)
+    args = ["run", "suspected-breach", "--solo", "--hints", "--no-auto-pause", "--speed", "30"]
+    args += ["--name", "Sam Lee", "--seed", "3", "--out", str(out)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 130
+    assert given["hints"] is True and given["auto_pause"] is False and given["speed"] == 30
+    assert (
+        f"Interrupted; the exercise was not ended. Continue it with: tabletop run --resume '{out}' "
+        "--solo --hints --no-auto-pause --speed 30 --name 'Sam Lee'"
+    ) in result.output
+    # nothing given, nothing repeated (the role, seed and file come from the transcript)
+    result = CliRunner().invoke(main, ["run", "--resume", str(out)])
+    assert f"Continue it with: tabletop run --resume '{out}'\n" in result.output
+
+
+async def test_speed_given_again_with_resume_sets_the_speed_when_the_run_continues(tmp_path):
+    app, _clock, out = console(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await pilot.press("plus")  # 60 -> 120
+        await settle(app, pilot)
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+    resumed = make_console(resume=out, clock=VirtualClock(), tick_interval=None, speed=30)
+    async with resumed.run_test(size=(120, 40)) as pilot:
+        await pilot.press("enter")
+        await settle(resumed, pilot)
+        assert resumed.link.speed == 30
+    events = read_events(out)
+    after = events[next(i for i, e in enumerate(events) if e["type"] == "session_resumed") :]
+    assert after[0]["speed"] == 120
+    assert [(e["op"], e["speed"]) for e in after if e["type"] == "clock"] == [("speed", 30)]

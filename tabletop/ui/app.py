@@ -23,6 +23,9 @@ from tabletop.ui.link import SessionEvent, SessionLink, lost_connection_notice
 from tabletop.ui.widgets.join_panel import JoinDetails
 from tabletop.untrusted import safe
 
+INTERRUPTED = 130
+"""The exit status after ctrl+c (128 + SIGINT), as a shell reports an interrupted program."""
+
 
 @dataclass(frozen=True)
 class ConsoleSettings:
@@ -32,9 +35,12 @@ class ConsoleSettings:
     name: str = "Player"
     mode: str = "solo"
     hints: bool = False
+    auto_pause: bool = True
     facilitate: bool = False
     transcript: Path | None = None
     resumed: bool = False
+    speed: float | None = None
+    """A speed asked for on the command line; a resumed session is set to it when it starts."""
     tick_interval: float | None = 0.1
     generated_at: datetime | None = None
     open_url: Callable[[str], bool] | None = None
@@ -57,7 +63,7 @@ class TabletopConsole(App[ConsoleOutcome]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-normal"), (170, "-wide")]
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", priority=True),
-        Binding("ctrl+c", "quit", "Quit", show=False),
+        Binding("ctrl+c", "interrupt", "Quit", show=False),
     ]
 
     def __init__(
@@ -118,6 +124,9 @@ class TabletopConsole(App[ConsoleOutcome]):
         if self.link.ended:
             self.show_debrief()
             return
+        speed = self.settings.speed
+        if self.settings.resumed and speed is not None and abs(self.link.speed - speed) > 1e-9:
+            await self.link.set_speed(speed)  # --speed given again with --resume
         if self.has_player:
             self.install_screen(self.player_screen(), "player")
         if self.settings.facilitate:
@@ -262,6 +271,10 @@ class TabletopConsole(App[ConsoleOutcome]):
                 pass
         self.exit(self.outcome())
 
+    async def action_interrupt(self) -> None:
+        """ctrl+c: leave as an interrupted program does (status 130); the transcript is kept."""
+        self.exit(self.outcome(), return_code=INTERRUPTED)
+
     def on_unmount(self) -> None:
         self.link.detach(self)
         self.link.close()
@@ -277,6 +290,7 @@ def make_console(
     name: str = "Player",
     solo: bool = True,
     hints: bool = False,
+    auto_pause: bool = True,
     facilitate: bool = False,
     speed: float | None = None,
     seed: int | None = None,
@@ -340,9 +354,11 @@ def make_console(
         name=name,
         mode=mode,
         hints=hints,
+        auto_pause=auto_pause,
         facilitate=facilitate or mode == "team",
         transcript=opened.transcript,
         resumed=opened.resumed,
+        speed=speed,
         tick_interval=tick_interval,
         generated_at=generated_at,
         open_url=open_url,

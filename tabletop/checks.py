@@ -192,6 +192,10 @@ def check_scenario(draft: Draft) -> list[Problem]:
         problem = _role_problem(response.from_, span.child("from"), catalog, role_list, "responder")
         if problem:
             add(problem)
+        for value_problem in value_problems(
+            response.fields, catalog.actions.get(response.on), span.child("fields")
+        ):
+            add(value_problem)
         for index, role in enumerate(response.to):
             if role != "all":
                 problem = _role_problem(

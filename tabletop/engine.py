@@ -26,6 +26,11 @@ expectations, once the player has brought it in (`tabletop.teammates` holds the 
 Expectation clocks follow `tabletop.clocks`, the rule the scorer applies: every expectation
 is checked at its deadline; one missed there fires the `missed:` branches waiting on it and
 anchors what follows from its action.
+
+A delegation needs only the role it goes to, an optional time-box and a brief (recorded as
+its rationale): none of the action's fields. The delegate fills in the form: a player when
+they carry out the task (every required field then), the engine for a teammate it plays
+(`tabletop.teammates.delegated_work`).
 """
 
 from __future__ import annotations
@@ -118,8 +123,12 @@ def check_action(scenario: Scenario, action: str) -> str | None:
     return f"unknown action {action!r}{_close(action, actions)}; expected one of the catalog's actions"
 
 
-def check_fields(action: Action, fields: dict[str, Any] | None) -> list[str]:
-    """What is wrong with a decision's field values for `action` (empty list: all good)."""
+def check_fields(action: Action, fields: dict[str, Any] | None, *, complete: bool = True) -> list[str]:
+    """What is wrong with a decision's field values for `action` (empty list: all good).
+
+    With `complete` false (a delegation: the delegate fills the form) a required field may be
+    missing; what is given must still fit.
+    """
     problems: list[str] = []
     fields = fields or {}
     if not isinstance(fields, dict):
@@ -158,18 +167,21 @@ def check_fields(action: Action, fields: dict[str, Any] | None) -> list[str]:
                     f"received {value!r}"
                 )
     for name, spec in action.fields.items():
-        if spec.required and (fields.get(name) is None or fields.get(name) == ""):
+        if complete and spec.required and (fields.get(name) is None or fields.get(name) == ""):
             hint = f" (one of {', '.join(spec.choices)})" if spec.choices else ""
             problems.append(f"field {name!r} is required for action {action.id!r}{hint}")
     return problems
 
 
-def check_decision(scenario: Scenario, action: str, fields: dict[str, Any] | None = None) -> list[str]:
-    """Everything wrong with recording `action` with `fields` in this scenario."""
+def check_decision(
+    scenario: Scenario, action: str, fields: dict[str, Any] | None = None, *, complete: bool = True
+) -> list[str]:
+    """Everything wrong with recording `action` with `fields` in this scenario (`complete`: see
+    `check_fields`)."""
     problem = check_action(scenario, action)
     if problem:
         return [problem]
-    return check_fields(scenario.action(action), fields)
+    return check_fields(scenario.action(action), fields, complete=complete)
 
 
 def check_participants(scenario: Scenario, people: Iterable[Participant]) -> None:
@@ -617,7 +629,8 @@ class Session:
         with self._lock:
             self._require_running()
             self._check_player_role(role)
-            problems = check_decision(self.scenario, action, fields)
+            # a delegation needs no answers: the delegate fills in the form
+            problems = check_decision(self.scenario, action, fields, complete=delegate_to is None)
             if problems:
                 raise Rejected("; ".join(problems))
             self._check_inject_ref(inject)
@@ -1229,6 +1242,8 @@ class Session:
             entry = heap[0]
             time, prio, _, item = entry
             now = self.clock.now()
+            if self._events:  # a record's `t` is rounded, possibly up: its consequences are due now
+                now = max(now, float(self._events[-1]["t"]))
             bound = limit if limit >= (now, PRIO_DEADLINE) else (now, PRIO_DEADLINE)
             if (time, prio) >= bound:
                 break
@@ -1302,7 +1317,15 @@ class Session:
             self._teammate_acts(item[1])
         elif kind == "delegate":
             task = self._delegations[item[1]]
-            self._carry_out(task, self._simulated_name(task["to_role"]), task["fields"], task["rationale"])
+            fields, rationale = teammates.delegated_work(
+                self.scenario,
+                task["action"],
+                task["to_role"],
+                task["fields"],
+                task["rationale"],
+                task["role"],
+            )
+            self._carry_out(task, self._simulated_name(task["to_role"]), fields, rationale)
         elif kind == "end":
             self._record(ev.SESSION_ENDED, reason="duration")
 

@@ -271,7 +271,11 @@ class Phase(Strict):
 
 
 class Response(Strict):
-    """Solo practice: a simulated teammate's answer when an action is recorded."""
+    """Solo practice: a simulated teammate's answer when an action is recorded.
+
+    When the action is delegated to the responding role, its `fields` are what the teammate
+    records, and its `body` is what they say they did (see `tabletop.teammates.delegated_work`).
+    """
 
     on: str
     from_: str = Field(alias="from")
@@ -281,6 +285,7 @@ class Response(Strict):
     title: str
     body: str = ""
     marks: StrList = Field(default_factory=list)
+    fields: dict[str, Any] = Field(default_factory=dict)
 
 
 class Inject(Strict):

@@ -78,3 +78,36 @@ def fields_for(scenario: Scenario, role: str, action: Action) -> dict[str, Any]:
 def owned(scenario: Scenario, role: str) -> list[Expectation]:
     """The expectations a role owns (not `any`)."""
     return [e for e in scenario.expectations if e.owner == role]
+
+
+def delegated_work(
+    scenario: Scenario, action_id: str, role: str, given: dict[str, Any], brief: str, delegated_by: str
+) -> tuple[dict[str, Any], str]:
+    """The fields and rationale a simulated `role` records for work delegated to it.
+
+    A delegation carries what the delegator chose to give (usually nothing but a brief); the
+    teammate fills in the rest of the form as for its own work (`fields_for`), with what the
+    scenario's response from that role to that action says: its `fields`, and its body (what
+    the teammate says it did) for a required text field. What was given stays. The rationale
+    is the brief, or, where the action needs one, the response's body or a note that it was
+    done as delegated.
+    """
+    action = scenario.action_map().get(action_id)
+    if action is None:
+        return dict(given), brief
+    response = next((r for r in scenario.responses if r.on == action_id and r.from_ == role), None)
+    said = " ".join((response.body if response else "").split())
+    filled = fields_for(scenario, role, action)
+    if said:
+        for name, spec in action.fields.items():
+            if spec.required and spec.type == "text" and name in filled:
+                filled[name] = said
+    if response is not None:
+        filled.update(response.fields)
+    filled.update({name: value for name, value in given.items() if value not in (None, "")})
+    done = (
+        f"Done by the simulated {scenario.role_title(role).lower()} as delegated by the "
+        f"{scenario.role_title(delegated_by).lower()}"
+    )
+    rationale = brief or ((said or done) if action.rationale == "required" else "")
+    return filled, rationale

@@ -460,3 +460,205 @@ async def test_speed_given_again_with_resume_sets_the_speed_when_the_run_continu
     after = events[next(i for i, e in enumerate(events) if e["type"] == "session_resumed") :]
     assert after[0]["speed"] == 120
     assert [(e["op"], e["speed"]) for e in after if e["type"] == "clock"] == [("speed", 30)]
+
+
+# --- joining a hosted rehearsal ---------------------------------------------------------------
+
+
+async def test_a_joiners_lobby_waits_for_the_facilitator_instead_of_offering_to_resume(tmp_path):
+    from factories import breach_scenario, make_session
+
+    from tabletop.cli.team import _remote_console_class
+    from tabletop.net.client import PlayerClient, RemoteSession
+    from tabletop.net.host import HostSettings, TeamHost
+    from tabletop.ui.app import ConsoleSettings
+    from tabletop.ui.screens.lobby import LobbyScreen
+
+    session = make_session(tmp_path, breach_scenario(), clock=VirtualClock(), participants=[], start=False)
+    host = TeamHost(session, HostSettings(token="t0k3n", tick_interval=0, live_clock=False))
+    await host.start("127.0.0.1", 0)
+    client = PlayerClient(host.url, "t0k3n", "dpo", "Priya")
+    await client.connect()
+    app = _remote_console_class()(
+        RemoteSession(client),
+        ConsoleSettings(role="dpo", name="Priya", mode="team", tick_interval=None, resumed=True),
+        participants=list(client.presence),
+    )
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            lobby = app.screen
+            assert isinstance(lobby, LobbyScreen)
+            prompt = text_of(lobby.query_one("#lobby-start"))
+            assert "waiting for the facilitator" in prompt and "start" in prompt
+            assert "resume" not in prompt
+
+            await host.call(session.start)
+            await host.run_until(12 * 60)
+            await client.wait_for(lambda: client.now() >= 12 * 60, timeout=5)
+            assert lobby._prompt().plain == "Press Enter to join at T+12m"
+    finally:
+        await client.close()
+        await host.stop()
+
+
+# --- delegating -------------------------------------------------------------------------------
+
+
+def with_evidence(scenario):
+    """The drill with Preserve evidence (a required field), answered by the technical lead."""
+    from tabletop.model import Action, FieldSpec, Response
+
+    evidence = Action(
+        id="preserve_evidence",
+        title="Preserve evidence",
+        area="technical",
+        default_owner="technical_lead",
+        fields={
+            "evidence": FieldSpec(required=True, help="What was preserved"),
+            "location": FieldSpec(),
+            "sha256": FieldSpec(),
+            "custody": FieldSpec(help="Who holds it"),
+            "notes": FieldSpec(),
+            "integrity": FieldSpec(type="choice", choices=["hashed", "not_hashed"], required=True),
+        },
+    )
+    answer = Response(
+        on="preserve_evidence",
+        title="Evidence preserved",
+        body="Gateway logs for 7 days\n  exported to the evidence bucket.",
+        after=300,
+        fields={"location": "s3://evidence/inc-1"},
+        **{"from": "technical_lead"},
+    )
+    return scenario.model_copy(
+        update={"actions": [*scenario.actions, evidence], "responses": [*scenario.responses, answer]}
+    )
+
+
+async def test_a_delegation_needs_only_the_role_the_time_box_and_a_brief(tmp_path):
+    from textual.widgets import Input, Select, TextArea
+
+    from tabletop.ui.screens.dialogs import DecisionForm
+
+    app, clock, out = console(tmp_path, with_evidence(drill_scenario()))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await pilot.press("a", *"preserve evid", "enter")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, DecisionForm)
+        assert form.query_one("#own-fields").display and not form.query_one("#delegation").display
+        form.query_one("#delegate", Select).value = "technical_lead"
+        await pilot.pause()
+        # the action's fields are hidden: the delegate fills them; a time-box and a brief instead
+        assert not form.query_one("#own-fields").display and form.query_one("#delegation").display
+        assert "Brief for the technical_lead" in str(form.query_one("#rationale-label").render())
+        form.query_one("#timebox", Input).value = "20m"
+        form.query_one("#rationale", TextArea).text = "Keep the gateway logs before anyone revokes the token"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, DecisionForm), text_of(form.query_one("#form-error"))
+        [delegation] = [e for e in read_events(out) if e["type"] == "delegation"]
+        assert (delegation["to_role"], delegation["fields"], delegation["timebox"]) == (
+            "technical_lead",
+            {},
+            1200,
+        )
+        assert delegation["rationale"] == "Keep the gateway logs before anyone revokes the token"
+
+        # the simulated technical lead carries it out after the time-box, filling the form in
+        await advance(app, pilot, clock, 1200)
+        [done] = [e for e in read_events(out) if e["type"] == "decision"]
+        assert (done["role"], done["action"], done["delegated_by"]) == (
+            "technical_lead",
+            "preserve_evidence",
+            "coordinator",
+        )
+        assert done["fields"] == {
+            "evidence": "Gateway logs for 7 days exported to the evidence bucket.",  # what they say they did
+            "location": "s3://evidence/inc-1",  # the scenario's response gives it
+            "integrity": "hashed",  # a required choice nothing gives: the first
+        }
+        assert done["rationale"] == "Keep the gateway logs before anyone revokes the token"
+
+
+async def test_a_form_error_scrolls_to_the_field_and_focuses_it(tmp_path):
+    from textual.containers import VerticalScroll
+
+    from tabletop.ui.screens.dialogs import DecisionForm
+
+    app, _clock, out = console(tmp_path, with_ordered_form(with_evidence(drill_scenario())))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await pilot.press("a", *"preserve evid", "enter")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, DecisionForm)
+        form.query_one("#field-evidence").value = "Gateway logs"
+        body = form.query_one("#form-body", VerticalScroll)
+        body.scroll_home(animate=False)
+        await pilot.pause()
+        # the required choice below the fold is left empty
+        target = form.query_one("#field-integrity")
+        assert not body.region.contains_region(target.region)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        await pilot.pause()
+        assert app.screen is form
+        assert "integrity is required" in text_of(form.query_one("#form-error"))
+        assert app.focused is target
+        assert body.region.contains_region(target.region)
+        assert not [e for e in read_events(out) if e["type"] in ("decision", "delegation")]
+
+
+def test_a_teammate_fills_the_form_from_the_scenario_then_from_defaults():
+    from tabletop.model import Expectation
+    from tabletop.teammates import delegated_work as teammate_work
+
+    scenario = with_evidence(drill_scenario())
+    fields, rationale = teammate_work(scenario, "preserve_evidence", "technical_lead", {}, "", "coordinator")
+    assert fields["evidence"].startswith("Gateway logs") and rationale == ""
+    # the DPO asked for an ICO decision: the value the scenario expects, and a rationale it needs
+    expects = Expectation(
+        id="ico", action="ico_decision", owner="dpo", within=600, value={"outcome": "not_notify"}
+    )
+    scenario = scenario.model_copy(update={"expectations": [*scenario.expectations, expects]})
+    fields, rationale = teammate_work(scenario, "ico_decision", "dpo", {}, "", "coordinator")
+    assert fields == {"outcome": "not_notify"}
+    assert (
+        rationale == "Done by the simulated data protection officer as delegated by the incident coordinator"
+    )
+    # what the delegator gave stays
+    fields, rationale = teammate_work(
+        scenario, "ico_decision", "dpo", {"outcome": "notify"}, "DPA 9.2", "coordinator"
+    )
+    assert (fields, rationale) == ({"outcome": "notify"}, "DPA 9.2")
+
+
+def test_what_an_inject_sets_off_is_recorded_at_its_time_even_when_its_time_was_rounded_up(tmp_path):
+    """A record's `t` is rounded to the millisecond; a marker the inject sets is not left for a
+    later tick because the clock had not yet reached the rounded-up time."""
+    from tabletop.clock import ScaledClock
+    from tabletop.sessions import open_session
+
+    now = [0.0]
+    clock = ScaledClock(speed=1, get_time=lambda: now[0])
+    scenario = drill_scenario()
+    injects = [
+        i.model_copy(update={"marks": ["suspected"]}) if i.id == "alert" else i for i in scenario.injects
+    ]
+    opened = open_session(
+        scenario.model_copy(update={"injects": injects}), clock=clock, transcript=tmp_path / "r.jsonl"
+    )
+    now[0] = 0.0166  # recorded as t 0.017, a little after the clock
+    opened.session.start()
+    events = opened.session.events
+    assert [(e["type"], e["t"]) for e in events[:3]] == [
+        ("session_started", 0.017),
+        ("inject_released", 0.017),
+        ("marker_set", 0.017),
+    ]
+    opened.session.writer.close()

@@ -155,6 +155,12 @@ CASES = [
         ["has no field 'outcom'", "did you mean 'outcome'"],
     ),
     (
+        "bad-response-field.yaml",
+        13,
+        "responses.0.fields.outcom",
+        ["has no field 'outcom'", "did you mean 'outcome'"],
+    ),
+    (
         "undefined-variable.yaml",
         12,
         "injects.0.body",

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -110,8 +111,18 @@ class ActionPalette(ModalScreen[str | None]):
         self.dismiss(message.action_id)
 
 
+@dataclass(frozen=True)
+class FormProblem:
+    """What is wrong with a form, and the widget (its id) to put right."""
+
+    message: str
+    widget: str
+
+
 class DecisionForm(ModalScreen[DecisionDraft | None]):
-    """The action's fields, the rationale, the inject it answers and delegation with a time-box."""
+    """Who does it (me, or a role it is delegated to), then the action's fields and the
+    rationale; delegating asks only for the time-box and a brief, since the delegate fills the
+    fields in. The inject it answers, either way."""
 
     CSS_PATH = "dialogs.tcss"
 
@@ -132,6 +143,7 @@ class DecisionForm(ModalScreen[DecisionDraft | None]):
         allow_delegate: bool = True,
         delegation: str | None = None,
         preset: dict[str, Any] | None = None,
+        brief: str = "",
     ) -> None:
         super().__init__(classes="dialog")
         self.action = action
@@ -143,6 +155,8 @@ class DecisionForm(ModalScreen[DecisionDraft | None]):
         self.allow_delegate = allow_delegate
         self.delegation = delegation
         self.preset = preset or {}
+        self.brief = brief
+        """A task's brief from whoever delegated it, shown above the form."""
 
     def compose(self) -> ComposeResult:
         action = self.action
@@ -151,6 +165,8 @@ class DecisionForm(ModalScreen[DecisionDraft | None]):
             with VerticalScroll(id="form-body"):
                 if action.description:
                     yield Static(rich_text(action.description), classes="help")
+                if self.brief:
+                    yield Static(Text.assemble("Brief: ", rich_text(self.brief)), id="task-brief")
                 if self.choose_role:
                     yield Label("Recorded for role")
                     yield Select(
@@ -160,36 +176,21 @@ class DecisionForm(ModalScreen[DecisionDraft | None]):
                         compact=True,
                         id="role",
                     )
-                for name, spec in action.fields.items():
-                    label = name.replace("_", " ") + (" *" if spec.required else "")
-                    yield Label(rich_text(label, newlines=False))
-                    preset = self.preset.get(name)
-                    if spec.type == "choice":
-                        value = preset if preset in spec.choices else Select.NULL
-                        yield Select(
-                            [(rich_text(c, newlines=False), c) for c in spec.choices],
-                            value=value,
-                            compact=True,
-                            id=f"field-{name}",
-                        )
-                    elif spec.type == "bool":
-                        yield Checkbox(
-                            rich_text(spec.help or name), value=bool(preset), compact=True, id=f"field-{name}"
-                        )
-                    else:
-                        placeholder = one_line(spec.help) or {
-                            "duration": "e.g. 30m",
-                            "number": "a number",
-                        }.get(spec.type, "")
-                        yield Input(
-                            "" if preset is None else str(preset),
-                            placeholder=placeholder,
-                            type="number" if spec.type == "number" else "text",
-                            compact=True,
-                            id=f"field-{name}",
-                        )
-                required = action.rationale == "required"
-                yield Label("Rationale *" if required else "Rationale")
+                if self.allow_delegate:
+                    yield Label("Who does it")
+                    others = [r for r in self.roles if r != self.role]
+                    yield Select(
+                        [(Text.assemble("delegate to ", rich_text(r, newlines=False)), r) for r in others],
+                        prompt="I do it myself",
+                        compact=True,
+                        id="delegate",
+                    )
+                    with Vertical(id="delegation", classes="form-part"):
+                        yield Label("Time-box (the delegate reports back within it)")
+                        yield Input(placeholder="e.g. 30m", compact=True, id="timebox")
+                with Vertical(id="own-fields", classes="form-part"):
+                    yield from self._fields()
+                yield Label(rich_text(self._rationale_label(None), newlines=False), id="rationale-label")
                 yield TextArea(compact=True, id="rationale", soft_wrap=True, show_line_numbers=False)
                 yield Label("Answers inject")
                 options = [
@@ -210,23 +211,47 @@ class DecisionForm(ModalScreen[DecisionDraft | None]):
                     compact=True,
                     id="inject",
                 )
-                if self.allow_delegate:
-                    yield Label("Delegate to role (blank: I do it myself)")
-                    others = [r for r in self.roles if r != self.role]
-                    yield Select(
-                        [(rich_text(r, newlines=False), r) for r in others],
-                        prompt="(do it myself)",
-                        compact=True,
-                        id="delegate",
-                    )
-                    yield Label("Time-box")
-                    yield Input(placeholder="e.g. 30m", compact=True, id="timebox")
             yield Static("", id="form-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Record (ctrl+s)", variant="primary", id="record", compact=True)
                 yield Button("Cancel (esc)", id="cancel", compact=True)
 
+    def _fields(self) -> ComposeResult:
+        for name, spec in self.action.fields.items():
+            label = name.replace("_", " ") + (" *" if spec.required else "")
+            yield Label(rich_text(label, newlines=False))
+            preset = self.preset.get(name)
+            if spec.type == "choice":
+                value = preset if preset in spec.choices else Select.NULL
+                yield Select(
+                    [(rich_text(c, newlines=False), c) for c in spec.choices],
+                    value=value,
+                    compact=True,
+                    id=f"field-{name}",
+                )
+            elif spec.type == "bool":
+                yield Checkbox(
+                    rich_text(spec.help or name), value=bool(preset), compact=True, id=f"field-{name}"
+                )
+            else:
+                placeholder = one_line(spec.help) or {"duration": "e.g. 30m", "number": "a number"}.get(
+                    spec.type, ""
+                )
+                yield Input(
+                    "" if preset is None else str(preset),
+                    placeholder=placeholder,
+                    type="number" if spec.type == "number" else "text",
+                    compact=True,
+                    id=f"field-{name}",
+                )
+
+    def _rationale_label(self, delegate_to: str | None) -> str:
+        if delegate_to is not None:
+            return f"Brief for the {delegate_to}: what you need from them"
+        return "Rationale *" if self.action.rationale == "required" else "Rationale"
+
     def on_mount(self) -> None:
+        self.query("#delegation").set(display=False)
         first = self.query(
             "#form-body Select, #form-body Input, #form-body Checkbox, #form-body TextArea"
         ).first()
@@ -235,6 +260,23 @@ class DecisionForm(ModalScreen[DecisionDraft | None]):
     def action_dismiss_none(self) -> None:
         self.dismiss(None)
 
+    def delegate_to(self) -> str | None:
+        """The role the work is delegated to, or None (I do it myself)."""
+        if not self.allow_delegate:
+            return None
+        value = self.query_one("#delegate", Select).value
+        return None if value is Select.NULL else str(value)
+
+    @on(Select.Changed, "#delegate")
+    def _delegate_changed(self) -> None:
+        """Delegating hides the action's fields (the delegate fills them) and asks for a brief."""
+        delegate_to = self.delegate_to()
+        self.query_one("#delegation").display = delegate_to is not None
+        self.query_one("#own-fields").display = delegate_to is None
+        self.query_one("#rationale-label", Label).update(
+            rich_text(self._rationale_label(delegate_to), newlines=False)
+        )
+
     @on(Select.Changed, "#role")
     def _role_changed(self, message: Select.Changed) -> None:
         """The roles one may delegate to are the others."""
@@ -242,7 +284,13 @@ class DecisionForm(ModalScreen[DecisionDraft | None]):
             return
         delegate = self.query_one("#delegate", Select)
         keep = delegate.value
-        delegate.set_options([(rich_text(r, newlines=False), r) for r in self.roles if r != message.value])
+        delegate.set_options(
+            [
+                (Text.assemble("delegate to ", rich_text(r, newlines=False)), r)
+                for r in self.roles
+                if r != message.value
+            ]
+        )
         if keep is not Select.NULL and keep != message.value:
             delegate.value = keep
 
@@ -259,62 +307,46 @@ class DecisionForm(ModalScreen[DecisionDraft | None]):
 
     def action_submit(self) -> None:
         draft = self.collect()
-        if isinstance(draft, str):
-            self._error(draft)
+        if isinstance(draft, FormProblem):
+            self._error(draft.message)
+            widget = self.query_one(f"#{draft.widget}")
+            widget.focus()  # and scrolled into view
+            self.query_one("#form-body", VerticalScroll).scroll_to_widget(widget, animate=False)
             return
         self.dismiss(draft)
 
-    def collect(self) -> DecisionDraft | str:
-        """The draft, or the first problem with what was entered."""
-        fields: dict[str, Any] = {}
-        for name, spec in self.action.fields.items():
-            widget = self.query_one(f"#field-{name}")
-            if isinstance(widget, Select):
-                value = None if widget.value is Select.NULL else widget.value
-            elif isinstance(widget, Checkbox):
-                value = widget.value
-            else:
-                assert isinstance(widget, (Input, TextArea)), widget
-                raw = (widget.value if isinstance(widget, Input) else widget.text).strip()
-                value = raw or None
-                if value is not None and spec.type == "number":
-                    try:
-                        value = float(raw) if "." in raw else int(raw)
-                    except ValueError:
-                        return f"{name}: expected a number, received {raw!r}"
-                if value is not None and spec.type == "duration":
-                    try:
-                        value = parse_duration(raw)
-                    except TimeFormatError as error:
-                        return f"{name}: {error}"
-            if value is None:
-                if spec.required:
-                    return f"{name.replace('_', ' ')} is required"
-                continue
-            fields[name] = value
-        rationale = self.query_one("#rationale", TextArea).text.strip()
-        if self.action.rationale == "required" and not rationale:
-            return "A rationale is required for this action"
-        inject_select = self.query_one("#inject", Select)
-        inject = None if inject_select.value is Select.NULL else str(inject_select.value)
+    def collect(self) -> DecisionDraft | FormProblem:
+        """The draft, or the first problem with what was entered and where it is."""
         role = self.role
         if self.choose_role:
             role = str(self.query_one("#role", Select).value)
-        delegate_to = None
+        delegate_to = self.delegate_to()
+        if delegate_to is not None and delegate_to == role:
+            return FormProblem("Delegate to another role, or do it yourself", "delegate")
+        fields: dict[str, Any] = {}
+        if delegate_to is None:  # the delegate fills the fields in, not the one who delegates
+            for name, spec in self.action.fields.items():
+                value = self._field_value(name, spec)
+                if isinstance(value, FormProblem):
+                    return value
+                if value is None:
+                    if spec.required:
+                        return FormProblem(f"{name.replace('_', ' ')} is required", f"field-{name}")
+                    continue
+                fields[name] = value
+        rationale = self.query_one("#rationale", TextArea).text.strip()
+        if delegate_to is None and self.action.rationale == "required" and not rationale:
+            return FormProblem("A rationale is required for this action", "rationale")
+        inject_select = self.query_one("#inject", Select)
+        inject = None if inject_select.value is Select.NULL else str(inject_select.value)
         timebox = None
-        if self.allow_delegate:
-            delegate = self.query_one("#delegate", Select)
-            delegate_to = None if delegate.value is Select.NULL else str(delegate.value)
-            if delegate_to == role:
-                return "Delegate to another role, or leave it blank to do it yourself"
+        if delegate_to is not None:
             raw = self.query_one("#timebox", Input).value.strip()
             if raw:
-                if delegate_to is None:
-                    return "A time-box needs a role to delegate to"
                 try:
                     timebox = parse_duration(raw)
                 except TimeFormatError as error:
-                    return f"time-box: {error}"
+                    return FormProblem(f"time-box: {error}", "timebox")
         return DecisionDraft(
             action=self.action.id,
             role=role,
@@ -325,6 +357,29 @@ class DecisionForm(ModalScreen[DecisionDraft | None]):
             timebox=timebox,
             delegation=self.delegation,
         )
+
+    def _field_value(self, name: str, spec: Any) -> Any:
+        """A field's value as entered (None when empty), or the problem with it."""
+        widget = self.query_one(f"#field-{name}")
+        if isinstance(widget, Select):
+            return None if widget.value is Select.NULL else widget.value
+        if isinstance(widget, Checkbox):
+            return widget.value
+        assert isinstance(widget, (Input, TextArea)), widget
+        raw = (widget.value if isinstance(widget, Input) else widget.text).strip()
+        if not raw:
+            return None
+        if spec.type == "number":
+            try:
+                return float(raw) if "." in raw else int(raw)
+            except ValueError:
+                return FormProblem(f"{name}: expected a number, received {raw!r}", f"field-{name}")
+        if spec.type == "duration":
+            try:
+                return parse_duration(raw)
+            except TimeFormatError as error:
+                return FormProblem(f"{name}: {error}", f"field-{name}")
+        return raw
 
 
 class NoteDialog(ModalScreen[str | None]):

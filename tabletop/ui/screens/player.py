@@ -297,6 +297,7 @@ class PlayerScreen(ExerciseScreen):
                 allow_delegate=False,
                 delegation=_get(task, "id"),
                 preset=_get(task, "fields") or {},
+                brief=str(_get(task, "rationale") or ""),
             )
             self.app.push_screen(form, self.record)
 

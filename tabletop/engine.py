@@ -27,6 +27,12 @@ Expectation clocks follow `tabletop.clocks`, the rule the scorer applies: every 
 is checked at its deadline; one missed there fires the `missed:` branches waiting on it and
 anchors what follows from its action.
 
+Auto-pause (solo practice, `auto_pause`): when an inject arrives that starts the clock on
+an expectation of the player's own (their role's or anyone's, not yet done; anchored on the
+inject, on a marker it sets, or on the start for an inject released with it), the clock is
+paused once everything due at that moment is out, recorded as any pause is: a `clock` event,
+`op: pause`, with `reason: auto` and the `inject`. The player resumes it.
+
 A delegation needs only the role it goes to, an optional time-box and a brief (recorded as
 its rationale): none of the action's fields. The delegate fills in the form: a player when
 they carry out the task (every required field then), the engine for a teammate it plays
@@ -268,9 +274,14 @@ class Session:
         self.writer = writer
         self.clock = clock
         self.mode: str = mode
+        self.auto_pause = bool(auto_pause) and mode == "solo"
+        """Solo practice: pause when an inject arrives that expects the player's own action
+        (recorded in the run's conditions as it applies: never in a team run)."""
+        self._auto_pause_for: str | None = None
+        self._auto_pause_at = 0.0
+        self._pause_recorded = False
         self.team = team
         self.hints = bool(hints)
-        self.auto_pause = bool(auto_pause)
         self.seed = scenario.seed if seed is None else int(seed)
         self._speed = float(speed if speed is not None else scenario.speed)
         self.scenario_path = str(scenario_path) if scenario_path is not None else None
@@ -382,6 +393,11 @@ class Session:
     @property
     def started(self) -> bool:
         return self._started
+
+    @property
+    def pause_recorded(self) -> bool:
+        """Whether the transcript has the session paused (the last pause not yet resumed)."""
+        return self._pause_recorded
 
     @property
     def ended(self) -> bool:
@@ -587,13 +603,14 @@ class Session:
         return self._interrupted
 
     def run_until(self, t: float) -> list[dict[str, Any]]:
-        """Move the clock forward to `t`, through each due item in order (virtual time)."""
+        """Move the clock forward to `t`, through each due item in order (virtual time); a solo
+        player's auto-pause stops it early, with the clock where it paused."""
         with self._lock:
             self._require_running()
             if self.clock.paused:
                 raise Rejected("the clock is paused; resume it before running time forward")
             out = self._run((float(t), PRIO_DEADLINE), advance=True)
-            if not self._ended and self.clock.now() < t:
+            if not self._ended and not self.clock.paused and self.clock.now() < t:
                 self.clock.advance_to(t)
                 out += self._run((float(t), PRIO_DEADLINE), advance=True)
             return out
@@ -915,6 +932,7 @@ class Session:
         clock: Any,
         now_utc: Callable[[], Any] = utc_now,
         fsync: bool = True,
+        auto_pause: bool = False,
     ) -> Session:
         """Continue a session from its transcript after a crash, appending to the same file.
 
@@ -945,6 +963,8 @@ class Session:
                 team=first.get("team"),
                 scenario_path=first.get("scenario_path"),
                 scenario_sha256=first.get("scenario_sha256"),
+                # the run continues under the conditions it was started with, when it recorded them
+                auto_pause=bool((first.get("conditions") or {}).get("auto_pause", auto_pause)),
             )
             speed = float(first.get("speed") or scenario.speed)
             paused = False
@@ -1144,6 +1164,8 @@ class Session:
         elif kind == ev.CLOCK:
             if record.get("op") == "jump" and record.get("inject"):
                 self._jumped.add(record["inject"])
+            elif record.get("op") in ("pause", "resume"):
+                self._pause_recorded = record["op"] == "pause"
         elif kind == ev.FACILITATOR:
             op = record.get("op")
             inject_id = record.get("inject")
@@ -1241,6 +1263,8 @@ class Session:
         while heap and not self._ended:
             entry = heap[0]
             time, prio, _, item = entry
+            if advance and self._auto_pause_for is not None and time > self._auto_pause_at:
+                break  # running time forward stops where the player's clock stops
             now = self.clock.now()
             if self._events:  # a record's `t` is rounded, possibly up: its consequences are due now
                 now = max(now, float(self._events[-1]["t"]))
@@ -1257,7 +1281,38 @@ class Session:
             except TranscriptError:
                 heapq.heappush(heap, entry)  # not recorded: try again on the next tick
                 raise
+        if self._auto_pause_for is not None:
+            self._pause_for_the_player()
         return self._events[start:]
+
+    def _expects_the_player(self, inject: Inject, trigger: str) -> bool:
+        """Whether a solo player should stop the clock for this inject: it starts the clock on
+        an expectation of their own (their role's, or anyone's) that is not yet done. Such a
+        clock runs from the inject itself, from a marker it sets for the first time, or, for an
+        inject released with the start, from the start."""
+        if not self.auto_pause or self.solo_role is None or self._ended:
+            return False
+        anchors = {f"inject:{inject.id}"}
+        anchors.update(f"marker:{m}" for m in inject.marks if m not in self._markers)
+        if trigger == "schedule" and inject.at == 0:
+            anchors.add("start")
+        return any(
+            (e.after or "start") in anchors
+            and e.owner in (self.solo_role, "any", None)
+            and e.action not in self._done
+            for e in self.scenario.expectations
+        )
+
+    def _pause_for_the_player(self) -> None:
+        """Record the auto-pause: a player-side `clock` pause naming the inject that asked for it."""
+        inject_id, self._auto_pause_for = self._auto_pause_for, None
+        if self._ended or self._pause_recorded:
+            return
+        if not self.clock.paused:
+            self.clock.pause()
+        self._record(
+            ev.CLOCK, op="pause", speed=self.clock.speed, paused=True, reason="auto", inject=inject_id
+        )
 
     def _process(self, item: tuple[Any, ...], due: float) -> None:
         kind = item[0]
@@ -1287,6 +1342,8 @@ class Session:
             if from_role is not None:
                 fields["from_role"] = from_role
             self._record(ev.INJECT_RELEASED, **fields)
+            if self._auto_pause_for is None and self._expects_the_player(inject, trigger):
+                self._auto_pause_for, self._auto_pause_at = inject_id, due  # paused once what is due is out
         elif kind == "marker":
             _, name, source = item
             self._record(ev.MARKER_SET, marker=name, source=source)

@@ -28,7 +28,9 @@ note              role, by, text, inject (or null)
 marker_set        marker, source ("inject:ID" | "action:ID" | "facilitator")
 clock             op ("pause" | "resume" | "speed" | "jump" | "checkpoint"), speed (after the
                   op), paused (after the op), from_t, to_t and inject (the inject that jumped)
-                  for jump; a checkpoint only records how far the clock had run (its `t`)
+                  for jump; a checkpoint only records how far the clock had run (its `t`); a
+                  solo run's auto-pause has reason "auto" and inject (the one that expects the
+                  player's action)
 facilitator       op ("trigger_now" | "adhoc" | "skip" | "role_change" | "join" | "leave" |
                   "note"), inject (id or null), detail {} (adhoc: title, body, channel, to,
                   from; role_change, join, leave: name, from, to; note: text, by, the

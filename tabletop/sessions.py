@@ -185,7 +185,9 @@ def open_session(
     role to seat; roles it leaves out keep their default). The clock defaults to a real one at `speed` (else the scenario's). In `solo`
     mode the player plays `solo_role` (default: the first player's role). With `start` the
     session is started (its clock runs); otherwise the caller starts it. `hints` and
-    `auto_pause` are recorded in the run's conditions.
+    `auto_pause` are recorded in the run's conditions; `auto_pause` (solo only) pauses the
+    clock when an inject arrives that expects the player's own action (see `tabletop.engine`);
+    `tabletop run --solo` turns it on unless `--no-auto-pause`.
     """
     if mode not in MODES:
         raise SessionSetupError(f"mode: expected one of {', '.join(MODES)}, received {mode!r}")
@@ -250,6 +252,7 @@ def resume_session(
     scenario: Scenario | str | Path | None = None,
     now_utc: Callable[[], datetime] = utc_now,
     fsync: bool = True,
+    auto_pause: bool = False,
 ) -> OpenedSession:
     """Continue the session recorded in `transcript` (after a crash or a stop), appending to it.
 
@@ -261,7 +264,11 @@ def resume_session(
         raise SessionSetupError(f"{path}: no such transcript to resume")
     try:
         session = Session.resume_from(
-            path, clock=clock if clock is not None else ScaledClock(60.0), now_utc=now_utc, fsync=fsync
+            path,
+            clock=clock if clock is not None else ScaledClock(60.0),
+            now_utc=now_utc,
+            fsync=fsync,
+            auto_pause=auto_pause,
         )
     except TranscriptError as error:
         raise SessionSetupError(str(error)) from None

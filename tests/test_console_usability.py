@@ -662,3 +662,98 @@ def test_what_an_inject_sets_off_is_recorded_at_its_time_even_when_its_time_was_
         ("marker_set", 0.017),
     ]
     opened.session.writer.close()
+
+
+# --- solo practice waits for the player ---------------------------------------------------------
+
+
+def footer_keys(screen) -> dict[str, str]:
+    """The footer's keys and what they say, as the screen offers them now."""
+    return {
+        binding.key: binding.description
+        for _key, (node, binding, enabled, _tooltip) in screen.active_bindings.items()
+        if node is screen and enabled and binding.show and binding.description
+    }
+
+
+async def test_solo_practice_pauses_when_an_inject_expects_the_players_action(tmp_path):
+    from tabletop.ui.widgets.clock_bar import ClockBar
+
+    app, clock, out = console(tmp_path, auto_pause=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("enter")
+        await settle(app, pilot)
+        screen = app.screen
+        # the alert comes with the start, and the coordinator's first clocks run from the start
+        pauses = [e for e in read_events(out) if e["type"] == "clock"]
+        assert [(e["op"], e.get("reason"), e.get("inject"), e["t"]) for e in pauses] == [
+            ("pause", "auto", "alert", 0)
+        ]
+        assert app.link.paused
+        bar = text_of(screen.query_one(ClockBar))
+        assert "PAUSED for your action · space resumes" in bar
+        assert footer_keys(screen).get("space") == "Resume"
+        assert any(
+            n.title == "Your move" and "“Anomalous CRM export” expects your action" in n.message
+            for n in app._notifications
+        )
+
+        await pilot.press("space")
+        await settle(app, pilot)
+        assert not app.link.paused and footer_keys(screen).get("space") == "Pause"
+        assert "PAUSED" not in text_of(screen.query_one(ClockBar))
+
+        # the ticket starts the clock on involving the DPO, the coordinator's: paused again
+        await advance(app, pilot, clock, 1200)
+        ops = [(e["op"], e.get("inject")) for e in read_events(out) if e["type"] == "clock"]
+        assert ops == [("pause", "alert"), ("resume", None), ("pause", "customer-ticket")]
+        assert app.link.paused
+
+        # a manual pause says nothing about injects; the press inject expects nothing: no pause
+        await pilot.press("space")
+        await settle(app, pilot)
+        await pilot.press("space")
+        await settle(app, pilot)
+        assert app.link.paused and "for your action" not in text_of(screen.query_one(ClockBar))
+        await pilot.press("space")
+        await settle(app, pilot)
+        await advance(app, pilot, clock, 3600 + 1)
+        last = [e for e in read_events(out) if e["type"] == "clock"][-1]
+        assert last["op"] == "resume" and not app.link.paused
+
+
+async def test_no_auto_pause_leaves_the_clock_running(tmp_path):
+    app, clock, out = console(tmp_path, auto_pause=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await advance(app, pilot, clock, 1200)
+        assert not app.link.paused
+        assert not [e for e in read_events(out) if e["type"] == "clock"]
+
+
+def test_the_auto_pause_stops_time_run_forward_where_it_paused(tmp_path):
+    from tabletop.sessions import open_session
+
+    opened = open_session(
+        drill_scenario(), clock=VirtualClock(), transcript=tmp_path / "a.jsonl", auto_pause=True, start=True
+    )
+    session = opened.session
+    assert session.paused and session.pause_recorded
+    session.resume()
+    session.run_until(3000)  # the ticket at T+20m expects the coordinator: time stops there
+    assert session.paused and session.now == 1200
+    assert session.events[-1]["op"] == "pause" and session.events[-1]["inject"] == "customer-ticket"
+    # the player is the only one it waits for: a team run never pauses by itself
+    team = open_session(
+        drill_scenario(),
+        mode="team",
+        clock=VirtualClock(),
+        transcript=tmp_path / "t.jsonl",
+        auto_pause=True,
+        start=True,
+    ).session
+    team.run_until(3000)
+    assert not team.paused and not [e for e in team.events if e["type"] == "clock"]
+    opened.session.writer.close()
+    team.writer.close()

@@ -35,7 +35,7 @@ class ConsoleSettings:
     name: str = "Player"
     mode: str = "solo"
     hints: bool = False
-    auto_pause: bool = True
+    auto_pause: bool = False
     facilitate: bool = False
     transcript: Path | None = None
     resumed: bool = False
@@ -290,7 +290,7 @@ def make_console(
     name: str = "Player",
     solo: bool = True,
     hints: bool = False,
-    auto_pause: bool = True,
+    auto_pause: bool = False,
     facilitate: bool = False,
     speed: float | None = None,
     seed: int | None = None,
@@ -309,12 +309,16 @@ def make_console(
     held still in the lobby and runs from the moment the player starts. `seats` says who plays
     each role (see `tabletop.sessions`); without it a solo run simulates the other roles and a
     team rehearsal in one room seats every role in the room. A networked host passes every
-    role as `player`: roles are played by the people who join.
+    role as `player`: roles are played by the people who join. `auto_pause` (solo) stops the
+    clock when an inject arrives that expects the player's own action; `tabletop run --solo`
+    turns it on unless `--no-auto-pause`.
     """
     sessions.check_speed(speed)
     mode: Mode
     if resume is not None:
-        opened = sessions.resume_session(resume, clock=clock or ScaledClock(speed or 60.0), scenario=scenario)
+        opened = sessions.resume_session(
+            resume, clock=clock or ScaledClock(speed or 60.0), scenario=scenario, auto_pause=auto_pause
+        )
         session = opened.session
         mode = "solo" if session.mode == "solo" else "team"
         players = [p for p in session.participants if not p.simulated]
@@ -344,6 +348,7 @@ def make_console(
             transcript=out,
             scenario_path=shown,
             hints=hints and mode == "solo",
+            auto_pause=auto_pause and mode == "solo",
         )
         session = opened.session
     link = SessionLink(session, session.clock, session.scenario)

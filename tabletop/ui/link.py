@@ -125,7 +125,8 @@ class SessionLink:
                 self.session.start()  # at the held time, so what is due at T+0 is released at T+0
             if self.held:
                 self.held = False
-                self.clock.resume()
+                if not self.session.pause_recorded:  # an inject at T+0 may have paused it for the player
+                    self.clock.resume()
 
         await self.call(begin)
 

@@ -44,7 +44,8 @@ class PlayerScreen(ExerciseScreen):
         Binding("n", "note", "Note"),
         Binding("f", "filter", "Channel"),
         Binding("t", "tasks", "Tasks"),
-        Binding("space", "toggle_pause", "Pause", tooltip="Pause or resume the exercise clock"),
+        Binding("space", "pause_clock", "Pause", tooltip="Pause the exercise clock"),
+        Binding("space", "resume_clock", "Resume", tooltip="Resume the exercise clock"),
         Binding("plus,equals_sign", "faster", "Faster", key_display="+", group=SPEED),
         Binding("minus", "slower", "Slower", key_display="-", group=SPEED),
         Binding("e", "end", "End"),
@@ -78,7 +79,9 @@ class PlayerScreen(ExerciseScreen):
         who = f"{self.scenario.role_title(self.role)} · {self.player}"
         three = self.app.size.width >= THREE_COLUMNS_AT
         self.set_class(three, "-three-columns")
-        yield ClockBar(self.link, self.scenario, who=who, id="clock")
+        bar = ClockBar(self.link, self.scenario, who=who, id="clock")
+        bar.resume_key = "space" if self.controls else None
+        yield bar
         with Horizontal(id="player-body"):
             with Vertical(id="player-left"):
                 yield InjectFeed(id="feed")
@@ -143,6 +146,10 @@ class PlayerScreen(ExerciseScreen):
             decisions.focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "pause_clock":  # space pauses a running clock and resumes a paused one
+            return self.controls and not self.link.paused
+        if action == "resume_clock":
+            return self.controls and self.link.paused
         if action in ("toggle_pause", "faster", "slower", "end"):
             return self.controls
         if action == "tasks":  # in solo practice nobody hands the player a task
@@ -173,6 +180,27 @@ class PlayerScreen(ExerciseScreen):
                     timeout=4,
                 )
         self.query_one(DecisionList).add(*events)
+        clock_events = [e for e in events if e.get("type") == "clock"]
+        if clock_events:
+            last = clock_events[-1]
+            self.query_one(ClockBar).note_clock(last)
+            self.refresh_bindings()  # space: Pause or Resume
+            if last.get("op") == "pause" and last.get("reason") == "auto" and self.link.paused:
+                inject = next(
+                    (
+                        e
+                        for e in reversed(self.link.events)
+                        if e.get("type") == "inject_released" and e.get("inject") == last.get("inject")
+                    ),
+                    {},
+                )
+                title = inject.get("title") or inject.get("inject") or "The new inject"
+                self.notify(
+                    f"“{title}” expects your action, so the clock is paused. Read it, decide (a) "
+                    "or delegate, then press space to let time run again.",
+                    title="Your move",
+                    timeout=10,
+                )
         for event in events:
             kind = event.get("type")
             if replay:
@@ -198,8 +226,6 @@ class PlayerScreen(ExerciseScreen):
                     timeout=6,
                     markup=False,
                 )
-            elif kind == "clock":
-                self.query_one(ClockBar).refresh_bar()
             elif kind == "session_ended":
                 self.query_one(ClockBar).ended = True
         if self.hints and any(e.get("type") != "clock" for e in events):
@@ -216,6 +242,12 @@ class PlayerScreen(ExerciseScreen):
         self.query_one(InjectView).show(message.event)
 
     # actions ----------------------------------------------------------------------------------
+    def action_pause_clock(self) -> None:
+        self.send("pause")
+
+    def action_resume_clock(self) -> None:
+        self.send("resume")
+
     def action_filter(self) -> None:
         self.query_one(InjectFeed).cycle_channel()
 

@@ -25,6 +25,10 @@ class ClockBar(Static):
         self.phase: str | None = None
         self.phase_label: str | None = None
         self.ended = False
+        self.pause_reason: str | None = None
+        """Why the clock stopped when the session paused it for the player (an auto-pause)."""
+        self.resume_key: str | None = None
+        """The key that resumes, shown while paused, when this console may resume."""
 
     def on_mount(self) -> None:
         self.refresh_bar()
@@ -37,6 +41,14 @@ class ClockBar(Static):
             self.phase = phase
             self.phase_label = title
             self.refresh_bar()
+
+    def note_clock(self, event: dict[str, Any]) -> None:
+        """Follow a `clock` event: an auto-pause says why; any other pause or a resume does not."""
+        if event.get("op") == "pause":
+            self.pause_reason = "for your action" if event.get("reason") == "auto" else None
+        elif event.get("op") == "resume":
+            self.pause_reason = None
+        self.refresh_bar()
 
     def refresh_bar(self) -> None:
         paused = self.link.paused
@@ -51,15 +63,20 @@ class ClockBar(Static):
                 text.append(f"{when:%H:%M} ", style="bold")
         else:
             text.append(f" {sim_time(self.scenario, now)} ", style="bold")
-        label = one_line(self.phase_label) if self.phase_label else phase_title(self.scenario, self.phase)
-        text.append(f"│ {label} ")
+        why = self.pause_reason if paused and not self.ended else None
+        if not (narrow and why):  # at 80 columns the reason for the pause goes before the phase
+            label = one_line(self.phase_label) if self.phase_label else phase_title(self.scenario, self.phase)
+            text.append(f"│ {label} ")
         text.append(f"│ ×{self.link.speed:g} ")
         if self.ended:
             text.append("│ ■ ENDED ", style="bold")
         elif getattr(self.link, "offline", False):  # a remote player's connection is down
             text.append("│ ⚠ OFFLINE: reconnecting ", style="bold reverse")
         elif paused:
-            text.append("│ ⏸ PAUSED ", style="bold reverse")
+            text.append("│ ⏸ PAUSED", style="bold reverse")
+            if why:
+                text.append(f" {why}", style="bold reverse")
+            text.append(f" · {self.resume_key} resumes " if self.resume_key else " ", style="bold reverse")
         else:
             text.append("│ ▶ running ")
         if self.who and not narrow:

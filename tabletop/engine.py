@@ -486,8 +486,8 @@ class Session:
             if not self._heap or self._ended:
                 return None
             time, prio, _, _ = self._heap[0]
-            # a deadline is checked once time has passed it
-            return math.nextafter(time, math.inf) if prio == PRIO_DEADLINE else time
+            # a deadline is checked, and the session ends, once time has passed it
+            return math.nextafter(time, math.inf) if prio >= PRIO_DEADLINE else time
 
     def upcoming(self) -> list[dict[str, Any]]:
         """The MSEL view: every inject with its due time, status and condition."""

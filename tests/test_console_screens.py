@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from console_support import drill_scenario, read_events, settle, text_of
-from textual.widgets import Markdown
 
 from tabletop.cli import main
 from tabletop.clock import VirtualClock
@@ -17,6 +16,7 @@ from tabletop.ui.app import make_console
 from tabletop.ui.screens.debrief import DebriefScreen, MarkdownScreen
 from tabletop.ui.screens.lobby import LobbyScreen
 from tabletop.ui.screens.player import PlayerScreen
+from tabletop.ui.widgets.markdown_view import MarkdownView
 
 
 async def test_lobby_briefs_the_player_and_holds_the_clock(tmp_path):
@@ -104,7 +104,8 @@ async def test_debrief_shows_the_scorecard_and_opens_the_post_mortem(tmp_path):
         await pilot.press("m")
         await pilot.pause()
         assert isinstance(app.screen, MarkdownScreen)
-        assert app.screen.query_one(Markdown)
+        view = app.screen.query_one(MarkdownView)
+        assert view.markdown == postmortem_path(out, "md").read_text()
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, DebriefScreen)

@@ -757,3 +757,115 @@ def test_the_auto_pause_stops_time_run_forward_where_it_paused(tmp_path):
     assert not team.paused and not [e for e in team.events if e["type"] == "clock"]
     opened.session.writer.close()
     team.writer.close()
+
+
+# --- the clock loop: woken when something falls due, never polled -----------------------------
+
+
+async def test_the_clock_loop_wakes_at_each_due_time_and_on_a_command_only(tmp_path):
+    """A scaled clock on a fake wall clock: the loop asks to sleep exactly until the next item
+    falls due, so every inject is released at its time; paused, it sleeps until a call wakes it."""
+    from tabletop.clock import ScaledClock
+    from tabletop.sessions import open_session
+    from tabletop.ui.link import SessionLink
+
+    wall = [0.0]
+    clock = ScaledClock(speed=60, get_time=lambda: wall[0])
+    session = open_session(drill_scenario(), clock=clock, transcript=tmp_path / "c.jsonl").session
+    link = SessionLink(session, clock, session.scenario)
+    link.hold()
+    await link.start()
+    delays: list[float | None] = []
+
+    async def wait(changed, seconds):
+        delays.append(seconds)
+        if seconds is None:  # paused: only a call wakes the loop
+            assert not changed.is_set()
+            await link.resume()
+            assert changed.is_set()
+        elif not changed.is_set():
+            wall[0] += seconds  # time passes, exactly as long as asked
+
+    await link.pause()
+    await link.run_clock(wait=wait)
+    assert session.ended
+    events = session.events
+    released = {e["inject"]: (e["t"], e["due"]) for e in events if e["type"] == "inject_released"}
+    assert released["customer-ticket"] == (1200, 1200) and released["press"] == (3600, 3600)
+    assert released["dpo-chases"] == (3600, 3600)  # a branch ten minutes after the missed deadline
+    assert events[-1]["type"] == "session_ended" and events[-1]["t"] == 7200
+    # one look per thing falling due, and one to resume: no polling
+    assert delays[0] is None
+    assert link.wakeups == len(delays) <= 8
+    assert all(d is None or d > 0 for d in delays)
+    link.close()
+
+
+async def test_the_console_drives_the_clock_by_itself_only_when_asked(tmp_path):
+    """Virtual-time tests pass tick_interval=None and move time themselves: no loop runs."""
+    app, clock, _out = console(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert not [w for w in app.workers if w.group == "clock"]
+        clock.advance_to(1200)
+        await pilot.pause()
+        assert app.link.wakeups == 0
+        assert len(app.screen.query_one(InjectFeed).injects) == 1  # nothing released behind the test's back
+
+
+# --- reading the post-mortem draft ----------------------------------------------------------------
+
+
+async def test_the_draft_viewer_shows_loading_at_once_and_lays_the_draft_out_in_a_worker(tmp_path):
+    import threading
+
+    from textual.app import App
+
+    import tabletop.ui.widgets.markdown_view as markdown_view
+    from tabletop.ui.screens.debrief import MarkdownScreen
+    from tabletop.ui.widgets.markdown_view import LOADING, MarkdownView
+
+    draft = "# Post-mortem\n\n" + "\n\n".join(
+        f"## Section {n}\n\nSome text that runs on and on about section {n}.\n\n| a | b |\n|---|---|\n| {n} | x |"
+        for n in range(40)
+    )
+    threads: list[str] = []
+    release = threading.Event()
+    real = markdown_view.layout_markdown
+
+    def layout(markdown: str, width: int):
+        threads.append(threading.current_thread().name)
+        release.wait(5)  # the worker takes its time: the screen must not wait for it
+        return real(markdown, width)
+
+    class Host(App):
+        pass
+
+    app = Host()
+    async with app.run_test(size=(80, 24)) as pilot:
+        original = markdown_view.layout_markdown
+        markdown_view.layout_markdown = layout
+        try:
+            await app.push_screen(MarkdownScreen(draft, "T.postmortem.md"))
+            await pilot.pause()
+            view = app.screen.query_one(MarkdownView)
+            assert not view.ready
+            assert view.render_line(0).text.startswith(LOADING)
+            release.set()
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+        finally:
+            markdown_view.layout_markdown = original
+        assert view.ready and view.laid_out_at == view.scrollable_content_region.width
+        assert threads and threading.main_thread().name not in threads
+        shown = [view.render_line(y).text for y in range(view.size.height)]
+        assert any("Post-mortem" in line for line in shown)
+        # the keys scroll it
+        await pilot.press("end")
+        await pilot.pause()
+        assert view.scroll_y > 0
+        assert any(
+            "Section 39" in view.render_line(y).text or "39" in view.render_line(y).text
+            for y in range(view.size.height)
+        )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import review_support as rs
-from textual.widgets import DataTable, Markdown, TabbedContent
+from textual.widgets import DataTable, TabbedContent
 
 from tabletop.report import build_postmortem, render_report
 from tabletop.review.index import INDEX_NAME
@@ -17,6 +17,7 @@ from tabletop.ui.review.detail import TranscriptScreen, breach_section, export_p
 from tabletop.ui.review.listing import COLUMNS, ReviewScreen, TranscriptTable
 from tabletop.ui.review.side_by_side import CompareScreen
 from tabletop.ui.review.trends import TrendsScreen
+from tabletop.ui.widgets.markdown_view import MarkdownView
 
 SIZE = (150, 40)
 NOW = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
@@ -133,9 +134,9 @@ async def test_opening_a_transcript_shows_scorecard_timeline_findings_and_drafts
         await pilot.press("5")
         await pilot.pause()
         assert detail.query_one(TabbedContent).active == "postmortem"
-        markdown = detail.query_one("#postmortem-md", Markdown)
+        markdown = detail.query_one("#postmortem-md", MarkdownView)
         assert markdown.source.startswith("# Post-mortem (draft): Lost admin account")
-        breach = detail.query_one("#breach-md", Markdown).source
+        breach = detail.query_one("#breach-md", MarkdownView).source
         assert breach.startswith("## Breach or suspected-breach record") and "## Summary" not in breach
         await pilot.press("e")
         await settle(pilot)

@@ -41,7 +41,10 @@ class ConsoleSettings:
     resumed: bool = False
     speed: float | None = None
     """A speed asked for on the command line; a resumed session is set to it when it starts."""
-    tick_interval: float | None = 0.1
+    tick_interval: float | None = 60.0
+    """None: time is driven by the caller (tests in virtual time, a remote session whose host
+    drives it). Otherwise the console's clock loop releases what falls due as it falls due
+    (`SessionLink.run_clock`), sleeping at most this many seconds between looks."""
     generated_at: datetime | None = None
     open_url: Callable[[str], bool] | None = None
 
@@ -135,7 +138,22 @@ class TabletopConsole(App[ConsoleOutcome]):
         else:
             self.push_screen("player")
         if self.settings.tick_interval:
-            self.set_interval(self.settings.tick_interval, self.tick, name="session-tick")
+            self.drive_clock()
+
+    def drive_clock(self) -> None:
+        """Run the session's clock loop: woken at the next due time, or by a call, never polled."""
+
+        def failed(error: Exception) -> None:
+            self._tick_failed = True
+            self.notify(f"The session stopped: {error}", severity="error", timeout=30)
+
+        link = self.link
+        if isinstance(link, SessionLink):
+            self.run_worker(
+                link.run_clock(self.settings.tick_interval, on_error=failed),
+                group="clock",
+                exit_on_error=False,
+            )
 
     @property
     def has_player(self) -> bool:
@@ -297,7 +315,7 @@ def make_console(
     resume: Path | None = None,
     out: Path | None = None,
     clock: Clock | None = None,
-    tick_interval: float | None = 0.1,
+    tick_interval: float | None = 60.0,
     generated_at: datetime | None = None,
     open_url: Callable[[str], bool] | None = None,
     seats: Mapping[str, Seat] | Seat | None = None,

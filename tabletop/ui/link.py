@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -37,6 +37,19 @@ def lost_connection_notice(reason: str) -> str:
     return f"Disconnected from the host: {one_line(reason)}"
 
 
+MIN_SLEEP = 0.001
+"""The shortest sleep of the clock loop: an item due a hair from now (a deadline is checked just
+after it passes) waits a millisecond, not a spin of the event loop."""
+
+
+async def _wait_for_change(changed: asyncio.Event, seconds: float | None) -> None:
+    """Until `changed` is set, or `seconds` have passed (None: no time limit)."""
+    try:
+        await asyncio.wait_for(changed.wait(), seconds)
+    except TimeoutError:
+        pass
+
+
 class SessionLink:
     """The console's handle on a running session.
 
@@ -55,7 +68,10 @@ class SessionLink:
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tabletop-session")
         self._closed = False
+        self._changed: asyncio.Event | None = None
         self.held = False
+        self.wakeups = 0
+        """How often `run_clock` woke to release what fell due (a benchmark reads it)."""
         session.subscribe(self._on_event)
 
     def hold(self) -> None:
@@ -112,10 +128,67 @@ class SessionLink:
 
     # calls ----------------------------------------------------------------------------------
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run `fn` on the session thread and await its result (exceptions propagate)."""
+        """Run `fn` on the session thread and await its result (exceptions propagate).
+
+        A call may change what is due next (a decision brings a response, a resume restarts
+        the clock): `run_clock` wakes to look again once it returns.
+        """
+        try:
+            return await self._query(fn, *args, **kwargs)
+        finally:
+            if self._changed is not None:
+                self._changed.set()
+
+    async def _query(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`call` for what only reads, or only releases what is already due: no wake-up."""
         if self._closed:
             raise RuntimeError("the session link is closed")
         return await asyncio.wrap_future(self._executor.submit(fn, *args, **kwargs))
+
+    # the clock ------------------------------------------------------------------------------
+    def _seconds_to_next_due(self) -> float | None:
+        """Wall seconds until the session's next scheduled item (None: nothing will fall due
+        by itself, e.g. paused, or a virtual clock, or nothing left)."""
+        due = self.session.next_due()
+        seconds_until = getattr(self.clock, "seconds_until", None)
+        if due is None or seconds_until is None:
+            return None
+        wait: float | None = seconds_until(due)
+        if wait is None or wait <= 0:
+            return wait
+        return max(wait, MIN_SLEEP)
+
+    async def run_clock(
+        self,
+        ceiling: float | None = None,
+        on_error: Callable[[Exception], None] | None = None,
+        wait: Callable[[asyncio.Event, float | None], Awaitable[None]] | None = None,
+    ) -> None:
+        """Release what falls due, as it falls due, until the session ends or the link closes.
+
+        Sleeps until the next item is due on the clock, or until a call (a decision, a pause,
+        a resume, a speed change...) may have changed that; never longer than `ceiling` seconds
+        when given. Nothing is polled: an idle, paused session does not wake at all. `wait`
+        (tests) replaces the sleep: it is given the event a call sets and the seconds to wait.
+        """
+        self._changed = asyncio.Event()
+        sleep = wait or _wait_for_change
+        while not self._closed and not self.ended:
+            delay = await self._query(self._seconds_to_next_due)
+            if ceiling is not None:
+                delay = ceiling if delay is None else min(delay, ceiling)
+            await sleep(self._changed, delay)
+            self._changed.clear()
+            if self._closed:
+                break
+            self.wakeups += 1
+            try:
+                await self.tick()
+            except Exception as error:
+                if on_error is None:
+                    raise
+                on_error(error)
+                return
 
     async def start(self) -> None:
         """Let the held clock run and start the session (a resumed one is already started)."""
@@ -131,7 +204,8 @@ class SessionLink:
         await self.call(begin)
 
     async def tick(self) -> list[Event]:
-        return await self.call(self.session.tick)
+        """Release what is due now."""
+        return await self._query(self.session.tick)
 
     async def decide(
         self,
@@ -200,10 +274,10 @@ class SessionLink:
         return await self.call(self.session.facilitator_note, text, by=by)
 
     async def upcoming(self) -> list[Event]:
-        return await self.call(self.session.upcoming)
+        return await self._query(self.session.upcoming)
 
     async def pending_tasks(self, role: str) -> list[Event]:
-        return await self.call(self.session.pending_tasks, role)
+        return await self._query(self.session.pending_tasks, role)
 
     async def complete_task(
         self,
@@ -221,6 +295,8 @@ class SessionLink:
         """Finish queued calls (so nothing acknowledged is lost), stop the worker, close the file."""
         if not self._closed:
             self._closed = True
+            if self._changed is not None:
+                self._changed.set()  # run_clock stops
             self._executor.shutdown(wait=True)
             if close_transcript:
                 self.session.writer.close()

@@ -13,10 +13,9 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Markdown, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
 from tabletop.report import PostMortem
 from tabletop.review import formatting as fmt
@@ -24,6 +23,7 @@ from tabletop.review.entry import TranscriptEntry
 from tabletop.review.evidence import Evidence
 from tabletop.timing import format_offset
 from tabletop.ui.review.cells import PlainTable
+from tabletop.ui.widgets.markdown_view import MarkdownView
 from tabletop.untrusted import one_line, one_line_each, rich_text, safe
 
 if TYPE_CHECKING:
@@ -151,10 +151,10 @@ class TranscriptScreen(Screen):
                 yield Static("Notification clocks", id="clocks-title", classes="section-title")
                 yield PlainTable(id="clocks", cursor_type="row")
                 yield Static("", id="warnings")
-            with TabPane("Breach record", id="breach"), VerticalScroll():
-                yield Markdown("Loading…", id="breach-md")
-            with TabPane("Post-mortem", id="postmortem"), VerticalScroll():
-                yield Markdown("Loading…", id="postmortem-md")
+            with TabPane("Breach record", id="breach"):
+                yield MarkdownView(id="breach-md")  # laid out in a worker when first shown
+            with TabPane("Post-mortem", id="postmortem"):
+                yield MarkdownView(id="postmortem-md")
         yield Footer()
 
     def _headline(self) -> Text:
@@ -205,9 +205,9 @@ class TranscriptScreen(Screen):
 
     def on_transcript_screen_loaded(self, message: Loaded) -> None:
         if message.error:
-            text = f"**This transcript cannot be read.**\n\n{safe(message.error)}"
-            self.query_one("#breach-md", Markdown).update(text)
-            self.query_one("#postmortem-md", Markdown).update(text)
+            text = f"**This transcript cannot be read.**\n\n{message.error}"
+            self.query_one("#breach-md", MarkdownView).update(text)
+            self.query_one("#postmortem-md", MarkdownView).update(text)
             self.query_one("#areas", Static).update(rich_text(message.error, "bold red"))
             return
         self.evidence, self.draft = message.evidence, message.draft
@@ -217,13 +217,10 @@ class TranscriptScreen(Screen):
         self._fill_timeline(message.evidence)
         self._fill_findings(message.evidence)
         draft = message.draft
-        # the drafts quote players and authors: control characters shown
-        self.query_one("#postmortem-md", Markdown).update(safe(draft.markdown or f"*{draft.problem}*"))
-        self.query_one("#breach-md", Markdown).update(
-            safe(
-                draft.breach
-                or (f"*{draft.problem}*" if draft.problem else "*The draft has no breach record.*")
-            )
+        # the drafts quote players and authors: the view shows control characters, never acts on them
+        self.query_one("#postmortem-md", MarkdownView).update(draft.markdown or f"*{draft.problem}*")
+        self.query_one("#breach-md", MarkdownView).update(
+            draft.breach or (f"*{draft.problem}*" if draft.problem else "*The draft has no breach record.*")
         )
 
     def _fill_scorecard(self, evidence: Evidence) -> None:

@@ -12,13 +12,14 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Markdown, Static
+from textual.widgets import DataTable, Footer, Static
 
 from tabletop.model import Scenario
 from tabletop.timing import format_offset
 from tabletop.ui.render import action_title, row_title
+from tabletop.ui.widgets.markdown_view import MarkdownView
 from tabletop.untrusted import one_line, rich_text, safe
 
 STATUS_STYLE = {
@@ -80,7 +81,8 @@ def _conditions_line(card: dict[str, Any]) -> str:
 
 
 class MarkdownScreen(Screen):
-    """The post-mortem draft, rendered in the console."""
+    """The post-mortem draft, rendered in the console: "Loading…" at once, the draft when a
+    worker has laid it out (see `tabletop.ui.widgets.markdown_view`)."""
 
     CSS_PATH = "debrief.tcss"
 
@@ -93,8 +95,7 @@ class MarkdownScreen(Screen):
         self.title_text = title
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="markdown-view"):
-            yield Markdown(safe(self.markdown))  # players' words: control characters shown
+        yield MarkdownView(self.markdown, id="markdown-view")  # laid out in a worker
         yield Footer()
 
     def on_mount(self) -> None:

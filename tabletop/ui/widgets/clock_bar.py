@@ -25,6 +25,7 @@ class ClockBar(Static):
         self.phase: str | None = None
         self.phase_label: str | None = None
         self.ended = False
+        self._shown: Text | None = None
         self.pause_reason: str | None = None
         """Why the clock stopped when the session paused it for the player (an auto-pause)."""
         self.resume_key: str | None = None
@@ -83,4 +84,6 @@ class ClockBar(Static):
             text.append(f"│ {one_line(self.who)}", style="italic")
         if getattr(self.link, "encrypted", True) is False:  # a remote player's link to the host
             text.append(" │ not encrypted", style="dim")
-        self.update(text)
+        if text != self._shown:  # a paused clock shows the same bar: nothing to redraw
+            self._shown = text
+            self.update(text)

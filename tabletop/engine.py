@@ -489,6 +489,22 @@ class Session:
             # a deadline is checked, and the session ends, once time has passed it
             return math.nextafter(time, math.inf) if prio >= PRIO_DEADLINE else time
 
+    def next_checkpoint(self) -> float | None:
+        """Sim time at which `tick` writes the next clock checkpoint (None: none is coming by
+        itself: checkpoints off, or the session not running, or its clock paused)."""
+        with self._lock:
+            last = self.writer.last_t
+            if (
+                self.checkpoint_every is None
+                or not self._started
+                or self._ended
+                or self._interrupted
+                or self.clock.paused
+                or last is None
+            ):
+                return None
+            return float(last) + self.checkpoint_every
+
     def upcoming(self) -> list[dict[str, Any]]:
         """The MSEL view: every inject with its due time, status and condition."""
         with self._lock:

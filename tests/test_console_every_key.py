@@ -45,6 +45,8 @@ from tabletop.ui.widgets.join_panel import JoinDetails
 from tabletop.ui.widgets.participants import Participants
 
 SIZE = (80, 24)
+QUITS = ("quit", "app.quit", "interrupt", "app.interrupt")
+"""Actions that leave the console (ctrl+q quits, ctrl+c interrupts): pressed last."""
 
 
 @dataclass
@@ -87,7 +89,7 @@ def bound_keys(screen: Screen) -> list[str]:
     for key, active in screen.active_bindings.items():
         if active.node is screen or active.node is screen.app or ours(active.node) or key == "enter":
             keys[key] = None
-    quits = [k for k in keys if any(b.action in ("quit", "app.quit") for b in all_bindings(screen, k))]
+    quits = [k for k in keys if any(b.action in QUITS for b in all_bindings(screen, k))]
     return [k for k in keys if k not in quits] + quits
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from console_support import drill_scenario, read_events, settle, text_of
 
 from tabletop.clock import VirtualClock
@@ -466,6 +468,8 @@ async def test_speed_given_again_with_resume_sets_the_speed_when_the_run_continu
 
 
 async def test_a_joiners_lobby_waits_for_the_facilitator_instead_of_offering_to_resume(tmp_path):
+    """(The wording is the hosting console's; what matters here: a joiner at T+0 is never
+    offered to resume.)"""
     from factories import breach_scenario, make_session
 
     from tabletop.cli.team import _remote_console_class
@@ -490,13 +494,15 @@ async def test_a_joiners_lobby_waits_for_the_facilitator_instead_of_offering_to_
             lobby = app.screen
             assert isinstance(lobby, LobbyScreen)
             prompt = text_of(lobby.query_one("#lobby-start"))
-            assert "waiting for the facilitator" in prompt and "start" in prompt
+            assert "The facilitator has not started the exercise yet" in prompt
             assert "resume" not in prompt
 
             await host.call(session.start)
             await host.run_until(12 * 60)
             await client.wait_for(lambda: client.now() >= 12 * 60, timeout=5)
-            assert lobby._prompt().plain == "Press Enter to join at T+12m"
+            assert lobby._prompt().plain.startswith(
+                "Press Enter to join the exercise (the clock is at T+12m)"
+            )
     finally:
         await client.close()
         await host.stop()
@@ -772,6 +778,7 @@ async def test_the_clock_loop_wakes_at_each_due_time_and_on_a_command_only(tmp_p
     wall = [0.0]
     clock = ScaledClock(speed=60, get_time=lambda: wall[0])
     session = open_session(drill_scenario(), clock=clock, transcript=tmp_path / "c.jsonl").session
+    session.checkpoint_every = None  # checkpoints: see the next test
     link = SessionLink(session, clock, session.scenario)
     link.hold()
     await link.start()
@@ -799,6 +806,33 @@ async def test_the_clock_loop_wakes_at_each_due_time_and_on_a_command_only(tmp_p
     assert delays[0] is None
     assert link.wakeups == len(delays) <= 8
     assert all(d is None or d > 0 for d in delays)
+    link.close()
+
+
+async def test_the_clock_loop_also_wakes_for_each_clock_checkpoint(tmp_path):
+    """While the clock runs, a checkpoint is written every `checkpoint_every` sim seconds with
+    nothing else recorded (what a resume after a crash continues from): the loop wakes for it."""
+    from tabletop.clock import ScaledClock
+    from tabletop.sessions import open_session
+    from tabletop.ui.link import SessionLink
+
+    wall = [0.0]
+    clock = ScaledClock(speed=60, get_time=lambda: wall[0])
+    session = open_session(drill_scenario(), clock=clock, transcript=tmp_path / "k.jsonl").session
+    link = SessionLink(session, clock, session.scenario)
+    link.hold()
+    await link.start()
+
+    async def wait(changed, seconds):
+        assert seconds is not None and seconds > 0 and link.wakeups < 500
+        wall[0] += seconds
+
+    await link.run_clock(wait=wait)
+    times = [e["t"] for e in session.events]
+    assert max(b - a for a, b in itertools.pairwise(times)) <= session.checkpoint_every + 0.01
+    checkpoints = [e for e in session.events if e["type"] == "clock" and e["op"] == "checkpoint"]
+    assert len(checkpoints) >= 7200 / session.checkpoint_every - 10
+    assert link.wakeups <= len(checkpoints) + 10  # one wake-up each, and one per release
     link.close()
 
 

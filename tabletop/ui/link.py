@@ -147,9 +147,10 @@ class SessionLink:
 
     # the clock ------------------------------------------------------------------------------
     def _seconds_to_next_due(self) -> float | None:
-        """Wall seconds until the session's next scheduled item (None: nothing will fall due
-        by itself, e.g. paused, or a virtual clock, or nothing left)."""
-        due = self.session.next_due()
+        """Wall seconds until the session's next scheduled item or clock checkpoint (None:
+        nothing will fall due by itself, e.g. paused, or a virtual clock, or nothing left)."""
+        times = [t for t in (self.session.next_due(), self.session.next_checkpoint()) if t is not None]
+        due = min(times) if times else None
         seconds_until = getattr(self.clock, "seconds_until", None)
         if due is None or seconds_until is None:
             return None

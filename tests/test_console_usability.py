@@ -904,3 +904,23 @@ async def test_the_draft_viewer_shows_loading_at_once_and_lays_the_draft_out_in_
             "Section 39" in view.render_line(y).text or "39" in view.render_line(y).text
             for y in range(view.size.height)
         )
+
+
+async def test_the_run_records_whether_it_auto_paused_and_a_resume_keeps_to_it(tmp_path):
+    app, _clock, out = console(tmp_path, auto_pause=True, hints=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+    conditions = read_events(out)[0]["conditions"]
+    assert conditions["mode"] == "solo" and conditions["auto_pause"] is True and conditions["hints"] is True
+    # resumed without asking for it, the run still pauses for the player: its conditions say so
+    resumed = make_console(resume=out, clock=VirtualClock(), tick_interval=None)
+    assert resumed.link.session.auto_pause is True
+    resumed.link.close()
+
+    team, _clock, team_out = facilitator(tmp_path / "team", auto_pause=True)
+    async with team.run_test(size=(80, 24)) as pilot:
+        await start_facilitating(team, pilot)
+    assert read_events(team_out)[0]["conditions"]["auto_pause"] is False  # it never applies to a team

@@ -924,3 +924,19 @@ async def test_the_run_records_whether_it_auto_paused_and_a_resume_keeps_to_it(t
     async with team.run_test(size=(80, 24)) as pilot:
         await start_facilitating(team, pilot)
     assert read_events(team_out)[0]["conditions"]["auto_pause"] is False  # it never applies to a team
+
+
+async def test_a_new_session_starts_at_t_0_however_long_opening_it_took(tmp_path):
+    """The console's own clock is stopped from the moment it exists: opening the transcript
+    and loading keys does not put the first inject at T+0m01s."""
+    app = make_console(drill_scenario(), out=tmp_path / "z.jsonl", name="Sam", tick_interval=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+    first = read_events(tmp_path / "z.jsonl")
+    assert [(e["type"], e["t"]) for e in first[:3] if e["type"] != "signature"][:2] == [
+        ("session_started", 0),
+        ("inject_released", 0),
+    ]

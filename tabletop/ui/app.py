@@ -301,6 +301,13 @@ class TabletopConsole(App[ConsoleOutcome]):
 # --- composition ---------------------------------------------------------------------------
 
 
+def _held(clock: ScaledClock) -> ScaledClock:
+    """A new session's clock, stopped at T+0 from the start: it runs once the player starts
+    (opening the session, loading keys, must not eat into the exercise's first seconds)."""
+    clock.pause()
+    return clock
+
+
 def make_console(
     scenario: Scenario | str | Path | None = None,
     *,
@@ -362,7 +369,7 @@ def make_console(
             solo_role=role if mode == "solo" else None,
             seed=seed,
             speed=speed,
-            clock=clock or ScaledClock(speed or scenario_obj.speed),
+            clock=clock or _held(ScaledClock(speed or scenario_obj.speed)),
             transcript=out,
             scenario_path=shown,
             hints=hints and mode == "solo",

@@ -79,6 +79,8 @@ class SessionLink:
         if not self.clock.paused:
             self.clock.pause()
             self.held = True
+        elif not self.session.started:  # a new session's clock, stopped until the start
+            self.held = True
 
     # events ---------------------------------------------------------------------------------
     def preload(self, events: list[dict[str, Any]]) -> None:

@@ -932,6 +932,8 @@ class Verification:
     first_bad_seq: int | None = None
     torn: bool = False
     chain: TranscriptRead | None = None
+    declared_key: bool = False
+    """Line 0 names a signing key (the run was signed as it was written)."""
 
     @property
     def ok(self) -> bool:
@@ -957,6 +959,11 @@ class Verification:
         if self.status == UNTRUSTED:
             names = "; ".join(s.describe() for s in self.signers)
             return f"UNTRUSTED: the signatures are good but made with {names}"
+        if self.status == UNSIGNED and self.declared_key:
+            return (
+                "UNSIGNED: the run names a signing key but no signature line survives (the file "
+                "ends before its first signature); the hash chain is intact: not evidence"
+            )
         if self.status == UNSIGNED:
             return (
                 "UNSIGNED: no signature (written before transcripts were signed); "
@@ -1270,6 +1277,7 @@ def verify_evidence(path: str | Path, trust: Any = None, chain: TranscriptRead |
         trusts = {s.trust for s in result.signers}
         if not result.signers:
             result.status = UNSIGNED
+            result.declared_key = bool(chain.events[0].get("signing_key"))
         elif "untrusted" in trusts:
             result.status = UNTRUSTED
         elif "sample" in trusts:

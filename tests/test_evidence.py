@@ -330,6 +330,16 @@ def test_review_shows_a_forged_transcript_as_forged_and_leaves_it_out_of_trends(
 # --- a transcript cut anywhere ---------------------------------------------------------------
 
 
+def test_a_transcript_cut_inside_its_first_signature_is_unsigned_and_says_why(signed_run, tmp_path):
+    data = signed_run.read_bytes()
+    first, second = data.index(b"\n") + 1, data.index(b"\n", data.index(b"\n") + 1)
+    path = tmp_path / "cut.jsonl"
+    path.write_bytes(data[: (first + second) // 2])
+    result = verify_evidence(path)
+    assert result.status == UNSIGNED and result.torn and result.declared_key
+    assert result.headline().startswith("UNSIGNED: the run names a signing key but no signature line")
+
+
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(fraction=st.floats(min_value=0.05, max_value=1.0))
 def test_a_transcript_cut_at_any_byte_verifies_as_signed_up_to_its_last_signature(
@@ -343,8 +353,12 @@ def test_a_transcript_cut_at_any_byte_verifies_as_signed_up_to_its_last_signatur
     result = verify_evidence(path)
     if not whole:
         return
-    assert result.status == VERIFIED, result.problems
     signatures = [r["seq"] for r in whole if r["type"] == "signature"]
+    if not signatures:  # cut before the first signature line was whole: nothing is signed
+        assert result.status == UNSIGNED and result.declared_key, result.problems
+        assert "no signature line survives" in result.headline()
+        return
+    assert result.status == VERIFIED, result.problems
     assert result.signed_through == (signatures[-1] if signatures else None)
     assert result.torn == (not data[:cut].endswith(b"\n"))
     assert all(seq > (result.signed_through or -1) for seq in result.unacknowledged)

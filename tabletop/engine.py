@@ -15,6 +15,11 @@ time), and the session ends last.
 A time jump (`advance_to`) moves the clock at once; whatever was due in the skipped interval
 is released at the jump, in time order, each event carrying the time it was due (`due`).
 
+The hot wash: once the session has ended, the people who played each role answer the
+scenario's `hotwash` questions (`answer_hotwash`), until the hot wash is closed
+(`close_hotwash`). Its lines carry the end's `t`: the hot wash happens after the sim time the
+rehearsal covered. A scenario without hot-wash questions has no hot wash.
+
 Simulated teammates: a role that no (non-simulated) participant plays is played by the
 engine, in every mode. Its scenario `responses` fire (once each, the first time their action
 is recorded) and work delegated to it is carried out after the time-box or the scenario's
@@ -57,7 +62,7 @@ from tabletop import __version__, teammates
 from tabletop import events as ev
 from tabletop.clocks import Anchors, Started
 from tabletop.files import MAX_INPUT_BYTES, file_sha256
-from tabletop.model import CHANNELS, Action, Inject, Scenario, session_end
+from tabletop.model import CHANNELS, MAX_HOTWASH_ANSWER, Action, Inject, Scenario, session_end
 from tabletop.scoring import RULES_VERSION
 from tabletop.timing import TimeFormatError, format_offset, parse_duration
 from tabletop.transcript import TranscriptError, TranscriptWriter, canonical, utc_now
@@ -341,6 +346,9 @@ class Session:
         self._pending: dict[str, dict[str, Any]] = {}
         self._completed: set[str] = set()
         self._adhoc_count = 0
+        self._ended_t: float | None = None
+        self._hotwash_answers: list[dict[str, Any]] = []
+        self._hotwash_closed = False
 
         self._watchers: dict[tuple[str, str], list[Inject]] = {}
         for inject in scenario.injects:
@@ -402,6 +410,45 @@ class Session:
     @property
     def ended(self) -> bool:
         return self._ended
+
+    @property
+    def hotwash_questions(self) -> list[str]:
+        """The scenario's hot-wash questions (empty: the scenario has no hot wash)."""
+        return self.scenario.hotwash_questions()
+
+    @property
+    def hotwash_open(self) -> bool:
+        """True from the end of the session until the hot wash is closed (never without questions)."""
+        return self._ended and bool(self.scenario.hotwash) and not self._hotwash_closed
+
+    @property
+    def hotwash_closed(self) -> bool:
+        return self._hotwash_closed
+
+    @property
+    def hotwash_answers(self) -> list[dict[str, Any]]:
+        """The `hotwash_answer` events recorded so far, in order."""
+        return list(self._hotwash_answers)
+
+    def played(self, name: str, role: str) -> bool:
+        """Whether the person `name` played `role` at any time in this session (a simulated
+        teammate never counts): named when it started, or joining it later."""
+        for event in self._events:
+            kind = event.get("type")
+            if kind == ev.SESSION_STARTED:
+                for person in event.get("participants") or []:
+                    if (
+                        isinstance(person, dict)
+                        and person.get("name") == name
+                        and person.get("role") == role
+                        and not person.get("simulated")
+                    ):
+                        return True
+            elif kind == ev.FACILITATOR and event.get("op") in ("join", "role_change"):
+                detail = event.get("detail") or {}
+                if detail.get("name") == name and detail.get("to") == role:
+                    return True
+        return False
 
     @property
     def released(self) -> list[str]:
@@ -939,6 +986,81 @@ class Session:
                 return self._events[-1]
             return self._record(ev.SESSION_ENDED, reason=reason)
 
+    # --- the hot wash ----------------------------------------------------------------------
+    def answer_hotwash(
+        self, role: str, by: str, question: str, text: str, *, request: str | None = None
+    ) -> dict[str, Any]:
+        """Record a player's answer to a hot-wash question (after the end, until it is closed).
+
+        `question` is the question's text, as the scenario has it; `by` must have played `role`
+        in this session. A person may answer a question again: each answer is recorded, and the
+        post-mortem draft quotes the latest. `request` is a remote player's request id, as for
+        decisions. Rejected (nothing recorded) says what is wrong.
+        """
+        with self._lock:
+            self._require_hotwash()
+            if role not in self.scenario.roles:
+                raise Rejected(
+                    f"role {role!r} is not in scenario {self.scenario.id!r}{_close(str(role), self.scenario.roles)}; "
+                    f"expected one of {', '.join(self.scenario.roles)}"
+                )
+            by = self._check_by(by)
+            if not self.played(by, role):
+                raise Rejected(
+                    f"{by} did not play {role} in this session; the hot wash asks the people who played each role"
+                )
+            questions = self.scenario.hotwash_questions()
+            if not isinstance(question, str) or self.scenario.hotwash_question(question) is None:
+                raise Rejected(
+                    f"unknown hot-wash question {question!r}{_close(str(question), questions)}; "
+                    f"answer one of the scenario's {len(questions)} hot-wash questions"
+                )
+            if not isinstance(text, str) or not text.strip():
+                raise Rejected("a hot-wash answer needs some text")
+            if len(text) > MAX_HOTWASH_ANSWER:
+                raise Rejected(
+                    f"a hot-wash answer is at most {MAX_HOTWASH_ANSWER} characters; this one has {len(text)}"
+                )
+            return self._record_at(
+                self._hotwash_t(),
+                ev.HOTWASH_ANSWER,
+                role=role,
+                by=by,
+                question=question,
+                text=text,
+                **_extra(None, request),
+            )
+
+    def close_hotwash(self, reason: str = "facilitator", *, by: str | None = None) -> dict[str, Any]:
+        """Close the hot wash (`hotwash_closed`): no answer is recorded after it.
+
+        `reason` says who or what closed it: "facilitator", "player" (solo), "time" (a headless
+        host's time limit) or "skipped".
+        """
+        with self._lock:
+            self._require_hotwash()
+            return self._record_at(
+                self._hotwash_t(),
+                ev.HOTWASH_CLOSED,
+                reason=str(reason),
+                by=by,
+                answers=len(self._hotwash_answers),
+            )
+
+    def _require_hotwash(self) -> None:
+        if not self._started:
+            raise Rejected("the session has not started yet; the hot wash follows its end")
+        if not self._ended:
+            raise Rejected("the hot wash opens when the session ends; the session is still running")
+        if not self.scenario.hotwash:
+            raise Rejected(f"scenario {self.scenario.id!r} has no hot-wash questions")
+        if self._hotwash_closed:
+            raise Rejected("the hot wash is closed; no more answers are recorded")
+
+    def _hotwash_t(self) -> float:
+        """The hot wash happens after the sim time covered: its lines carry the end's `t`."""
+        return self._ended_t if self._ended_t is not None else self._t()
+
     # --- resuming --------------------------------------------------------------------------
     @classmethod
     def resume_from(
@@ -955,7 +1077,10 @@ class Session:
         The transcript is verified (a torn last line is cut off; any other damage refuses),
         every event is replayed, the clock is put where the session stopped (same speed,
         paused if it was), a `session_resumed` event is written, and whatever fell due in
-        between is released.
+        between is released. A session that ended with its hot wash still open continues the
+        hot wash: nothing but its answers may follow the end, so no `session_resumed` is
+        written (an answer a crash left unsigned is signed first); one whose hot wash is
+        closed, or that has none, is refused.
         """
         writer = TranscriptWriter.reopen(path, now_utc=now_utc, fsync=fsync)
         try:
@@ -1000,8 +1125,19 @@ class Session:
                         paused = True
                     elif record.get("op") == "resume":
                         paused = False
+            if session._ended and not session.hotwash_open:
+                after = " and its hot wash is closed" if session._hotwash_closed else ""
+                raise TranscriptError(f"{path}: the session has already ended{after}; nothing to resume")
             if session._ended:
-                raise TranscriptError(f"{path}: the session has already ended; nothing to resume")
+                # the hot wash goes on: only its answers may follow the end (no session_resumed);
+                # what a crash left unsigned (an answer never acknowledged) is signed now
+                if writer.signer is not None and writer.signed_through != writer.seq - 1:
+                    writer.sign()
+                if clock.now() < resume_t:
+                    clock.jump_to(resume_t)
+                if not clock.paused:
+                    clock.pause()
+                return session
         except BaseException:
             writer.close()
             raise
@@ -1083,7 +1219,10 @@ class Session:
         return round(float(self.clock.now()), 3)
 
     def _record(self, type_: str, **fields: Any) -> dict[str, Any]:
-        record = self.writer.append(type_, self._t(), **fields)
+        return self._record_at(self._t(), type_, **fields)
+
+    def _record_at(self, t: float, type_: str, **fields: Any) -> dict[str, Any]:
+        record = self.writer.append(type_, t, **fields)
         self._events.append(record)
         self._apply(record)
         for callback in list(self._subscribers):
@@ -1213,6 +1352,11 @@ class Session:
                 self._participants = people
         elif kind == ev.SESSION_ENDED:
             self._ended = True
+            self._ended_t = t
+        elif kind == ev.HOTWASH_ANSWER:
+            self._hotwash_answers.append(record)
+        elif kind == ev.HOTWASH_CLOSED:
+            self._hotwash_closed = True
         if self.solo_role is not None and kind in (ev.DECISION, ev.DELEGATION) and not premature:
             for role in teammates.involved_roles(self.scenario, record, self.solo_role):
                 if role not in self._involved and self.is_simulated(role):

@@ -310,7 +310,7 @@ def build_guide(scenario: Scenario) -> Guide:
             )
             for a in scenario.avoid
         ),
-        hotwash=tuple(scenario.hotwash),
+        hotwash=tuple(scenario.hotwash_questions()),
         responses=tuple((scenario.role_title(r.from_), r.on, r.title) for r in scenario.responses),
     )
 

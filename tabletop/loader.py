@@ -446,6 +446,7 @@ class _Resolver:
         header = self.header(top)
         if header is None:
             return None, draft
+        self.check_hotwash(header, raw.get("hotwash"))
         draft.roles = None if "roles" in self.invalid else list(header.roles)
         draft.duration = None if "duration" in self.invalid else header.duration
 
@@ -495,6 +496,25 @@ class _Resolver:
                     else:
                         data.pop(key, None)
         return None
+
+    def check_hotwash(self, header: Scenario, raw: Any) -> None:
+        """Each hot-wash question once: an answer names the question it answers by its text."""
+        first: dict[str, int] = {}
+        for index, question in enumerate(header.hotwash):
+            written = raw[index] if isinstance(raw, list) and index < len(raw) else None
+            span = self.span.child("hotwash").child(index)
+            if isinstance(written, dict):
+                span = span.child("question")
+            if question.question in first:
+                line = self.span.child("hotwash").child(first[question.question]).problem("").line
+                self.problems.append(
+                    span.problem(
+                        f"duplicate hot-wash question {question.question!r} (first on line {line}); "
+                        "an answer names its question by its text"
+                    )
+                )
+            else:
+                first[question.question] = index
 
     def item(self, model: Any, data: Any, span: Span, what: str) -> Any:
         if not isinstance(data, dict):

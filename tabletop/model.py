@@ -270,6 +270,44 @@ class Phase(Strict):
     questions: StrList = Field(default_factory=list)
 
 
+HotwashKind = Literal["worked", "change", "other"]
+HOTWASH_KINDS: tuple[str, ...] = get_args(HotwashKind)
+
+MAX_HOTWASH_ANSWER = 4000
+"""The longest hot-wash answer, in characters (a few paragraphs: the hot wash is a quick round)."""
+
+
+class HotwashQuestion(Strict):
+    """A hot-wash question asked of every player at the end of a rehearsal.
+
+    `kind` says where the post-mortem draft quotes its answers: `worked` under "What worked",
+    `change` under what to change (the improvement actions), `other` (the default, and what a
+    question written as plain text is) in the hot-wash section under the question itself.
+    """
+
+    question: str = Field(min_length=1)
+    kind: HotwashKind = "other"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_text(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"question": value}
+        if not isinstance(value, (dict, HotwashQuestion)):
+            shown = "nothing (null)" if value is None else repr(value)
+            raise ValueError(
+                f"expected a question (text) or a mapping with question and kind, received {shown}"
+            )
+        return value
+
+    @field_validator("question")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("expected the question's text, received an empty text")
+        return value
+
+
 class Response(Strict):
     """Solo practice: a simulated teammate's answer when an action is recorded.
 
@@ -547,7 +585,7 @@ class Scenario(Strict):
     responses: list[Response] = Field(default_factory=list)
     expectations: list[Expectation] = Field(default_factory=list)
     avoid: list[AvoidRule] = Field(default_factory=list)
-    hotwash: StrList = Field(default_factory=list)
+    hotwash: Annotated[list[HotwashQuestion], BeforeValidator(_as_list)] = Field(default_factory=list)
     delegate_delay: Seconds = 600
     actions: list[Action] = Field(default_factory=list)
     role_info: list[Role] = Field(default_factory=list)
@@ -589,6 +627,22 @@ class Scenario(Strict):
             if role.id == role_id:
                 return role.title
         return role_id.replace("_", " ")
+
+    def hotwash_questions(self) -> list[str]:
+        """The hot-wash questions' texts, in order (what an answer names as its `question`)."""
+        return [q.question for q in self.hotwash]
+
+    def hotwash_question(self, text: str) -> HotwashQuestion | None:
+        """The hot-wash question whose text is `text`, or None."""
+        return next((q for q in self.hotwash if q.question == text), None)
+
+    @field_serializer("hotwash")
+    def _hotwash_json(self, questions: list[HotwashQuestion]) -> list[Any]:
+        # a question of the default kind stays plain text, as it was authored before kinds
+        # existed: the scenario a transcript embeds reads the same either way
+        return [
+            q.question if q.kind == "other" else {"question": q.question, "kind": q.kind} for q in questions
+        ]
 
     def to_json(self) -> dict[str, Any]:
         """The resolved scenario as plain JSON data (what a transcript embeds)."""

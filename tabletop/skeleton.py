@@ -832,7 +832,11 @@ def skeleton_data(name: str, kind: str) -> dict[str, Any]:
             "detail": "The coordinator changed a system instead of delegating it.",
         }
     ]
-    data["hotwash"] = ["EDIT: what went well?", "EDIT: what would we change?"]
+    data["hotwash"] = [
+        {"question": "EDIT: what went well?", "kind": "worked"},
+        {"question": "EDIT: what would we change?", "kind": "change"},
+        "EDIT: what surprised you?",
+    ]
     return data
 
 

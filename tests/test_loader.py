@@ -113,9 +113,9 @@ def test_every_text_is_rendered(good):
     assert good.inject("ticket").from_ == f"{customer} support"
     assert str(good.values["records"]) in good.inject("ticket").title
     assert customer in good.responses[0].body
-    assert customer in good.hotwash[0]
+    assert customer in good.hotwash[0].question
     assert good.context.data_positions[0].controller == customer
-    assert all("{{" not in text for text in (good.title, good.summary, *good.hotwash))
+    assert all("{{" not in text for text in (good.title, good.summary, *good.hotwash_questions()))
 
 
 def test_same_seed_same_text_other_seed_other_names():

@@ -191,6 +191,27 @@ CASES = [
             "`requires`",
         ],
     ),
+    (
+        "hotwash-kind.yaml",
+        10,
+        "hotwash.1.kind",
+        ["expected one of: worked, change, other", "received 'works'", "did you mean 'worked'"],
+    ),
+    ("hotwash-key.yaml", 10, "hotwash.1.text", ["unknown key 'text'", "expected one of: question, kind"]),
+    ("hotwash-key.yaml", 10, "hotwash.1.question", ["missing required key 'question'"]),
+    (
+        "hotwash-duplicate.yaml",
+        11,
+        "hotwash.2.question",
+        ["duplicate hot-wash question 'What went well?'", "first on line 9"],
+    ),
+    ("hotwash-empty.yaml", 10, "hotwash.1.question", ["missing required key 'question'"]),
+    (
+        "hotwash-empty.yaml",
+        11,
+        "hotwash.2",
+        ["expected a question (text) or a mapping with question and kind", "received 42"],
+    ),
 ]
 
 

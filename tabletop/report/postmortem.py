@@ -1472,7 +1472,7 @@ def build_postmortem(
         rating_bands=bands_text(),
         findings=findings,
         expectations=expectations,
-        hotwash=tuple(scenario.hotwash),
+        hotwash=tuple(scenario.hotwash_questions()),
         risk_matrix=tuple((row, tuple(levels)) for row, levels in matrix()),
         warnings=tuple(dict.fromkeys([*warnings, *card.warnings])),
         link=link,

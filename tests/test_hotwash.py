@@ -233,3 +233,75 @@ def test_verify_passes_with_a_hot_wash_and_fails_on_an_answer_after_it_closed(en
     result = verify_evidence(ended.path)
     assert result.status == INVALID
     assert "hotwash_answer after hotwash_closed" in result.problems[0]
+
+
+# --- the post-mortem draft -----------------------------------------------------------------
+
+
+def _section(text: str, title: str) -> str:
+    start = text.index(f"## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end > 0 else len(text)]
+
+
+def _draft(session: Session, fmt: str = "md") -> str:
+    from datetime import UTC, datetime
+
+    from tabletop.report import build_postmortem, render_report
+    from tabletop.scoring import score
+
+    events = session.events
+    return render_report(
+        build_postmortem(session.scenario, events, score(session.scenario, events)),
+        fmt,
+        datetime(2026, 3, 10, 9, 0, tzinfo=UTC),
+    )
+
+
+def test_the_draft_quotes_answers_by_role_where_their_kind_says(ended):
+    ended.answer_hotwash("dpo", "P-dpo", WORKED, "The DPO was asked *early*.")
+    ended.answer_hotwash("technical_lead", "P-technical_lead", CHANGE, "Rotate API tokens monthly.")
+    ended.answer_hotwash("coordinator", "P-coordinator", OTHER, "At T+40m, by the corridor.")
+    ended.close_hotwash()
+    text = _draft(ended)
+    worked = _section(text, "What worked")
+    assert "From the hot wash, *What went well?*" in worked
+    assert "- Data protection officer: The DPO was asked \\*early\\*." in worked
+    change = _section(text, "Improvement actions")
+    assert "What to change, from the hot wash, *What would we change?*" in change
+    assert "- Technical lead: Rotate API tokens monthly." in change
+    questions = _section(text, "Hot-wash questions")
+    assert (
+        "- When did the DPO first hear of it?\n  - Incident coordinator: At T+40m, by the corridor."
+        in questions
+    )
+    assert "- What went well?\n  - *answered under What worked*" in questions
+    assert "- What would we change?\n  - *answered under Improvement actions*" in questions
+    assert "still open" not in questions
+    for section in (worked, change, questions):  # blameless: roles, never names
+        assert "P-dpo" not in section and "P-technical_lead" not in section and "P-coordinator" not in section
+
+
+def test_the_draft_quotes_the_latest_answer_of_each_person(ended):
+    ended.answer_hotwash("dpo", "P-dpo", WORKED, "First thought.")
+    ended.answer_hotwash("coordinator", "P-coordinator", WORKED, "The channel.")
+    ended.answer_hotwash("dpo", "P-dpo", WORKED, "Second thought.")
+    worked = _section(_draft(ended), "What worked")
+    assert "First thought" not in worked
+    assert worked.index("Data protection officer: Second thought.") < worked.index(
+        "Incident coordinator: The channel."
+    )
+    assert "still open when this draft was written" in _section(_draft(ended), "Hot-wash questions")
+
+
+def test_the_html_draft_quotes_answers_escaped(ended):
+    ended.answer_hotwash("dpo", "P-dpo", WORKED, "<script>alert(1)</script> went well")
+    html = _draft(ended, "html")
+    assert "<strong>Data protection officer</strong>: &lt;script&gt;alert(1)&lt;/script&gt; went well" in html
+    assert "<script>alert(1)" not in html
+
+
+def test_a_draft_without_answers_lists_the_questions_as_before(ended):
+    questions = _section(_draft(ended), "Hot-wash questions")
+    assert questions.strip().splitlines()[1:] == ["", f"- {WORKED}", f"- {CHANGE}", f"- {OTHER}"]
+    assert "From the hot wash" not in _draft(ended)

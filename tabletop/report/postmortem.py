@@ -215,6 +215,23 @@ class Clock:
 
 
 @dataclass(frozen=True)
+class HotwashAnswer:
+    """An answer given in the hot wash, attributed to the role that gave it, never to a person."""
+
+    role: str
+    text: str
+
+
+@dataclass(frozen=True)
+class HotwashItem:
+    """A hot-wash question, its kind (where its answers are quoted) and the answers it got."""
+
+    question: str
+    kind: str
+    answers: tuple[HotwashAnswer, ...] = ()
+
+
+@dataclass(frozen=True)
 class PostMortem:
     """Everything the post-mortem draft says, as plain data the templates render."""
 
@@ -266,12 +283,49 @@ class PostMortem:
     verification: str = ""
     """What `tabletop verify` says of the transcript (its headline), shown first; empty when not checked."""
     verification_status: str = ""
+    hotwash_items: tuple[HotwashItem, ...] = ()
+    """Each hot-wash question with its answers (the latest of each person, by role)."""
+    hotwash_open: bool = False
+    """True when players had answered and the hot wash was not closed yet: more may come."""
+
+    @property
+    def hotwash_worked(self) -> tuple[HotwashItem, ...]:
+        """The answered questions whose answers are quoted under "What worked"."""
+        return tuple(i for i in self.hotwash_items if i.kind == "worked" and i.answers)
+
+    @property
+    def hotwash_change(self) -> tuple[HotwashItem, ...]:
+        """The answered questions whose answers are quoted under what to change."""
+        return tuple(i for i in self.hotwash_items if i.kind == "change" and i.answers)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
 # --- helpers -------------------------------------------------------------------------------
+
+
+def _hotwash(
+    scenario: Scenario, events: list[dict[str, Any]], role: Callable[[str | None], str]
+) -> tuple[HotwashItem, ...]:
+    """Each hot-wash question with its answers: the latest answer of each person to it, in the
+    order people first answered, attributed to their role's title (the draft is blameless: it
+    names no person). Answers to a question the scenario does not ask are left out."""
+    latest: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for event in events:
+        if event.get("type") != ev.HOTWASH_ANSWER:
+            continue
+        key = (_text(event.get("question")), _text(event.get("by")), _text(event.get("role")))
+        latest[key] = event  # a later answer replaces an earlier one in its place
+    items = []
+    for question in scenario.hotwash:
+        answers = tuple(
+            HotwashAnswer(role(str(event.get("role"))), _text(event.get("text")))
+            for (asked, _, _), event in latest.items()
+            if asked == question.question and _text(event.get("text"))
+        )
+        items.append(HotwashItem(question.question, question.kind, answers))
+    return tuple(items)
 
 
 def _text(value: Any) -> str:
@@ -1435,6 +1489,7 @@ def build_postmortem(
     findings = tuple(
         Observation(f.at, run.when(f.at), f"{f.detail} (penalty {f.penalty:g})") for f in card.findings
     )
+    hotwash = _hotwash(scenario, run.events, run.role)
     return PostMortem(
         scenario_id=scenario.id,
         title=scenario.title,
@@ -1473,6 +1528,9 @@ def build_postmortem(
         findings=findings,
         expectations=expectations,
         hotwash=tuple(scenario.hotwash_questions()),
+        hotwash_items=hotwash,
+        hotwash_open=any(i.answers for i in hotwash)
+        and not any(e.get("type") == ev.HOTWASH_CLOSED for e in run.events),
         risk_matrix=tuple((row, tuple(levels)) for row, levels in matrix()),
         warnings=tuple(dict.fromkeys([*warnings, *card.warnings])),
         link=link,

@@ -89,6 +89,21 @@ class SessionPort(Protocol):
         rationale: str = "",
     ) -> object: ...
 
+    # the hot wash, after the end -------------------------------------------------------------
+    @property
+    def hotwash_questions(self) -> list[str]:
+        """The hot-wash questions this console may answer (empty: none, or not known yet)."""
+        ...
+
+    @property
+    def hotwash_open(self) -> bool:
+        """True from the end of the session until the hot wash is closed (never without questions)."""
+        ...
+
+    async def answer_hotwash(self, role: str, question: str, text: str, *, by: str) -> object:
+        """Record an answer to a hot-wash question; returns once it is signed on disk."""
+        ...
+
     # what a facilitator does ----------------------------------------------------------------
     async def pause(self) -> object: ...
 
@@ -108,6 +123,11 @@ class SessionPort(Protocol):
 
     async def facilitator_note(self, text: str, *, by: str) -> object:
         """The facilitator's own note: recorded, never sent to a player."""
+        ...
+
+    async def close_hotwash(self, *, by: str, reason: str = "facilitator") -> object:
+        """Close the hot wash: no answer is recorded after it (`reason`: "facilitator", or
+        "player" when a solo player closes their own)."""
         ...
 
     async def interrupt(self, reason: str) -> object:

@@ -542,8 +542,9 @@ async def _show_refusal(message: str) -> int:
 
 
 def _remote_console_class() -> type:
-    """The console for a remote player: at the end, no scorecard (the player has only their
-    own view, and the score is the facilitator's), just word that the session is over."""
+    """The console for a remote player: at the end, the hot wash when the scenario asks one,
+    then no scorecard (the player has only their own view, and the score is the
+    facilitator's), just word that the session is over."""
     import tabletop.ui.app
     from tabletop.ui.app import TabletopConsole
 
@@ -551,9 +552,16 @@ def _remote_console_class() -> type:
         CSS_PATH = str(Path(tabletop.ui.app.__file__).with_name(str(TabletopConsole.CSS_PATH)))
 
         def show_debrief(self) -> None:
-            if self.debrief_shown:
-                return
+            if self.debrief_shown or (self.link.hotwash_open and self.show_hotwash()):
+                return  # the player answers the hot wash first
             self.debrief_shown = True
+            if self.hotwash_shown:
+                self.notify(
+                    "The facilitator closed the hot wash: thank you. Press ctrl+q to leave.",
+                    title="Hot wash closed",
+                    timeout=3600,
+                )
+                return
             self.notify(
                 "The session has ended. The facilitator runs the debrief; press ctrl+q to leave.",
                 title="Session ended",

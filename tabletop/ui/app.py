@@ -83,6 +83,7 @@ class TabletopConsole(App[ConsoleOutcome]):
         self.presence: Callable[[], list[dict[str, str]]] | None = None
         """Who has joined over the network so far (set by the CLI with `join`)."""
         self.debrief_shown = False
+        self.hotwash_shown = False
         self._begun = False
         self._tick_failed = False
 
@@ -225,19 +226,45 @@ class TabletopConsole(App[ConsoleOutcome]):
         self.notify(message, title=title, severity=level, timeout=5 if level == "information" else 3600)  # type: ignore[arg-type]
 
     def on_session_event(self, message: SessionEvent) -> None:
-        if message.type == "session_ended":
+        if message.type == "session_ended" or (message.type == "hotwash_closed" and self.hotwash_shown):
             self.show_debrief()
+
+    def _show(self, screen: Screen) -> None:
+        """Put `screen` up in place of the exercise (or the hot wash), closing any dialog."""
+        while len(self.screen_stack) > 1 and self.screen.is_modal:
+            self.pop_screen()
+        show = self.switch_screen if len(self.screen_stack) > 1 else self.push_screen
+        show(screen)
+
+    def show_hotwash(self) -> bool:
+        """The hot wash after the end, when the scenario asks one (see `tabletop.ui.screens.hotwash`):
+        a player answers (solo: then closes it), a facilitator watches answers arrive and closes
+        it. False when this console has no hot wash to show."""
+        from tabletop.ui.screens.hotwash import HotwashMonitor, HotwashScreen
+
+        if self.hotwash_shown:
+            return True
+        if not self.link.hotwash_open or not self.link.hotwash_questions:
+            return False
+        s = self.settings
+        screen: Screen
+        if s.mode == "solo" or not s.facilitate:
+            screen = HotwashScreen(
+                self.link, self.scenario, role=s.role, name=s.name, closes=s.mode == "solo"
+            )
+        else:
+            screen = HotwashMonitor(self.link, self.scenario, name=s.name)
+        self.hotwash_shown = True
+        self._show(screen)
+        return True
 
     def show_debrief(self) -> None:
         from tabletop.ui.screens.debrief import DebriefScreen
 
-        if self.debrief_shown:
+        if self.debrief_shown or (self.link.hotwash_open and self.show_hotwash()):
             return
         self.debrief_shown = True
-        while len(self.screen_stack) > 1 and self.screen.is_modal:
-            self.pop_screen()
-        show = self.switch_screen if len(self.screen_stack) > 1 else self.push_screen
-        show(
+        self._show(
             DebriefScreen(
                 self.scenario,
                 list(self.link.events),

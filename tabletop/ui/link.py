@@ -116,6 +116,17 @@ class SessionLink:
     def ended(self) -> bool:
         return any(e.get("type") == "session_ended" for e in self._events)
 
+    @property
+    def hotwash_questions(self) -> list[str]:
+        return self.scenario.hotwash_questions()
+
+    @property
+    def hotwash_open(self) -> bool:
+        """Read from the events this link has delivered, so it agrees with what screens saw."""
+        if not self.scenario.hotwash or not self.ended:
+            return False
+        return not any(e.get("type") == "hotwash_closed" for e in self._events)
+
     # time -----------------------------------------------------------------------------------
     def now(self) -> float:
         return float(self.clock.now())
@@ -257,6 +268,12 @@ class SessionLink:
 
     async def end(self) -> Event:
         return await self.call(self.session.end)
+
+    async def answer_hotwash(self, role: str, question: str, text: str, *, by: str) -> Event:
+        return await self.call(self.session.answer_hotwash, role, by, question, text)
+
+    async def close_hotwash(self, *, by: str, reason: str = "facilitator") -> Event:
+        return await self.call(self.session.close_hotwash, reason, by=by)
 
     async def seat(self, seats: Mapping[str, Seat]) -> None:
         """Seat the roles anew before the start (the facilitator's lobby): see `sessions.reseat`."""

@@ -115,7 +115,7 @@ class SeatStore:
 
 @dataclass
 class _Pending:
-    message: p.Decide | p.Note | p.CompleteTask
+    message: p.Request
     future: asyncio.Future
 
 
@@ -186,6 +186,8 @@ class PlayerClient:
         self.session_id: str | None = None
         self.waiting: list[str] = []
         """Roles the host waits for before its clock runs."""
+        self.hotwash: p.Hotwash | None = None
+        """The hot wash's questions once the session has ended (None: none, or not yet)."""
         self._state_at = 0.0
         self._base_t = 0.0
         self._ids = itertools.count(1)
@@ -293,6 +295,8 @@ class PlayerClient:
             if self.seats is not None:
                 self.seats.put(self.url, self.role, self.name, message.seat)
         self.session_id = message.session or self.session_id
+        if message.hotwash is not None:
+            self.hotwash = message.hotwash
         self.online = True
         self._set_state(message.state)
         self.presence = list(message.presence)
@@ -327,7 +331,7 @@ class PlayerClient:
                 await self._read(self._ws)
                 self._connected.clear()
                 self._go_offline()
-                if self.closed or self.ended.is_set() or not self.reconnect or self.failure is not None:
+                if self.closed or self.done or not self.reconnect or self.failure is not None:
                     break
                 self._emit("offline", None)
                 if not await self._reconnect():
@@ -385,9 +389,22 @@ class PlayerClient:
         if ws.close_code in (p.CLOSE_BAD_TOKEN,):
             raise JoinRefused(p.BAD_TOKEN, "the host refused the token")
 
-    def _handle(self, message: p.Welcome | p.EventMessage | p.State | p.Presence | p.Ack | p.Error) -> None:
+    @property
+    def hotwash_open(self) -> bool:
+        """True from the end of the session until the hot wash is closed (never without questions)."""
+        return self.ended.is_set() and self.hotwash is not None and not self.hotwash.closed
+
+    @property
+    def done(self) -> bool:
+        """Nothing more can be recorded: the session has ended and its hot wash (if any) is closed."""
+        return self.ended.is_set() and not self.hotwash_open
+
+    def _handle(self, message: p.HostReply) -> None:
         if isinstance(message, p.EventMessage):
             self._on_event(message.event)
+        elif isinstance(message, p.Hotwash):
+            self.hotwash = message
+            self._emit("hotwash", message)
         elif isinstance(message, p.State):
             self._set_state(message)
             self._emit("state", message)
@@ -426,6 +443,8 @@ class PlayerClient:
             self._base_t, self._state_at = t, self.get_time()
         if event.get("type") == ev.SESSION_ENDED:
             self.ended.set()
+        elif event.get("type") == ev.HOTWASH_CLOSED and self.hotwash is not None:
+            self.hotwash = self.hotwash.model_copy(update={"closed": True})
         self._match_unacknowledged(event)
         self._emit("event", event)
 
@@ -456,9 +475,21 @@ class PlayerClient:
 
     def _fail_pending(self, error: Exception) -> None:
         for pending in self._pending.values():
-            if not pending.future.done():
+            if pending.future.done():
+                continue
+            if (
+                isinstance(pending.message, p.HotwashAnswer)
+                and self.hotwash is not None
+                and self.hotwash.closed
+            ):
+                pending.future.set_exception(self._too_late())
+            else:
                 pending.future.set_exception(ConnectionLost(str(error)))
         self._pending.clear()
+
+    @staticmethod
+    def _too_late() -> RequestRefused:
+        return RequestRefused(p.HOTWASH_CLOSED, "the hot wash is closed; your answer was not recorded")
 
     # listening ------------------------------------------------------------------------------
     def listen(self, callback: Callable[[str, Any], None]) -> None:
@@ -501,9 +532,7 @@ class PlayerClient:
     def _next_id(self) -> str:
         return f"{self._prefix}-{next(self._ids)}"
 
-    async def request(
-        self, message: p.Decide | p.Note | p.CompleteTask, timeout: float | None = None
-    ) -> int | None:
+    async def request(self, message: p.Request, timeout: float | None = None) -> int | None:
         """Send a request and wait until the host has recorded it; returns its transcript seq.
 
         Without a `timeout` it waits as long as the client keeps reconnecting; it raises
@@ -557,6 +586,14 @@ class PlayerClient:
     ) -> int | None:
         return await self.request(
             p.CompleteTask(id=self._next_id(), task=task, fields=fields or {}, rationale=rationale or "")
+        )
+
+    async def hotwash_answer(self, question: str, text: str, *, request_id: str | None = None) -> int | None:
+        """Answer a hot-wash question (its text, as the host sent it); the seq once recorded."""
+        if self.hotwash is not None and self.hotwash.closed:
+            raise self._too_late()
+        return await self.request(
+            p.HotwashAnswer(id=request_id or self._next_id(), question=question, text=text)
         )
 
     async def drop(self) -> None:
@@ -673,6 +710,14 @@ class RemoteSession:
     def ended(self) -> bool:
         return self.client.ended.is_set()
 
+    @property
+    def hotwash_questions(self) -> list[str]:
+        return list(self.client.hotwash.questions) if self.client.hotwash is not None else []
+
+    @property
+    def hotwash_open(self) -> bool:
+        return self.client.hotwash_open
+
     # calls ----------------------------------------------------------------------------------
     async def decide(
         self,
@@ -713,6 +758,12 @@ class RemoteSession:
     ) -> int | None:
         return await self.client.complete_task(delegation_id, fields=fields, rationale=rationale)
 
+    async def answer_hotwash(self, role: str, question: str, text: str, *, by: str = "") -> int | None:
+        """Ask the host to record a hot-wash answer (as the name the player joined with)."""
+        if role != self.role:
+            raise RequestRefused(p.WRONG_ROLE, f"you play {self.role}; you cannot answer as {role}")
+        return await self.client.hotwash_answer(question, text)
+
     async def pending_tasks(self, role: str) -> list[dict[str, Any]]:
         """Tasks delegated to `role` and not yet done, from the events this player has seen."""
         return pending_tasks(self.client.events, role)
@@ -746,6 +797,9 @@ class RemoteSession:
         raise self._facilitator_only()
 
     async def facilitator_note(self, text: str, *, by: str) -> None:
+        raise self._facilitator_only()
+
+    async def close_hotwash(self, *, by: str, reason: str = "facilitator") -> None:
         raise self._facilitator_only()
 
     async def interrupt(self, reason: str) -> None:

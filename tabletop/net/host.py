@@ -24,6 +24,12 @@ Who gets in, and how much they may ask for:
 - A request id is recorded in the transcript with the event it made (`request`), so a request
   sent again, even after either side restarted, is acknowledged with its first seq and recorded
   once; the same id asking for something else is refused (`conflict`).
+
+After the end the host stays up for the hot wash (when the scenario has questions): every
+player is sent the questions and answers them, seeing only their own answers; the players who
+played come back to their seats (nobody new joins). Once the hot wash is closed
+(`hotwash_closed`: by the facilitator, or by a headless host's time limit) every connection is
+closed and `finished` is set; a scenario without questions finishes at the end.
 """
 
 from __future__ import annotations
@@ -207,6 +213,11 @@ class TeamHost:
         self.events: list[dict[str, Any]] = []
         self.players: list[Player] = []
         self.ended = asyncio.Event()
+        """Set once the session has ended (the hot wash, if any, may still be open)."""
+        self.finished = asyncio.Event()
+        """Set once nothing more can be recorded: the session has ended and its hot wash is
+        closed (or it has none)."""
+        self._hotwash_closed = False
         self.changed = asyncio.Event()
         """Set whenever an event is dispatched or someone joins or leaves (for `wait_for`)."""
         self.url: str | None = None
@@ -314,6 +325,14 @@ class TeamHost:
     def room_link(self) -> str | None:
         """The read-only room display, for a projector."""
         return None if self.web_url is None else f"{self.web_url}/room/{self.seats.room_key}"
+
+    @property
+    def hotwash_open(self) -> bool:
+        """True from the end until the hot wash is closed (never without hot-wash questions)."""
+        return self.ended.is_set() and bool(self.session.scenario.hotwash) and not self._hotwash_closed
+
+    def hotwash_message(self) -> p.Hotwash:
+        return p.Hotwash(questions=self.session.scenario.hotwash_questions(), closed=self._hotwash_closed)
 
     def join_command(self, role: str = "ROLE", name: str = "NAME") -> str:
         """The command a terminal player runs to join."""
@@ -476,26 +495,39 @@ class TeamHost:
         kind = event.get("type")
         if kind == ev.INJECT_RELEASED and event.get("inject"):
             self._released[event["inject"]] = event.get("to")
-        elif kind in (ev.DECISION, ev.DELEGATION, ev.NOTE) and event.get("request"):
+        elif kind in (ev.DECISION, ev.DELEGATION, ev.NOTE, ev.HOTWASH_ANSWER) and event.get("request"):
             key = (str(event.get("by")), str(event.get("role")), str(event["request"]))
             self._answered.setdefault(key, (p.digest_of_event(event), event.get("seq")))
         elif kind == ev.SESSION_ENDED:
             self.ended.set()
+        elif kind == ev.HOTWASH_CLOSED:
+            self._hotwash_closed = True
+        if self.ended.is_set() and not self.hotwash_open:
+            self.finished.set()
 
     def _dispatch(self, event: dict[str, Any]) -> None:
         """A durable event: keep it for reconnecting players and send it to those who see it."""
         self._remember(event)
         self.changed.set()
+        kind = event.get("type")
+        if kind == ev.SESSION_ENDED and self.hotwash_open:  # the questions come before the end
+            opened = self.hotwash_message().to_frame()
+            for player in list(self.players):
+                self._send(player, opened)
         frames: dict[str, str | None] = {}  # one frame per role: what a role sees is the same for all
         titles = self.titles()
         for player in list(self.players):
+            if kind == ev.HOTWASH_ANSWER:  # an answer goes back to the one who gave it only
+                own = player_event(event, player.role, titles, player.name)
+                if own is not None:
+                    self._send(player, p.event_frame(own))
+                continue
             if player.role not in frames:
                 seen = player_event(event, player.role, titles)
                 frames[player.role] = None if seen is None else p.event_frame(seen)
             frame = frames[player.role]
             if frame is not None:
                 self._send(player, frame)
-        kind = event.get("type")
         if kind == ev.SESSION_STARTED:
             self._send_state(force=True)
             if self._unrecorded_joins:
@@ -504,8 +536,22 @@ class TeamHost:
             self._send_state(force=True)
         elif kind == ev.SESSION_ENDED:
             self._send_state(force=True)
-            for player in list(self.players):
-                self._close(player, p.CLOSE_ENDED, p.SESSION_ENDED, "the session has ended")
+            if not self.hotwash_open:
+                for player in list(self.players):
+                    self._close(player, p.CLOSE_ENDED, p.SESSION_ENDED, "the session has ended")
+        elif kind == ev.HOTWASH_CLOSED:
+            self._spawn(self._close_after_hotwash())
+
+    async def _close_after_hotwash(self) -> None:
+        """Close every connection once the hot wash is closed, after the answers on their way
+        have had their reply (an answer that came too late is told so, not cut off)."""
+        flying = list(self._in_flight.values())
+        if flying:
+            await asyncio.wait([asyncio.shield(f) for f in flying], timeout=10)
+        for player in list(self.players):
+            self._close(
+                player, p.CLOSE_ENDED, p.SESSION_ENDED, "the hot wash is closed: the rehearsal is over"
+            )
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.ensure_future(coroutine)
@@ -549,7 +595,7 @@ class TeamHost:
             event = self.events[index]
             if event.get("seq", -1) <= since:
                 continue
-            seen = player_event(event, player.role, titles)
+            seen = player_event(event, player.role, titles, player.name)
             if seen is not None:
                 yield p.event_frame(seen)
 
@@ -680,7 +726,7 @@ class TeamHost:
                 p.WRONG_ROLE,
                 f"role {hello.role!r} is not in this scenario; expected one of {', '.join(roles)}",
             )
-        if self.ended.is_set():
+        if self.finished.is_set():
             raise Refused(p.SESSION_ENDED, "the session has ended")
         return hello
 
@@ -711,6 +757,11 @@ class TeamHost:
             raise Refused(p.BAD_MESSAGE, "a player needs a name")
         if role not in self.session.scenario.roles:
             raise Refused(p.WRONG_ROLE, f"role {role!r} is not in this scenario")
+        if self.ended.is_set():
+            raise Refused(
+                p.SESSION_ENDED,
+                "the session has ended; only the people who played come back, for the hot wash",
+            )
         if len(self.seats) >= self.settings.max_connections * 4:
             raise Refused(p.HOST_FULL, "the session has no more seats", None)
         try:
@@ -788,7 +839,7 @@ class TeamHost:
             tasks = await self.call(self.session.pending_tasks, player.role)
         except Exception:
             tasks = []
-        if self.ended.is_set():
+        if self.finished.is_set():
             await self._refuse(ws, Refused(p.SESSION_ENDED, "the session has ended"), p.CLOSE_ENDED)
             return
         if self.live(player.name) is not None:  # the same seat raced in meanwhile
@@ -804,7 +855,9 @@ class TeamHost:
         # a seq from another session (a new rehearsal on the same address) means nothing here
         since = hello.last_seq if hello.session is None or hello.session == session_id else -1
         end = len(self.events)
-        missed = sum(1 for e in self.events[:end] if e.get("seq", -1) > since and visible(e, player.role))
+        missed = sum(
+            1 for e in self.events[:end] if e.get("seq", -1) > since and visible(e, player.role, player.name)
+        )
         titles = self.titles()
         self.players.append(player)
         welcome = p.Welcome(
@@ -818,6 +871,7 @@ class TeamHost:
             replay=missed,
             session=session_id,
             seat=secret,
+            hotwash=self.hotwash_message() if self.hotwash_open else None,
         )
         player.first = welcome.to_frame()
         player.replay = (since, end)
@@ -934,7 +988,7 @@ class TeamHost:
                 return
             self._send(player, await self._answer(player, request))
 
-    async def _answer(self, player: Player, request: p.Decide | p.Note | p.CompleteTask) -> str:
+    async def _answer(self, player: Player, request: p.Request) -> str:
         key = (player.name, player.role, request.id)
         digest = p.digest_of(request)
         while key in self._in_flight:  # the same request on another connection, still being recorded
@@ -982,10 +1036,12 @@ class TeamHost:
             f"unknown inject {inject!r}{_close_match(inject, theirs)}; you can answer the injects you have received",
         )
 
-    async def _record(self, player: Player, request: p.Decide | p.Note | p.CompleteTask) -> int | None:
+    async def _record(self, player: Player, request: p.Request) -> int | None:
+        session = self.session
+        if isinstance(request, p.HotwashAnswer):
+            return await self._record_answer(player, request)
         if self.ended.is_set():
             raise Refused(p.SESSION_ENDED, "the session has ended")
-        session = self.session
         if isinstance(request, p.Decide):
             if request.role is not None and request.role != player.role:
                 raise Refused(
@@ -1032,6 +1088,26 @@ class TeamHost:
             )
         else:
             raise Refused(p.BAD_MESSAGE, f"cannot handle {request.type}")
+        return record.get("seq") if isinstance(record, dict) else None
+
+    async def _record_answer(self, player: Player, request: p.HotwashAnswer) -> int | None:
+        """A hot-wash answer, recorded by the engine (which checks the rest) as the player's own."""
+        closed = Refused(p.HOTWASH_CLOSED, "the hot wash is closed; your answer was not recorded")
+        if self._hotwash_closed:
+            raise closed
+        try:
+            record = await self.call(
+                self.session.answer_hotwash,
+                player.role,
+                player.name,
+                request.question,
+                request.text,
+                request=request.id,
+            )
+        except Exception:
+            if getattr(self.session, "hotwash_closed", False):  # closed while it was on its way
+                raise closed from None
+            raise
         return record.get("seq") if isinstance(record, dict) else None
 
 

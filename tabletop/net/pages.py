@@ -337,7 +337,7 @@ class BrowserPages:
             raise web.HTTPConflict(text=f"{seat.name} is already connected")
         if len(self.consoles) >= self.host.settings.browser_players:
             raise web.HTTPServiceUnavailable(text="the host runs as many browser consoles as it can")
-        if self.host.ended.is_set():
+        if self.host.finished.is_set():  # a player comes back to their seat during the hot wash
             raise web.HTTPGone(text="the session has ended")
         ws = web.WebSocketResponse(heartbeat=15, max_msg_size=64 * 1024)
         await ws.prepare(request)
@@ -412,6 +412,7 @@ class BrowserPages:
             "rate": state.rate,
             "paused": state.paused,
             "ended": state.ended,
+            "hotwash": host.hotwash_open,
             "waiting": state.waiting,
             "starts_at": started.isoformat() if started is not None else None,
             "phase": phase,
@@ -479,7 +480,7 @@ function show() {
   }
   document.getElementById("clock").textContent = clock;
   document.getElementById("phase").textContent = state.phase || "";
-  document.getElementById("status").textContent = state.ended ? "ENDED" :
+  document.getElementById("status").textContent = state.hotwash ? "HOT WASH" : state.ended ? "ENDED" :
     (state.waiting && state.waiting.length ? "waiting for " + state.waiting.join(", ") :
     (state.paused ? "PAUSED" : ""));
   document.getElementById("title").textContent = state.title;

@@ -10,10 +10,15 @@ player -> host
                    (optional: must be the player's own), delegate_to, timebox (seconds)
     note           id, text, inject
     complete_task  id, task (the delegation id), fields, rationale
+    hotwash_answer id, question (its text, as the hotwash message gave it), text: an answer in
+                   the hot wash, after the end and until the facilitator closes it
 host -> player
     welcome        role, name, scenario (the player's view), seq, state, presence, tasks,
                    replay (how many missed events follow at once), session, seat (the
-                   player's secret, on their first join only)
+                   player's secret, on their first join only), hotwash (after the end, while
+                   the hot wash is open)
+    hotwash        questions, closed: the hot wash is open (sent to every player just before
+                   the session_ended event, when the scenario has hot-wash questions)
     event          event (a transcript line, cut down to what the player may see)
     state          t, speed, paused, rate (sim seconds per wall second to extrapolate with),
                    waiting (roles the clock waits for before it starts), session
@@ -22,6 +27,10 @@ host -> player
     error          id (request id or null), code, message, fatal (the host closes after it),
                    retry_after (seconds: when trying again may succeed)
     batch          items (several of the above, in order, when they queue up)
+
+A player sees their own hot-wash answers (as `event`s) and nobody else's: the facilitator
+gathers them, the post-mortem draft quotes them by role. A hot wash ends with a
+`hotwash_closed` event, after which the host closes every connection (`session_ended`).
 
 A request is acknowledged only once the host's transcript line for it is on disk. A request id
 is recorded with the event; the same id sent again is acknowledged with the same seq (never
@@ -37,6 +46,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
+from tabletop.model import MAX_HOTWASH_ANSWER
 from tabletop.timing import TimeFormatError, parse_duration
 
 PROTOCOL_VERSION = 1
@@ -68,6 +78,7 @@ BAD_SEAT = "bad_seat"
 SEAT_BUSY = "seat_busy"
 TRY_LATER = "try_later"
 CONFLICT = "conflict"
+HOTWASH_CLOSED = "hotwash_closed"
 
 FINAL = (
     BAD_TOKEN,
@@ -182,7 +193,18 @@ class CompleteTask(_Message):
     rationale: Text = ""
 
 
-PlayerMessage = Annotated[Hello | Decide | Note | CompleteTask, Field(discriminator="type")]
+class HotwashAnswer(_Message):
+    """Answer one of the hot-wash questions (after the end, until the hot wash is closed)."""
+
+    type: Literal["hotwash_answer"] = "hotwash_answer"
+    id: RequestId
+    question: Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
+    text: Annotated[str, Field(min_length=1, max_length=MAX_HOTWASH_ANSWER)]
+
+
+PlayerMessage = Annotated[Hello | Decide | Note | CompleteTask | HotwashAnswer, Field(discriminator="type")]
+Request = Decide | Note | CompleteTask | HotwashAnswer
+"""A player's request: recorded by the host, acknowledged once on disk."""
 
 # --- host -> player -----------------------------------------------------------------------
 
@@ -202,6 +224,14 @@ class State(_Message):
     """The session's id (as in the welcome), once it has started."""
 
 
+class Hotwash(_Message):
+    """The hot wash is open (or, `closed`, over): the questions each player answers."""
+
+    type: Literal["hotwash"] = "hotwash"
+    questions: list[str]
+    closed: bool = False
+
+
 class Welcome(_Message):
     """The host accepted the player: what they may see of the scenario, and where things are."""
 
@@ -219,6 +249,8 @@ class Welcome(_Message):
     """Which session this is (the hash of its first transcript line); null before it starts."""
     seat: str | None = None
     """The player's secret for coming back to their seat: sent once, on the first join."""
+    hotwash: Hotwash | None = None
+    """The hot wash, when the player joins after the end while it is open."""
 
 
 class EventMessage(_Message):
@@ -254,12 +286,14 @@ class Error(_Message):
     retry_after: float | None = None
 
 
-HostMessage = Annotated[Welcome | EventMessage | State | Presence | Ack | Error, Field(discriminator="type")]
+HostMessage = Annotated[
+    Welcome | EventMessage | State | Presence | Ack | Error | Hotwash, Field(discriminator="type")
+]
 
 _PLAYER = TypeAdapter(PlayerMessage)
 _HOST = TypeAdapter(HostMessage)
-_PLAYER_TYPES = ("hello", "decide", "note", "complete_task")
-_HOST_TYPES = ("welcome", "event", "state", "presence", "ack", "error")
+_PLAYER_TYPES = ("hello", "decide", "note", "complete_task", "hotwash_answer")
+_HOST_TYPES = ("welcome", "event", "state", "presence", "ack", "error", "hotwash")
 
 
 def _decode(
@@ -338,7 +372,7 @@ def _explain(error: ValidationError, kind: str) -> str:
     return "; ".join(problems)
 
 
-def parse_player_message(frame: str | bytes) -> Hello | Decide | Note | CompleteTask:
+def parse_player_message(frame: str | bytes) -> Hello | Request:
     """Read a frame a player sent; raise ProtocolError saying what was expected and received."""
     data = _decode(frame, _PLAYER_TYPES)
     try:
@@ -372,7 +406,10 @@ MAX_HOST_FRAME = 16 * 1024 * 1024
 carries many events)."""
 
 
-def _host_message(data: dict[str, Any]) -> Welcome | EventMessage | State | Presence | Ack | Error:
+HostReply = Welcome | EventMessage | State | Presence | Ack | Error | Hotwash
+
+
+def _host_message(data: dict[str, Any]) -> HostReply:
     if data["type"] == "event" and isinstance(data.get("event"), dict) and len(data) == 3:
         return EventMessage.model_construct(v=1, type="event", event=data["event"])
     try:
@@ -381,12 +418,12 @@ def _host_message(data: dict[str, Any]) -> Welcome | EventMessage | State | Pres
         raise ProtocolError(_explain(error, data["type"])) from None
 
 
-def parse_host_message(frame: str | bytes) -> Welcome | EventMessage | State | Presence | Ack | Error:
+def parse_host_message(frame: str | bytes) -> HostReply:
     """Read a frame holding one host message; raise ProtocolError when it is not valid."""
     return _host_message(_decode(frame, _HOST_TYPES, MAX_HOST_FRAME))
 
 
-def parse_host_messages(frame: str | bytes) -> list[Welcome | EventMessage | State | Presence | Ack | Error]:
+def parse_host_messages(frame: str | bytes) -> list[HostReply]:
     """Read a frame the host sent: one message, or a batch of them in order."""
     data = _decode(frame, (*_HOST_TYPES, "batch"), MAX_HOST_FRAME)
     if data["type"] != "batch":
@@ -423,7 +460,7 @@ def request_digest(kind: str, **content: Any) -> str:
 
 
 def digest_of(message: Any) -> str:
-    """The digest of a player's decide, note or complete_task message."""
+    """The digest of a player's decide, note, complete_task or hotwash_answer message."""
     if isinstance(message, Decide):
         return request_digest(
             "decide",
@@ -436,6 +473,8 @@ def digest_of(message: Any) -> str:
         )
     if isinstance(message, Note):
         return request_digest("note", text=message.text, inject=message.inject)
+    if isinstance(message, HotwashAnswer):
+        return request_digest("hotwash_answer", question=message.question, text=message.text)
     return request_digest(
         "complete_task", task=message.task, fields=dict(message.fields), rationale=message.rationale or ""
     )
@@ -446,6 +485,8 @@ def digest_of_event(event: dict[str, Any]) -> str | None:
     kind = event.get("type")
     if kind == "note":
         return request_digest("note", text=event.get("text"), inject=event.get("inject"))
+    if kind == "hotwash_answer":
+        return request_digest("hotwash_answer", question=event.get("question"), text=event.get("text"))
     if kind == "delegation":
         return request_digest(
             "decide",

@@ -74,10 +74,15 @@ EVENT_KEYS: dict[str, tuple[str, ...]] = {
     ev.NOTE: (*_COMMON, "role", "by", "text", "inject", "request"),
     ev.CLOCK: (*_COMMON, "op", "speed", "paused", "from_t", "to_t"),
     ev.SESSION_ENDED: (*_COMMON, "reason"),
+    ev.HOTWASH_ANSWER: (*_COMMON, "role", "by", "question", "text", "request"),
+    ev.HOTWASH_CLOSED: (*_COMMON,),
 }
 """Per event type, the keys a player sees; types not listed (session_started with its full
 scenario, marker_set, facilitator, session_interrupted) are never sent to players, nor are clock
-checkpoints (a player follows the clock through `state` messages)."""
+checkpoints (a player follows the clock through `state` messages). A hot-wash answer reaches
+only the person who gave it (`player_event`'s `name`): answers are for the facilitator and,
+by role, the post-mortem draft, so that each player answers for themselves, unswayed by what
+the others said first."""
 
 
 def player_scenario(scenario: dict[str, Any], phases: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -127,18 +132,25 @@ def addressed_to(to: Any, role: str) -> bool:
     return isinstance(to, list) and ("all" in to or role in to)
 
 
+def _own_answer(event: dict[str, Any], role: str, name: str | None) -> bool:
+    return name is not None and event.get("by") == name and event.get("role") == role
+
+
 def player_event(
-    event: dict[str, Any], role: str, titles: dict[str, str] | None = None
+    event: dict[str, Any], role: str, titles: dict[str, str] | None = None, name: str | None = None
 ) -> dict[str, Any] | None:
-    """The transcript line as the player in `role` sees it, or None if they do not see it.
+    """The transcript line as the player `name` in `role` sees it, or None if they do not see it.
 
     With `titles` (phase id -> title), a released inject carries its phase's title, so the
-    player learns a phase's name only when an inject of it reaches them.
+    player learns a phase's name only when an inject of it reaches them. A hot-wash answer is
+    seen only by the player who gave it (`name`; without one, by nobody).
     """
     keys = EVENT_KEYS.get(event.get("type"))  # type: ignore[arg-type]
     if keys is None:
         return None
     kind = event["type"]
+    if kind == ev.HOTWASH_ANSWER and not _own_answer(event, role, name):
+        return None
     if kind == ev.INJECT_RELEASED and not addressed_to(event.get("to"), role):
         return None
     if kind == ev.CLOCK and event.get("op") == "checkpoint":
@@ -149,11 +161,13 @@ def player_event(
     return seen
 
 
-def visible(event: dict[str, Any], role: str) -> bool:
-    """Whether the player in `role` is sent this transcript line at all (cheaper than `player_event`)."""
+def visible(event: dict[str, Any], role: str, name: str | None = None) -> bool:
+    """Whether the player `name` in `role` is sent this transcript line at all (cheaper than `player_event`)."""
     kind = event.get("type")
     if kind not in EVENT_KEYS:
         return False
+    if kind == ev.HOTWASH_ANSWER:
+        return _own_answer(event, role, name)
     if kind == ev.INJECT_RELEASED:
         return addressed_to(event.get("to"), role)
     return not (kind == ev.CLOCK and event.get("op") == "checkpoint")

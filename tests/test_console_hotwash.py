@@ -162,3 +162,53 @@ async def test_facilitator_sees_answers_arrive_per_role_and_question_and_closes(
             "facilitator",
             2,
         )
+
+
+async def test_a_solo_player_who_quits_during_the_hot_wash_resumes_it(tmp_path):
+    from click.testing import CliRunner
+
+    from tabletop.cli import main
+
+    out = tmp_path / "quit.jsonl"
+    clock = VirtualClock()
+    app = make_console(hotwash_drill(), out=out, clock=clock, tick_interval=None, name="Sam")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await app.link.end()
+        await settle(app, pilot)
+        await type_answer(pilot, app, "The channel worked.")
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+    assert [e["type"] for e in read_events(out)][-2:] == ["session_ended", "hotwash_answer"]
+
+    again = make_console(resume=out, clock=VirtualClock(), tick_interval=None)
+    async with again.run_test(size=(100, 30)) as pilot:
+        await pilot.press("enter")
+        await settle(again, pilot)
+        screen = again.screen
+        assert isinstance(screen, HotwashScreen)
+        assert screen.recorded == {0: "The channel worked."}  # what was recorded before
+        assert screen.query_one(OptionList).border_title == "Questions · 1 of 3 answered"
+        await type_answer(pilot, again, "Call the DPO first.")
+        await pilot.press("ctrl+s")
+        await settle(again, pilot)
+        await pilot.press("ctrl+f", "y")
+        await settle(again, pilot)
+        await again.workers.wait_for_complete()
+        assert isinstance(again.screen, DebriefScreen)
+    events = read_events(out)
+    assert [e["type"] for e in events][-4:] == [
+        "session_ended",
+        "hotwash_answer",
+        "hotwash_answer",
+        "hotwash_closed",
+    ]
+    assert not any(e["type"] == "session_resumed" for e in events)
+    from tabletop.transcript import verify_evidence
+
+    assert verify_evidence(out).ok
+    done = CliRunner().invoke(main, ["run", "--resume", str(out)])
+    assert done.exit_code == 2 and "its hot wash is closed; nothing to resume" in done.output

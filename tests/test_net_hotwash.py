@@ -240,3 +240,142 @@ def test_a_player_sees_their_own_answers_only():
         "by": "Fran",
     }
     assert player_event(closed, "dpo") == {"seq": 11, "type": "hotwash_closed", "t": 1.0, "wall": "w"}
+
+
+# --- a headless host: it stays up for the hot wash, closes it after --hotwash, resumes it ---
+
+
+async def _headless(*args: str):
+    from test_net_cli import start_headless
+
+    return await start_headless(*args)
+
+
+async def _finish(process, *, signal_to_send=None) -> str:
+    if signal_to_send is not None:
+        process.send_signal(signal_to_send)
+    async with asyncio.timeout(60):
+        out, _ = await process.communicate()
+    assert process.returncode == 0, out.decode()
+    return out.decode()
+
+
+async def test_a_headless_host_keeps_the_hot_wash_open_then_resumes_and_closes_it_after_its_time(tmp_path):
+    import signal
+
+    from tabletop.net.client import PlayerClient
+
+    transcript = tmp_path / "headless.jsonl"
+    host, printed = await _headless(
+        "suspected-breach",
+        "--speed",
+        "200000",
+        "--wait-for",
+        "dpo",
+        "--hotwash",
+        "1h",
+        "--out",
+        str(transcript),
+    )
+    url = next(line for line in printed if line.startswith("Join URL: ")).removeprefix("Join URL: ")
+    token = next(line for line in printed if line.startswith("Token: ")).removeprefix("Token: ")
+    priya = PlayerClient(url, token, "dpo", "Priya", retry_delays=(0.05, 0.1, 0.2))
+    try:
+        await priya.connect()  # the clock starts: the rehearsal runs to its end in about a second
+        await priya.wait_for(lambda: priya.hotwash_open, timeout=30)
+        question = priya.hotwash.questions[0]
+        seq = await priya.hotwash_answer(question, "The export alert reached the DPO late.")
+        assert isinstance(seq, int)
+    finally:
+        await priya.close()
+    out = await _finish(host, signal_to_send=signal.SIGINT)  # stopped while the hot wash is open
+    assert "Hot wash open: players answer its 5 questions" in out
+    assert f"continue it with:\n  tabletop host --resume {transcript} --headless" in out
+    stopped = verify_evidence(transcript)
+    assert stopped.ok and not stopped.unsigned, stopped.problems
+    assert [e["type"] for e in stopped.events][-2:] == ["hotwash_answer", "signature"]
+
+    again, printed = await _headless("--resume", str(transcript), "--hotwash", "1s")
+    out = await _finish(again)  # it closes the hot wash after one second and stops by itself
+    assert "Hot wash closed after 1s with 1 answer(s)." in out
+    result = verify_evidence(transcript)
+    assert result.ok, result.problems
+    events = [e for e in result.events if e["type"] != "signature"]
+    assert not any(e["type"] == "session_resumed" for e in events)
+    assert (events[-1]["type"], events[-1]["reason"], events[-1]["answers"]) == ("hotwash_closed", "time", 1)
+
+
+async def test_a_headless_host_skips_the_hot_wash_with_zero(tmp_path):
+    transcript = tmp_path / "skipped.jsonl"
+    host, _ = await _headless(
+        "suspected-breach", "--speed", "200000", "--hotwash", "0", "--out", str(transcript)
+    )
+    out = await _finish(host)
+    assert "Hot wash skipped (--hotwash 0)." in out
+    events = [e for e in verify_evidence(transcript).events if e["type"] != "signature"]
+    assert [e["type"] for e in events][-2:] == ["session_ended", "hotwash_closed"]
+    assert events[-1]["reason"] == "skipped"
+
+
+def test_hotwash_needs_headless_and_a_duration():
+    from click.testing import CliRunner
+
+    from tabletop.cli import main
+
+    console = CliRunner().invoke(main, ["host", "suspected-breach", "--hotwash", "5m"])
+    assert console.exit_code == 2 and "--hotwash needs --headless" in console.output
+    bad = CliRunner().invoke(main, ["host", "suspected-breach", "--headless", "--hotwash", "soon"])
+    assert (
+        bad.exit_code == 2 and "expected a duration like 30s" in bad.output and "Traceback" not in bad.output
+    )
+
+
+async def test_a_remote_players_console_answers_the_hot_wash_and_is_told_when_it_closes(tmp_path):
+    from net_support import hosted as _hosted
+    from test_net_console import wait_until
+    from textual.widgets import TextArea
+
+    from tabletop.cli.team import _remote_console_class
+    from tabletop.ui.app import ConsoleSettings
+    from tabletop.ui.screens.hotwash import HotwashScreen
+    from tabletop.ui.screens.player import PlayerScreen
+
+    async with _hosted(tmp_path, scenario_with_questions()) as rig:
+        client = await rig.player("dpo", "Priya")
+        app = _remote_console_class()(
+            RemoteSession(client),
+            ConsoleSettings(role="dpo", name="Priya", mode="team", tick_interval=None, resumed=True),
+            participants=list(client.presence),
+        )
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("enter")
+            await wait_until(pilot, client, lambda: isinstance(app.screen, PlayerScreen))
+            await rig.host.call(rig.session.end)
+            await wait_until(pilot, client, lambda: isinstance(app.screen, HotwashScreen))
+            screen = app.screen
+            assert not screen.closes and "the facilitator closes the hot wash" in str(
+                screen.query_one("#hotwash-intro").content
+            )
+            area = screen.query_one("#hotwash-text", TextArea)
+            area.focus()
+            area.load_text("The DPO heard first from the corridor.")
+            await pilot.press("ctrl+s")
+            await wait_until(pilot, client, lambda: 0 in screen.recorded)
+            answer = rig.lines("hotwash_answer")[0]
+            assert (answer["role"], answer["by"], answer["text"]) == (
+                "dpo",
+                "Priya",
+                "The DPO heard first from the corridor.",
+            )
+            await pilot.press("ctrl+f")  # only a solo player closes the hot wash
+            await pilot.pause()
+            assert app.screen is screen and not rig.lines("hotwash_closed")
+
+            await rig.host.call(rig.session.close_hotwash, "facilitator", by="Facilitator")
+            await wait_until(pilot, client, lambda: screen.closed)
+            await wait_until(
+                pilot,
+                client,
+                lambda: any("closed the hot wash" in str(n.message) for n in app._notifications),
+            )
+            assert screen.query_one("#hotwash-text", TextArea).read_only

@@ -126,5 +126,7 @@ def run(
         click.echo(
             f"{stopped}; the exercise was not ended. Continue it with: {resume_command(ctx, transcript)}"
         )
+    elif app.link.hotwash_open:
+        click.echo(f"The hot wash is still open; answer it with: {resume_command(ctx, transcript)}")
     if app.return_code:
         raise SystemExit(app.return_code)

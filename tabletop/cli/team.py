@@ -106,6 +106,14 @@ def _roles_list(value: str | None) -> tuple[str, ...]:
     help="With --headless: hold the clock until a player has joined in each of these roles.",
 )
 @click.option(
+    "--hotwash",
+    "hotwash",
+    default=None,
+    metavar="DURATION",
+    help="With --headless: how long the hot wash stays open after the end, in wall time "
+    "(default 15m; 0 skips it); the console's facilitator closes it with x.",
+)
+@click.option(
     "--tls-cert",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
@@ -129,6 +137,7 @@ def host(
     resume: Path | None,
     name: str,
     wait_for: str | None,
+    hotwash: str | None,
     tls_cert: Path | None,
     tls_key: Path | None,
 ) -> None:
@@ -148,6 +157,11 @@ def host(
         raise click.UsageError(
             "--wait-for needs --headless; the console's lobby holds the clock until you press Enter"
         )
+    if hotwash is not None and not headless:
+        raise click.UsageError(
+            "--hotwash needs --headless; in the console the facilitator closes the hot wash (x)"
+        )
+    hotwash_seconds = _hotwash_seconds(hotwash)
     tls = None
     if tls_cert is not None and tls_key is not None:
         from tabletop.net.host import tls_context
@@ -187,9 +201,26 @@ def host(
                 f"expected roles among {', '.join(opened.session.scenario.roles)}"
             )
         seats, token = _seats(opened.transcript, token, name, resumed=opened.resumed)
-        code = asyncio.run(_host_headless(opened, bind, port, token, seats, tls, roles, name))
+        code = asyncio.run(
+            _host_headless(opened, bind, port, token, seats, tls, roles, name, hotwash_seconds)
+        )
         raise SystemExit(code)
     _host_console(scenario, bind, port, token, speed, seed, out, resume, name, tls)
+
+
+HOTWASH_DEFAULT = 15 * 60
+"""Wall seconds a headless host keeps the hot wash open after the end (`--hotwash`)."""
+
+
+def _hotwash_seconds(value: str | None) -> int:
+    from tabletop.timing import TimeFormatError, parse_duration
+
+    if value is None:
+        return HOTWASH_DEFAULT
+    try:
+        return parse_duration(value)
+    except TimeFormatError as error:
+        raise click.BadParameter(str(error), param_hint="--hotwash") from None
 
 
 def _seats(transcript: Path, token: str | None, name: str, *, resumed: bool) -> tuple[Any, str]:
@@ -234,6 +265,7 @@ async def _host_headless(
     tls: Any,
     roles: tuple[str, ...],
     name: str,
+    hotwash: int = HOTWASH_DEFAULT,
 ) -> int:
     from tabletop.net.host import HostSettings, TeamHost
 
@@ -269,6 +301,8 @@ async def _host_headless(
         team.abandon_begin()
         await begun  # a start already under way finishes first: the interruption comes after it
         if team.ended.is_set():
+            if not stop.is_set():
+                await _headless_hotwash(team, hotwash, stop)
             await team.stop()
         else:
             await team.interrupt(stopped_by[0] if stopped_by else "SIGTERM")
@@ -283,11 +317,49 @@ async def _host_headless(
         return 0
     if team.ended.is_set():
         click.echo(f"Session ended (end of scenario); transcript: {one_line(opened.transcript)}")
+        if team.hotwash_open:
+            click.echo("The hot wash was left open (stopped before it closed); continue it with:")
+            click.echo(f"  tabletop host --resume {one_line(opened.transcript)} --headless")
     else:
         how = stopped_by[0] if stopped_by else "stopped"
         click.echo(f"Session interrupted ({how}); transcript: {one_line(opened.transcript)}")
         click.echo(f"Continue it with: tabletop host --resume {one_line(opened.transcript)} --headless")
     return 0
+
+
+async def _headless_hotwash(team: Any, seconds: int, stop: asyncio.Event) -> None:
+    """Keep the host up for the hot wash: until `seconds` of wall time have passed (then it is
+    closed), or a stop signal (then it is left open, resumable). 0 closes it at once."""
+    from tabletop.timing import format_duration
+
+    if not team.hotwash_open:
+        return
+    session = team.session
+    if seconds <= 0:
+        await team.call(session.close_hotwash, "skipped")
+        click.echo("Hot wash skipped (--hotwash 0).")
+        return
+    questions = len(session.scenario.hotwash)
+    click.echo(
+        f"Hot wash open: players answer its {questions} questions in their consoles; "
+        f"it closes in {format_duration(seconds)} (--hotwash)."
+    )
+    sys.stdout.flush()
+    waits = [asyncio.create_task(team.finished.wait()), asyncio.create_task(stop.wait())]
+    try:
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in waits:
+            task.cancel()
+    if stop.is_set() or not team.hotwash_open:
+        return
+    try:
+        await team.call(session.close_hotwash, "time")
+    except Exception as error:  # closed meanwhile
+        click.echo(f"could not close the hot wash: {one_line(error)}", err=True)
+        return
+    answers = len(session.hotwash_answers)
+    click.echo(f"Hot wash closed after {format_duration(seconds)} with {answers} answer(s).")
 
 
 def _discard_unstarted(transcript: Path) -> None:
@@ -392,6 +464,10 @@ def _host_console(
     if not app.link.ended:
         click.echo(
             f"The rehearsal was not ended; continue it with: tabletop host --resume {app.settings.transcript}"
+        )
+    elif app.link.hotwash_open:
+        click.echo(
+            f"The hot wash is still open; continue it with: tabletop host --resume {app.settings.transcript}"
         )
     raise SystemExit(code)
 

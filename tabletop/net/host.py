@@ -935,7 +935,10 @@ class TeamHost:
                     await self._record_presence("join", name, role)
 
     async def leave_absent(self) -> None:
-        """After a resume, record every remote player not connected (yet) as having left."""
+        """After a resume, record every remote player not connected (yet) as having left
+        (after the end nothing but the hot wash is recorded)."""
+        if self.ended.is_set():
+            return
         async with self._presence_lock:
             remote = {
                 (e.get("detail") or {}).get("name")

@@ -42,8 +42,11 @@ session_resumed   from_t (sim seconds where the session continues), dropped_byte
                   last line cut off, 0 if none), paused, speed, signed_through (the seq of the
                   last signature line before it, or null): written when a session is continued
                   (`--resume`); readers that do not know it skip it
-hotwash_answer    role, by, question, text: an answer in the hot wash, after session_ended
-hotwash_closed    the hot wash is over
+hotwash_answer    role, by (who played that role), question (its text, as the scenario's
+                  `hotwash` has it), text, and request when a remote player sent it: an answer in
+                  the hot wash, after session_ended; `t` is the end's
+hotwash_closed    reason ("facilitator" | "player" | "time" | "skipped"), by (or null), answers
+                  (how many were recorded): the hot wash is over, no answer follows
 signature         key (base64 Ed25519 public key), signer (the key holder's name), signs (the
                   seq of the line it signs: the line before it), sig (base64 signature of that
                   line's hash): written by the transcript writer, see `tabletop.transcript`

@@ -18,7 +18,8 @@ is released at the jump, in time order, each event carrying the time it was due 
 The hot wash: once the session has ended, the people who played each role answer the
 scenario's `hotwash` questions (`answer_hotwash`), until the hot wash is closed
 (`close_hotwash`). Its lines carry the end's `t`: the hot wash happens after the sim time the
-rehearsal covered. A scenario without hot-wash questions has no hot wash.
+rehearsal covered. A scenario without hot-wash questions has no hot wash, nor has a decision
+script's run (`simulate`).
 
 Simulated teammates: a role that no (non-simulated) participant plays is played by the
 engine, in every mode. Its scenario `responses` fire (once each, the first time their action
@@ -419,7 +420,13 @@ class Session:
     @property
     def hotwash_open(self) -> bool:
         """True from the end of the session until the hot wash is closed (never without questions)."""
-        return self._ended and bool(self.scenario.hotwash) and not self._hotwash_closed
+        return self._ended and self.has_hotwash and not self._hotwash_closed
+
+    @property
+    def has_hotwash(self) -> bool:
+        """Whether this session ends with a hot wash: the scenario asks questions and people
+        play (a decision script run by `tabletop simulate` has nobody to ask)."""
+        return bool(self.scenario.hotwash) and self.mode != "simulate"
 
     @property
     def hotwash_closed(self) -> bool:
@@ -1054,6 +1061,8 @@ class Session:
             raise Rejected("the hot wash opens when the session ends; the session is still running")
         if not self.scenario.hotwash:
             raise Rejected(f"scenario {self.scenario.id!r} has no hot-wash questions")
+        if not self.has_hotwash:
+            raise Rejected("a scripted run (tabletop simulate) has no hot wash: nobody is there to answer")
         if self._hotwash_closed:
             raise Rejected("the hot wash is closed; no more answers are recorded")
 

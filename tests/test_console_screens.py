@@ -14,6 +14,7 @@ from tabletop.report import postmortem_path
 from tabletop.sessions import SessionSetupError, open_session
 from tabletop.ui.app import make_console
 from tabletop.ui.screens.debrief import DebriefScreen, MarkdownScreen
+from tabletop.ui.screens.hotwash import HotwashScreen
 from tabletop.ui.screens.lobby import LobbyScreen
 from tabletop.ui.screens.player import PlayerScreen
 from tabletop.ui.widgets.markdown_view import MarkdownView
@@ -129,11 +130,14 @@ async def test_the_bundled_suspected_breach_runs_from_its_id(tmp_path, monkeypat
         await app.link.decide("coordinator", "appoint_coordinator", by="Sam", fields={"coordinator": "Sam"})
         await app.link.end()
         await settle(app, pilot)
+        assert isinstance(app.screen, HotwashScreen)  # its hot-wash questions come first
+        await pilot.press("ctrl+f", "y")
+        await settle(app, pilot)
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert isinstance(app.screen, DebriefScreen)
         assert app.screen.result.error is None
-    assert read_events(out)[-1]["type"] == "session_ended"
+    assert [e["type"] for e in read_events(out)][-2:] == ["session_ended", "hotwash_closed"]
 
 
 def test_make_console_refuses_a_role_the_scenario_does_not_have(tmp_path):

@@ -305,3 +305,14 @@ def test_a_draft_without_answers_lists_the_questions_as_before(ended):
     questions = _section(_draft(ended), "Hot-wash questions")
     assert questions.strip().splitlines()[1:] == ["", f"- {WORKED}", f"- {CHANGE}", f"- {OTHER}"]
     assert "From the hot wash" not in _draft(ended)
+
+
+def test_a_scripted_run_has_no_hot_wash(tmp_path):
+    session = make_session(tmp_path, hotwash_scenario(), mode="simulate")
+    session.end()
+    assert not session.hotwash_open and not session.has_hotwash
+    with pytest.raises(Rejected, match="a scripted run \\(tabletop simulate\\) has no hot wash"):
+        session.answer_hotwash("dpo", "P-dpo", WORKED, "Fine.")
+    session.writer.close()
+    with pytest.raises(Exception, match="the session has already ended; nothing to resume"):
+        Session.resume_from(session.path, clock=VirtualClock(), fsync=False)

@@ -329,7 +329,7 @@ class TeamHost:
     @property
     def hotwash_open(self) -> bool:
         """True from the end until the hot wash is closed (never without hot-wash questions)."""
-        return self.ended.is_set() and bool(self.session.scenario.hotwash) and not self._hotwash_closed
+        return self.ended.is_set() and self.session.has_hotwash and not self._hotwash_closed
 
     def hotwash_message(self) -> p.Hotwash:
         return p.Hotwash(questions=self.session.scenario.hotwash_questions(), closed=self._hotwash_closed)

@@ -123,7 +123,7 @@ class SessionLink:
     @property
     def hotwash_open(self) -> bool:
         """Read from the events this link has delivered, so it agrees with what screens saw."""
-        if not self.scenario.hotwash or not self.ended:
+        if not self.session.has_hotwash or not self.ended:
             return False
         return not any(e.get("type") == "hotwash_closed" for e in self._events)
 

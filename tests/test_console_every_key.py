@@ -35,6 +35,7 @@ from textual.widgets import TabbedContent
 import tabletop.ui.screens.debrief as debrief_screens
 import tabletop.ui.screens.dialogs as dialog_screens
 import tabletop.ui.screens.facilitator as facilitator_screens
+import tabletop.ui.screens.hotwash as hotwash_screens
 import tabletop.ui.screens.lobby as lobby_screens
 import tabletop.ui.screens.player as player_screens
 from tabletop.clock import VirtualClock
@@ -301,6 +302,50 @@ async def delegate_to_dpo(app: TabletopConsole) -> None:
     await app.link.note("dpo", "Noted" + HOSTILE, by="Priya" + HOSTILE)
 
 
+def hotwash_drill() -> Any:
+    """The hostile drill with hostile hot-wash questions of every kind."""
+    from tabletop.model import HotwashQuestion
+
+    return hostile_drill().model_copy(
+        update={
+            "hotwash": [
+                HotwashQuestion(question="What went well?" + HOSTILE, kind="worked"),
+                HotwashQuestion(question="What would you change?" + HOSTILE, kind="change"),
+                HotwashQuestion(question="Anything else?" + HOSTILE),
+            ]
+        }
+    )
+
+
+def hotwash_console(solo: bool) -> Callable[[Any], TabletopConsole]:
+    def build(out: Any) -> TabletopConsole:
+        return make_console(
+            hotwash_drill(),
+            out=out,
+            clock=VirtualClock(),
+            tick_interval=None,
+            name="Fran" + HOSTILE,
+            solo=solo,
+            facilitate=not solo,
+            open_url=lambda url: True,
+        )
+
+    return build
+
+
+async def end_with_answers(app: TabletopConsole) -> None:
+    """Started, a player joined for the DPO, ended, and hostile answers given."""
+    await app.link.start()
+    questions = app.link.hotwash_questions
+    if app.settings.mode == "solo":
+        await app.link.end()
+        await app.link.answer_hotwash(app.settings.role, questions[0], "Well" + HOSTILE, by=app.settings.name)
+        return
+    await app.link.call(app.link.session.set_role, "Priya" + HOSTILE, "dpo")  # type: ignore[attr-defined]
+    await app.link.end()
+    await app.link.answer_hotwash("dpo", questions[2], "Said" + HOSTILE, by="Priya" + HOSTILE)
+
+
 FACILITATOR_SCREENS = {
     "LobbyScreen",
     "FacilitatorScreen",
@@ -327,12 +372,28 @@ STARTS = [
         delegate_to_dpo,
         path=("enter",),
     ),
+    # the hot wash: a solo player answers and closes it; a facilitator watches and records the room
+    Start("hotwash-solo", hotwash_console(solo=True), {"HotwashScreen"}, end_with_answers, path=("enter",)),
+    Start(
+        "hotwash-facilitator",
+        hotwash_console(solo=False),
+        {"HotwashMonitor", "HotwashAnswerDialog"},
+        end_with_answers,
+        path=("enter",),
+    ),
 ]
 
 
 def test_the_walks_start_from_every_screen_of_the_console() -> None:
     """A screen left out of every walk would go untested: each must be named by a start."""
-    modules = (lobby_screens, facilitator_screens, player_screens, dialog_screens, debrief_screens)
+    modules = (
+        lobby_screens,
+        facilitator_screens,
+        player_screens,
+        dialog_screens,
+        debrief_screens,
+        hotwash_screens,
+    )
     named = set().union(*(start.reaches for start in STARTS))
     assert screen_classes(*modules) - {"ExerciseScreen"} == named
 
@@ -342,7 +403,14 @@ async def test_every_screen_every_tab_every_key(start: Start, tmp_path: Any) -> 
     walk = await walk_console(start, tmp_path)
     reached = {name.split("@")[0] for name in walk.stations}
     assert start.reaches <= reached, f"not reached: {start.reaches - reached}"
-    modules = (lobby_screens, facilitator_screens, player_screens, dialog_screens, debrief_screens)
+    modules = (
+        lobby_screens,
+        facilitator_screens,
+        player_screens,
+        dialog_screens,
+        debrief_screens,
+        hotwash_screens,
+    )
     classes = {n: c for m in modules for n, c in vars(m).items() if inspect.isclass(c)}
     for name, path in walk.stations.items():
         for binding in getattr(classes.get(name.split("@")[0]), "BINDINGS", []):

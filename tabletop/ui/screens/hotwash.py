@@ -154,7 +154,8 @@ class HotwashScreen(ExerciseScreen):
             self.keep_draft()
         self.current = index
         self._loading = True
-        area.load_text(self.drafts.get(index, self.recorded.get(index, "")))
+        # a recorded answer comes back from the transcript: its control characters are shown, never sent
+        area.load_text(self.drafts.get(index, safe(self.recorded.get(index, ""))))
         self._loading = False
         label = Text(f"Your answer to {index + 1}: ", style="bold")
         label.append_text(rich_text(self.questions[index], newlines=False))
@@ -166,7 +167,7 @@ class HotwashScreen(ExerciseScreen):
 
     def keep_draft(self) -> None:
         text = self.query_one("#hotwash-text", TextArea).text
-        if text.strip() and text.strip() != self.recorded.get(self.current, "").strip():
+        if text.strip() and text.strip() != safe(self.recorded.get(self.current, "")).strip():
             self.drafts[self.current] = text
         else:
             self.drafts.pop(self.current, None)
@@ -260,16 +261,21 @@ class HotwashAnswerDialog(ModalScreen[tuple[str, str, str] | None]):
             yield Label("An answer from the room", classes="dialog-title")
             yield Label("Role")
             yield Select(
-                [(one_line(title), role) for role, title in self.roles],
+                [(rich_text(title, newlines=False), role) for role, title in self.roles],
                 value=self.roles[0][0],
                 allow_blank=False,
+                compact=True,
                 id="hotwash-role",
             )
             yield Label("Question")
             yield Select(
-                [(one_line(q)[:70], index) for index, q in enumerate(self.questions)],
+                [
+                    (rich_text(f"{index + 1}. {q}", newlines=False), index)
+                    for index, q in enumerate(self.questions)
+                ],
                 value=0,
                 allow_blank=False,
+                compact=True,
                 id="hotwash-question",
             )
             yield Label("What the room said")

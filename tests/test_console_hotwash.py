@@ -46,7 +46,7 @@ async def test_solo_player_answers_after_the_end_and_the_draft_quotes_them_by_ro
         screen = app.screen
         assert isinstance(screen, HotwashScreen) and not app.debrief_shown
         shown = text_of(screen.query_one("#hotwash-intro"))
-        assert "quotes them under your role, never your name" in shown and "ctrl+f" in shown
+        assert "quotes your answers under your role, never your name" in shown and "ctrl+f" in shown
         options = screen.query_one(OptionList)
         assert options.option_count == 3 and options.border_title == "Questions · 0 of 3 answered"
 
@@ -121,17 +121,26 @@ async def test_facilitator_sees_answers_arrive_per_role_and_question_and_closes(
         monitor = app.screen
         assert isinstance(monitor, HotwashMonitor)
         table = monitor.query_one(DataTable)
-        assert table.row_count == 3
-        assert "0 answers from 0 of" in text_of(monitor.query_one("#monitor-summary"))
+        assert [c.label.plain for c in table.ordered_columns] == ["role", "Q1", "Q2", "Q3"]
+        assert table.row_count == 4  # every role is played: the room's, and Priya's
+        summary = text_of(monitor.query_one("#monitor-summary"))
+        assert (
+            "0 answers · 0 of 4 roles answered · open" in summary
+            and "a records what the room says" in summary
+        )
 
         await app.link.answer_hotwash("dpo", "What went well?", "The export alert was clear.", by="Priya")
         await settle(app, pilot)
-        assert "1 answers from 1 of" in text_of(monitor.query_one("#monitor-summary"))
-        column = [c.key.value for c in table.ordered_columns].index("dpo")
-        assert str(table.get_row_at(0)[column]) == "✓"
-        assert str(table.get_row_at(1)[column]) == "·"
+        assert "1 answer · 1 of 4 roles answered" in text_of(monitor.query_one("#monitor-summary"))
+        dpo = table.get_row("dpo")
+        assert (dpo[0].plain, str(dpo[1]), str(dpo[2])) == ("Data protection officer", "✓", "·")
+        assert str(table.get_row("coordinator")[1]) == "·"
         answers = text_of(monitor.query_one("#monitor-answers"))
+        assert "Q1. What went well?" in answers
         assert "Data protection officer · Priya: The export alert was clear." in answers
+        await pilot.press("right")  # the next question: nobody has answered it
+        await pilot.pause()
+        assert "Q2. What would you change?\nNo answer yet." in text_of(monitor.query_one("#monitor-answers"))
         assert any("Answer from Data protection officer" in str(n.message) for n in app._notifications)
 
         await pilot.press("a")  # the room's coordinator says something
@@ -212,3 +221,57 @@ async def test_a_solo_player_who_quits_during_the_hot_wash_resumes_it(tmp_path):
     assert verify_evidence(out).ok
     done = CliRunner().invoke(main, ["run", "--resume", str(out)])
     assert done.exit_code == 2 and "its hot wash is closed; nothing to resume" in done.output
+
+
+# --- one snapshot per hot-wash screen, at 80x24 ---------------------------------------------
+
+
+async def _quiet(app, pilot) -> None:
+    await settle(app, pilot)
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    app.clear_notifications()
+    for widget in app.screen.query("TextArea"):
+        widget.cursor_blink = False
+    await pilot.pause()
+
+
+def test_hotwash_snapshot(tmp_path, snap_compare):
+    app = make_console(
+        hotwash_drill(), out=tmp_path / "s.jsonl", clock=VirtualClock(), tick_interval=None, name="Sam"
+    )
+
+    async def run_before(pilot):
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await app.link.end()
+        await settle(app, pilot)
+        await type_answer(pilot, app, "Appointing a coordinator in the first five minutes.")
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        await type_answer(pilot, app, "Bring the DPO in")
+        await _quiet(app, pilot)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_hotwash_monitor_snapshot(tmp_path, snap_compare):
+    app = make_console(
+        hotwash_drill(),
+        solo=False,
+        facilitate=True,
+        out=tmp_path / "m.jsonl",
+        clock=VirtualClock(),
+        tick_interval=None,
+    )
+
+    async def run_before(pilot):
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await app.link.call(app.link.session.set_role, "Priya", "dpo")
+        await app.link.end()
+        await app.link.answer_hotwash("dpo", "What went well?", "The export alert was clear.", by="Priya")
+        await app.link.answer_hotwash("coordinator", "What went well?", "The bridge opened fast.", by="Room")
+        await _quiet(app, pilot)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

@@ -297,7 +297,7 @@ async def test_a_headless_host_keeps_the_hot_wash_open_then_resumes_and_closes_i
 
     again, printed = await _headless("--resume", str(transcript), "--hotwash", "1s")
     out = await _finish(again)  # it closes the hot wash after one second and stops by itself
-    assert "Hot wash closed after 1s with 1 answer(s)." in out
+    assert "Hot wash closed after 1s with 1 answer." in out
     result = verify_evidence(transcript)
     assert result.ok, result.problems
     events = [e for e in result.events if e["type"] != "signature"]

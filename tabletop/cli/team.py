@@ -359,7 +359,9 @@ async def _headless_hotwash(team: Any, seconds: int, stop: asyncio.Event) -> Non
         click.echo(f"could not close the hot wash: {one_line(error)}", err=True)
         return
     answers = len(session.hotwash_answers)
-    click.echo(f"Hot wash closed after {format_duration(seconds)} with {answers} answer(s).")
+    click.echo(
+        f"Hot wash closed after {format_duration(seconds)} with {answers} answer{'' if answers == 1 else 's'}."
+    )
 
 
 def _discard_unstarted(transcript: Path) -> None:

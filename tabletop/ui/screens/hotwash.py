@@ -9,6 +9,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.coordinate import Coordinate
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Footer, Label, OptionList, Select, Static, TextArea
 from textual.widgets.option_list import Option
@@ -21,6 +22,11 @@ from tabletop.untrusted import one_line, rich_text, safe
 
 ROOM = "Room"
 """The participant name of a role the people in the room play (as `tabletop.sessions` seats it)."""
+
+
+def answers_count(count: int) -> str:
+    """`1 answer`, `3 answers`."""
+    return f"{count} answer" if count == 1 else f"{count} answers"
 
 
 def _answered_mark(done: bool) -> str:
@@ -57,14 +63,12 @@ class HotwashScreen(ExerciseScreen):
         """Question index -> text written and not recorded yet."""
         self.current = 0
         self.closed = False
-        self._loading = False
 
     def compose(self) -> ComposeResult:
         with Vertical(id="hotwash"):
             yield Static(self._intro(), id="hotwash-intro")
             yield OptionList(id="hotwash-questions")
-            yield Label("", id="hotwash-label")
-            yield TextArea(id="hotwash-text", soft_wrap=True, compact=True, show_line_numbers=False)
+            yield TextArea(id="hotwash-text", soft_wrap=True, show_line_numbers=False)
             yield Static("", id="hotwash-status")
         yield Footer()
 
@@ -73,17 +77,13 @@ class HotwashScreen(ExerciseScreen):
         text.append("Hot wash · ", style="bold")
         text.append(one_line(self.scenario.title) + "\n", style="bold")
         text.append(
-            "The rehearsal has ended. Answer each question in a few words, from where you sat: "
-            "what helped, what got in the way. Your answers go in the transcript and the "
-            "post-mortem draft quotes them under your role, never your name. "
+            "The rehearsal has ended: answer each question in a few words, from where you sat. "
+            "The post-mortem draft quotes your answers under your role, never your name. "
         )
         if self.closes:
-            text.append("ctrl+s records an answer; ctrl+f closes the hot wash and opens the debrief.")
+            text.append("ctrl+f closes the hot wash and opens the debrief.")
         else:
-            text.append(
-                "Only the facilitator sees them, until the draft. ctrl+s records an answer; "
-                "the facilitator closes the hot wash."
-            )
+            text.append("Only the facilitator sees them; the facilitator closes the hot wash.")
         return text
 
     def on_mount(self) -> None:
@@ -125,19 +125,19 @@ class HotwashScreen(ExerciseScreen):
     # the questions ----------------------------------------------------------------------------
     def show_questions(self) -> None:
         options = self.query_one("#hotwash-questions", OptionList)
-        highlighted = options.highlighted
         options.clear_options()
         for index, question in enumerate(self.questions):
             label = Text(f"{_answered_mark(index in self.recorded)} {index + 1}. ")
             label.append_text(rich_text(question, newlines=False))
             options.add_option(Option(label, id=f"q{index}"))
-        options.highlighted = highlighted if highlighted is not None else self.current
+        options.highlighted = self.current
         done = len(self.recorded)
         options.border_title = f"Questions · {done} of {len(self.questions)} answered"
 
     @on(OptionList.OptionHighlighted, "#hotwash-questions")
     def _highlighted(self, message: OptionList.OptionHighlighted) -> None:
-        if message.option_index != self.current:
+        latest = message.option_list.highlighted  # a highlight moved again since is stale
+        if message.option_index == latest and message.option_index != self.current:
             self.load(message.option_index)
 
     @on(OptionList.OptionSelected, "#hotwash-questions")
@@ -153,13 +153,11 @@ class HotwashScreen(ExerciseScreen):
         if index != self.current:
             self.keep_draft()
         self.current = index
-        self._loading = True
         # a recorded answer comes back from the transcript: its control characters are shown, never sent
         area.load_text(self.drafts.get(index, safe(self.recorded.get(index, ""))))
-        self._loading = False
-        label = Text(f"Your answer to {index + 1}: ", style="bold")
-        label.append_text(rich_text(self.questions[index], newlines=False))
-        self.query_one("#hotwash-label", Label).update(label)
+        area.move_cursor(area.document.end)  # carry on writing where the answer ends
+        area.border_title = f"Your answer to {index + 1}"
+        area.border_subtitle = "ctrl+s records it" if not self.closed else ""
         if index in self.recorded and index not in self.drafts:
             self.status("Recorded. Change it and press ctrl+s to record a new answer.", "dim")
         elif not self.closed:
@@ -330,14 +328,14 @@ class HotwashMonitor(ExerciseScreen):
     def compose(self) -> ComposeResult:
         with Vertical(id="hotwash"):
             yield Static("", id="monitor-summary")
-            yield DataTable(id="monitor-table", cursor_type="row", zebra_stripes=True)
+            yield DataTable(id="monitor-table", cursor_type="cell", zebra_stripes=True)
             with VerticalScroll(id="monitor-answers-box"):
                 yield Static("", id="monitor-answers")
         yield Footer()
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.query_one(DataTable).border_title = "Answers per question and role"
+        self.query_one(DataTable).border_title = "Answers per role and question (arrows: which answers below)"
         self.show()
         self.query_one(DataTable).focus()
 
@@ -393,52 +391,64 @@ class HotwashMonitor(ExerciseScreen):
     def show(self) -> None:
         latest = self.latest()
         roles = self.roles()
-        players = sorted({(r, n) for r in roles for n in self.people.get(r, set())})
-        people = {(role, by) for (_, role, by) in latest}
+        answered = {role for (_, role, _) in latest}
         summary = Text()
         summary.append("Hot wash · ", style="bold")
         summary.append(one_line(self.scenario.title) + "\n", style="bold")
         state = "closed" if self.closed else "open"
         summary.append(
-            f"{len(latest)} answers from {len(people)} of {len(players) or len(roles)} players · {state}",
+            f"{answers_count(len(latest))} · {len(answered & set(roles))} of {len(roles)} roles answered · {state}",
             style="bold" if not self.closed else "dim",
         )
         if not self.closed:
+            how = "Players answer in their own consoles; only you see their answers here."
+            if self.room_roles():
+                how += " a records what the room says."
             summary.append(
-                "\nPlayers answer in their own consoles; only you see their answers here. "
-                "x closes the hot wash (players are told) and opens the debrief.",
-                style="dim",
+                f"\n{how} x closes the hot wash (players are told) and opens the debrief.", style="dim"
             )
         self.query_one("#monitor-summary", Static).update(summary)
         table = self.query_one(DataTable)
-        cursor = table.cursor_row
+        row, column = table.cursor_coordinate
         table.clear(columns=True)
-        table.add_column("question", key="question")
+        table.add_column("role", key="role")
+        for index in range(len(self.questions)):
+            table.add_column(f"Q{index + 1}", key=f"q{index}")
         for role in roles:
-            table.add_column(rich_text(self.scenario.role_title(role), newlines=False), key=role)
-        for index, question in enumerate(self.questions):
-            cells: list[Any] = [rich_text(f"{index + 1}. {question}", newlines=False)]
-            for role in roles:
+            cells: list[Any] = [rich_text(self.scenario.role_title(role), newlines=False)]
+            for question in self.questions:
                 count = sum(1 for (q, r, _) in latest if q == question and r == role)
                 cells.append(Text("✓" * min(count, 3) or "·", style="green" if count else "dim"))
-            table.add_row(*cells, key=str(index))
-        if self.questions:
-            table.move_cursor(row=min(cursor, len(self.questions) - 1))
+            table.add_row(*cells, key=role)
+        if roles and self.questions:
+            table.cursor_coordinate = Coordinate(
+                min(row, len(roles) - 1), min(max(column, 1), len(self.questions))
+            )
         self.show_answers()
 
-    @on(DataTable.RowHighlighted, "#monitor-table")
-    def _highlighted(self, message: DataTable.RowHighlighted) -> None:
+    @on(DataTable.CellHighlighted, "#monitor-table")
+    def _highlighted(self, message: DataTable.CellHighlighted) -> None:
         self.show_answers()
+
+    def selected_question(self) -> int:
+        """The question of the highlighted column (the first one on the role column)."""
+        column = self.query_one(DataTable).cursor_coordinate.column
+        return min(max(column - 1, 0), len(self.questions) - 1)
 
     def show_answers(self) -> None:
-        table = self.query_one(DataTable)
-        row = table.cursor_row
-        if not 0 <= row < len(self.questions):
+        """The highlighted question and every answer to it, the highlighted role's first."""
+        if not self.questions:
             return
-        question = self.questions[row]
+        table = self.query_one(DataTable)
+        index = self.selected_question()
+        question = self.questions[index]
+        roles = self.roles()
+        row = table.cursor_coordinate.row
+        role = roles[row] if 0 <= row < len(roles) else None
         text = Text()
-        text.append_text(rich_text(f"{row + 1}. {question}", "bold"))
+        text.append_text(rich_text(f"Q{index + 1}. {question}", "bold"))
         answers = [a for (q, _, _), a in self.latest().items() if q == question]
+        answers.sort(key=lambda a: a.get("role") != role)
         if not answers:
             text.append("\nNo answer yet.", style="dim")
         for answer in answers:
@@ -460,7 +470,7 @@ class HotwashMonitor(ExerciseScreen):
 
         self.app.push_screen(
             ConfirmDialog(
-                f"Close the hot wash ({len(latest)} answers)? Players can no longer answer and are "
+                f"Close the hot wash ({answers_count(len(latest))})? Players can no longer answer and are "
                 "told it is over; then the debrief.",
                 yes="Close",
             ),

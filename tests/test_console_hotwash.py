@@ -41,7 +41,13 @@ async def test_solo_player_answers_after_the_end_and_the_draft_quotes_them_by_ro
         await settle(app, pilot)
         clock.advance_to(300)
         await app.link.decide("coordinator", "appoint_coordinator", by="Sam")
-        await app.link.end()
+        await pilot.press("e")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDialog)
+        assert str(app.screen.question).startswith(
+            "End the exercise now and go to the hot wash, then the debrief?"
+        )
+        await pilot.press("y")
         await settle(app, pilot)
         screen = app.screen
         assert isinstance(screen, HotwashScreen) and not app.debrief_shown

@@ -150,7 +150,8 @@ class ExerciseScreen(Screen):
 
     def end_question(self) -> str:
         """The end dialog's question, with what would be left open (unscored) by ending now."""
-        question = "End the exercise now and go to the debrief?"
+        then = "the hot wash, then the debrief" if self.scenario.hotwash else "the debrief"
+        question = f"End the exercise now and go to {then}?"
         events = getattr(self.link, "events", None)
         if not events or self.link.ended:
             return question

@@ -227,3 +227,66 @@ async def test_a_player_joins_from_the_hosts_page_in_chromium_and_records_a_deci
     )
     on_disk = (tmp_path / "t.jsonl").read_text()
     assert '"action":"appoint_coordinator"' in on_disk and '"by":"Priya"' in on_disk
+
+
+@pytest.mark.skipif(browser_missing() is not None, reason=browser_missing() or "")
+async def test_a_browser_player_answers_the_hot_wash_and_reloads_back_to_it(tmp_path):
+    from playwright.async_api import async_playwright
+
+    from tabletop.model import HotwashQuestion
+
+    scenario = browser_scenario().model_copy(
+        update={"hotwash": [HotwashQuestion(question="What slowed you down?", kind="change")]}
+    )
+    async with hosted(tmp_path, scenario) as rig:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
+                args=CHROMIUM_ARGS,
+                env={**os.environ, "HOME": str(tmp_path)},
+            )
+            try:
+                page = await browser.new_page(viewport={"width": 1400, "height": 900})
+                await page.add_init_script(RECORD_SCREEN)
+                await page.goto(rig.host.join_link)
+                await page.fill("#name", "Priya")
+                await page.select_option("#role", "dpo")
+                await page.click("#join")
+                await page.wait_for_url(re.compile(r"/play/"))
+                await rig.host.wait_for(lambda: rig.joined("Priya"), 60)
+
+                async def shown(text: str) -> None:
+                    await page.wait_for_function(
+                        f"window.__screen.includes({json.dumps(text)})", timeout=60_000
+                    )
+
+                await shown("Press Enter")
+                await page.click("#terminal")
+                await page.keyboard.press("Enter")
+                await shown(FIRST_INJECT)
+                await rig.host.call(rig.session.end)
+                await shown("What slowed you down?")  # the hot wash, in the browser
+                await page.reload()  # the console restarts on the host and comes back to the seat
+                await shown("Press Enter")
+                await page.click("#terminal")
+                await page.keyboard.press("Enter")
+                await shown("What slowed you down?")
+                await page.keyboard.type("Waiting for the controller's contact.")
+                await page.keyboard.press("Control+s")
+                try:
+                    await rig.host.wait_for(lambda: bool(rig.lines("hotwash_answer")), 30)
+                except TimeoutError:
+                    shot = tmp_path / "browser.png"
+                    await page.screenshot(path=str(shot))
+                    raise AssertionError(f"no answer was recorded; the browser showed {shot}") from None
+                await rig.host.call(rig.session.close_hotwash, "facilitator", by="Facilitator")
+                await shown("closed the hot wash")
+            finally:
+                await browser.close()
+        await rig.host.wait_for(lambda: not rig.host.browser.consoles or not rig.joined("Priya"), 30)
+    answer = rig.lines("hotwash_answer")[0]
+    assert (answer["role"], answer["by"], answer["text"]) == (
+        "dpo",
+        "Priya",
+        "Waiting for the controller's contact.",
+    )

@@ -316,3 +316,22 @@ def test_a_scripted_run_has_no_hot_wash(tmp_path):
     session.writer.close()
     with pytest.raises(Exception, match="the session has already ended; nothing to resume"):
         Session.resume_from(session.path, clock=VirtualClock(), fsync=False)
+
+
+def test_a_transcript_with_a_hot_wash_reads_as_ended_scores_and_reports(ended):
+    from click.testing import CliRunner
+
+    from tabletop.cli import main
+    from tabletop.review.evidence import load_evidence
+    from tabletop.scoring import score
+
+    before = score(ended.scenario, ended.events).to_json()
+    ended.answer_hotwash("dpo", "P-dpo", CHANGE, "Page the DPO.")
+    ended.close_hotwash()
+    ended.writer.close()
+    assert score(ended.scenario, ended.events).to_json() == before  # the hot wash is not scored
+    assert load_evidence(ended.path).ended
+    result = CliRunner().invoke(main, ["report", str(ended.path)])
+    assert result.exit_code == 0, result.output
+    draft = ended.path.with_name(ended.path.stem + ".postmortem.md").read_text(encoding="utf-8")
+    assert "- Data protection officer: Page the DPO." in draft

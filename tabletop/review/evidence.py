@@ -61,7 +61,8 @@ class Evidence:
 
     @property
     def ended(self) -> bool:
-        return any(e.get("type") == "session_ended" for e in self.events[-1:])
+        """Whether the session ended (its signature and the hot wash may follow the end)."""
+        return any(e.get("type") == "session_ended" for e in reversed(self.events))
 
 
 def load_evidence(path: str | Path, *, score: bool = True) -> Evidence:

@@ -335,3 +335,14 @@ def test_a_transcript_with_a_hot_wash_reads_as_ended_scores_and_reports(ended):
     assert result.exit_code == 0, result.output
     draft = ended.path.with_name(ended.path.stem + ".postmortem.md").read_text(encoding="utf-8")
     assert "- Data protection officer: Page the DPO." in draft
+
+
+def test_the_review_timeline_shows_an_answer_by_role():
+    from tabletop.ui.review.detail import _describe
+
+    who, what = _describe(
+        {"type": "hotwash_answer", "role": "dpo", "by": "Priya", "question": WORKED, "text": "The alert."}
+    )
+    assert who == "(dpo)" and "Priya" not in who + what
+    assert what == "hot wash: What went well? — The alert."
+    assert _describe({"type": "hotwash_closed", "reason": "time"}) == ("", "hot wash closed: time")

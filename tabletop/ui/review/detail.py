@@ -430,4 +430,8 @@ def _describe(event: dict[str, Any]) -> tuple[str, str]:
         return "facilitator", f"{event.get('op')} {event.get('inject') or ''}".strip()
     if kind == "session_ended":
         return "", f"ended: {event.get('reason')}"
+    if kind == "hotwash_answer":  # by role, as the draft quotes it: the hot wash is blameless
+        return f"({event.get('role')})", f"hot wash: {event.get('question')} — {event.get('text')}"
+    if kind == "hotwash_closed":
+        return "", f"hot wash closed: {event.get('reason')}"
     return "", ""

@@ -272,6 +272,7 @@ async def test_a_browser_player_answers_the_hot_wash_and_reloads_back_to_it(tmp_
                 await page.keyboard.press("Enter")
                 await shown("What slowed you down?")
                 await page.keyboard.type("Waiting for the controller's contact.")
+                await shown("contact.")
                 await page.keyboard.press("Control+s")
                 try:
                     await rig.host.wait_for(lambda: bool(rig.lines("hotwash_answer")), 30)

@@ -178,6 +178,11 @@ class HotwashScreen(ExerciseScreen):
 
     # recording --------------------------------------------------------------------------------
     def action_record(self) -> None:
+        # keys typed before ctrl+s may still wait in the editor's queue (a fast typist, a paste
+        # in a browser): read the answer once the editor has taken them
+        self.query_one("#hotwash-text", TextArea).call_later(self.record_written)
+
+    def record_written(self) -> None:
         if self.closed or not self.questions:
             return
         text = self.query_one("#hotwash-text", TextArea).text.strip()

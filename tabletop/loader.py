@@ -974,6 +974,8 @@ class Validation:
 def _kind_of(path: Path) -> str:
     """What a file holds, from the nearest folder named for a dataset; the search stops at a
     data root (a folder holding scenarios/, injects/ or scoring/), whose own name says nothing."""
+    if path.name in ("programme.yaml", "programme.yml"):
+        return "programme"
     for parent in path.resolve().parents:
         if parent.name in _DATASETS:
             return parent.name
@@ -983,7 +985,8 @@ def _kind_of(path: Path) -> str:
 
 
 def default_paths() -> list[Path]:
-    return [root / name for root in data_roots()[:1] for name in _DATASETS if (root / name).exists()]
+    names = (*_DATASETS, "programme.yaml")
+    return [root / name for root in data_roots()[:1] for name in names if (root / name).exists()]
 
 
 def validate_paths(paths: list[Path | str] | None = None) -> list[Problem]:
@@ -1015,6 +1018,10 @@ def validate(paths: list[Path | str] | None = None) -> Validation:
                 catalog = load_catalog_from([folder])
                 result.problems.extend(catalog.problems)
                 result.rubric_sets += len(catalog.rubrics)
+        elif kind == "programme":
+            from tabletop.programme.config import check_programme
+
+            result.problems.extend(check_programme(path)[1])
         elif kind == "injects":
             count, problems = validate_library_file(path)
             result.injects += count

@@ -45,8 +45,9 @@ def _console():
 def validate(paths: tuple[Path, ...], as_json: bool) -> None:
     """Check scenario, inject library and scoring files and print every problem.
 
-    PATHS are files or folders (default: the bundled scenarios/, injects/ and scoring/). Each
-    problem prints as FILE:LINE:COL: dotted.key: message. Exit 0 when clean, 1 when any problem.
+    PATHS are files or folders (default: the bundled scenarios/, injects/, scoring/ and
+    programme.yaml). Each problem prints as FILE:LINE:COL: dotted.key: message. Exit 0 when
+    clean, 1 when any problem.
     """
     from tabletop.loader import validate as run_validation
 

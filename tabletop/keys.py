@@ -84,14 +84,15 @@ class PublicKey:
         prefix = f"{SAMPLES_ONLY} " if self.samples_only else ""
         return f"{prefix}{ALGORITHM} {self.text} {self.name}".rstrip()
 
-    def verifies(self, signature: str, head: str) -> bool:
-        """True when `signature` (base64) is this key's signature of chain head `head`."""
+    def verifies(self, signature: str, head: str, prefix: bytes = SIGNED_PREFIX) -> bool:
+        """True when `signature` (base64) is this key's signature of chain head `head` (signed
+        after `prefix`: a transcript's, or another signed file's, such as the follow-up register)."""
         from cryptography.exceptions import InvalidSignature
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
         try:
             raw_signature = base64.b64decode(signature, validate=True)
-            Ed25519PublicKey.from_public_bytes(self.raw).verify(raw_signature, SIGNED_PREFIX + head.encode())
+            Ed25519PublicKey.from_public_bytes(self.raw).verify(raw_signature, prefix + head.encode())
         except (InvalidSignature, ValueError, TypeError):
             return False
         return True
@@ -123,9 +124,9 @@ class Signer:
     def name(self) -> str:
         return self.public.name
 
-    def sign(self, head: str) -> str:
-        """The base64 signature of chain head `head` (see SIGNED_PREFIX)."""
-        signature = self._private.sign(SIGNED_PREFIX + head.encode())
+    def sign(self, head: str, prefix: bytes = SIGNED_PREFIX) -> str:
+        """The base64 signature of chain head `head` after `prefix` (see SIGNED_PREFIX)."""
+        signature = self._private.sign(prefix + head.encode())
         return base64.b64encode(signature).decode("ascii")
 
     @classmethod

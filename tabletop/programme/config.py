@@ -167,9 +167,9 @@ class MaterialRule(Strict):
 
     def material(self, level: str | None, duty: str) -> tuple[bool, str]:
         """Whether a risk at `level` (None: not recorded) naming `duty` is material, and why."""
-        if self.residual_at_least is not None and level is not None:
-            if LEVELS.index(level) >= LEVELS.index(self.residual_at_least):
-                return True, f"{level} is {self.residual_at_least} or above"
+        floor = self.residual_at_least
+        if floor is not None and level is not None and LEVELS.index(level) >= LEVELS.index(floor):
+            return True, f"{level} is {floor} or above"
         if self.regulatory_duty and duty.strip():
             return True, f"regulatory duty: {duty.strip()}"
         return False, ""
@@ -219,7 +219,10 @@ def check_programme(path: Path | str) -> tuple[Programme | None, list[Problem]]:
         return None, problems
     span = Span(doc, ())
     if not isinstance(doc.data, dict):
-        return None, [*problems, span.problem(f"expected a mapping (stage, teams, stages), received {kind_of(doc.data)}")]
+        return None, [
+            *problems,
+            span.problem(f"expected a mapping (stage, teams, stages), received {kind_of(doc.data)}"),
+        ]
     programme = validate_model(Programme, doc.data, span, problems)
     problems.extend(_cross_checks(doc.data, span))
     if problems:
@@ -228,7 +231,11 @@ def check_programme(path: Path | str) -> tuple[Programme | None, list[Problem]]:
 
 
 def _ids(items: Any) -> list[tuple[int, Any]]:
-    return [(i, item.get("id")) for i, item in enumerate(items) if isinstance(item, dict)] if isinstance(items, list) else []
+    return (
+        [(i, item.get("id")) for i, item in enumerate(items) if isinstance(item, dict)]
+        if isinstance(items, list)
+        else []
+    )
 
 
 def _cross_checks(data: dict[str, Any], span: Span) -> list[Problem]:
@@ -239,7 +246,10 @@ def _cross_checks(data: dict[str, Any], span: Span) -> list[Problem]:
         for index, item_id in _ids(data.get(plural)):
             if item_id in seen:
                 problems.append(
-                    span.child(plural).child(index).child("id").problem(
+                    span.child(plural)
+                    .child(index)
+                    .child("id")
+                    .problem(
                         f"{plural[:-1]} id {item_id!r} is given twice (first as {plural}.{seen[item_id]})"
                     )
                 )
@@ -267,7 +277,12 @@ def _cross_checks(data: dict[str, Any], span: Span) -> list[Problem]:
                     continue
                 if value in seen:
                     problems.append(
-                        span.child("stages").child(index).child(plural).child(position).child(key).problem(
+                        span.child("stages")
+                        .child(index)
+                        .child(plural)
+                        .child(position)
+                        .child(key)
+                        .problem(
                             f"{key} {value!r} is listed twice in this stage (first as {plural}.{seen[value]})"
                         )
                     )

@@ -7,7 +7,8 @@ step hard), the signals that were available and not acted on (injects whose fact
 unanswered), where we got lucky, what worked (steps met on time without flags), and specific
 improvement actions drawn from the action catalog (each action's `improvement` and
 `improvement_owner`), due a set time after the rehearsal date (the transcript's wall time),
-never the scenario's fictional start. The score, the ratings and the scorecard are an appendix.
+never the scenario's fictional start. Each improvement action has a stable id (`FU-...`,
+`tabletop.programme.followups`), so that a later rehearsal or a manager can close it. The score, the ratings and the scorecard are an appendix.
 Pauses and speed changes are how the run was played, not part of the incident: they stay out
 of the timeline.
 
@@ -28,6 +29,7 @@ from typing import Any
 from tabletop import events as ev
 from tabletop.breach_record import BREACH_RECORD
 from tabletop.model import DECISION_ACTIONS, Inject, Scenario
+from tabletop.programme.followups import DEFAULT_DUE_DAYS, followup_id, parse_date
 from tabletop.risk import LEVELS, level_index, level_name, matrix, try_risk_level
 from tabletop.scoring import (
     LATE,
@@ -45,7 +47,7 @@ from tabletop.timing import TimeFormatError, format_duration, format_offset, par
 
 NOT_RECORDED = "not recorded"
 
-FOLLOWUP_DAYS = 30
+FOLLOWUP_DAYS = DEFAULT_DUE_DAYS
 """Days after the rehearsal date that a proposed improvement action is due (no player set one)."""
 
 CLOSE_CALL = 0.1
@@ -133,7 +135,8 @@ class RecordField:
 
 @dataclass(frozen=True)
 class Risk:
-    """A risk the team remediated, accepted or tracked, with inherent and residual levels."""
+    """A risk the team remediated, accepted or tracked, with inherent and residual levels,
+    which mitigation lowers the likelihood and which the impact, and any regulatory duty."""
 
     title: str
     owner: str
@@ -151,11 +154,20 @@ class Risk:
     recorded_by: str
     rationale: str = ""
     review_by: str = ""
+    likelihood_mitigation: str = ""
+    impact_mitigation: str = ""
+    duty: str = ""
 
 
 @dataclass(frozen=True)
 class ImprovementItem:
-    """A corrective action of the improvement plan (HSEEP AAR/IP): action, owner, due date."""
+    """A corrective action of the improvement plan (HSEEP AAR/IP): action, owner, due date.
+
+    `id` is the follow-up's stable id; `owner_role` the role that owns it (a role id, or the
+    owner as the team wrote it); `due_date` the due date as `YYYY-MM-DD` (empty when the team
+    wrote something else); `action_id` the catalog action it improves and `expectations` the
+    expectations it came from (both empty for the team's own follow-ups).
+    """
 
     action: str
     owner: str
@@ -163,6 +175,11 @@ class ImprovementItem:
     capability: str
     source: str
     ticket: str = ""
+    id: str = ""
+    owner_role: str = ""
+    due_date: str = ""
+    action_id: str = ""
+    expectations: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -577,13 +594,17 @@ def _risks(run: _Run) -> list[Risk]:
                 recorded_at=when,
                 recorded_by=run.who(decision),
                 rationale=_text(decision.get("rationale")),
+                review_by=_text(fields.get("review_by")),
+                likelihood_mitigation=_text(fields.get("likelihood_mitigation")),
+                impact_mitigation=_text(fields.get("impact_mitigation")),
+                duty=_text(fields.get("duty")),
             )
             previous = risks.get(key)
             if previous is not None and previous.treatment == "accept":
                 risk = _replace(
                     risk,
                     treatment="accept",
-                    review_by=previous.review_by,
+                    review_by=risk.review_by or previous.review_by,
                     rationale=risk.rationale or previous.rationale,
                 )
             risks[key] = risk
@@ -644,6 +665,8 @@ def _register(risk: Risk, run: _Run) -> tuple[str, str]:
             return ("yes" if fields["register"] else "no"), "as recorded"
     if risk.treatment == "accept":
         return "yes", "rule: an accepted risk is owned on the register"
+    if risk.duty:
+        return "yes", "rule: a risk that touches a regulatory or contractual duty"
     level = risk.residual if risk.residual != NOT_RECORDED else risk.inherent
     if level == NOT_RECORDED:
         return NOT_RECORDED, "no levels recorded"
@@ -860,49 +883,83 @@ def _recovery(run: _Run) -> list[RecoveryCheck]:
 
 def _improvements(run: _Run, card: Scorecard, session_date: datetime | None) -> list[ImprovementItem]:
     """The team's own follow-ups, then one catalog improvement per action that was missed, late
-    or hard, owned by the action's `improvement_owner` and due FOLLOWUP_DAYS after the rehearsal."""
+    or hard, owned by the action's `improvement_owner` and due FOLLOWUP_DAYS after the rehearsal.
+    Each has its stable id (`tabletop.programme.followups.followup_id`)."""
+    first = run.events[0].get("hash") if run.events else None
+    first_hash = first if isinstance(first, str) else ""
+    day = session_date.date() if session_date else None
     items = []
     for decision in run.of("create_followup"):
         fields = decision.get("fields") or {}
+        owner = _text(fields.get("owner"))
+        own_due = parse_date(fields.get("due"), day)
         items.append(
             ImprovementItem(
                 action=_text(fields.get("action")) or NOT_RECORDED,
-                owner=_text(fields.get("owner")) or NOT_RECORDED,
+                owner=owner or NOT_RECORDED,
                 due=_text(fields.get("due")) or NOT_RECORDED,
                 capability=AREA_TITLES.get(run.actions[decision["action"]].area, "")
                 if decision.get("action") in run.actions
                 else "",
                 source=f"follow-up recorded by {run.who(decision)} at {run.when(_t(decision))}",
                 ticket=_text(fields.get("ticket")),
+                id=followup_id(first_hash, f"decision:{decision.get('seq')}"),
+                owner_role=owner,
+                due_date=own_due.isoformat() if own_due else "",
             )
         )
+    proposed = (session_date + timedelta(days=FOLLOWUP_DAYS)).strftime("%Y-%m-%d") if session_date else ""
     due = (
-        (session_date + timedelta(days=FOLLOWUP_DAYS)).strftime("%Y-%m-%d")
-        + f" (proposed: {FOLLOWUP_DAYS} days after the rehearsal)"
+        proposed + f" (proposed: {FOLLOWUP_DAYS} days after the rehearsal)"
         if session_date
         else "to be agreed"
     )
-    seen: dict[str, list[str]] = {}
+    seen: dict[str, list[ExpectationResult]] = {}
     for result in card.expectations:
         if result.status not in (MISSED, LATE) and not result.flags:
             continue
-        seen.setdefault(result.action, []).append(result.title)
-    for action_id, steps in seen.items():
+        seen.setdefault(result.action, []).append(result)
+    for action_id, results in seen.items():
         action = run.actions.get(action_id)
         if action is None:
             continue
         text = action.improvement or f"Write '{action.title}' into the runbook, with who does it and when"
         owner = action.improvement_owner or action.default_owner
+        role = owner if owner != "any" else "incident_lead"
         items.append(
             ImprovementItem(
                 action=text,
                 owner=run.role(owner) if owner != "any" else "Incident lead",
                 due=due,
                 capability=AREA_TITLES.get(action.area, action.area),
-                source="steps that were hard: " + "; ".join(dict.fromkeys(steps)),
+                source="steps that were hard: " + "; ".join(dict.fromkeys(r.title for r in results)),
+                id=followup_id(first_hash, f"action:{action_id}"),
+                owner_role=role,
+                due_date=proposed,
+                action_id=action_id,
+                expectations=tuple(dict.fromkeys(r.id for r in results)),
             )
         )
     return items
+
+
+def improvement_plan(
+    scenario: Scenario, events: Iterable[dict[str, Any]], card: Scorecard
+) -> list[ImprovementItem]:
+    """The improvement plan of one run alone (what `build_postmortem` puts in the draft), for
+    the follow-up register: cheaper than the whole draft."""
+    run = _Run(scenario, events)
+    started = next((e for e in run.events if e.get("type") == ev.SESSION_STARTED), {})
+    try:
+        session_date = datetime.fromisoformat(str(started.get("wall")).replace("Z", "+00:00"))
+    except ValueError:
+        session_date = None
+    return _improvements(run, card, session_date)
+
+
+def risks_of(scenario: Scenario, events: Iterable[dict[str, Any]]) -> list[Risk]:
+    """The risks one run remediated, accepted or tracked (as the draft lists them)."""
+    return _risks(_Run(scenario, events))
 
 
 def _anchor_words(after: str) -> str:

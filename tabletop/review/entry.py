@@ -68,6 +68,9 @@ class TranscriptEntry:
     outcomes: tuple[tuple[str, str, str, str], ...] = field(default=(), compare=False, repr=False)
     """(expectation id, title, area, status) of each counted expectation; kept by the index in
     its own table (not in the row) and empty on rows read back from the index."""
+    programme: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """What the rehearsal programme needs from the run (`tabletop.programme.facts`); kept by the
+    index in its own table, like `outcomes`, and empty on rows read back from the index."""
 
     @property
     def trusted(self) -> bool:
@@ -106,6 +109,7 @@ class TranscriptEntry:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         del data["outcomes"]
+        del data["programme"]
         data["participants"] = list(self.participants)
         data["areas"] = dict(self.areas)
         data["ratings"] = dict(self.ratings)
@@ -127,12 +131,13 @@ class TranscriptEntry:
             return cls.from_json(data)
         data["participants"] = tuple(data["participants"])
         data["outcomes"] = ()
+        data["programme"] = {}
         entry = object.__new__(cls)
         entry.__dict__.update(data)
         return entry
 
 
-_STORED_NAMES = TranscriptEntry.__dataclass_fields__.keys() - {"outcomes"}
+_STORED_NAMES = TranscriptEntry.__dataclass_fields__.keys() - {"outcomes", "programme"}
 
 
 def read_entry(path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None) -> TranscriptEntry:
@@ -172,6 +177,8 @@ def read_entry(path: str | os.PathLike[str], root: str | os.PathLike[str] | None
 
 def summarize(evidence: Any, **base: Any) -> TranscriptEntry:
     """The review row for loaded evidence (see `tabletop.review.evidence.Evidence`)."""
+    from tabletop.programme.facts import facts_of
+
     started = evidence.started or {}
     participants = tuple(
         f"{p.get('name') or '?'} ({p.get('role') or '?'})" for p in started.get("participants") or ()
@@ -211,6 +218,7 @@ def summarize(evidence: Any, **base: Any) -> TranscriptEntry:
             for e in card.get("expectations") or ()
             if e.get("status") in COUNTED and e.get("scope", "yours") == "yours"
         ),
+        programme=facts_of(evidence),
     )
 
 

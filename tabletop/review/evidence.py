@@ -39,6 +39,8 @@ class Evidence:
     evidence: str = ""
     """`tabletop verify`'s status: verified, unsigned, untrusted, sample, forged, invalid, unreadable."""
     headline: str = ""
+    verification: Any = None
+    """The `tabletop.transcript.Verification` itself (its signers, torn tail, problems)."""
 
     @property
     def started(self) -> dict[str, Any]:
@@ -114,6 +116,7 @@ def load_evidence(path: str | Path, *, score: bool = True) -> Evidence:
         card,
         verification.status,
         verification.headline(),
+        verification,
     )
 
 

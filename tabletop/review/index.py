@@ -21,6 +21,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
+from typing import Any
 
 from tabletop import __version__
 from tabletop.files import file_sha256
@@ -170,13 +171,17 @@ class TranscriptIndex:
                 " title TEXT NOT NULL, area TEXT NOT NULL, PRIMARY KEY (scenario, expectation))"
             )
             db.execute("CREATE INDEX IF NOT EXISTS outcomes_path ON outcomes (path)")
-            stamp = f"{SCHEMA_VERSION}:{__version__}"
+            db.execute("CREATE TABLE IF NOT EXISTS programme (path TEXT PRIMARY KEY, facts TEXT NOT NULL)")
+            from tabletop.programme.facts import FACTS_VERSION
+
+            stamp = f"{SCHEMA_VERSION}:{__version__}:{FACTS_VERSION}"
             row = db.execute("SELECT value FROM meta WHERE key = 'stamp'").fetchone()
             if row is None or row[0] != stamp:
                 # another schema or another scorer: every row is rescored
                 db.execute("DELETE FROM transcripts")
                 db.execute("DELETE FROM outcomes")
                 db.execute("DELETE FROM expectations")
+                db.execute("DELETE FROM programme")
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('stamp', ?)", (stamp,))
             db.commit()
         except sqlite3.DatabaseError:
@@ -248,6 +253,7 @@ class TranscriptIndex:
         if plan.removed:
             db.executemany("DELETE FROM transcripts WHERE path = ?", [(p,) for p in plan.removed])
             db.executemany("DELETE FROM outcomes WHERE path = ?", [(p,) for p in plan.removed])
+            db.executemany("DELETE FROM programme WHERE path = ?", [(p,) for p in plan.removed])
         for path in plan.restat:
             size, mtime = _stat(self.folder / path)
             db.execute("UPDATE transcripts SET size = ?, mtime_ns = ? WHERE path = ?", (size, mtime, path))
@@ -262,6 +268,10 @@ class TranscriptIndex:
                 (entry.path, entry.size, entry.mtime_ns, entry.sha256, dumps(entry)),
             )
             db.execute("DELETE FROM outcomes WHERE path = ?", (entry.path,))
+            db.execute(
+                "INSERT OR REPLACE INTO programme VALUES (?, ?)",
+                (entry.path, json.dumps(dict(entry.programme), separators=(",", ":"), ensure_ascii=False)),
+            )
             db.executemany(
                 "INSERT INTO outcomes VALUES (?, ?, ?, ?, ?, ?)",
                 [
@@ -325,6 +335,15 @@ class TranscriptIndex:
         rows = [rebuild(data) for data in json.loads(text)]
         rows.sort(key=lambda e: (e.started, e.path), reverse=True)
         return rows
+
+    def programme_facts(self) -> dict[str, dict[str, Any]]:
+        """What the rehearsal programme needs from each indexed transcript, by path
+        (`tabletop.programme.facts`)."""
+        (text,) = self._db.execute(
+            "SELECT '{' || COALESCE(group_concat(json_quote(path) || ':' || facts, ','), '') || '}' FROM programme"
+        ).fetchone()
+        facts: dict[str, dict[str, Any]] = json.loads(text)
+        return facts
 
     def entry(self, path: str) -> TranscriptEntry | None:
         row = self._db.execute("SELECT entry FROM transcripts WHERE path = ?", (path,)).fetchone()

@@ -1,0 +1,873 @@
+"""Where the rehearsal programme stands on a date: a pure function of the programme, the runs and the register.
+
+`programme_status(programme, runs, register, as_of=..., trust=...)` answers what a manager or
+an auditor asks (ISO/IEC 27001:2022 A.5.24-A.5.27, SOC 2 CC7.4-CC7.5): which rehearsals did
+each team run, which are overdue, which follow-ups are open and whose, which accepted risks
+are past their review, which risks go to the company register, and which stage the evidence
+supports.
+
+The rules, exactly:
+
+- **What counts.** A run counts as evidence when its transcript verifies (`tabletop verify`
+  says verified: intact, every signature good and made with a key the reader trusts; the
+  trust is judged now, from the signer keys the index recorded), its last line is complete,
+  it is a team rehearsal (mode `team`: solo practice and `simulate` runs never count), it
+  ended (`session_ended`), its team is one of the programme's, and it started on or before
+  `as_of`. Every other transcript is listed as excluded, with the reason.
+- **Like with like.** Only counted runs (team runs) enter the schedule; a run's score is
+  compared with the previous counted run of the same team and kind only when both were played
+  under the same scoring rules version, otherwise the change is not given and the reason is.
+- **Schedule.** For the company's stage, each team keeps each kind of rehearsal it rehearses
+  current: `next_due` is the last counted run's date plus the stage's `every`; the kind is
+  overdue when `as_of` is after `next_due`, or when it was never run.
+- **Follow-ups** come from the improvement plans of counted runs, each with its stable id
+  (`tabletop.programme.followups`), its owner role and due date. A follow-up is closed by the
+  first of: a later counted run of the same team recording `close_followup` with its id; a
+  later counted run of the same team, scenario and rules version in which every expectation it
+  came from that applies is met without a flag (and one applies); a counted register entry
+  (`tabletop followups close`). A register re-owning changes its owner role. Overdue: open and
+  `as_of` after its due date. Age: days from the run that raised it to `as_of` (or to its
+  closing).
+- **Risks.** Recorded (`record_risk`) or accepted (`accept_risk`) in counted runs, gathered
+  per team and risk title (case and spacing ignored); the latest record is the risk's state,
+  and what it leaves unrecorded (an acceptance records no levels) keeps its earlier value.
+  An accepted risk is past review when `as_of` is after its review date, or when it has no
+  review date that reads as a date. A risk is material by the programme's rule
+  (`risk_register.material_when`) on its residual level, else its inherent level.
+- **Stage.** A stage's requirements are met when every team is current on every kind the
+  stage lists for it (rated at least `rating_at_least` where given) and every check in its
+  `requires` holds. The evidence supports the highest stage whose requirements are all met;
+  `missing` lists what the next stage still needs.
+- **Coverage** is the share of the company stage's (team, kind) requirements that are current
+  on a date; `coverage_history` gives it at the end of each month.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from tabletop.programme.config import RATING_ORDER, Programme, Rehearsal, Stage, Team
+from tabletop.programme.followups import DEFAULT_DUE_DAYS, parse_date, session_date
+from tabletop.programme.register import CLOSED, REOWNED, Register
+from tabletop.risk import LEVELS
+
+VERIFIED, UNSIGNED, UNTRUSTED, SAMPLE = "verified", "unsigned", "untrusted", "sample"
+NOT_RECORDED = "not recorded"
+AGE_BANDS = ((30, "up to 30 days"), (90, "31-90 days"), (180, "91-180 days"), (None, "over 180 days"))
+
+
+# --- the runs ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Run:
+    """One transcript as the programme sees it: the index's row and the programme facts."""
+
+    path: str
+    sha256: str
+    facts: Mapping[str, Any]
+    integrity: str = "ok"
+    problem: str = ""
+
+    @property
+    def started(self) -> str:
+        return str(self.facts.get("started") or "")
+
+    @property
+    def day(self) -> date | None:
+        return session_date(self.started)
+
+    @property
+    def team(self) -> str:
+        return str(self.facts.get("team") or "")
+
+    @property
+    def kind(self) -> str:
+        return str(self.facts.get("kind") or "")
+
+    @property
+    def scenario(self) -> str:
+        return str(self.facts.get("scenario") or "")
+
+    @property
+    def mode(self) -> str:
+        return str(self.facts.get("mode") or "")
+
+    @property
+    def rules_version(self) -> int:
+        value = self.facts.get("rules_version")
+        return value if isinstance(value, int) else 1
+
+    @property
+    def score(self) -> float | None:
+        value = self.facts.get("score")
+        return float(value) if isinstance(value, (int, float)) else None
+
+    @property
+    def rating(self) -> str:
+        return str(self.facts.get("rating") or "")
+
+    @property
+    def signer(self) -> str:
+        return ", ".join(str(s.get("name") or "") for s in self.facts.get("signers") or ())
+
+    def evidence(self, trust: Any) -> str:
+        """`tabletop verify`'s status, with the signers' trust judged by `trust` now."""
+        status = str(self.facts.get("status") or "unreadable")
+        signers = self.facts.get("signers") or ()
+        if status not in (VERIFIED, UNTRUSTED, SAMPLE) or not signers or trust is None:
+            return status
+        levels = set()
+        for signer in signers:
+            known = trust.get(str(signer.get("key") or ""))
+            levels.add("untrusted" if known is None else ("sample" if known.samples_only else "trusted"))
+        if "untrusted" in levels:
+            return UNTRUSTED
+        if "sample" in levels:
+            return SAMPLE
+        return VERIFIED
+
+    def brief(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "started": self.started,
+            "date": self.day.isoformat() if self.day else "",
+            "scenario": self.scenario,
+            "kind": self.kind,
+            "score": self.score,
+            "rating": self.rating,
+            "rules_version": self.rules_version,
+        }
+
+
+EXCLUSION_WORDS = {
+    UNSIGNED: "unsigned: no signature, so not evidence",
+    UNTRUSTED: "signed with a key this reader does not trust",
+    SAMPLE: "signed with the repository's sample key: not evidence",
+    "forged": "forged: a signature or the hash chain fails",
+    "invalid": "invalid: the event grammar or a content rule fails",
+    "unreadable": "not a readable transcript",
+}
+
+
+def exclusion(run: Run, status: str, programme: Programme) -> str:
+    """Why `run` does not count as evidence for the programme (empty when it does)."""
+    if not run.facts:
+        return f"not a readable transcript{': ' + run.problem if run.problem else ''}"
+    if status != VERIFIED:
+        return EXCLUSION_WORDS.get(status, status)
+    if run.facts.get("torn"):
+        return "the last line is incomplete (the run was interrupted mid-write)"
+    if run.mode == "solo":
+        return "solo practice: not a team rehearsal"
+    if run.mode == "simulate":
+        return "a scripted simulate run: not a team rehearsal"
+    if run.mode != "team":
+        return f"mode {run.mode or 'not recorded'}: not a team rehearsal"
+    if not run.facts.get("ended"):
+        return "never ended (no session_ended)"
+    if not run.team:
+        return "no team recorded"
+    if programme.team(run.team) is None:
+        from tabletop.problems import did_you_mean
+
+        known = [t.id for t in programme.teams]
+        return f"team {run.team!r} is not in the programme{did_you_mean(run.team, known)}"
+    if run.day is None:
+        return "no start time"
+    return ""
+
+
+# --- results ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScheduleItem:
+    """One team's standing on one kind of rehearsal the company's stage asks for."""
+
+    team: str
+    kind: str
+    every: str
+    last: Run | None
+    runs: int
+    next_due: date | None
+    overdue: bool
+    days_overdue: int
+    previous_score: float | None
+    change: float | None
+    compared: str
+    rating_at_least: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "team": self.team,
+            "kind": self.kind,
+            "every": self.every,
+            "runs": self.runs,
+            "last": self.last.brief() if self.last else None,
+            "score": self.last.score if self.last else None,
+            "rating": self.last.rating if self.last else None,
+            "next_due": self.next_due.isoformat() if self.next_due else None,
+            "overdue": self.overdue,
+            "days_overdue": self.days_overdue,
+            "previous_score": self.previous_score,
+            "change": self.change,
+            "compared": self.compared,
+            "rating_at_least": self.rating_at_least,
+        }
+
+
+@dataclass
+class FollowUp:
+    """A follow-up action raised by a counted run, and what became of it."""
+
+    id: str
+    team: str
+    text: str
+    owner_role: str
+    owner: str
+    due: date
+    due_text: str
+    raised: date
+    raised_in: str
+    scenario: str
+    rules_version: int
+    action: str
+    expectations: tuple[str, ...]
+    capability: str = ""
+    source: str = ""
+    closed: date | None = None
+    closed_how: str = ""
+    closed_by: str = ""
+    closed_in: str = ""
+    closed_why: str = ""
+    owners: list[dict[str, Any]] = field(default_factory=list)
+    claims: list[dict[str, Any]] = field(default_factory=list)
+    as_of: date | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.closed is None
+
+    @property
+    def age(self) -> int:
+        end = self.closed or self.as_of or self.raised
+        return (end - self.raised).days
+
+    @property
+    def overdue(self) -> bool:
+        return self.open and self.as_of is not None and self.as_of > self.due
+
+    @property
+    def days_overdue(self) -> int:
+        return (self.as_of - self.due).days if self.overdue and self.as_of else 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "team": self.team,
+            "text": self.text,
+            "owner_role": self.owner_role,
+            "owner": self.owner,
+            "due": self.due.isoformat(),
+            "due_text": self.due_text,
+            "raised": self.raised.isoformat(),
+            "raised_in": self.raised_in,
+            "scenario": self.scenario,
+            "rules_version": self.rules_version,
+            "action": self.action,
+            "expectations": list(self.expectations),
+            "capability": self.capability,
+            "status": "open" if self.open else "closed",
+            "age_days": self.age,
+            "overdue": self.overdue,
+            "days_overdue": self.days_overdue,
+            "closed": self.closed.isoformat() if self.closed else None,
+            "closed_how": self.closed_how,
+            "closed_by": self.closed_by,
+            "closed_in": self.closed_in,
+            "closed_why": self.closed_why,
+            "reowned": list(self.owners),
+            "claims": list(self.claims),
+        }
+
+
+@dataclass(frozen=True)
+class RiskItem:
+    """A risk of one team as its latest record in a counted run has it."""
+
+    team: str
+    title: str
+    owner: str
+    treatment: str
+    inherent: str
+    residual: str
+    likelihood: str
+    impact: str
+    residual_likelihood: str
+    residual_impact: str
+    lowers: str
+    likelihood_mitigation: str
+    impact_mitigation: str
+    duty: str
+    review_by: str
+    review_date: date | None
+    material: bool
+    material_why: str
+    past_review: bool
+    recorded: date
+    recorded_in: str
+    first_recorded: date
+    records: int
+
+    @property
+    def accepted(self) -> bool:
+        return self.treatment == "accept"
+
+    @property
+    def owned(self) -> bool:
+        return self.owner not in ("", NOT_RECORDED) and self.review_date is not None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "team": self.team,
+            "title": self.title,
+            "owner": self.owner,
+            "treatment": self.treatment,
+            "inherent": self.inherent,
+            "likelihood": self.likelihood,
+            "impact": self.impact,
+            "residual": self.residual,
+            "residual_likelihood": self.residual_likelihood,
+            "residual_impact": self.residual_impact,
+            "mitigation_lowers": self.lowers,
+            "likelihood_mitigation": self.likelihood_mitigation,
+            "impact_mitigation": self.impact_mitigation,
+            "duty": self.duty,
+            "review_by": self.review_by,
+            "review_date": self.review_date.isoformat() if self.review_date else None,
+            "accepted": self.accepted,
+            "past_review": self.past_review,
+            "material": self.material,
+            "material_why": self.material_why,
+            "company_register": self.material,
+            "recorded": self.recorded.isoformat(),
+            "recorded_in": self.recorded_in,
+            "first_recorded": self.first_recorded.isoformat(),
+            "records": self.records,
+        }
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """Whether the evidence meets one stage, and what it still misses."""
+
+    stage: Stage
+    met: bool
+    missing: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.stage.id, "title": self.stage.name, "met": self.met, "missing": list(self.missing)}
+
+
+@dataclass
+class ProgrammeStatus:
+    """Everything `tabletop programme` shows, computed for one date."""
+
+    as_of: date
+    programme: Programme
+    counted: list[Run]
+    excluded: list[tuple[Run, str]]
+    schedule: list[ScheduleItem]
+    followups: list[FollowUp]
+    risks: list[RiskItem]
+    stages: list[StageResult]
+    coverage: float
+    coverage_history: list[tuple[date, float]]
+    register: Register | None
+    register_notes: list[str]
+    source: str = ""
+
+    @property
+    def supported(self) -> StageResult | None:
+        met = [s for s in self.stages if s.met]
+        return met[-1] if met else None
+
+    @property
+    def next_stage(self) -> StageResult | None:
+        supported = self.supported
+        index = self.stages.index(supported) + 1 if supported is not None else 0
+        return self.stages[index] if index < len(self.stages) else None
+
+    @property
+    def declared(self) -> StageResult:
+        return next(s for s in self.stages if s.stage.id == self.programme.stage)
+
+    @property
+    def open_followups(self) -> list[FollowUp]:
+        """Open follow-ups, oldest first."""
+        return sorted((f for f in self.followups if f.open), key=lambda f: (-f.age, f.id))
+
+    @property
+    def overdue(self) -> list[ScheduleItem]:
+        return [s for s in self.schedule if s.overdue]
+
+    @property
+    def past_review(self) -> list[RiskItem]:
+        return [r for r in self.risks if r.past_review]
+
+    @property
+    def material(self) -> list[RiskItem]:
+        return [r for r in self.risks if r.material]
+
+    def open_by_owner(self) -> dict[str, list[FollowUp]]:
+        grouped: dict[str, list[FollowUp]] = defaultdict(list)
+        for followup in self.open_followups:
+            grouped[followup.owner_role or NOT_RECORDED].append(followup)
+        return dict(sorted(grouped.items()))
+
+    def open_by_age(self) -> list[tuple[str, int]]:
+        counts = []
+        low = -1
+        for limit, label in AGE_BANDS:
+            counts.append(
+                (
+                    label,
+                    sum(1 for f in self.open_followups if f.age > low and (limit is None or f.age <= limit)),
+                )
+            )
+            low = limit if limit is not None else low
+        return counts
+
+    def to_json(self) -> dict[str, Any]:
+        supported = self.supported
+        following = self.next_stage
+        return {
+            "as_of": self.as_of.isoformat(),
+            "programme": self.source,
+            "stage": {
+                "declared": self.programme.stage,
+                "declared_met": self.declared.met,
+                "declared_missing": list(self.declared.missing),
+                "supported": supported.stage.id if supported else None,
+                "next": following.stage.id if following else None,
+                "missing_for_next": list(following.missing) if following else [],
+                "stages": [s.to_json() for s in self.stages],
+            },
+            "coverage": self.coverage,
+            "coverage_history": [{"date": d.isoformat(), "coverage": c} for d, c in self.coverage_history],
+            "teams": [
+                {
+                    "id": team.id,
+                    "title": team.name,
+                    "rehearsals": [s.to_json() for s in self.schedule if s.team == team.id],
+                }
+                for team in self.programme.teams
+            ],
+            "overdue": [s.to_json() for s in self.overdue],
+            "followups": {
+                "open": len(self.open_followups),
+                "closed": sum(1 for f in self.followups if not f.open),
+                "overdue": sum(1 for f in self.followups if f.overdue),
+                "by_owner": {owner: [f.id for f in items] for owner, items in self.open_by_owner().items()},
+                "by_age": dict(self.open_by_age()),
+                "items": [f.to_json() for f in sorted(self.followups, key=lambda f: (f.raised, f.id))],
+            },
+            "risks": {
+                "items": [r.to_json() for r in self.risks],
+                "accepted_past_review": [r.to_json() for r in self.past_review],
+                "company_register": [r.to_json() for r in self.material],
+            },
+            "runs": {
+                "counted": [r.brief() | {"team": r.team, "signer": r.signer} for r in self.counted],
+                "excluded": [{"path": r.path, "reason": reason} for r, reason in self.excluded],
+            },
+            "register": self.register.to_json() if self.register is not None else None,
+            "register_notes": list(self.register_notes),
+        }
+
+
+# --- computing ---------------------------------------------------------------------------------
+
+
+def _better_or_equal(rating: str, floor: str) -> bool:
+    return rating in RATING_ORDER and RATING_ORDER.index(rating) <= RATING_ORDER.index(floor)
+
+
+class _Runs:
+    """Counted runs by (team, kind), oldest first, with their dates for bisecting."""
+
+    def __init__(self, runs: list[Run]) -> None:
+        self.groups: dict[tuple[str, str], list[Run]] = defaultdict(list)
+        for run in runs:
+            self.groups[(run.team, run.kind)].append(run)
+        self.days = {key: [r.day or date.min for r in group] for key, group in self.groups.items()}
+
+    def upto(self, team: str, kind: str, day: date) -> list[Run]:
+        group = self.groups.get((team, kind), [])
+        return group[: bisect_right(self.days.get((team, kind), []), day)]
+
+
+def _schedule_item(team: Team, rehearsal: Rehearsal, runs: _Runs, as_of: date) -> ScheduleItem:
+    mine = runs.upto(team.id, rehearsal.kind, as_of)
+    last = mine[-1] if mine else None
+    next_due = rehearsal.interval.after(last.day) if last is not None and last.day else None
+    overdue = next_due is None or as_of > next_due
+    days = (as_of - next_due).days if next_due is not None and as_of > next_due else 0
+    previous = mine[-2] if len(mine) >= 2 else None
+    previous_score = change = None
+    compared = ""
+    if last is not None and previous is not None:
+        if previous.rules_version != last.rules_version:
+            compared = (
+                f"not compared: the previous run was played under scoring rules version "
+                f"{previous.rules_version}, the last under {last.rules_version}"
+            )
+        elif previous.score is not None and last.score is not None:
+            previous_score = previous.score
+            change = round(last.score - previous.score, 4)
+            compared = f"against the run of {previous.day.isoformat() if previous.day else '?'}"
+    return ScheduleItem(
+        team=team.id,
+        kind=rehearsal.kind,
+        every=rehearsal.every,
+        last=last,
+        runs=len(mine),
+        next_due=next_due,
+        overdue=overdue,
+        days_overdue=days,
+        previous_score=previous_score,
+        change=change,
+        compared=compared,
+        rating_at_least=rehearsal.rating_at_least,
+    )
+
+
+def _followups(
+    counted: list[Run], excluded: list[tuple[Run, str]], register: Register | None, as_of: date
+) -> tuple[list[FollowUp], list[str]]:
+    items: dict[str, FollowUp] = {}
+    for run in counted:
+        assert run.day is not None
+        for data in run.facts.get("followups") or ():
+            due = parse_date(data.get("due_date"), run.day) or run.day + timedelta(days=DEFAULT_DUE_DAYS)
+            followup = FollowUp(
+                id=str(data.get("id")),
+                team=run.team,
+                text=str(data.get("text") or ""),
+                owner_role=str(data.get("owner_role") or ""),
+                owner=str(data.get("owner") or ""),
+                due=due,
+                due_text=str(data.get("due") or ""),
+                raised=run.day,
+                raised_in=run.path,
+                scenario=run.scenario,
+                rules_version=run.rules_version,
+                action=str(data.get("action") or ""),
+                expectations=tuple(data.get("expectations") or ()),
+                capability=str(data.get("capability") or ""),
+                source=str(data.get("source") or ""),
+                as_of=as_of,
+            )
+            items.setdefault(followup.id, followup)
+    # closings by later counted runs of the same team, walked in order per team
+    raised_in: dict[str, list[FollowUp]] = defaultdict(list)
+    for followup in items.values():
+        raised_in[followup.raised_in].append(followup)
+    pending: dict[str, dict[str, FollowUp]] = defaultdict(dict)  # team -> open follow-ups by id
+    by_scenario: dict[tuple[str, str, int], dict[str, FollowUp]] = defaultdict(dict)
+    for run in counted:
+        assert run.day is not None
+        mine = pending[run.team]
+        for closing in run.facts.get("closes") or ():
+            closed_item = mine.pop(str(closing.get("id")), None)
+            if closed_item is not None:
+                who = f"{closing.get('by') or '?'} ({closing.get('role') or '?'})"
+                _close(
+                    closed_item,
+                    run.day,
+                    "closed in a rehearsal",
+                    who,
+                    run.path,
+                    str(closing.get("evidence") or ""),
+                )
+                by_scenario[(closed_item.team, closed_item.scenario, closed_item.rules_version)].pop(
+                    closed_item.id, None
+                )
+        candidates = by_scenario.get((run.team, run.scenario, run.rules_version))
+        if candidates:
+            for followup in [f for f in candidates.values() if _met_again(f, run)]:
+                _close(
+                    followup,
+                    run.day,
+                    "the steps it came from were met again",
+                    "",
+                    run.path,
+                    ", ".join(followup.expectations),
+                )
+                del candidates[followup.id]
+                mine.pop(followup.id, None)
+        for followup in raised_in.get(run.path, ()):
+            if followup.open:
+                mine[followup.id] = followup
+                if followup.expectations:
+                    by_scenario[(followup.team, followup.scenario, followup.rules_version)][followup.id] = (
+                        followup
+                    )
+    order = {run.path: (run.started, run.path) for run in counted}
+    # claims that did not count
+    for run, reason in [*((r, "") for r in counted), *excluded]:
+        for closing in run.facts.get("closes") or ():
+            claimed = items.get(str(closing.get("id")))
+            if claimed is None or claimed.closed_in == run.path:
+                continue
+            why = reason
+            if not why and run.team != claimed.team:
+                why = f"recorded by team {run.team}; only a rehearsal of team {claimed.team} closes it"
+            elif not why and (run.started, run.path) <= order[claimed.raised_in]:
+                why = "recorded before the rehearsal that raised it"
+            elif not why:
+                why = "it was already closed"
+            claimed.claims.append({"path": run.path, "by": closing.get("by"), "reason": why})
+    notes: list[str] = []
+    if register is not None:
+        notes.extend(register.problems)
+        for entry in register.entries:
+            target = items.get(entry.id)
+            day = entry.day
+            if day is None or day > as_of:
+                continue
+            if target is None:
+                notes.append(
+                    f"register entry {entry.seq} names {entry.id}, which no counted rehearsal raised"
+                )
+                continue
+            if not entry.counted:
+                target.claims.append({"path": register.path.name, "by": entry.by, "reason": entry.reason})
+                continue
+            if entry.type == CLOSED:
+                if target.closed is None or day < target.closed:
+                    _close(
+                        target,
+                        day,
+                        "closed by a manager",
+                        entry.trusted_as or entry.by,
+                        "register",
+                        entry.why,
+                    )
+            elif entry.type == REOWNED:
+                target.owners.append(
+                    {
+                        "date": day.isoformat(),
+                        "from": target.owner_role,
+                        "to": entry.to,
+                        "why": entry.why,
+                        "by": entry.trusted_as or entry.by,
+                    }
+                )
+                target.owner_role = entry.to
+                target.owner = entry.to
+    return list(items.values()), notes
+
+
+def _close(followup: FollowUp, day: date, how: str, by: str, where: str, why: str) -> None:
+    followup.closed = day
+    followup.closed_how = how
+    followup.closed_by = by
+    followup.closed_in = where
+    followup.closed_why = why
+
+
+def _met_again(followup: FollowUp, run: Run) -> bool:
+    if not followup.expectations or run.scenario != followup.scenario:
+        return False
+    if run.rules_version != followup.rules_version:
+        return False
+    statuses = run.facts.get("expectations") or {}
+    flagged = set(run.facts.get("flagged") or ())
+    applied = [e for e in followup.expectations if statuses.get(e) not in (None, "not_applicable", "open")]
+    return bool(applied) and all(statuses[e] == "met" and e not in flagged for e in applied)
+
+
+def _risks(counted: list[Run], programme: Programme, as_of: date) -> list[RiskItem]:
+    rule = programme.risk_register.material_when
+    latest: dict[tuple[str, str], tuple[Run, dict[str, Any]]] = {}
+    first: dict[tuple[str, str], date] = {}
+    records: dict[tuple[str, str], int] = defaultdict(int)
+    for run in counted:
+        assert run.day is not None
+        for risk in run.facts.get("risks") or ():
+            key = (run.team, " ".join(str(risk.get("title") or "").split()).casefold())
+            # the latest record is the risk's state; what it leaves unrecorded keeps its earlier value
+            merged = dict(latest[key][1]) if key in latest else {}
+            merged.update({k: v for k, v in risk.items() if v not in (None, "", NOT_RECORDED)})
+            latest[key] = (run, merged)
+            first.setdefault(key, run.day)
+            records[key] += 1
+    items = []
+    for key, (run, risk) in sorted(latest.items()):
+        assert run.day is not None
+        residual = str(risk.get("residual") or NOT_RECORDED)
+        inherent = str(risk.get("inherent") or NOT_RECORDED)
+        level = residual if residual in LEVELS else (inherent if inherent in LEVELS else None)
+        duty = str(risk.get("duty") or "")
+        material, why = rule.material(level, duty)
+        review_by = str(risk.get("review_by") or "")
+        review_date = parse_date(risk.get("review_date"))  # resolved against the run that recorded it
+        accepted = risk.get("treatment") == "accept"
+        items.append(
+            RiskItem(
+                team=run.team,
+                title=str(risk.get("title") or NOT_RECORDED),
+                owner=str(risk.get("owner") or NOT_RECORDED),
+                treatment=str(risk.get("treatment") or NOT_RECORDED),
+                inherent=inherent,
+                residual=residual,
+                likelihood=str(risk.get("likelihood") or NOT_RECORDED),
+                impact=str(risk.get("impact") or NOT_RECORDED),
+                residual_likelihood=str(risk.get("residual_likelihood") or NOT_RECORDED),
+                residual_impact=str(risk.get("residual_impact") or NOT_RECORDED),
+                lowers=str(risk.get("lowers") or NOT_RECORDED),
+                likelihood_mitigation=str(risk.get("likelihood_mitigation") or ""),
+                impact_mitigation=str(risk.get("impact_mitigation") or ""),
+                duty=duty,
+                review_by=review_by,
+                review_date=review_date,
+                material=material,
+                material_why=why,
+                past_review=accepted and (review_date is None or as_of > review_date),
+                recorded=run.day,
+                recorded_in=run.path,
+                first_recorded=first[key],
+                records=records[key],
+            )
+        )
+    return items
+
+
+def _stage_result(
+    stage: Stage,
+    programme: Programme,
+    runs: _Runs,
+    followups: list[FollowUp],
+    risks: list[RiskItem],
+    as_of: date,
+) -> StageResult:
+    missing: list[str] = []
+    for team in programme.teams:
+        for rehearsal in programme.kinds_for(team, stage):
+            item = _schedule_item(team, rehearsal, runs, as_of)
+            if item.last is None:
+                missing.append(f"{team.id}: {rehearsal.kind}: never run (every {rehearsal.every})")
+            elif item.overdue:
+                missing.append(
+                    f"{team.id}: {rehearsal.kind}: last run {item.last.day}, due {item.next_due} "
+                    f"(every {rehearsal.every})"
+                )
+            elif rehearsal.rating_at_least and not _better_or_equal(
+                item.last.rating, rehearsal.rating_at_least
+            ):
+                missing.append(
+                    f"{team.id}: {rehearsal.kind}: last run rated {item.last.rating or 'not rated'}, "
+                    f"needs {rehearsal.rating_at_least} or better"
+                )
+    for requirement in stage.requires:
+        if requirement.check == "followups_on_time":
+            late = sorted(f.id for f in followups if f.overdue)
+            if late:
+                missing.append(f"{len(late)} follow-up(s) open past their due date: {', '.join(late)}")
+        elif requirement.check == "risks_reviewed":
+            late_risks = [r for r in risks if r.past_review]
+            if late_risks:
+                missing.append(
+                    f"{len(late_risks)} accepted risk(s) past their review date: "
+                    + "; ".join(f"{r.team}: {r.title}" for r in late_risks)
+                )
+        elif requirement.check == "material_risks_owned":
+            unowned = [r for r in risks if r.material and not r.owned]
+            if unowned:
+                missing.append(
+                    f"{len(unowned)} material risk(s) without an owner and a review date: "
+                    + "; ".join(f"{r.team}: {r.title}" for r in unowned)
+                )
+    return StageResult(stage, not missing, tuple(missing))
+
+
+def coverage_on(programme: Programme, runs: _Runs, day: date) -> float:
+    """The share of the company stage's (team, kind) requirements current on `day`."""
+    total = current = 0
+    for team in programme.teams:
+        for rehearsal in programme.kinds_for(team):
+            total += 1
+            current += not _schedule_item(team, rehearsal, runs, day).overdue
+    return round(current / total, 4) if total else 1.0
+
+
+def _month_ends(first: date, last: date) -> list[date]:
+    ends = []
+    year, month = first.year, first.month
+    while True:
+        following = date(year + (month == 12), month % 12 + 1, 1)
+        end = following - timedelta(days=1)
+        if end >= last:
+            ends.append(last)
+            return ends
+        ends.append(end)
+        year, month = following.year, following.month
+
+
+def programme_status(
+    programme: Programme,
+    runs: Iterable[Run],
+    register: Register | None = None,
+    *,
+    as_of: date,
+    trust: Any = None,
+    since: date | None = None,
+    source: str = "",
+) -> ProgrammeStatus:
+    """The programme's standing on `as_of` (see the module docstring for every rule).
+
+    `since` only starts `coverage_history` later; every run up to `as_of` is taken into account.
+    """
+    counted: list[Run] = []
+    excluded: list[tuple[Run, str]] = []
+    for run in sorted(runs, key=lambda r: (r.started, r.path)):
+        if run.day is not None and run.day > as_of:
+            continue
+        reason = exclusion(run, run.evidence(trust), programme)
+        if reason:
+            excluded.append((run, reason))
+        else:
+            counted.append(run)
+    grouped = _Runs(counted)
+    schedule = [
+        _schedule_item(team, rehearsal, grouped, as_of)
+        for team in programme.teams
+        for rehearsal in programme.kinds_for(team)
+    ]
+    followups, notes = _followups(counted, excluded, register, as_of)
+    risks = _risks(counted, programme, as_of)
+    stages = [_stage_result(stage, programme, grouped, followups, risks, as_of) for stage in programme.stages]
+    start = since or min((r.day for r in counted if r.day is not None), default=as_of)
+    history = [(day, coverage_on(programme, grouped, day)) for day in _month_ends(start, as_of)]
+    return ProgrammeStatus(
+        as_of=as_of,
+        programme=programme,
+        counted=counted,
+        excluded=excluded,
+        schedule=schedule,
+        followups=followups,
+        risks=risks,
+        stages=stages,
+        coverage=coverage_on(programme, grouped, as_of),
+        coverage_history=history,
+        register=register,
+        register_notes=notes,
+        source=source,
+    )

@@ -284,7 +284,7 @@ def _record(
 
 
 def _generate(spec: Spec, made: ProgrammeFolder, scenarios: dict[str, Any]) -> Path:
-    scenario_id, fix_action, fix_fields = KINDS[spec.kind]
+    _, fix_action, fix_fields = KINDS[spec.kind]
     scenario = scenarios[spec.kind]
     clock = VirtualClock()
     path = made.folder / spec.team / f"{spec.day.isoformat()}-{spec.kind}-{spec.name}.jsonl"

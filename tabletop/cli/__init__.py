@@ -30,6 +30,9 @@ COMMANDS: dict[str, str] = {
     "new": "tabletop.cli.library:new",
     "guide": "tabletop.cli.library:guide",
     "keys": "tabletop.cli.keys:keys",
+    "programme": "tabletop.cli.programme:programme",
+    "followups": "tabletop.cli.programme:followups",
+    "evidence": "tabletop.cli.programme:evidence",
 }
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from textual.app import App, SystemCommand
+from textual.binding import Binding
 from textual.screen import Screen
 
 from tabletop.review.index import TranscriptIndex
@@ -25,25 +26,56 @@ class ReviewApp(App[None]):
 
     CSS_PATH = "review.tcss"
     TITLE = "tabletop review"
+    BINDINGS = [Binding("p", "programme", "Programme")]
 
     def __init__(
-        self, index: TranscriptIndex, *, label: str, now: Clock = _utc_now, workers: int | None = None
+        self,
+        index: TranscriptIndex,
+        *,
+        label: str,
+        now: Clock = _utc_now,
+        workers: int | None = None,
+        start: str = "review",
+        programme_file: Path | None = None,
+        trusted: Path | None = None,
     ) -> None:
         super().__init__()
         self.index = index
         self.label = label
         self.now = now
         self.score_workers = workers
+        self.start = start
+        self.programme_file = programme_file
+        self.trusted = trusted
         self.sub_title = one_line(label)
 
     def get_default_screen(self) -> Screen:
+        if self.start == "programme":
+            from tabletop.ui.review.programme import programme_screen
+
+            return programme_screen(self)
         from tabletop.ui.review.listing import ReviewScreen
 
         return ReviewScreen()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
+        yield SystemCommand(
+            "Programme", "Rehearsals per team, follow-ups, risks and the stage (p)", self.action_programme
+        )
         yield from getattr(screen, "review_commands", lambda: ())()
+
+    def action_programme(self) -> None:
+        """Open the programme view (from any screen but itself)."""
+        from tabletop.ui.review.programme import ProgrammeScreen, programme_screen
+
+        if isinstance(self.screen, ProgrammeScreen):
+            return
+        if any(isinstance(screen, ProgrammeScreen) for screen in self.screen_stack):
+            while not isinstance(self.screen, ProgrammeScreen):
+                self.pop_screen()
+            return
+        self.push_screen(programme_screen(self))
 
     def on_unmount(self) -> None:
         self.index.close()
@@ -66,10 +98,29 @@ def _start_process_support() -> None:
 
 
 def make_review_app(
-    folder: str | Path, *, now: Clock = _utc_now, cache_dir: Path | None = None, workers: int | None = None
+    folder: str | Path,
+    *,
+    now: Clock = _utc_now,
+    cache_dir: Path | None = None,
+    workers: int | None = None,
+    start: str = "review",
+    programme_file: Path | None = None,
+    trusted: Path | None = None,
 ) -> ReviewApp:
-    """Build the review console for `folder`: open its index (the app refreshes it on start)."""
+    """Build the review console for `folder`: open its index (the app refreshes it on start).
+
+    `start="programme"` opens on the programme view (`tabletop programme`); `now` gives the day
+    it judges the programme on.
+    """
     _start_process_support()
     folder = Path(folder)
     index = TranscriptIndex(folder, cache_dir=cache_dir, threaded=True)
-    return ReviewApp(index, label=str(folder), now=now, workers=workers)
+    return ReviewApp(
+        index,
+        label=str(folder),
+        now=now,
+        workers=workers,
+        start=start,
+        programme_file=programme_file,
+        trusted=trusted,
+    )

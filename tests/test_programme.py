@@ -350,8 +350,8 @@ def _run(path: str, day: str, *, rules: int = 1, score: float = 1.0, **facts) ->
         "rating": "P" if score >= 0.9 else "M",
         "followups": [],
         "closes": [],
-        "expectations": {},
-        "flagged": [],
+        "met": [],
+        "not_met": [],
         "risks": [],
     }
     base.update(facts)
@@ -389,14 +389,14 @@ def test_scores_are_compared_only_under_the_same_rules_version():
 
 def test_meeting_the_steps_again_under_other_rules_or_with_a_flag_does_not_close():
     raised = _run("a.jsonl", "2025-01-01", score=0.6, followups=[FOLLOWUP])
-    other_rules = _run("b.jsonl", "2025-03-01", rules=2, expectations={"fix": "met"})
-    flagged = _run("c.jsonl", "2025-04-01", expectations={"fix": "met"}, flagged=["fix"])
-    not_applied = _run("d.jsonl", "2025-05-01", expectations={"fix": "not_applicable"})
+    other_rules = _run("b.jsonl", "2025-03-01", rules=2, met=["fix"])
+    flagged = _run("c.jsonl", "2025-04-01", not_met=["fix"])  # met with a flag is not met again
+    not_applied = _run("d.jsonl", "2025-05-01")
     status = programme_status(
         _programme(), [raised, other_rules, flagged, not_applied], as_of=date(2025, 7, 1)
     )
     assert status.followups[0].open
-    met = _run("e.jsonl", "2025-06-01", expectations={"fix": "met"})
+    met = _run("e.jsonl", "2025-06-01", met=["fix"])
     status = programme_status(
         _programme(), [raised, other_rules, flagged, not_applied, met], as_of=date(2025, 7, 1)
     )

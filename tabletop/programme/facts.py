@@ -14,7 +14,7 @@ from typing import Any
 
 from tabletop.programme.followups import normal_id, parse_date, session_date
 
-FACTS_VERSION = 1
+FACTS_VERSION = 2
 """Bumped when the facts change shape (the index then rescores)."""
 
 
@@ -59,8 +59,8 @@ def facts_of(evidence: Any) -> dict[str, Any]:
         "coverage": card.get("coverage"),
         "followups": [],
         "closes": [],
-        "expectations": {},
-        "flagged": [],
+        "met": [],
+        "not_met": [],
         "risks": [],
     }
     for event in events:
@@ -79,26 +79,28 @@ def facts_of(evidence: Any) -> dict[str, Any]:
     card_object = evidence.scorecard
     if card_object is None or evidence.scenario is None:
         return facts
-    facts["expectations"] = {r.id: r.status for r in card_object.expectations}
-    facts["flagged"] = [r.id for r in card_object.expectations if r.flags]
+    # for "the steps it came from were met again": met without a flag, and applied but not so
+    facts["met"] = [r.id for r in card_object.expectations if r.status == "met" and not r.flags]
+    facts["not_met"] = [
+        r.id
+        for r in card_object.expectations
+        if r.status not in ("not_applicable", "open") and not (r.status == "met" and not r.flags)
+    ]
     from tabletop.report.postmortem import improvement_plan, risks_of
 
     for item in improvement_plan(evidence.scenario, events, card_object):
-        facts["followups"].append(
-            {
-                "id": item.id,
-                "text": item.action,
-                "owner": item.owner,
-                "owner_role": item.owner_role,
-                "due_date": item.due_date,
-                "due": item.due,
-                "capability": item.capability,
-                "action": item.action_id,
-                "expectations": list(item.expectations),
-                "source": item.source,
-                "ticket": item.ticket,
-            }
-        )
+        followup: dict[str, Any] = {"id": item.id, "text": item.action, "owner_role": item.owner_role}
+        # kept small: a folder of 10,000 transcripts holds some 100,000 of these
+        for key, value in (
+            ("due_date", item.due_date),
+            ("due", "" if item.due_date else item.due),
+            ("action", item.action_id),
+            ("expectations", list(item.expectations)),
+            ("ticket", item.ticket),
+        ):
+            if value:
+                followup[key] = value
+        facts["followups"].append(followup)
     day = session_date(started.get("wall"))
     for risk in risks_of(evidence.scenario, events):
         review = parse_date(risk.review_by, day) if risk.review_by != "not recorded" else None

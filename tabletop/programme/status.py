@@ -49,6 +49,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cached_property
 from typing import Any
 
 from tabletop.programme.config import RATING_ORDER, Programme, Rehearsal, Stage, Team
@@ -74,11 +75,11 @@ class Run:
     integrity: str = "ok"
     problem: str = ""
 
-    @property
+    @cached_property
     def started(self) -> str:
         return str(self.facts.get("started") or "")
 
-    @property
+    @cached_property
     def day(self) -> date | None:
         return session_date(self.started)
 
@@ -222,7 +223,7 @@ class ScheduleItem:
         }
 
 
-@dataclass
+@dataclass(slots=True)
 class FollowUp:
     """A follow-up action raised by a counted run, and what became of it."""
 
@@ -230,7 +231,6 @@ class FollowUp:
     team: str
     text: str
     owner_role: str
-    owner: str
     due: date
     due_text: str
     raised: date
@@ -239,8 +239,7 @@ class FollowUp:
     rules_version: int
     action: str
     expectations: tuple[str, ...]
-    capability: str = ""
-    source: str = ""
+    ticket: str = ""
     closed: date | None = None
     closed_how: str = ""
     closed_by: str = ""
@@ -273,7 +272,6 @@ class FollowUp:
             "team": self.team,
             "text": self.text,
             "owner_role": self.owner_role,
-            "owner": self.owner,
             "due": self.due.isoformat(),
             "due_text": self.due_text,
             "raised": self.raised.isoformat(),
@@ -282,7 +280,7 @@ class FollowUp:
             "rules_version": self.rules_version,
             "action": self.action,
             "expectations": list(self.expectations),
-            "capability": self.capability,
+            "ticket": self.ticket,
             "status": "open" if self.open else "closed",
             "age_days": self.age,
             "overdue": self.overdue,
@@ -555,70 +553,73 @@ def _followups(
     for run in counted:
         assert run.day is not None
         for data in run.facts.get("followups") or ():
-            due = parse_date(data.get("due_date"), run.day) or run.day + timedelta(days=DEFAULT_DUE_DAYS)
+            due = parse_date(data.get("due_date")) or run.day + timedelta(days=DEFAULT_DUE_DAYS)
             followup = FollowUp(
                 id=str(data.get("id")),
                 team=run.team,
                 text=str(data.get("text") or ""),
                 owner_role=str(data.get("owner_role") or ""),
-                owner=str(data.get("owner") or ""),
                 due=due,
-                due_text=str(data.get("due") or ""),
+                due_text=str(data.get("due") or due.isoformat()),
                 raised=run.day,
                 raised_in=run.path,
                 scenario=run.scenario,
                 rules_version=run.rules_version,
                 action=str(data.get("action") or ""),
                 expectations=tuple(data.get("expectations") or ()),
-                capability=str(data.get("capability") or ""),
-                source=str(data.get("source") or ""),
+                ticket=str(data.get("ticket") or ""),
                 as_of=as_of,
             )
             items.setdefault(followup.id, followup)
-    # closings by later counted runs of the same team, walked in order per team
+    # closings by later counted runs of the same team, walked in order
     raised_in: dict[str, list[FollowUp]] = defaultdict(list)
     for followup in items.values():
         raised_in[followup.raised_in].append(followup)
     pending: dict[str, dict[str, FollowUp]] = defaultdict(dict)  # team -> open follow-ups by id
-    by_scenario: dict[tuple[str, str, int], dict[str, FollowUp]] = defaultdict(dict)
+    # (team, scenario, rules version) -> expectation id -> the open follow-ups that came from it
+    by_step: dict[tuple[str, str, int], dict[str, dict[str, FollowUp]]] = defaultdict(
+        lambda: defaultdict(dict)
+    )
+
+    def forget(followup: FollowUp) -> None:
+        pending[followup.team].pop(followup.id, None)
+        steps = by_step[(followup.team, followup.scenario, followup.rules_version)]
+        for step in followup.expectations:
+            steps[step].pop(followup.id, None)
+
     for run in counted:
         assert run.day is not None
         mine = pending[run.team]
         for closing in run.facts.get("closes") or ():
-            closed_item = mine.pop(str(closing.get("id")), None)
+            closed_item = mine.get(str(closing.get("id")))
             if closed_item is not None:
                 who = f"{closing.get('by') or '?'} ({closing.get('role') or '?'})"
-                _close(
-                    closed_item,
-                    run.day,
-                    "closed in a rehearsal",
-                    who,
-                    run.path,
-                    str(closing.get("evidence") or ""),
-                )
-                by_scenario[(closed_item.team, closed_item.scenario, closed_item.rules_version)].pop(
-                    closed_item.id, None
-                )
-        candidates = by_scenario.get((run.team, run.scenario, run.rules_version))
-        if candidates:
-            for followup in [f for f in candidates.values() if _met_again(f, run)]:
-                _close(
-                    followup,
-                    run.day,
-                    "the steps it came from were met again",
-                    "",
-                    run.path,
-                    ", ".join(followup.expectations),
-                )
-                del candidates[followup.id]
-                mine.pop(followup.id, None)
+                evidence = str(closing.get("evidence") or "")
+                _close(closed_item, run.day, "closed in a rehearsal", who, run.path, evidence)
+                forget(closed_item)
+        steps = by_step.get((run.team, run.scenario, run.rules_version))
+        if steps:
+            good, bad = _steps(run)
+            candidates: dict[str, FollowUp] = {}
+            for step in good:
+                candidates.update(steps.get(step) or {})
+            for followup in candidates.values():
+                if not bad.intersection(followup.expectations):
+                    _close(
+                        followup,
+                        run.day,
+                        "the steps it came from were met again",
+                        "",
+                        run.path,
+                        ", ".join(followup.expectations),
+                    )
+                    forget(followup)
         for followup in raised_in.get(run.path, ()):
             if followup.open:
                 mine[followup.id] = followup
-                if followup.expectations:
-                    by_scenario[(followup.team, followup.scenario, followup.rules_version)][followup.id] = (
-                        followup
-                    )
+                group = by_step[(followup.team, followup.scenario, followup.rules_version)]
+                for step in followup.expectations:
+                    group[step][followup.id] = followup
     order = {run.path: (run.started, run.path) for run in counted}
     # claims that did not count
     for run, reason in [*((r, "") for r in counted), *excluded]:
@@ -671,7 +672,6 @@ def _followups(
                     }
                 )
                 target.owner_role = entry.to
-                target.owner = entry.to
     return list(items.values()), notes
 
 
@@ -683,15 +683,9 @@ def _close(followup: FollowUp, day: date, how: str, by: str, where: str, why: st
     followup.closed_why = why
 
 
-def _met_again(followup: FollowUp, run: Run) -> bool:
-    if not followup.expectations or run.scenario != followup.scenario:
-        return False
-    if run.rules_version != followup.rules_version:
-        return False
-    statuses = run.facts.get("expectations") or {}
-    flagged = set(run.facts.get("flagged") or ())
-    applied = [e for e in followup.expectations if statuses.get(e) not in (None, "not_applicable", "open")]
-    return bool(applied) and all(statuses[e] == "met" and e not in flagged for e in applied)
+def _steps(run: Run) -> tuple[set[str], set[str]]:
+    """The expectations of a run met without a flag, and those that applied and were not."""
+    return set(run.facts.get("met") or ()), set(run.facts.get("not_met") or ())
 
 
 def _risks(counted: list[Run], programme: Programme, as_of: date) -> list[RiskItem]:

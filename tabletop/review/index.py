@@ -23,6 +23,8 @@ from itertools import repeat
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from tabletop import __version__
 from tabletop.files import file_sha256
 from tabletop.review.entry import TranscriptEntry, dumps, read_entry
@@ -342,7 +344,7 @@ class TranscriptIndex:
         (text,) = self._db.execute(
             "SELECT '{' || COALESCE(group_concat(json_quote(path) || ':' || facts, ','), '') || '}' FROM programme"
         ).fetchone()
-        facts: dict[str, dict[str, Any]] = json.loads(text)
+        facts: dict[str, dict[str, Any]] = orjson.loads(text)
         return facts
 
     def entry(self, path: str) -> TranscriptEntry | None:

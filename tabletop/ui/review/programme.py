@@ -29,6 +29,9 @@ TABS = (
     ("excluded", "Not counted"),
 )
 RATING_STYLE = {"P": "green", "S": "yellow", "M": "dark_orange", "U": "bold red"}
+MAX_FOLLOWUP_ROWS = 500
+"""The follow-ups table lists at most this many (open ones oldest first, then the latest closed);
+`tabletop followups list --all` lists every one."""
 
 
 def _right(text: str, style: str = "") -> Text:
@@ -161,8 +164,13 @@ class ProgrammeScreen(Screen):
         self._stage(status)
         excluded = self.query_one("#programme-excluded", DataTable)
         excluded.clear()
-        for run, reason in status.excluded:
+        for run, reason in status.excluded[:MAX_FOLLOWUP_ROWS]:
             excluded.add_row(run.path, reason)
+        if len(status.excluded) > MAX_FOLLOWUP_ROWS:
+            excluded.add_row(
+                f"… and {len(status.excluded) - MAX_FOLLOWUP_ROWS} more",
+                "tabletop programme --json lists them all",
+            )
 
     def _schedule(self, status: ProgrammeStatus) -> None:
         table = self.query_one("#programme-schedule", DataTable)
@@ -201,19 +209,27 @@ class ProgrammeScreen(Screen):
         owners = (
             ", ".join(f"{owner} {len(items)}" for owner, items in status.open_by_owner().items()) or "none"
         )
-        closed = sum(1 for f in status.followups if not f.open)
+        closed_items = sorted(
+            (f for f in status.followups if not f.open),
+            key=lambda f: (f.closed or f.raised, f.id),
+            reverse=True,
+        )
+        shown = [*status.open_followups, *closed_items][:MAX_FOLLOWUP_ROWS]
+        listed = (
+            f" The first {len(shown)} are listed; tabletop followups list --all lists them all."
+            if len(shown) < len(status.followups)
+            else ""
+        )
         self.query_one("#followups-summary", Static).update(
             rich_text(
-                f"{len(status.open_followups)} open, {closed} closed. Open by age: {ages}. By owner: {owners}.",
+                f"{len(status.open_followups)} open, {len(closed_items)} closed. Open by age: {ages}. "
+                f"By owner: {owners}.{listed}",
                 newlines=False,
             )
         )
         table = self.query_one("#programme-followups", DataTable)
         table.clear()
-        closed_items = sorted(
-            (f for f in status.followups if not f.open), key=lambda f: (f.closed or f.raised, f.id)
-        )
-        for followup in [*status.open_followups, *closed_items]:
+        for followup in shown:
             if followup.open:
                 standing = (
                     Text(f"OVERDUE {followup.days_overdue}d", style="bold red")

@@ -127,8 +127,22 @@ def programme(
             programme_file=programme_file, trusted=trusted,
         ).run()  # fmt: skip
         return
-    status = _read(folder, programme_file, trusted, quiet=True).status(day)
-    click.echo(json_dumps(status.to_json(), indent=2, ensure_ascii=False))
+    click.echo(programme_json(_read(folder, programme_file, trusted, quiet=True), day))
+
+
+def programme_json(data: ProgrammeFolder, day: date) -> str:
+    """`tabletop programme --json`'s document: the standing on `day` as indented JSON."""
+    import gc
+
+    import orjson
+
+    from tabletop.programme.folder import gc_paused
+    from tabletop.untrusted import safe_json
+
+    with gc_paused():
+        status = data.status(day)
+        gc.freeze()  # a short-lived command: the million objects it holds need no collection walks
+        return safe_json(orjson.dumps(status.to_json(full=False), option=orjson.OPT_INDENT_2).decode())
 
 
 # --- followups -------------------------------------------------------------------------------

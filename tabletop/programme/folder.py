@@ -10,7 +10,9 @@ follow-up register (`tabletop.programme.register`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -20,6 +22,23 @@ from tabletop.problems import Problem, ScenarioError
 from tabletop.programme.config import Programme, find_programme, load_programme
 from tabletop.programme.register import Register, read_register
 from tabletop.programme.status import ProgrammeStatus, Run, programme_status
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Hold the cyclic garbage collector while a folder's facts are read and judged.
+
+    They are some 100,000 small containers for 10,000 transcripts, none in a cycle; without
+    this the collector walks them again and again while they are built (more than half the
+    time of a warm read). Reference counting still frees them.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class ProgrammeError(Exception):
@@ -42,15 +61,16 @@ class ProgrammeFolder:
     trust: Any
 
     def status(self, as_of: date, since: date | None = None) -> ProgrammeStatus:
-        return programme_status(
-            self.programme,
-            self.runs,
-            self.register,
-            as_of=as_of,
-            trust=self.trust,
-            since=since,
-            source=str(self.programme_path),
-        )
+        with gc_paused():
+            return programme_status(
+                self.programme,
+                self.runs,
+                self.register,
+                as_of=as_of,
+                trust=self.trust,
+                since=since,
+                source=str(self.programme_path),
+            )
 
 
 def programme_for(folder: Path | str, programme_file: Path | str | None = None) -> tuple[Programme, Path]:
@@ -91,10 +111,12 @@ def read_folder(
         index = TranscriptIndex(folder)
         index.refresh(progress=progress, workers=workers, rehash=rehash)
     try:
-        facts = index.programme_facts()
-        runs = [
-            Run(e.path, e.sha256, facts.get(e.path) or {}, e.integrity, e.problem) for e in index.entries()
-        ]
+        with gc_paused():
+            facts = index.programme_facts()
+            runs = [
+                Run(e.path, e.sha256, facts.get(e.path) or {}, e.integrity, e.problem)
+                for e in index.entries()
+            ]
     finally:
         if own:
             index.close()

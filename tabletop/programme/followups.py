@@ -58,6 +58,11 @@ def normal_id(text: object) -> str:
 def parse_date(text: object, start: date | None = None) -> date | None:
     """A date written as `2026-09-30` (or an ISO date-time), or as a time from `start`
     (`90d`, `6w`, `3mo`, `1y`); None when it is neither."""
+    if type(text) is str and len(text) == 10:  # the common case: a date as the facts keep it
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            pass
     value = str(text or "").strip()
     if not value:
         return None

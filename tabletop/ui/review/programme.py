@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
@@ -74,6 +75,7 @@ class ProgrammeScreen(Screen):
         self.programme_file = programme_file
         self.trusted = trusted
         self.status: ProgrammeStatus | None = None
+        self.filled: set[str] = set()
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -109,16 +111,20 @@ class ProgrammeScreen(Screen):
     # --- reading, in a worker thread ------------------------------------------------------------
     @work(thread=True, exclusive=True, group="programme")
     def load(self) -> None:
-        from tabletop.programme.folder import ProgrammeError, read_folder
+        from tabletop.programme.folder import ProgrammeError, gc_paused, read_folder
 
         try:
-            data = read_folder(
-                self.folder,
-                programme_file=self.programme_file,
-                trusted=self.trusted,
-                workers=getattr(self.app, "score_workers", None),
-            )
-            status = data.status(self.as_of)
+            with gc_paused():
+                data = read_folder(
+                    self.folder,
+                    programme_file=self.programme_file,
+                    trusted=self.trusted,
+                    workers=getattr(self.app, "score_workers", None),
+                )
+                status = data.status(self.as_of)
+                # the standing of 10,000 rehearsals is some million long-lived objects: kept out
+                # of the collector's walks while this view holds them (see on_unmount)
+                gc.freeze()
         except ProgrammeError as error:
             self.post_message(self.Loaded(None, "; ".join(error.problems)))
             return
@@ -126,6 +132,9 @@ class ProgrammeScreen(Screen):
             self.post_message(self.Loaded(None, f"{type(error).__name__}: {error}"))
             return
         self.post_message(self.Loaded(status))
+
+    def on_unmount(self) -> None:
+        gc.unfreeze()
 
     def on_programme_screen_loaded(self, message: Loaded) -> None:
         headline = self.query_one("#programme-headline", Static)
@@ -158,10 +167,28 @@ class ProgrammeScreen(Screen):
             (f"{len(status.counted)} rehearsals counted, {len(status.excluded)} not", "dim"),
         )
         self.query_one("#programme-headline", Static).update(line)
-        self._schedule(status)
-        self._followups(status)
-        self._risks(status)
-        self._stage(status)
+        # each tab is filled when first shown: the first frame waits only for the one in view
+        self.filled = set()
+        self._fill(self.query_one("#programme-tabs", TabbedContent).active)
+
+    def _fill(self, tab: str) -> None:
+        status = self.status
+        if status is None or tab in self.filled:
+            return
+        self.filled.add(tab)
+        {
+            "rehearsals": self._schedule,
+            "followups": self._followups,
+            "risks": self._risks,
+            "stage": self._stage,
+            "excluded": self._excluded,
+        }[tab](status)
+
+    @on(TabbedContent.TabActivated, "#programme-tabs")
+    def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
+        self._fill(str(event.pane.id))
+
+    def _excluded(self, status: ProgrammeStatus) -> None:
         excluded = self.query_one("#programme-excluded", DataTable)
         excluded.clear()
         for run, reason in status.excluded[:MAX_FOLLOWUP_ROWS]:

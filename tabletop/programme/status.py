@@ -114,6 +114,13 @@ class Run:
         return str(self.facts.get("rating") or "")
 
     @property
+    def coverage(self) -> float | None:
+        """The scorecard's coverage: the share of the expected weight that was scored (an early
+        end leaves some open); None when the scorer did not say."""
+        value = self.facts.get("coverage")
+        return float(value) if isinstance(value, (int, float)) else None
+
+    @property
     def signer(self) -> str:
         return ", ".join(str(s.get("name") or "") for s in self.facts.get("signers") or ())
 
@@ -142,6 +149,7 @@ class Run:
             "kind": self.kind,
             "score": self.score,
             "rating": self.rating,
+            "coverage": self.coverage,
             "rules_version": self.rules_version,
         }
 

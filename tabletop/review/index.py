@@ -175,8 +175,10 @@ class TranscriptIndex:
             db.execute("CREATE INDEX IF NOT EXISTS outcomes_path ON outcomes (path)")
             db.execute("CREATE TABLE IF NOT EXISTS programme (path TEXT PRIMARY KEY, facts TEXT NOT NULL)")
             from tabletop.programme.facts import FACTS_VERSION
+            from tabletop.scoring import RULES_VERSION
 
-            stamp = f"{SCHEMA_VERSION}:{__version__}:{FACTS_VERSION}"
+            # rows scored under other rules, or with other programme facts, are rescored
+            stamp = f"{SCHEMA_VERSION}:{__version__}:{RULES_VERSION}:{FACTS_VERSION}"
             row = db.execute("SELECT value FROM meta WHERE key = 'stamp'").fetchone()
             if row is None or row[0] != stamp:
                 # another schema or another scorer: every row is rescored

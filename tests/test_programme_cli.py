@@ -384,3 +384,30 @@ def test_the_bundled_programme_validates_with_the_bundled_data():
     from tabletop.programme.config import find_programme
 
     assert check_programme(find_programme(None))[1] == []
+
+
+def test_what_players_typed_reaches_the_terminal_inert():
+    import io
+
+    from rich.console import Console
+
+    from tabletop.cli.programme import print_followups
+    from tabletop.programme.config import Programme
+    from tabletop.programme.status import Run, programme_status
+
+    hostile = "Rotate keys \x1b]0;pwned\x07 [link=http://evil.example]now[/link]"
+    facts = {
+        "status": "verified", "signers": [], "mode": "team", "team": "blue", "kind": "restore",
+        "scenario": "drill-restore", "started": "2025-01-01T09:30:00.000Z", "ended": True, "rules_version": 2,
+        "score": 0.5, "rating": "M", "closes": [], "met": [], "not_met": [], "risks": [],
+        "followups": [{"id": "FU-000000000009", "text": hostile, "owner_role": "Sam\x9b31m", "due_date": "2025-02-01"}],
+    }  # fmt: skip
+    programme = Programme.model_validate({"stage": "s", "teams": [{"id": "blue"}], "stages": [{"id": "s"}]})
+    status = programme_status(programme, [Run("a.jsonl", "0" * 64, facts)], as_of=date(2025, 3, 1))
+    out = io.StringIO()
+    print_followups(
+        status.open_followups, status, Console(file=out, force_terminal=True, width=200, markup=False)
+    )
+    text = out.getvalue()
+    assert "\x1b]0;" not in text and "\x9b" not in text and "\x07" not in text
+    assert "␛]0;pwned␇" in text and "[link=http://evil.example]now[/link]" in " ".join(text.split())

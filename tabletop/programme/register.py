@@ -60,7 +60,7 @@ class RegisterEntry:
     previous_owner: str = ""
     key: str = ""
     fingerprint: str = ""
-    trust: str = "untrusted"  # trusted | sample | untrusted
+    trust: str = "untrusted"  # trusted | sample | untrusted ("" when not judged yet)
     trusted_as: str = ""
 
     @property
@@ -278,7 +278,8 @@ def append_entry(
     previous_owner: str = "",
     now_utc: Callable[[], datetime] = utc_now,
 ) -> RegisterEntry:
-    """Append one signed entry to the register of `folder` and return it.
+    """Append one signed entry to the register of `folder` and return it (its trust not judged:
+    `read_register` says whether the reader trusts the key it was signed with).
 
     The register is locked while it is checked and appended to; a damaged register is never
     appended to (RegisterError says where it is damaged). An incomplete last line (a write cut
@@ -362,7 +363,7 @@ def append_entry(
             pass
     from tabletop.keys import PublicKey
 
-    return _entry(entry, PublicKey(signer.public.raw, signer.name), "trusted", signer.name)
+    return _entry(entry, PublicKey(signer.public.raw, signer.name), "", "")
 
 
 def _last_hash(data: bytes) -> str | None:

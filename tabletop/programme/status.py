@@ -83,23 +83,23 @@ class Run:
     def day(self) -> date | None:
         return session_date(self.started)
 
-    @property
+    @cached_property
     def team(self) -> str:
         return str(self.facts.get("team") or "")
 
-    @property
+    @cached_property
     def kind(self) -> str:
         return str(self.facts.get("kind") or "")
 
-    @property
+    @cached_property
     def scenario(self) -> str:
         return str(self.facts.get("scenario") or "")
 
-    @property
+    @cached_property
     def mode(self) -> str:
         return str(self.facts.get("mode") or "")
 
-    @property
+    @cached_property
     def rules_version(self) -> int:
         value = self.facts.get("rules_version")
         return value if isinstance(value, int) else 1
@@ -390,13 +390,12 @@ class ProgrammeStatus:
     counted: list[Run]
     excluded: list[tuple[Run, str]]
     schedule: list[ScheduleItem]
-    followups: list[FollowUp]
+    ledger: FollowUpLedger
     risks: list[RiskItem]
     stages: list[StageResult]
     coverage: float
     coverage_history: list[tuple[date, float]]
     register: Register | None
-    register_notes: list[str]
     source: str = ""
 
     @property
@@ -415,9 +414,24 @@ class ProgrammeStatus:
         return next(s for s in self.stages if s.stage.id == self.programme.stage)
 
     @cached_property
+    def followups(self) -> list[FollowUp]:
+        """Every follow-up raised by a counted run, in the order they were raised."""
+        return [self.ledger.make(i) for i in self.ledger.raised]
+
+    @cached_property
     def open_followups(self) -> list[FollowUp]:
         """Open follow-ups, oldest first."""
-        return sorted((f for f in self.followups if f.open), key=lambda f: (-f.age, f.id))
+        made = [self.ledger.make(i) for i in self.ledger.open_ids()]
+        return sorted(made, key=lambda f: (-f.age, f.id))
+
+    @property
+    def late_followups(self) -> list[str]:
+        """The ids of the follow-ups open past their due date, sorted."""
+        return self.ledger.late
+
+    @property
+    def register_notes(self) -> list[str]:
+        return self.ledger.notes
 
     @property
     def overdue(self) -> list[ScheduleItem]:
@@ -478,8 +492,8 @@ class ProgrammeStatus:
             "overdue": [s.to_json() for s in self.overdue],
             "followups": {
                 "open": len(self.open_followups),
-                "closed": sum(1 for f in self.followups if not f.open),
-                "overdue": sum(1 for f in self.followups if f.overdue),
+                "closed": len(self.ledger.closures),
+                "overdue": len(self.late_followups),
                 "by_owner": {owner: [f.id for f in items] for owner, items in self.open_by_owner().items()},
                 "by_age": dict(self.open_by_age()),
                 "items": [f.to_json() for f in listed],
@@ -558,136 +572,177 @@ def _schedule_item(team: Team, rehearsal: Rehearsal, runs: _Runs, as_of: date) -
     )
 
 
+class FollowUpLedger:
+    """The follow-ups of the counted runs, kept as the facts hold them, with what closed, re-owned
+    or claimed each; a `FollowUp` is made only for one that is asked for (a folder of 10,000
+    runs holds some 100,000 follow-ups, most of them closed)."""
+
+    def __init__(self, as_of: date) -> None:
+        self.as_of = as_of
+        self.raised: dict[str, tuple[dict[str, Any], Run]] = {}
+        self.closures: dict[str, tuple[date, str, str, str, str]] = {}
+        self.owners: dict[str, list[dict[str, Any]]] = {}
+        self.claims: dict[str, list[dict[str, Any]]] = {}
+        self.notes: list[str] = []
+        self.late: list[str] = []
+        """The ids of the follow-ups open past their due date on `as_of`, sorted."""
+        self._made: dict[str, FollowUp] = {}
+
+    def owner_of(self, followup_id: str) -> str:
+        changes = self.owners.get(followup_id)
+        if changes:
+            return str(changes[-1]["to"])
+        return str(self.raised[followup_id][0].get("owner_role", ""))
+
+    def due(self, followup_id: str) -> date:
+        data, run = self.raised[followup_id]
+        assert run.day is not None
+        return parse_date(data.get("due_date")) or run.day + timedelta(days=DEFAULT_DUE_DAYS)
+
+    def open_ids(self) -> list[str]:
+        return [i for i in self.raised if i not in self.closures]
+
+    def make(self, followup_id: str) -> FollowUp:
+        made = self._made.get(followup_id)
+        if made is not None:
+            return made
+        data, run = self.raised[followup_id]
+        assert run.day is not None
+        get = data.get
+        followup = FollowUp(
+            followup_id,
+            run.team,
+            str(get("text", "")),
+            self.owner_of(followup_id),
+            self.due(followup_id),
+            str(get("due", "")),
+            run.day,
+            run.path,
+            run.scenario,
+            run.rules_version,
+            str(get("action", "")),
+            tuple(get("expectations", ())),
+            str(get("ticket", "")),
+            owners=list(self.owners.get(followup_id, ())),
+            claims=list(self.claims.get(followup_id, ())),
+            as_of=self.as_of,
+        )
+        closure = self.closures.get(followup_id)
+        if closure is not None:
+            _close(followup, *closure)
+        self._made[followup_id] = followup
+        return followup
+
+
 def _followups(
     counted: list[Run], excluded: list[tuple[Run, str]], register: Register | None, as_of: date
-) -> tuple[list[FollowUp], list[str]]:
-    items: dict[str, FollowUp] = {}
-    for run in counted:  # some 100,000 follow-ups for 10,000 runs: built with little per item
-        day = run.day
-        assert day is not None
-        team, path, scenario, rules = run.team, run.path, run.scenario, run.rules_version
-        default_due = day + timedelta(days=DEFAULT_DUE_DAYS)
-        for data in run.facts.get("followups") or ():
-            get = data.get
-            followup = FollowUp(
-                str(data["id"]),
-                team,
-                str(get("text", "")),
-                str(get("owner_role", "")),
-                parse_date(get("due_date")) or default_due,
-                str(get("due", "")),
-                day,
-                path,
-                scenario,
-                rules,
-                str(get("action", "")),
-                tuple(get("expectations", ())),
-                str(get("ticket", "")),
-                as_of=as_of,
-            )
-            items.setdefault(followup.id, followup)
-    # closings by later counted runs of the same team, walked in order
-    raised_in: dict[str, list[FollowUp]] = defaultdict(list)
-    for followup in items.values():
-        raised_in[followup.raised_in].append(followup)
-    pending: dict[str, dict[str, FollowUp]] = defaultdict(dict)  # team -> open follow-ups by id
+) -> FollowUpLedger:
+    ledger = FollowUpLedger(as_of)
+    raised, closures = ledger.raised, ledger.closures
+    pending: dict[str, set[str]] = defaultdict(set)  # team -> open follow-up ids
     # (team, scenario, rules version) -> expectation id -> the open follow-ups that came from it
-    by_step: dict[tuple[str, str, int], dict[str, dict[str, FollowUp]]] = defaultdict(
+    by_step: dict[tuple[str, str, int], dict[str, dict[str, dict[str, Any]]]] = defaultdict(
         lambda: defaultdict(dict)
     )
 
-    def forget(followup: FollowUp) -> None:
-        pending[followup.team].pop(followup.id, None)
-        steps = by_step[(followup.team, followup.scenario, followup.rules_version)]
-        for step in followup.expectations:
-            steps[step].pop(followup.id, None)
+    def close(followup_id: str, closure: tuple[date, str, str, str, str]) -> None:
+        closures[followup_id] = closure
+        data, run = raised[followup_id]
+        pending[run.team].discard(followup_id)
+        steps = by_step[(run.team, run.scenario, run.rules_version)]
+        for step in data.get("expectations", ()):
+            steps[step].pop(followup_id, None)
 
-    for run in counted:
-        assert run.day is not None
+    for run in counted:  # walked in order: only a later run closes what an earlier one raised
+        day = run.day
+        assert day is not None
+        key = (run.team, run.scenario, run.rules_version)
         mine = pending[run.team]
         for closing in run.facts.get("closes") or ():
-            closed_item = mine.get(str(closing.get("id")))
-            if closed_item is not None:
+            followup_id = str(closing.get("id"))
+            if followup_id in mine:
                 who = f"{closing.get('by') or '?'} ({closing.get('role') or '?'})"
                 evidence = str(closing.get("evidence") or "")
-                _close(closed_item, run.day, "closed in a rehearsal", who, run.path, evidence)
-                forget(closed_item)
-        steps = by_step.get((run.team, run.scenario, run.rules_version))
+                close(followup_id, (day, "closed in a rehearsal", who, run.path, evidence))
+        steps = by_step.get(key)
         if steps:
             good, bad = _steps(run)
-            candidates: dict[str, FollowUp] = {}
+            candidates: dict[str, dict[str, Any]] = {}
             for step in good:
                 candidates.update(steps.get(step) or {})
-            for followup in candidates.values():
-                if not bad.intersection(followup.expectations):
-                    _close(
-                        followup,
-                        run.day,
+            for followup_id, data in candidates.items():
+                expectations = data.get("expectations", ())
+                if not bad.intersection(expectations):
+                    met = (
+                        day,
                         "the steps it came from were met again",
                         "",
                         run.path,
-                        ", ".join(followup.expectations),
+                        ", ".join(expectations),
                     )
-                    forget(followup)
-        for followup in raised_in.get(run.path, ()):
-            if followup.open:
-                mine[followup.id] = followup
-                group = by_step[(followup.team, followup.scenario, followup.rules_version)]
-                for step in followup.expectations:
-                    group[step][followup.id] = followup
+                    close(followup_id, met)
+        for data in run.facts.get("followups") or ():
+            followup_id = str(data["id"])
+            if followup_id in raised:
+                continue
+            raised[followup_id] = (data, run)
+            mine.add(followup_id)
+            group = by_step[key]
+            for step in data.get("expectations", ()):
+                group[step][followup_id] = data
     order = {run.path: (run.started, run.path) for run in counted}
     # claims that did not count
     for run, reason in [*((r, "") for r in counted), *excluded]:
         for closing in run.facts.get("closes") or ():
-            claimed = items.get(str(closing.get("id")))
-            if claimed is None or claimed.closed_in == run.path:
+            followup_id = str(closing.get("id"))
+            if followup_id not in raised:
+                continue
+            raised_by = raised[followup_id][1]
+            closure = closures.get(followup_id)
+            if closure is not None and closure[3] == run.path:
                 continue
             why = reason
-            if not why and run.team != claimed.team:
-                why = f"recorded by team {run.team}; only a rehearsal of team {claimed.team} closes it"
-            elif not why and (run.started, run.path) <= order[claimed.raised_in]:
+            if not why and run.team != raised_by.team:
+                why = f"recorded by team {run.team}; only a rehearsal of team {raised_by.team} closes it"
+            elif not why and (run.started, run.path) <= order[raised_by.path]:
                 why = "recorded before the rehearsal that raised it"
             elif not why:
                 why = "it was already closed"
-            claimed.claims.append({"path": run.path, "by": closing.get("by"), "reason": why})
-    notes: list[str] = []
+            ledger.claims.setdefault(followup_id, []).append(
+                {"path": run.path, "by": closing.get("by"), "reason": why}
+            )
     if register is not None:
-        notes.extend(register.problems)
+        ledger.notes.extend(register.problems)
         for entry in register.entries:
-            target = items.get(entry.id)
             day = entry.day
             if day is None or day > as_of:
                 continue
-            if target is None:
-                notes.append(
+            if entry.id not in raised:
+                ledger.notes.append(
                     f"register entry {entry.seq} names {entry.id}, which no counted rehearsal raised"
                 )
                 continue
             if not entry.counted:
-                target.claims.append({"path": register.path.name, "by": entry.by, "reason": entry.reason})
+                ledger.claims.setdefault(entry.id, []).append(
+                    {"path": register.path.name, "by": entry.by, "reason": entry.reason}
+                )
                 continue
+            who = entry.trusted_as or entry.by
             if entry.type == CLOSED:
-                if target.closed is None or day < target.closed:
-                    _close(
-                        target,
-                        day,
-                        "closed by a manager",
-                        entry.trusted_as or entry.by,
-                        "register",
-                        entry.why,
-                    )
+                closed = closures.get(entry.id)
+                if closed is None or day < closed[0]:
+                    closures[entry.id] = (day, "closed by a manager", who, "register", entry.why)
             elif entry.type == REOWNED:
-                target.owners.append(
+                ledger.owners.setdefault(entry.id, []).append(
                     {
                         "date": day.isoformat(),
-                        "from": target.owner_role,
+                        "from": ledger.owner_of(entry.id),
                         "to": entry.to,
                         "why": entry.why,
-                        "by": entry.trusted_as or entry.by,
+                        "by": who,
                     }
                 )
-                target.owner_role = entry.to
-    return list(items.values()), notes
+    return ledger
 
 
 def _close(followup: FollowUp, day: date, how: str, by: str, where: str, why: str) -> None:
@@ -859,10 +914,12 @@ def programme_status(
         for team in programme.teams
         for rehearsal in programme.kinds_for(team)
     ]
-    followups, notes = _followups(counted, excluded, register, as_of)
+    ledger = _followups(counted, excluded, register, as_of)
     risks = _risks(counted, programme, as_of)
-    late = sorted(f.id for f in followups if f.overdue)
-    stages = [_stage_result(stage, programme, grouped, late, risks, as_of) for stage in programme.stages]
+    ledger.late = sorted(i for i in ledger.open_ids() if as_of > ledger.due(i))
+    stages = [
+        _stage_result(stage, programme, grouped, ledger.late, risks, as_of) for stage in programme.stages
+    ]
     start = since or min((r.day for r in counted if r.day is not None), default=as_of)
     history = [(day, coverage_on(programme, grouped, day)) for day in _month_ends(start, as_of)]
     return ProgrammeStatus(
@@ -871,12 +928,11 @@ def programme_status(
         counted=counted,
         excluded=excluded,
         schedule=schedule,
-        followups=followups,
+        ledger=ledger,
         risks=risks,
         stages=stages,
         coverage=coverage_on(programme, grouped, as_of),
         coverage_history=history,
         register=register,
-        register_notes=notes,
         source=source,
     )

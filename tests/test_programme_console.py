@@ -120,3 +120,20 @@ async def test_a_programme_file_with_problems_is_shown_not_crashed(made, tmp_pat
         await loaded(pilot, seen)
         headline = text(app.screen.query_one("#programme-headline", Static).render())
         assert headline.startswith("Cannot read the programme:") and "programme.yaml:2" in headline
+
+
+def test_snapshot_programme_view(made, snap_compare, monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.chdir(made.root)  # the header shows the folder as given: the same on every run
+
+    async def before(pilot):
+        for _ in range(400):
+            await pilot.pause()
+            if getattr(pilot.app.screen, "status", None) is not None:
+                break
+            await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    app = make_review_app(Path("transcripts"), now=lambda: NOW, workers=1, start="programme")
+    assert snap_compare(app, terminal_size=SIZE, run_before=before)

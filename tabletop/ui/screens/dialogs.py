@@ -11,7 +11,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Checkbox, Input, Label, OptionList, Select, Static, TextArea
 from textual.widgets.option_list import Option
 
@@ -19,6 +19,20 @@ from tabletop.model import CHANNELS, Action
 from tabletop.timing import TimeFormatError, format_offset, parse_duration
 from tabletop.ui.widgets.action_palette import ActionSearch
 from tabletop.untrusted import one_line, rich_text
+
+
+def after_typing(screen: Screen[Any], record: Callable[[], None]) -> None:
+    """Run `record` once the focused editor has taken every key typed before ctrl+s.
+
+    ctrl+s is a priority binding: it runs as soon as it arrives, while keys typed just before it
+    (a fast typist, a paste in a browser) may still wait in the editor's own queue, and reading
+    the editor then would record a truncated text.
+    """
+    focused = screen.focused
+    if focused is None:
+        record()
+    else:
+        focused.call_later(record)
 
 
 @dataclass(frozen=True)
@@ -306,6 +320,9 @@ class DecisionForm(ModalScreen[DecisionDraft | None]):
         self.query_one("#form-error", Static).update(rich_text(text))
 
     def action_submit(self) -> None:
+        after_typing(self, self._submit)
+
+    def _submit(self) -> None:
         draft = self.collect()
         if isinstance(draft, FormProblem):
             self._error(draft.message)
@@ -405,6 +422,9 @@ class NoteDialog(ModalScreen[str | None]):
         self.query_one("#note", TextArea).focus()
 
     def action_submit(self) -> None:
+        after_typing(self, self._submit)
+
+    def _submit(self) -> None:
         text = self.query_one("#note", TextArea).text.strip()
         self.dismiss(text or None)
 
@@ -464,6 +484,9 @@ class AdhocInjectDialog(ModalScreen[AdhocInject | None]):
         self.query_one("#title", Input).focus()
 
     def action_submit(self) -> None:
+        after_typing(self, self._submit)
+
+    def _submit(self) -> None:
         title = self.query_one("#title", Input).value.strip()
         if not title:
             self.query_one("#form-error", Static).update("A title is required")

@@ -240,19 +240,72 @@ def test_risks_get_nist_levels_and_a_register_answer():
         == (risk_level("high", "high"), risk_level("low", "moderate"))
         == ("High", "Low")
     )
+    # one rule with the programme (programme.yaml's risk_register: residual High or above, or a
+    # duty; the team may add a risk, never keep one off)
     assert (tokens.register, tokens.lowers) == ("no", "likelihood")
-    assert "below Moderate" in tokens.register_reason
-    assert (admin.inherent, admin.register, admin.register_reason) == ("High", "no", "as recorded")
+    assert tokens.register_reason == "residual risk Low, below High"
+    assert (admin.residual, admin.register, admin.register_recorded) == ("High", "yes", False)
+    assert admin.register_reason == "residual risk High is High or above; the team recorded no"
     assert (legacy.treatment, legacy.review_by, legacy.inherent, legacy.register) == (
         "accept",
         "2026-06-30",
         NOT_RECORDED,
-        "yes",
+        NOT_RECORDED,
     )
     assert (
         field(pm, "Residual risk").value
         == "Tokens never expire: Low (owner Lena); Shared admin: High (owner Tom)"
     )
+
+
+def test_the_draft_and_the_programme_judge_the_register_by_one_rule(tmp_path):
+    """A programme file beside the transcripts sets the rule the draft applies."""
+    from tabletop.programme.config import MaterialRule, register_rule
+
+    events = [
+        decision(
+            100,
+            "record_risk",
+            fields={
+                "risk": "Shared admin",
+                "likelihood": "moderate",
+                "impact": "moderate",
+                "residual_likelihood": "moderate",
+                "residual_impact": "moderate",
+                "register": True,
+            },
+        ),
+        decision(
+            200,
+            "record_risk",
+            fields={
+                "risk": "Old certificate",
+                "likelihood": "moderate",
+                "impact": "moderate",
+                "residual_likelihood": "moderate",
+                "residual_impact": "moderate",
+            },
+        ),
+        ended(600),
+    ]
+    _, _, pm = run_of(events)
+    shared, old = pm.risks
+    assert (shared.register, shared.register_reason) == ("yes", "the team recorded it for the register")
+    assert (old.register, old.register_reason) == ("no", "residual risk Moderate, below High")
+    strict = MaterialRule(residual_at_least="Moderate", regulatory_duty=True)
+    scn, card, _ = run_of(events)
+    stricter = build_postmortem(scn, events, card, register_rule=strict)
+    assert stricter.risks[1].register == "yes"
+    assert stricter.risks[1].register_reason == "residual risk Moderate is Moderate or above"
+    bundled = register_rule(None)
+    assert (bundled.residual_at_least, bundled.regulatory_duty) == ("High", True)
+    folder = tmp_path / "repo" / "transcripts"
+    folder.mkdir(parents=True)
+    source = (Path(__file__).resolve().parent.parent / "programme.yaml").read_text()
+    (tmp_path / "repo" / "programme.yaml").write_text(
+        source.replace("residual_at_least: High", "residual_at_least: Moderate")
+    )
+    assert register_rule(folder / "t.jsonl").residual_at_least == "Moderate"
 
 
 def test_improvement_plan_from_followups_and_missed_expectations():

@@ -435,6 +435,7 @@ def report(
     Files are written with mode 0600 and never over an existing file, unless --force or the file
     is the draft this command wrote for the same transcript.
     """
+    from tabletop.programme.config import register_rule
     from tabletop.report import build_postmortem, postmortem_path, render_report
     from tabletop.scoring import score as score_run
     from tabletop.transcript import TranscriptError, read_run, verify_evidence
@@ -466,7 +467,13 @@ def report(
     try:
         card = score_run(run.scenario, run.events)
         postmortem = build_postmortem(
-            run.scenario, run.events, card, link=link, warnings=notes, verification=verification
+            run.scenario,
+            run.events,
+            card,
+            link=link,
+            warnings=notes,
+            verification=verification,
+            register_rule=register_rule(transcript),
         )
     except Exception as error:  # a malformed transcript is reported, not a traceback
         _fail(f"{transcript}: cannot draft the post-mortem ({type(error).__name__}: {error})")

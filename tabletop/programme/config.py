@@ -174,6 +174,17 @@ class MaterialRule(Strict):
             return True, f"regulatory duty: {duty.strip()}"
         return False, ""
 
+    def judge(self, level: str | None, duty: str, recorded: bool | None = None) -> tuple[bool, str]:
+        """Whether a risk goes to the company risk register, and why: the rule, or the team's
+        own `register: true` on `record_risk`. A team's `register: false` never keeps off the
+        register a risk the company's rule puts there (the rule is the company's, not the team's)."""
+        material, why = self.material(level, duty)
+        if material:
+            return True, why + ("; the team recorded no" if recorded is False else "")
+        if recorded is True:
+            return True, "the team recorded it for the register"
+        return False, why
+
 
 class RiskRegister(Strict):
     """The programme's rule for the company risk register."""
@@ -308,6 +319,27 @@ def bundled_programme() -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+_RULES: dict[tuple[str, int], MaterialRule] = {}
+
+
+def register_rule(start: Path | str | None) -> MaterialRule:
+    """The company risk-register rule that applies to a transcript at `start`: the nearest
+    programme file's (`find_programme`), else the default. A programme file with problems gives
+    the default too (`tabletop validate` reports them); the post-mortem draft and the programme
+    apply this one rule, so a risk goes to the register in both or in neither."""
+    path = find_programme(start)
+    if path is None:
+        return MaterialRule()
+    try:
+        key = (str(path), path.stat().st_mtime_ns)
+    except OSError:
+        return MaterialRule()
+    if key not in _RULES:
+        programme, _ = check_programme(path)
+        _RULES[key] = programme.risk_register.material_when if programme is not None else MaterialRule()
+    return _RULES[key]
 
 
 def find_programme(start: Path | str | None) -> Path | None:

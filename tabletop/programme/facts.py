@@ -14,7 +14,7 @@ from typing import Any
 
 from tabletop.programme.followups import normal_id, parse_date, session_date
 
-FACTS_VERSION = 2
+FACTS_VERSION = 3
 """Bumped when the facts change shape (the index then rescores)."""
 
 
@@ -121,6 +121,7 @@ def facts_of(evidence: Any) -> dict[str, Any]:
                 "review_by": risk.review_by,
                 "review_date": review.isoformat() if review else "",
                 "duty": risk.duty,
+                "register": risk.register_recorded,
                 "recorded_at": risk.recorded_at,
                 "recorded_by": risk.recorded_by,
                 "rationale": risk.rationale,

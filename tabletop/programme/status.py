@@ -780,7 +780,8 @@ def _risks(counted: list[Run], programme: Programme, as_of: date) -> list[RiskIt
         inherent = str(risk.get("inherent") or NOT_RECORDED)
         level = residual if residual in LEVELS else (inherent if inherent in LEVELS else None)
         duty = str(risk.get("duty") or "")
-        material, why = rule.material(level, duty)
+        recorded = risk.get("register")
+        material, why = rule.judge(level, duty, recorded if isinstance(recorded, bool) else None)
         review_by = str(risk.get("review_by") or "")
         review_date = parse_date(risk.get("review_date"))  # resolved against the run that recorded it
         accepted = risk.get("treatment") == "accept"

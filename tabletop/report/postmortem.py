@@ -29,8 +29,9 @@ from typing import Any
 from tabletop import events as ev
 from tabletop.breach_record import BREACH_RECORD
 from tabletop.model import DECISION_ACTIONS, Inject, Scenario
+from tabletop.programme.config import MaterialRule
 from tabletop.programme.followups import DEFAULT_DUE_DAYS, followup_id, parse_date
-from tabletop.risk import LEVELS, level_index, level_name, matrix, try_risk_level
+from tabletop.risk import level_name, matrix, try_risk_level
 from tabletop.scoring import (
     LATE,
     MET,
@@ -157,6 +158,8 @@ class Risk:
     likelihood_mitigation: str = ""
     impact_mitigation: str = ""
     duty: str = ""
+    register_recorded: bool | None = None
+    """The team's own answer on `record_risk` (`register: true/false`), None when not given."""
 
 
 @dataclass(frozen=True)
@@ -566,7 +569,7 @@ def _timeline(run: _Run) -> list[TimelineEntry]:
     return entries
 
 
-def _risks(run: _Run) -> list[Risk]:
+def _risks(run: _Run, rule: MaterialRule) -> list[Risk]:
     risks: dict[str, Risk] = {}
     for decision in run.of("record_risk", "accept_risk"):
         fields = decision.get("fields") or {}
@@ -635,8 +638,11 @@ def _risks(run: _Run) -> list[Risk]:
             )
     out = []
     for decision_risk in risks.values():
-        register, reason = _register(decision_risk, run)
-        out.append(_replace(decision_risk, register=register, register_reason=reason))
+        recorded = _recorded_register(run, decision_risk.title)
+        register, reason = _register(decision_risk, rule, recorded)
+        out.append(
+            _replace(decision_risk, register=register, register_reason=reason, register_recorded=recorded)
+        )
     return out
 
 
@@ -655,30 +661,31 @@ def _level(value: Any) -> str:
         return _text(value)
 
 
-def _register(risk: Risk, run: _Run) -> tuple[str, str]:
-    """Whether a risk goes to the company risk register: the player's answer, else our rule."""
+def _recorded_register(run: _Run, title: str) -> bool | None:
+    """The team's own answer (`record_risk`'s `register` field, the latest given), if any."""
+    answer = None
     for decision in run.of("record_risk"):
         fields = decision.get("fields") or {}
-        if _text(fields.get("risk")).lower() == risk.title.lower() and isinstance(
-            fields.get("register"), bool
-        ):
-            return ("yes" if fields["register"] else "no"), "as recorded"
-    if risk.treatment == "accept":
-        return "yes", "rule: an accepted risk is owned on the register"
-    if risk.duty:
-        return "yes", "rule: a risk that touches a regulatory or contractual duty"
+        if _text(fields.get("risk")).lower() == title.lower() and isinstance(fields.get("register"), bool):
+            answer = fields["register"]
+    return answer
+
+
+def _register(risk: Risk, rule: MaterialRule, recorded: bool | None) -> tuple[str, str]:
+    """Whether a risk goes to the company risk register, and why: the programme's rule
+    (`MaterialRule.judge`, the one the programme applies): its residual level (the inherent
+    one when no residual was recorded) at or above the rule's floor, a regulatory or
+    contractual duty it names, or the team's own `register: true`."""
     level = risk.residual if risk.residual != NOT_RECORDED else risk.inherent
-    if level == NOT_RECORDED:
+    known = None if level == NOT_RECORDED else level
+    material, why = rule.judge(known, risk.duty, recorded)
+    which = "residual" if risk.residual != NOT_RECORDED else "inherent"
+    if material:
+        return "yes", f"{which} risk {why}" if known and why.startswith(known) else why
+    if known is None:
         return NOT_RECORDED, "no levels recorded"
-    if level_index(level) >= LEVELS.index("Moderate"):
-        return (
-            "yes",
-            f"rule: {'residual' if risk.residual != NOT_RECORDED else 'inherent'} risk {level} (Moderate or above)",
-        )
-    return (
-        "no",
-        f"rule: {'residual' if risk.residual != NOT_RECORDED else 'inherent'} risk {level} (below Moderate)",
-    )
+    floor = rule.residual_at_least
+    return "no", f"{which} risk {known}, below {floor}" if floor else f"{which} risk {known}"
 
 
 _CODED_ROWS = (
@@ -957,9 +964,11 @@ def improvement_plan(
     return _improvements(run, card, session_date)
 
 
-def risks_of(scenario: Scenario, events: Iterable[dict[str, Any]]) -> list[Risk]:
+def risks_of(
+    scenario: Scenario, events: Iterable[dict[str, Any]], register_rule: MaterialRule | None = None
+) -> list[Risk]:
     """The risks one run remediated, accepted or tracked (as the draft lists them)."""
-    return _risks(_Run(scenario, events))
+    return _risks(_Run(scenario, events), register_rule or MaterialRule())
 
 
 def _anchor_words(after: str) -> str:
@@ -1449,11 +1458,14 @@ def build_postmortem(
     link: str = "",
     warnings: Iterable[str] = (),
     verification: Any = None,
+    register_rule: MaterialRule | None = None,
 ) -> PostMortem:
     """The post-mortem draft of one run. Pure: same inputs, same PostMortem.
 
     `link` names the post-mortem document in the breach record; `warnings` (e.g. a damaged
-    hash chain, a changed scenario file) are shown beside the scorer's own notes.
+    hash chain, a changed scenario file) are shown beside the scorer's own notes;
+    `register_rule` is the programme's rule for the company risk register (see
+    `tabletop.programme.config.register_rule`; the default rule when None).
     """
     run = _Run(scenario, events)
     started = next((e for e in run.events if e.get("type") == ev.SESSION_STARTED), {})
@@ -1468,7 +1480,7 @@ def build_postmortem(
         for p in started.get("participants") or []
         if isinstance(p, dict)
     )
-    risks = _risks(run)
+    risks = _risks(run, register_rule or MaterialRule())
     signals, harder, lucky, well = _observations(run, card)
     capabilities = []
     for area, ratio in card.areas.items():

@@ -53,12 +53,18 @@ def draft_postmortem(evidence: Evidence, generated_at: datetime) -> Draft:
     if evidence.scenario is None or evidence.scorecard is None:
         return Draft(problem="This transcript could not be scored, so there is no post-mortem draft.")
     try:
+        from tabletop.programme.config import register_rule
         from tabletop.report import build_postmortem, render_report
 
         warnings = [f"Transcript integrity: {evidence.problem}"] if evidence.problem else []
         link = export_paths(Path(evidence.path))["md"].name
         postmortem = build_postmortem(
-            evidence.scenario, evidence.events, evidence.scorecard, link=link, warnings=warnings
+            evidence.scenario,
+            evidence.events,
+            evidence.scorecard,
+            link=link,
+            warnings=warnings,
+            register_rule=register_rule(evidence.path),
         )
         markdown = render_report(postmortem, "md", generated_at)
     except Exception as error:

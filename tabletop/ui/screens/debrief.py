@@ -47,6 +47,7 @@ def write_debrief(
     scenario: Scenario, events: list[dict[str, Any]], transcript: Path | None, generated_at: Any
 ) -> DebriefResult:
     """Score the run and write the post-mortem draft (Markdown and HTML) next to the transcript."""
+    from tabletop.programme.config import register_rule
     from tabletop.report import build_postmortem, render_report, write_postmortem
     from tabletop.scoring import score
 
@@ -56,7 +57,7 @@ def write_debrief(
     markdown = ""
     md_path = html_path = None
     try:
-        postmortem = build_postmortem(scenario, events, card)
+        postmortem = build_postmortem(scenario, events, card, register_rule=register_rule(transcript))
         markdown = render_report(postmortem, "md", generated_at)
         if transcript is not None:
             html = render_report(postmortem, "html", generated_at)

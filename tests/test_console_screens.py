@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from console_support import drill_scenario, read_events, settle, text_of
+from textual.widgets import TabbedContent
 
 from tabletop.cli import main
 from tabletop.clock import VirtualClock
@@ -40,8 +41,14 @@ async def test_lobby_briefs_the_player_and_holds_the_clock(tmp_path):
             "Data protection officer — Data Protection Officer (simulated)",
             "Press Enter to start",
             "ctrl+p",
-            "Scored: the incident coordinator's own expectations, and bringing each simulated teammate in",
-            "never in your score",
+            "How solo practice is scored",
+            "Yours, scored:",
+            "the incident coordinator's expectations",
+            "Your team's, never scored:",
+            "Delegate:",
+            "that is how a coordinator gets things done",
+            "Involve the DPO brings in the data",
+            "(Contain the affected system) is a finding",
         ):
             assert words in shown, words
         assert app.link.paused is False and clock.paused  # held, not paused by anyone
@@ -84,21 +91,43 @@ async def test_debrief_shows_the_scorecard_and_opens_the_post_mortem(tmp_path):
         debrief = app.screen
         assert isinstance(debrief, DebriefScreen)
         summary = text_of(debrief.query_one("#debrief-summary"))
-        assert "Score" in summary and str(postmortem_path(out, "md")) in summary
+        assert "Score" in summary and str(postmortem_path(out, "md")) in text_of(
+            debrief.query_one("#debrief-more")
+        )
         table = debrief.query_one("#debrief-table")
-        rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
-        by_title = {r[0]: r for r in rows}
-        assert by_title["Appoint an incident coordinator"][1:4] == ["coordinator", "T+15m", "met at T+5m"]
+        by_title = {table.cell(i, "expected"): i for i in range(table.row_count)}
+        appoint = by_title["Appoint an incident coordinator"]
+        assert [table.cell(appoint, k) for k in ("result", "credit", "due", "done", "owner")] == [
+            "✓ met",
+            "1×3",
+            "T+15m",
+            "T+5m",
+            "coordinator",
+        ]
         # solo: the simulated DPO's own duty is the team's, shown apart and never scored; ended
         # at T+33m20s, before its deadline, it is open
         assert "Notify the controller" not in by_title
-        assert by_title["Bring in the data protection officer"][3] == "open"
+        bring_in = by_title["Bring in the data protection officer"]
+        assert table.cell(bring_in, "result") == "… open" and table.cell(bring_in, "credit") == "—"
+        tabs = debrief.query_one(TabbedContent)
+        assert str(tabs.get_tab("tab-yours").label) == f"Yours ({table.row_count})"
+        assert str(tabs.get_tab("tab-team").label) == "Your team's (1)"
         team = debrief.query_one("#debrief-team")
-        assert team.display and "never in your score" in str(team.border_title)
-        team_rows = [[str(c) for c in team.get_row_at(i)] for i in range(team.row_count)]
-        assert [(r[0], r[1], r[3]) for r in team_rows] == [("Notify the controller", "dpo", "open")]
-        assert "Score 67%" in summary and "coverage 43%" in summary and "Played: solo, speed 60" in summary
-        assert "coord-hands-on" in text_of(debrief.query_one("#debrief-findings"))
+        assert team.row_count == 1
+        assert (team.cell(0, "expected"), team.cell(0, "owner"), team.cell(0, "result")) == (
+            "Notify the controller",
+            "dpo",
+            "… open",
+        )
+        assert "Score 67%" in summary and "coverage 43%" in summary
+        assert (
+            "Solo: Yours is scored" in summary
+            and "Your team's is the teammates' own work, never scored" in summary
+        )
+        assert "Played: solo, speed 60" in text_of(debrief.query_one("#debrief-more"))
+        findings = text_of(debrief.query_one("#debrief-findings"))
+        assert "coord-hands-on" in findings and "Played: solo, speed 60" in findings
+        assert str(tabs.get_tab("tab-findings").label) == "Findings (1)"
         assert postmortem_path(out, "md").read_text().startswith("#")
         assert "<html" in postmortem_path(out, "html").read_text().lower()
 

@@ -97,20 +97,46 @@ def test_facilitator_snapshot(build, snap_compare):
     assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
 
 
-def test_debrief_snapshot(build, snap_compare):
-    app, clock = build()
+def _debrief(app, clock):
+    """Play to the debrief: one decision met, one hands-on finding, the rest missed by T+2h."""
 
     async def run_before(pilot):
         await pilot.press("enter")
         await settle(app, pilot)
         clock.advance_to(600)
         await app.link.decide("coordinator", "appoint_coordinator", by="Sam")
+        clock.advance_to(900)
+        await app.link.decide("coordinator", "contain", by="Sam")
         clock.advance_to(7201)  # past the scenario's duration: the engine ends the session
         await app.link.tick()
         await _quiet(app, pilot)
         await _quiet(app, pilot)
 
-    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
+    return run_before
+
+
+def test_debrief_snapshot(build, snap_compare):
+    """120x40: status and credit first, the selected row's whole explanation below."""
+    app, clock = build()
+    assert snap_compare(app, terminal_size=(120, 40), run_before=_debrief(app, clock))
+
+
+def test_debrief_snapshot_at_80x24(build, snap_compare):
+    """80x24: the rows that fit, result and credit first; enter shows the explanation."""
+    app, clock = build()
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_debrief(app, clock))
+
+
+def test_debrief_snapshot_at_80x24_explaining(build, snap_compare):
+    app, clock = build()
+    play = _debrief(app, clock)
+
+    async def run_before(pilot):
+        await play(pilot)
+        await pilot.press("enter")
+        await _quiet(app, pilot)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
 
 
 def test_player_snapshot_at_80x24(build, snap_compare):

@@ -434,7 +434,7 @@ async def test_the_console_shows_hostile_titles_and_names_literally(tmp_path):
         await pilot.pause()
         assert_nothing_raw_reaches_the_terminal(terminal_output(app), "debrief")
         table = app.screen.query_one("#debrief-table", DataTable)
-        assert any("[/x]" in str(table.get_row_at(i)[0]) for i in range(table.row_count))
+        assert any("[/x]" in str(table.get_row_at(i)[2]) for i in range(table.row_count))  # the title
 
 
 async def test_the_review_app_shows_hostile_transcripts_literally(repo):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import review_support as rs
+from console_support import text_of
 from textual.widgets import DataTable, TabbedContent
 
 from tabletop.report import build_postmortem, render_report
@@ -17,6 +18,7 @@ from tabletop.ui.review.detail import TranscriptScreen, breach_section, export_p
 from tabletop.ui.review.listing import COLUMNS, ReviewScreen, TranscriptTable
 from tabletop.ui.review.side_by_side import CompareScreen
 from tabletop.ui.review.trends import TrendsScreen
+from tabletop.ui.widgets.fitted_table import FittedTable
 from tabletop.ui.widgets.markdown_view import MarkdownView
 
 SIZE = (150, 40)
@@ -126,7 +128,10 @@ async def test_opening_a_transcript_shows_scorecard_timeline_findings_and_drafts
         expectations = detail.query_one("#expectations", DataTable)
         assert expectations.row_count == len(card.expectations)
         first = [getattr(c, "plain", c) for c in expectations.get_row_at(0)]
-        assert first[0].startswith("coord") and first[3] == "◑ late" and first[5] == "0.50"
+        assert first[:2] == ["◑ late", "0.5×3"]  # status and credit (× weight) first
+        assert expectations.cell(0, "expectation") == card.expectations[0].title
+        why = text_of(detail.query_one("#expectation-why"))
+        assert why.startswith("◑ late") and "Scored: late by" in why and "Expectation id: coord" in why
         events = detail.query_one("#events", DataTable)
         assert events.row_count == len(detail.evidence.events)
         findings = detail.query_one("#findings-table", DataTable)
@@ -215,12 +220,18 @@ async def test_trends_per_team_and_per_area(folder):
         )
         await pilot.press("4")
         await pilot.pause()
-        missed = trends.query_one("#table-missed", DataTable)
+        missed = trends.query_one("#table-missed", FittedTable)
         assert missed.row_count == 3
-        first = [getattr(c, "plain", c) for c in missed.get_row_at(0)]
-        assert (
-            first[0] == "suspected-breach" and first[1].startswith("solo-involve-dpo") and first[-1] == "100%"
-        )
+        # the counts first, then what it is
+        assert [missed.cell(0, key) for key in ("rate", "missed", "late", "applied", "scenario")] == [
+            "100%",
+            "1",
+            "0",
+            "1",
+            "suspected-breach",
+        ]
+        assert missed.cell(0, "expectation").endswith("(solo-involve-dpo)")
+        assert missed.shown_columns()[:5] == ["rate", "missed", "late", "applied", "expectation"]
 
 
 def test_breach_section_is_cut_from_the_draft():
@@ -256,6 +267,19 @@ def test_snapshot_transcript_detail(folder, snap_compare):
         await settle(pilot)
 
     assert snap_compare(review_app(folder), terminal_size=SIZE, run_before=before)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_snapshot_scorecard(folder, snap_compare, size):
+    """The Scorecard tab of a run with a late, a flagged and a missed expectation: status and credit first."""
+
+    async def before(pilot):
+        await settle(pilot)
+        red = next(i for i, e in enumerate(pilot.app.screen.shown) if e.path == "2026-04-06-red.jsonl")
+        await pilot.press(*["down"] * red, "enter")
+        await settle(pilot)
+
+    assert snap_compare(review_app(folder), terminal_size=size, run_before=before)
 
 
 def test_snapshot_compare(folder, snap_compare):

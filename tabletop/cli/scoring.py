@@ -117,22 +117,23 @@ def _print_card(
         head.append("\n" + one_line(line), style="yellow" if line.startswith("Capped") else "dim")
     console.print(head)
 
-    narrow = console.width < 110  # fold Due/Done and Status/Credit into one column each
+    narrow = console.width < 110  # status and credit in one column, due and done in one
     table = Table(
         title="What was expected, by whom, by when, and what happened",
         title_justify="left",
         expand=True,
         show_lines=console.width < 120,
     )
-    table.add_column("Expectation (owner)", ratio=3, overflow="fold")
     if narrow:
+        table.add_column("Result", min_width=10, no_wrap=True)
+        table.add_column("Expectation (owner)", ratio=3, overflow="fold")
         table.add_column("Due / done", ratio=2, min_width=10, overflow="fold")
-        table.add_column("Result", ratio=2, min_width=12, overflow="fold")
     else:
+        table.add_column("Status", min_width=8, no_wrap=True)
+        table.add_column("Credit", justify="right", no_wrap=True)
+        table.add_column("Expectation (owner)", ratio=3, overflow="fold")
         table.add_column("Due", no_wrap=True)
         table.add_column("Done", ratio=1, min_width=9, overflow="fold")
-        table.add_column("Status", ratio=1, min_width=12, overflow="fold")
-        table.add_column("Credit", justify="right", no_wrap=True)
     table.add_column("Why", ratio=3, style="dim", overflow="fold")
     _expectation_rows(table, scenario, card.yours(), narrow)
     console.print(table)
@@ -144,7 +145,15 @@ def _print_card(
             show_lines=console.width < 120,
         )
         for column in table.columns:
-            team.add_column(column.header, ratio=column.ratio, overflow="fold", min_width=column.min_width)
+            team.add_column(
+                column.header,
+                ratio=column.ratio,
+                overflow=column.overflow,
+                no_wrap=column.no_wrap,
+                min_width=column.min_width,
+                justify=column.justify,
+                style=column.style,
+            )
         _expectation_rows(team, scenario, card.teammates(), narrow)
         console.print(team)
 
@@ -164,6 +173,7 @@ def _print_card(
 
 
 def _expectation_rows(table: Table, scenario: Scenario, results: list[Any], narrow: bool) -> None:
+    """One row per result: status and credit first (README "How a rehearsal is scored")."""
     for result in results:
         done = _when(result.done_at)
         if result.by:
@@ -171,12 +181,16 @@ def _expectation_rows(table: Table, scenario: Scenario, results: list[Any], narr
         if result.delegated_by:
             done += f" (delegated by {scenario.role_title(result.delegated_by)})"
         status = Text(result.status.replace("_", " "), style=STATUS_STYLE.get(result.status, ""))
+        credit = f"{result.credit:g} x {result.weight:g}" if result.counted else ""
+        if narrow and credit:
+            status.append(f"\n{credit}")
         if result.revised:
             status.append(f"\nrevised {len(result.revised)}x", style="dim")
         if result.flags:
-            status.append("\n" + "\n".join(map(one_line, result.flags)), style="yellow")
+            status.append(
+                "\n" + "\n".join(one_line(f).replace("_", " ") for f in result.flags), style="yellow"
+            )
         owner = "any role" if result.owner == "any" else scenario.role_title(result.owner)
-        credit = "" if not result.counted else f"{result.credit:g} x {result.weight:g}"
         title = rich_text(result.title, "bold")
         title.append(f" ({one_line(owner)}; {one_line(result.id)})", style="dim")
         if narrow:
@@ -187,28 +201,27 @@ def _expectation_rows(table: Table, scenario: Scenario, results: list[Any], narr
                     when += f"\nby {scenario.role_title(result.by)}"
                 if result.delegated_by:
                     when += f" (delegated by {scenario.role_title(result.delegated_by)})"
-            if credit:
-                status.append(f"\n{credit}")
-            table.add_row(title, rich_text(when), status, rich_text(result.reason))
+            table.add_row(status, title, rich_text(when), rich_text(result.reason))
         else:
             table.add_row(
-                title, _when(result.deadline), rich_text(done), status, credit, rich_text(result.reason)
+                status, credit, title, _when(result.deadline), rich_text(done), rich_text(result.reason)
             )
 
 
 def _print_rest(console: Console, card: Scorecard, warnings: list[str]) -> None:
     if card.clocks:
         clocks = Table(title="Notification clocks", title_justify="left", expand=True)
-        for column in ("Clock", "Source", "From", "Due", "Done", "Result"):
+        clocks.add_column("Result", no_wrap=True)
+        for column in ("Clock", "Source", "From", "Due", "Done"):
             clocks.add_column(column, overflow="fold")
         for clock in card.clocks:
             clocks.add_row(
+                Text(clock.status.replace("_", " "), style=STATUS_STYLE.get(clock.status, "")),
                 rich_text(clock.title),
                 rich_text(clock.source),
                 rich_text(f"{clock.after} {_when(clock.anchor)}".strip()),
                 _when(clock.deadline),
                 _when(clock.done_at),
-                Text(clock.status.replace("_", " "), style=STATUS_STYLE.get(clock.status, "")),
             )
         console.print(clocks)
     if card.findings:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tabletop.review.entry import TranscriptEntry, ratings_of
-from tabletop.scoring import NOT_APPLICABLE, OPEN
+from tabletop.scoring import NOT_APPLICABLE, OPEN, TEAMMATES
 
 BY_EXPECTATION = "expectation"
 BY_AREA = "area"
@@ -82,6 +82,8 @@ class ComparisonRow:
         if self.a is None or self.b is None:
             return None
         if self.a.get("status") in UNCOUNTED or self.b.get("status") in UNCOUNTED:
+            return None
+        if TEAMMATES in (self.a.get("scope"), self.b.get("scope")):  # solo: never in the score
             return None
         left, right = self.a.get(name), self.b.get(name)
         if isinstance(left, (int, float)) and isinstance(right, (int, float)):
@@ -200,7 +202,7 @@ def compare(
     return Comparison(a, b, BY_AREA, _by_area(a, b))
 
 
-_EXPECTATION_FIGURES = ("status", "credit", "weight", "flags", "anchor", "deadline", "done_at", "by")
+_EXPECTATION_FIGURES = ("status", "credit", "weight", "flags", "anchor", "deadline", "done_at", "by", "scope")
 
 
 def _by_expectation(

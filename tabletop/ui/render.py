@@ -15,8 +15,20 @@ from rich.table import Table
 from rich.text import Text
 
 from tabletop.model import Scenario
+from tabletop.review.formatting import status_text
 from tabletop.timing import format_duration, format_offset, sim_datetime
-from tabletop.untrusted import one_line, rich_text
+from tabletop.untrusted import one_line, rich_text, safe
+
+RESULT_STYLE = {
+    "met": "green",
+    "late": "yellow",
+    "missed": "bold red",
+    "open": "cyan",
+    "not_applicable": "dim",
+}
+COUNTED = ("met", "late", "missed")
+"""The statuses that enter a score (README "How a rehearsal is scored", rule 8)."""
+FLAG_MARK = "⚑"
 
 
 def sim_time(scenario: Scenario, seconds: float) -> str:
@@ -26,6 +38,11 @@ def sim_time(scenario: Scenario, seconds: float) -> str:
     if when is not None:
         text += f"  {when:%a %d %b %H:%M}"
     return text
+
+
+def sim_time_of(scenario: Scenario | None, seconds: float) -> str:
+    """`sim_time` when the scenario is known, else `T+1h05m`."""
+    return sim_time(scenario, seconds) if scenario is not None else format_offset(seconds)
 
 
 def countdown(seconds: float) -> str:
@@ -171,3 +188,116 @@ def _phase_title(scenario: Scenario, phase_id: str) -> str:
 
 def phase_title(scenario: Scenario, phase_id: str | None) -> str:
     return _phase_title(scenario, phase_id) if phase_id else "—"
+
+
+# --- scorecard rows -----------------------------------------------------------------------------
+
+
+def result_cell(row: dict[str, Any]) -> Text:
+    """A scorecard row's status as the tables show it first: `✗ missed`, `◑ late ⚑` (flagged)."""
+    status = str(row.get("status") or "")
+    text = Text(status_text(status), style=RESULT_STYLE.get(status, ""))
+    if row.get("flags"):
+        text.append(f" {FLAG_MARK}", style="magenta")
+    return text
+
+
+def counted(row: dict[str, Any]) -> bool:
+    """Whether the row enters the score: met, late or missed, and not a simulated teammate's own."""
+    return row.get("status") in COUNTED and row.get("scope") != "teammates"
+
+
+def credit_cell(row: dict[str, Any]) -> Text:
+    """`0.5×2` (credit × weight) for a row in the score; `—` for one that is not."""
+    if not counted(row):
+        return Text("—", style="dim", justify="right")
+    return Text(f"{row.get('credit', 0):g}×{row.get('weight', 1):g}", justify="right")
+
+
+def _role(scenario: Scenario | None, role: Any) -> str:
+    if role == "any":
+        return "any role"
+    if scenario is not None and role:
+        return one_line(scenario.role_title(str(role)))
+    return one_line(role or "")
+
+
+def explain_result(row: dict[str, Any], scenario: Scenario | None = None) -> Text:
+    """One scorecard row in full: what happened and how it was scored first, then the facts
+    (owner, due, who did it), then why it matters and where the rule comes from."""
+    status = str(row.get("status") or "")
+    title = row.get("title") or (row_title(scenario, row) if scenario is not None else row.get("id"))
+    text = Text()
+    text.append(status_text(status), style=RESULT_STYLE.get(status, ""))
+    text.append("  ")
+    text.append(one_line(title), style="bold")
+    if row.get("reason"):
+        text.append("\nScored: ", style="bold")
+        text.append(safe(row["reason"]))
+    weight = float(row.get("weight") or 0)
+    if row.get("scope") == "teammates":
+        text.append(
+            "\nYour team's: a simulated teammate's own work, shown here and never in your score.",
+            style="italic",
+        )
+    elif counted(row):
+        earned = float(row.get("credit") or 0) * weight
+        text.append(
+            f"\nCounts {earned:g} of {weight:g} toward the score "
+            f"(credit {float(row.get('credit') or 0):g} × weight {weight:g}).",
+            style="italic",
+        )
+    elif status == "open":
+        text.append(
+            "\nOpen: due after the session stopped, so it is not scored; it lowers the coverage, not the score.",
+            style="italic",
+        )
+    elif status == "not_applicable":
+        text.append("\nNot applicable in this run: left out of every total.", style="italic")
+    facts = [f"Owner: {_role(scenario, row.get('owner'))}" if row.get("owner") else ""]
+    if row.get("area"):
+        facts.append(f"area {one_line(str(row['area']).replace('_', ' '))}")
+    if row.get("deadline") is not None:
+        facts.append(f"due {sim_time_of(scenario, float(row['deadline']))}")
+    if row.get("anchor") is not None:
+        facts.append(f"clock from {format_offset(float(row['anchor']))}")
+    facts = [fact for fact in facts if fact]
+    if facts:
+        text.append("\n" + " · ".join(facts), style="dim")
+    if row.get("done_at") is not None:
+        done = f"\nDone at {sim_time_of(scenario, float(row['done_at']))}"
+        if row.get("by"):
+            done += f" by {_role(scenario, row['by'])}"
+            if row.get("by_name"):
+                done += f" ({one_line(row['by_name'])})"
+        if row.get("delegated_by"):
+            done += f", delegated by {_role(scenario, row['delegated_by'])}"
+            if row.get("delegation_seconds") is not None:
+                done += f" {format_duration(float(row['delegation_seconds']))} earlier"
+        text.append(done)
+    revised = row.get("revised") or ()
+    if revised:
+        text.append(
+            f"\nRevised: {len(revised)} earlier decision{'s' if len(revised) > 1 else ''} replaced "
+            "by the one in force (never penalised)."
+        )
+    if row.get("flags"):
+        text.append(f"\n{FLAG_MARK} Flags: ", style="magenta")
+        text.append(
+            one_line(", ".join(str(f).replace("_", " ") for f in row["flags"]))
+            + " (each halves the credit; a wrong value makes it 0)"
+        )
+    why, source = row.get("why") or "", row.get("source") or ""
+    if scenario is not None and row.get("id"):
+        try:
+            expectation = scenario.expectation(str(row["id"]))
+        except KeyError:
+            expectation = None
+        if expectation is not None:
+            why, source = why or expectation.why, source or expectation.source
+    if why:
+        text.append("\nWhy it matters: ", style="bold")
+        text.append(safe(why))
+    if source:
+        text.append(f"\nSource: {safe(source)}", style="dim")
+    return text

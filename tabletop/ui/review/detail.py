@@ -10,19 +10,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane, Tabs
 
 from tabletop.report import PostMortem
 from tabletop.review import formatting as fmt
 from tabletop.review.entry import TranscriptEntry
 from tabletop.review.evidence import Evidence
 from tabletop.timing import format_offset
+from tabletop.ui.render import credit_cell, explain_result, result_cell
 from tabletop.ui.review.cells import PlainTable
+from tabletop.ui.widgets.fitted_table import Column, FittedTable
 from tabletop.ui.widgets.markdown_view import MarkdownView
 from tabletop.untrusted import one_line, one_line_each, rich_text, safe
 
@@ -106,8 +109,33 @@ def export_paths(transcript: Path) -> dict[str, Path]:
     return {fmt_: postmortem_path(transcript, fmt_) for fmt_ in ("md", "html")}
 
 
+SCORECARD_COLUMNS = [
+    Column("status", "Status"),
+    Column("credit", "Credit", justify="right"),
+    Column("expectation", "Expectation", flex=True, min_width=28, min_share=0.45),
+    Column("due", "Due"),
+    Column("done", "Done", optional=2),
+    Column("owner", "Owner", max_width=22, optional=3),
+    Column("flags", "Flags", max_width=24, optional=4),
+    Column("area", "Area", max_width=16, optional=5),
+    Column("by", "By", max_width=22, optional=6),
+]
+"""Status and credit (credit × weight) first; narrower, the columns on the right are left out."""
+
+EXPLAIN_FROM = 32
+"""From this many lines the selected expectation's explanation shows below the scorecard; shorter, enter shows it."""
+
+
+class ScorecardTable(FittedTable):
+    """The review's scorecard: enter shows or hides the selected row's explanation."""
+
+    BINDINGS = [Binding("enter", "select_cursor", "Explain", tooltip="Show or hide why, for the row")]
+
+
 class TranscriptScreen(Screen):
     """The evidence of one rehearsal."""
+
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (EXPLAIN_FROM, "-tall")]
 
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
@@ -137,6 +165,9 @@ class TranscriptScreen(Screen):
         self.entry = entry
         self.evidence: Evidence | None = None
         self.draft: Draft | None = None
+        self.expectation_rows: list[dict[str, Any]] = []
+        self.explain_wanted: bool | None = None
+        """Shown or hidden with enter; None: shown when the terminal is tall enough."""
 
     @property
     def transcript_path(self) -> Path:
@@ -144,11 +175,16 @@ class TranscriptScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(self._headline(), id="headline")
+        with Vertical(id="headline-box"):
+            yield Static(self._identity(), id="identity")
+            yield Static(self._headline(), id="headline")
         with TabbedContent(initial="scorecard", id="tabs"):
             with TabPane("Scorecard", id="scorecard"):
                 yield Static("", id="areas")
-                yield PlainTable(id="expectations", cursor_type="row", zebra_stripes=True)
+                yield Static("", id="bands")
+                yield ScorecardTable(SCORECARD_COLUMNS, id="expectations")
+                with VerticalScroll(id="expectation-why-panel"):
+                    yield Static("", id="expectation-why")
             with TabPane("Timeline", id="timeline"):
                 yield PlainTable(id="events", cursor_type="row", zebra_stripes=True)
             with TabPane("Findings", id="findings"):
@@ -163,20 +199,27 @@ class TranscriptScreen(Screen):
                 yield MarkdownView(id="postmortem-md")
         yield Footer()
 
-    def _headline(self) -> Text:
+    def _identity(self) -> Text:
+        """Which rehearsal: two lines, each cut to the width rather than wrapped (see review.tcss)."""
         e = self.entry
         text = Text()
         text.append(one_line(e.scenario or e.path), style="bold")
         if e.title:
             text.append(f" · {one_line(e.title)}")
-        text.append("\n" + one_line(f"{e.path} · started {e.started or '—'} · {e.mode or '?'}"))
+        who = f"{e.path} · started {e.started or '—'} · {e.mode or '?'}"
         if e.group:
-            text.append(f" · {one_line(e.group)}")
-        text.append(f" · {one_line(', '.join(e.participants)) or 'no participants'}\n")
+            who += f" · {e.group}"
+        who += f" · {', '.join(e.participants) or 'no participants'}"
+        text.append("\n" + one_line(who))
+        return text
+
+    def _headline(self) -> Text:
+        """The rehearsal's score, coverage and integrity, then the conditions it was played under."""
+        e = self.entry
+        text = Text()
         text.append(
             f"score {fmt.score_text(e.score)} · passed {fmt.passed_text(e.passed, e.applicable)}"
-            f" · coverage {fmt.score_text(e.coverage)} · played {e.conditions or 'not recorded'}"
-            f" (rules v{e.rules_version or '?'}) · sim time {fmt.duration_text(e.duration)} · integrity "
+            f" · coverage {fmt.score_text(e.coverage)} · integrity "
         )
         text.append(
             fmt.evidence_text(e.integrity, e.evidence),
@@ -184,12 +227,15 @@ class TranscriptScreen(Screen):
         )
         if e.problem:
             text.append(f" ({one_line(e.problem)})", style="red")
+        text.append(
+            f"\nplayed {e.conditions or 'not recorded'} (rules v{e.rules_version or '?'})"
+            f" · sim time {fmt.duration_text(e.duration)}",
+            style="dim",
+        )
         return text
 
     def on_mount(self) -> None:
-        self.query_one("#expectations", DataTable).add_columns(
-            "Expectation", "Area", "Owner", "Status", "Flags", "Credit", "Weight", "Due", "Done", "By"
-        )
+        self._show_explanation()
         self.query_one("#events", DataTable).add_columns(
             "Sim time", "Wall (UTC)", "Seq", "Event", "Who", "What"
         )
@@ -237,32 +283,72 @@ class TranscriptScreen(Screen):
             letter = ratings.get(area, "")
             text.append(f"{one_line(fmt.area_label(area))} ", style="bold")
             text.append(f"{fmt.score_text(ratio)} {letter}   ", style=_rating_style(letter))
-        if card.get("rating_bands"):
-            text.append(f"\nHSEEP ratings: {one_line(card['rating_bands'])}", style="dim")
         for cap in card.get("caps") or ():
             text.append(f"\nCapped: {one_line(cap.get('text', ''))}", style="yellow")
         if card.get("solo_role"):
             text.append(
-                "\nSolo: rows owned by a simulated teammate (owner marked 'team') are shown, never scored.",
+                "\nSolo: 'team' rows are the simulated teammates' own work, never scored.",
                 style="dim",
             )
         self.query_one("#areas", Static).update(text)
-        table = self.query_one("#expectations", DataTable)
-        table.clear()
-        for row in card.get("expectations") or ():
-            status = row.get("status") or ""
-            table.add_row(
-                f"{row.get('id')} · {row.get('title') or row.get('action')}",
-                fmt.area_label(row.get("area") or ""),
-                (row.get("owner") or "") + (" (team)" if row.get("scope") == "teammates" else ""),
-                Text(fmt.status_text(status), style=STATUS_STYLE.get(status, "")),
-                ", ".join(row.get("flags") or ()),
-                Text(fmt.score_text(row.get("credit")), justify="right"),
-                Text(f"{row.get('weight')}", justify="right"),
-                _offset(row.get("deadline")),
-                _offset(row.get("done_at")),
-                row.get("by") or "",
+        bands = f"HSEEP ratings: {one_line(card['rating_bands'])}" if card.get("rating_bands") else ""
+        self.query_one("#bands", Static).update(Text(bands, style="dim"))
+        rows = list(card.get("expectations") or ())
+        self.expectation_rows = rows
+        cells = []
+        for row in rows:
+            owner = row.get("owner") or ""
+            cells.append(
+                [
+                    result_cell(row),
+                    credit_cell(row),
+                    str(row.get("title") or row.get("action") or row.get("id") or ""),
+                    _offset(row.get("deadline")),
+                    _offset(row.get("done_at")),
+                    owner + (" (team)" if row.get("scope") == "teammates" else ""),
+                    fmt.area_label(row.get("area") or ""),
+                    ", ".join(str(f).replace("_", " ") for f in row.get("flags") or ()),
+                    row.get("by") or "",
+                ]
             )
+        table = self.query_one("#expectations", ScorecardTable)
+        table.set_rows(cells)
+        if self.query_one(TabbedContent).active == "scorecard":
+            table.focus()  # up and down pick the row to explain, enter shows it
+        self._explain(0)
+
+    def _explain(self, index: int | None) -> None:
+        rows = self.expectation_rows
+        if index is None or not 0 <= index < len(rows):
+            return
+        scenario = self.evidence.scenario if self.evidence is not None else None
+        text = explain_result(rows[index], scenario)
+        text.append(f"\nExpectation id: {one_line(rows[index].get('id'))}", style="dim")
+        self.query_one("#expectation-why", Static).update(text)
+        self.query_one("#expectation-why-panel", VerticalScroll).scroll_home(animate=False)
+
+    @on(DataTable.RowHighlighted, "#expectations")
+    def _row_highlighted(self, message: DataTable.RowHighlighted) -> None:
+        self._explain(message.cursor_row)
+
+    @on(DataTable.RowSelected, "#expectations")
+    def _toggle_explanation(self) -> None:
+        self.explain_wanted = not self.explanation_shown()
+        self._show_explanation()
+
+    def explanation_shown(self) -> bool:
+        """Whether the selected expectation's explanation is on screen (enter shows or hides it)."""
+        if self.explain_wanted is not None:
+            return self.explain_wanted
+        return self.app.size.height >= EXPLAIN_FROM
+
+    def _show_explanation(self) -> None:
+        shown = self.explanation_shown()
+        self.query_one("#expectation-why-panel").display = shown
+        self.set_class(shown, "-explaining")  # a short terminal keeps the rows, not the areas
+
+    def on_resize(self) -> None:
+        self._show_explanation()
 
     def _fill_timeline(self, evidence: Evidence) -> None:
         table = self.query_one("#events", DataTable)
@@ -324,7 +410,13 @@ class TranscriptScreen(Screen):
 
     # --- actions ----------------------------------------------------------------------------
     def action_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
+        tabbed = self.query_one(TabbedContent)
+        tabbed.active = tab
+        # focus follows the tab: a focused widget left in a hidden pane would bring its pane back
+        if tab == "scorecard":
+            self.query_one("#expectations").focus()
+        else:
+            tabbed.query_one(Tabs).focus()
 
     def action_export(self) -> None:
         if self.evidence is None or self.draft is None or self.draft.postmortem is None:

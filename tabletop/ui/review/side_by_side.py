@@ -11,14 +11,16 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import Footer, Header, Static
 
 from tabletop.review import formatting as fmt
 from tabletop.review.compare import Comparison, Side
 from tabletop.review.entry import TranscriptEntry
-from tabletop.ui.review.cells import PlainTable, plain
+from tabletop.ui.review.cells import plain
+from tabletop.ui.widgets.fitted_table import Column, FittedTable
 from tabletop.untrusted import one_line, rich_text
 
 if TYPE_CHECKING:
@@ -28,6 +30,27 @@ STATUS_STYLE = {"met": "green", "late": "yellow", "missed": "bold red", "open": 
 RATING_STYLE = {"P": "green", "S": "yellow", "M": "dark_orange", "U": "bold red"}
 
 
+BY_EXPECTATION = [
+    Column("a", "A"),
+    Column("credit_a", "Credit A", justify="right"),
+    Column("b", "B"),
+    Column("credit_b", "Credit B", justify="right"),
+    Column("change", "Change", justify="right"),
+    Column("expectation", "Expectation", flex=True, min_width=24, min_share=0.35),
+    Column("flags_a", "Flags A", max_width=20, optional=2),
+    Column("flags_b", "Flags B", max_width=20, optional=2),
+    Column("area", "Area", max_width=16, optional=3),
+]
+"""Both results (⚑: flagged) and the change first; narrower, the area and the flags are left
+out and the title cut."""
+BY_AREA = [
+    Column("a", "A"),
+    Column("b", "B"),
+    Column("change", "Change", justify="right"),
+    Column("area", "Area", flex=True, min_width=16),
+]
+
+
 def sides_table(comparison: Comparison) -> Table:
     """The two transcripts' identity and totals as a two-column Rich table."""
     a, b = comparison.a, comparison.b
@@ -35,24 +58,37 @@ def sides_table(comparison: Comparison) -> Table:
     table.add_column("", style="bold", no_wrap=True)
     table.add_column("A", ratio=1, overflow="fold")
     table.add_column("B", ratio=1, overflow="fold")
-    table.add_row("transcript", plain(a.path), plain(b.path))
-    table.add_row("scenario", plain(a.scenario), plain(b.scenario))
-    table.add_row("started", plain(a.started[:16].replace("T", " ")), plain(b.started[:16].replace("T", " ")))
-    table.add_row("team", plain(a.group), plain(b.group))
-    table.add_row("participants", plain(", ".join(a.participants)), plain(", ".join(b.participants)))
-    table.add_row("integrity", _integrity(a.integrity), _integrity(b.integrity))
+    table.add_row("transcript", _cut(a.path), _cut(b.path))
     delta = fmt.delta_text(comparison.score_delta)
     table.add_row(
-        "score", fmt.score_text(a.score), fmt.score_text(b.score) + (f"  ({delta})" if delta else "")
+        "score",
+        f"{fmt.score_text(a.score)} · {fmt.passed_text(a.passed, a.applicable)} passed",
+        f"{fmt.score_text(b.score)} · {fmt.passed_text(b.passed, b.applicable)} passed"
+        + (f"  ({delta})" if delta else ""),
     )
-    table.add_row("passed", fmt.passed_text(a.passed, a.applicable), fmt.passed_text(b.passed, b.applicable))
+    table.add_row("integrity", _integrity(a.integrity), _integrity(b.integrity))
     table.add_row("played", plain(a.conditions or "not recorded"), plain(b.conditions or "not recorded"))
     for warning in comparison.warnings:
         table.add_row(Text("warning", style="yellow"), Text(warning, style="yellow"), "")
     areas = list(a.areas) + [area for area in b.areas if area not in a.areas]
     if comparison.same_scenario and areas:
         table.add_row("areas", _areas_text(a, areas), _areas_text(b, areas))
+    table.add_row("scenario", _cut(a.scenario), _cut(b.scenario))
+    table.add_row(
+        "started · team",
+        _cut(f"{a.started[:16].replace('T', ' ')} · {a.group}"),
+        _cut(f"{b.started[:16].replace('T', ' ')} · {b.group}"),
+    )
+    table.add_row("participants", _cut(", ".join(a.participants)), _cut(", ".join(b.participants)))
     return table
+
+
+def _cut(value: str) -> Text:
+    """One line, ending in "…" when it does not fit (names, paths: shown as typed)."""
+    text = rich_text(value, newlines=False)
+    text.no_wrap = True
+    text.overflow = "ellipsis"
+    return text
 
 
 def _areas_text(side: Side, areas: list[str]) -> Text:
@@ -88,9 +124,10 @@ class CompareScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("Comparing…", id="sides")
+        with VerticalScroll(id="sides-scroll"):
+            yield Static("Comparing…", id="sides")
         yield Static("", id="compare-title")
-        yield PlainTable(id="comparison", cursor_type="row", zebra_stripes=True)
+        yield FittedTable(id="comparison")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -120,30 +157,34 @@ class CompareScreen(Screen):
         if comparison is None:
             return
         self.query_one("#sides", Static).update(sides_table(comparison))
-        table = self.query_one("#comparison", DataTable)
-        table.clear(columns=True)
+        table = self.query_one("#comparison", FittedTable)
         if comparison.same_scenario:
             self.query_one("#compare-title", Static).update(
                 Text("Same scenario: expectation by expectation", style="bold")
             )
-            table.add_columns("Expectation", "Area", "A", "Credit A", "B", "Credit B", "Change")
-            for row in comparison.rows:
-                table.add_row(
-                    f"{row.key} · {row.label}",
-                    fmt.area_label(row.area),
+            table.set_columns(BY_EXPECTATION)
+            table.set_rows(
+                [
                     _status(row.a),
                     _credit(row.a),
                     _status(row.b),
                     _credit(row.b),
                     _change(row.delta),
-                )
+                    row.label,
+                    _flags(row.a),
+                    _flags(row.b),
+                    fmt.area_label(row.area),
+                ]
+                for row in comparison.rows
+            )
         else:
             self.query_one("#compare-title", Static).update(
                 Text("Different scenarios: area by area", style="bold")
             )
-            table.add_columns("Area", "A", "B", "Change")
-            for row in comparison.rows:
-                table.add_row(row.label, _area(row.a), _area(row.b), _change(row.delta))
+            table.set_columns(BY_AREA)
+            table.set_rows(
+                [_area(row.a), _area(row.b), _change(row.delta), row.label] for row in comparison.rows
+            )
 
     def action_swap(self) -> None:
         self.first, self.second = self.second, self.first
@@ -156,14 +197,29 @@ def _status(figures: Mapping[str, Any] | None) -> Text:
     status = figures.get("status") or ""
     text = Text(fmt.status_text(status), style=STATUS_STYLE.get(status, ""))
     if figures.get("flags"):
-        text.append(f" ({one_line(', '.join(figures['flags']))})", style="magenta")
+        text.append(" ⚑", style="magenta")
     return text
 
 
+def _flags(figures: Mapping[str, Any] | None) -> Text:
+    flags = (figures or {}).get("flags") or ()
+    return Text(one_line(", ".join(str(f).replace("_", " ") for f in flags)), style="magenta")
+
+
 def _credit(figures: Mapping[str, Any] | None) -> Text:
-    if not figures or figures.get("status") in ("not_applicable", "open"):
+    """Credit × weight, as every scorecard shows it; `—` where the row is not scored."""
+    if (
+        not figures
+        or figures.get("status") in ("not_applicable", "open")
+        or figures.get("scope") == "teammates"
+    ):
         return Text("—", style="dim", justify="right")
-    return Text(fmt.score_text(figures.get("credit")), justify="right")
+    credit, weight = figures.get("credit"), figures.get("weight")
+    if not isinstance(credit, (int, float)):
+        return Text("—", style="dim", justify="right")
+    return Text(
+        f"{credit:g}×{weight:g}" if isinstance(weight, (int, float)) else f"{credit:g}", justify="right"
+    )
 
 
 def _area(figures: Mapping[str, Any] | None) -> str:

@@ -25,6 +25,7 @@ from tabletop.review.trends import (
     trends,
 )
 from tabletop.ui.review.cells import PlainTable
+from tabletop.ui.widgets.fitted_table import Column, FittedTable
 from tabletop.untrusted import one_line
 
 TABS = ((BY_TEAM, "Per team"), (BY_AREA, "Per area"), (BY_SCENARIO, "Per scenario"))
@@ -49,6 +50,17 @@ def plot_trends(plot: PlotextPlot, result: Trends, title: str) -> None:
         plt.scatter(dates, values, marker="●", color=color)
     plot.refresh()
 
+
+MISSED_COLUMNS = [
+    Column("rate", "Miss rate", justify="right"),
+    Column("missed", "Missed", justify="right"),
+    Column("late", "Late", justify="right"),
+    Column("applied", "Applied", justify="right"),
+    Column("expectation", "Expectation", flex=True, min_width=24, min_share=0.35),
+    Column("scenario", "Scenario", max_width=24, optional=1),
+    Column("area", "Area", max_width=16, optional=2),
+]
+"""The counts first; narrower, the area and then the scenario are left out and the title cut."""
 
 RecordSource = Callable[[str | None], list[ExpectationRecord]]
 """Gives the per-expectation record, for one team (or every team with None)."""
@@ -91,7 +103,7 @@ class TrendsScreen(Screen):
                     yield PlainTable(id=f"table-{by}", cursor_type="row", classes="trend-table")
             with TabPane("Most missed", id="missed"):
                 yield Static("", id="missed-title", classes="section-title")
-                yield PlainTable(id="table-missed", cursor_type="row", zebra_stripes=True)
+                yield FittedTable(MISSED_COLUMNS, id="table-missed")
         yield Static(self._excluded_text(), id="excluded")
         yield Footer()
 
@@ -100,9 +112,6 @@ class TrendsScreen(Screen):
             self.query_one(f"#table-{by}", DataTable).add_columns(
                 by.title(), "Rehearsals", "First", "Last", "Change", "Mean", "Best", "Over time"
             )
-        self.query_one("#table-missed", DataTable).add_columns(
-            "Scenario", "Expectation", "Area", "Missed", "Late", "Applied", "Miss rate"
-        )
         self._show()
 
     def _show(self) -> None:
@@ -149,22 +158,22 @@ class TrendsScreen(Screen):
                 f"What keeps being missed ({who}, intact transcripts, most often missed first)", style="bold"
             )
         )
-        missed = self.query_one("#table-missed", DataTable)
-        missed.clear()
-        for record in self.missed:
-            missed.add_row(
-                record.scenario,
-                f"{record.expectation} · {record.title}",
-                fmt.area_label(record.area),
-                Text(str(record.missed), justify="right"),
-                Text(str(record.late), justify="right"),
-                Text(str(record.applied), justify="right"),
+        self.query_one("#table-missed", FittedTable).set_rows(
+            [
                 Text(
                     f"{record.miss_rate:.0%}",
                     justify="right",
                     style="bold red" if record.miss_rate >= 0.5 else "yellow",
                 ),
-            )
+                Text(str(record.missed), justify="right"),
+                Text(str(record.late), justify="right"),
+                Text(str(record.applied), justify="right"),
+                f"{record.title} ({record.expectation})",
+                record.scenario,
+                fmt.area_label(record.area),
+            ]
+            for record in self.missed
+        )
 
     def _excluded_text(self) -> Text:
         excluded = self.results[BY_TEAM].excluded

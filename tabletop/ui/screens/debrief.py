@@ -12,23 +12,17 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane, Tabs
 
 from tabletop.model import Scenario
 from tabletop.timing import format_offset
-from tabletop.ui.render import action_title, row_title
+from tabletop.ui.render import credit_cell, explain_result, result_cell, row_title
+from tabletop.ui.widgets.fitted_table import Column, FittedTable
 from tabletop.ui.widgets.markdown_view import MarkdownView
 from tabletop.untrusted import one_line, rich_text, safe
 
-STATUS_STYLE = {
-    "met": "green",
-    "late": "yellow",
-    "missed": "bold red",
-    "open": "cyan",
-    "not_applicable": "dim",
-}
 ORDER = {"missed": 0, "late": 1, "met": 2, "open": 3, "not_applicable": 4}
 
 
@@ -76,9 +70,19 @@ def _conditions_line(card: dict[str, Any]) -> str:
     line = f"Played: {conditions_text(card.get('conditions'))} · rules version {card.get('rules_version')}"
     if card.get("rules_version") != RULES_VERSION:
         line += f" (scored with {RULES_VERSION})"
-    if card.get("solo_role"):
-        line += " · solo: your own role's work and bringing the team in are scored"
     return line
+
+
+SOLO_DEBRIEF = (
+    "Solo: Yours is scored (your role's work, done or delegated, and bringing each teammate "
+    "in); Your team's is the teammates' own work, never scored."
+)
+FINDINGS_NOTE = (
+    "A finding is a penalty in weight units: hands-on work the coordinator should have "
+    "delegated (an avoid rule), a decision not to notify recorded without its reason, or a "
+    "premature decision (an action made before anything called for it). Findings lower the "
+    "overall score, not the areas."
+)
 
 
 class MarkdownScreen(Screen):
@@ -103,16 +107,49 @@ class MarkdownScreen(Screen):
         self.sub_title = one_line(self.title_text)
 
 
+class ScorecardTable(FittedTable):
+    """A debrief scorecard: the result and credit first; enter shows or hides the explanation."""
+
+    BINDINGS = [Binding("enter", "select_cursor", "Explain", tooltip="Show or hide why, for the row")]
+
+
+DEBRIEF_COLUMNS = [
+    Column("result", "Result"),
+    Column("credit", "Credit", justify="right"),
+    Column("expected", "Expected", flex=True, min_width=30, min_share=0.4),
+    Column("due", "Due"),
+    Column("done", "Done", optional=2),
+    Column("owner", "Owner", max_width=18, optional=3),
+    Column("by", "By", max_width=28, optional=4),
+]
+"""Left out first when narrow: who did it, then the owner, then when it was done."""
+
+TALL = 32
+"""From this many lines the explanation is shown below the table unless hidden; below it, enter shows it."""
+
+
 class DebriefScreen(Screen):
-    """What was expected, by whom, by when, and what happened; findings; the post-mortem."""
+    """What was expected, by whom, by when, and what happened; findings; the post-mortem.
+
+    The result and credit come first in each table and the titles are cut to the width, so
+    every row reads at 80 columns; the selected row's whole explanation (what happened and how
+    it was scored, then why it matters and its source) is below the tables (beside them on a
+    wide terminal), or, on a short one, shown with enter.
+    """
 
     CSS_PATH = "debrief.tcss"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-normal"), (150, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (TALL, "-tall")]
 
     BINDINGS = [
         Binding("m", "open_markdown", "Post-mortem"),
         Binding("b", "open_browser", "Open HTML"),
+        Binding("1", "tab('tab-yours')", "Yours", show=False),
+        Binding("2", "tab('tab-team')", "Your team's", show=False),
+        Binding("3", "tab('tab-findings')", "Findings", show=False),
         Binding("q", "app.quit", "Quit", show=False),
     ]
+    AUTO_FOCUS = "#debrief-table"
 
     def __init__(
         self,
@@ -130,26 +167,31 @@ class DebriefScreen(Screen):
         self.generated_at = generated_at
         self.open_url = open_url
         self.result: DebriefResult | None = None
+        self.rows: list[dict[str, Any]] = []
+        self.team_rows: list[dict[str, Any]] = []
+        self.why_wanted: bool | None = None
+        """Shown or hidden with enter; None: shown when the terminal is tall enough."""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="debrief"):
             yield Static("Scoring the rehearsal and drafting the post-mortem…", id="debrief-summary")
-            yield DataTable(id="debrief-table", cursor_type="row", zebra_stripes=True)
-            yield DataTable(id="debrief-team", cursor_type="row", zebra_stripes=True)
-            yield Static("", id="debrief-why")
-            yield Static("", id="debrief-findings")
+            yield Static("", id="debrief-more")
+            with Horizontal(id="debrief-body"):
+                with TabbedContent(id="debrief-tabs"):
+                    with TabPane("Scorecard", id="tab-yours"):
+                        yield ScorecardTable(DEBRIEF_COLUMNS, id="debrief-table")
+                    with TabPane("Your team's", id="tab-team"):
+                        yield ScorecardTable(DEBRIEF_COLUMNS, id="debrief-team")
+                    with TabPane("Findings", id="tab-findings"), VerticalScroll(id="debrief-findings-scroll"):
+                        yield Static("", id="debrief-findings")
+                with VerticalScroll(id="debrief-why-panel"):
+                    yield Static("", id="debrief-why")
         yield Footer()
 
     def on_mount(self) -> None:
-        for table_id in ("#debrief-table", "#debrief-team"):
-            table = self.query_one(table_id, DataTable)
-            table.add_columns("expected", "owner", "by when", "what happened", "by", "credit")
-        self.query_one("#debrief-table", DataTable).border_title = "Scorecard"
-        team = self.query_one("#debrief-team", DataTable)
-        team.border_title = "Your team's: what the simulated teammates did (never in your score)"
-        team.display = False
-        self.rows: list[dict[str, Any]] = []
-        self.team_rows: list[dict[str, Any]] = []
+        self.query_one(TabbedContent).hide_tab("tab-team")  # until the score says there is a team
+        self.query_one("#debrief-why-panel").border_title = "Why"
+        self._show_why()
         self.prepare()
 
     @work(thread=True, exclusive=True, exit_on_error=False)
@@ -168,64 +210,95 @@ class DebriefScreen(Screen):
     def show(self, result: DebriefResult) -> None:
         self.result = result
         card = result.card
-        summary = Text()
-        summary.append("Debrief · ", style="bold")
-        summary.append(one_line(self.scenario.title) + "\n", style="bold")
-        if card:
-            summary.append(
-                f"Score {card['score']:.0%}"
-                if card.get("rated", True) and card.get("score") is not None
-                else "Not rated: nothing you were expected to do was due",
-                style="bold",
-            )
-            summary.append(f"  ·  {card.get('passed', 0)} of {card.get('applicable', 0)} expectations passed")
-            coverage = card.get("coverage")
-            if coverage is not None and coverage < 1:
-                summary.append(f"  ·  coverage {coverage:.0%}: the open ones below are not scored")
-            for cap in card.get("caps") or ():
-                summary.append("\n" + one_line(cap.get("text", "")), style="yellow")
-            summary.append("\n" + _conditions_line(card), style="dim")
-            areas = card.get("areas") or {}
-            if areas:
-                summary.append(
-                    "\n"
-                    + one_line(
-                        "  ".join(f"{a.replace('_', ' ')} {v:.0%}" for a, v in areas.items() if v is not None)
-                    ),
-                    style="dim",
-                )
-        if result.markdown_path:
-            summary.append(
-                f"\nPost-mortem draft: {one_line(result.markdown_path)}  (m: read here, b: open HTML)",
-                style="italic",
-            )
-        if result.error:
-            summary.append("\n" + safe(result.error), style="bold red")
-        self.query_one("#debrief-summary", Static).update(summary)
+        self.query_one("#debrief-summary", Static).update(self._summary(card, result))
+        self.query_one("#debrief-more", Static).update(self._more(card, result))
         expectations = card.get("expectations", [])
+        team = [r for r in expectations if r.get("scope") == "teammates"]
         self.rows = self._fill(
-            self.query_one("#debrief-table", DataTable),
+            self.query_one("#debrief-table", ScorecardTable),
             [r for r in expectations if r.get("scope") != "teammates"],
         )
-        team = [r for r in expectations if r.get("scope") == "teammates"]
-        team_table = self.query_one("#debrief-team", DataTable)
-        self.team_rows = self._fill(team_table, team)
-        team_table.display = bool(team)
+        tabs = self.query_one(TabbedContent)
+        solo = bool(card.get("solo_role")) or bool(team)
+        tabs.get_tab("tab-yours").label = Text(f"{'Yours' if solo else 'Scorecard'} ({len(self.rows)})")
         if team:
-            self.query_one("#debrief-table", DataTable).border_title = "Yours: what you were scored on"
-        findings = Text.assemble(("Findings\n", "bold"))
+            self.team_rows = self._fill(self.query_one("#debrief-team", ScorecardTable), team)
+            tabs.get_tab("tab-team").label = Text(f"Your team's ({len(self.team_rows)})")
+            tabs.show_tab("tab-team")
+        else:  # no simulated teammates' own work: no tab for it
+            tabs.remove_pane("tab-team")
+        findings = card.get("findings", [])
+        tabs.get_tab("tab-findings").label = Text(f"Findings ({len(findings)})")
+        self.query_one("#debrief-findings", Static).update(self._findings(card, result))
+        self._explain_current()
+
+    def _summary(self, card: dict[str, Any], result: DebriefResult) -> Text:
+        """The heading: score, rating, passed, coverage, caps and, solo, what is yours."""
+        from tabletop.scoring import RATING_NAMES
+
+        summary = Text()
+        summary.append("Debrief · ", style="bold")
+        summary.append(one_line(self.scenario.title), style="bold")
+        if card:
+            summary.append("\n")
+            rated = card.get("rated", True) and card.get("score") is not None
+            if rated:
+                summary.append(f"Score {card['score']:.0%}", style="bold")
+                rating = card.get("rating")
+                if rating in RATING_NAMES:
+                    summary.append(f" {rating} ({RATING_NAMES[rating].lower()})")
+            else:
+                summary.append("Not rated: nothing you were expected to do was due", style="bold")
+            summary.append(f" · {card.get('passed', 0)} of {card.get('applicable', 0)} passed")
+            coverage = card.get("coverage")
+            if coverage is not None and coverage < 1:
+                summary.append(f" · coverage {coverage:.0%}: open steps are not scored")
+            for cap in card.get("caps") or ():
+                summary.append("\n" + one_line(cap.get("text", "")), style="yellow")
+            if card.get("solo_role"):
+                summary.append("\n" + SOLO_DEBRIEF, style="italic")
+        if result.error:
+            summary.append("\n" + safe(result.error), style="bold red")
+        return summary
+
+    def _more(self, card: dict[str, Any], result: DebriefResult) -> Text:
+        """Areas, the conditions played under and the draft's path (on a short terminal: in Findings)."""
+        more = Text(style="dim")
+        if card:
+            areas = card.get("areas") or {}
+            ratings = card.get("ratings") or {}
+            if areas:
+                more.append(
+                    "Areas: "
+                    + one_line(
+                        " · ".join(
+                            f"{a.replace('_', ' ')} {v:.0%} {ratings.get(a, '')}".rstrip()
+                            for a, v in areas.items()
+                            if v is not None
+                        )
+                    )
+                    + "\n"
+                )
+            more.append(_conditions_line(card) + "\n")
+        if result.markdown_path:
+            more.append(f"Post-mortem draft: {one_line(result.markdown_path)}  (m: read here, b: open HTML)")
+        more.rstrip()
+        return more
+
+    def _findings(self, card: dict[str, Any], result: DebriefResult) -> Text:
+        findings = Text()
         for finding in card.get("findings", []):
-            findings.append(
-                f"⚑ {one_line(finding.get('id'))} at {format_offset(finding.get('at', 0))}: "
-                f"{one_line(finding.get('detail', ''))} (−{finding.get('penalty', 0):g})\n"
-            )
+            findings.append(f"⚑ {format_offset(finding.get('at', 0))} ", style="red")
+            findings.append(f"{one_line(finding.get('id'))}: {one_line(finding.get('detail', ''))} ")
+            findings.append(f"(−{finding.get('penalty', 0):g})\n", style="dim")
         if not card.get("findings"):
             findings.append("No findings.\n", style="dim")
-        self.query_one("#debrief-findings", Static).update(findings)
+        findings.append("\n" + FINDINGS_NOTE + "\n\n", style="italic")
+        findings.append_text(self._more(card, result))
+        return findings
 
-    def _fill(self, table: DataTable, expectations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _fill(self, table: ScorecardTable, expectations: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The rows of one scorecard table, missed first; returns them in the order shown."""
-        table.clear()
         rows = sorted(
             expectations,
             key=lambda r: (
@@ -234,59 +307,92 @@ class DebriefScreen(Screen):
                 r.get("deadline") or 0,
             ),
         )
+        cells = []
         for row in rows:
-            status = row.get("status", "")
             try:
-                expectation = self.scenario.expectation(row["id"])
-                owner = expectation.owner or ""
+                owner = self.scenario.expectation(row["id"]).owner or row.get("owner", "")
             except KeyError:
                 owner = row.get("owner", "")
             deadline = row.get("deadline")
-            happened = status.replace("_", " ")
-            if row.get("done_at") is not None:
-                happened += f" at {format_offset(row['done_at'])}"
-            if row.get("flags"):
-                happened += " (" + ", ".join(f.replace("_", " ") for f in row["flags"]) + ")"
-            if row.get("revised"):
-                happened += f", revised {len(row['revised'])}x"
             by = row.get("by") or ""
             if row.get("delegated_by"):
                 by += f" for {row['delegated_by']}"
-            table.add_row(  # Text cells: a str cell would be read as markup
-                rich_text(row_title(self.scenario, row)),
-                rich_text(owner, newlines=False),
-                format_offset(deadline) if deadline is not None else "—",
-                rich_text(happened, STATUS_STYLE.get(status, ""), newlines=False),
-                rich_text(by, newlines=False),
-                f"{row.get('credit', 0):g}×{row.get('weight', 1):g}"
-                if row.get("status") in ("met", "late", "missed")
-                else "",
+            cells.append(
+                [
+                    result_cell(row),
+                    credit_cell(row),
+                    rich_text(row.get("title") or row_title(self.scenario, row), newlines=False),
+                    format_offset(deadline) if deadline is not None else "—",
+                    format_offset(row["done_at"]) if row.get("done_at") is not None else "",
+                    rich_text(owner, newlines=False),
+                    rich_text(by, newlines=False),
+                ]
             )
+        table.set_rows(cells)
         return rows
+
+    # --- the explanation -----------------------------------------------------------------
+    def _table_rows(self, table_id: str | None) -> list[dict[str, Any]]:
+        return self.team_rows if table_id == "debrief-team" else self.rows
 
     @on(DataTable.RowHighlighted, "#debrief-table, #debrief-team")
     def _explain(self, message: DataTable.RowHighlighted) -> None:
-        """Why the highlighted expectation exists and why it got its credit."""
-        rows = self.team_rows if message.data_table.id == "debrief-team" else self.rows
-        if message.cursor_row is None or not 0 <= message.cursor_row < len(rows):
+        """The highlighted row's whole explanation (of the table on show: both are filled at once)."""
+        shown = "debrief-team" if self.query_one(TabbedContent).active == "tab-team" else "debrief-table"
+        if message.data_table.id == shown:
+            self._explain_row(message.data_table.id, message.cursor_row)
+
+    def _explain_row(self, table_id: str | None, index: int | None) -> None:
+        rows = self._table_rows(table_id)
+        if index is None or not 0 <= index < len(rows):
             return
-        row = rows[message.cursor_row]
-        text = Text()
-        text.append(
-            one_line(row.get("title") or action_title(self.scenario, row.get("action", ""))), style="bold"
-        )
-        try:
-            expectation = self.scenario.expectation(row["id"])
-        except KeyError:
-            expectation = None
-        why = expectation.why if expectation is not None else row.get("why", "")
-        if why:
-            text.append(f"\nWhy: {safe(why)}")
-        if expectation is not None and expectation.source:
-            text.append(f"\nSource: {safe(expectation.source)}", style="dim")
-        if row.get("reason"):
-            text.append(f"\nScored: {safe(row['reason'])}", style="italic")
-        self.query_one("#debrief-why", Static).update(text)
+        self.query_one("#debrief-why", Static).update(explain_result(rows[index], self.scenario))
+        self.query_one("#debrief-why-panel", VerticalScroll).scroll_home(animate=False)
+
+    def _explain_current(self) -> None:
+        """Explain the selected row of the active tab's table (the findings explain themselves)."""
+        active = self.query_one(TabbedContent).active
+        self._show_why()
+        if active == "tab-findings":
+            return
+        table_id = "debrief-team" if active == "tab-team" else "debrief-table"
+        table = self.query_one(f"#{table_id}", ScorecardTable)
+        self._explain_row(table_id, table.cursor_row if table.row_count else None)
+
+    @on(TabbedContent.TabActivated, "#debrief-tabs")
+    def _tab_changed(self) -> None:
+        self._explain_current()
+
+    @on(DataTable.RowSelected, "#debrief-table, #debrief-team")
+    def _toggle_why(self) -> None:
+        """enter on a row: show the explanation, or hide it again."""
+        self.why_wanted = not self.why_shown()
+        self._show_why()
+
+    def why_shown(self) -> bool:
+        """Whether the explanation is on screen: as asked with enter, else when the terminal is tall."""
+        if self.why_wanted is not None:
+            return self.why_wanted
+        return self.app.size.height >= TALL
+
+    def _show_why(self) -> None:
+        findings = self.query_one(TabbedContent).active == "tab-findings"
+        self.query_one("#debrief-why-panel").display = self.why_shown() and not findings
+
+    def on_resize(self) -> None:
+        self._show_why()
+
+    def action_tab(self, tab: str) -> None:
+        tabs = self.query_one(TabbedContent)
+        if tab == "tab-team" and not self.team_rows:
+            return
+        tabs.active = tab
+        # focus follows the tab: a focused widget left in a hidden pane would bring its pane back
+        table = {"tab-yours": "#debrief-table", "tab-team": "#debrief-team"}.get(tab)
+        if table:
+            self.query_one(table).focus()
+        else:
+            tabs.query_one(Tabs).focus()
 
     def action_open_markdown(self) -> None:
         if self.result is None or not self.result.markdown:

@@ -16,7 +16,7 @@ from textual.widgets import Button, Checkbox, Input, Label, OptionList, Select, 
 from textual.widgets.option_list import Option
 
 from tabletop.model import CHANNELS, Action
-from tabletop.timing import TimeFormatError, format_offset, parse_duration
+from tabletop.timing import TimeFormatError, format_duration, format_offset, parse_duration
 from tabletop.ui.widgets.action_palette import ActionSearch
 from tabletop.untrusted import one_line, rich_text
 
@@ -158,6 +158,8 @@ class DecisionForm(ModalScreen[DecisionDraft | None]):
         delegation: str | None = None,
         preset: dict[str, Any] | None = None,
         brief: str = "",
+        delegate_to: str | None = None,
+        timebox: int | None = None,
     ) -> None:
         super().__init__(classes="dialog")
         self.action = action
@@ -171,6 +173,10 @@ class DecisionForm(ModalScreen[DecisionDraft | None]):
         self.preset = preset or {}
         self.brief = brief
         """A task's brief from whoever delegated it, shown above the form."""
+        self.preset_delegate = delegate_to if delegate_to in roles and delegate_to != role else None
+        """Delegate to this role (a hint's owner) unless the player changes it."""
+        self.preset_timebox = timebox
+        """The time-box filled in (a hint's time left), in seconds."""
 
     def compose(self) -> ComposeResult:
         action = self.action
@@ -196,12 +202,18 @@ class DecisionForm(ModalScreen[DecisionDraft | None]):
                     yield Select(
                         [(Text.assemble("delegate to ", rich_text(r, newlines=False)), r) for r in others],
                         prompt="I do it myself",
+                        value=self.preset_delegate if self.preset_delegate in others else Select.NULL,
                         compact=True,
                         id="delegate",
                     )
                     with Vertical(id="delegation", classes="form-part"):
                         yield Label("Time-box (the delegate reports back within it)")
-                        yield Input(placeholder="e.g. 30m", compact=True, id="timebox")
+                        yield Input(
+                            format_duration(self.preset_timebox) if self.preset_timebox else "",
+                            placeholder="e.g. 30m",
+                            compact=True,
+                            id="timebox",
+                        )
                 with Vertical(id="own-fields", classes="form-part"):
                     yield from self._fields()
                 yield Label(rich_text(self._rationale_label(None), newlines=False), id="rationale-label")
@@ -265,7 +277,8 @@ class DecisionForm(ModalScreen[DecisionDraft | None]):
         return "Rationale *" if self.action.rationale == "required" else "Rationale"
 
     def on_mount(self) -> None:
-        self.query("#delegation").set(display=False)
+        if self.allow_delegate:  # a hint's delegation opens with its role and time-box filled in
+            self._delegate_changed()
         first = self.query(
             "#form-body Select, #form-body Input, #form-body Checkbox, #form-body TextArea"
         ).first()

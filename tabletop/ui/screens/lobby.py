@@ -40,16 +40,61 @@ def _fact_value(value: Any) -> str:
     return str(value)
 
 
-def solo_scope_text(scenario: Any, participants: list[dict[str, Any]]) -> str:
-    """What a solo run scores, in the lobby's words."""
+def solo_scope_text(scenario: Any, participants: list[dict[str, Any]], *, hints: bool = False) -> Text:
+    """How solo practice is scored, in the lobby's words (README "Solo practice")."""
     player = next((p for p in participants if not p.get("simulated")), None)
-    role = one_line(scenario.role_title(player.get("role", "coordinator"))) if player else "your role"
-    return (
-        f"Scored: the {role.lower()}'s own expectations, and bringing each simulated teammate in "
-        "(delegate to them, or record what they answer) before their first deadline. Once brought "
-        "in, a teammate does their own role's work; the debrief shows it as your team's, never in "
-        "your score."
+    role_id = str(player.get("role", "coordinator")) if player else "coordinator"
+    role = one_line(scenario.role_title(role_id)).lower()
+    text = Text()
+    text.append(f"You are the {role}; the other roles are simulated teammates.\n")
+    text.append("• Yours, scored: ", style="bold")
+    text.append(
+        f"the {role}'s expectations (and those any role may meet), done by you or by a teammate "
+        "you delegate them to, and bringing each teammate in before their first deadline.\n"
     )
+    text.append("• Your team's, never scored: ", style="bold")
+    text.append(
+        "once brought in, a teammate does their own role's work on time; "
+        "nobody brought in, they do it late. The debrief shows both.\n"
+    )
+    text.append("• Delegate: ", style="bold")
+    text.append("that is how a coordinator gets things done. Handing a teammate work (a, then who does it) ")
+    answer = next((r for r in scenario.responses if r.from_ != role_id), None)
+    if answer is not None:
+        text.append(
+            "brings them in; so does recording what they answer ("
+            + one_line(_action_title(scenario, answer.on))
+            + f" brings in the {one_line(scenario.role_title(answer.from_)).lower()})."
+        )
+    else:
+        text.append("brings them in.")
+    avoided = [a for rule in scenario.avoid if rule.role == role_id for a in rule.actions]
+    hands_on = [a for a in avoided if _hands_on(scenario, a)] or avoided
+    if hands_on:
+        named = ", ".join(_action_title(scenario, a) for a in hands_on[:3]) + (
+            ", …" if len(hands_on) > 3 else ""
+        )
+        text.append(f" Hands-on work yourself ({one_line(named)}) is a finding.")
+    if hints:
+        text.append("\n• Hints: ", style="bold")
+        text.append(
+            "open deadlines count down; d on one delegates it to its owner, time-boxed to the time left."
+        )
+    return text
+
+
+def _hands_on(scenario: Any, action_id: str) -> bool:
+    try:
+        return bool(scenario.action(action_id).hands_on)
+    except KeyError:
+        return False
+
+
+def _action_title(scenario: Any, action_id: str) -> str:
+    try:
+        return str(scenario.action(action_id).title)
+    except KeyError:
+        return action_id.replace("_", " ")
 
 
 class LobbyScreen(Screen):
@@ -137,6 +182,7 @@ class LobbyScreen(Screen):
     async def brief(self) -> None:
         """Objectives, context facts, roles and controls, mounted after the first frame."""
         briefing = VerticalScroll(
+            *([Static(self._solo(), id="lobby-solo", classes="panel")] if self.mode == "solo" else []),
             Horizontal(
                 Vertical(
                     Static(self._objectives(), id="lobby-objectives", classes="panel"),
@@ -160,8 +206,11 @@ class LobbyScreen(Screen):
         )
         await self.mount(briefing, before=self.query_one(Footer))
         self.briefed = True
-        for seating in self.query("#lobby-seating").results(SelectionList):  # none if the app is leaving
+        seatings = list(self.query("#lobby-seating").results(SelectionList))  # none if the app is leaving
+        for seating in seatings:
             seating.focus()
+        if not seatings and briefing.is_attached:
+            briefing.focus()  # page up and down read the briefing; enter still starts
 
     def _heading(self) -> Text:
         s = self.scenario
@@ -267,10 +316,14 @@ class LobbyScreen(Screen):
         for joined in self.query("#lobby-joined").results(Static):
             joined.update(self._joined())
 
+    def _solo(self) -> Text:
+        hints = bool(getattr(getattr(self.app, "settings", None), "hints", False))
+        text = Text.assemble(("How solo practice is scored\n", "bold"))
+        text.append_text(solo_scope_text(self.scenario, self.participants, hints=hints))
+        return text
+
     def _roles(self) -> Text:
         text = Text.assemble(("Roles\n", "bold"))
-        if self.mode == "solo":
-            text.append(solo_scope_text(self.scenario, self.participants) + "\n", style="italic")
         players: dict[str, list[str]] = {}
         for person in self.participants:
             label = person.get("name", "?") + (" (simulated)" if person.get("simulated") else "")

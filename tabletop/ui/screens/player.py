@@ -51,6 +51,8 @@ class PlayerScreen(ExerciseScreen):
         Binding("e", "end", "End"),
         Binding("v", "switch_view", "Facilitator", show=True),
         Binding("v", "explain_switch", "", show=False),
+        # with --hints: the hints panel's own d and enter act on the hint it has selected
+        Binding("d", "delegate_hint", "Delegate", show=False, tooltip="Delegate the selected open deadline"),
     ]
 
     def __init__(
@@ -129,6 +131,7 @@ class PlayerScreen(ExerciseScreen):
         hints = self._deadline_hints() if self.hints else None
         if hints is not None and old_hints is not None:
             hints.rows = list(old_hints.rows)
+            hints.selected_id = old_hints.selected_id
         await old.remove()
         if old_hints is not None:
             await old_hints.remove()
@@ -158,6 +161,8 @@ class PlayerScreen(ExerciseScreen):
             return self.can_switch
         if action == "explain_switch":  # v without a facilitator console says why
             return not self.can_switch
+        if action == "delegate_hint":
+            return self.hints
         return True
 
     # events -----------------------------------------------------------------------------------
@@ -255,17 +260,39 @@ class PlayerScreen(ExerciseScreen):
         self.app.push_screen(ActionPalette(list(self.scenario.actions), self.role), self._action_chosen)
 
     def _action_chosen(self, action_id: str | None) -> None:
-        if not action_id:
-            return
-        action = self.scenario.action(action_id)
+        if action_id:
+            self.open_form(action_id)
+
+    def open_form(
+        self, action_id: str, *, delegate_to: str | None = None, timebox: int | None = None
+    ) -> None:
+        """The decision form for an action, optionally delegated to a role with a time-box."""
         form = DecisionForm(
-            action,
+            self.scenario.action(action_id),
             self.role,
             roles=list(self.scenario.roles),
             injects=self.query_one(InjectFeed).injects,
             inject=self.selected.get("inject") if self.selected else None,
+            delegate_to=delegate_to,
+            timebox=timebox,
         )
         self.app.push_screen(form, self.record)
+
+    def action_delegate_hint(self) -> None:
+        """d anywhere on the screen: delegate the hint the hints panel has selected."""
+        if self.hints:
+            self.query_one(DeadlineHints).action_choose(True)
+
+    @on(DeadlineHints.Chosen)
+    def _hint_chosen(self, message: DeadlineHints.Chosen) -> None:
+        """A hint's d (delegate to its owner, time-boxed to the time left) or enter (do it myself)."""
+        chosen = message.chosen
+        try:
+            self.scenario.action(chosen.action)
+        except KeyError:
+            self.notify(f"{one_line(chosen.action)} is not in this scenario's catalog.", severity="warning")
+            return
+        self.open_form(chosen.action, delegate_to=chosen.delegate_to, timebox=chosen.timebox)
 
     def record(self, draft: DecisionDraft | None) -> None:
         """Send a decision to the engine; it is listed once the engine has recorded it."""

@@ -480,3 +480,12 @@ async def test_the_explanation_follows_the_table_on_show(tmp_path):
         await pilot.press("1", "down")
         await pilot.pause()
         assert heading().endswith(debrief.rows[1]["title"])
+
+
+def test_short_titles_leave_room_for_the_optional_columns():
+    wide = [Column("result", "Result"), Column("title", "Title", flex=True, min_width=10, min_share=0.7)]
+    wide.append(Column("by", "By", optional=1))
+    rows = _rows(("✓ met", "Short title", "coordinator"))
+    assert list(fit_widths(wide, rows, room=60, padding=1)) == ["result", "title", "by"]
+    rows = _rows(("✓ met", "A title much longer than half of the table is wide " * 2, "coordinator"))
+    assert list(fit_widths(wide, rows, room=60, padding=1)) == ["result", "title"]

@@ -181,6 +181,7 @@ class TranscriptScreen(Screen):
         with TabbedContent(initial="scorecard", id="tabs"):
             with TabPane("Scorecard", id="scorecard"):
                 yield Static("", id="areas")
+                yield Static("", id="caps")
                 yield Static("", id="bands")
                 yield ScorecardTable(SCORECARD_COLUMNS, id="expectations")
                 with VerticalScroll(id="expectation-why-panel"):
@@ -283,8 +284,12 @@ class TranscriptScreen(Screen):
             letter = ratings.get(area, "")
             text.append(f"{one_line(fmt.area_label(area))} ", style="bold")
             text.append(f"{fmt.score_text(ratio)} {letter}   ", style=_rating_style(letter))
+        caps = Text()
         for cap in card.get("caps") or ():
-            text.append(f"\nCapped: {one_line(cap.get('text', ''))}", style="yellow")
+            caps.append(f"Capped: {one_line(cap.get('text', ''))}\n", style="yellow")
+        caps.rstrip()
+        self.query_one("#caps", Static).update(caps)
+        self.query_one("#caps").set_class(not caps, "-empty")
         if card.get("solo_role"):
             text.append(
                 "\nSolo: 'team' rows are the simulated teammates' own work, never scored.",

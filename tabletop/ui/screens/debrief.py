@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane, T
 from tabletop.model import Scenario
 from tabletop.timing import format_offset
 from tabletop.ui.render import credit_cell, explain_result, result_cell, row_title
-from tabletop.ui.widgets.fitted_table import Column, FittedTable
+from tabletop.ui.widgets.fitted_table import Cell, Column, FittedTable
 from tabletop.ui.widgets.markdown_view import MarkdownView
 from tabletop.untrusted import one_line, rich_text, safe
 
@@ -116,7 +116,7 @@ class ScorecardTable(FittedTable):
 DEBRIEF_COLUMNS = [
     Column("result", "Result"),
     Column("credit", "Credit", justify="right"),
-    Column("expected", "Expected", flex=True, min_width=30, min_share=0.4),
+    Column("expected", "Expected", flex=True, min_width=30, min_share=0.5),
     Column("due", "Due"),
     Column("done", "Done", optional=2),
     Column("owner", "Owner", max_width=18, optional=3),
@@ -307,7 +307,7 @@ class DebriefScreen(Screen):
                 r.get("deadline") or 0,
             ),
         )
-        cells = []
+        cells: list[list[Cell]] = []
         for row in rows:
             try:
                 owner = self.scenario.expectation(row["id"]).owner or row.get("owner", "")

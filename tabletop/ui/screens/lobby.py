@@ -24,6 +24,7 @@ CONTROLS = [
     ("n", "write a note for the record"),
     ("f", "filter the inject feed by channel"),
     ("t", "carry out a task delegated to you"),
+    ("d", "with hints: delegate the selected open deadline to its owner"),
     ("space", "pause or resume (solo and facilitator)"),
     ("+ / -", "change the speed"),
     ("e", "end the exercise and go to the debrief"),

@@ -78,7 +78,8 @@ def fit_widths(
     ]
 
     def need(cols: list[Column]) -> int:
-        return sum((least(c) if c.flex else natural[c.key]) + 2 * padding for c in cols)
+        # a flexible column needs its least width, or less when its widest cell is narrower
+        return sum((min(least(c), natural[c.key]) if c.flex else natural[c.key]) + 2 * padding for c in cols)
 
     droppable = sorted((c for c in shown if c.optional), key=lambda c: -c.optional)
     while need(shown) > room and droppable:

@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Select
 
 from tabletop.cli import main
 from tabletop.clock import VirtualClock
+from tabletop.review import formatting as fmt
 from tabletop.ui.app import make_console
 from tabletop.ui.review.app import make_review_app
 from tabletop.ui.review.detail import TranscriptScreen
@@ -249,6 +250,17 @@ async def test_the_review_scorecard_puts_status_and_credit_first_and_fits(folder
         assert table.shown_columns()[:3] == ["status", "credit", "expectation"] and fits_sideways(table)
         first = [getattr(c, "plain", c) for c in table.get_row_at(0)]
         assert first[:2] == ["◑ late", "0.5×3"]
+        # each cell under its own heading, whichever columns are shown
+        for index, row in enumerate(detail.expectation_rows):
+            assert table.cell(index, "area") == fmt.area_label(row["area"])
+            assert table.cell(index, "flags") == ", ".join(f.replace("_", " ") for f in row["flags"])
+            assert table.cell(index, "expectation") == row["title"]
+        shown = table.shown_columns()
+        for index in range(table.row_count):
+            on_screen = [getattr(c, "plain", c) for c in table.get_row_at(index)]
+            assert on_screen == [table.cell(index, key) for key in shown] or any(
+                "…" in cell for cell in on_screen
+            )
         panel = detail.query_one("#expectation-why-panel")
         assert panel.display == (size[1] >= 32)
         if not panel.display:

@@ -300,21 +300,21 @@ class TranscriptScreen(Screen):
         self.query_one("#bands", Static).update(Text(bands, style="dim"))
         rows = list(card.get("expectations") or ())
         self.expectation_rows = rows
-        cells = []
+        cells: list[dict[str, Any]] = []
         for row in rows:
             owner = row.get("owner") or ""
             cells.append(
-                [
-                    result_cell(row),
-                    credit_cell(row),
-                    str(row.get("title") or row.get("action") or row.get("id") or ""),
-                    _offset(row.get("deadline")),
-                    _offset(row.get("done_at")),
-                    owner + (" (team)" if row.get("scope") == "teammates" else ""),
-                    fmt.area_label(row.get("area") or ""),
-                    ", ".join(str(f).replace("_", " ") for f in row.get("flags") or ()),
-                    row.get("by") or "",
-                ]
+                {
+                    "status": result_cell(row),
+                    "credit": credit_cell(row),
+                    "expectation": str(row.get("title") or row.get("action") or row.get("id") or ""),
+                    "due": _offset(row.get("deadline")),
+                    "done": _offset(row.get("done_at")),
+                    "owner": owner + (" (team)" if row.get("scope") == "teammates" else ""),
+                    "flags": ", ".join(str(f).replace("_", " ") for f in row.get("flags") or ()),
+                    "area": fmt.area_label(row.get("area") or ""),
+                    "by": row.get("by") or "",
+                }
             )
         table = self.query_one("#expectations", ScorecardTable)
         table.set_rows(cells)

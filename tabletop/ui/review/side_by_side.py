@@ -164,17 +164,17 @@ class CompareScreen(Screen):
             )
             table.set_columns(BY_EXPECTATION)
             table.set_rows(
-                [
-                    _status(row.a),
-                    _credit(row.a),
-                    _status(row.b),
-                    _credit(row.b),
-                    _change(row.delta),
-                    row.label,
-                    _flags(row.a),
-                    _flags(row.b),
-                    fmt.area_label(row.area),
-                ]
+                {
+                    "a": _status(row.a),
+                    "credit_a": _credit(row.a),
+                    "b": _status(row.b),
+                    "credit_b": _credit(row.b),
+                    "change": _change(row.delta),
+                    "expectation": row.label,
+                    "flags_a": _flags(row.a),
+                    "flags_b": _flags(row.b),
+                    "area": fmt.area_label(row.area),
+                }
                 for row in comparison.rows
             )
         else:
@@ -183,7 +183,8 @@ class CompareScreen(Screen):
             )
             table.set_columns(BY_AREA)
             table.set_rows(
-                [_area(row.a), _area(row.b), _change(row.delta), row.label] for row in comparison.rows
+                {"a": _area(row.a), "b": _area(row.b), "change": _change(row.delta), "area": row.label}
+                for row in comparison.rows
             )
 
     def action_swap(self) -> None:

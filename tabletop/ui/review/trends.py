@@ -159,19 +159,19 @@ class TrendsScreen(Screen):
             )
         )
         self.query_one("#table-missed", FittedTable).set_rows(
-            [
-                Text(
+            {
+                "rate": Text(
                     f"{record.miss_rate:.0%}",
                     justify="right",
                     style="bold red" if record.miss_rate >= 0.5 else "yellow",
                 ),
-                Text(str(record.missed), justify="right"),
-                Text(str(record.late), justify="right"),
-                Text(str(record.applied), justify="right"),
-                f"{record.title} ({record.expectation})",
-                record.scenario,
-                fmt.area_label(record.area),
-            ]
+                "missed": Text(str(record.missed), justify="right"),
+                "late": Text(str(record.late), justify="right"),
+                "applied": Text(str(record.applied), justify="right"),
+                "expectation": f"{record.title} ({record.expectation})",
+                "scenario": record.scenario,
+                "area": fmt.area_label(record.area),
+            }
             for record in self.missed
         )
 

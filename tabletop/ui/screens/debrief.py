@@ -307,7 +307,7 @@ class DebriefScreen(Screen):
                 r.get("deadline") or 0,
             ),
         )
-        cells: list[list[Cell]] = []
+        cells: list[dict[str, Cell]] = []
         for row in rows:
             try:
                 owner = self.scenario.expectation(row["id"]).owner or row.get("owner", "")
@@ -318,15 +318,15 @@ class DebriefScreen(Screen):
             if row.get("delegated_by"):
                 by += f" for {row['delegated_by']}"
             cells.append(
-                [
-                    result_cell(row),
-                    credit_cell(row),
-                    rich_text(row.get("title") or row_title(self.scenario, row), newlines=False),
-                    format_offset(deadline) if deadline is not None else "—",
-                    format_offset(row["done_at"]) if row.get("done_at") is not None else "",
-                    rich_text(owner, newlines=False),
-                    rich_text(by, newlines=False),
-                ]
+                {
+                    "result": result_cell(row),
+                    "credit": credit_cell(row),
+                    "expected": rich_text(row.get("title") or row_title(self.scenario, row), newlines=False),
+                    "due": format_offset(deadline) if deadline is not None else "—",
+                    "done": format_offset(row["done_at"]) if row.get("done_at") is not None else "",
+                    "owner": rich_text(owner, newlines=False),
+                    "by": rich_text(by, newlines=False),
+                }
             )
         table.set_rows(cells)
         return rows

@@ -4,7 +4,7 @@ when there is no room, so a scorecard reads at 80 columns without scrolling side
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,10 +124,17 @@ class FittedTable(DataTable):
         self._changed()
 
     def set_rows(
-        self, rows: Iterable[Sequence[Cell | None]], keys: Iterable[str | None] | None = None
+        self,
+        rows: Iterable[Sequence[Cell | None] | Mapping[str, Cell | None]],
+        keys: Iterable[str | None] | None = None,
     ) -> None:
-        """Replace the rows; each is a sequence of cells in the order of the columns."""
-        self.fit_rows = [[cell_text(value) for value in row] for row in rows]
+        """Replace the rows; each maps column keys to cells (or lists the cells in the columns' order)."""
+        self.fit_rows = [
+            [cell_text(row.get(c.key)) for c in self.fit_columns]
+            if isinstance(row, Mapping)
+            else [cell_text(value) for value in row]
+            for row in rows
+        ]
         self.fit_keys = list(keys) if keys is not None else [None] * len(self.fit_rows)
         self._changed()
 

@@ -24,6 +24,7 @@ from tabletop.ui.review.trends import TrendsScreen
 from tabletop.ui.screens.debrief import DebriefScreen
 from tabletop.ui.screens.dialogs import DecisionForm
 from tabletop.ui.screens.facilitator import FacilitatorScreen
+from tabletop.ui.screens.hotwash import HotwashScreen
 from tabletop.ui.screens.player import PlayerScreen
 from tabletop.ui.widgets.fitted_table import Column, FittedTable, fit_widths
 from tabletop.ui.widgets.scorecard import DeadlineHints, LiveScorecard, time_left
@@ -120,6 +121,9 @@ async def _play_breach(app, clock, pilot) -> DebriefScreen:
     clock.advance_to(30 * 3600)
     await app.link.tick()
     await app.link.end()
+    await settle(app, pilot)
+    assert isinstance(app.screen, HotwashScreen)  # the scenario's hot wash comes first: closed unanswered
+    await pilot.press("ctrl+f", "y")
     await settle(app, pilot)
     await app.workers.wait_for_complete()
     await pilot.pause()

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SCENARIO ?= suspected-breach
 # The core: mypy --strict; the adapters (ui, net, cli) and the rest: plain mypy.
 MYPY_CORE := tabletop/model.py tabletop/loader.py tabletop/catalog.py tabletop/checks.py \
-	tabletop/yamlsource.py tabletop/render.py tabletop/problems.py tabletop/engine.py tabletop/clock.py \
+	tabletop/yamlsource.py tabletop/templating.py tabletop/problems.py tabletop/engine.py tabletop/clock.py \
 	tabletop/transcript.py tabletop/events.py tabletop/scoring.py tabletop/timing.py tabletop/risk.py \
 	tabletop/report tabletop/script.py tabletop/sessions.py tabletop/port.py tabletop/files.py tabletop/keys.py \
 	tabletop/untrusted.py tabletop/clocks.py tabletop/teammates.py tabletop/programme

@@ -317,7 +317,7 @@ def build_guide(scenario: Scenario) -> Guide:
 
 def _md(value: Any) -> str:
     """Scenario text inside Markdown: one line, no accidental markup or HTML."""
-    from tabletop.report.render import md
+    from tabletop.report.formats import md
 
     return md(value)
 

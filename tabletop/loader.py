@@ -34,7 +34,7 @@ from tabletop.problems import (
     validate_model,
     validation_problems,
 )
-from tabletop.render import TemplateProblem, check_syntax, generate_values, render_text
+from tabletop.templating import TemplateProblem, check_syntax, generate_values, render_text
 from tabletop.timing import TimeFormatError, parse_at
 from tabletop.yamlsource import SourceDoc, display_path, is_yaml, yaml_files
 

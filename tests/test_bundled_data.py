@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tabletop import render
+from tabletop import templating
 from tabletop.model import (
     Action,
     AvoidRule,
@@ -527,7 +527,7 @@ def test_scenario_marks_awareness_when_personal_data_is_involved(scenario):
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_scenario_texts_render_with_seeded_values(scenario, seed):
     _, data = scenario
-    values, problems = render.generate_values(data["variables"], seed)
+    values, problems = templating.generate_values(data["variables"], seed)
     assert problems == {}
     texts = [data["title"], data.get("summary", "")]
     for inject in merged_injects(data):
@@ -535,14 +535,14 @@ def test_scenario_texts_render_with_seeded_values(scenario, seed):
     texts += [r.get("title", "") + r.get("body", "") for r in data["responses"]]
     texts += [yaml.safe_dump(data.get("context", {}))]
     for text in texts:
-        render.render_text(text, values)
+        templating.render_text(text, values)
 
 
 def test_seed_varies_the_story(scenario):
     _, data = scenario
-    first, _ = render.generate_values(data["variables"], 1)
-    second, _ = render.generate_values(data["variables"], 2)
-    again, _ = render.generate_values(data["variables"], 1)
+    first, _ = templating.generate_values(data["variables"], 1)
+    second, _ = templating.generate_values(data["variables"], 2)
+    again, _ = templating.generate_values(data["variables"], 1)
     assert first == again
     assert first != second
 

@@ -209,7 +209,7 @@ The API gateway keeps 7 days of logs.
 
 
 def test_body_blocks_join_running_text_and_keep_lists_and_indented_lines():
-    from tabletop.ui.render import body_blocks
+    from tabletop.ui.texts import body_blocks
 
     paragraphs = body_blocks(HARD_WRAPPED)
     shown = [[(line.kind, line.marker, line.text) for line in p] for p in paragraphs]

@@ -11,7 +11,7 @@ from markupsafe import escape
 from tabletop.cli import main
 from tabletop.guide import build_guide, render_guide
 from tabletop.loader import load_scenario
-from tabletop.report.render import md
+from tabletop.report.formats import md
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))

@@ -237,7 +237,7 @@ def _copy_tree(tmp_path: Path) -> Path:
 def test_seeded_values_are_deterministic_across_threads():
     from concurrent.futures import ThreadPoolExecutor
 
-    from tabletop.render import generate_values
+    from tabletop.templating import generate_values
 
     variables = {
         "customer": "company",

@@ -120,7 +120,7 @@ def scenario_entries() -> list[dict[str, Any]]:
 
 def _title(data: dict[str, Any]) -> str:
     """The scenario's title rendered with its default seed (the raw text if that fails)."""
-    from tabletop.render import TemplateProblem, generate_values, has_template, render_text
+    from tabletop.templating import TemplateProblem, generate_values, has_template, render_text
 
     title = str(data.get("title", ""))
     variables = data.get("variables")

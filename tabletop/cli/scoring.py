@@ -491,7 +491,7 @@ def report(
     except Exception as error:  # a malformed transcript is reported, not a traceback
         _fail(f"{transcript}: cannot draft the post-mortem ({type(error).__name__}: {error})")
     from tabletop.files import OutputFileError, is_draft_of, write_private
-    from tabletop.report.render import mark_draft
+    from tabletop.report.formats import mark_draft
 
     draft_id = str(run.events[0].get("hash") or transcript.name)
     for form, target in zip(formats, targets, strict=False):

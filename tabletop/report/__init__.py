@@ -1,8 +1,8 @@
 """The blameless post-mortem draft: built from scenario, events and scorecard; rendered as Markdown, HTML or JSON."""
 
 from tabletop.report.drafts import postmortem_path, write_postmortem
+from tabletop.report.formats import FORMATS, render_report
 from tabletop.report.postmortem import NOT_RECORDED, PostMortem, build_postmortem
-from tabletop.report.render import FORMATS, render_report
 
 __all__ = [
     "FORMATS",

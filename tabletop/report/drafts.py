@@ -36,7 +36,7 @@ def write_postmortem(
     `force`. Raises OSError when one cannot be written (those before it are written).
     """
     from tabletop.files import is_draft_of
-    from tabletop.report.render import mark_draft
+    from tabletop.report.formats import mark_draft
 
     return [
         write_private(

@@ -433,7 +433,7 @@ class TranscriptScreen(Screen):
     def export(self) -> None:
         from tabletop.files import is_draft_of, write_private
         from tabletop.report import render_report
-        from tabletop.report.render import mark_draft
+        from tabletop.report.formats import mark_draft
 
         written: list[Path] = []
         draft = self.draft

@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane, T
 
 from tabletop.model import Scenario
 from tabletop.timing import format_offset
-from tabletop.ui.render import credit_cell, explain_result, result_cell, row_title
+from tabletop.ui.texts import credit_cell, explain_result, result_cell, row_title
 from tabletop.ui.widgets.fitted_table import Cell, Column, FittedTable
 from tabletop.ui.widgets.markdown_view import MarkdownView
 from tabletop.untrusted import one_line, rich_text, safe

@@ -11,7 +11,7 @@ from textual.screen import Screen
 from tabletop.model import Scenario
 from tabletop.port import Event, SessionPort
 from tabletop.ui.link import SessionEvent, lost_connection_notice
-from tabletop.ui.render import action_title
+from tabletop.ui.texts import action_title
 from tabletop.untrusted import safe
 
 SPEEDS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600)

@@ -13,9 +13,9 @@ from textual.widgets import Footer
 from tabletop.model import Scenario
 from tabletop.port import SessionPort
 from tabletop.timing import format_duration
-from tabletop.ui.render import action_title
 from tabletop.ui.screens.dialogs import ActionPalette, DecisionDraft, DecisionForm, NoteDialog, TaskPicker
 from tabletop.ui.screens.exercise import SPEED, ExerciseScreen
+from tabletop.ui.texts import action_title
 from tabletop.ui.widgets.clock_bar import ClockBar
 from tabletop.ui.widgets.decisions import DecisionList
 from tabletop.ui.widgets.inject_feed import InjectFeed, InjectView

@@ -10,7 +10,7 @@ from textual.widgets import Static
 from tabletop.model import Scenario
 from tabletop.port import SessionPort
 from tabletop.timing import format_offset, sim_datetime
-from tabletop.ui.render import phase_title, sim_time
+from tabletop.ui.texts import phase_title, sim_time
 from tabletop.untrusted import one_line
 
 

@@ -10,7 +10,7 @@ from textual.widgets.option_list import Option
 
 from tabletop.model import Scenario
 from tabletop.timing import format_duration, format_offset
-from tabletop.ui.render import action_title
+from tabletop.ui.texts import action_title
 from tabletop.untrusted import one_line, rich_text
 
 

@@ -12,7 +12,7 @@ from textual.message import Message
 from textual.widgets import Select, Static
 
 from tabletop.model import CHANNELS, Scenario
-from tabletop.ui.render import inject_detail, inject_line
+from tabletop.ui.texts import inject_detail, inject_line
 from tabletop.ui.widgets.feed_list import FeedList
 
 

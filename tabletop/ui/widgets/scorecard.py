@@ -15,7 +15,7 @@ from textual.widgets import Static
 from tabletop.model import Scenario
 from tabletop.port import SessionPort
 from tabletop.timing import format_offset
-from tabletop.ui.render import countdown, credit_cell, result_cell, row_title
+from tabletop.ui.texts import countdown, credit_cell, result_cell, row_title
 from tabletop.untrusted import one_line, rich_text
 
 DONE = ("met", "late", "missed", "not_applicable")

@@ -10,24 +10,16 @@ from pathlib import Path
 from typing import Any
 
 from tabletop.files import file_sha256
+from tabletop.review.evidence import (
+    INTEGRITY_OK,
+    INTEGRITY_TORN,
+    INTEGRITY_UNREADABLE,
+    Evidence,
+    load_evidence,
+)
 from tabletop.scoring import (
     COUNTED,  # the expectation statuses that enter the scorer's totals
     conditions_text,
-)
-
-INTEGRITY_OK = "ok"
-INTEGRITY_TORN = "torn"  # a torn last line: everything before it is intact and scored
-INTEGRITY_BROKEN = "broken"  # the hash chain fails: an edit, a reordering or a deletion
-INTEGRITY_UNREADABLE = "unreadable"  # not a transcript at all, or no session_started
-INTEGRITY_FORGED = "forged"  # the chain holds but a signature does not, or the scenario was swapped
-INTEGRITY_INVALID = "invalid"  # the event grammar or a content rule is broken
-INTEGRITY_STATES = (
-    INTEGRITY_OK,
-    INTEGRITY_TORN,
-    INTEGRITY_BROKEN,
-    INTEGRITY_UNREADABLE,
-    INTEGRITY_FORGED,
-    INTEGRITY_INVALID,
 )
 
 
@@ -145,8 +137,6 @@ def read_entry(path: str | os.PathLike[str], root: str | os.PathLike[str] | None
 
     `root` is the folder under review (the row's `path` is relative to it).
     """
-    from tabletop.review.evidence import load_evidence
-
     path = Path(path)
     relative = _relative(path, root)
     try:
@@ -175,8 +165,8 @@ def read_entry(path: str | os.PathLike[str], root: str | os.PathLike[str] | None
     return summarize(evidence, path=relative, size=stat.st_size, mtime_ns=stat.st_mtime_ns, sha256=sha)
 
 
-def summarize(evidence: Any, **base: Any) -> TranscriptEntry:
-    """The review row for loaded evidence (see `tabletop.review.evidence.Evidence`)."""
+def summarize(evidence: Evidence, **base: Any) -> TranscriptEntry:
+    """The review row for loaded evidence."""
     from tabletop.programme.facts import facts_of
 
     started = evidence.started or {}

@@ -6,13 +6,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tabletop.review.entry import (
-    INTEGRITY_BROKEN,
-    INTEGRITY_FORGED,
-    INTEGRITY_INVALID,
+# What the review says of a transcript's integrity (`Evidence.integrity`)
+INTEGRITY_OK = "ok"
+INTEGRITY_TORN = "torn"  # a torn last line: everything before it is intact and scored
+INTEGRITY_BROKEN = "broken"  # the hash chain fails: an edit, a reordering or a deletion
+INTEGRITY_UNREADABLE = "unreadable"  # not a transcript at all, or no session_started
+INTEGRITY_FORGED = "forged"  # the chain holds but a signature does not, or the scenario was swapped
+INTEGRITY_INVALID = "invalid"  # the event grammar or a content rule is broken
+INTEGRITY_STATES = (
     INTEGRITY_OK,
     INTEGRITY_TORN,
+    INTEGRITY_BROKEN,
     INTEGRITY_UNREADABLE,
+    INTEGRITY_FORGED,
+    INTEGRITY_INVALID,
 )
 
 

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import field_validator
+
+from tabletop.model import Strict
+
 LEVELS: tuple[str, ...] = ("Very Low", "Low", "Moderate", "High", "Very High")
 """The five qualitative levels, lowest first (used for likelihood, impact and risk)."""
 
@@ -86,3 +92,39 @@ def matrix() -> list[tuple[str, list[str]]]:
         (LEVELS[row], [LEVELS[_CODES[code]] for code in _TABLE[row]])
         for row in range(len(LEVELS) - 1, -1, -1)
     ]
+
+
+class MaterialRule(Strict):
+    """When a risk goes to the company risk register: its residual level (the inherent one
+    when no residual was recorded) at or above `residual_at_least`, or, with
+    `regulatory_duty`, any risk that names a regulatory or contractual duty."""
+
+    residual_at_least: str | None = "High"
+    regulatory_duty: bool = True
+
+    @field_validator("residual_at_least", mode="before")
+    @classmethod
+    def _level(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        return level_name(value)
+
+    def material(self, level: str | None, duty: str) -> tuple[bool, str]:
+        """Whether a risk at `level` (None: not recorded) naming `duty` is material, and why."""
+        floor = self.residual_at_least
+        if floor is not None and level is not None and LEVELS.index(level) >= LEVELS.index(floor):
+            return True, f"{level} is {floor} or above"
+        if self.regulatory_duty and duty.strip():
+            return True, f"regulatory duty: {duty.strip()}"
+        return False, ""
+
+    def judge(self, level: str | None, duty: str, recorded: bool | None = None) -> tuple[bool, str]:
+        """Whether a risk goes to the company risk register, and why: the rule, or the team's
+        own `register: true` on `record_risk`. A team's `register: false` never keeps off the
+        register a risk the company's rule puts there (the rule is the company's, not the team's)."""
+        material, why = self.material(level, duty)
+        if material:
+            return True, why + ("; the team recorded no" if recorded is False else "")
+        if recorded is True:
+            return True, "the team recorded it for the register"
+        return False, why

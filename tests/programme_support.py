@@ -50,9 +50,9 @@ from typing import Any
 
 from tabletop.clock import VirtualClock
 from tabletop.engine import Participant
+from tabletop.followups import followup_id
 from tabletop.keys import Signer
 from tabletop.loader import load_scenario
-from tabletop.programme.followups import followup_id
 from tabletop.programme.register import CLOSED, REOWNED, append_entry
 from tabletop.sessions import open_session
 from tabletop.transcript import canonical, line_hash

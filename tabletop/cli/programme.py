@@ -221,8 +221,8 @@ def print_followups(items: list[FollowUp], status: ProgrammeStatus, console: Con
 
 def _pick(folder_data: ProgrammeFolder, day: date, text: str) -> tuple[ProgrammeStatus, FollowUp]:
     """The follow-up an id (or a unique start of one) names, with the status it was found in."""
+    from tabletop.followups import normal_id
     from tabletop.problems import did_you_mean
-    from tabletop.programme.followups import normal_id
 
     status = folder_data.status(day)
     wanted = normal_id(text)

@@ -39,7 +39,7 @@ from pydantic import Field, field_validator
 
 from tabletop.model import ID_PATTERN, Kind, Strict
 from tabletop.problems import Problem, ScenarioError, Span, did_you_mean, kind_of, validate_model
-from tabletop.risk import LEVELS, level_name
+from tabletop.risk import MaterialRule
 
 PROGRAMME_NAME = "programme.yaml"
 
@@ -148,42 +148,6 @@ class Team(Strict):
 
     def rehearses(self, kind: str) -> bool:
         return self.kinds is None or kind in self.kinds
-
-
-class MaterialRule(Strict):
-    """When a risk goes to the company risk register: its residual level (the inherent one
-    when no residual was recorded) at or above `residual_at_least`, or, with
-    `regulatory_duty`, any risk that names a regulatory or contractual duty."""
-
-    residual_at_least: str | None = "High"
-    regulatory_duty: bool = True
-
-    @field_validator("residual_at_least", mode="before")
-    @classmethod
-    def _level(cls, value: Any) -> Any:
-        if value is None:
-            return None
-        return level_name(value)
-
-    def material(self, level: str | None, duty: str) -> tuple[bool, str]:
-        """Whether a risk at `level` (None: not recorded) naming `duty` is material, and why."""
-        floor = self.residual_at_least
-        if floor is not None and level is not None and LEVELS.index(level) >= LEVELS.index(floor):
-            return True, f"{level} is {floor} or above"
-        if self.regulatory_duty and duty.strip():
-            return True, f"regulatory duty: {duty.strip()}"
-        return False, ""
-
-    def judge(self, level: str | None, duty: str, recorded: bool | None = None) -> tuple[bool, str]:
-        """Whether a risk goes to the company risk register, and why: the rule, or the team's
-        own `register: true` on `record_risk`. A team's `register: false` never keeps off the
-        register a risk the company's rule puts there (the rule is the company's, not the team's)."""
-        material, why = self.material(level, duty)
-        if material:
-            return True, why + ("; the team recorded no" if recorded is False else "")
-        if recorded is True:
-            return True, "the team recorded it for the register"
-        return False, why
 
 
 class RiskRegister(Strict):

@@ -30,7 +30,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from tabletop.programme.followups import is_followup_id, session_date
+from tabletop.followups import is_followup_id, session_date
 from tabletop.transcript import canonical, format_wall, line_hash, utc_now
 
 REGISTER_NAME = "followups.register"

@@ -21,7 +21,7 @@ The rules, exactly:
   current: `next_due` is the last counted run's date plus the stage's `every`; the kind is
   overdue when `as_of` is after `next_due`, or when it was never run.
 - **Follow-ups** come from the improvement plans of counted runs, each with its stable id
-  (`tabletop.programme.followups`), its owner role and due date. A follow-up is closed by the
+  (`tabletop.followups`), its owner role and due date. A follow-up is closed by the
   first of: a later counted run of the same team recording `close_followup` with its id; a
   later counted run of the same team, scenario and rules version in which every expectation it
   came from that applies is met without a flag (and one applies); a counted register entry
@@ -52,8 +52,8 @@ from datetime import date, timedelta
 from functools import cached_property
 from typing import Any
 
+from tabletop.followups import DEFAULT_DUE_DAYS, parse_date, session_date
 from tabletop.programme.config import RATING_ORDER, Programme, Rehearsal, Stage, Team
-from tabletop.programme.followups import DEFAULT_DUE_DAYS, parse_date, session_date
 from tabletop.programme.register import CLOSED, REOWNED, Register
 from tabletop.risk import LEVELS
 

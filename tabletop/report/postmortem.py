@@ -8,7 +8,7 @@ unanswered), where we got lucky, what worked (steps met on time without flags), 
 improvement actions drawn from the action catalog (each action's `improvement` and
 `improvement_owner`), due a set time after the rehearsal date (the transcript's wall time),
 never the scenario's fictional start. Each improvement action has a stable id (`FU-...`,
-`tabletop.programme.followups`), so that a later rehearsal or a manager can close it. The score, the ratings and the scorecard are an appendix.
+`tabletop.followups`), so that a later rehearsal or a manager can close it. The score, the ratings and the scorecard are an appendix.
 Pauses and speed changes are how the run was played, not part of the incident: they stay out
 of the timeline.
 
@@ -28,10 +28,9 @@ from typing import Any
 
 from tabletop import events as ev
 from tabletop.breach_record import BREACH_RECORD
+from tabletop.followups import DEFAULT_DUE_DAYS, followup_id, parse_date
 from tabletop.model import DECISION_ACTIONS, Inject, Scenario
-from tabletop.programme.config import MaterialRule
-from tabletop.programme.followups import DEFAULT_DUE_DAYS, followup_id, parse_date
-from tabletop.risk import level_name, matrix, try_risk_level
+from tabletop.risk import MaterialRule, level_name, matrix, try_risk_level
 from tabletop.scoring import (
     LATE,
     MET,
@@ -891,7 +890,7 @@ def _recovery(run: _Run) -> list[RecoveryCheck]:
 def _improvements(run: _Run, card: Scorecard, session_date: datetime | None) -> list[ImprovementItem]:
     """The team's own follow-ups, then one catalog improvement per action that was missed, late
     or hard, owned by the action's `improvement_owner` and due FOLLOWUP_DAYS after the rehearsal.
-    Each has its stable id (`tabletop.programme.followups.followup_id`)."""
+    Each has its stable id (`tabletop.followups.followup_id`)."""
     first = run.events[0].get("hash") if run.events else None
     first_hash = first if isinstance(first, str) else ""
     day = session_date.date() if session_date else None

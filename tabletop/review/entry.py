@@ -61,7 +61,7 @@ class TranscriptEntry:
     """(expectation id, title, area, status) of each counted expectation; kept by the index in
     its own table (not in the row) and empty on rows read back from the index."""
     programme: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
-    """What the rehearsal programme needs from the run (`tabletop.programme.facts`); kept by the
+    """What the rehearsal programme needs from the run (`tabletop.review.facts`); kept by the
     index in its own table, like `outcomes`, and empty on rows read back from the index."""
 
     @property
@@ -167,7 +167,7 @@ def read_entry(path: str | os.PathLike[str], root: str | os.PathLike[str] | None
 
 def summarize(evidence: Evidence, **base: Any) -> TranscriptEntry:
     """The review row for loaded evidence."""
-    from tabletop.programme.facts import facts_of
+    from tabletop.review.facts import facts_of
 
     started = evidence.started or {}
     participants = tuple(

@@ -174,7 +174,7 @@ class TranscriptIndex:
             )
             db.execute("CREATE INDEX IF NOT EXISTS outcomes_path ON outcomes (path)")
             db.execute("CREATE TABLE IF NOT EXISTS programme (path TEXT PRIMARY KEY, facts TEXT NOT NULL)")
-            from tabletop.programme.facts import FACTS_VERSION
+            from tabletop.review.facts import FACTS_VERSION
             from tabletop.scoring import RULES_VERSION
 
             # rows scored under other rules, or with other programme facts, are rescored
@@ -342,7 +342,7 @@ class TranscriptIndex:
 
     def programme_facts(self) -> dict[str, dict[str, Any]]:
         """What the rehearsal programme needs from each indexed transcript, by path
-        (`tabletop.programme.facts`)."""
+        (`tabletop.review.facts`)."""
         (text,) = self._db.execute(
             "SELECT '{' || COALESCE(group_concat(json_quote(path) || ':' || facts, ','), '') || '}' FROM programme"
         ).fetchone()

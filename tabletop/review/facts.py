@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tabletop.programme.followups import normal_id, parse_date, session_date
+from tabletop.followups import normal_id, parse_date, session_date
 
 FACTS_VERSION = 3
 """Bumped when the facts change shape (the index then rescores)."""

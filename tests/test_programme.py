@@ -465,6 +465,7 @@ def test_the_review_index_keeps_the_facts_and_sees_a_signed_end(made):
     from tabletop.review.index import TranscriptIndex
 
     with TranscriptIndex(made.folder) as index:
+        index.refresh()  # the folder may not have been indexed yet (this test run on its own)
         rows = {e.path: e for e in index.entries()}
         facts = index.programme_facts()
     assert rows[made.relative("B1")].ended and not rows[made.relative("X6")].ended

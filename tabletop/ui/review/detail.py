@@ -23,7 +23,7 @@ from tabletop.review import formatting as fmt
 from tabletop.review.entry import TranscriptEntry
 from tabletop.review.evidence import Evidence
 from tabletop.timing import format_offset
-from tabletop.ui.render import credit_cell, explain_result, result_cell
+from tabletop.ui.texts import credit_cell, explain_result, result_cell
 from tabletop.ui.review.cells import PlainTable
 from tabletop.ui.widgets.fitted_table import Column, FittedTable
 from tabletop.ui.widgets.markdown_view import MarkdownView

@@ -23,8 +23,8 @@ from tabletop.review import formatting as fmt
 from tabletop.review.entry import TranscriptEntry
 from tabletop.review.evidence import Evidence
 from tabletop.timing import format_offset
-from tabletop.ui.texts import credit_cell, explain_result, result_cell
 from tabletop.ui.review.cells import PlainTable
+from tabletop.ui.texts import credit_cell, explain_result, result_cell
 from tabletop.ui.widgets.fitted_table import Column, FittedTable
 from tabletop.ui.widgets.markdown_view import MarkdownView
 from tabletop.untrusted import one_line, one_line_each, rich_text, safe

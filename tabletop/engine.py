@@ -1,9 +1,10 @@
 """The exercise engine without a UI: a Session releases injects on time, reacts to decisions and records every event durably.
 
-One scheduler runs under every clock: a heap of `(time, priority, sequence, item)` (SimPy
-style), so events due at the same sim time always come out in the same order. Every change
-of state is an event written to the transcript first and applied second (`_apply`), which is
-what lets `Session.resume` rebuild a crashed session from its transcript alone. Subscribers
+One scheduler runs under every clock: `tabletop.schedule`, a heap of typed items ordered by
+`(time, priority, sequence)` (SimPy style), so events due at the same sim time always come out
+in the same order. Every change of state is an event written to the transcript first and
+applied second (`_apply`), which is what lets `Session.continue_transcript` rebuild a crashed
+session from its transcript alone. Subscribers
 (console, network host, live score) see an event only after it is on disk.
 
 Order of things due at the same sim time: consequences of the event just recorded (markers,
@@ -15,11 +16,10 @@ time), and the session ends last.
 A time jump (`advance_to`) moves the clock at once; whatever was due in the skipped interval
 is released at the jump, in time order, each event carrying the time it was due (`due`).
 
-The hot wash: once the session has ended, the people who played each role answer the
-scenario's `hotwash` questions (`answer_hotwash`), until the hot wash is closed
-(`close_hotwash`). Its lines carry the end's `t`: the hot wash happens after the sim time the
-rehearsal covered. A scenario without hot-wash questions has no hot wash, nor has a decision
-script's run (`simulate`).
+The hot wash (`tabletop.hotwash`): once the session has ended, the people who played each
+role answer the scenario's `hotwash` questions (`answer_hotwash`), until the hot wash is
+closed (`close_hotwash`). Its lines carry the end's `t`: the hot wash happens after the sim
+time the rehearsal covered.
 
 Simulated teammates: a role that no (non-simulated) participant plays is played by the
 engine, in every mode. Its scenario `responses` fire (once each, the first time their action
@@ -39,171 +39,89 @@ inject, on a marker it sets, or on the start for an inject released with it), th
 paused once everything due at that moment is out, recorded as any pause is: a `clock` event,
 `op: pause`, with `reason: auto` and the `inject`. The player resumes it.
 
-A delegation needs only the role it goes to, an optional time-box and a brief (recorded as
-its rationale): none of the action's fields. The delegate fills in the form: a player when
-they carry out the task (every required field then), the engine for a teammate it plays
-(`tabletop.teammates.delegated_work`).
+A delegation (`tabletop.delegation`) needs only the role it goes to, an optional time-box and
+a brief (recorded as its rationale): none of the action's fields. The delegate fills in the
+form: a player when they carry out the task (every required field then), the engine for a
+teammate it plays (`tabletop.teammates.delegated_work`).
+
+Pausing and continuing: `pause` and `unpause` stop and restart the clock of a running
+session; `Session.continue_transcript(path)` carries on a session that stopped (a crash, an
+interrupt) from its transcript.
+
+Who plays what is `tabletop.seating`; what a decision may be, and `Rejected`, are
+`tabletop.decisions`; branches are `tabletop.branches`. This module re-exports the names its
+callers use with a Session (`Participant`, `Rejected`, `Mode`, `MODES`, `check_participants`,
+`check_action`, `check_fields`).
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
-import heapq
-import json
 import logging
 import math
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 from tabletop import __version__, teammates
 from tabletop import events as ev
+from tabletop.branches import Branches
 from tabletop.clocks import Anchors, Started
+from tabletop.decisions import (
+    Rejected,
+    check_action,
+    check_by,
+    check_decision,
+    check_fields,
+    close_match,
+    origin,
+    plain_json,
+)
+from tabletop.delegation import Delegations, carrying_out
 from tabletop.files import MAX_INPUT_BYTES, file_sha256
-from tabletop.model import CHANNELS, MAX_HOTWASH_ANSWER, Action, Inject, Scenario, session_end
+from tabletop.hotwash import HotWash
+from tabletop.model import CHANNELS, Inject, Scenario, session_end
+from tabletop.schedule import (
+    PRIO_BRANCH,
+    PRIO_DEADLINE,
+    PRIO_DELEGATE,
+    PRIO_END,
+    PRIO_INJECT,
+    PRIO_NOW,
+    PRIO_RESPONSE,
+    Deadline,
+    DelegatedWork,
+    End,
+    Item,
+    Jump,
+    Release,
+    Schedule,
+    SetMarker,
+    TeammateTurn,
+)
 from tabletop.scoring import RULES_VERSION
+from tabletop.seating import MODES, Mode, Participant, check_participants, seat
 from tabletop.timing import TimeFormatError, format_offset, parse_duration
 from tabletop.transcript import TranscriptError, TranscriptWriter, canonical, utc_now
 
-log = logging.getLogger(__name__)
+__all__ = [
+    "CHECKPOINT_EVERY",
+    "MODES",
+    "Mode",
+    "Participant",
+    "Rejected",
+    "Session",
+    "check_action",
+    "check_fields",
+    "check_participants",
+    "scenario_digest",
+]
 
-PRIO_NOW = 0
-PRIO_INJECT = 10
-PRIO_BRANCH = 20
-PRIO_RESPONSE = 30
-PRIO_DELEGATE = 40
-PRIO_DEADLINE = 50
-PRIO_END = 90
+log = logging.getLogger(__name__)
 
 CHECKPOINT_EVERY = 60.0
 """Sim seconds between clock checkpoints while the clock runs and nothing else is recorded."""
-
-Mode = Literal["solo", "team", "simulate"]
-MODES = ("solo", "team", "simulate")
-
-
-class Rejected(Exception):
-    """A decision or facilitator action the session refuses; nothing was recorded.
-
-    The message says what is wrong and what was expected.
-    """
-
-
-@dataclass(frozen=True)
-class Participant:
-    """A person (or a simulated teammate) playing a role in a session."""
-
-    name: str
-    role: str
-    simulated: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def coerce(cls, value: Participant | dict[str, Any] | tuple[str, str]) -> Participant:
-        if isinstance(value, Participant):
-            return value
-        if isinstance(value, dict):
-            return cls(
-                name=str(value["name"]),
-                role=str(value["role"]),
-                simulated=bool(value.get("simulated", False)),
-            )
-        name, role = value
-        return cls(name=str(name), role=str(role))
-
-
-# --- validation shared with scripts, the console and the network host ---------------------
-
-
-def _close(word: str, options: Iterable[str]) -> str:
-    match = difflib.get_close_matches(word, list(options), n=1)
-    return f" (did you mean {match[0]!r}?)" if match else ""
-
-
-def check_action(scenario: Scenario, action: str) -> str | None:
-    """None if `action` is in the scenario's catalog, else what is wrong."""
-    actions = scenario.action_map()
-    if action in actions:
-        return None
-    if not actions:
-        return f"unknown action {action!r}: the scenario has no action catalog"
-    return f"unknown action {action!r}{_close(action, actions)}; expected one of the catalog's actions"
-
-
-def check_fields(action: Action, fields: dict[str, Any] | None, *, complete: bool = True) -> list[str]:
-    """What is wrong with a decision's field values for `action` (empty list: all good).
-
-    With `complete` false (a delegation: the delegate fills the form) a required field may be
-    missing; what is given must still fit.
-    """
-    problems: list[str] = []
-    fields = fields or {}
-    if not isinstance(fields, dict):
-        return [f"fields of {action.id!r} must be a mapping of field name to value, received {fields!r}"]
-    for name, value in fields.items():
-        spec = action.fields.get(name)
-        if spec is None:
-            expected = ", ".join(action.fields) or "no fields"
-            problems.append(
-                f"unknown field {name!r} for action {action.id!r}{_close(str(name), action.fields)}; "
-                f"expected {expected}"
-            )
-            continue
-        if value is None or value == "":
-            continue
-        if spec.type == "choice" and str(value) not in spec.choices:
-            problems.append(
-                f"field {name!r} of {action.id!r}: expected one of {', '.join(spec.choices)}, "
-                f"received {value!r}"
-            )
-        elif spec.type == "number" and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            try:
-                float(str(value))
-            except ValueError:
-                problems.append(f"field {name!r} of {action.id!r}: expected a number, received {value!r}")
-        elif spec.type == "bool" and not isinstance(value, bool):
-            problems.append(f"field {name!r} of {action.id!r}: expected true or false, received {value!r}")
-        elif spec.type == "text" and isinstance(value, (dict, list)):
-            problems.append(f"field {name!r} of {action.id!r}: expected text, received {value!r}")
-        elif spec.type == "duration":
-            try:
-                parse_duration(value)
-            except TimeFormatError:
-                problems.append(
-                    f"field {name!r} of {action.id!r}: expected a duration like 30m or 72h, "
-                    f"received {value!r}"
-                )
-    for name, spec in action.fields.items():
-        if complete and spec.required and (fields.get(name) is None or fields.get(name) == ""):
-            hint = f" (one of {', '.join(spec.choices)})" if spec.choices else ""
-            problems.append(f"field {name!r} is required for action {action.id!r}{hint}")
-    return problems
-
-
-def check_decision(
-    scenario: Scenario, action: str, fields: dict[str, Any] | None = None, *, complete: bool = True
-) -> list[str]:
-    """Everything wrong with recording `action` with `fields` in this scenario (`complete`: see
-    `check_fields`)."""
-    problem = check_action(scenario, action)
-    if problem:
-        return [problem]
-    return check_fields(scenario.action(action), fields, complete=complete)
-
-
-def check_participants(scenario: Scenario, people: Iterable[Participant]) -> None:
-    """Raise ValueError naming the first participant whose role is not in the scenario."""
-    for person in people:
-        if person.role not in scenario.roles:
-            raise ValueError(
-                f"participant {person.name!r} plays role {person.role!r}, which is not in "
-                f"scenario {scenario.id!r}; expected one of {', '.join(scenario.roles)}"
-            )
 
 
 def scenario_digest(scenario: Scenario, path: str | Path | None) -> str:
@@ -216,41 +134,7 @@ def scenario_digest(scenario: Scenario, path: str | Path | None) -> str:
     return hashlib.sha256(canonical(scenario.to_json()).encode("utf-8")).hexdigest()
 
 
-def _extra(script_entry: int | None, request: str | None) -> dict[str, Any]:
-    """The optional keys saying where a decision came from: a script's entry, a player's request id."""
-    extra: dict[str, Any] = {}
-    if script_entry is not None:
-        extra["script_entry"] = script_entry
-    if request is not None:
-        extra["request"] = str(request)
-    return extra
-
-
-def _jsonable(value: Any) -> Any:
-    """Plain JSON data (tuples to lists), so that what is returned is what is read back."""
-    try:
-        return json.loads(json.dumps(value, ensure_ascii=False, allow_nan=False))
-    except (TypeError, ValueError):
-        raise Rejected(
-            f"expected plain text, numbers or true/false as field values, received {value!r}"
-        ) from None
-
-
 # --- the session ---------------------------------------------------------------------------
-
-
-class _ClassOrInstance:
-    """One name, two methods: called on the class it is the classmethod, on an instance the method."""
-
-    def __init__(self, on_class: Any, on_instance: Callable[..., Any]) -> None:
-        self.on_class = on_class
-        self.on_instance = on_instance
-        self.__doc__ = on_instance.__doc__
-
-    def __get__(self, obj: Any, objtype: type | None = None) -> Any:
-        if obj is None:
-            return self.on_class.__get__(None, objtype)
-        return self.on_instance.__get__(obj, objtype)
 
 
 class Session:
@@ -300,34 +184,12 @@ class Session:
 
         people = [Participant.coerce(p) for p in participants]
         check_participants(scenario, people)
-        if mode == "solo":
-            if solo_role is None:
-                players = [p for p in people if not p.simulated]
-                solo_role = (
-                    players[0].role
-                    if players
-                    else ("coordinator" if "coordinator" in scenario.roles else scenario.roles[0])
-                )
-            if solo_role not in scenario.roles:
-                raise ValueError(
-                    f"solo role {solo_role!r} is not in scenario {scenario.id!r}; "
-                    f"expected one of {', '.join(scenario.roles)}"
-                )
-            if not any(p.role == solo_role and not p.simulated for p in people):
-                people.insert(0, Participant(name="Player", role=solo_role))
-            played = {p.role for p in people}
-            for role in scenario.roles:
-                if role not in played:
-                    people.append(
-                        Participant(name=scenario.role_title(role).title(), role=role, simulated=True)
-                    )
-        self.solo_role = solo_role if mode == "solo" else None
+        people, self.solo_role = seat(scenario, people, mode, solo_role)
         self._participants: list[Participant] = people
 
         # state, changed only by _apply
         self._events: list[dict[str, Any]] = []
-        self._heap: list[tuple[float, int, int, tuple[Any, ...]]] = []
-        self._counter = 0
+        self._schedule = Schedule()
         self._started = False
         self._ended = False
         self._interrupted = False
@@ -339,26 +201,14 @@ class Session:
         self._skipped: set[str] = set()
         self._markers: dict[str, float] = {}
         self._done: dict[str, float] = {}
-        self._conditions: dict[tuple[str, str], float] = {}
-        self._branch_fired: dict[str, float] = {}
+        self._branches = Branches(scenario)
         self._responses_triggered: set[int] = set()
         self._jumped: set[str] = set()
-        self._delegations: dict[str, dict[str, Any]] = {}
-        self._pending: dict[str, dict[str, Any]] = {}
-        self._completed: set[str] = set()
+        self._delegations = Delegations()
         self._adhoc_count = 0
         self._ended_t: float | None = None
-        self._hotwash_answers: list[dict[str, Any]] = []
-        self._hotwash_closed = False
+        self._hotwash = HotWash(scenario, mode)
 
-        self._watchers: dict[tuple[str, str], list[Inject]] = {}
-        for inject in scenario.injects:
-            if inject.when is not None:
-                key = (inject.when.kind, inject.when.target)
-                self._watchers.setdefault(key, []).append(inject)
-        self._watched_expectations = {
-            i.when.target for i in scenario.injects if i.when is not None and i.when.kind == "missed"
-        }
         self._clocks = Anchors(scenario)
         self._started_clocks: dict[str, Started] = {}
         self._checked: set[tuple[str, float]] = set()
@@ -415,27 +265,27 @@ class Session:
     @property
     def hotwash_questions(self) -> list[str]:
         """The scenario's hot-wash questions (empty: the scenario has no hot wash)."""
-        return self.scenario.hotwash_questions()
+        return self._hotwash.questions
 
     @property
     def hotwash_open(self) -> bool:
         """True from the end of the session until the hot wash is closed (never without questions)."""
-        return self._ended and self.has_hotwash and not self._hotwash_closed
+        return self._ended and self.has_hotwash and not self._hotwash.closed
 
     @property
     def has_hotwash(self) -> bool:
         """Whether this session ends with a hot wash: the scenario asks questions and people
         play (a decision script run by `tabletop simulate` has nobody to ask)."""
-        return bool(self.scenario.hotwash) and self.mode != "simulate"
+        return self._hotwash.held
 
     @property
     def hotwash_closed(self) -> bool:
-        return self._hotwash_closed
+        return self._hotwash.closed
 
     @property
     def hotwash_answers(self) -> list[dict[str, Any]]:
         """The `hotwash_answer` events recorded so far, in order."""
-        return list(self._hotwash_answers)
+        return list(self._hotwash.answers)
 
     def played(self, name: str, role: str) -> bool:
         """Whether the person `name` played `role` at any time in this session (a simulated
@@ -530,16 +380,15 @@ class Session:
 
     def pending_tasks(self, role: str | None = None) -> list[dict[str, Any]]:
         """Delegations waiting for a player of `role` (all roles when None), oldest first."""
-        return [d for d in self._pending.values() if role is None or d["to_role"] == role]
+        return self._delegations.pending_for(role)
 
     def next_due(self) -> float | None:
         """Sim time of the next scheduled item (None when nothing is left)."""
         with self._lock:
-            while self._heap and self._stale(self._heap[0][3]):
-                heapq.heappop(self._heap)
-            if not self._heap or self._ended:
+            self._schedule.drop_stale(self._stale)
+            if not self._schedule or self._ended:
                 return None
-            time, prio, _, _ = self._heap[0]
+            time, prio, _, _ = self._schedule.first()
             # a deadline is checked, and the session ends, once time has passed it
             return math.nextafter(time, math.inf) if prio >= PRIO_DEADLINE else time
 
@@ -624,7 +473,7 @@ class Session:
         """Release everything due at the clock's current time; returns the events written.
 
         When the clock has run `checkpoint_every` sim seconds since the last line, a `clock`
-        event with `op: checkpoint` records how far it got (what `resume` continues from).
+        event with `op: checkpoint` records how far it got (what `continue_transcript` continues from).
         """
         with self._lock:
             if not self._started or self._ended or self._interrupted:
@@ -651,7 +500,7 @@ class Session:
     def interrupt(self, reason: str = "signal") -> dict[str, Any]:
         """The session is being stopped without ending (a signal, the console quit): record
         `session_interrupted` with how far the clock got, the transcript signed up to it (so an
-        orderly stop leaves no unsigned events but that line); `resume` continues from there.
+        orderly stop leaves no unsigned events but that line); `continue_transcript` continues from there.
 
         Nothing more can be recorded through this object afterwards.
         """
@@ -721,14 +570,14 @@ class Session:
             if problems:
                 raise Rejected("; ".join(problems))
             self._check_inject_ref(inject)
-            by = self._check_by(by)
-            fields = _jsonable(dict(fields or {}))
+            by = check_by(by)
+            fields = plain_json(dict(fields or {}))
             rationale = "" if rationale is None else str(rationale)
             timebox_s = None
             if delegate_to is not None:
                 if delegate_to not in self.scenario.roles:
                     raise Rejected(
-                        f"cannot delegate to role {delegate_to!r}{_close(delegate_to, self.scenario.roles)}; "
+                        f"cannot delegate to role {delegate_to!r}{close_match(delegate_to, self.scenario.roles)}; "
                         f"expected one of {', '.join(self.scenario.roles)}"
                     )
                 if timebox is not None:
@@ -740,7 +589,7 @@ class Session:
                 raise Rejected("a timebox needs delegate_to: the role the work is handed to")
             self._run((self.clock.now(), PRIO_DEADLINE), advance=False)
             self._require_running()
-            extra = _extra(script_entry, request)
+            extra = origin(script_entry, request)
             if delegate_to is not None:
                 record = self._record(
                     ev.DELEGATION,
@@ -785,17 +634,12 @@ class Session:
         """A player carries out a delegated task: records the decision with `delegated_by`."""
         with self._lock:
             self._require_running()
-            task = self._pending.get(delegation_id)
-            if task is None:
-                if delegation_id in self._completed:
-                    raise Rejected(f"task {delegation_id!r} has already been carried out")
-                pending = ", ".join(self._pending) or "none"
-                raise Rejected(f"no pending task {delegation_id!r}; pending tasks: {pending}")
+            task = self._delegations.pending_task(delegation_id)
             use_fields = task["fields"] if fields is None else fields
             problems = check_decision(self.scenario, task["action"], use_fields)
             if problems:
                 raise Rejected("; ".join(problems))
-            by = self._check_by(by)
+            by = check_by(by)
             self._run((self.clock.now(), PRIO_DEADLINE), advance=False)
             self._require_running()
             record = self._carry_out(
@@ -803,7 +647,7 @@ class Session:
                 by,
                 use_fields,
                 task["rationale"] if rationale is None else rationale,
-                **_extra(None, request),
+                **origin(None, request),
             )
             self._run((self.clock.now(), PRIO_DEADLINE), advance=False)
             return record
@@ -825,10 +669,10 @@ class Session:
             if not isinstance(text, str) or not text.strip():
                 raise Rejected("a note needs some text")
             self._check_inject_ref(inject)
-            by = self._check_by(by)
+            by = check_by(by)
             self._run((self.clock.now(), PRIO_DEADLINE), advance=False)
             self._require_running()
-            extra = _extra(script_entry, request)
+            extra = origin(script_entry, request)
             record = self._record(ev.NOTE, role=role, by=by, text=text, inject=inject, **extra)
             self._run((self.clock.now(), PRIO_DEADLINE), advance=False)
             return record
@@ -845,7 +689,7 @@ class Session:
             return self._record(ev.CLOCK, op="pause", speed=self.clock.speed, paused=True)
 
     def unpause(self) -> dict[str, Any]:
-        """Resume the clock after `pause` (also reachable as `session.resume()`)."""
+        """Restart the clock after `pause` (recorded as a `clock` event, `op: resume`)."""
         with self._lock:
             self._require_running()
             if not self.clock.paused:
@@ -877,7 +721,7 @@ class Session:
             self._require_running()
             if inject_id not in self._order:
                 raise Rejected(
-                    f"unknown inject {inject_id!r}{_close(inject_id, self._order)}; "
+                    f"unknown inject {inject_id!r}{close_match(inject_id, self._order)}; "
                     "expected one of the scenario's injects"
                 )
             if inject_id in self._released_at:
@@ -898,7 +742,7 @@ class Session:
             self._require_running()
             if inject_id not in self._order:
                 raise Rejected(
-                    f"unknown inject {inject_id!r}{_close(inject_id, self._order)}; "
+                    f"unknown inject {inject_id!r}{close_match(inject_id, self._order)}; "
                     "expected one of the scenario's injects"
                 )
             if inject_id in self._released_at:
@@ -952,7 +796,7 @@ class Session:
             self._require_running()
             if role not in self.scenario.roles:
                 raise Rejected(
-                    f"unknown role {role!r}{_close(role, self.scenario.roles)}; "
+                    f"unknown role {role!r}{close_match(role, self.scenario.roles)}; "
                     f"expected one of {', '.join(self.scenario.roles)}"
                 )
             if not isinstance(name, str) or not name.strip():
@@ -981,7 +825,7 @@ class Session:
             self._require_running()
             if not isinstance(text, str) or not text.strip():
                 raise Rejected("a note needs some text")
-            by = self._check_by(by)
+            by = check_by(by)
             return self._record(ev.FACILITATOR, op="note", inject=None, detail={"text": text, "by": by})
 
     def end(self, reason: str = "facilitator") -> dict[str, Any]:
@@ -1005,29 +849,8 @@ class Session:
         decisions. Rejected (nothing recorded) says what is wrong.
         """
         with self._lock:
-            self._require_hotwash()
-            if role not in self.scenario.roles:
-                raise Rejected(
-                    f"role {role!r} is not in scenario {self.scenario.id!r}{_close(str(role), self.scenario.roles)}; "
-                    f"expected one of {', '.join(self.scenario.roles)}"
-                )
-            by = self._check_by(by)
-            if not self.played(by, role):
-                raise Rejected(
-                    f"{by} did not play {role} in this session; the hot wash asks the people who played each role"
-                )
-            questions = self.scenario.hotwash_questions()
-            if not isinstance(question, str) or self.scenario.hotwash_question(question) is None:
-                raise Rejected(
-                    f"unknown hot-wash question {question!r}{_close(str(question), questions)}; "
-                    f"answer one of the scenario's {len(questions)} hot-wash questions"
-                )
-            if not isinstance(text, str) or not text.strip():
-                raise Rejected("a hot-wash answer needs some text")
-            if len(text) > MAX_HOTWASH_ANSWER:
-                raise Rejected(
-                    f"a hot-wash answer is at most {MAX_HOTWASH_ANSWER} characters; this one has {len(text)}"
-                )
+            self._hotwash.require_open(started=self._started, ended=self._ended)
+            by = self._hotwash.check_answer(role, by, question, text, self.played)
             return self._record_at(
                 self._hotwash_t(),
                 ev.HOTWASH_ANSWER,
@@ -1035,7 +858,7 @@ class Session:
                 by=by,
                 question=question,
                 text=text,
-                **_extra(None, request),
+                **origin(None, request),
             )
 
     def close_hotwash(self, reason: str = "facilitator", *, by: str | None = None) -> dict[str, Any]:
@@ -1045,34 +868,22 @@ class Session:
         host's time limit) or "skipped".
         """
         with self._lock:
-            self._require_hotwash()
+            self._hotwash.require_open(started=self._started, ended=self._ended)
             return self._record_at(
                 self._hotwash_t(),
                 ev.HOTWASH_CLOSED,
                 reason=str(reason),
                 by=by,
-                answers=len(self._hotwash_answers),
+                answers=len(self._hotwash.answers),
             )
-
-    def _require_hotwash(self) -> None:
-        if not self._started:
-            raise Rejected("the session has not started yet; the hot wash follows its end")
-        if not self._ended:
-            raise Rejected("the hot wash opens when the session ends; the session is still running")
-        if not self.scenario.hotwash:
-            raise Rejected(f"scenario {self.scenario.id!r} has no hot-wash questions")
-        if not self.has_hotwash:
-            raise Rejected("a scripted run (tabletop simulate) has no hot wash: nobody is there to answer")
-        if self._hotwash_closed:
-            raise Rejected("the hot wash is closed; no more answers are recorded")
 
     def _hotwash_t(self) -> float:
         """The hot wash happens after the sim time covered: its lines carry the end's `t`."""
         return self._ended_t if self._ended_t is not None else self._t()
 
-    # --- resuming --------------------------------------------------------------------------
+    # --- continuing a transcript ------------------------------------------------------------
     @classmethod
-    def resume_from(
+    def continue_transcript(
         cls,
         path: str | Path,
         *,
@@ -1135,7 +946,7 @@ class Session:
                     elif record.get("op") == "resume":
                         paused = False
             if session._ended and not session.hotwash_open:
-                after = " and its hot wash is closed" if session._hotwash_closed else ""
+                after = " and its hot wash is closed" if session._hotwash.closed else ""
                 raise TranscriptError(f"{path}: the session has already ended{after}; nothing to resume")
             if session._ended:
                 # the hot wash goes on: only its answers may follow the end (no session_resumed);
@@ -1169,10 +980,6 @@ class Session:
             session._run((session.clock.now(), PRIO_DEADLINE), advance=False)
         return session
 
-    resume = _ClassOrInstance(resume_from, unpause)
-    """`Session.resume(path, clock=...)` continues a crashed session from its transcript;
-    `session.resume()` resumes a paused clock."""
-
     # --- internals: checks -----------------------------------------------------------------
     def _require_running(self) -> None:
         if not self._started:
@@ -1185,7 +992,7 @@ class Session:
     def _check_player_role(self, role: str) -> None:
         if role not in self.scenario.roles:
             raise Rejected(
-                f"role {role!r} is not in scenario {self.scenario.id!r}{_close(str(role), self.scenario.roles)}; "
+                f"role {role!r} is not in scenario {self.scenario.id!r}{close_match(str(role), self.scenario.roles)}; "
                 f"expected one of {', '.join(self.scenario.roles)}"
             )
         if not any(p.role == role for p in self._participants):
@@ -1202,13 +1009,7 @@ class Session:
             return
         if inject in self._injects:
             raise Rejected(f"inject {inject!r} has not been released; a decision answers a released inject")
-        raise Rejected(f"unknown inject {inject!r}{_close(str(inject), self._released)}")
-
-    @staticmethod
-    def _check_by(by: str) -> str:
-        if not isinstance(by, str) or not by.strip():
-            raise Rejected("say who made it: `by` (a person's name) is empty")
-        return by
+        raise Rejected(f"unknown inject {inject!r}{close_match(str(inject), self._released)}")
 
     def _simulated_name(self, role: str) -> str:
         for person in self._participants:
@@ -1241,11 +1042,10 @@ class Session:
                 log.exception("transcript subscriber failed on %s", type_)
         return record
 
-    def _push(self, time: float, prio: int, item: tuple[Any, ...]) -> None:
-        self._counter += 1
-        heapq.heappush(self._heap, (float(time), prio, self._counter, item))
-        if item[0] == "release":
-            inject_id = item[1]
+    def _push(self, time: float, prio: int, item: Item) -> None:
+        self._schedule.push(time, prio, item)
+        if isinstance(item, Release):
+            inject_id = item.inject
             if inject_id not in self._due or time < self._due[inject_id]:
                 self._due[inject_id] = float(time)
 
@@ -1258,9 +1058,9 @@ class Session:
             self._started = True
             for inject in self.scenario.injects:
                 if inject.when is None:
-                    self._push(inject.at, PRIO_INJECT, ("release", inject.id, "schedule", None))
+                    self._push(inject.at, PRIO_INJECT, Release(inject.id, "schedule"))
             self._begin(self._clocks.start("start", t))
-            self._push(self.end_at, PRIO_END, ("end",))
+            self._push(self.end_at, PRIO_END, End())
         elif kind == ev.INJECT_RELEASED:
             inject_id = record["inject"]
             if inject_id in self._released_at:
@@ -1271,9 +1071,9 @@ class Session:
             if released is None:
                 return
             for marker in released.marks:
-                self._push(t, PRIO_NOW, ("marker", marker, f"inject:{inject_id}"))
+                self._push(t, PRIO_NOW, SetMarker(marker, f"inject:{inject_id}"))
             if released.advance_to is not None:
-                self._push(t, PRIO_NOW, ("jump", inject_id, float(released.advance_to)))
+                self._push(t, PRIO_NOW, Jump(inject_id, float(released.advance_to)))
             self._fire("after", inject_id, t)
             self._begin(self._clocks.start(f"inject:{inject_id}", t))
             for marker in released.marks:
@@ -1282,8 +1082,7 @@ class Session:
             action_id = record["action"]
             delegation = record.get("delegation")
             if delegation:
-                self._completed.add(delegation)
-                self._pending.pop(delegation, None)
+                self._delegations.carried_out(delegation)
             if record.get("teammate"):
                 self._teammate_done.add(str(record["teammate"]))
             if action_id not in self._done:
@@ -1292,10 +1091,10 @@ class Session:
             premature, started = self._clocks.decision(action_id, t)
             self._begin(started)
             for waiting in self._waiting.pop(action_id, ()):
-                self._push(t, PRIO_DELEGATE, ("teammate", waiting))
+                self._push(t, PRIO_DELEGATE, TeammateTurn(waiting))
             action = self._actions.get(action_id)
             if action is not None and action.sets_marker:
-                self._push(t, PRIO_NOW, ("marker", action.sets_marker, f"action:{action_id}"))
+                self._push(t, PRIO_NOW, SetMarker(action.sets_marker, f"action:{action_id}"))
             for index, response in enumerate(self.scenario.responses):
                 if (
                     response.on == action_id
@@ -1306,18 +1105,16 @@ class Session:
                     self._push(
                         t + response.after,
                         PRIO_RESPONSE,
-                        ("release", self._response_ids[index], "response", None),
+                        Release(self._response_ids[index], "response"),
                     )
         elif kind == ev.DELEGATION:
-            task = dict(record)
-            self._delegations[record["id"]] = task
             to_role = record["to_role"]
-            if self.mode == "simulate" or self.is_simulated(to_role):
+            by_the_engine = self.mode == "simulate" or self.is_simulated(to_role)
+            self._delegations.add(record, for_a_player=not by_the_engine)
+            if by_the_engine:
                 delay = record.get("timebox")
                 delay = self.scenario.delegate_delay if delay is None else delay
-                self._push(t + float(delay), PRIO_DELEGATE, ("delegate", record["id"]))
-            else:
-                self._pending[record["id"]] = task
+                self._push(t + float(delay), PRIO_DELEGATE, DelegatedWork(record["id"]))
         elif kind == ev.MARKER_SET:
             name = record["marker"]
             if name not in self._markers:
@@ -1335,7 +1132,7 @@ class Session:
             inject_id = record.get("inject")
             detail = record.get("detail") or {}
             if op == "trigger_now" and inject_id:
-                self._push(t, PRIO_NOW, ("release", inject_id, "facilitator", None))
+                self._push(t, PRIO_NOW, Release(inject_id, "facilitator"))
             elif op == "adhoc" and inject_id:
                 self._injects[inject_id] = Inject(
                     id=inject_id,
@@ -1350,7 +1147,7 @@ class Session:
                         self._adhoc_count = max(self._adhoc_count, int(inject_id.split("-", 1)[1]))
                     except ValueError:
                         pass
-                self._push(t, PRIO_NOW, ("release", inject_id, "adhoc", None))
+                self._push(t, PRIO_NOW, Release(inject_id, "adhoc"))
             elif op == "skip" and inject_id:
                 self._skipped.add(inject_id)
             elif op in ("role_change", "join", "leave"):
@@ -1362,10 +1159,8 @@ class Session:
         elif kind == ev.SESSION_ENDED:
             self._ended = True
             self._ended_t = t
-        elif kind == ev.HOTWASH_ANSWER:
-            self._hotwash_answers.append(record)
-        elif kind == ev.HOTWASH_CLOSED:
-            self._hotwash_closed = True
+        elif kind in (ev.HOTWASH_ANSWER, ev.HOTWASH_CLOSED):
+            self._hotwash.apply(record)
         if self.solo_role is not None and kind in (ev.DECISION, ev.DELEGATION) and not premature:
             for role in teammates.involved_roles(self.scenario, record, self.solo_role):
                 if role not in self._involved and self.is_simulated(role):
@@ -1379,7 +1174,7 @@ class Session:
         for item in started:
             expectation_id = item.expectation.id
             self._started_clocks[expectation_id] = item  # a restarted clock (from_latest) replaces it
-            self._push(item.due, PRIO_DEADLINE, ("deadline", expectation_id, item.due))
+            self._push(item.due, PRIO_DEADLINE, Deadline(expectation_id, item.due))
             self._schedule_teammate(item)
 
     def _schedule_teammate(self, item: Started) -> None:
@@ -1389,48 +1184,41 @@ class Session:
             return
         pause = teammates.delay(self.scenario, owner, item.expectation.action)
         when = teammates.act_at(item.anchor, item.due, self._involved.get(owner), pause)
-        self._push(when, PRIO_DELEGATE, ("teammate", item.expectation.id))
+        self._push(when, PRIO_DELEGATE, TeammateTurn(item.expectation.id))
 
     def _fire(self, kind: str, target: str, t: float) -> None:
         """A `when` condition became true at `t`: schedule each branch waiting on it, once."""
-        key = (kind, target)
-        if key in self._conditions:
-            return
-        self._conditions[key] = t
-        for branch in self._watchers.get(key, ()):
-            if branch.id in self._branch_fired:
-                continue
-            self._branch_fired[branch.id] = t
-            condition = branch.when.describe() if branch.when is not None else None
-            self._push(t + branch.at, PRIO_BRANCH, ("release", branch.id, "branch", condition))
+        for when, release in self._branches.fire(kind, target, t):
+            self._push(when, PRIO_BRANCH, release)
 
-    def _stale(self, item: tuple[Any, ...]) -> bool:
-        kind = item[0]
-        if kind == "release":
-            return item[1] in self._released_at or (
-                item[1] in self._skipped and item[2] in ("schedule", "branch", "response")
-            )
-        if kind == "marker":
-            return item[1] in self._markers
-        if kind == "jump":
-            return item[1] in self._jumped
-        if kind == "delegate":
-            return item[1] in self._completed
-        if kind == "end":
-            return self._ended
-        if kind == "deadline":
-            running = self._started_clocks.get(item[1])
-            return running is None or running.due != item[2] or (item[1], item[2]) in self._checked
-        if kind == "teammate":
-            return item[1] in self._teammate_done
+    def _stale(self, item: Item) -> bool:
+        """Whether a scheduled item no longer needs doing (done meanwhile, skipped, superseded)."""
+        match item:
+            case Release(inject=inject_id, trigger=trigger):
+                return inject_id in self._released_at or (
+                    inject_id in self._skipped and trigger in ("schedule", "branch", "response")
+                )
+            case SetMarker(name=name):
+                return name in self._markers
+            case Jump(inject=inject_id):
+                return inject_id in self._jumped
+            case DelegatedWork(delegation=delegation_id):
+                return delegation_id in self._delegations.completed
+            case End():
+                return self._ended
+            case Deadline(expectation=expectation_id, due=due):
+                running = self._started_clocks.get(expectation_id)
+                return running is None or running.due != due or (expectation_id, due) in self._checked
+            case TeammateTurn(expectation=expectation_id):
+                return expectation_id in self._teammate_done
         return False
 
     def _run(self, limit: tuple[float, int], *, advance: bool) -> list[dict[str, Any]]:
         """Process every item due before `limit` (a (time, priority) key), in heap order."""
         start = len(self._events)
-        heap = self._heap
-        while heap and not self._ended:
-            entry = heap[0]
+        schedule = self._schedule
+        while schedule and not self._ended:
+            entry = schedule.first()
             time, prio, _, item = entry
             if advance and self._auto_pause_for is not None and time > self._auto_pause_at:
                 break  # running time forward stops where the player's clock stops
@@ -1440,7 +1228,7 @@ class Session:
             bound = limit if limit >= (now, PRIO_DEADLINE) else (now, PRIO_DEADLINE)
             if (time, prio) >= bound:
                 break
-            heapq.heappop(heap)
+            schedule.pop()
             if self._stale(item):
                 continue
             if advance and time > now:
@@ -1448,7 +1236,7 @@ class Session:
             try:
                 self._process(item, time)
             except TranscriptError:
-                heapq.heappush(heap, entry)  # not recorded: try again on the next tick
+                schedule.put_back(entry)  # not recorded: try again on the next tick
                 raise
         if self._auto_pause_for is not None:
             self._pause_for_the_player()
@@ -1483,77 +1271,83 @@ class Session:
             ev.CLOCK, op="pause", speed=self.clock.speed, paused=True, reason="auto", inject=inject_id
         )
 
-    def _process(self, item: tuple[Any, ...], due: float) -> None:
-        kind = item[0]
-        if kind == "release":
-            _, inject_id, trigger, condition = item
-            inject = self._injects.get(inject_id)
-            if inject is None:
-                return
-            from_role = None
-            if trigger == "response":
-                index = next(i for i, rid in self._response_ids.items() if rid == inject_id)
-                from_role = self.scenario.responses[index].from_
-            fields: dict[str, Any] = {
-                "inject": inject_id,
-                "title": inject.title,
-                "channel": inject.channel,
-                "to": list(inject.to),
-                "phase": inject.phase,
-                "body": inject.body,
-                "trigger": trigger,
-                "condition": condition,
-                "due": round(due, 3),
-                "marks": list(inject.marks),
-                "advance_to": inject.advance_to,
-            }
-            fields["from"] = inject.from_
-            if from_role is not None:
-                fields["from_role"] = from_role
-            self._record(ev.INJECT_RELEASED, **fields)
-            if self._auto_pause_for is None and self._expects_the_player(inject, trigger):
-                self._auto_pause_for, self._auto_pause_at = inject_id, due  # paused once what is due is out
-        elif kind == "marker":
-            _, name, source = item
-            self._record(ev.MARKER_SET, marker=name, source=source)
-        elif kind == "jump":
-            _, inject_id, to_t = item
-            now = self._t()
-            if to_t <= now:
-                self._jumped.add(inject_id)
-                return
-            self._record(
-                ev.CLOCK,
-                op="jump",
-                speed=self.clock.speed,
-                paused=self.clock.paused,
-                from_t=now,
-                to_t=to_t,
-                inject=inject_id,
-            )
-            self.clock.jump_to(to_t)
-        elif kind == "deadline":
-            _, expectation_id, deadline = item
-            self._checked.add((expectation_id, deadline))
-            missed, implied = self._clocks.check(self._started_clocks[expectation_id])
-            if missed:
-                self._fire("missed", expectation_id, deadline)
-                self._begin(implied)
-        elif kind == "teammate":
-            self._teammate_acts(item[1])
-        elif kind == "delegate":
-            task = self._delegations[item[1]]
-            fields, rationale = teammates.delegated_work(
-                self.scenario,
-                task["action"],
-                task["to_role"],
-                task["fields"],
-                task["rationale"],
-                task["role"],
-            )
-            self._carry_out(task, self._simulated_name(task["to_role"]), fields, rationale)
-        elif kind == "end":
-            self._record(ev.SESSION_ENDED, reason="duration")
+    def _process(self, item: Item, due: float) -> None:
+        """Do what a scheduled item says, now that it is due."""
+        match item:
+            case Release():
+                self._release(item, due)
+            case SetMarker(name=name, source=source):
+                self._record(ev.MARKER_SET, marker=name, source=source)
+            case Jump(inject=inject_id, to_t=to_t):
+                self._jump(inject_id, to_t)
+            case Deadline(expectation=expectation_id, due=deadline):
+                self._checked.add((expectation_id, deadline))
+                missed, implied = self._clocks.check(self._started_clocks[expectation_id])
+                if missed:
+                    self._fire("missed", expectation_id, deadline)
+                    self._begin(implied)
+            case TeammateTurn(expectation=expectation_id):
+                self._teammate_acts(expectation_id)
+            case DelegatedWork(delegation=delegation_id):
+                task = self._delegations.tasks[delegation_id]
+                fields, rationale = teammates.delegated_work(
+                    self.scenario,
+                    task["action"],
+                    task["to_role"],
+                    task["fields"],
+                    task["rationale"],
+                    task["role"],
+                )
+                self._carry_out(task, self._simulated_name(task["to_role"]), fields, rationale)
+            case End():
+                self._record(ev.SESSION_ENDED, reason="duration")
+
+    def _release(self, item: Release, due: float) -> None:
+        """Release an inject: record `inject_released`; a solo player's clock may stop for it."""
+        inject_id, trigger, condition = item.inject, item.trigger, item.condition
+        inject = self._injects.get(inject_id)
+        if inject is None:
+            return
+        from_role = None
+        if trigger == "response":
+            index = next(i for i, rid in self._response_ids.items() if rid == inject_id)
+            from_role = self.scenario.responses[index].from_
+        fields: dict[str, Any] = {
+            "inject": inject_id,
+            "title": inject.title,
+            "channel": inject.channel,
+            "to": list(inject.to),
+            "phase": inject.phase,
+            "body": inject.body,
+            "trigger": trigger,
+            "condition": condition,
+            "due": round(due, 3),
+            "marks": list(inject.marks),
+            "advance_to": inject.advance_to,
+        }
+        fields["from"] = inject.from_
+        if from_role is not None:
+            fields["from_role"] = from_role
+        self._record(ev.INJECT_RELEASED, **fields)
+        if self._auto_pause_for is None and self._expects_the_player(inject, trigger):
+            self._auto_pause_for, self._auto_pause_at = inject_id, due  # paused once what is due is out
+
+    def _jump(self, inject_id: str, to_t: float) -> None:
+        """Move the clock forward at once, as a released inject asks (`advance_to`)."""
+        now = self._t()
+        if to_t <= now:
+            self._jumped.add(inject_id)
+            return
+        self._record(
+            ev.CLOCK,
+            op="jump",
+            speed=self.clock.speed,
+            paused=self.clock.paused,
+            from_t=now,
+            to_t=to_t,
+            inject=inject_id,
+        )
+        self.clock.jump_to(to_t)
 
     def _teammate_acts(self, expectation_id: str) -> None:
         """A simulated teammate records its own expectation, unless it is done or waits for a step."""
@@ -1562,12 +1356,7 @@ class Session:
         if self._clocks.done(started):
             return
         owner = expectation.owner or ""
-        if any(
-            task["to_role"] == owner
-            and task["action"] == expectation.action
-            and task_id not in self._completed
-            for task_id, task in self._delegations.items()
-        ):
+        if self._delegations.handed_over(owner, expectation.action):
             return  # the player handed this very work over: it is done as delegated, at its time-box
         missing = [a for a in expectation.requires if a not in self._done]
         if missing:
@@ -1584,7 +1373,7 @@ class Session:
             role=owner,
             by=self._simulated_name(owner),
             action=action.id,
-            fields=_jsonable(teammates.fields_for(self.scenario, owner, action)),
+            fields=plain_json(teammates.fields_for(self.scenario, owner, action)),
             rationale=f"Done by the simulated {self.scenario.role_title(owner).lower()} as the role requires",
             inject=None,
             delegated_by=None,
@@ -1597,16 +1386,5 @@ class Session:
         self, task: dict[str, Any], by: str, fields: dict[str, Any], rationale: str, **extra: Any
     ) -> dict[str, Any]:
         return self._record(
-            ev.DECISION,
-            id=f"d{self.writer.seq}",
-            role=task["to_role"],
-            by=by,
-            action=task["action"],
-            fields=_jsonable(dict(fields or {})),
-            rationale=rationale or "",
-            inject=task.get("inject"),
-            delegated_by=task["role"],
-            delegation=task["id"],
-            delegated_at=task["t"],
-            **extra,
+            ev.DECISION, id=f"d{self.writer.seq}", **carrying_out(task, by, fields, rationale), **extra
         )

@@ -263,7 +263,7 @@ def resume_session(
     if not path.exists():
         raise SessionSetupError(f"{path}: no such transcript to resume")
     try:
-        session = Session.resume_from(
+        session = Session.continue_transcript(
             path,
             clock=clock if clock is not None else ScaledClock(60.0),
             now_utc=now_utc,

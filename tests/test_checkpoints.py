@@ -60,7 +60,7 @@ def test_a_session_resumed_after_a_crash_goes_on_from_its_last_checkpoint_not_it
     assert last >= 28 * 60
     session.writer.close()  # the host dies here (kill -9): no interruption, no end
 
-    resumed = Session.resume(session.path, clock=ScaledClock(speed=60, get_time=Wall()))
+    resumed = Session.continue_transcript(session.path, clock=ScaledClock(speed=60, get_time=Wall()))
     assert resumed.now >= last, "the clock never goes back to the last decision"
     line = resumed.events[-1] if resumed.events[-1]["type"] == "session_resumed" else None
     line = line or next(e for e in resumed.events if e["type"] == "session_resumed")
@@ -81,7 +81,7 @@ def test_an_interruption_is_recorded_and_the_session_continues_from_it(tmp_path)
     assert session.tick() == []
     session.writer.close()
 
-    resumed = Session.resume(session.path, clock=ScaledClock(speed=60, get_time=Wall()))
+    resumed = Session.continue_transcript(session.path, clock=ScaledClock(speed=60, get_time=Wall()))
     kinds = [e["type"] for e in resumed.events]
     assert kinds.count("session_interrupted") == 1 and kinds[-1] == "session_resumed"
     assert resumed.events[-1]["from_t"] == 750.0 and resumed.now == 750.0

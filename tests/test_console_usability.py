@@ -746,7 +746,7 @@ def test_the_auto_pause_stops_time_run_forward_where_it_paused(tmp_path):
     )
     session = opened.session
     assert session.paused and session.pause_recorded
-    session.resume()
+    session.unpause()
     session.run_until(3000)  # the ticket at T+20m expects the coordinator: time stops there
     assert session.paused and session.now == 1200
     assert session.events[-1]["op"] == "pause" and session.events[-1]["inject"] == "customer-ticket"

@@ -30,7 +30,7 @@ if mode == "new":
     session = make_session(folder, breach_scenario(), fsync=True)
 else:
     from tabletop.engine import Session
-    session = Session.resume(folder + "/t.jsonl", clock=VirtualClock())
+    session = Session.continue_transcript(folder + "/t.jsonl", clock=VirtualClock())
 print("ready", flush=True)
 n = 0
 while True:
@@ -132,7 +132,7 @@ def test_a_torn_tail_from_a_power_cut_is_recovered_on_resume(tmp_path):
     report = verify_transcript(tmp_path / "t.jsonl")
     lines = session.writer.seq  # every line written, the decisions' signatures included
     assert report.only_torn_tail and len(report.events) == lines - 1
-    resumed = Session.resume(tmp_path / "t.jsonl", clock=VirtualClock())
+    resumed = Session.continue_transcript(tmp_path / "t.jsonl", clock=VirtualClock())
     assert resumed.events[-1]["type"] == "session_resumed"
     assert resumed.events[-1]["dropped_bytes"] == cut - last_start
     resumed.run_to_end()

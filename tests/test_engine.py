@@ -544,7 +544,7 @@ def test_pause_stops_releases_and_never_shifts_released_injects(tmp_path):
     wall.now = 1000  # a long break
     assert session.tick() == []
     assert session.now == 600
-    session.resume()
+    session.unpause()
     wall.now = 1000 + 10  # ten more wall seconds: sim 1200, the ticket is due
     session.tick()
     assert released(session) == [("alert", 0.0), ("customer-ticket", 1200.0)]
@@ -563,7 +563,7 @@ def test_trigger_now_while_paused_and_after_a_pause(tmp_path):
         "customer-ticket",
         record["seq"] - 1,
     )
-    session.resume()
+    session.unpause()
     wall.now = 502  # 2 wall seconds after the pause ended: sim 300 + 120
     record = session.trigger_now("morning")
     assert record["t"] == 420.0
@@ -798,7 +798,7 @@ def test_resume_continues_seq_and_clock(tmp_path):
     last_seq = session.writer.seq - 1  # the decision's signature line
     session.writer.close()  # the laptop dies
 
-    resumed = Session.resume(session.path, clock=VirtualClock())
+    resumed = Session.continue_transcript(session.path, clock=VirtualClock())
     assert resumed.now == 1500
     note = resumed.events[-1]
     assert (note["type"], note["seq"], note["from_t"], note["dropped_bytes"]) == (
@@ -837,7 +837,7 @@ def test_resume_after_a_torn_write_and_mid_consequence_crash(tmp_path):
     session.writer.close()  # crashed before marker_set was written ...
     with open(session.path, "ab") as handle:
         handle.write(b'{"seq":99,"type":"no')  # ... and in the middle of a write
-    resumed = Session.resume(session.path, clock=VirtualClock())
+    resumed = Session.continue_transcript(session.path, clock=VirtualClock())
     assert resumed.events[-2]["type"] == "session_resumed" and resumed.events[-2]["dropped_bytes"] == 20
     assert (resumed.events[-1]["type"], resumed.events[-1]["marker"]) == ("marker_set", "aware")
     assert resumed.markers == {"aware": 600.0}
@@ -854,11 +854,11 @@ def test_resume_with_a_scaled_clock_restores_speed_and_pause(tmp_path):
     session.writer.close()
     wall2 = FakeWall()
     clock = ScaledClock(speed=1, get_time=wall2)
-    resumed = Session.resume(session.path, clock=clock)
+    resumed = Session.continue_transcript(session.path, clock=clock)
     assert (resumed.now, resumed.speed, resumed.paused) == (600, 30, True)
     wall2.now = 100
     assert resumed.now == 600
-    resumed.resume()
+    resumed.unpause()
     wall2.now = 120
     resumed.tick()
     assert ("customer-ticket", 1200.0) in released(resumed)
@@ -872,7 +872,7 @@ def test_resume_continues_pending_delegations_and_missed_deadlines(tmp_path):
     session.decide("coordinator", "contain", by="Sam", delegate_to="technical_lead", timebox="30m")
     session.run_until(1300)
     session.writer.close()
-    resumed = Session.resume(session.path, clock=VirtualClock())
+    resumed = Session.continue_transcript(session.path, clock=VirtualClock())
     resumed.run_until(3600)
     assert resumed.done_at("contain") == 1860.0
     assert ("dpo-chases", 3600.0) in released(resumed)
@@ -885,13 +885,13 @@ def test_resume_refuses_ended_and_tampered_transcripts(tmp_path):
     session = make_session(tmp_path, breach_scenario(), name="ended.jsonl")
     session.run_to_end()
     with pytest.raises(TranscriptError, match="already ended"):
-        Session.resume(session.path, clock=VirtualClock())
+        Session.continue_transcript(session.path, clock=VirtualClock())
     other = make_session(tmp_path, breach_scenario(), name="edited.jsonl")
     other.run_until(1300)
     other.writer.close()
     other.path.write_bytes(other.path.read_bytes().replace(b"customer-ticket", b"customer-tickex", 1))
     with pytest.raises(TranscriptError, match="damaged"):
-        Session.resume(other.path, clock=VirtualClock())
+        Session.continue_transcript(other.path, clock=VirtualClock())
 
 
 def test_responses_fire_in_solo_but_not_when_the_responder_joins(tmp_path):
@@ -1020,7 +1020,7 @@ def test_any_operations_keep_the_transcript_sound_and_resume_exact(tmp_path_fact
             assert event["t"] >= event["due"]
 
     if b"session_ended" not in cut:
-        resumed = Session.resume(folder / "crashed.jsonl", clock=VirtualClock())
+        resumed = Session.continue_transcript(folder / "crashed.jsonl", clock=VirtualClock())
         resumed.run_to_end()
         assert stable(resumed.events) == stable(live.events)
         assert verify_transcript(folder / "crashed.jsonl").ok

@@ -145,7 +145,7 @@ def test_a_resume_names_the_last_signed_seq(config, tmp_path):
     session.run_until(1300)  # injects released after the last signature: an unsigned tail
     signed = session.writer.signed_through
     session.writer.close()
-    resumed = Session.resume(session.path, clock=VirtualClock())
+    resumed = Session.continue_transcript(session.path, clock=VirtualClock())
     note = resumed.events[-1]
     assert note["type"] == "session_resumed" and note["signed_through"] == signed
     resumed.end()

@@ -182,7 +182,7 @@ def test_resume_during_the_hot_wash_continues_it_without_session_resumed(ended):
     ended.answer_hotwash("dpo", "P-dpo", WORKED, "One.")
     path = ended.path
     ended.writer.close()
-    again = Session.resume_from(path, clock=VirtualClock(), fsync=False)
+    again = Session.continue_transcript(path, clock=VirtualClock(), fsync=False)
     assert again.ended and again.hotwash_open
     assert [a["text"] for a in again.hotwash_answers] == ["One."]
     again.answer_hotwash("coordinator", "P-coordinator", CHANGE, "Two.")
@@ -192,7 +192,7 @@ def test_resume_during_the_hot_wash_continues_it_without_session_resumed(ended):
     result = verify_evidence(path)
     assert result.ok, result.problems
     with pytest.raises(Exception, match="the session has already ended and its hot wash is closed"):
-        Session.resume_from(path, clock=VirtualClock(), fsync=False)
+        Session.continue_transcript(path, clock=VirtualClock(), fsync=False)
 
 
 def test_resume_after_a_crash_between_an_answer_and_its_signature(ended):
@@ -203,7 +203,7 @@ def test_resume_after_a_crash_between_an_answer_and_its_signature(ended):
     path.write_text("".join(kept), encoding="utf-8")
     crashed = verify_evidence(path)
     assert crashed.unsigned and crashed.unsigned[-1][1] == json.loads(kept[-1])["seq"]
-    again = Session.resume_from(path, clock=VirtualClock(), fsync=False)
+    again = Session.continue_transcript(path, clock=VirtualClock(), fsync=False)
     again.answer_hotwash("dpo", "P-dpo", CHANGE, "Two.")
     again.writer.close()
     result = verify_evidence(path)
@@ -217,7 +217,7 @@ def test_a_session_without_a_hot_wash_is_not_resumed_after_its_end(tmp_path):
     session.end()
     session.writer.close()
     with pytest.raises(Exception, match="the session has already ended; nothing to resume"):
-        Session.resume_from(session.path, clock=VirtualClock(), fsync=False)
+        Session.continue_transcript(session.path, clock=VirtualClock(), fsync=False)
 
 
 def test_verify_passes_with_a_hot_wash_and_fails_on_an_answer_after_it_closed(ended):
@@ -315,7 +315,7 @@ def test_a_scripted_run_has_no_hot_wash(tmp_path):
         session.answer_hotwash("dpo", "P-dpo", WORKED, "Fine.")
     session.writer.close()
     with pytest.raises(Exception, match="the session has already ended; nothing to resume"):
-        Session.resume_from(session.path, clock=VirtualClock(), fsync=False)
+        Session.continue_transcript(session.path, clock=VirtualClock(), fsync=False)
 
 
 def test_a_transcript_with_a_hot_wash_reads_as_ended_scores_and_reports(ended):

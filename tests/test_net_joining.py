@@ -53,7 +53,7 @@ async def test_only_the_secret_opens_a_seat_again_even_after_the_host_is_resumed
     rig.session.writer.close()
 
     # the host comes back from its transcript and the seats kept beside it
-    session = Session.resume(path, clock=VirtualClock())
+    session = Session.continue_transcript(path, clock=VirtualClock())
     seats = Seats.load(seats_path(path))
     host = TeamHost(
         session,

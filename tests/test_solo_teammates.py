@@ -125,7 +125,7 @@ def test_a_resumed_solo_session_does_not_repeat_a_teammates_work(tmp_path):
     session.run_until(1800)
     before = teammate_decisions(session)
     session.writer.close()
-    resumed = Session.resume(session.path, clock=VirtualClock(), fsync=False)
+    resumed = Session.continue_transcript(session.path, clock=VirtualClock(), fsync=False)
     resumed.run_until(3 * 3600)
     assert teammate_decisions(resumed) == before == [("assess_personal_data", "dpo", 1200.0, "assess")]
 

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import networkx as nx
 
 from tabletop.catalog import Catalog, value_problems
+from tabletop.draft import Draft, Located
 from tabletop.model import Expectation, Inject, deadline_from
 from tabletop.problems import Problem, Span, did_you_mean
 from tabletop.timing import format_duration, format_offset
-
-if TYPE_CHECKING:
-    from tabletop.loader import Draft, Located
 
 
 def _role_problem(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -10,14 +9,23 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-import tabletop
 from tabletop.catalog import Catalog, load_catalog_from, read_doc
+from tabletop.checks import check_library_inject, check_scenario
+from tabletop.datafolders import (
+    DATASETS,
+    catalog_for,
+    data_dirs,
+    data_roots,
+    find_scenario,
+    load_catalog,
+    scenario_folders,
+)
+from tabletop.draft import Draft, Located
+from tabletop.injectlibrary import INJECT_TEXT, InjectResolution
+from tabletop.merging import ExpectationMerge
 from tabletop.model import (
-    DECISION_ACTIONS,
     AvoidRule,
-    DataPosition,
     Expectation,
-    FactCondition,
     Inject,
     Phase,
     Response,
@@ -28,308 +36,78 @@ from tabletop.problems import (
     ScenarioError,
     Span,
     allowed_keys,
-    did_you_mean,
     kind_of,
     show,
     validate_model,
     validation_problems,
 )
-from tabletop.templating import TemplateProblem, check_syntax, generate_values, render_text
-from tabletop.timing import TimeFormatError, parse_at
-from tabletop.yamlsource import SourceDoc, display_path, is_yaml, yaml_files
+from tabletop.templating import TemplateProblem, check_syntax, generate_values
+from tabletop.yamlsource import yaml_files
 
 __all__ = [
     "Catalog",
+    "Draft",
+    "Located",
     "Problem",
     "ScenarioError",
     "Validation",
+    "catalog_for",
+    "data_dirs",
     "data_roots",
     "find_scenario",
     "load_catalog",
     "load_scenario",
     "resolve_scenario",
+    "scenario_folders",
     "validate_paths",
 ]
 
-_DATASETS = ("scenarios", "injects", "scoring")
 _LIST_FIELDS = ("injects", "phases", "responses", "expectations", "avoid")
-_INJECT_TEXT = ("from", "title", "body", "notes")
 _RESOLVED_ONLY = ("values", "actions", "role_info")
 _PLACEHOLDERS: dict[str, Any] = {"id": "invalid", "title": "", "duration": 0, "roles": ["?"]}
-
-
-# --- where data lives -------------------------------------------------------------------------
-
-
-def data_roots() -> list[Path]:
-    """The bundled project root(s): the folder above the package, and `tabletop/data/`."""
-    package = Path(tabletop.__file__).resolve().parent
-    roots = []
-    for candidate in (package.parent, package / "data"):
-        if any((candidate / name).is_dir() for name in _DATASETS):
-            roots.append(candidate)
-    return roots
-
-
-def _nearest(start: Path, name: str) -> Path | None:
-    folder = start if start.is_dir() else start.parent
-    for parent in [folder, *folder.parents]:
-        if (parent / name).is_dir():
-            return parent / name
-    return None
-
-
-def data_dirs(start: Path | None, name: str) -> list[Path]:
-    """`injects/` or `scoring/` folders to search: the nearest above `start`, then bundled."""
-    found: list[Path] = []
-    if start is not None:
-        nearest = _nearest(start.resolve(), name)
-        if nearest is not None:
-            found.append(nearest)
-    for root in data_roots():
-        candidate = (root / name).resolve()
-        if candidate.is_dir() and candidate not in found:
-            found.append(candidate)
-    return found
-
-
-_catalog_cache: dict[tuple[Any, ...], Catalog] = {}
-
-
-def _signature(folders: list[Path]) -> tuple[Any, ...]:
-    items = []
-    for folder in folders:
-        for path in sorted(folder.iterdir()) if folder.is_dir() else []:
-            try:
-                stat = path.stat()
-            except OSError:
-                continue
-            items.append((str(path), stat.st_mtime_ns, stat.st_size))
-    return tuple(items)
-
-
-def catalog_for(start: Path | None) -> Catalog:
-    """The catalog a file at `start` resolves against (cached while the files are unchanged)."""
-    folders = data_dirs(start, "scoring")
-    key = (tuple(map(str, folders)), _signature(folders))
-    catalog = _catalog_cache.get(key)
-    if catalog is None:
-        catalog = load_catalog_from(folders)
-        _catalog_cache.clear()
-        _catalog_cache[key] = catalog
-    return catalog
-
-
-def load_catalog(root: Path | str | None = None) -> Catalog:
-    """Roles, actions, regimes and rubric sets from `root/scoring` (or `root` if it is one).
-
-    Without a root, the bundled data. Raises ScenarioError when the files have problems.
-    """
-    if root is None:
-        folders = data_dirs(None, "scoring")
-    else:
-        root = Path(root)
-        folder = root / "scoring" if (root / "scoring").is_dir() else root
-        folders = [folder.resolve()] + [d for d in data_dirs(None, "scoring") if d != folder.resolve()]
-    catalog = load_catalog_from(folders)
-    if catalog.problems:
-        raise ScenarioError(catalog.problems)
-    return catalog
-
-
-def _scenario_files(folder: Path) -> list[Path]:
-    return [p for p in sorted(folder.glob("*.y*ml")) if is_yaml(p)] if folder.is_dir() else []
-
-
-def scenario_folders() -> list[Path]:
-    """`./scenarios` then the bundled `scenarios/` folders (no duplicates)."""
-    folders: list[Path] = []
-    for candidate in [Path.cwd() / "scenarios"] + [root / "scenarios" for root in data_roots()]:
-        resolved = candidate.resolve()
-        if resolved.is_dir() and resolved not in folders:
-            folders.append(resolved)
-    return folders
-
-
-def find_scenario(name: str | Path) -> Path:
-    """A scenario file: `name` itself if it is a file, else the id looked up in ./scenarios,
-    then the bundled scenarios/. Raises ScenarioError naming the close ids when not found."""
-    path = Path(name)
-    if path.is_file():
-        return path
-    text = str(name)
-    known: list[str] = []
-    for folder in scenario_folders():
-        for candidate in _scenario_files(folder):
-            if candidate.stem == text:
-                return candidate
-            known.append(candidate.stem)
-    if text.endswith((".yaml", ".yml")) or "/" in text:
-        message = "no such scenario file"
-    else:
-        message = f"no scenario with id {text!r}{did_you_mean(text, known)}; known: {', '.join(sorted(set(known))) or 'none'}"
-    raise ScenarioError([Problem(text, 0, 0, "scenario", message)])
-
-
-# --- the inject library -----------------------------------------------------------------------
-
-
-_LIBRARY_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*(?:/[A-Za-z0-9_][A-Za-z0-9_.\-]*)+$")
-"""`GROUP/NAME` (or deeper): names only, so `use:` never leaves the inject library (no `..`,
-no absolute path)."""
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    """True when `path`, links resolved, lies inside `folder` (a link out of the library is refused)."""
-    try:
-        return path.resolve().is_relative_to(folder.resolve())
-    except OSError:
-        return False
-
-
-class InjectLibrary:
-    """`use: GROUP/NAME` targets: `injects/GROUP/NAME.yaml` or key NAME of `injects/GROUP.yaml`."""
-
-    def __init__(self, folders: list[Path]) -> None:
-        self.folders = folders
-        self._docs: dict[Path, SourceDoc | None] = {}
-        self._problems: dict[Path, list[Problem]] = {}
-
-    def doc(self, path: Path) -> tuple[SourceDoc | None, list[Problem]]:
-        if path not in self._docs:
-            problems: list[Problem] = []
-            self._docs[path] = read_doc(path, problems)
-            self._problems[path] = problems
-        return self._docs[path], self._problems[path]
-
-    def lookup(self, name: str) -> tuple[dict[str, Any] | None, Span | None, list[Problem]]:
-        """The inject's data and span, or (None, None, problems of the file that holds it)."""
-        group, _, leaf = name.rpartition("/")
-        if not group or not leaf or not _LIBRARY_NAME.match(name):
-            return None, None, []
-        for folder in self.folders:
-            for ext in (".yaml", ".yml"):
-                single = folder / group / f"{leaf}{ext}"
-                if single.is_file() and _inside(single, folder):
-                    doc, problems = self.doc(single)
-                    if doc is None:
-                        return None, None, problems
-                    return doc.data, Span(doc, ()), problems
-            for ext in (".yaml", ".yml"):
-                several = folder / f"{group}{ext}"
-                if several.is_file() and _inside(several, folder):
-                    doc, problems = self.doc(several)
-                    if doc is None:
-                        return None, None, problems
-                    if isinstance(doc.data, dict) and leaf in doc.data:
-                        return doc.data[leaf], Span(doc, (leaf,)), problems
-        return None, None, []
-
-    def names(self) -> list[str]:
-        """Every `GROUP/NAME` the library offers (for did-you-mean)."""
-        found: list[str] = []
-        for folder in self.folders:
-            for path in yaml_files(folder):
-                relative = path.relative_to(folder).with_suffix("")
-                if len(relative.parts) == 1:
-                    doc, _ = self.doc(path)
-                    if doc is not None and isinstance(doc.data, dict):
-                        found.extend(f"{relative.as_posix()}/{key}" for key in doc.data)
-                else:
-                    found.append(relative.as_posix())
-        return found
 
 
 # --- resolution -------------------------------------------------------------------------------
 
 
-@dataclass
-class Located:
-    """A validated piece of a scenario with where it was written, and (for rubric and
-    regime expectations) the scenario entry that brought it in."""
-
-    item: Any
-    span: Span
-    via: Span | None = None
-    origin: str = ""
-
-
-@dataclass
-class Draft:
-    """A scenario being resolved: what validated so far, for the cross-reference checks."""
-
-    span: Span
-    catalog: Catalog
-    roles: list[str] | None = None
-    duration: int | None = None
-    starts_at: datetime | None = None
-    starts_at_valid: bool = True
-    injects: list[Located] = field(default_factory=list)
-    phases: list[Located] = field(default_factory=list)
-    responses: list[Located] = field(default_factory=list)
-    expectations: list[Located] = field(default_factory=list)
-    avoid: list[Located] = field(default_factory=list)
-    inject_count: int = 0
-
-
-class _Resolver:
+class _Resolver(InjectResolution, ExpectationMerge):
     """Resolves one scenario file; every mistake becomes a Problem and resolution goes on."""
-
-    def __init__(self, doc: SourceDoc, seed: int | None) -> None:
-        self.doc = doc
-        self.seed_override = seed
-        self.problems: list[Problem] = []
-        self.span = Span(doc, ())
-        self.catalog = catalog_for(doc.path)
-        self.problems.extend(self.catalog.problems)
-        self.library = InjectLibrary(data_dirs(doc.path, "injects")[:1])
-        self.values: dict[str, Any] = {}
-        self.seed = 0
-        self.invalid: set[str] = set()
-
-    # text ---------------------------------------------------------------------------------
-    def render(self, value: Any, span: Span) -> Any:
-        if not isinstance(value, str):
-            return value
-        try:
-            return render_text(value, self.values)
-        except TemplateProblem as error:
-            self.problems.append(span.problem(str(error)))
-            return value
-
-    def render_tree(self, value: Any, span: Span) -> Any:
-        if isinstance(value, str):
-            return self.render(value, span)
-        if isinstance(value, dict):
-            return {k: self.render_tree(v, span.child(k)) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.render_tree(v, span.child(i)) for i, v in enumerate(value)]
-        return value
-
-    def render_keys(self, data: dict[str, Any], keys: tuple[str, ...], span: Span) -> dict[str, Any]:
-        out = dict(data)
-        for key in keys:
-            if key in out:
-                if isinstance(out[key], list):
-                    out[key] = [self.render(v, span.child(key).child(i)) for i, v in enumerate(out[key])]
-                else:
-                    out[key] = self.render(out[key], span.child(key))
-        return out
-
-    def render_expectation(self, data: Any, span: Span) -> Any:
-        return self.render_keys(data, ("title", "why"), span) if isinstance(data, dict) else data
 
     # the whole scenario ---------------------------------------------------------------------
     def run(self) -> tuple[Scenario | None, Draft]:
-        raw = self.doc.data
+        """The scenario (None when anything is wrong) and the draft the checks looked at."""
         draft = Draft(span=self.span, catalog=self.catalog)
+        raw = self.scenario_mapping(self.doc.data)
+        if raw is None:
+            return None, draft
+        self.variables(raw)
+        starts_at = self.starts_at(raw, draft)
+        # lists validated item by item so that one mistake does not hide the others
+        raw_lists: dict[str, Any] = {name: raw.get(name) for name in _LIST_FIELDS}
+        own_expectations, own_avoid = self.lists(raw_lists, draft, starts_at)
+        header = self.header(self.top_keys(raw, raw_lists, draft))
+        if header is None:
+            return None, draft
+        self.check_hotwash(header, raw.get("hotwash"))
+        draft.roles = None if "roles" in self.invalid else list(header.roles)
+        draft.duration = None if "duration" in self.invalid else header.duration
+
+        self.merge_expectations(header, own_expectations, own_avoid, draft)
+        self.problems.extend(check_scenario(draft))
+        if self.problems:
+            return None, draft
+        return self.assemble(header, draft), draft
+
+    def scenario_mapping(self, raw: Any) -> dict[str, Any] | None:
+        """The file's mapping without the keys only loading fills in; None (a problem) when the
+        file is not a scenario at all."""
         if not isinstance(raw, dict):
             self.problems.append(
                 self.span.problem(
                     f"expected a scenario: a mapping with id, title, duration, roles, injects; received {kind_of(raw)}"
                 )
             )
-            return None, draft
+            return None
         if raw and not any(key in raw for key in allowed_keys(Scenario)):
             # not a scenario at all (a password file reads as a mapping of junk keys): say so
             # without quoting a single key of it
@@ -339,7 +117,7 @@ class _Resolver:
                     f"mapping with none of these keys ({len(raw)} other keys, not shown)"
                 )
             )
-            return None, draft
+            return None
         for key in _RESOLVED_ONLY:
             if key in raw:
                 hint = " (did you mean 'variables'?)" if key == "values" else ""
@@ -349,8 +127,10 @@ class _Resolver:
                         at_key=True,
                     )
                 )
-        raw = {k: v for k, v in raw.items() if k not in _RESOLVED_ONLY}
+        return {k: v for k, v in raw.items() if k not in _RESOLVED_ONLY}
 
+    def variables(self, raw: dict[str, Any]) -> None:
+        """The seed (the caller's, else the scenario's) and the variables' values drawn with it."""
         seed = raw.get("seed", 0)
         if self.seed_override is not None:
             seed = self.seed_override
@@ -361,6 +141,8 @@ class _Resolver:
             for name, message in variable_problems.items():
                 self.problems.append(self.span.child("variables").child(name).problem(message))
 
+    def starts_at(self, raw: dict[str, Any], draft: Draft) -> datetime | None:
+        """The scenario's `starts_at` (None when absent or invalid: the model check reports it)."""
         starts_at = None
         if raw.get("starts_at") is not None:
             try:
@@ -369,12 +151,13 @@ class _Resolver:
                 starts_at = None  # reported by the model check below
                 draft.starts_at_valid = False
         draft.starts_at = starts_at
+        return starts_at
 
-        # lists validated item by item so that one mistake does not hide the others
-        raw_lists: dict[str, Any] = {}
-        for name in _LIST_FIELDS:
-            value = raw.get(name)
-            raw_lists[name] = value
+    def lists(
+        self, raw_lists: dict[str, Any], draft: Draft, starts_at: datetime | None
+    ) -> tuple[list[Located], list[Located]]:
+        """Injects, phases and responses into the draft, item by item; returns the scenario's
+        own expectations (its injects' `expects` and its `expectations`) and avoid rules."""
         injects = raw_lists["injects"]
         if isinstance(injects, list):
             draft.inject_count = len(injects)
@@ -422,8 +205,10 @@ class _Resolver:
                 rule = self.item(AvoidRule, item, span, "avoid rule")
                 if rule is not None:
                     own_avoid.append(Located(rule, span))
+        return own_expectations, own_avoid
 
-        # top-level keys, with the lists already validated
+    def top_keys(self, raw: dict[str, Any], raw_lists: dict[str, Any], draft: Draft) -> dict[str, Any]:
+        """The top-level keys to validate, rendered, with the lists already validated."""
         top = {k: v for k, v in raw.items() if k not in _LIST_FIELDS}
         for key in ("title", "summary", "objectives", "hotwash"):
             if key in top:
@@ -443,19 +228,10 @@ class _Resolver:
                 top[name] = [loc.item for loc in draft.injects] or (
                     [] if not value else [Inject(id="placeholder")]
                 )
-        header = self.header(top)
-        if header is None:
-            return None, draft
-        self.check_hotwash(header, raw.get("hotwash"))
-        draft.roles = None if "roles" in self.invalid else list(header.roles)
-        draft.duration = None if "duration" in self.invalid else header.duration
+        return top
 
-        self.merge_expectations(header, own_expectations, own_avoid, draft)
-        from tabletop.checks import check_scenario
-
-        self.problems.extend(check_scenario(draft))
-        if self.problems:
-            return None, draft
+    def assemble(self, header: Scenario, draft: Draft) -> Scenario:
+        """The resolved, self-contained scenario: the header with everything the draft holds."""
         role_info = [self.catalog.roles[r] for r in header.roles if r in self.catalog.roles]
         scenario = header.model_copy(
             update={
@@ -470,7 +246,7 @@ class _Resolver:
                 "values": self.values,
             }
         )
-        return Scenario.model_validate(scenario.model_dump(by_alias=True)), draft
+        return Scenario.model_validate(scenario.model_dump(by_alias=True))
 
     def header(self, top: dict[str, Any]) -> Scenario | None:
         """Validate the top-level keys; invalid ones are reported and replaced by placeholders."""
@@ -516,404 +292,8 @@ class _Resolver:
             else:
                 first[question.question] = index
 
-    def item(self, model: Any, data: Any, span: Span, what: str) -> Any:
-        if not isinstance(data, dict):
-            keys = ", ".join(allowed_keys(model))
-            self.problems.append(
-                span.problem(f"expected a mapping describing one {what} ({keys}), received {show(data)}")
-            )
-            return None
-        return validate_model(model, data, span, self.problems)
-
     # injects --------------------------------------------------------------------------------
-    def inject(self, item: Any, span: Span, starts_at: datetime | None) -> Located | None:
-        if not isinstance(item, dict):
-            self.problems.append(
-                span.problem(
-                    f"expected a mapping describing one inject (id, at, title, ...), received {show(item)}"
-                )
-            )
-            return None
-        merged = dict(item)
-        fields: dict[str, Span] = {}
-        origin = ""
-        use = item.get("use")
-        if use is not None:
-            library_data, library_span, library_problems = self.resolve_use(use, span.child("use"))
-            self.problems.extend(library_problems)
-            if library_data is not None and library_span is not None:
-                inject_id = item.get("id", "?")
-                note = f"used by inject {inject_id!r} of {self.doc.display}"
-                library_span = Span(library_span.doc, library_span.path, None, note)
-                origin = f"{library_span.doc.display}"
-                if not isinstance(library_data, dict):
-                    self.problems.append(
-                        library_span.problem(
-                            f"expected a mapping describing one inject, received {show(library_data)}"
-                        )
-                    )
-                else:
-                    for key in ("id", "at"):
-                        if key in library_data:
-                            self.problems.append(
-                                library_span.child(key).problem(
-                                    f"a library inject takes no {key!r}: the scenario that uses it gives it",
-                                    at_key=True,
-                                )
-                            )
-                    for key, value in library_data.items():
-                        if key in ("id", "at", "use"):
-                            continue
-                        if key not in item:
-                            merged[key] = value
-                            fields[key] = library_span.child(key)
-        ispan = Span(span.doc, span.path, fields, span.note) if fields else span
-        is_branch = merged.get("when") is not None
-        if "at" in merged:
-            try:
-                seconds, relative = parse_at(merged["at"], starts_at)
-                text = merged["at"].strip() if isinstance(merged["at"], str) else ""
-                if is_branch and (text.upper().startswith("T+") or ":" in text):
-                    raise TimeFormatError(
-                        f"a branch's `at` is the delay after its `when` condition, like +10m; received {merged['at']!r}"
-                    )
-                if relative and not is_branch:
-                    raise TimeFormatError(
-                        f"{merged['at']!r} is relative to a branch condition, but this inject has no `when`; "
-                        f"write T+{merged['at'].strip()[1:]} for a time from the start"
-                    )
-                merged["at"] = seconds
-            except TimeFormatError as error:
-                self.problems.append(ispan.child("at").problem(str(error)))
-                merged.pop("at")
-        elif not is_branch:
-            self.problems.append(
-                ispan.problem("missing required key 'at' (when the inject is released, like T+20m or 09:30)")
-            )
-        if merged.get("advance_to") is not None:
-            try:
-                seconds, relative = parse_at(merged["advance_to"], starts_at)
-                if relative:
-                    raise TimeFormatError(
-                        f"expected an absolute time like T+24h or 'day 2 08:00', received {merged['advance_to']!r}"
-                    )
-                merged["advance_to"] = seconds
-            except TimeFormatError as error:
-                self.problems.append(ispan.child("advance_to").problem(str(error)))
-                merged.pop("advance_to")
-        merged = self.render_keys(merged, _INJECT_TEXT, ispan)
-        if isinstance(merged.get("expects"), list):
-            merged["expects"] = [
-                self.render_expectation(e, ispan.child("expects").child(i))
-                for i, e in enumerate(merged["expects"])
-            ]
-        inject = validate_model(Inject, merged, ispan, self.problems)
-        if inject is None:
-            return None
-        return Located(inject, ispan, origin=origin)
-
-    def resolve_use(self, use: Any, span: Span) -> tuple[Any, Span | None, list[Problem]]:
-        if not isinstance(use, str) or "/" not in use:
-            return (
-                None,
-                None,
-                [
-                    span.problem(
-                        f"expected GROUP/NAME of an inject in injects/, like breach/anomalous-export; received {show(use)}"
-                    )
-                ],
-            )
-        if not _LIBRARY_NAME.match(use):
-            return (
-                None,
-                None,
-                [
-                    span.problem(
-                        "expected GROUP/NAME of an inject in the inject library, like breach/anomalous-export "
-                        "(names only: `use:` never reads outside injects/, so no '..' and no absolute path)"
-                    )
-                ],
-            )
-        data, library_span, problems = self.library.lookup(use)
-        if library_span is None and not problems:
-            names = self.library.names()
-            hint = did_you_mean(use, names)
-            where = ", ".join(display_path(f) for f in self.library.folders) or "no injects/ folder found"
-            return (
-                None,
-                None,
-                [span.problem(f"no inject {use!r} in the inject library{hint} (searched {where})")],
-            )
-        return data, library_span, problems
-
     # expectations from rubric sets and regimes ----------------------------------------------
-    def affected_positions(self, header: Scenario, draft: Draft) -> list[DataPosition]:
-        """The data positions of the datasets the incident affects (every inject's `affects`).
-
-        Unknown dataset ids are problems; a scenario with data positions and regimes whose
-        injects name no affected dataset is a problem too, because no clock could bind.
-        """
-        positions = header.context.data_positions
-        known = {p.id: p for p in positions if p.id}
-        affected: list[str] = []
-        for located in draft.injects:
-            inject: Inject = located.item
-            for index, dataset in enumerate(inject.affects):
-                if dataset not in known:
-                    span = located.span.child("affects")
-                    if span.doc.exists((*span.path, index)):
-                        span = span.child(index)
-                    self.problems.append(
-                        span.problem(
-                            f"unknown dataset {dataset!r}{did_you_mean(dataset, known)}; the ids of "
-                            f"context.data_positions: {', '.join(known) or 'none (give each dataset an id)'}"
-                        )
-                    )
-                elif dataset not in affected:
-                    affected.append(dataset)
-        if positions and header.regimes and not affected and "regimes" not in self.invalid:
-            self.problems.append(
-                self.span.child("regimes").problem(
-                    "the regimes' clocks bind only on the data the incident affects, and no inject says which: "
-                    "give each dataset of context.data_positions an id and add `affects: [id]` to the inject "
-                    "where that data is involved",
-                    at_key=True,
-                )
-            )
-        return [known[d] for d in affected]
-
-    def condition_holds(
-        self, condition: FactCondition, positions: list[DataPosition], via: Span, clock_id: str
-    ) -> bool:
-        """Whether a regime clock's load-time condition holds (a `field` one is left to the scorer)."""
-        if condition.position is not None and not any(
-            p.position == condition.position or p.position == "both" for p in positions
-        ):
-            return False
-        if condition.variable is not None:
-            if condition.variable not in self.values:
-                self.problems.append(
-                    via.problem(
-                        f"clock {clock_id!r} applies only if variable {condition.variable!r} holds, but the scenario "
-                        f"has no such variable{did_you_mean(condition.variable, self.values)}"
-                    )
-                )
-                return False
-            return condition.holds(self.values[condition.variable])
-        return True
-
-    def merge_expectations(
-        self, header: Scenario, own: list[Located], own_avoid: list[Located], draft: Draft
-    ) -> None:
-        catalog = self.catalog
-        included: list[Located] = []
-        included_avoid: list[Located] = []
-        rubric_names = header.rubric if "rubric" not in self.invalid else []
-        for index, name in enumerate(rubric_names):
-            via = (
-                self.span.child("rubric").child(index)
-                if isinstance(self.doc.data.get("rubric"), list)
-                else self.span.child("rubric")
-            )
-            if name in rubric_names[:index]:
-                self.problems.append(via.problem(f"rubric set {name!r} is listed twice"))
-                continue
-            rubric = catalog.rubrics.get(name)
-            if rubric is None:
-                self.problems.append(
-                    via.problem(
-                        f"unknown rubric set {name!r}{did_you_mean(name, catalog.rubrics)}; expected one of: {', '.join(sorted(catalog.rubrics)) or 'none'}"
-                    )
-                )
-                continue
-            rspan = catalog.span("rubrics", name) or via  # where the catalog defined it
-            note = f"included by {self.doc.display}"
-            for e_index, expectation in enumerate(rubric.expectations):
-                e_span = Span(rspan.doc, rspan.path, rspan.fields, note).child("expectations").child(e_index)
-                data = expectation.model_dump(by_alias=True, exclude_unset=True)
-                rendered = self.render_expectation(data, e_span)
-                if rendered != data:
-                    expectation = expectation.model_copy(
-                        update={k: rendered[k] for k in ("title", "why") if k in rendered}
-                    )
-                if expectation.after is None:
-                    expectation = expectation.model_copy(update={"after": "start"})
-                included.append(Located(expectation, e_span, via, origin=f"rubric set {name}"))
-            for a_index, rule in enumerate(rubric.avoid):
-                a_span = Span(rspan.doc, rspan.path, rspan.fields, note).child("avoid").child(a_index)
-                included_avoid.append(Located(rule, a_span, via, origin=f"rubric set {name}"))
-        regime_names = header.regimes if "regimes" not in self.invalid else []
-        positions = self.affected_positions(header, draft)
-        context = header.context
-        if context.decision_owner == "dpo" and not context.decision_delegation.strip():
-            self.problems.append(
-                self.span.child("context")
-                .child("decision_owner")
-                .problem(
-                    "the DPO advises on notification and must not decide it (GDPR Art 38(6), Art 39(1)(a)); "
-                    "name the accountable decision maker, or say in context.decision_delegation who delegated "
-                    "the decision to the DPO and why"
-                )
-            )
-        decider = context.decision_owner or "executive"
-        if regime_names and "roles" not in self.invalid and decider not in header.roles:
-            self.problems.append(
-                self.span.child("roles").problem(
-                    f"a scenario that switches on a regime has its accountable decision maker, role {decider!r} "
-                    "(the controller decides on notification, the DPO advises); add it to `roles` "
-                    "(in solo practice it is a simulated teammate)"
-                    + ("" if context.decision_owner else ", or name another with context.decision_owner")
-                )
-            )
-        for index, name in enumerate(regime_names):
-            via = (
-                self.span.child("regimes").child(index)
-                if isinstance(self.doc.data.get("regimes"), list)
-                else self.span.child("regimes")
-            )
-            if name in regime_names[:index]:
-                self.problems.append(via.problem(f"regime {name!r} is listed twice"))
-                continue
-            regime = catalog.regimes.get(name)
-            if regime is None:
-                self.problems.append(
-                    via.problem(
-                        f"unknown regime {name!r}{did_you_mean(name, catalog.regimes)}; expected one of: {', '.join(sorted(catalog.regimes)) or 'none'}"
-                    )
-                )
-                continue
-            rspan = catalog.span("regimes", name) or via  # where the catalog defined it
-            for c_index, clock in enumerate(regime.clocks):
-                c_span = (
-                    Span(rspan.doc, rspan.path, rspan.fields, f"regime of {self.doc.display}")
-                    .child("clocks")
-                    .child(c_index)
-                )
-                condition = clock.applies_if
-                if condition is not None and not self.condition_holds(condition, positions, via, clock.id):
-                    continue
-                within: int
-                if clock.within == "contract":
-                    contract = [
-                        p.notify_controller_within
-                        for p in positions
-                        if p.position in ("processor", "both") and p.notify_controller_within is not None
-                    ]
-                    if not contract:
-                        self.problems.append(
-                            via.problem(
-                                f"regime {name!r} clock {clock.id!r} runs for the contract's time: add "
-                                "notify_controller_within to the processor entry of context.data_positions "
-                                "that the incident affects"
-                            )
-                        )
-                        continue
-                    within = min(contract)
-                else:
-                    within = clock.within
-                after = clock.after
-                if after != "start" and ":" not in after:
-                    after = f"marker:{after}"
-                owner = clock.owner
-                if clock.action in DECISION_ACTIONS and context.decision_owner:
-                    owner = context.decision_owner
-                runtime_condition = (
-                    FactCondition(field=condition.field, equals=condition.equals, above=condition.above)
-                    if condition is not None and condition.field
-                    else None
-                )
-                try:
-                    expectation = Expectation(
-                        id=clock.id,
-                        action=clock.action,
-                        owner=owner,
-                        after=after,
-                        within=within,
-                        months=clock.months,
-                        weight=clock.weight,
-                        late_credit=clock.late_credit,
-                        requires=clock.requires,
-                        value=clock.value,
-                        rationale=clock.rationale,
-                        early=clock.early,
-                        business_days=clock.business_days,
-                        day_end=clock.day_end,
-                        roll=clock.roll,
-                        from_latest=clock.from_latest,
-                        timezone=regime.timezone,
-                        holidays=regime.holidays or None,
-                        applies_if=runtime_condition,
-                        title=self.render(clock.title, c_span.child("title")),
-                        why=self.render(clock.why, c_span.child("why")),
-                        source=clock.source,
-                        regime=regime.id,
-                    )
-                except ValidationError as error:
-                    self.problems.extend(validation_problems(error, c_span, Expectation, clock.model_dump()))
-                    continue
-                included.append(Located(expectation, c_span, via, origin=f"regime {name}"))
-
-        own_ids = {loc.item.id for loc in own}
-        seen: dict[str, Located] = {}
-        merged: list[Located] = []
-        for located in own:
-            previous = seen.get(located.item.id)
-            if previous is not None:
-                line, _ = previous.span.doc.position(previous.span.path)
-                self.problems.append(
-                    located.span.child("id").problem(
-                        f"duplicate expectation id {located.item.id!r} (first defined on line {line})"
-                    )
-                )
-                continue
-            seen[located.item.id] = located
-            merged.append(located)
-        for located in included:
-            if located.item.id in own_ids:
-                continue  # the scenario tunes a rubric or regime expectation
-            previous = seen.get(located.item.id)
-            if previous is not None:
-                self.problems.append(
-                    (located.via or located.span).problem(
-                        f"expectation id {located.item.id!r} comes from both {previous.origin} and {located.origin}; "
-                        "define it in the scenario to choose one"
-                    )
-                )
-                continue
-            seen[located.item.id] = located
-            merged.append(located)
-        actions = catalog.actions
-        for located in merged:
-            expectation = located.item
-            update: dict[str, Any] = {}
-            action = actions.get(expectation.action)
-            if expectation.owner is None and action is not None:
-                update["owner"] = action.default_owner
-            if expectation.rationale is None and action is not None:
-                update["rationale"] = action.rationale
-            if expectation.early is None and action is not None:
-                update["early"] = action.early
-            if update:
-                located.item = expectation.model_copy(update=update)
-        draft.expectations = merged
-
-        own_avoid_ids: dict[str, Located] = {}
-        avoid: list[Located] = []
-        for located in own_avoid:
-            if located.item.id in own_avoid_ids:
-                self.problems.append(
-                    located.span.child("id").problem(f"duplicate avoid rule id {located.item.id!r}")
-                )
-                continue
-            own_avoid_ids[located.item.id] = located
-            avoid.append(located)
-        seen_avoid = set(own_avoid_ids)
-        for located in included_avoid:
-            if located.item.id in seen_avoid:
-                continue
-            seen_avoid.add(located.item.id)
-            avoid.append(located)
-        draft.avoid = avoid
 
 
 def resolve_scenario(
@@ -977,15 +357,15 @@ def _kind_of(path: Path) -> str:
     if path.name in ("programme.yaml", "programme.yml"):
         return "programme"
     for parent in path.resolve().parents:
-        if parent.name in _DATASETS:
+        if parent.name in DATASETS:
             return parent.name
-        if any((parent / name).is_dir() for name in _DATASETS):
+        if any((parent / name).is_dir() for name in DATASETS):
             break
     return "scenarios"
 
 
 def default_paths() -> list[Path]:
-    names = (*_DATASETS, "programme.yaml")
+    names = (*DATASETS, "programme.yaml")
     return [root / name for root in data_roots()[:1] for name in names if (root / name).exists()]
 
 
@@ -1075,7 +455,7 @@ def validate_library_file(path: Path) -> tuple[int, list[Problem]]:
                     )
                 )
         checked = {k: v for k, v in data.items() if k not in ("id", "at", "use", "when", "advance_to")}
-        for key in _INJECT_TEXT:
+        for key in INJECT_TEXT:
             if isinstance(checked.get(key), str):
                 try:
                     check_syntax(checked[key])
@@ -1084,7 +464,5 @@ def validate_library_file(path: Path) -> tuple[int, list[Problem]]:
         inject = validate_model(Inject, {"id": "library", **checked}, item_span, problems)
         if inject is None:
             continue
-        from tabletop.checks import check_library_inject
-
         problems.extend(check_library_inject(inject, item_span, catalog))
     return len(items), problems

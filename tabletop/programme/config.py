@@ -276,7 +276,7 @@ def load_programme(path: Path | str) -> Programme:
 
 def bundled_programme() -> Path | None:
     """The `programme.yaml` that ships with tabletop (None when it is missing)."""
-    from tabletop.loader import data_roots
+    from tabletop.datafolders import data_roots
 
     for root in data_roots():
         candidate = root / PROGRAMME_NAME

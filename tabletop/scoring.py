@@ -560,114 +560,31 @@ def score(scenario: Scenario, events: Iterable[dict[str, Any]], *, until: float 
     actions, inject_marks, avoid_by_action, expected = _prepared(scenario)
     started_event = ordered[0] if ordered and ordered[0].get("type") == ev.SESSION_STARTED else None
     conditions, rules_version = _run_conditions(started_event)
-    solo_role = None
-    if started_event is not None and started_event.get("mode") == "solo":
-        role = started_event.get("solo_role")
-        solo_role = role if isinstance(role, str) and role in scenario.roles else None
+    solo_role = _solo_role(scenario, started_event)
 
-    anchors = Anchors(scenario)
-    starts: dict[str, Started] = {}
-    heap: list[tuple[float, int, Started]] = []
-    counter = 0
-    decisions: dict[str, list[_Decision]] = {}
-    all_decisions: list[_Decision] = []
-    involved: dict[str, float] = {}
-    skipped: set[str] = set()
+    run = _Replay(scenario, inject_marks, solo_role)
+    run.replay(ordered, until)
     warnings: list[str] = []
-    ended = False
-    end_reason = ""
-    end_t = 0.0
-
-    def begin(items: list[Started]) -> None:
-        nonlocal counter
-        for item in items:
-            starts[item.expectation.id] = item  # a restarted clock (from_latest) replaces the old one
-            counter += 1
-            heapq.heappush(heap, (item.due, counter, item))
-
-    def checks(limit: float, inclusive: bool) -> None:
-        while heap and (heap[0][0] < limit or (inclusive and heap[0][0] <= limit)):
-            _, _, item = heapq.heappop(heap)
-            if starts.get(item.expectation.id) is not item:
-                continue  # restarted since
-            _, implied = anchors.check(item)
-            begin(implied)
-
-    begin(anchors.start("start", 0.0))
-    for index, event in enumerate(ordered):
-        t = _time(event)
-        if until is not None and t > until:
-            break
-        checks(t, inclusive=False)
-        end_t = max(end_t, t)
-        kind = event.get("type")
-        if kind == ev.DECISION:
-            action_id = _str(event.get("action"))
-            premature, begun = anchors.decision(action_id, t)
-            decision = _Decision(index, t, event, premature)
-            decisions.setdefault(action_id, []).append(decision)
-            all_decisions.append(decision)
-            begin(begun)
-        elif kind == ev.INJECT_RELEASED:
-            inject_id = _str(event.get("inject"))
-            begin(anchors.start(f"inject:{inject_id}", t))
-            for name in inject_marks.get(inject_id, ()):
-                begin(anchors.start(f"marker:{name}", t))
-        elif kind == ev.MARKER_SET:
-            # a marker set by a decision is taken from the decision itself (a premature one sets none)
-            name = _str(event.get("marker"))
-            if name and not _str(event.get("source")).startswith("action:"):
-                begin(anchors.start(f"marker:{name}", t))
-        elif kind == ev.FACILITATOR and event.get("op") == "skip":
-            skipped.add(_str(event.get("inject")))
-        elif kind == ev.SESSION_ENDED:
-            ended = True
-            end_reason = _str(event.get("reason"))
-        if solo_role is not None and not (
-            kind == ev.DECISION and decisions[_str(event.get("action"))][-1].premature
-        ):
-            for role in involved_roles(scenario, event, solo_role):
-                involved.setdefault(role, t)
-
-    if until is not None and not ended:
-        end_t = until
-    elif until is None and not ended and ordered:
+    if until is not None and not run.ended:
+        run.end_t = until
+    elif until is None and not run.ended and ordered:
         warnings.append("the transcript has no session_ended: scored as stopped at its last event")
-    checks(end_t, inclusive=True)
-    full = ended and (end_reason == "duration" or end_t >= scenario.duration)
-    final = ended or until is None
+    run.checks(run.end_t, inclusive=True)
+    end_t = run.end_t
+    full = run.ended and (run.end_reason == "duration" or end_t >= scenario.duration)
+    final = run.ended or until is None
     ended_early = not full
-
-    projected: dict[str, float] = {}
-    if ended and ended_early:
-        for inject in scenario.injects:
-            key = f"inject:{inject.id}"
-            if inject.when is not None or inject.id in skipped or key in anchors.times or inject.at <= end_t:
-                continue
-            projected.setdefault(key, float(inject.at))
-            for name in inject.marks:
-                if f"marker:{name}" not in anchors.times:
-                    marker_key = f"marker:{name}"
-                    projected[marker_key] = min(projected.get(marker_key, float("inf")), float(inject.at))
-
-    for expectation in scenario.expectations:
-        approximated = deadline_warning(scenario, expectation)
-        if approximated and approximated not in warnings:
-            warnings.append(approximated)
-    if rules_version < RULES_VERSION:
-        warnings.append(
-            f"this run was played under scoring rules version {rules_version}; it is scored here under "
-            f"version {RULES_VERSION}, so its score may differ from the one shown when it was played"
-        )
+    projected = _projected(scenario, run.anchors, run.skipped, end_t) if run.ended and ended_early else {}
+    warnings += _rule_warnings(scenario, rules_version, warnings)
 
     context = _Context(
-        scenario, actions, anchors, starts, decisions, projected, end_t, ended_early, solo_role
+        scenario, actions, run.anchors, run.starts, run.decisions, projected, end_t, ended_early, solo_role
     )
     results = [_evaluate(context, expectation) for expectation in scenario.expectations]
     if solo_role is not None:
-        results += _involvement(context, results, involved)
+        results += _involvement(context, results, run.involved)
 
-    findings = _findings(context, all_decisions, avoid_by_action, expected)
+    findings = _findings(context, run.all_decisions, avoid_by_action, expected)
     return _totals(
         scenario,
         results,
@@ -681,6 +598,125 @@ def score(scenario: Scenario, events: Iterable[dict[str, Any]], *, until: float 
         conditions=conditions,
         rules_version=rules_version,
     )
+
+
+def _solo_role(scenario: Scenario, started_event: dict[str, Any] | None) -> str | None:
+    """The player's role in a solo run (None in a team run, or when the transcript does not say)."""
+    if started_event is None or started_event.get("mode") != "solo":
+        return None
+    role = started_event.get("solo_role")
+    return role if isinstance(role, str) and role in scenario.roles else None
+
+
+class _Replay:
+    """The run replayed in time order: which expectation clocks started when, the decisions,
+    who the solo player brought in, what was skipped, and how it ended."""
+
+    def __init__(self, scenario: Scenario, inject_marks: dict[str, list[str]], solo_role: str | None) -> None:
+        self.scenario = scenario
+        self.inject_marks = inject_marks
+        self.solo_role = solo_role
+        self.anchors = Anchors(scenario)
+        self.starts: dict[str, Started] = {}
+        self._heap: list[tuple[float, int, Started]] = []
+        self._counter = 0
+        self.decisions: dict[str, list[_Decision]] = {}
+        self.all_decisions: list[_Decision] = []
+        self.involved: dict[str, float] = {}
+        self.skipped: set[str] = set()
+        self.ended = False
+        self.end_reason = ""
+        self.end_t = 0.0
+
+    def begin(self, items: list[Started]) -> None:
+        for item in items:
+            self.starts[item.expectation.id] = item  # a restarted clock (from_latest) replaces the old one
+            self._counter += 1
+            heapq.heappush(self._heap, (item.due, self._counter, item))
+
+    def checks(self, limit: float, inclusive: bool) -> None:
+        """Check every clock due before `limit` (or at it, when `inclusive`)."""
+        heap = self._heap
+        while heap and (heap[0][0] < limit or (inclusive and heap[0][0] <= limit)):
+            _, _, item = heapq.heappop(heap)
+            if self.starts.get(item.expectation.id) is not item:
+                continue  # restarted since
+            _, implied = self.anchors.check(item)
+            self.begin(implied)
+
+    def replay(self, ordered: list[dict[str, Any]], until: float | None) -> None:
+        """Feed the events in order, up to `until` (None: all of them)."""
+        self.begin(self.anchors.start("start", 0.0))
+        for index, event in enumerate(ordered):
+            t = _time(event)
+            if until is not None and t > until:
+                break
+            self.checks(t, inclusive=False)
+            self.end_t = max(self.end_t, t)
+            self.feed(index, event, t)
+
+    def feed(self, index: int, event: dict[str, Any], t: float) -> None:
+        anchors, begin = self.anchors, self.begin
+        kind = event.get("type")
+        if kind == ev.DECISION:
+            action_id = _str(event.get("action"))
+            premature, begun = anchors.decision(action_id, t)
+            decision = _Decision(index, t, event, premature)
+            self.decisions.setdefault(action_id, []).append(decision)
+            self.all_decisions.append(decision)
+            begin(begun)
+        elif kind == ev.INJECT_RELEASED:
+            inject_id = _str(event.get("inject"))
+            begin(anchors.start(f"inject:{inject_id}", t))
+            for name in self.inject_marks.get(inject_id, ()):
+                begin(anchors.start(f"marker:{name}", t))
+        elif kind == ev.MARKER_SET:
+            # a marker set by a decision is taken from the decision itself (a premature one sets none)
+            name = _str(event.get("marker"))
+            if name and not _str(event.get("source")).startswith("action:"):
+                begin(anchors.start(f"marker:{name}", t))
+        elif kind == ev.FACILITATOR and event.get("op") == "skip":
+            self.skipped.add(_str(event.get("inject")))
+        elif kind == ev.SESSION_ENDED:
+            self.ended = True
+            self.end_reason = _str(event.get("reason"))
+        if self.solo_role is not None and not (
+            kind == ev.DECISION and self.decisions[_str(event.get("action"))][-1].premature
+        ):
+            for role in involved_roles(self.scenario, event, self.solo_role):
+                self.involved.setdefault(role, t)
+
+
+def _projected(scenario: Scenario, anchors: Anchors, skipped: set[str], end_t: float) -> dict[str, float]:
+    """A run ended early: when the scheduled injects still to come (and their markers) would
+    have started the clocks waiting on them."""
+    projected: dict[str, float] = {}
+    for inject in scenario.injects:
+        key = f"inject:{inject.id}"
+        if inject.when is not None or inject.id in skipped or key in anchors.times or inject.at <= end_t:
+            continue
+        projected.setdefault(key, float(inject.at))
+        for name in inject.marks:
+            if f"marker:{name}" not in anchors.times:
+                marker_key = f"marker:{name}"
+                projected[marker_key] = min(projected.get(marker_key, float("inf")), float(inject.at))
+    return projected
+
+
+def _rule_warnings(scenario: Scenario, rules_version: int, warnings: list[str]) -> list[str]:
+    """Warnings about the rules the score is computed under (not already in `warnings`):
+    deadlines only approximated, an older version of the scoring rules."""
+    more: list[str] = []
+    for expectation in scenario.expectations:
+        approximated = deadline_warning(scenario, expectation)
+        if approximated and approximated not in warnings and approximated not in more:
+            more.append(approximated)
+    if rules_version < RULES_VERSION:
+        more.append(
+            f"this run was played under scoring rules version {rules_version}; it is scored here under "
+            f"version {RULES_VERSION}, so its score may differ from the one shown when it was played"
+        )
+    return more
 
 
 @dataclass

@@ -61,6 +61,7 @@ from tabletop.net.guard import (
     RateLimit,
     TokenBucket,
 )
+from tabletop.net.protocol import Refused
 from tabletop.net.seats import SeatError, Seats, name_key
 from tabletop.net.views import (
     addressed_to,
@@ -157,16 +158,6 @@ class Player:
     @property
     def who(self) -> dict[str, str]:
         return {"name": self.name, "role": self.role}
-
-
-class Refused(Exception):
-    """A request or hello the host refuses; the player gets `code` and `message`."""
-
-    def __init__(self, code: str, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.retry_after = retry_after
 
 
 def _plain(value: Any) -> Any:

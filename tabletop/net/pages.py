@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
+from tabletop.net.protocol import Refused
 from tabletop.net.views import addressed_to
 from tabletop.sessions import ROOM
 
@@ -275,8 +276,6 @@ class BrowserPages:
         name = " ".join(name.split())[:80]
         if self.host.ended.is_set():
             return _page("Ended", "<h1>This rehearsal has ended.</h1>", 410)
-        from tabletop.net.host import Refused
-
         try:
             secret = await self.host.claim_seat(name, role)
         except Refused as refused:

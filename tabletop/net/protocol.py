@@ -49,6 +49,17 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from tabletop.model import MAX_HOTWASH_ANSWER
 from tabletop.timing import TimeFormatError, parse_duration
 
+
+class Refused(Exception):
+    """A request or hello the host refuses; the player gets `code` and `message`."""
+
+    def __init__(self, code: str, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.retry_after = retry_after
+
+
 PROTOCOL_VERSION = 1
 MAX_MESSAGE_BYTES = 64 * 1024
 """The largest frame a host or player accepts; larger ones close the connection."""

@@ -11,7 +11,8 @@ MYPY_CORE := tabletop/model.py tabletop/loader.py tabletop/catalog.py tabletop/c
 	tabletop/untrusted.py tabletop/clocks.py tabletop/teammates.py tabletop/programme \
 	tabletop/followups.py tabletop/review/facts.py tabletop/decisions.py tabletop/seating.py \
 	tabletop/schedule.py tabletop/branches.py tabletop/hotwash.py tabletop/delegation.py \
-	tabletop/datafolders.py tabletop/draft.py tabletop/resolving.py tabletop/injectlibrary.py tabletop/merging.py
+	tabletop/datafolders.py tabletop/draft.py tabletop/resolving.py tabletop/injectlibrary.py tabletop/merging.py \
+	tabletop/reachability.py
 
 .PHONY: run test lint install install-test bench validate samples clean
 

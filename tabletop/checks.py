@@ -1,16 +1,18 @@
-"""Cross-reference checks on a scenario being resolved: references, cycles, reachability, timing."""
+"""Cross-reference checks on a scenario being resolved: ids, roles, references and cycles."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
 
 from tabletop.catalog import Catalog, value_problems
 from tabletop.draft import Draft, Located
-from tabletop.model import Expectation, Inject, deadline_from
+from tabletop.model import Expectation, Inject
 from tabletop.problems import Problem, Span, did_you_mean
-from tabletop.timing import format_duration, format_offset
+from tabletop.reachability import timing_problems
+from tabletop.timing import format_offset
 
 
 def _role_problem(
@@ -87,107 +89,173 @@ def _cycles(graph: nx.DiGraph[str]) -> list[list[Any]]:
 
 
 def check_scenario(draft: Draft) -> list[Problem]:
-    """Every cross-reference problem of a scenario being resolved."""
-    problems: list[Problem] = []
-    catalog = draft.catalog
-    roles = draft.roles
-    add = problems.append
+    """Every cross-reference problem of a scenario being resolved, check by check in this order:
+    duplicate ids, the role list, injects, responses, expectations, avoid rules, cycles, then
+    timing and reachability (`tabletop/reachability.py`)."""
+    injects, phases, problems = _first_of_each_id(draft)
+    problems.extend(_role_list_problems(draft))
+    known = _Known(
+        injects=injects,
+        phases=phases,
+        expectations={located.item.id: located for located in draft.expectations},
+        roles=_known_roles(draft),
+        markers=_markers_set(draft),
+    )
+    problems.extend(_inject_problems(draft, known))
+    problems.extend(_response_problems(draft, known))
+    problems.extend(_expectation_problems(draft, known))
+    problems.extend(_avoid_rule_problems(draft))
+    branch_cycles, in_cycle = _branch_cycles(draft, injects)
+    problems.extend(branch_cycles)
+    problems.extend(_requires_cycles(draft))
+    problems.extend(
+        timing_problems(
+            draft, injects=injects, expectations=known.expectations, markers=known.markers, in_cycle=in_cycle
+        )
+    )
+    return problems
 
-    # duplicate ids ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Known:
+    """What a scenario names, for its references to be checked against."""
+
+    injects: dict[str, Located]  # the first inject of each id
+    phases: dict[str, Located]  # the first phase of each id
+    expectations: dict[str, Located]
+    roles: list[str] | None  # the scenario's roles the catalog knows; None: any role
+    markers: set[str]  # markers something sets: the catalog's actions, injects' and responses' `marks`
+
+    def marker_problem(self, marker: str, span: Span) -> Problem | None:
+        if marker in self.markers:
+            return None
+        return span.problem(
+            f"nothing sets marker {marker!r}: no inject or response `marks` it and no action has sets_marker: {marker}"
+            f"{did_you_mean(marker, self.markers)}"
+        )
+
+
+def _first_of_each_id(draft: Draft) -> tuple[dict[str, Located], dict[str, Located], list[Problem]]:
+    """The first inject and phase of each id, and a problem for each id used again."""
+    problems: list[Problem] = []
     injects: dict[str, Located] = {}
     for located in draft.injects:
         inject_id = located.item.id
         if inject_id in injects:
             line, _ = injects[inject_id].span.doc.position(injects[inject_id].span.path)
-            add(located.span.child("id").problem(f"duplicate inject id {inject_id!r} (first on line {line})"))
+            problems.append(
+                located.span.child("id").problem(f"duplicate inject id {inject_id!r} (first on line {line})")
+            )
         else:
             injects[inject_id] = located
     phases: dict[str, Located] = {}
     for located in draft.phases:
         if located.item.id in phases:
-            add(located.span.child("id").problem(f"duplicate phase id {located.item.id!r}"))
+            problems.append(located.span.child("id").problem(f"duplicate phase id {located.item.id!r}"))
         else:
             phases[located.item.id] = located
-    expectations: dict[str, Located] = {loc.item.id: loc for loc in draft.expectations}
+    return injects, phases, problems
 
-    # roles ------------------------------------------------------------------------------------
-    if roles is not None:
-        seen_roles: set[str] = set()
-        for index, role in enumerate(roles):
-            span = _list_span(draft.span, "roles", index, roles)
-            if role in seen_roles:
-                add(span.problem(f"role {role!r} is listed twice"))
-            seen_roles.add(role)
-            if catalog.roles and role not in catalog.roles:
-                add(
-                    span.problem(
-                        f"unknown role {role!r}{did_you_mean(role, catalog.roles)}; expected one of: {', '.join(catalog.roles)}"
-                    )
-                )
-    role_list = [r for r in roles if r in catalog.roles] if roles is not None and catalog.roles else roles
 
-    markers_set: set[str] = set(catalog.markers)
-    for located in draft.injects:
-        markers_set.update(located.item.marks)
-    for located in draft.responses:
-        markers_set.update(located.item.marks)
-
-    def check_marker(marker: str, span: Span) -> None:
-        if marker not in markers_set:
-            add(
+def _role_list_problems(draft: Draft) -> list[Problem]:
+    """The scenario's `roles`: each listed once, each known to the catalog."""
+    roles, catalog = draft.roles, draft.catalog
+    if roles is None:
+        return []
+    problems: list[Problem] = []
+    seen_roles: set[str] = set()
+    for index, role in enumerate(roles):
+        span = _list_span(draft.span, "roles", index, roles)
+        if role in seen_roles:
+            problems.append(span.problem(f"role {role!r} is listed twice"))
+        seen_roles.add(role)
+        if catalog.roles and role not in catalog.roles:
+            problems.append(
                 span.problem(
-                    f"nothing sets marker {marker!r}: no inject or response `marks` it and no action has sets_marker: {marker}"
-                    f"{did_you_mean(marker, markers_set)}"
+                    f"unknown role {role!r}{did_you_mean(role, catalog.roles)}; expected one of: {', '.join(catalog.roles)}"
                 )
             )
+    return problems
 
-    # injects ------------------------------------------------------------------------------------
+
+def _known_roles(draft: Draft) -> list[str] | None:
+    """The scenario's roles that the catalog knows (all of them when the catalog names none)."""
+    roles, catalog = draft.roles, draft.catalog
+    return [r for r in roles if r in catalog.roles] if roles is not None and catalog.roles else roles
+
+
+def _markers_set(draft: Draft) -> set[str]:
+    markers: set[str] = set(draft.catalog.markers)
+    for located in draft.injects:
+        markers.update(located.item.marks)
+    for located in draft.responses:
+        markers.update(located.item.marks)
+    return markers
+
+
+def _inject_problems(draft: Draft, known: _Known) -> list[Problem]:
+    """Each inject's phase, recipients, `when:` condition and time jump."""
+    catalog = draft.catalog
+    problems: list[Problem] = []
+    add = problems.append
     for located in draft.injects:
         inject: Inject = located.item
         span = located.span
-        if inject.phase is not None and inject.phase not in phases:
+        if inject.phase is not None and inject.phase not in known.phases:
             add(
                 span.child("phase").problem(
-                    f"unknown phase {inject.phase!r}{did_you_mean(inject.phase, phases)}; "
-                    f"the scenario's phases: {', '.join(phases) or 'none'}"
+                    f"unknown phase {inject.phase!r}{did_you_mean(inject.phase, known.phases)}; "
+                    f"the scenario's phases: {', '.join(known.phases) or 'none'}"
                 )
             )
         for index, role in enumerate(inject.to):
             if role == "all":
                 continue
             problem = _role_problem(
-                role, _list_span(span, "to", index, inject.to), catalog, role_list, "recipient"
+                role, _list_span(span, "to", index, inject.to), catalog, known.roles, "recipient"
             )
             if problem:
                 add(problem)
         if inject.when is not None:
             kind, target = inject.when.kind, inject.when.target
             w_span = span.child("when").child(kind)
-            if kind == "missed" and target not in expectations:
-                add(w_span.problem(f"unknown expectation {target!r}{did_you_mean(target, expectations)}"))
-            elif kind == "after" and target not in injects:
-                add(w_span.problem(f"unknown inject {target!r}{did_you_mean(target, injects)}"))
+            if kind == "missed" and target not in known.expectations:
+                add(
+                    w_span.problem(
+                        f"unknown expectation {target!r}{did_you_mean(target, known.expectations)}"
+                    )
+                )
+            elif kind == "after" and target not in known.injects:
+                add(w_span.problem(f"unknown inject {target!r}{did_you_mean(target, known.injects)}"))
             elif kind == "done":
                 problem = _action_problem(target, w_span, catalog)
                 if problem:
                     add(problem)
             elif kind == "marker":
-                check_marker(target, w_span)
+                problem = known.marker_problem(target, w_span)
+                if problem:
+                    add(problem)
         if inject.advance_to is not None and inject.when is None and inject.advance_to <= inject.at:
             add(
                 span.child("advance_to").problem(
                     f"a time jump goes forward: {format_offset(inject.advance_to)} is not after the inject's own time {format_offset(inject.at)}"
                 )
             )
+    return problems
 
-    # responses ----------------------------------------------------------------------------------
+
+def _response_problems(draft: Draft, known: _Known) -> list[Problem]:
+    """Each simulated response's action, responder, fields and recipients."""
+    catalog = draft.catalog
+    problems: list[Problem] = []
+    add = problems.append
     for located in draft.responses:
         response = located.item
         span = located.span
         problem = _action_problem(response.on, span.child("on"), catalog)
         if problem:
             add(problem)
-        problem = _role_problem(response.from_, span.child("from"), catalog, role_list, "responder")
+        problem = _role_problem(response.from_, span.child("from"), catalog, known.roles, "responder")
         if problem:
             add(problem)
         for value_problem in value_problems(
@@ -197,104 +265,123 @@ def check_scenario(draft: Draft) -> list[Problem]:
         for index, role in enumerate(response.to):
             if role != "all":
                 problem = _role_problem(
-                    role, _list_span(span, "to", index, response.to), catalog, role_list, "recipient"
+                    role, _list_span(span, "to", index, response.to), catalog, known.roles, "recipient"
                 )
                 if problem:
                     add(problem)
+    return problems
 
-    # expectations --------------------------------------------------------------------------------
+
+def _expectation_problems(draft: Draft, known: _Known) -> list[Problem]:
+    """Each expectation's action, owner, requires, value, `early:`, business days and anchor."""
+    problems: list[Problem] = []
     for located in draft.expectations:
-        expectation: Expectation = located.item
-        span = located.span
-        include = located.via
-        problem = _action_problem(expectation.action, span.child("action"), catalog)
+        problems.extend(_one_expectation_problems(draft, known, located))
+    return problems
+
+
+def _one_expectation_problems(draft: Draft, known: _Known, located: Located) -> list[Problem]:
+    catalog = draft.catalog
+    problems: list[Problem] = []
+    add = problems.append
+    expectation: Expectation = located.item
+    span = located.span
+    include = located.via
+    problem = _action_problem(expectation.action, span.child("action"), catalog)
+    if problem:
+        add(problem)
+    problem = _owner_problem(draft, known, located)
+    if problem:
+        add(problem)
+    for index, required in enumerate(expectation.requires):
+        problem = _action_problem(
+            required, _list_span(span, "requires", index, expectation.requires), catalog
+        )
         if problem:
             add(problem)
-        owner = expectation.owner
-        if owner and owner != "any":
-            if catalog.roles and owner not in catalog.roles:
-                add(
-                    span.child("owner").problem(
-                        f"unknown role {owner!r}{did_you_mean(owner, catalog.roles)}; expected one of: any, {', '.join(catalog.roles)}"
-                    )
+    problems.extend(
+        value_problems(expectation.value, catalog.actions.get(expectation.action), span.child("value"))
+    )
+    if expectation.early == "allowed" and expectation.anchor_kind == "start" and include is None:
+        written = span.doc.exists((*span.path, "early"))
+        if written:
+            add(
+                span.child("early").problem(
+                    f"expectation {expectation.id!r} runs from the start, so nothing can come before its "
+                    "anchor: drop `early: allowed`, or anchor it on the inject, action or marker that "
+                    "calls for it"
                 )
-            elif role_list is not None and owner not in role_list:
-                written = span.doc.exists((*span.path, "owner"))
-                if include is not None:
-                    add(
-                        include.problem(
-                            f"expectation {expectation.id!r} of {located.origin} is owned by {owner!r}, which is not one of "
-                            f"this scenario's roles ({', '.join(role_list)}); add the role, or redefine {expectation.id!r} "
-                            "in the scenario's expectations with another owner"
-                        )
-                    )
-                elif written:
-                    add(
-                        span.child("owner").problem(
-                            f"owner {owner!r} is not one of this scenario's roles ({', '.join(role_list)})"
-                        )
-                    )
-                else:
-                    add(
-                        span.child("action").problem(
-                            f"the default owner of {expectation.action!r} is {owner!r}, which is not one of this scenario's "
-                            f"roles ({', '.join(role_list)}); set `owner:` or add the role"
-                        )
-                    )
-        for index, required in enumerate(expectation.requires):
-            problem = _action_problem(
-                required, _list_span(span, "requires", index, expectation.requires), catalog
             )
-            if problem:
-                add(problem)
-        problems.extend(
-            value_problems(expectation.value, catalog.actions.get(expectation.action), span.child("value"))
+    if expectation.business_days and draft.starts_at is None and draft.starts_at_valid:
+        where = include if include is not None else span.child("business_days")
+        source = f" of {located.origin}" if located.origin else ""
+        add(
+            where.problem(
+                f"expectation {expectation.id!r}{source} counts business days, which needs the scenario's "
+                "starts_at (the date to count from); add starts_at"
+            )
         )
-        if expectation.early == "allowed" and expectation.anchor_kind == "start" and include is None:
-            written = span.doc.exists((*span.path, "early"))
-            if written:
-                add(
-                    span.child("early").problem(
-                        f"expectation {expectation.id!r} runs from the start, so nothing can come before its "
-                        "anchor: drop `early: allowed`, or anchor it on the inject, action or marker that "
-                        "calls for it"
-                    )
-                )
-        if expectation.business_days and draft.starts_at is None and draft.starts_at_valid:
-            where = include if include is not None else span.child("business_days")
-            source = f" of {located.origin}" if located.origin else ""
-            add(
-                where.problem(
-                    f"expectation {expectation.id!r}{source} counts business days, which needs the scenario's "
-                    "starts_at (the date to count from); add starts_at"
-                )
+    kind, target = expectation.anchor_kind, expectation.anchor_target or ""
+    a_span = include if include is not None else span.child("after")
+    if kind == "inject" and target not in known.injects:
+        add(
+            a_span.problem(
+                f"anchor inject {target!r} is not an inject of this scenario{did_you_mean(target, known.injects)}"
             )
-        kind, target = expectation.anchor_kind, expectation.anchor_target or ""
-        a_span = include if include is not None else span.child("after")
-        if kind == "inject" and target not in injects:
-            add(
-                a_span.problem(
-                    f"anchor inject {target!r} is not an inject of this scenario{did_you_mean(target, injects)}"
-                )
+        )
+    elif kind == "action":
+        problem = _action_problem(target, a_span, catalog)
+        if problem:
+            add(problem)
+    elif kind == "marker" and target not in known.markers:
+        add(
+            a_span.problem(
+                f"expectation {expectation.id!r} runs from marker {target!r}, but nothing sets it: no inject or response "
+                f"`marks` it and no action has sets_marker: {target}{did_you_mean(target, known.markers)}"
             )
-        elif kind == "action":
-            problem = _action_problem(target, a_span, catalog)
-            if problem:
-                add(problem)
-        elif kind == "marker" and target not in markers_set:
-            add(
-                a_span.problem(
-                    f"expectation {expectation.id!r} runs from marker {target!r}, but nothing sets it: no inject or response "
-                    f"`marks` it and no action has sets_marker: {target}{did_you_mean(target, markers_set)}"
-                )
-            )
+        )
+    return problems
 
-    # avoid rules -----------------------------------------------------------------------------------
+
+def _owner_problem(draft: Draft, known: _Known, located: Located) -> Problem | None:
+    """An expectation's owner is a known role and one of the scenario's, wherever it was written
+    (the expectation itself, an included rubric or regime, or the action's default owner)."""
+    catalog = draft.catalog
+    expectation: Expectation = located.item
+    span, include = located.span, located.via
+    owner = expectation.owner
+    if not owner or owner == "any":
+        return None
+    if catalog.roles and owner not in catalog.roles:
+        return span.child("owner").problem(
+            f"unknown role {owner!r}{did_you_mean(owner, catalog.roles)}; expected one of: any, {', '.join(catalog.roles)}"
+        )
+    if known.roles is None or owner in known.roles:
+        return None
+    roles = ", ".join(known.roles)
+    if include is not None:
+        return include.problem(
+            f"expectation {expectation.id!r} of {located.origin} is owned by {owner!r}, which is not one of "
+            f"this scenario's roles ({roles}); add the role, or redefine {expectation.id!r} "
+            "in the scenario's expectations with another owner"
+        )
+    if span.doc.exists((*span.path, "owner")):
+        return span.child("owner").problem(f"owner {owner!r} is not one of this scenario's roles ({roles})")
+    return span.child("action").problem(
+        f"the default owner of {expectation.action!r} is {owner!r}, which is not one of this scenario's "
+        f"roles ({roles}); set `owner:` or add the role"
+    )
+
+
+def _avoid_rule_problems(draft: Draft) -> list[Problem]:
+    """Each avoid rule's role and actions."""
+    catalog = draft.catalog
+    problems: list[Problem] = []
     for located in draft.avoid:
         rule = located.item
         span = located.span
         if rule.role is not None and catalog.roles and rule.role not in catalog.roles:
-            add(
+            problems.append(
                 span.child("role").problem(
                     f"unknown role {rule.role!r}{did_you_mean(rule.role, catalog.roles)}"
                 )
@@ -302,23 +389,32 @@ def check_scenario(draft: Draft) -> list[Problem]:
         for index, action in enumerate(rule.actions):
             problem = _action_problem(action, _list_span(span, "actions", index, rule.actions), catalog)
             if problem:
-                add(problem)
+                problems.append(problem)
+    return problems
 
-    # cycles ----------------------------------------------------------------------------------------
+
+def _branch_cycles(draft: Draft, injects: dict[str, Located]) -> tuple[list[Problem], set[str]]:
+    """Branches that wait (`when: {after: ...}`) on each other in a cycle, and the injects in one."""
     after_graph: nx.DiGraph[str] = nx.DiGraph()
     for located in draft.injects:
         when = located.item.when
         if when is not None and when.kind == "after" and when.target in injects:
             after_graph.add_edge(located.item.id, when.target)
+    problems: list[Problem] = []
     in_cycle: set[str] = set()
     for cycle in _cycles(after_graph):
         in_cycle.update(cycle)
         first = injects[cycle[0]]
-        add(
+        problems.append(
             first.span.child("when")
             .child("after")
             .problem(f"branches wait on each other in a cycle, so none can fire: {_cycle_text(cycle)}")
         )
+    return problems, in_cycle
+
+
+def _requires_cycles(draft: Draft) -> list[Problem]:
+    """Expectations whose `requires` name each other's actions in a cycle."""
     requires_graph: nx.DiGraph[str] = nx.DiGraph()
     requires_span: dict[tuple[str, str], Span] = {}
     for located in draft.expectations:
@@ -329,390 +425,10 @@ def check_scenario(draft: Draft) -> list[Problem]:
                 (expectation.action, required),
                 located.via or _list_span(located.span, "requires", index, expectation.requires),
             )
+    problems: list[Problem] = []
     for cycle in _cycles(requires_graph):
         span = requires_span[(cycle[0], cycle[1] if len(cycle) > 1 else cycle[0])]
-        add(span.problem(f"expectations require each other's actions in a cycle: {_cycle_text(cycle)}"))
-
-    # timing and reachability -----------------------------------------------------------------------
-    end = None
-    if draft.duration is not None:
-        end = draft.duration  # `model.session_end` on a draft: duration, time jumps included
-        for located in draft.injects:
-            inject = located.item
-            if inject.when is None and inject.at > end:
-                add(
-                    located.span.child("at").problem(
-                        f"scheduled at {format_offset(inject.at)}, after the scenario ends at {format_offset(end)} "
-                        f"(duration {format_duration(draft.duration)}); lengthen `duration` or move the inject"
-                    )
-                )
-            if inject.advance_to is not None and inject.advance_to > end:
-                add(
-                    located.span.child("advance_to").problem(
-                        f"jumps to {format_offset(inject.advance_to)}, after the scenario ends at {format_offset(end)} "
-                        f"(duration {format_duration(draft.duration)}); lengthen `duration` or jump less far"
-                    )
-                )
-
-    reachable: set[str] = set()
-    release_time: dict[str, int] = {}
-    for located in draft.injects:
-        inject = located.item
-        if inject.when is None and (end is None or inject.at <= end):
-            reachable.add(inject.id)
-            release_time[inject.id] = inject.at
-    markers_possible: set[str] = set(catalog.markers)
-    for located in draft.responses:
-        if located.item.on in catalog.actions or not catalog.actions:
-            markers_possible.update(located.item.marks)
-    reasons: dict[str, str] = {}
-
-    def anchor_possible(expectation: Expectation) -> tuple[bool, str]:
-        kind, target = expectation.anchor_kind, expectation.anchor_target
-        if kind == "start":
-            return True, ""
-        if kind == "inject":
-            return target in reachable, f"it runs from inject {target!r}, which is never released"
-        if kind == "marker":
-            return target in markers_possible, f"it runs from marker {target!r}, which is never set"
-        return (target in catalog.actions or not catalog.actions), f"it runs from unknown action {target!r}"
-
-    changed = True
-    while changed:
-        changed = False
-        for located in draft.injects:
-            inject = located.item
-            if inject.id in reachable:
-                markers_possible.update(inject.marks)
-                continue
-            when = inject.when
-            if when is None or inject.id in in_cycle:
-                continue
-            ok = False
-            if when.kind == "after":
-                ok = when.target in reachable
-                reasons[inject.id] = f"it waits for inject {when.target!r}, which is never released"
-            elif when.kind == "done":
-                ok = when.target in catalog.actions or not catalog.actions
-                reasons[inject.id] = f"action {when.target!r} does not exist"
-            elif when.kind == "marker":
-                ok = when.target in markers_possible
-                reasons[inject.id] = f"marker {when.target!r} is never set"
-            elif when.kind == "missed":
-                missed = expectations.get(when.target)
-                if missed is not None:
-                    ok, why = anchor_possible(missed.item)
-                    reasons[inject.id] = f"expectation {when.target!r} never applies: {why}"
-                    if ok and end is not None:
-                        anchor_at = None
-                        if missed.item.anchor_kind == "start":
-                            anchor_at = 0
-                        elif missed.item.anchor_kind == "inject":
-                            target_inject = injects.get(missed.item.anchor_target or "")
-                            if target_inject is not None and target_inject.item.when is None:
-                                anchor_at = target_inject.item.at
-                        due = (
-                            deadline_from(draft.starts_at, missed.item, anchor_at)
-                            if anchor_at is not None
-                            else None
-                        )
-                        if due is not None and due > end:
-                            ok = False
-                            reasons[inject.id] = (
-                                f"expectation {when.target!r} is due at {format_offset(due)}, "
-                                f"after the scenario ends at {format_offset(end)}"
-                            )
-            if ok:
-                reachable.add(inject.id)
-                markers_possible.update(inject.marks)
-                changed = True
-    problems.extend(_clocks_nobody_starts(draft, expectations, end, markers_set))
-    problems.extend(_closing_without_recovery(draft, release_time))
-    if end is not None:
-        problems.extend(_clocks_beyond_the_end(draft, end, injects, expectations, markers_possible))
-    for located in draft.injects:
-        inject = located.item
-        if inject.when is None or inject.id in reachable or inject.id in in_cycle:
-            continue
-        unknown_target = (
-            (inject.when.kind == "missed" and inject.when.target not in expectations)
-            or (inject.when.kind == "after" and inject.when.target not in injects)
-            or (inject.when.kind == "marker" and inject.when.target not in markers_set)
-            or (inject.when.kind == "done" and catalog.actions and inject.when.target not in catalog.actions)
-        )
-        if unknown_target:
-            continue  # already reported as an unknown reference
-        add(
-            located.span.child("when").problem(
-                f"branch {inject.id!r} can never fire: {reasons.get(inject.id, 'its condition never holds')}"
-            )
-        )
-    return problems
-
-
-def earliest_anchors(draft: Draft) -> dict[str, float]:
-    """The earliest sim second each anchor can happen in a run that follows the rules.
-
-    An inject at its scheduled time (a branch: its condition's earliest moment plus its `at`);
-    a marker at the earliest inject, response or action that sets it; an action at the
-    earliest anchor of its expectations (at the start when one allows early action, or none
-    calls for it): in a good run an action comes after what calls for it.
-    """
-    from tabletop.clocks import anchor_key, early_allowed
-
-    catalog = draft.catalog
-    inf = float("inf")
-    times: dict[str, float] = {"start": 0.0}
-    expectations = [located.item for located in draft.expectations]
-    by_action: dict[str, list[Expectation]] = {}
-    for expectation in expectations:
-        by_action.setdefault(expectation.action, []).append(expectation)
-
-    def at(key: str) -> float:
-        return times.get(key, inf)
-
-    def lower(key: str, value: float) -> bool:
-        if value < at(key):
-            times[key] = value
-            return True
-        return False
-
-    for action_id in catalog.actions:
-        if action_id not in by_action:
-            times[f"action:{action_id}"] = 0.0
-    by_id = {e.id: e for e in expectations}
-    changed = True
-    rounds = 0
-    while changed and rounds < 10 * (len(expectations) + len(draft.injects) + 2):
-        changed = False
-        rounds += 1
-        for located in draft.injects:
-            inject = located.item
-            if inject.when is None:
-                when = float(inject.at)
-            else:
-                kind, target = inject.when.kind, inject.when.target
-                if kind == "after":
-                    base = at(f"inject:{target}")
-                elif kind == "done":
-                    base = at(f"action:{target}")
-                elif kind == "marker":
-                    base = at(f"marker:{target}")
-                else:
-                    missed = by_id.get(target)
-                    start = at(anchor_key(missed)) if missed is not None else inf
-                    base = deadline_from(draft.starts_at, missed, start) if missed and start < inf else inf
-                when = base + inject.at
-            if when < inf:
-                changed |= lower(f"inject:{inject.id}", when)
-                for marker in inject.marks:
-                    changed |= lower(f"marker:{marker}", when)
-        for located in draft.responses:
-            response = located.item
-            base = at(f"action:{response.on}")
-            for marker in response.marks:
-                if base < inf:
-                    changed |= lower(f"marker:{marker}", base + response.after)
-        for action_id, expected in by_action.items():
-            allowed = any(early_allowed(e, catalog.actions) for e in expected)
-            changed |= lower(
-                f"action:{action_id}", 0.0 if allowed else min(at(anchor_key(e)) for e in expected)
-            )
-        for action_id, action in catalog.actions.items():
-            if action.sets_marker:
-                changed |= lower(f"marker:{action.sets_marker}", at(f"action:{action_id}"))
-    return {key: value for key, value in times.items() if value < inf}
-
-
-def _clocks_beyond_the_end(
-    draft: Draft,
-    end: int,
-    injects: dict[str, Located],
-    expectations: dict[str, Located],
-    markers_possible: set[str],
-) -> list[Problem]:
-    """A regime clock the scenario switches on must be able to fall due before it ends."""
-    from tabletop.clocks import anchor_key
-
-    problems: list[Problem] = []
-    earliest = earliest_anchors(draft)
-    for located in draft.expectations:
-        expectation = located.item
-        if not expectation.regime:
-            continue
-        start = earliest.get(anchor_key(expectation))
-        if start is None:
-            continue
-        due = deadline_from(draft.starts_at, expectation, start)
-        if due <= end:
-            continue
-        where = draft.span.child("duration") if draft.span.doc.exists(("duration",)) else draft.span
         problems.append(
-            where.problem(
-                f"the scenario ends at {format_offset(end)}, before regime clock {expectation.id!r} "
-                f"({expectation.regime}) can fall due: it runs {expectation.within_text} "
-                f"from {expectation.after}, at the earliest {format_offset(start)}, so it is due at "
-                f"{format_offset(due)} at the earliest; lengthen `duration` to reach it and add a time "
-                "jump (`advance_to`) to get there"
-            )
-        )
-    return problems
-
-
-def _clocks_nobody_starts(
-    draft: Draft, expectations: dict[str, Located], end: int | None, markers_set: set[str]
-) -> list[Problem]:
-    """Regime clocks that run from facts (awareness, discovery, receipt) must be started by an
-    inject: a marker only a player's decision sets would let a team that never says "we are
-    aware" dodge the clock. Clocks the law starts from a decision (classification as major,
-    the materiality determination: `starts_on: decision`) are exempt."""
-    facts: set[str] = set()
-    released: set[str] = set()
-    changed = True
-    while changed:
-        changed = False
-        for located in draft.injects:
-            inject = located.item
-            if inject.id in released:
-                continue
-            when = inject.when
-            if when is None:
-                ok = end is None or inject.at <= end
-            elif when.kind == "after":
-                ok = when.target in released
-            elif when.kind == "marker":
-                ok = when.target in facts
-            elif when.kind == "missed":
-                ok = when.target in expectations
-            else:  # done: only after a player's decision
-                ok = False
-            if ok:
-                released.add(inject.id)
-                facts.update(inject.marks)
-                changed = True
-    problems = []
-    for located in draft.expectations:
-        expectation = located.item
-        if not expectation.regime or expectation.anchor_kind != "marker":
-            continue
-        regime = draft.catalog.regimes.get(expectation.regime)
-        clock = next((c for c in regime.clocks if c.id == expectation.id), None) if regime else None
-        if clock is None or clock.starts_on != "facts" or expectation.anchor_target in facts:
-            continue
-        if expectation.anchor_target not in markers_set:
-            continue  # nothing sets it at all: reported with the anchor
-        where = located.via or located.span
-        problems.append(
-            where.problem(
-                f"clock {expectation.id!r} of regime {expectation.regime!r} runs from marker "
-                f"{expectation.anchor_target!r}, which no inject sets: only a player's decision can start it, "
-                f"so a team that never records it dodges the clock; add `marks: [{expectation.anchor_target}]` "
-                "to the inject where the facts arrive"
-            )
-        )
-    return problems
-
-
-CLOSING_ACTION = "close_incident"
-RISK_ACTIONS = ("record_risk", "accept_risk")
-
-
-def _closing_without_recovery(draft: Draft, release_time: dict[str, int]) -> list[Problem]:
-    """An incident is not closed before the fix is made permanent and the residual risk owned.
-
-    A scenario that expects `close_incident` must also expect, before it, at least one step of
-    the recovery area (capturing manual changes, reconciling IaC, removing temporary fixes,
-    failing back: making the fix permanent) and an owned residual risk (`record_risk`, or
-    `accept_risk` with an owner role). "Before" is the close's `requires` (followed through the
-    `requires` of the actions it names, and its own `action:` anchor), or anchor order: an
-    expectation anchored at a known time earlier than the close's anchor.
-    """
-    actions = draft.catalog.actions
-    recovery_actions = sorted(a.id for a in actions.values() if a.area == "recovery")
-    located = list(draft.expectations)
-    marker_time: dict[str, int] = {}
-    for inject_located in draft.injects:
-        at = release_time.get(inject_located.item.id)
-        if at is None:
-            continue
-        for marker in inject_located.item.marks:
-            marker_time[marker] = min(at, marker_time.get(marker, at))
-
-    def anchored_at(expectation: Expectation) -> int | None:
-        kind, target = expectation.anchor_kind, expectation.anchor_target or ""
-        if kind == "start":
-            return 0
-        if kind == "inject":
-            return release_time.get(target)
-        if kind == "marker":
-            return marker_time.get(target)
-        return None  # an action's time is not known in advance
-
-    requires_of: dict[str, set[str]] = {}
-    for entry in located:
-        requires_of.setdefault(entry.item.action, set()).update(entry.item.requires)
-
-    def before(close: Expectation) -> set[str]:
-        """Actions the close cannot come before: its requires, followed through, and its anchor."""
-        seeds = set(close.requires)
-        if close.anchor_kind == "action" and close.anchor_target:
-            seeds.add(close.anchor_target)
-        found: set[str] = set()
-        while seeds:
-            action = seeds.pop()
-            if action in found:
-                continue
-            found.add(action)
-            seeds.update(requires_of.get(action, ()))
-        return found
-
-    def owned_risk(expectation: Expectation) -> bool:
-        if expectation.action == "record_risk":
-            return True
-        return expectation.action == "accept_risk" and expectation.owner not in (None, "", "any")
-
-    def recovery(expectation: Expectation) -> bool:
-        action = actions.get(expectation.action)
-        return action is not None and action.area == "recovery"
-
-    problems = []
-    for closing in located:
-        close = closing.item
-        if close.action != CLOSING_ACTION:
-            continue
-        required = before(close)
-        close_at = anchored_at(close)
-        earlier = [
-            entry.item
-            for entry in located
-            if entry.item.id != close.id
-            and (
-                entry.item.action in required
-                or (close_at is not None and (at := anchored_at(entry.item)) is not None and at < close_at)
-            )
-        ]
-        missing = []
-        if not any(recovery(e) for e in earlier):
-            missing.append(
-                "no recovery step before it (one of "
-                + ", ".join(recovery_actions or ["the recovery area's actions"])
-                + ": the fix made permanent)"
-            )
-        if not any(owned_risk(e) for e in earlier):
-            missing.append("no owned residual risk before it (record_risk, or accept_risk with an owner)")
-        if not missing:
-            continue
-        where = closing.via or (
-            closing.span.child("requires")
-            if closing.span.doc.exists((*closing.span.path, "requires"))
-            else closing.span.child("action")
-        )
-        problems.append(
-            where.problem(
-                f"expectation {close.id!r} closes the incident with "
-                + " and ".join(missing)
-                + "; expect them and name their actions in its `requires`, or anchor them on an "
-                "earlier inject"
-            )
+            span.problem(f"expectations require each other's actions in a cycle: {_cycle_text(cycle)}")
         )
     return problems

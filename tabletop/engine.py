@@ -62,7 +62,7 @@ import math
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 from tabletop import __version__, teammates
 from tabletop import events as ev
@@ -1050,124 +1050,161 @@ class Session:
                 self._due[inject_id] = float(time)
 
     def _apply(self, record: dict[str, Any]) -> None:
-        """Bring the session's state in line with one recorded event (live and on resume)."""
-        kind = record["type"]
-        t = float(record["t"])
-        premature = False
-        if kind == ev.SESSION_STARTED:
-            self._started = True
-            for inject in self.scenario.injects:
-                if inject.when is None:
-                    self._push(inject.at, PRIO_INJECT, Release(inject.id, "schedule"))
-            self._begin(self._clocks.start("start", t))
-            self._push(self.end_at, PRIO_END, End())
-        elif kind == ev.INJECT_RELEASED:
-            inject_id = record["inject"]
-            if inject_id in self._released_at:
-                return
-            self._released.append(inject_id)
-            self._released_at[inject_id] = t
-            released = self._injects.get(inject_id)
-            if released is None:
-                return
-            for marker in released.marks:
-                self._push(t, PRIO_NOW, SetMarker(marker, f"inject:{inject_id}"))
-            if released.advance_to is not None:
-                self._push(t, PRIO_NOW, Jump(inject_id, float(released.advance_to)))
-            self._fire("after", inject_id, t)
-            self._begin(self._clocks.start(f"inject:{inject_id}", t))
-            for marker in released.marks:
-                self._begin(self._clocks.start(f"marker:{marker}", t))
-        elif kind == ev.DECISION:
-            action_id = record["action"]
-            delegation = record.get("delegation")
-            if delegation:
-                self._delegations.carried_out(delegation)
-            if record.get("teammate"):
-                self._teammate_done.add(str(record["teammate"]))
-            if action_id not in self._done:
-                self._done[action_id] = t
-                self._fire("done", action_id, t)
-            premature, started = self._clocks.decision(action_id, t)
-            self._begin(started)
-            for waiting in self._waiting.pop(action_id, ()):
-                self._push(t, PRIO_DELEGATE, TeammateTurn(waiting))
-            action = self._actions.get(action_id)
-            if action is not None and action.sets_marker:
-                self._push(t, PRIO_NOW, SetMarker(action.sets_marker, f"action:{action_id}"))
-            for index, response in enumerate(self.scenario.responses):
-                if (
-                    response.on == action_id
-                    and index not in self._responses_triggered
-                    and self.is_simulated(response.from_)
-                ):
-                    self._responses_triggered.add(index)
-                    self._push(
-                        t + response.after,
-                        PRIO_RESPONSE,
-                        Release(self._response_ids[index], "response"),
-                    )
-        elif kind == ev.DELEGATION:
-            to_role = record["to_role"]
-            by_the_engine = self.mode == "simulate" or self.is_simulated(to_role)
-            self._delegations.add(record, for_a_player=not by_the_engine)
-            if by_the_engine:
-                delay = record.get("timebox")
-                delay = self.scenario.delegate_delay if delay is None else delay
-                self._push(t + float(delay), PRIO_DELEGATE, DelegatedWork(record["id"]))
-        elif kind == ev.MARKER_SET:
-            name = record["marker"]
-            if name not in self._markers:
-                self._markers[name] = t
-                self._fire("marker", name, t)
-            if not str(record.get("source") or "").startswith("action:"):
-                self._begin(self._clocks.start(f"marker:{name}", t))
-        elif kind == ev.CLOCK:
-            if record.get("op") == "jump" and record.get("inject"):
-                self._jumped.add(record["inject"])
-            elif record.get("op") in ("pause", "resume"):
-                self._pause_recorded = record["op"] == "pause"
-        elif kind == ev.FACILITATOR:
-            op = record.get("op")
-            inject_id = record.get("inject")
-            detail = record.get("detail") or {}
-            if op == "trigger_now" and inject_id:
-                self._push(t, PRIO_NOW, Release(inject_id, "facilitator"))
-            elif op == "adhoc" and inject_id:
-                self._injects[inject_id] = Inject(
-                    id=inject_id,
-                    title=detail.get("title", ""),
-                    body=detail.get("body", ""),
-                    channel=detail.get("channel", "briefing"),
-                    to=detail.get("to") or ["all"],
-                    from_=detail.get("from", "Facilitator"),
+        """Bring the session's state in line with one recorded event (live and on resume): the
+        handler for its type in `_APPLY`; events of other types change nothing."""
+        handler = self._APPLY.get(record["type"])
+        if handler is not None:
+            handler(self, record, float(record["t"]))
+
+    def _on_session_started(self, record: dict[str, Any], t: float) -> None:
+        """Schedule the scenario's injects, start the clocks that run from the start, and the end."""
+        self._started = True
+        for inject in self.scenario.injects:
+            if inject.when is None:
+                self._push(inject.at, PRIO_INJECT, Release(inject.id, "schedule"))
+        self._begin(self._clocks.start("start", t))
+        self._push(self.end_at, PRIO_END, End())
+
+    def _on_inject_released(self, record: dict[str, Any], t: float) -> None:
+        """Its markers and time jump are due now; branches waiting on it fire; clocks it anchors start."""
+        inject_id = record["inject"]
+        if inject_id in self._released_at:
+            return
+        self._released.append(inject_id)
+        self._released_at[inject_id] = t
+        released = self._injects.get(inject_id)
+        if released is None:
+            return
+        for marker in released.marks:
+            self._push(t, PRIO_NOW, SetMarker(marker, f"inject:{inject_id}"))
+        if released.advance_to is not None:
+            self._push(t, PRIO_NOW, Jump(inject_id, float(released.advance_to)))
+        self._fire("after", inject_id, t)
+        self._begin(self._clocks.start(f"inject:{inject_id}", t))
+        for marker in released.marks:
+            self._begin(self._clocks.start(f"marker:{marker}", t))
+
+    def _on_decision(self, record: dict[str, Any], t: float) -> None:
+        """An action done: branches and clocks on it, its marker, simulated responses to it."""
+        action_id = record["action"]
+        delegation = record.get("delegation")
+        if delegation:
+            self._delegations.carried_out(delegation)
+        if record.get("teammate"):
+            self._teammate_done.add(str(record["teammate"]))
+        if action_id not in self._done:
+            self._done[action_id] = t
+            self._fire("done", action_id, t)
+        premature, started = self._clocks.decision(action_id, t)
+        self._begin(started)
+        for waiting in self._waiting.pop(action_id, ()):
+            self._push(t, PRIO_DELEGATE, TeammateTurn(waiting))
+        action = self._actions.get(action_id)
+        if action is not None and action.sets_marker:
+            self._push(t, PRIO_NOW, SetMarker(action.sets_marker, f"action:{action_id}"))
+        for index, response in enumerate(self.scenario.responses):
+            if (
+                response.on == action_id
+                and index not in self._responses_triggered
+                and self.is_simulated(response.from_)
+            ):
+                self._responses_triggered.add(index)
+                self._push(
+                    t + response.after,
+                    PRIO_RESPONSE,
+                    Release(self._response_ids[index], "response"),
                 )
-                if inject_id.startswith("adhoc-"):
-                    try:
-                        self._adhoc_count = max(self._adhoc_count, int(inject_id.split("-", 1)[1]))
-                    except ValueError:
-                        pass
-                self._push(t, PRIO_NOW, Release(inject_id, "adhoc"))
-            elif op == "skip" and inject_id:
-                self._skipped.add(inject_id)
-            elif op in ("role_change", "join", "leave"):
-                name = detail.get("name")
-                people = [p for p in self._participants if not (p.name == name and not p.simulated)]
-                if op != "leave" and detail.get("to"):
-                    people.append(Participant(name=str(name), role=str(detail["to"])))
-                self._participants = people
-        elif kind == ev.SESSION_ENDED:
-            self._ended = True
-            self._ended_t = t
-        elif kind in (ev.HOTWASH_ANSWER, ev.HOTWASH_CLOSED):
-            self._hotwash.apply(record)
-        if self.solo_role is not None and kind in (ev.DECISION, ev.DELEGATION) and not premature:
-            for role in teammates.involved_roles(self.scenario, record, self.solo_role):
-                if role not in self._involved and self.is_simulated(role):
-                    self._involved[role] = t
-                    for running in self._started_clocks.values():
-                        if running.expectation.owner == role:
-                            self._schedule_teammate(running)
+        if not premature:
+            self._bring_in(record, t)
+
+    def _on_delegation(self, record: dict[str, Any], t: float) -> None:
+        """Work handed to a role: the engine carries it out after its time-box, or a player will."""
+        to_role = record["to_role"]
+        by_the_engine = self.mode == "simulate" or self.is_simulated(to_role)
+        self._delegations.add(record, for_a_player=not by_the_engine)
+        if by_the_engine:
+            delay = record.get("timebox")
+            delay = self.scenario.delegate_delay if delay is None else delay
+            self._push(t + float(delay), PRIO_DELEGATE, DelegatedWork(record["id"]))
+        self._bring_in(record, t)
+
+    def _bring_in(self, record: dict[str, Any], t: float) -> None:
+        """Solo practice: simulated teammates a decision or delegation involves start doing
+        their own expectations (`tabletop.teammates`)."""
+        if self.solo_role is None:
+            return
+        for role in teammates.involved_roles(self.scenario, record, self.solo_role):
+            if role not in self._involved and self.is_simulated(role):
+                self._involved[role] = t
+                for running in self._started_clocks.values():
+                    if running.expectation.owner == role:
+                        self._schedule_teammate(running)
+
+    def _on_marker_set(self, record: dict[str, Any], t: float) -> None:
+        name = record["marker"]
+        if name not in self._markers:
+            self._markers[name] = t
+            self._fire("marker", name, t)
+        if not str(record.get("source") or "").startswith("action:"):
+            self._begin(self._clocks.start(f"marker:{name}", t))
+
+    def _on_clock(self, record: dict[str, Any], t: float) -> None:
+        if record.get("op") == "jump" and record.get("inject"):
+            self._jumped.add(record["inject"])
+        elif record.get("op") in ("pause", "resume"):
+            self._pause_recorded = record["op"] == "pause"
+
+    def _on_facilitator(self, record: dict[str, Any], t: float) -> None:
+        """Trigger now, an ad-hoc inject, a skip, or a change of who plays what."""
+        op = record.get("op")
+        inject_id = record.get("inject")
+        detail = record.get("detail") or {}
+        if op == "trigger_now" and inject_id:
+            self._push(t, PRIO_NOW, Release(inject_id, "facilitator"))
+        elif op == "adhoc" and inject_id:
+            self._injects[inject_id] = Inject(
+                id=inject_id,
+                title=detail.get("title", ""),
+                body=detail.get("body", ""),
+                channel=detail.get("channel", "briefing"),
+                to=detail.get("to") or ["all"],
+                from_=detail.get("from", "Facilitator"),
+            )
+            if inject_id.startswith("adhoc-"):
+                try:
+                    self._adhoc_count = max(self._adhoc_count, int(inject_id.split("-", 1)[1]))
+                except ValueError:
+                    pass
+            self._push(t, PRIO_NOW, Release(inject_id, "adhoc"))
+        elif op == "skip" and inject_id:
+            self._skipped.add(inject_id)
+        elif op in ("role_change", "join", "leave"):
+            name = detail.get("name")
+            people = [p for p in self._participants if not (p.name == name and not p.simulated)]
+            if op != "leave" and detail.get("to"):
+                people.append(Participant(name=str(name), role=str(detail["to"])))
+            self._participants = people
+
+    def _on_session_ended(self, record: dict[str, Any], t: float) -> None:
+        self._ended = True
+        self._ended_t = t
+
+    def _on_hotwash(self, record: dict[str, Any], t: float) -> None:
+        self._hotwash.apply(record)
+
+    _APPLY: ClassVar[dict[str, Callable[[Session, dict[str, Any], float], None]]] = {
+        ev.SESSION_STARTED: _on_session_started,
+        ev.INJECT_RELEASED: _on_inject_released,
+        ev.DECISION: _on_decision,
+        ev.DELEGATION: _on_delegation,
+        ev.MARKER_SET: _on_marker_set,
+        ev.CLOCK: _on_clock,
+        ev.FACILITATOR: _on_facilitator,
+        ev.SESSION_ENDED: _on_session_ended,
+        ev.HOTWASH_ANSWER: _on_hotwash,
+        ev.HOTWASH_CLOSED: _on_hotwash,
+    }
+    """What each type of recorded event changes in the session's state."""
 
     def _begin(self, started: list[Started]) -> None:
         """Expectation clocks started: check each at its deadline; a solo teammate does its own."""

@@ -12,7 +12,7 @@ MYPY_CORE := tabletop/model.py tabletop/loader.py tabletop/catalog.py tabletop/c
 	tabletop/followups.py tabletop/review/facts.py tabletop/decisions.py tabletop/seating.py \
 	tabletop/schedule.py tabletop/branches.py tabletop/hotwash.py tabletop/delegation.py \
 	tabletop/datafolders.py tabletop/draft.py tabletop/resolving.py tabletop/injectlibrary.py tabletop/merging.py \
-	tabletop/reachability.py
+	tabletop/reachability.py tabletop/continuing.py
 
 .PHONY: run test lint install install-test bench validate samples clean
 

@@ -46,7 +46,9 @@ teammate it plays (`tabletop.teammates.delegated_work`).
 
 Pausing and continuing: `pause` and `unpause` stop and restart the clock of a running
 session; `Session.continue_transcript(path)` carries on a session that stopped (a crash, an
-interrupt) from its transcript.
+interrupt) from its transcript: it opens a Session with the options the transcript recorded,
+applies each recorded event in turn, and puts the clock where it stood (`tabletop.continuing`).
+Applying an event is one small handler per event type (`Session._APPLY`).
 
 Who plays what is `tabletop.seating`; what a decision may be, and `Rejected`, are
 `tabletop.decisions`; branches are `tabletop.branches`. This module re-exports the names its
@@ -62,12 +64,13 @@ import math
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
 from tabletop import __version__, teammates
 from tabletop import events as ev
 from tabletop.branches import Branches
 from tabletop.clocks import Anchors, Started
+from tabletop.continuing import StoppedClock, started_with
 from tabletop.decisions import (
     Rejected,
     check_action,
@@ -132,6 +135,32 @@ def scenario_digest(scenario: Scenario, path: str | Path | None) -> str:
         except OSError:
             pass
     return hashlib.sha256(canonical(scenario.to_json()).encode("utf-8")).hexdigest()
+
+
+def response_injects(scenario: Scenario, taken: set[str], sender: Callable[[str], str]) -> list[Inject]:
+    """The scenario's simulated responses as injects, in order: each named `response-ACTION`
+    (`-2`, `-3`... when taken), sent by `sender(role)`, the name of whoever plays the responder."""
+    injects: list[Inject] = []
+    used = set(taken)
+    for response in scenario.responses:
+        base = f"response-{response.on}".replace("_", "-")
+        name, n = base, 1
+        while name in used:
+            n += 1
+            name = f"{base}-{n}"
+        used.add(name)
+        injects.append(
+            Inject(
+                id=name,
+                channel=response.channel,
+                from_=sender(response.from_),
+                to=list(response.to),
+                title=response.title,
+                body=response.body,
+                marks=list(response.marks),
+            )
+        )
+    return injects
 
 
 # --- the session ---------------------------------------------------------------------------
@@ -215,26 +244,10 @@ class Session:
         self._involved: dict[str, float] = {}
         self._teammate_done: set[str] = set()
         self._waiting: dict[str, list[str]] = {}
-        self._response_ids: dict[int, str] = {}
         self._actions = scenario.action_map()
-        used = set(self._injects)
-        for index, response in enumerate(scenario.responses):
-            base = f"response-{response.on}".replace("_", "-")
-            name, n = base, 1
-            while name in used:
-                n += 1
-                name = f"{base}-{n}"
-            used.add(name)
-            self._response_ids[index] = name
-            self._injects[name] = Inject(
-                id=name,
-                channel=response.channel,
-                from_=self._simulated_name(response.from_),
-                to=list(response.to),
-                title=response.title,
-                body=response.body,
-                marks=list(response.marks),
-            )
+        responses = response_injects(scenario, set(self._injects), self._simulated_name)
+        self._response_ids: dict[int, str] = {index: inject.id for index, inject in enumerate(responses)}
+        self._injects.update((inject.id, inject) for inject in responses)
 
     # --- public state ----------------------------------------------------------------------
     @property
@@ -573,20 +586,7 @@ class Session:
             by = check_by(by)
             fields = plain_json(dict(fields or {}))
             rationale = "" if rationale is None else str(rationale)
-            timebox_s = None
-            if delegate_to is not None:
-                if delegate_to not in self.scenario.roles:
-                    raise Rejected(
-                        f"cannot delegate to role {delegate_to!r}{close_match(delegate_to, self.scenario.roles)}; "
-                        f"expected one of {', '.join(self.scenario.roles)}"
-                    )
-                if timebox is not None:
-                    try:
-                        timebox_s = parse_duration(timebox)
-                    except TimeFormatError as error:
-                        raise Rejected(f"timebox: {error}") from None
-            elif timebox is not None:
-                raise Rejected("a timebox needs delegate_to: the role the work is handed to")
+            timebox_s = self._check_delegation(delegate_to, timebox)
             self._run((self.clock.now(), PRIO_DEADLINE), advance=False)
             self._require_running()
             extra = origin(script_entry, request)
@@ -904,81 +904,48 @@ class Session:
         """
         writer = TranscriptWriter.reopen(path, now_utc=now_utc, fsync=fsync)
         try:
-            events = writer.recovered
-            first = events[0]
-            if first.get("type") != ev.SESSION_STARTED or not isinstance(first.get("scenario"), dict):
-                raise TranscriptError(f"{path}: the first event is not a session_started with its scenario")
-            try:
-                scenario = Scenario.from_json(first["scenario"])
-            except Exception as error:  # pydantic ValidationError and friends
-                raise TranscriptError(f"{path}: the embedded scenario cannot be read: {error}") from None
-            session = cls(
-                scenario,
-                writer,
-                clock=clock,
-                participants=[Participant.coerce(p) for p in first.get("participants") or []],
-                seed=first.get("seed"),
-                speed=first.get("speed"),
-                mode=cast(Mode, first["mode"]) if first.get("mode") in MODES else "team",
-                solo_role=first.get("solo_role"),
-                team=first.get("team"),
-                scenario_path=first.get("scenario_path"),
-                scenario_sha256=first.get("scenario_sha256"),
-                # the run continues under the conditions it was started with, when it recorded them
-                auto_pause=bool((first.get("conditions") or {}).get("auto_pause", auto_pause)),
-            )
-            speed = float(first.get("speed") or scenario.speed)
-            paused = False
-            resume_t = 0.0
-            for record in events:
-                if record.get("type") == ev.SIGNATURE:
-                    continue  # the session's events are what happened; signatures vouch for them
-                session._events.append(record)
-                session._apply(record)
-                resume_t = max(resume_t, float(record.get("t") or 0.0))
-                if record.get("type") == ev.CLOCK:
-                    if record.get("op") == "jump" and record.get("to_t") is not None:
-                        resume_t = max(resume_t, float(record["to_t"]))
-                    if record.get("speed"):
-                        speed = float(record["speed"])
-                    if record.get("op") == "pause":
-                        paused = True
-                    elif record.get("op") == "resume":
-                        paused = False
-            if session._ended and not session.hotwash_open:
-                after = " and its hot wash is closed" if session._hotwash.closed else ""
-                raise TranscriptError(f"{path}: the session has already ended{after}; nothing to resume")
+            scenario, options = started_with(path, writer.recovered[0], auto_pause=auto_pause)
+            session = cls(scenario, writer, clock=clock, **options)
+            stopped = session._replay(writer.recovered)
             if session._ended:
-                # the hot wash goes on: only its answers may follow the end (no session_resumed);
-                # what a crash left unsigned (an answer never acknowledged) is signed now
-                if writer.signer is not None and writer.signed_through != writer.seq - 1:
-                    writer.sign()
-                if clock.now() < resume_t:
-                    clock.jump_to(resume_t)
-                if not clock.paused:
-                    clock.pause()
+                session._continue_hotwash(path, stopped)
                 return session
         except BaseException:
             writer.close()
             raise
-        if clock.now() < resume_t:
-            clock.jump_to(resume_t)
-        if clock.speed != speed:
-            clock.set_speed(speed)
-        if paused and not clock.paused:
-            clock.pause()
-        elif not paused and clock.paused:
-            clock.resume()
+        stopped.put_back(clock)
         with session._lock:
             session._record(
                 ev.SESSION_RESUMED,
-                from_t=round(resume_t, 3),
+                from_t=round(stopped.t, 3),
                 dropped_bytes=writer.dropped_tail,
-                paused=paused,
-                speed=speed,
+                paused=stopped.paused,
+                speed=stopped.speed,
             )
             session._run((session.clock.now(), PRIO_DEADLINE), advance=False)
         return session
+
+    def _replay(self, events: list[dict[str, Any]]) -> StoppedClock:
+        """Apply a transcript's events to this fresh session, and where its clock stood."""
+        stopped = StoppedClock(speed=float(events[0].get("speed") or self.scenario.speed))
+        for record in events:
+            if record.get("type") == ev.SIGNATURE:
+                continue  # the session's events are what happened; signatures vouch for them
+            self._events.append(record)
+            self._apply(record)
+            stopped.follow(record)
+        return stopped
+
+    def _continue_hotwash(self, path: str | Path, stopped: StoppedClock) -> None:
+        """A session replayed to its end goes on only with its hot wash open: only its answers
+        may follow the end (no session_resumed); what a crash left unsigned (an answer never
+        acknowledged) is signed now."""
+        if not self.hotwash_open:
+            after = " and its hot wash is closed" if self._hotwash.closed else ""
+            raise TranscriptError(f"{path}: the session has already ended{after}; nothing to resume")
+        if self.writer.signer is not None and self.writer.signed_through != self.writer.seq - 1:
+            self.writer.sign()
+        stopped.hold(self.clock)
 
     # --- internals: checks -----------------------------------------------------------------
     def _require_running(self) -> None:
@@ -1002,6 +969,24 @@ class Session:
             raise Rejected(
                 f"role {role!r} is played by a simulated teammate; delegate the work to it instead"
             )
+
+    def _check_delegation(self, delegate_to: str | None, timebox: int | str | None) -> int | None:
+        """A delegation goes to one of the scenario's roles; its time-box (seconds) needs one."""
+        if delegate_to is None:
+            if timebox is not None:
+                raise Rejected("a timebox needs delegate_to: the role the work is handed to")
+            return None
+        if delegate_to not in self.scenario.roles:
+            raise Rejected(
+                f"cannot delegate to role {delegate_to!r}{close_match(delegate_to, self.scenario.roles)}; "
+                f"expected one of {', '.join(self.scenario.roles)}"
+            )
+        if timebox is None:
+            return None
+        try:
+            return parse_duration(timebox)
+        except TimeFormatError as error:
+            raise Rejected(f"timebox: {error}") from None
 
     def _check_inject_ref(self, inject: str | None) -> None:
         """A decision or note answers an inject that has been released (never one still to come)."""

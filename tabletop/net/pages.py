@@ -26,16 +26,16 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import WSMsgType, web
 
-from tabletop.net.protocol import Refused
+from tabletop.engine import Session
+from tabletop.net.guard import ConnectionGuard
+from tabletop.net.protocol import Refused, State
+from tabletop.net.seats import Seats
 from tabletop.net.views import addressed_to
 from tabletop.sessions import ROOM
-
-if TYPE_CHECKING:
-    from tabletop.net.host import TeamHost
 
 log = logging.getLogger("tabletop.net.host")
 
@@ -181,10 +181,59 @@ class BrowserConsole:
                 pass
 
 
-class BrowserPages:
-    """The join form, the browser players' consoles and the room display of one TeamHost."""
+class PageSettings(Protocol):
+    """The host's settings the pages read."""
 
-    def __init__(self, host: TeamHost) -> None:
+    @property
+    def token(self) -> str: ...
+
+    @property
+    def browser_players(self) -> int: ...
+
+
+class PageHost(Protocol):
+    """What the pages ask of the host that serves them (`net.host.TeamHost`)."""
+
+    @property
+    def session(self) -> Session: ...
+
+    @property
+    def settings(self) -> PageSettings: ...
+
+    @property
+    def seats(self) -> Seats: ...
+
+    @property
+    def guard(self) -> ConnectionGuard: ...
+
+    @property
+    def events(self) -> list[dict[str, Any]]: ...
+
+    @property
+    def ended(self) -> asyncio.Event: ...
+
+    @property
+    def finished(self) -> asyncio.Event: ...
+
+    @property
+    def encrypted(self) -> bool: ...
+
+    @property
+    def hotwash_open(self) -> bool: ...
+
+    def state(self) -> State: ...
+
+    def titles(self) -> dict[str, str]: ...
+
+    def live(self, name: str) -> object | None: ...
+
+    async def claim_seat(self, name: str, role: str) -> str: ...
+
+
+class BrowserPages:
+    """The join form, the browser players' consoles and the room display of one host."""
+
+    def __init__(self, host: PageHost) -> None:
         self.host = host
         self.consoles: dict[str, BrowserConsole] = {}
         self.folder: str | None = None

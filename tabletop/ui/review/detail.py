@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from rich.text import Text
 from textual import on, work
@@ -23,14 +23,12 @@ from tabletop.review import formatting as fmt
 from tabletop.review.entry import TranscriptEntry
 from tabletop.review.evidence import Evidence
 from tabletop.timing import format_offset
+from tabletop.ui.apps import ReviewerApp
 from tabletop.ui.review.cells import PlainTable
 from tabletop.ui.texts import credit_cell, explain_result, result_cell
 from tabletop.ui.widgets.fitted_table import Column, FittedTable
 from tabletop.ui.widgets.markdown_view import MarkdownView
 from tabletop.untrusted import one_line, one_line_each, rich_text, safe
-
-if TYPE_CHECKING:
-    from tabletop.ui.review.app import ReviewApp
 
 STATUS_STYLE = {
     "met": "green",
@@ -171,7 +169,7 @@ class TranscriptScreen(Screen):
 
     @property
     def transcript_path(self) -> Path:
-        return Path(cast("ReviewApp", self.app).index.folder) / self.entry.path
+        return Path(cast(ReviewerApp, self.app).index.folder) / self.entry.path
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -253,7 +251,7 @@ class TranscriptScreen(Screen):
         except Exception as error:
             self.post_message(self.Loaded(None, Draft(), f"{error}"))
             return
-        draft = draft_postmortem(evidence, cast("ReviewApp", self.app).now())
+        draft = draft_postmortem(evidence, cast(ReviewerApp, self.app).now())
         self.post_message(self.Loaded(evidence, draft))
 
     def on_transcript_screen_loaded(self, message: Loaded) -> None:
@@ -440,7 +438,7 @@ class TranscriptScreen(Screen):
         try:
             if draft is None or draft.postmortem is None:
                 raise ValueError("there is no post-mortem draft to export")
-            generated_at = cast("ReviewApp", self.app).now()
+            generated_at = cast(ReviewerApp, self.app).now()
             for kind, path in export_paths(self.transcript_path).items():
                 text = (
                     draft.markdown

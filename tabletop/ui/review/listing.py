@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -21,10 +21,8 @@ from tabletop.model import AREAS
 from tabletop.review import formatting as fmt
 from tabletop.review.entry import TranscriptEntry
 from tabletop.review.index import RefreshResult, filter_entries, search_problems
+from tabletop.ui.apps import ReviewerApp
 from tabletop.untrusted import one_line, rich_text
-
-if TYPE_CHECKING:
-    from tabletop.ui.review.app import ReviewApp
 
 
 def _none_last(value: Any) -> tuple[int, Any]:
@@ -245,7 +243,7 @@ class ReviewScreen(Screen):
     # --- the index, refreshed in a worker thread -----------------------------------------
     @work(thread=True, exclusive=True, group="index")
     def refresh_index(self) -> None:
-        index = cast("ReviewApp", self.app).index
+        index = cast(ReviewerApp, self.app).index
         try:
             plan = index.plan()
             step = max(1, len(plan.to_score) // 100)
@@ -469,7 +467,7 @@ class ReviewScreen(Screen):
     def action_trends(self) -> None:
         from tabletop.ui.review.trends import TrendsScreen
 
-        index = cast("ReviewApp", self.app).index
+        index = cast(ReviewerApp, self.app).index
 
         def records(team: str | None) -> list:
             try:

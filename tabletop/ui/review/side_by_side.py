@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from rich.table import Table
 from rich.text import Text
@@ -19,12 +19,10 @@ from textual.widgets import Footer, Header, Static
 from tabletop.review import formatting as fmt
 from tabletop.review.compare import Comparison, Side
 from tabletop.review.entry import TranscriptEntry
+from tabletop.ui.apps import ReviewerApp
 from tabletop.ui.review.cells import plain
 from tabletop.ui.widgets.fitted_table import Column, FittedTable
 from tabletop.untrusted import one_line, rich_text
-
-if TYPE_CHECKING:
-    from tabletop.ui.review.app import ReviewApp
 
 STATUS_STYLE = {"met": "green", "late": "yellow", "missed": "bold red", "open": "cyan"}
 RATING_STYLE = {"P": "green", "S": "yellow", "M": "dark_orange", "U": "bold red"}
@@ -137,7 +135,7 @@ class CompareScreen(Screen):
     def load(self) -> None:
         from tabletop.review.compare import compare_transcripts
 
-        folder = Path(cast("ReviewApp", self.app).index.folder)
+        folder = Path(cast(ReviewerApp, self.app).index.folder)
         try:
             comparison = compare_transcripts(folder / self.first.path, folder / self.second.path, root=folder)
         except Exception as error:

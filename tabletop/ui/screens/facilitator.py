@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from textual import work
 from textual.app import ComposeResult
@@ -13,6 +13,7 @@ from textual.widgets import Footer, TabbedContent, TabPane
 from tabletop.model import Scenario
 from tabletop.port import SessionPort
 from tabletop.timing import format_offset
+from tabletop.ui.apps import ConsoleApp
 from tabletop.ui.screens.dialogs import (
     ActionPalette,
     AdhocInject,
@@ -30,9 +31,6 @@ from tabletop.ui.widgets.msel import MselTable
 from tabletop.ui.widgets.participants import Participants, PhaseQuestions
 from tabletop.ui.widgets.scorecard import LiveScorecard
 from tabletop.untrusted import one_line, safe
-
-if TYPE_CHECKING:
-    from tabletop.ui.app import TabletopConsole
 
 MSEL_CHANGES = ("session_started", "inject_released", "decision", "marker_set", "facilitator", "clock")
 
@@ -249,7 +247,7 @@ class FacilitatorScreen(ExerciseScreen):
 
     def action_switch_view(self) -> None:
         if self.can_switch:
-            cast("TabletopConsole", self.app).switch_view()
+            cast(ConsoleApp, self.app).switch_view()
         else:
             self.notify(
                 "There is no player's screen here: v switches views in solo practice "

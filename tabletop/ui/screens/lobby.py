@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -13,11 +13,9 @@ from textual.widgets import Footer, SelectionList, Static
 
 from tabletop.model import Scenario
 from tabletop.timing import format_duration, format_offset
+from tabletop.ui.apps import ConsoleApp
 from tabletop.ui.widgets.join_panel import JoinPanel
 from tabletop.untrusted import one_line, rich_text, safe
-
-if TYPE_CHECKING:
-    from tabletop.ui.app import TabletopConsole
 
 CONTROLS = [
     ("a", "record a decision: search the action catalog, fill in its form"),
@@ -352,7 +350,7 @@ class LobbyScreen(Screen):
         return True
 
     def action_start(self) -> None:
-        cast("TabletopConsole", self.app).begin_exercise()
+        cast(ConsoleApp, self.app).begin_exercise()
 
     def action_copy_join_link(self) -> None:
         if self.join is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from textual import events, on
 from textual.app import ComposeResult
@@ -13,6 +13,7 @@ from textual.widgets import Footer
 from tabletop.model import Scenario
 from tabletop.port import SessionPort
 from tabletop.timing import format_duration
+from tabletop.ui.apps import ConsoleApp
 from tabletop.ui.screens.dialogs import ActionPalette, DecisionDraft, DecisionForm, NoteDialog, TaskPicker
 from tabletop.ui.screens.exercise import SPEED, ExerciseScreen
 from tabletop.ui.texts import action_title
@@ -21,9 +22,6 @@ from tabletop.ui.widgets.decisions import DecisionList
 from tabletop.ui.widgets.inject_feed import InjectFeed, InjectView
 from tabletop.ui.widgets.scorecard import DeadlineHints
 from tabletop.untrusted import one_line, safe
-
-if TYPE_CHECKING:
-    from tabletop.ui.app import TabletopConsole
 
 THREE_COLUMNS_AT = 170
 """From this terminal width (the console's "-wide" breakpoint) the feed, the inject and
@@ -364,7 +362,7 @@ class PlayerScreen(ExerciseScreen):
 
     def action_switch_view(self) -> None:
         if self.can_switch:
-            cast("TabletopConsole", self.app).switch_view()
+            cast(ConsoleApp, self.app).switch_view()
 
     def action_explain_switch(self) -> None:
         if self.controls:

@@ -162,18 +162,11 @@ def drill_scenario() -> Scenario:
     )
 
 
-async def settle(app, pilot, rounds: int = 3) -> None:
-    """Let queued session calls finish, the messages they post be handled, and the scoring
-    and MSEL refreshes they schedule run to completion."""
-    for _ in range(rounds):
-        await app.link.call(lambda: None)
-        await pilot.pause()
-    for _ in range(100):
-        screen = app.screen
-        if not (getattr(screen, "_rescore_pending", False) or getattr(screen, "_msel_pending", False)):
-            break
-        await pilot.pause(0.05)
-    await app.workers.wait_for_complete()
+async def settle(app, pilot, timeout: float | None = None) -> None:
+    """Wait until the console has finished what it started: queued messages handled, the
+    debounced refreshes (live score, MSEL, briefing) run, its workers done (the console's
+    `settled()`); raises `StillBusy`, failing the test, if that takes more than `timeout`."""
+    await app.settled(timeout)
     await pilot.pause()
 
 

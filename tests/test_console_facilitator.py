@@ -195,7 +195,7 @@ async def test_trigger_now_needs_an_inject_that_is_not_yet_released(tmp_path):
         table.move_cursor(row=[r["inject"] for r in table.rows_data].index("alert"))
         await pilot.press("t")
         await settle(app, pilot)
-        assert any("already released" in n.message for n in app._notifications)
+        assert any("already released" in n.message for n in app.notices)
         assert sum(1 for e in read_events(out) if e["type"] == "inject_released") == 1
 
 

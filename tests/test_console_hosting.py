@@ -45,7 +45,7 @@ async def test_the_join_link_and_token_are_in_the_lobby_and_in_a_tab_and_c_copie
     async with app.run_test(size=(140, 50)) as pilot:
         lobby = app.screen
         assert isinstance(lobby, LobbyScreen)
-        await pilot.pause(0.1)  # the briefing's panels come a frame after the heading
+        await settle(app, pilot)  # the briefing's panels come a frame after the heading
         shown = text_of(lobby.query_one(JoinPanel))
         for part in (JOIN.link, JOIN.command, "tok-123", JOIN.room, "Not encrypted"):
             assert part in shown
@@ -68,7 +68,7 @@ async def test_without_a_network_host_there_is_no_join_panel_and_c_does_nothing(
         drill_scenario(), out=tmp_path / "room.jsonl", clock=VirtualClock(), tick_interval=None, solo=False
     )
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause(0.1)
+        await settle(app, pilot)
         assert not app.screen.query(JoinPanel)
         await pilot.press("c")
         assert app.clipboard == ""
@@ -170,7 +170,7 @@ async def test_the_facilitator_seats_each_role_in_the_room_or_simulated_and_the_
 ):
     app = hosting_console(tmp_path)
     async with app.run_test(size=(140, 50)) as pilot:
-        await pilot.pause(0.1)
+        await settle(app, pilot)
         lobby = app.screen
         seating = lobby.query_one("#lobby-seating")
         assert seating.has_focus

@@ -147,7 +147,7 @@ async def test_facilitator_sees_answers_arrive_per_role_and_question_and_closes(
         await pilot.press("right")  # the next question: nobody has answered it
         await pilot.pause()
         assert "Q2. What would you change?\nNo answer yet." in text_of(monitor.query_one("#monitor-answers"))
-        assert any("Answer from Data protection officer" in str(n.message) for n in app._notifications)
+        assert any("Answer from Data protection officer" in str(n.message) for n in app.notices)
 
         await pilot.press("a")  # the room's coordinator says something
         await pilot.pause()

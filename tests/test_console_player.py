@@ -167,7 +167,7 @@ async def test_a_decision_is_listed_only_once_the_engine_recorded_it(tmp_path):
         await settle(app, pilot)
         assert screen.query_one(DecisionList).entries == []
         assert not [e for e in read_events(out) if e["type"] == "decision"]
-        assert any("simulated" in n.message for n in app._notifications)
+        assert any("simulated" in n.message for n in app.notices)
 
 
 async def test_hints_show_open_deadlines_as_countdowns(tmp_path):
@@ -272,7 +272,7 @@ async def test_team_player_carries_out_a_task_delegated_to_their_role(tmp_path):
             "coordinator", "notify_controller", by="Sam", delegate_to="dpo", timebox=1800, rationale="DPA 9.2"
         )
         await settle(app, pilot)
-        assert any("asks you to" in n.message for n in app._notifications)
+        assert any("asks you to" in n.message for n in app.notices)
         await pilot.press("t")
         await settle(app, pilot)
         assert isinstance(app.screen, TaskPicker)

@@ -62,7 +62,7 @@ async def test_lobby_briefs_the_player_and_holds_the_clock(tmp_path):
         ]
         assert read_events(tmp_path / "t.jsonl")[1]["t"] == 0
         assert [e["type"] for e in read_events(tmp_path / "t.jsonl")].count("session_started") == 1
-        assert not app._notifications
+        assert not app.notices
 
 
 async def test_debrief_shows_the_scorecard_and_opens_the_post_mortem(tmp_path):

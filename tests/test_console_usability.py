@@ -114,7 +114,7 @@ async def test_after_trigger_now_the_cursor_moves_on_and_skip_names_the_inject(t
         await settle(app, pilot)
         skips = [e for e in read_events(out) if e["type"] == "facilitator" and e["op"] == "skip"]
         assert [e["inject"] for e in skips] == ["press"]
-        assert not any(n.severity == "error" for n in app._notifications)
+        assert not any(n.severity == "error" for n in app.notices)
 
         # a released inject cannot be skipped: said by its title, and nothing is recorded
         table.move_cursor(row=[r["inject"] for r in table.rows_data].index("customer-ticket"))
@@ -123,7 +123,7 @@ async def test_after_trigger_now_the_cursor_moves_on_and_skip_names_the_inject(t
         assert not isinstance(app.screen, ConfirmDialog)
         assert any(
             "“Customer asks whether their data is affected” was already released at T+0m" in n.message
-            for n in app._notifications
+            for n in app.notices
         )
         assert len([e for e in read_events(out) if e["type"] == "facilitator"]) == 2
 
@@ -157,9 +157,7 @@ async def test_v_says_why_there_is_no_other_view(tmp_path):
         await pilot.press("v")
         await pilot.pause()
         assert app.screen is screen
-        assert any(
-            "solo practice" in n.message and "--solo --facilitate" in n.message for n in app._notifications
-        )
+        assert any("solo practice" in n.message and "--solo --facilitate" in n.message for n in app.notices)
 
     app, _clock, _out = console(tmp_path / "solo")
     async with app.run_test(size=(120, 40)) as pilot:
@@ -169,7 +167,7 @@ async def test_v_says_why_there_is_no_other_view(tmp_path):
         await pilot.press("v")
         await pilot.pause()
         assert app.screen is screen
-        assert any("--facilitate" in n.message for n in app._notifications)
+        assert any("--facilitate" in n.message for n in app.notices)
         assert "Facilitator" not in {c.title for c in app.get_system_commands(screen)}
 
 
@@ -701,7 +699,7 @@ async def test_solo_practice_pauses_when_an_inject_expects_the_players_action(tm
         assert footer_keys(screen).get("space") == "Resume"
         assert any(
             n.title == "Your move" and "“Anomalous CRM export” expects your action" in n.message
-            for n in app._notifications
+            for n in app.notices
         )
 
         await pilot.press("space")

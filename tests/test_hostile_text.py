@@ -381,7 +381,7 @@ async def test_the_console_shows_hostile_titles_and_names_literally(tmp_path):
         facilitate=True,
     )
     async with app.run_test(size=(200, 50)) as pilot:
-        await pilot.pause(0.1)
+        await settle(app, pilot)
         heading = text_of(app.screen.query_one("#lobby-heading"))
         assert "Console drill: suspected breach at a processor" + HOSTILE_SHOWN in heading
         assert_nothing_raw_reaches_the_terminal(terminal_output(app), "lobby")

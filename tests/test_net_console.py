@@ -77,7 +77,7 @@ async def test_a_remote_player_sees_injects_and_records_decisions_from_the_conso
             await wait_until(
                 pilot,
                 client,
-                lambda: any("you play coordinator" in str(n.message) for n in app._notifications),
+                lambda: any("you play coordinator" in str(n.message) for n in app.notices),
             )
             assert [e["action"] for e in session.events if e["type"] == "decision"] == ["appoint_coordinator"]
 
@@ -86,7 +86,7 @@ async def test_a_remote_player_sees_injects_and_records_decisions_from_the_conso
             assert isinstance(app.screen, PlayerScreen), (
                 "a remote player gets no scorecard of their partial view"
             )
-            assert any("facilitator runs the debrief" in str(n.message) for n in app._notifications)
+            assert any("facilitator runs the debrief" in str(n.message) for n in app.notices)
     finally:
         await remote.aclose()
         await host.stop()

@@ -376,6 +376,6 @@ async def test_a_remote_players_console_answers_the_hot_wash_and_is_told_when_it
             await wait_until(
                 pilot,
                 client,
-                lambda: any("closed the hot wash" in str(n.message) for n in app._notifications),
+                lambda: any("closed the hot wash" in str(n.message) for n in app.notices),
             )
             assert screen.query_one("#hotwash-text", TextArea).read_only

@@ -9,8 +9,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from textual.app import App, SystemCommand
+from textual import on
+from textual.app import SystemCommand
 from textual.binding import Binding
+from textual.notifications import Notification, Notify
 from textual.screen import Screen
 
 from tabletop import sessions
@@ -20,6 +22,7 @@ from tabletop.model import Scenario
 from tabletop.port import SessionPort
 from tabletop.sessions import Seat, SessionSetupError
 from tabletop.ui.link import SessionEvent, SessionLink, lost_connection_notice
+from tabletop.ui.settling import Settling
 from tabletop.ui.widgets.join_panel import JoinDetails
 from tabletop.untrusted import safe
 
@@ -58,8 +61,11 @@ class ConsoleOutcome:
     report: Path | None = None
 
 
-class TabletopConsole(App[ConsoleOutcome]):
-    """Lobby, then the exercise (player or facilitator), then the debrief."""
+class TabletopConsole(Settling[ConsoleOutcome]):
+    """Lobby, then the exercise (player or facilitator), then the debrief.
+
+    `settled()` (from `tabletop.ui.settling.Settling`) waits until the work the console
+    started has finished; `notices` lists the notifications it has shown."""
 
     CSS_PATH = "console.tcss"
     TITLE = "tabletop"
@@ -86,6 +92,8 @@ class TabletopConsole(App[ConsoleOutcome]):
         self.hotwash_shown = False
         self._begun = False
         self._tick_failed = False
+        self.notices: list[Notification] = []
+        """Every notification shown since the start, oldest first (expired or cleared ones too)."""
 
     # flow ------------------------------------------------------------------------------------
     def get_default_screen(self) -> Screen:
@@ -224,6 +232,10 @@ class TabletopConsole(App[ConsoleOutcome]):
             self.clear_notifications()
         level = severity if severity in ("information", "warning", "error") else "information"
         self.notify(message, title=title, severity=level, timeout=5 if level == "information" else 3600)  # type: ignore[arg-type]
+
+    @on(Notify)
+    def _record_notice(self, message: Notify) -> None:
+        self.notices.append(message.notification)
 
     def on_session_event(self, message: SessionEvent) -> None:
         if message.type == "session_ended" or (message.type == "hotwash_closed" and self.hotwash_shown):

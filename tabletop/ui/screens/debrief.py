@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane, T
 
 from tabletop.model import Scenario
 from tabletop.timing import format_offset
+from tabletop.ui.settling import WorkDone
 from tabletop.ui.texts import credit_cell, explain_result, result_cell, row_title
 from tabletop.ui.widgets.fitted_table import Cell, Column, FittedTable
 from tabletop.ui.widgets.markdown_view import MarkdownView
@@ -151,6 +152,11 @@ class DebriefScreen(Screen):
     ]
     AUTO_FOCUS = "#debrief-table"
 
+    class Ready(WorkDone):
+        """The rehearsal is scored, the post-mortem drafted and both are shown."""
+
+        job = "debrief"
+
     def __init__(
         self,
         scenario: Scenario,
@@ -231,6 +237,7 @@ class DebriefScreen(Screen):
         tabs.get_tab("tab-findings").label = Text(f"Findings ({len(findings)})")
         self.query_one("#debrief-findings", Static).update(self._findings(card, result))
         self._explain_current()
+        self.post_message(self.Ready())
 
     def _summary(self, card: dict[str, Any], result: DebriefResult) -> Text:
         """The heading: score, rating, passed, coverage, caps and, solo, what is yours."""

@@ -11,6 +11,7 @@ from textual.screen import Screen
 from tabletop.model import Scenario
 from tabletop.port import Event, SessionPort
 from tabletop.ui.link import SessionEvent, lost_connection_notice
+from tabletop.ui.settling import Debounce, WorkDone
 from tabletop.ui.texts import action_title
 from tabletop.untrusted import safe
 
@@ -43,12 +44,22 @@ class ExerciseScreen(Screen):
     RESCORE_DELAY = 0.3
     """Seconds to gather events before scoring again (a burst of releases is scored once)."""
 
+    class Scored(WorkDone):
+        """The live score was computed again and is shown."""
+
+        job = "rescore"
+
+        def __init__(self, card: dict[str, Any], now: float) -> None:
+            super().__init__()
+            self.card = card
+            self.now = now
+
     def __init__(self, link: SessionPort, scenario: Scenario, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.link = link
         self.scenario = scenario
         self.score_card: dict[str, Any] | None = None
-        self._rescore_pending = False
+        self._rescore = Debounce(self, self.RESCORE_DELAY, self.rescore, "rescore")
         self._last_toast = 0.0
 
     def on_mount(self) -> None:
@@ -78,13 +89,7 @@ class ExerciseScreen(Screen):
     # live score ------------------------------------------------------------------------------
     def request_rescore(self) -> None:
         """Score again shortly, once for however many events arrive meanwhile."""
-        if not self._rescore_pending:
-            self._rescore_pending = True
-            self.set_timer(self.RESCORE_DELAY, self._rescore_now)
-
-    def _rescore_now(self) -> None:
-        self._rescore_pending = False
-        self.rescore()
+        self._rescore.request()
 
     def toast(self, message: str, **kwargs: Any) -> None:
         """A notification, at most one a second so a burst of injects does not bury the screen."""
@@ -104,7 +109,11 @@ class ExerciseScreen(Screen):
         now = self.link.now()
         card = score(self.scenario, events, until=now)
         data = card.to_json()
-        self.app.call_from_thread(self.show_score, data, now)
+        self.app.call_from_thread(self._scored, data, now)
+
+    def _scored(self, card: dict[str, Any], now: float) -> None:
+        self.show_score(card, now)
+        self.post_message(self.Scored(card, now))
 
     def show_score(self, card: dict[str, Any], now: float) -> None:
         self.score_card = card

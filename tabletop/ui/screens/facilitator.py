@@ -24,6 +24,7 @@ from tabletop.ui.screens.dialogs import (
     NoteDialog,
 )
 from tabletop.ui.screens.exercise import SPEED, ExerciseScreen
+from tabletop.ui.settling import Debounce, WorkDone
 from tabletop.ui.widgets.clock_bar import ClockBar
 from tabletop.ui.widgets.decisions import DecisionLog
 from tabletop.ui.widgets.join_panel import JoinDetails, JoinPanel
@@ -57,6 +58,14 @@ class FacilitatorScreen(ExerciseScreen):
         ),
     ]
 
+    MSEL_DELAY = 0.2
+    """Seconds to gather events before asking the session for the MSEL again."""
+
+    class MselRefreshed(WorkDone):
+        """The MSEL was read from the session again and is shown (or said to be unavailable)."""
+
+        job = "msel"
+
     def __init__(
         self,
         link: SessionPort,
@@ -74,6 +83,7 @@ class FacilitatorScreen(ExerciseScreen):
         self.record_roles = list(roles or scenario.roles)
         """Roles the facilitator may record decisions and notes for (those people play here)."""
         self.can_switch = can_switch
+        self._msel = Debounce(self, self.MSEL_DELAY, self.refresh_msel, "msel")
 
     def compose(self) -> ComposeResult:
         yield ClockBar(self.link, self.scenario, who=f"Facilitator · {self.facilitator}", id="clock")
@@ -120,13 +130,7 @@ class FacilitatorScreen(ExerciseScreen):
 
     def request_msel(self) -> None:
         """Refresh the MSEL once per burst of events."""
-        if not getattr(self, "_msel_pending", False):
-            self._msel_pending = True
-            self.set_timer(0.2, self._msel_now)
-
-    def _msel_now(self) -> None:
-        self._msel_pending = False
-        self.refresh_msel()
+        self._msel.request()
 
     @work(group="msel", exclusive=True)
     async def refresh_msel(self) -> None:
@@ -134,8 +138,9 @@ class FacilitatorScreen(ExerciseScreen):
             rows = await self.link.upcoming()
         except Exception as error:
             self.notify(f"MSEL unavailable: {safe(error)}", severity="warning", markup=False)
-            return
-        self.query_one(MselTable).show(rows)
+        else:
+            self.query_one(MselTable).show(rows)
+        self.post_message(self.MselRefreshed())
 
     def show_score(self, card: dict[str, Any], now: float) -> None:
         super().show_score(card, now)

@@ -14,6 +14,7 @@ from textual.widgets import Footer, SelectionList, Static
 from tabletop.model import Scenario
 from tabletop.timing import format_duration, format_offset
 from tabletop.ui.apps import ConsoleApp
+from tabletop.ui.settling import Debounce, WorkDone
 from tabletop.ui.widgets.join_panel import JoinPanel
 from tabletop.untrusted import one_line, rich_text, safe
 
@@ -170,9 +171,15 @@ class LobbyScreen(Screen):
     BRIEF_DELAY = 1 / 30
     """The briefing's panels are mounted a frame after the heading is painted."""
 
+    class Briefed(WorkDone):
+        """The briefing's panels are mounted."""
+
+        job = "briefing"
+
     def on_mount(self) -> None:
         self.briefed = False
-        self.set_timer(self.BRIEF_DELAY, self.brief)
+        self._briefing = Debounce(self, self.BRIEF_DELAY, self.brief, "briefing")
+        self._briefing.request()
         if self.remote:
             self.set_interval(0.5, self.refresh_prompt)
         if self.presence is not None:
@@ -210,6 +217,7 @@ class LobbyScreen(Screen):
             seating.focus()
         if not seatings and briefing.is_attached:
             briefing.focus()  # page up and down read the briefing; enter still starts
+        self.post_message(self.Briefed())
 
     def _heading(self) -> Text:
         s = self.scenario

@@ -22,6 +22,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from tabletop.ui.settling import WorkDone
 from tabletop.untrusted import safe
 
 LOADING = "Loading…"
@@ -67,6 +68,11 @@ class MarkdownView(ScrollView, can_focus=True):
         def control(self) -> MarkdownView:
             return self.view
 
+    class Shown(WorkDone):
+        """The document's lines, laid out at the view's width, are on screen."""
+
+        job = "markdown"
+
     def __init__(self, markdown: str = "", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.markdown = markdown
@@ -111,6 +117,7 @@ class MarkdownView(ScrollView, can_focus=True):
         self.lines, self.laid_out_at = message.lines, message.width
         self.virtual_size = Size(message.width, len(message.lines))
         self.refresh()
+        self.post_message(self.Shown())
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width

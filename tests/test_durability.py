@@ -35,7 +35,7 @@ print("ready", flush=True)
 n = 0
 while True:
     n += 1
-    session.run_until(session.now + 7)
+    session.run_until(session.now + 1)  # small steps: the scenario lasts far longer than any kill_after
     if session.ended:
         break
     if n % 5 == 0:
@@ -73,10 +73,13 @@ def run_child(folder: Path, mode: str, kill_after: float) -> list[tuple[int, str
     thread.start()
     assert ready.wait(60), "the child never became ready"
     time.sleep(kill_after)
-    if child.poll() is None:
-        os.kill(child.pid, signal.SIGKILL)
+    os.kill(child.pid, signal.SIGKILL)
     child.wait(30)
+    assert child.returncode == -signal.SIGKILL, (
+        f"the child was not killed mid-run: it exited with {child.returncode}"
+    )
     thread.join(30)
+    assert not any(line.startswith("done") for line in lines), "the child finished before the kill"
     stderr = child.stderr.read() if child.stderr else ""
     assert "Traceback" not in stderr, stderr
     acks = []

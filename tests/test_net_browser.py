@@ -114,6 +114,27 @@ async def test_a_browser_players_console_runs_on_the_host_and_joins_through_its_
     assert ops == [("join", "Priya"), ("leave", "Priya")]
 
 
+async def test_a_reloaded_page_gets_its_seat_back_while_its_old_console_is_still_leaving(tmp_path):
+    """A reload closes the page's socket and opens a new one at once; the old console on the host
+    still holds the seat for a moment. The new socket waits for it to leave, not a 409."""
+    async with hosted(tmp_path, browser_scenario()) as rig, aiohttp.ClientSession() as http:
+        joined = await join_form(http, rig.host.join_link, "Priya", "dpo")
+        secret = joined.headers["Location"].removeprefix("/play/")
+        play = f"{rig.host.url.rsplit('/ws', 1)[0]}/play/{secret}/ws?width=120&height=40"
+        first = await http.ws_connect(play)
+        await rig.host.wait_for(lambda: rig.joined("Priya"), 60)
+        await first.close()
+        again = await http.ws_connect(play)  # the reload: no wait for the old console to go
+        await rig.host.wait_for(
+            lambda: [e["op"] for e in rig.lines("facilitator")] == ["join", "leave", "join"], 60
+        )
+        assert rig.joined("Priya")
+        await again.close()
+        await rig.host.wait_for(lambda: not rig.joined("Priya"), 30)
+    ops = [(e["op"], e["detail"]["name"]) for e in rig.lines("facilitator")]
+    assert ops == [("join", "Priya"), ("leave", "Priya"), ("join", "Priya"), ("leave", "Priya")]
+
+
 async def test_the_room_display_shows_the_clock_and_what_the_room_received_and_nothing_else(tmp_path):
     async with hosted(tmp_path, browser_scenario(), start=False) as rig:
         # communications are played around the table; the DPO plays remotely: what is only for

@@ -39,6 +39,9 @@ from tabletop.sessions import ROOM
 
 log = logging.getLogger("tabletop.net.host")
 
+LEAVE_WAIT = 15.0
+"""Seconds a reloaded page waits for its seat's previous console to let go of the seat."""
+
 HEADERS = {
     "Referrer-Policy": "no-referrer",  # the join link carries the token
     "X-Frame-Options": "DENY",
@@ -236,6 +239,8 @@ class BrowserPages:
     def __init__(self, host: PageHost) -> None:
         self.host = host
         self.consoles: dict[str, BrowserConsole] = {}
+        self.leaving: dict[str, asyncio.Future[None]] = {}
+        """Seats whose console is shutting down (its page closed or reloaded), until it has left."""
         self.folder: str | None = None
         self.socket_path: str | None = None
 
@@ -381,6 +386,12 @@ class BrowserPages:
         if seat is None:
             raise web.HTTPNotFound(text="this seat is not known")
         key = seat.name
+        previous = self.leaving.get(key)
+        if previous is not None:  # a reload: the page's last console still holds the seat for a moment
+            try:
+                await asyncio.wait_for(asyncio.shield(previous), LEAVE_WAIT)
+            except TimeoutError:
+                pass  # still there: refused below, as a second tab would be
         if key in self.consoles or self.host.live(seat.name) is not None:
             raise web.HTTPConflict(text=f"{seat.name} is already connected")
         if len(self.consoles) >= self.host.settings.browser_players:
@@ -425,8 +436,24 @@ class BrowserPages:
         finally:
             if self.consoles.get(key) is console:
                 del self.consoles[key]
-            await console.stop()
+            leaving = asyncio.ensure_future(self._leave(key, console))
+            self.leaving[key] = leaving
+            try:
+                await leaving
+            finally:
+                if self.leaving.get(key) is leaving:
+                    del self.leaving[key]
         return ws
+
+    async def _leave(self, key: str, console: BrowserConsole) -> None:
+        """Stop `console` and wait until the host no longer counts its player as connected: a
+        reloaded page that asks for the seat meanwhile waits for this, instead of being
+        refused as a second connection while the old console is still on its way out."""
+        try:
+            await console.stop()
+            await self.host.wait_for(lambda: self.host.live(key) is None, LEAVE_WAIT)
+        except Exception:  # best effort: a console that cannot be stopped is refused its seat again
+            pass
 
     # room display ------------------------------------------------------------------------
     def _room_ok(self, request: web.Request) -> bool:

@@ -1,4 +1,7 @@
-"""The bundled scoring data, inject library and scenarios are complete and consistent."""
+"""The bundled scoring data, inject library and scenarios are complete and consistent.
+
+Everything is read through the loader (`tabletop.loader`), as `tabletop run` and `tabletop validate`
+read it: the checks here are what the bundled data must satisfy beyond being valid."""
 
 from __future__ import annotations
 
@@ -9,19 +12,10 @@ import pytest
 import yaml
 
 from tabletop import templating
-from tabletop.model import (
-    Action,
-    AvoidRule,
-    Condition,
-    Expectation,
-    Inject,
-    Phase,
-    Regime,
-    Response,
-    Role,
-    RubricSet,
-)
-from tabletop.timing import parse_at, parse_duration
+from tabletop.catalog import Catalog
+from tabletop.injectlibrary import InjectLibrary
+from tabletop.loader import load_catalog, load_scenario, validate, validate_library_file
+from tabletop.model import Action, Inject, Regime, Role, RubricSet, Scenario
 from tabletop.yamlsource import read_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,50 +91,56 @@ LEVELS = ["very_low", "low", "moderate", "high", "very_high"]
 
 
 def load(path: Path):
-    """Read YAML as the loader does (`on:` is a key, not the boolean True)."""
+    """The YAML an author wrote, unresolved (`on:` is a key, not the boolean True)."""
     return read_yaml(path).data
 
 
 @pytest.fixture(scope="module")
-def actions() -> dict[str, Action]:
-    items = [Action.model_validate(a) for a in load(SCORING / "actions.yaml")["actions"]]
-    ids = [a.id for a in items]
-    assert len(ids) == len(set(ids)), "duplicate action ids"
-    return {a.id: a for a in items}
+def catalog() -> Catalog:
+    return load_catalog(ROOT)  # raises on any problem in scoring/, duplicate ids included
 
 
 @pytest.fixture(scope="module")
-def roles() -> dict[str, Role]:
-    items = [Role.model_validate(r) for r in load(SCORING / "roles.yaml")["roles"]]
-    return {r.id: r for r in items}
+def actions(catalog) -> dict[str, Action]:
+    items = load(SCORING / "actions.yaml")["actions"]
+    assert len(catalog.actions) == len(items), "duplicate action ids"
+    return catalog.actions
 
 
 @pytest.fixture(scope="module")
-def regimes() -> dict[str, Regime]:
-    items = [Regime.model_validate(r) for r in load(SCORING / "regimes.yaml")["regimes"]]
-    return {r.id: r for r in items}
+def roles(catalog) -> dict[str, Role]:
+    return catalog.roles
 
 
 @pytest.fixture(scope="module")
-def rubrics() -> dict[str, RubricSet]:
-    return {
-        p.stem: RubricSet.model_validate(load(p))
-        for p in SCORING.glob("*.yaml")
-        if p.stem not in ("actions", "roles", "regimes")
-    }
+def regimes(catalog) -> dict[str, Regime]:
+    return catalog.regimes
+
+
+@pytest.fixture(scope="module")
+def rubrics(catalog) -> dict[str, RubricSet]:
+    return catalog.rubrics
+
+
+LIBRARY = InjectLibrary([INJECTS.resolve()])
 
 
 def library() -> dict[str, dict]:
-    """Every library inject by its `use:` address, from GROUP.yaml and GROUP/NAME.yaml files."""
+    """Every library inject by its `use:` address, as the loader looks it up."""
     found: dict[str, dict] = {}
-    for path in sorted(INJECTS.rglob("*.yaml")):
-        rel = path.relative_to(INJECTS)
-        if len(rel.parts) == 1:
-            for name, spec in load(path).items():
-                found[f"{rel.stem}/{name}"] = spec
-        else:
-            found[rel.with_suffix("").as_posix()] = load(path)
+    for name in LIBRARY.names():
+        spec, _span, problems = LIBRARY.lookup(name)
+        assert problems == [] and spec is not None, (name, problems)
+        found[name] = spec
     return found
+
+
+def test_the_bundled_data_validates_with_no_problem():
+    result = validate([SCORING, INJECTS, SCENARIOS])
+    assert result.problems == [], result.summary()
+    for path in sorted(INJECTS.rglob("*.yaml")):
+        count, problems = validate_library_file(path.resolve())
+        assert problems == [] and count >= 1, path
 
 
 # --- scoring data ----------------------------------------------------------------------------
@@ -295,9 +295,9 @@ def test_coordination_forbids_every_hands_on_action_to_the_coordinator(rubrics, 
 
 def all_inject_marks() -> set[str]:
     marks = {m for spec in library().values() for m in spec.get("marks", [])}
-    for path in SCENARIOS.glob("*.yaml"):
-        for inject in load(path).get("injects", []):
-            marks.update(inject.get("marks", []))
+    for path in sorted(SCENARIOS.glob("*.yaml")):
+        for inject in load_scenario(path).injects:
+            marks.update(inject.marks)
     return marks
 
 
@@ -338,120 +338,83 @@ def test_variable_documentation_check_sees_undocumented_variables():
 # --- scenarios -------------------------------------------------------------------------------
 
 
-def merged_injects(data: dict) -> list[dict]:
-    lib = library()
-    out = []
-    for raw in data["injects"]:
-        spec = dict(raw)
-        if "use" in spec:
-            base = dict(lib[spec.pop("use")])
-            base.update(spec)
-            spec = base
-        out.append(spec)
-    return out
-
-
 @pytest.fixture(scope="module", params=OUR_SCENARIOS)
-def scenario(request):
-    return request.param, load(SCENARIOS / f"{request.param}.yaml")
+def scenario(request) -> tuple[str, dict, Scenario]:
+    """The scenario's id, the YAML as written, and the scenario the loader resolves from it."""
+    path = SCENARIOS / f"{request.param}.yaml"
+    return request.param, load(path), load_scenario(path)
 
 
 def test_scenario_shape(scenario):
-    name, data = scenario
-    assert data["id"] == name
-    injects = merged_injects(data)
+    name, data, resolved = scenario
+    assert data["id"] == name and resolved.id == name
+    injects = resolved.injects
     assert len(injects) >= 8
-    phases = [Phase.model_validate(p) for p in data["phases"]]
-    assert len([p for p in phases if p.questions]) >= 2
-    conditions = [Condition.model_validate(i["when"]) for i in injects if "when" in i]
+    assert len([p for p in resolved.phases if p.questions]) >= 2
+    conditions = [i.when for i in injects if i.when is not None]
     assert any(c.kind == "missed" for c in conditions)
     assert any(c.kind == "done" for c in conditions)
-    assert all(i["at"] == "+10m" for i in injects if i.get("when", {}).get("missed"))
-    assert any("advance_to" in i for i in injects)
-    assert data["hotwash"] and data["objectives"] and data["variables"]
-    assert data["starts_at"] and data["duration"] and data["seed"] is not None
+    # a branch's `at` is its delay after the condition (the loader refuses a clock time for one)
+    assert all(i.at == 10 * 60 for i in injects if i.when is not None and i.when.missed)
+    assert any(i.advance_to is not None for i in injects)
+    assert resolved.hotwash and resolved.objectives and resolved.variables
+    assert resolved.starts_at and resolved.duration and data["seed"] is not None
 
 
 def test_scenario_library_uses_resolve(scenario):
-    _, data = scenario
+    _, data, resolved = scenario
     lib = library()
     uses = [i["use"] for i in data["injects"] if "use" in i]
     assert uses, "a scenario draws some injects from the library"
     assert [u for u in uses if u not in lib] == []
     assert any("use" not in i for i in data["injects"]), "and writes some inline"
+    assert [i.use for i in resolved.injects if i.use] == uses
+    for inject in resolved.injects:  # resolved: the library's text, under the scenario's own id
+        if inject.use:
+            assert inject.title and inject.body, inject.id
 
 
 def test_scenario_responses_cover_every_other_role(scenario, actions):
-    _, data = scenario
-    responses = [Response.model_validate(r) for r in data["responses"]]
-    assert {r.from_ for r in responses} >= set(data["roles"]) - {"coordinator"}
-    assert all(r.on in actions for r in responses)
+    _, data, resolved = scenario
+    assert {r.from_ for r in resolved.responses} >= set(data["roles"]) - {"coordinator"}
+    assert all(r.on in actions for r in resolved.responses)
 
 
 def test_scenario_has_coordinator_avoid_rule(scenario, actions):
-    _, data = scenario
-    rules = [AvoidRule.model_validate(r) for r in data["avoid"]]
+    _, data, resolved = scenario
+    written = {r["id"] for r in data["avoid"]}
+    rules = [r for r in resolved.avoid if r.id in written]
     assert any(r.role == "coordinator" for r in rules)
-    assert all(set(r.actions) <= set(actions) for r in rules)
-
-
-def flattened_expectations(data: dict, rubrics, regimes) -> list[Expectation]:
-    """A rough resolution: inline, inject-level, rubric and regime expectations, by id."""
-    exps = [Expectation.model_validate(e) for e in data.get("expectations", [])]
-    for inject in merged_injects(data):
-        for e in inject.get("expects", []):
-            exps.append(Expectation.model_validate({"after": f"inject:{inject['id']}", **e}))
-    for rubric_id in data.get("rubric", []):
-        exps.extend(rubrics[rubric_id].expectations)
-    affected = {d for inject in merged_injects(data) for d in inject.get("affects", [])}
-    positions = {
-        p["position"] for p in data.get("context", {}).get("data_positions", []) if p.get("id") in affected
-    }
-    for regime_id in data.get("regimes", []):
-        for clock in regimes[regime_id].clocks:
-            where = clock.applies_if.position if clock.applies_if else None
-            if where and not ({where, "both"} & positions):
-                continue
-            exps.append(
-                Expectation(
-                    id=clock.id,
-                    action=clock.action,
-                    after=clock.after,
-                    owner=clock.owner,
-                    within=1 if clock.within == "contract" else clock.within,
-                )
-            )
-    return exps
+    assert all(set(r.actions) <= set(actions) for r in resolved.avoid)
 
 
 def test_scenario_references_are_consistent(scenario, actions, roles, rubrics, regimes):
-    _, data = scenario
-    assert set(data["roles"]) <= set(roles) and "coordinator" in data["roles"]
-    assert set(data.get("rubric", [])) <= set(rubrics)
-    assert set(data.get("regimes", [])) <= set(regimes)
-    injects = merged_injects(data)
-    inject_ids = [i["id"] for i in injects]
+    _, _, resolved = scenario
+    assert set(resolved.roles) <= set(roles) and "coordinator" in resolved.roles
+    assert set(resolved.rubric) <= set(rubrics)
+    assert set(resolved.regimes) <= set(regimes)
+    injects = resolved.injects
+    inject_ids = [i.id for i in injects]
     assert len(inject_ids) == len(set(inject_ids))
-    phase_ids = {p["id"] for p in data["phases"]}
-    assert {i["phase"] for i in injects if "phase" in i} <= phase_ids
+    phase_ids = {p.id for p in resolved.phases}
+    assert {i.phase for i in injects if i.phase} <= phase_ids
     for inject in injects:
-        Inject.model_validate({**{k: v for k, v in inject.items() if k != "advance_to"}, "at": 0})
-        to = inject.get("to", ["all"])
-        to = [to] if isinstance(to, str) else to
-        assert all(t == "all" or t in data["roles"] for t in to), inject["id"]
-    exps = flattened_expectations(data, rubrics, regimes)
+        assert all(t == "all" or t in resolved.roles for t in inject.to), inject.id
+    # the loader's resolution: inline, inject-level, rubric and the regime clocks that apply
+    exps = resolved.expectations
     ids = [e.id for e in exps]
     assert sorted({i for i in ids if ids.count(i) > 1}) == []
-    scenario_roles = set(data["roles"]) | {"any"}
+    assert any(e.regime for e in exps) == bool(resolved.regimes)
+    scenario_roles = set(resolved.roles) | {"any"}
     for e in exps:
         assert e.action in actions, e.id
         assert set(e.requires) <= set(actions), e.id
         owner = e.owner or actions[e.action].default_owner
         assert owner in scenario_roles, f"{e.id}: owner {owner} plays no part here"
     markers = {a.sets_marker for a in actions.values() if a.sets_marker}
-    markers |= {m for i in injects for m in i.get("marks", [])}
+    markers |= {m for i in injects for m in i.marks}
     anchors = {e.after for e in exps if e.after} | {
-        f"marker:{i['when']['marker']}" for i in injects if "marker" in i.get("when", {})
+        f"marker:{i.when.marker}" for i in injects if i.when is not None and i.when.marker
     }
     for anchor in anchors:
         kind, _, target = anchor.partition(":")
@@ -462,84 +425,86 @@ def test_scenario_references_are_consistent(scenario, actions, roles, rubrics, r
         elif kind == "action":
             assert target in actions
     for inject in injects:
-        when = inject.get("when") or {}
-        if "missed" in when:
-            assert when["missed"] in ids
-        if "done" in when:
-            assert when["done"] in actions
-        if "after" in when:
-            assert when["after"] in inject_ids
-
-
-def schedule_problems(data: dict) -> list[str]:
-    """Injects scheduled after the end or inside a time jump, and misplaced relative times."""
-    from datetime import datetime
-
-    starts_at = datetime.fromisoformat(data["starts_at"])
-    duration = parse_duration(data["duration"])
-    problems, scheduled, jumps = [], [], []
-    for inject in merged_injects(data):
-        seconds, relative = parse_at(inject["at"], starts_at)
-        if "when" in inject:
-            if not relative:
-                problems.append(f"{inject['id']}: a branch's `at` is relative (+10m)")
+        when = inject.when
+        if when is None:
             continue
-        if relative:
-            problems.append(f"{inject['id']}: only a branch takes a relative `at`")
-        scheduled.append((seconds, inject["id"]))
-        if "advance_to" in inject:
-            target, _ = parse_at(inject["advance_to"], starts_at)
-            if target <= seconds:
-                problems.append(f"{inject['id']}: jumps backwards")
-            jumps.append((seconds, target))
+        if when.missed:
+            assert when.missed in ids
+        if when.done:
+            assert when.done in actions
+        if when.after:
+            assert when.after in inject_ids
+
+
+def schedule_problems(scenario: Scenario) -> list[str]:
+    """Injects scheduled after the end or inside a time jump, jumps backwards, a weekend start
+    (times as the loader resolves them; a branch's `at` is a delay after its condition)."""
+    problems, scheduled, jumps = [], [], []
+    for inject in scenario.injects:
+        if inject.when is not None:
+            continue
+        scheduled.append((inject.at, inject.id))
+        if inject.advance_to is not None:
+            if inject.advance_to <= inject.at:
+                problems.append(f"{inject.id}: jumps backwards")
+            jumps.append((inject.at, inject.advance_to))
     for seconds, inject_id in scheduled:
-        if seconds > duration:
-            problems.append(f"{inject_id} at {seconds}s is after the end ({duration}s)")
+        if seconds > scenario.duration:
+            problems.append(f"{inject_id} at {seconds}s is after the end ({scenario.duration}s)")
         if any(at < seconds < target for at, target in jumps):
             problems.append(f"{inject_id} falls inside a time jump")
-    if starts_at.weekday() >= 5:
+    if scenario.starts_at is None or scenario.starts_at.weekday() >= 5:
         problems.append("scenarios start on a weekday")
     return problems
 
 
 def test_scenario_injects_fall_within_duration(scenario):
-    _, data = scenario
-    assert schedule_problems(data) == []
+    _, _, resolved = scenario
+    assert schedule_problems(resolved) == []
 
 
 def test_schedule_check_catches_late_and_skipped_injects():
-    data = load(SCENARIOS / "suspected-breach.yaml")
-    late = {**data, "duration": "20h"}
+    from datetime import datetime
+
+    from tabletop.timing import parse_at
+
+    resolved = load_scenario(SCENARIOS / "suspected-breach.yaml")
+    late = resolved.model_copy(update={"duration": 20 * 3600})
     assert any("after the end" in p for p in schedule_problems(late))
-    skipped = {**data, "injects": data["injects"] + [{"id": "lost", "at": "15:00", "title": "x"}]}
+    at, _ = parse_at("15:00", resolved.starts_at)
+    lost = Inject(id="lost", at=at, title="x")
+    skipped = resolved.model_copy(update={"injects": [*resolved.injects, lost]})
     assert any("lost falls inside a time jump" in p for p in schedule_problems(skipped))
-    weekend = {**data, "starts_at": "2026-03-07T08:40"}
+    weekend = resolved.model_copy(update={"starts_at": datetime(2026, 3, 7, 8, 40)})
     assert "scenarios start on a weekday" in schedule_problems(weekend)
 
 
 def test_scenario_marks_awareness_when_personal_data_is_involved(scenario):
-    _, data = scenario
-    if data.get("regimes"):
-        assert any("aware" in i.get("marks", []) for i in merged_injects(data))
-        assert data["context"]["data_positions"]
+    _, _, resolved = scenario
+    if resolved.regimes:
+        assert any("aware" in i.marks for i in resolved.injects)
+        assert resolved.context.data_positions
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_scenario_texts_render_with_seeded_values(scenario, seed):
-    _, data = scenario
+    name, data, _ = scenario
     values, problems = templating.generate_values(data["variables"], seed)
     assert problems == {}
-    texts = [data["title"], data.get("summary", "")]
-    for inject in merged_injects(data):
-        texts += [inject.get("title", ""), inject.get("body", ""), inject.get("from", "")]
-    texts += [r.get("title", "") + r.get("body", "") for r in data["responses"]]
-    texts += [yaml.safe_dump(data.get("context", {}))]
+    # the loader renders every text with the seed's values; a text that cannot be rendered is a problem
+    rendered = load_scenario(SCENARIOS / f"{name}.yaml", seed=seed)
+    texts = [rendered.title, rendered.summary]
+    for inject in rendered.injects:
+        texts += [inject.title, inject.body, inject.from_]
+    texts += [r.title + r.body for r in rendered.responses]
+    texts += [yaml.safe_dump(rendered.context.model_dump())]
     for text in texts:
-        templating.render_text(text, values)
+        assert "{{" not in text and "{%" not in text, text
+    assert rendered.values == values
 
 
 def test_seed_varies_the_story(scenario):
-    _, data = scenario
+    _, data, _ = scenario
     first, _ = templating.generate_values(data["variables"], 1)
     second, _ = templating.generate_values(data["variables"], 2)
     again, _ = templating.generate_values(data["variables"], 1)

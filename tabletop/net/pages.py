@@ -25,6 +25,7 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -229,6 +230,8 @@ class PageHost(Protocol):
     def titles(self) -> dict[str, str]: ...
 
     def live(self, name: str) -> object | None: ...
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float | None = 10.0) -> None: ...
 
     async def claim_seat(self, name: str, role: str) -> str: ...
 

@@ -416,6 +416,9 @@ class TranscriptRead:
     unreadable: list[tuple[int, str]] = field(default_factory=list)
     last_line: int = 0
     """The number of the last line that is not blank (0 for none)."""
+    scenario_digest: tuple[dict[str, Any], str] | None = field(default=None, repr=False, compare=False)
+    """Line 1's embedded scenario and its `scenario_json_sha256`, computed from the line's own
+    bytes while its hash was checked (None when it was not: no chain check, not canonical)."""
 
     @property
     def ok(self) -> bool:
@@ -484,13 +487,6 @@ def _parse_line(raw: bytes) -> tuple[dict[str, Any] | None, str, str]:
     return value, "", ""
 
 
-def _seq_of(record: dict[str, Any] | None) -> int | None:
-    if record is None:
-        return None
-    seq = record.get("seq")
-    return seq if isinstance(seq, int) and not isinstance(seq, bool) else None
-
-
 def _torn(report: TranscriptRead, line_no: int, tail: bytes, expected_seq: int) -> None:
     report.torn_tail = True
     message = (
@@ -503,43 +499,108 @@ def _torn(report: TranscriptRead, line_no: int, tail: bytes, expected_seq: int) 
 
 _NOT_PLAIN_NUMBER = re.compile(rb"[:,\[]-?\d+(?:\.\d+)?[eE]|[:,\[]-?0\.0000")
 """A number orjson and the standard library may spell differently (an exponent, a tiny
-fraction); matched where a JSON value starts, so the hex digits of a hash never match."""
+fraction); matched where a JSON value starts, so the hex digits of a hash never match. The
+precise guard, used when the quick one (`_may_differ`) cannot be trusted with this orjson."""
+
+_EXPONENT = re.compile(rb"e[-+]")
 
 
-def _is_canonical(record: dict[str, Any], raw: bytes) -> bool:
-    """Whether `raw` is exactly `canonical(record)`: orjson's sorted output first, the standard
-    library where the two may differ (so the answer is always the standard library's)."""
-    try:
-        if orjson.dumps(record, option=orjson.OPT_SORT_KEYS) == raw and not _NOT_PLAIN_NUMBER.search(raw):
+def _quick_may_differ(raw: bytes) -> bool:
+    """Whether `raw`, known to be orjson's own output, may hold a number the standard library
+    spells otherwise. They differ only on an exponent (orjson always writes its sign: `1e-7`,
+    `1e+16`) or a fraction below 1e-4 (`0.00001`, where the standard library writes `1e-05`).
+    Both searches start from a literal, so a line is scanned at memory speed; a hash's hex
+    digits never hold a sign or a dot."""
+    if b".0000" in raw:
+        return True
+    match = _EXPONENT.search(raw)
+    while match is not None:
+        if 0x30 <= raw[match.start() - 1] <= 0x39:  # a digit before: a number's exponent
             return True
+        match = _EXPONENT.search(raw, match.end())
+    return False
+
+
+def _precise_may_differ(raw: bytes) -> bool:
+    return _NOT_PLAIN_NUMBER.search(raw) is not None
+
+
+def _quick_guard_holds() -> bool:
+    """The quick guard relies on how this orjson spells numbers: check it on numbers that both
+    spell differently (every kind the two libraries disagree on) before trusting it."""
+    probes = (
+        1e-05,
+        1.234e-05,
+        2.5e-05,
+        1e-06,
+        1e-07,
+        5e-324,
+        1e16,
+        1.5e16,
+        1e22,
+        1.5e300,
+        1.7976931348623157e308,
+    )
+    for number in probes:
+        fast = orjson.dumps(number)
+        if fast != json.dumps(number).encode("ascii") and not _quick_may_differ(b"[" + fast + b"]"):
+            return False
+    return True
+
+
+_may_differ = _quick_may_differ if _quick_guard_holds() else _precise_may_differ
+
+
+def _canonical_digest(
+    record: dict[str, Any], raw: bytes, guard: bool = True
+) -> tuple[bool, str | None, bool]:
+    """Whether `raw` is exactly `canonical(record)`, the line's hash (`line_hash(record)`; None
+    when the record is not JSON data), and whether orjson wrote the line as `canonical` would.
+
+    The answer is always the standard library's: orjson's sorted output is compared first, and
+    when it equals the line and no number in it may be spelled otherwise (`_may_differ`), the
+    line is canonical and the hash is taken from its own bytes, its top-level `hash` member
+    removed. Anything else takes the standard library's path. `guard=False` skips the number
+    guard for a line already known to hold no such number (the whole file was searched at once).
+    """
+    try:
+        fast = orjson.dumps(record, option=orjson.OPT_SORT_KEYS) == raw and not (guard and _may_differ(raw))
     except TypeError:  # orjson.JSONEncodeError: integers beyond 64 bits
-        pass
+        fast = False
+    if fast:
+        stored = record.get("hash")
+        if type(stored) is str and stored.isascii() and stored.isalnum():  # written as is
+            member = b'"hash":"' + stored.encode("ascii") + b'"'
+            at = raw.find(member)
+            after = at + len(member)
+            if at > 0 and raw.find(member, after) < 0:  # the one top-level member (keys are unique)
+                if raw[at - 1] == 0x2C:  # `,"hash":"..."`
+                    body = raw[: at - 1] + raw[after:]
+                elif raw[after] == 0x2C:  # `{"hash":"...",` (the first key)
+                    body = raw[:at] + raw[after + 1 :]
+                else:  # `{"hash":"..."}`
+                    body = raw[:at] + raw[after:]
+                return True, hashlib.sha256(body).hexdigest(), True
     try:
-        return canonical(record).encode("utf-8") == raw
-    except ValueError:  # NaN or Infinity in the line
-        return False
-
-
-def _content_hash(record: dict[str, Any], raw: bytes, is_canonical: bool) -> str | None:
-    """The line's hash, computed from its own bytes when they are canonical (one JSON pass less)."""
-    stored = record.get("hash")
-    if is_canonical and isinstance(stored, str):
-        member = b'"hash":' + json.dumps(stored, ensure_ascii=False).encode("utf-8")
-        if raw.count(member) == 1:  # the top-level member: remove it and its comma
-            body = (
-                raw.replace(b"," + member, b"", 1)
-                if b"," + member in raw
-                else raw.replace(member + b",", b"", 1)
-            )
-            return hashlib.sha256(body).hexdigest()
+        is_canonical = fast or canonical(record).encode("utf-8") == raw
+    except ValueError:  # NaN or Infinity, or text that is not UTF-8
+        is_canonical = False
     try:
-        return line_hash(record)
+        return is_canonical, line_hash(record), fast
     except ValueError:
-        return None
+        return is_canonical, None, fast
+
+
+def _here(line_no: int, seq: int | None, record: dict[str, Any]) -> str:
+    return f"line {line_no} (seq {seq if seq is not None else record.get('seq')!r})"
 
 
 def _scan(path: str | Path, *, check_chain: bool) -> TranscriptRead:
-    """Read a transcript in one pass: parse every line, and check order (and the chain)."""
+    """Read a transcript in one pass: parse every line, and check order (and the chain).
+
+    Written for speed (a review opens thousands): the usual line takes orjson's path
+    throughout (`_canonical_digest`) and the messages are only built for a line that fails.
+    """
     path = Path(path)
     report = TranscriptRead()
     data = _read_bytes(path, report)
@@ -547,6 +608,12 @@ def _scan(path: str | Path, *, check_chain: bool) -> TranscriptRead:
         return report
     lines, tail = _split(data)
     report.lines = len(lines) + (1 if tail else 0)
+    records = report.records
+    events = report.events
+    guard = check_chain and _may_differ(data)  # one search of the file, not one per line
+    last_index = len(lines) - 1
+    loads = orjson.loads
+    decode_error = orjson.JSONDecodeError
     offset = 0
     expected_seq = 0
     prev_hash: str | None = None
@@ -559,27 +626,39 @@ def _scan(path: str | Path, *, check_chain: bool) -> TranscriptRead:
         blank = not raw.strip()
         if not blank:
             report.last_line = line_no
-        if not raw.strip(b"\x00 \t\r") and index == len(lines) - 1 and not tail:
+        if index == last_index and not tail and not raw.strip(b"\x00 \t\r"):
             # zero-filled blocks a crash can leave at the end of a file
             if not blank:
                 report.unreadable.append((line_no, "not valid JSON (zero bytes)"))
             _torn(report, line_no, raw, expected_seq)
             break
-        record, error, detail = _parse_line(raw)
-        if record is None:
-            if not blank:
-                report.unreadable.append((line_no, detail))
-            report._bad(line_no, expected_seq, f"line {line_no} (seq {expected_seq}): {error}")
-            broken = True
-            expected_seq += 1
-            prev_hash = None
-            continue
-        report.records.append(record)
-        seq = _seq_of(record)
-        missing = [k for k in ("seq", "type", "t") if k not in record]
-        if check_chain:
-            missing += [k for k in ("wall", "prev", "hash") if k not in record]
-        if missing:
+        try:
+            record = loads(raw)
+        except decode_error:
+            record = None
+        if type(record) is not dict:
+            record, error, detail = _parse_line(raw)
+            if record is None:
+                if not blank:
+                    report.unreadable.append((line_no, detail))
+                report._bad(line_no, expected_seq, f"line {line_no} (seq {expected_seq}): {error}")
+                broken = True
+                expected_seq += 1
+                prev_hash = None
+                continue
+        records.append(record)
+        seq = record.get("seq")
+        if type(seq) is not int:  # a whole number, never a boolean
+            seq = None
+        if not (
+            "seq" in record
+            and "type" in record
+            and "t" in record
+            and (not check_chain or ("wall" in record and "prev" in record and "hash" in record))
+        ):
+            missing = [k for k in ("seq", "type", "t") if k not in record]
+            if check_chain:
+                missing += [k for k in ("wall", "prev", "hash") if k not in record]
             report._bad(
                 line_no,
                 seq if seq is not None else expected_seq,
@@ -590,9 +669,11 @@ def _scan(path: str | Path, *, check_chain: bool) -> TranscriptRead:
             expected_seq = (seq if seq is not None else expected_seq) + 1
             prev_hash = record.get("hash") if isinstance(record.get("hash"), str) else None
             continue
-        here = f"line {line_no} (seq {seq if seq is not None else record.get('seq')!r})"
+        t = record["t"]
+        number = type(t) is float or type(t) is int  # never a boolean
         line_problem = None
         if seq != expected_seq:
+            here = _here(line_no, seq, record)
             if seq is None:
                 line_problem = f"{here}: seq is not a whole number"
             elif seq < expected_seq:
@@ -604,35 +685,45 @@ def _scan(path: str | Path, *, check_chain: bool) -> TranscriptRead:
                     f"{here}: expected seq {expected_seq}: "
                     f"{seq - expected_seq} line(s) missing before it (deleted?)"
                 )
-        t = record.get("t")
-        if line_problem is None and (not isinstance(t, (int, float)) or isinstance(t, bool)):
-            line_problem = f"{here}: t is not a number"
-        if check_chain and line_problem is None:
-            is_canonical = _is_canonical(record, raw)
-            if _content_hash(record, raw, is_canonical) != record.get("hash"):
-                line_problem = f"{here}: hash does not match the line's content (edited?)"
-            elif not is_canonical:
-                line_problem = f"{here}: not written in canonical form (edited?)"
-            elif record.get("prev") != prev_hash:
+        elif not number:
+            line_problem = f"{_here(line_no, seq, record)}: t is not a number"
+        elif check_chain:
+            is_canonical, digest, fast = _canonical_digest(record, raw, guard)
+            if digest != record["hash"]:
                 line_problem = (
-                    f"{here}: prev does not match the hash of the line before it "
+                    f"{_here(line_no, seq, record)}: hash does not match the line's content (edited?)"
+                )
+            elif not is_canonical:
+                line_problem = f"{_here(line_no, seq, record)}: not written in canonical form (edited?)"
+            elif record["prev"] != prev_hash:
+                line_problem = (
+                    f"{_here(line_no, seq, record)}: prev does not match the hash of the line before it "
                     "(a line was removed, inserted or reordered)"
                 )
-            elif index == 0 and record.get("type") != "session_started":
+            elif index == 0 and record["type"] != "session_started":
                 line_problem = (
-                    f"{here}: the first event is {record.get('type')!r}, expected 'session_started'"
+                    f"{_here(line_no, seq, record)}: the first event is {record['type']!r}, "
+                    "expected 'session_started'"
                 )
-        if line_problem is None and prev_t is not None and isinstance(t, (int, float)) and t < prev_t:
-            line_problem = f"{here}: t goes back from {prev_t:g} to {t:g}"
+            elif index == 0 and fast and type(record.get("scenario")) is dict:
+                # the line is orjson's canonical text, so the embedded scenario's is orjson's too
+                scenario = record["scenario"]
+                report.scenario_digest = (
+                    scenario,
+                    hashlib.sha256(orjson.dumps(scenario, option=orjson.OPT_SORT_KEYS)).hexdigest(),
+                )
+        if line_problem is None and number and prev_t is not None and t < prev_t:
+            line_problem = f"{_here(line_no, seq, record)}: t goes back from {prev_t:g} to {t:g}"
         if line_problem is not None:
             report._bad(line_no, seq if seq is not None else expected_seq, line_problem)
             broken = True
         elif not broken:
-            report.events.append(record)
+            events.append(record)
             report.good_bytes = line_end
         expected_seq = (seq if seq is not None else expected_seq) + 1
-        prev_hash = record.get("hash") if isinstance(record.get("hash"), str) else None
-        if isinstance(t, (int, float)) and not isinstance(t, bool):
+        stored = record.get("hash")
+        prev_hash = stored if isinstance(stored, str) else None
+        if number:
             prev_t = t
     if tail:
         line_no = len(lines) + 1

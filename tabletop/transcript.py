@@ -44,9 +44,9 @@ import hashlib
 import json
 import math
 import os
-import pickle
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -836,8 +836,11 @@ def read_run(path: str | Path) -> TranscriptRun:
         raise TranscriptError(
             f"{path}:1: key 'scenario': expected the resolved scenario embedded as an object"
         )
+    known = verdict.scenario_digest  # computed from line 1's bytes while its hash was checked
     try:
-        scenario = embedded_scenario(embedded)
+        scenario = embedded_scenario(
+            embedded, known[1] if known is not None and known[0] is embedded else None
+        )
     except ValidationError as error:  # report the first problem plainly
         first_error = error.errors()
         if first_error:
@@ -853,33 +856,35 @@ def read_run(path: str | Path) -> TranscriptRun:
     )
 
 
-_EMBEDDED: list[tuple[str, dict[str, Any], Scenario]] = []
-_EMBEDDED_KEEP = 8
-_SEEN: set[str] = set()
+_EMBEDDED: OrderedDict[str, Scenario] = OrderedDict()
+_EMBEDDED_KEEP = 128
+"""How many validated embedded scenarios are kept (least recently used first out): a folder of
+transcripts of a hundred scenarios validates each once. A Scenario of a 100 KB embedded JSON takes
+about half a megabyte, so the cache stays well under 100 MB."""
 
 
-def embedded_scenario(data: dict[str, Any]) -> Scenario:
+def embedded_scenario(data: dict[str, Any], digest: str | None = None) -> Scenario:
     """The Scenario for an embedded scenario's JSON, validated once per distinct content.
 
-    Many transcripts of one scenario and seed embed equal JSON: a cached Scenario is reused only
-    when the data compares equal to a private copy of what it was validated from (a cheap
-    fingerprint of id, seed and values first, so a different scenario costs no deep compare).
+    The cache is keyed by the SHA-256 of the scenario's canonical JSON (`scenario_json_sha256`):
+    equal keys mean equal JSON, so a Scenario validated once is reused for every transcript that
+    embeds the same scenario, whatever dict it arrives in. `digest` is that SHA-256 when the
+    caller has it already (the read path takes it from line 1's own bytes); without it, it is
+    computed here. Data that is not JSON (NaN, say) is validated every time and never cached.
     """
-    fingerprint = repr((data.get("id"), data.get("seed"), data.get("values"), len(data.get("injects") or ())))
-    for index, (known_print, known, scenario) in enumerate(_EMBEDDED):
-        if known_print == fingerprint and known == data:
-            if index:
-                _EMBEDDED.insert(0, _EMBEDDED.pop(index))
-            return scenario
-    scenario = Scenario.model_validate(data)
-    if fingerprint not in _SEEN:  # cache from the second sighting on: distinct runs never pay for the copy
-        if len(_SEEN) > 1024:
-            _SEEN.clear()
-        _SEEN.add(fingerprint)
+    if digest is None:
+        try:
+            digest = scenario_json_sha256(data)
+        except (TypeError, ValueError):
+            return Scenario.model_validate(data)
+    scenario = _EMBEDDED.get(digest)
+    if scenario is not None:
+        _EMBEDDED.move_to_end(digest)
         return scenario
-    copy = pickle.loads(pickle.dumps(data, pickle.HIGHEST_PROTOCOL))
-    _EMBEDDED.insert(0, (fingerprint, copy, scenario))
-    del _EMBEDDED[_EMBEDDED_KEEP:]
+    scenario = Scenario.model_validate(data)
+    _EMBEDDED[digest] = scenario
+    if len(_EMBEDDED) > _EMBEDDED_KEEP:
+        _EMBEDDED.popitem(last=False)
     return scenario
 
 
@@ -1220,7 +1225,12 @@ class _Grammar:
         )
         recorded = record.get("scenario_json_sha256")
         if recorded is not None:
-            if scenario_json_sha256(scenario) != recorded:
+            known = self.result.chain.scenario_digest if self.result.chain is not None else None
+            # the read path hashed this very scenario from line 1's canonical bytes: the same digest
+            digest = (
+                known[1] if known is not None and known[0] is scenario else scenario_json_sha256(scenario)
+            )
+            if digest != recorded:
                 return self.fail(
                     line,
                     record,

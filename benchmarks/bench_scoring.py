@@ -54,7 +54,8 @@ def transcript_lines(events: int, variant: int | None = None, seed: int = 1) -> 
                 copy["text"] = f"{copy.get('text', '')} ({rnd.randint(0, 9999)})"
             records.append(copy)
         round_ += 1
-    records.append({"type": "session_ended", "t": records[-1]["t"] + 1, "reason": "duration"})
+    last = records[-1]
+    records.append({"type": "session_ended", "t": last["t"] + 1, "wall": last["wall"], "reason": "duration"})
     lines, prev = [], None
     for seq, record in enumerate(records):
         record = {k: v for k, v in record.items() if k not in ("seq", "prev", "hash")}

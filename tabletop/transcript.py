@@ -419,6 +419,8 @@ class TranscriptRead:
     scenario_digest: tuple[dict[str, Any], str] | None = field(default=None, repr=False, compare=False)
     """Line 1's embedded scenario and its `scenario_json_sha256`, computed from the line's own
     bytes while its hash was checked (None when it was not: no chain check, not canonical)."""
+    data: bytes = field(default=b"", repr=False, compare=False)
+    """The bytes that were read (empty when the file could not be read)."""
 
     @property
     def ok(self) -> bool:
@@ -428,6 +430,10 @@ class TranscriptRead:
     def only_torn_tail(self) -> bool:
         """Damaged only by an incomplete last line (what a crash mid-write leaves)."""
         return self.torn_tail and self.problems == [self.torn_problem]
+
+    def file_sha256(self) -> str:
+        """SHA-256 (hex) of the file as it was read: the bytes these events came from."""
+        return hashlib.sha256(self.data).hexdigest()
 
     def summary(self) -> str:
         if self.ok:
@@ -691,6 +697,7 @@ def _scan(path: str | Path, *, check_chain: bool) -> TranscriptRead:
     data = _read_bytes(path, report)
     if data is None:
         return report
+    report.data = data
     if check_chain and _scan_intact(data, report):
         return report
     lines, tail = _split(data)

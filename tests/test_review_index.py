@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 from datetime import UTC, datetime
@@ -162,6 +163,21 @@ def test_torn_and_unreadable_files_keep_their_rows(folder):
     for name in ("notes.jsonl", "empty.jsonl"):
         assert rows[name].integrity == "unreadable" and rows[name].score is None
         assert rows[name].problem
+
+
+def test_every_row_carries_the_sha256_and_size_of_its_file(folder):
+    torn = rs.write_transcript(folder / "torn.jsonl", team="blue")
+    with open(torn, "a", encoding="utf-8") as handle:
+        handle.write('{"seq": 99, "type": "deci')
+    (folder / "notes.jsonl").write_text("this is not a transcript\n", encoding="utf-8")
+    (folder / "empty.jsonl").write_text("", encoding="utf-8")
+    with TranscriptIndex(folder) as index:
+        index.refresh()
+        rows = by_path(index)
+    assert len(rows) == 8
+    for name, row in rows.items():
+        data = (folder / name).read_bytes()
+        assert (row.sha256, row.size) == (hashlib.sha256(data).hexdigest(), len(data)), name
 
 
 def test_scoring_runs_in_worker_processes_for_many_files(folder, monkeypatch):

@@ -141,19 +141,15 @@ def read_entry(path: str | os.PathLike[str], root: str | os.PathLike[str] | None
     relative = _relative(path, root)
     try:
         stat = path.stat()
-        sha = file_sha256(path)
     except OSError as error:
-        return TranscriptEntry(
-            path=relative,
-            size=0,
-            mtime_ns=0,
-            sha256="",
-            integrity=INTEGRITY_UNREADABLE,
-            problem=f"cannot read: {error.strerror or error}",
-        )
+        return _cannot_read(relative, error)
     try:
         evidence = load_evidence(path)
     except Exception as error:  # a bad file is a row that says so, never a crash
+        try:
+            sha = file_sha256(path)
+        except OSError as cause:
+            return _cannot_read(relative, cause)
         return TranscriptEntry(
             path=relative,
             size=stat.st_size,
@@ -162,7 +158,19 @@ def read_entry(path: str | os.PathLike[str], root: str | os.PathLike[str] | None
             integrity=INTEGRITY_UNREADABLE,
             problem=_one_line(error),
         )
+    sha = evidence.verification.chain.file_sha256()  # of the bytes read, not a second read
     return summarize(evidence, path=relative, size=stat.st_size, mtime_ns=stat.st_mtime_ns, sha256=sha)
+
+
+def _cannot_read(relative: str, error: OSError) -> TranscriptEntry:
+    return TranscriptEntry(
+        path=relative,
+        size=0,
+        mtime_ns=0,
+        sha256="",
+        integrity=INTEGRITY_UNREADABLE,
+        problem=f"cannot read: {error.strerror or error}",
+    )
 
 
 def summarize(evidence: Evidence, **base: Any) -> TranscriptEntry:

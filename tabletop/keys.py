@@ -243,14 +243,43 @@ def parse_key_lines(text: str, source: str) -> tuple[list[PublicKey], list[str]]
     return keys, problems
 
 
-def read_key_file(path: Path) -> list[PublicKey]:
+_KEY_FILES: dict[str, tuple[tuple[int, ...], tuple[list[PublicKey], list[str]]]] = {}
+
+
+def _key_lines(path: Path, what: str) -> tuple[list[PublicKey], list[str]]:
+    """`parse_key_lines` of a key file, kept while the file is unchanged (same inode, size and
+    times): a review verifies thousands of transcripts against the same few key files. Raises
+    OSError when it cannot be read."""
     from tabletop.files import read_input
 
     try:
-        text = read_input(path, limit=1024 * 1024, what="key file").decode("utf-8", "replace")
+        stat = os.stat(path)
+        version: tuple[int, ...] | None = (
+            stat.st_dev,
+            stat.st_ino,
+            stat.st_size,
+            stat.st_mtime_ns,
+            stat.st_ctime_ns,
+        )
+    except OSError:
+        version = None
+    known = _KEY_FILES.get(str(path))
+    if known is not None and version is not None and known[0] == version:
+        return list(known[1][0]), list(known[1][1])
+    text = read_input(path, limit=1024 * 1024, what=what).decode("utf-8", "replace")
+    parsed = parse_key_lines(text, str(path))
+    if version is not None:
+        if len(_KEY_FILES) > 64:
+            _KEY_FILES.clear()
+        _KEY_FILES[str(path)] = (version, parsed)
+    return list(parsed[0]), list(parsed[1])
+
+
+def read_key_file(path: Path) -> list[PublicKey]:
+    try:
+        return _key_lines(path, "key file")[0]
     except OSError:
         return []
-    return parse_key_lines(text, str(path))[0]
 
 
 @dataclass(frozen=True)
@@ -271,30 +300,34 @@ def trusted_keys(near: Path | str | None = None, extra: Path | str | None = None
     keys: dict[str, PublicKey] = {}
     sources: list[str] = []
     problems: list[str] = []
-    own = own_public_key()
-    if own is not None:
+    own_file = config_dir() / PUBLIC_KEY_NAME
+    own_keys = read_key_file(own_file)
+    if own_keys:
+        own = own_keys[0]
         keys[own.text] = PublicKey(own.raw, own.name, False, "your own key")
-        sources.append(str(config_dir() / PUBLIC_KEY_NAME))
+        sources.append(str(own_file))
     files: list[Path] = []
     if near is not None:
-        start = Path(near).resolve()
-        folder = start if start.is_dir() else start.parent
-        for parent in [folder, *folder.parents]:
-            candidate = parent / TRUSTED_KEYS_NAME
-            if candidate.is_file():
-                files.append(candidate)
+        # the folder and each one above it (string paths: a review asks this for every transcript)
+        start = os.path.realpath(near)
+        folder = start if os.path.isdir(start) else os.path.dirname(start)
+        while True:
+            candidate = os.path.join(folder, TRUSTED_KEYS_NAME)
+            if os.path.isfile(candidate):
+                files.append(Path(candidate))
                 break
+            parent = os.path.dirname(folder)
+            if parent == folder:
+                break
+            folder = parent
     if extra is not None:
         files.append(Path(extra))
-    from tabletop.files import read_input
-
     for path in files:
         try:
-            text = read_input(path, limit=1024 * 1024, what="trusted keys file").decode("utf-8", "replace")
+            found, bad = _key_lines(path, "trusted keys file")
         except OSError as error:
             problems.append(f"{path}: {error}")
             continue
-        found, bad = parse_key_lines(text, str(path))
         problems.extend(bad)
         sources.append(str(path))
         for key in found:

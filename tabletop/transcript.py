@@ -512,14 +512,33 @@ precise guard, used when the quick one (`_may_differ`) cannot be trusted with th
 _EXPONENT = re.compile(rb"e[-+](?<=[0-9]e[-+])")
 """An exponent: `e-` or `e+` with a digit before it (the literal first, so the search is quick)."""
 
+_NUMBER_START = frozenset(b":,[")
+"""What comes before a number in JSON text: a member's colon, an element's comma, a bracket."""
+
+
+def _in_a_number(raw: bytes, at: int) -> bool:
+    """Whether the digits and dots ending at `at` start a JSON number: after them (going back)
+    an optional minus, then a colon, a comma or a bracket. Base64 (`...2e+3P...`) and text
+    (`page 10.0000`) have a letter or a space there instead."""
+    while at >= 0 and (0x30 <= raw[at] <= 0x39 or raw[at] == 0x2E):
+        at -= 1
+    if at >= 0 and raw[at] == 0x2D:
+        at -= 1
+    return at >= 0 and raw[at] in _NUMBER_START
+
 
 def _quick_may_differ(raw: bytes) -> bool:
     """Whether `raw`, known to be orjson's own output, may hold a number the standard library
     spells otherwise. They differ only on an exponent (orjson always writes its sign: `1e-7`,
     `1e+16`) or a fraction below 1e-4 (`0.00001`, where the standard library writes `1e-05`).
-    Both searches start from a literal, so a file is scanned at memory speed; a hash's hex
-    digits never hold a sign or a dot, and an `e-` in text has no digit before it."""
-    return b".0000" in raw or _EXPONENT.search(raw) is not None
+    Both searches start from a literal, so a file is scanned at memory speed; a hash's hex digits
+    never hold a sign or a dot, and each rare hit is kept only when it is in a number."""
+    at = raw.find(b".0000")
+    while at >= 0:
+        if _in_a_number(raw, at):
+            return True
+        at = raw.find(b".0000", at + 5)
+    return any(_in_a_number(raw, match.start() - 1) for match in _EXPONENT.finditer(raw))
 
 
 def _precise_may_differ(raw: bytes) -> bool:

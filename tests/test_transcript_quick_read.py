@@ -233,3 +233,23 @@ def test_any_re_chained_value_reads_as_the_careful_path_says(tmp_path, monkeypat
     path.write_bytes(data)
     quick, careful = both_ways(path, monkeypatch)
     assert_same(quick, careful)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=JSON_VALUES)
+def test_a_line_the_number_guard_passes_is_spelled_as_the_standard_library_spells_it(value):
+    record = {"value": value, "note": "page 2e+3 of 10.0000, base64 9e-Q/2e+3"}
+    try:
+        fast = orjson_text(record)
+    except TypeError:  # an integer beyond 64 bits: orjson does not write it
+        return
+    if not tr._quick_may_differ(fast):
+        assert fast == stdlib_text(record)
+    assert tr._quick_may_differ(fast) or not tr._precise_may_differ(fast)
+
+
+@pytest.mark.parametrize("number", [1e-05, 2.5e-06, -1e-07, 1e-09, 5e-324, 1e16, -1.5e300, 0.00012])
+def test_numbers_the_two_libraries_spell_apart_are_caught_in_every_place(number):
+    for record in ({"a": number}, {"a": [number]}, {"a": [1, number]}, {"a": {"b": number}}):
+        fast = orjson_text(record)
+        assert fast == stdlib_text(record) or tr._quick_may_differ(fast), fast

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -99,9 +99,9 @@ class TranscriptEntry:
         return "(no team)"
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        del data["outcomes"]
-        del data["programme"]
+        # the row's own fields, flat (`outcomes` and `programme` are kept in their own tables):
+        # `asdict` would deep-copy both before they are dropped, the index's largest cost
+        data = {name: getattr(self, name) for name in _ROW_FIELDS}
         data["participants"] = list(self.participants)
         data["areas"] = dict(self.areas)
         data["ratings"] = dict(self.ratings)
@@ -129,6 +129,9 @@ class TranscriptEntry:
         return entry
 
 
+_ROW_FIELDS = tuple(
+    name for name in TranscriptEntry.__dataclass_fields__ if name not in ("outcomes", "programme")
+)
 _STORED_NAMES = TranscriptEntry.__dataclass_fields__.keys() - {"outcomes", "programme"}
 
 

@@ -124,6 +124,8 @@ HOSTILE = [
     ("a hash of another length", 2, "hash", "0" * 63),
     ("a number orjson writes its own way", 2, "value", 1e-05),
     ("a small exponent", 2, "value", 1e-07),
+    ("a small number in the scenario", 0, "scenario", {"id": "x", "roles": [], "limit": 1e-05}),
+    ("a small exponent on line 1", 0, "value", -1e-07),
     ("an integer beyond 64 bits", 2, "value", 2**70),
     ("a top-level list", 2, None, None),
 ]
@@ -132,6 +134,8 @@ HOSTILE = [
 NOT_DAMAGE = {
     ("a number orjson writes its own way", "standard"),
     ("a small exponent", "standard"),
+    ("a small number in the scenario", "standard"),
+    ("a small exponent on line 1", "standard"),
     # rules of the grammar and content (`verify_evidence`), not of the chain
     ("t is negative on line 1", "standard"),
     ("t is negative on line 1", "orjson"),

@@ -48,7 +48,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -1230,21 +1230,27 @@ class Verification:
         self.problems.append(message)
 
 
+_SCENARIO_NAMES: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+"""The role and action ids of an embedded scenario, by its `scenario_json_sha256`."""
+
+
 class _Grammar:
     """Checks the event grammar, the content rules and the signatures, line by line."""
 
     def __init__(self, result: Verification, trust: Any) -> None:
         self.result = result
         self.trust = trust
-        self.roles: set[str] = set()
-        self.actions: set[str] = set()
+        self.roles: frozenset[str] = frozenset()
+        self.actions: frozenset[str] = frozenset()
         self.signed = False  # does this transcript sign (declared on line 0 or any signature)?
         self.expect_signature: dict[str, Any] | None = None  # the line that must be signed next
         self.ended = False
         self.closed = False
         self.interrupted = False
         self.last_t = 0.0
-        self.signers: dict[str, SignerInfo] = {}
+        self.signers: dict[str, SignerInfo] = {}  # by key, as its first signature names it
+        self.signed_by: dict[str, int] = {}  # signatures per key
+        self.keys: dict[str, tuple[Any, str]] = {}  # a signature's `key` -> (PublicKey, its text)
         self.players: set[str] = set()
         self.mode = ""
         self.last_signature: int | None = None
@@ -1354,22 +1360,29 @@ class _Grammar:
         scenario = record.get("scenario")
         if not isinstance(scenario, dict):
             return self.fail(line, record, "session_started does not embed the scenario")
-        roles = scenario.get("roles")
-        self.roles = {r for r in roles if isinstance(r, str)} if isinstance(roles, list) else set()
-        actions = scenario.get("actions")
-        self.actions = (
-            {str(a["id"]) for a in actions if isinstance(a, dict) and isinstance(a.get("id"), str)}
-            if isinstance(actions, list)
-            else set()
-        )
+        known = self.result.chain.scenario_digest if self.result.chain is not None else None
+        # the read path hashed this very scenario from line 1's canonical bytes (None: it did not)
+        digest = known[1] if known is not None and known[0] is scenario else None
+        names = _SCENARIO_NAMES.get(digest) if digest is not None else None
+        if names is None:
+            roles = scenario.get("roles")
+            actions = scenario.get("actions")
+            names = (
+                frozenset(r for r in roles if isinstance(r, str)) if isinstance(roles, list) else frozenset(),
+                frozenset(
+                    str(a["id"]) for a in actions if isinstance(a, dict) and isinstance(a.get("id"), str)
+                )
+                if isinstance(actions, list)
+                else frozenset(),
+            )
+            if digest is not None:
+                if len(_SCENARIO_NAMES) > 1024:
+                    _SCENARIO_NAMES.clear()
+                _SCENARIO_NAMES[digest] = names
+        self.roles, self.actions = names
         recorded = record.get("scenario_json_sha256")
         if recorded is not None:
-            known = self.result.chain.scenario_digest if self.result.chain is not None else None
-            # the read path hashed this very scenario from line 1's canonical bytes: the same digest
-            digest = (
-                known[1] if known is not None and known[0] is scenario else scenario_json_sha256(scenario)
-            )
-            if digest != recorded:
+            if (digest or scenario_json_sha256(scenario)) != recorded:
                 return self.fail(
                     line,
                     record,
@@ -1397,40 +1410,45 @@ class _Grammar:
     def signature(self, line: int, record: dict[str, Any]) -> None:
         from tabletop.keys import PublicKey, decode_key
 
-        raw = decode_key(record.get("key"))
+        written = record.get("key")
+        known = self.keys.get(written) if type(written) is str else None
+        if known is None:
+            raw = decode_key(written)
+            if raw is not None:
+                decoded = PublicKey(raw, "")
+                known = self.keys[str(written)] = (decoded, decoded.text)
         sig = record.get("sig")
-        if raw is None or not isinstance(sig, str):
+        if known is None or not isinstance(sig, str):
             return self.fail(line, record, "a signature line without a valid key and sig", FORGED)
         if record.get("signs") != record["seq"] - 1:
             return self.fail(
                 line, record, f"signs {record.get('signs')!r}, but it follows seq {record['seq'] - 1}"
             )
-        declared = record.get("signer")
-        name = declared if isinstance(declared, str) else ""
-        key = PublicKey(raw, name)
+        key, text = known
         # checked in `check_signatures`: the hash chain up to here is intact, so the last
         # signature of each key vouches for every line before it, its earlier ones included
-        self.signatures.setdefault(key.text, []).append((line, record, key))
+        self.signatures.setdefault(text, []).append((line, record, key))
         self.expect_signature = None
         self.last_signature = record["seq"]
-        info = self.signers.get(key.text)
-        if info is None:
-            trusted = self.trust.get(key.text) if self.trust is not None else None
-            trust = "untrusted" if trusted is None else ("sample" if trusted.samples_only else "trusted")
-            holder = trusted.name if trusted is not None else name
-            self_signed = (
-                self.mode in ("solo", "simulate") or " ".join(holder.split()).casefold() in self.players
-            )
-            info = SignerInfo(
-                key=key.text,
-                name=name,
-                fingerprint=key.fingerprint,
-                trust=trust,
-                trusted_as=trusted.name if trusted is not None else "",
-                source=trusted.source if trusted is not None else "",
-                self_signed=self_signed and trust != "sample",
-            )
-        self.signers[key.text] = SignerInfo(**{**info.__dict__, "signatures": info.signatures + 1})
+        if text in self.signers:
+            self.signed_by[text] += 1
+            return None
+        declared = record.get("signer")
+        name = declared if isinstance(declared, str) else ""
+        trusted = self.trust.get(text) if self.trust is not None else None
+        trust = "untrusted" if trusted is None else ("sample" if trusted.samples_only else "trusted")
+        holder = trusted.name if trusted is not None else name
+        self_signed = self.mode in ("solo", "simulate") or " ".join(holder.split()).casefold() in self.players
+        self.signers[text] = SignerInfo(
+            key=text,
+            name=name,
+            fingerprint=key.fingerprint,
+            trust=trust,
+            trusted_as=trusted.name if trusted is not None else "",
+            source=trusted.source if trusted is not None else "",
+            self_signed=self_signed and trust != "sample",
+        )
+        self.signed_by[text] = 1
         return None
 
     def check_signatures(self) -> None:
@@ -1453,7 +1471,9 @@ class _Grammar:
 
     def finish(self, events: list[dict[str, Any]]) -> None:
         result = self.result
-        result.signers = list(self.signers.values())
+        result.signers = [
+            replace(info, signatures=self.signed_by[text]) for text, info in self.signers.items()
+        ]
         result.signed_through = self.last_signature
         if not events:
             return

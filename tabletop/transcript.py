@@ -417,10 +417,15 @@ class TranscriptRead:
     last_line: int = 0
     """The number of the last line that is not blank (0 for none)."""
     scenario_digest: tuple[dict[str, Any], str] | None = field(default=None, repr=False, compare=False)
-    """Line 1's embedded scenario and its `scenario_json_sha256`, computed from the line's own
-    bytes while its hash was checked (None when it was not: no chain check, not canonical)."""
+    """Line 1's embedded scenario and its `scenario_json_sha256`, computed by the quick path from
+    orjson's text of it (the standard library's, checked; None when it was not computed)."""
     data: bytes = field(default=b"", repr=False, compare=False)
     """The bytes that were read (empty when the file could not be read)."""
+    chain_checked: bool = False
+    """Whether the hash chain and canonical form were checked (`verify_transcript`), not only
+    JSON and order (`read_transcript`)."""
+    quick: bool = field(default=False, repr=False, compare=False)
+    """Read by the quick path: every line a JSON object orjson parsed, in order (no NaN)."""
 
     @property
     def ok(self) -> bool:
@@ -461,7 +466,13 @@ def _read_bytes(path: Path, report: TranscriptRead) -> bytes | None:
 
     try:
         with open_regular(path, limit=MAX_TRANSCRIPT_BYTES, what="transcript") as handle:
-            return handle.read(MAX_TRANSCRIPT_BYTES + 1)
+            # read the size the file has (asking for 512 MB at once allocates them first), and
+            # whatever was appended since, up to the limit as before
+            size = os.fstat(handle.fileno()).st_size
+            data = handle.read(size + 1)
+            if len(data) > size:
+                data += handle.read(MAX_TRANSCRIPT_BYTES + 1 - len(data))
+            return data
     except OSError as error:
         report.missing = True
         report._bad(0, None, f"{path}: {error}")
@@ -636,6 +647,64 @@ _PLAIN_SCENARIOS: set[str] = set()
 otherwise (see `_may_differ`)."""
 
 
+def _plain_digest(scenario: dict[str, Any]) -> str | None:
+    """`scenario_json_sha256` of a scenario orjson parsed, from orjson's own text: None when that
+    text holds a number the standard library spells otherwise (the caller goes the careful way).
+    The number guard runs once per content."""
+    text = orjson.dumps(scenario, option=orjson.OPT_SORT_KEYS)
+    digest = hashlib.sha256(text).hexdigest()
+    if digest not in _PLAIN_SCENARIOS:
+        if _may_differ(text):
+            return None
+        if len(_PLAIN_SCENARIOS) > 4096:
+            _PLAIN_SCENARIOS.clear()
+        _PLAIN_SCENARIOS.add(digest)
+    return digest
+
+
+def _scan_plain(data: bytes, report: TranscriptRead) -> bool:
+    """`_scan` without the chain check for the usual file, in a tight loop: every line a JSON
+    object orjson parses, with `seq` in order, a `type`, and a `t` that never goes back, ending
+    with a newline. Fills `report` and returns True for such a file; returns False at the first
+    line that is anything else (nothing filled), and `_scan` reads it again line by line."""
+    if not data.endswith(b"\n"):
+        return False
+    lines = data[:-1].split(b"\n")
+    records: list[dict[str, Any]] = []
+    append = records.append
+    loads = orjson.loads
+    last_t: float = 0.0
+    for seq, raw in enumerate(lines):
+        try:
+            record = loads(raw)
+        except orjson.JSONDecodeError:
+            return False
+        if type(record) is not dict:
+            return False
+        number = record.get("seq")
+        t = record.get("t")
+        if (
+            type(number) is not int  # never a boolean (`true == 1`) nor `1.0`
+            or number != seq
+            or (type(t) is not float and type(t) is not int)
+            or (seq and t < last_t)
+            or "type" not in record
+        ):
+            return False
+        append(record)
+        last_t = t
+    scenario = records[0].get("scenario")
+    if type(scenario) is dict:
+        digest = _plain_digest(scenario)
+        if digest is not None:
+            report.scenario_digest = (scenario, digest)
+    report.records = records
+    report.events = list(records)
+    report.lines = report.last_line = len(lines)
+    report.good_bytes = len(data)
+    return True
+
+
 def _scan_intact(data: bytes, report: TranscriptRead) -> bool:
     """The chain check of `_scan` for the usual file, in a tight loop: every line a canonical
     JSON object written by orjson as the standard library would, in seq order, hash and prev
@@ -704,14 +773,9 @@ def _scan_intact(data: bytes, report: TranscriptRead) -> bool:
         # line 1 is orjson's canonical text, so the embedded scenario's is orjson's too; the
         # number guard covers the line without the scenario, and the scenario's text once per
         # content (most of the file, the same in every run of a scenario)
-        text = dumps(scenario, option=sort_keys)
-        digest = sha256(text).hexdigest()
-        if digest not in _PLAIN_SCENARIOS:
-            if _may_differ(text):
-                return False
-            if len(_PLAIN_SCENARIOS) > 4096:
-                _PLAIN_SCENARIOS.clear()
-            _PLAIN_SCENARIOS.add(digest)
+        digest = _plain_digest(scenario)
+        if digest is None:
+            return False
         if _may_differ(dumps({k: v for k, v in started.items() if k != "scenario"}, option=sort_keys)):
             return False
         report.scenario_digest = (scenario, digest)
@@ -736,7 +800,9 @@ def _scan(path: str | Path, *, check_chain: bool) -> TranscriptRead:
     if data is None:
         return report
     report.data = data
-    if check_chain and _scan_intact(data, report):
+    report.chain_checked = check_chain
+    if _scan_intact(data, report) if check_chain else _scan_plain(data, report):
+        report.quick = True
         return report
     lines, tail = _split(data)
     report.lines = len(lines) + (1 if tail else 0)
@@ -920,7 +986,7 @@ def verify_transcript(path: str | Path) -> TranscriptRead:
 @dataclass(frozen=True)
 class TranscriptRun:
     """A transcript read once for scoring or review: its embedded scenario, every readable
-    event, what looked off, and the verifier's verdict on the same bytes."""
+    event, what looked off, and the verifier's verdict on the same bytes (see `read_run`)."""
 
     path: Path
     scenario: Scenario
@@ -933,16 +999,20 @@ class TranscriptRun:
         return self.events[0]
 
 
-def read_run(path: str | Path) -> TranscriptRun:
+def read_run(path: str | Path, *, verify: bool = True) -> TranscriptRun:
     """Read a transcript in one pass: verify its chain (the verdict) and recover its events.
 
     Every line that is a JSON object is an event of the run, so a damaged transcript is still
     scored and shown (with its verdict); a torn last line (a crash mid-write) is skipped with a
     warning. Any other unreadable line, or a missing or invalid embedded scenario, raises
     TranscriptError naming the file and line.
+
+    `verify=False` reads the same events without checking the hash chain, for a caller that
+    does not use the verdict (scoring alone): the verdict then covers JSON and order only
+    (`chain_checked` is false, and `verify_evidence` reads such a file again).
     """
     path = Path(path)
-    verdict = _scan(path, check_chain=True)
+    verdict = _scan(path, check_chain=verify)
     if verdict.missing:
         raise TranscriptError(
             f"{path}: cannot read the transcript ({verdict.problems[0].split(': ', 1)[-1]})"
@@ -956,8 +1026,14 @@ def read_run(path: str | Path) -> TranscriptRun:
         raise TranscriptError(f"{path}:{number}: {problem}")
     if not events:
         raise TranscriptError(f"{path}: empty transcript (expected a session_started line first)")
-    # an intact chain has a number for every t, never going back: its first and last bound them all
-    bounded = verdict.ok and events[0]["t"] >= 0 and events[-1]["t"] <= MAX_T
+    # a good read has a number for every t (never NaN: canonical, or parsed by orjson), never
+    # going back: its first and last bound them all
+    bounded = (
+        verdict.ok
+        and (verdict.chain_checked or verdict.quick)
+        and events[0]["t"] >= 0
+        and events[-1]["t"] <= MAX_T
+    )
     for number, event in enumerate(() if bounded else events, start=1):
         t = event.get("t", 0)
         if isinstance(t, bool) or not isinstance(t, (int, float)) or not (0 <= t <= MAX_T):
@@ -1498,7 +1574,7 @@ def verify_evidence(path: str | Path, trust: Any = None, chain: TranscriptRead |
         from tabletop.keys import trusted_keys
 
         trust = trusted_keys(path)
-    if chain is None:
+    if chain is None or not chain.chain_checked:  # a read without the chain check is not reused
         chain = verify_transcript(path)
     result = Verification(path=path, chain=chain)
     result.events = chain.events

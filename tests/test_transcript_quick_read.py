@@ -75,28 +75,37 @@ def events(count=6):
 
 
 def both_ways(path, monkeypatch):
-    quick = verify_transcript(path)
+    """`verify_transcript` as it is and with the careful path alone, and the same two ways for
+    `read_transcript` (no chain check): both pairs must agree (see `assert_same`)."""
+    quick, plain = verify_transcript(path), tr.read_transcript(path)
     with monkeypatch.context() as patch:
         patch.setattr(tr, "_scan_intact", lambda data, report: False)
-        careful = verify_transcript(path)
+        patch.setattr(tr, "_scan_plain", lambda data, report: False)
+        careful, careful_plain = verify_transcript(path), tr.read_transcript(path)
+    assert_same(plain, careful_plain)
     return quick, careful
 
 
 def assert_same(quick, careful):
     for item in fields(tr.TranscriptRead):
-        assert getattr(quick, item.name) == getattr(careful, item.name), item.name
+        if item.name not in ("quick", "scenario_digest"):
+            assert getattr(quick, item.name) == getattr(careful, item.name), item.name
+    assert not careful.quick
     if careful.scenario_digest is not None:
         assert quick.scenario_digest is not None
         assert quick.scenario_digest[1] == careful.scenario_digest[1]
-        assert quick.scenario_digest[1] == tr.scenario_json_sha256(careful.events[0]["scenario"])
+    if quick.scenario_digest is not None:  # whichever path took it, it is the scenario's digest
+        assert quick.scenario_digest[0] is quick.records[0]["scenario"]
+        assert quick.scenario_digest[1] == tr.scenario_json_sha256(quick.records[0]["scenario"])
 
 
 def test_an_intact_transcript_takes_the_quick_path_and_reads_the_same(tmp_path, monkeypatch):
     path = tmp_path / "t.jsonl"
     data = chained(events())
     path.write_bytes(data)
-    report = tr.TranscriptRead()
-    assert tr._scan_intact(data, report) is True  # else the comparisons below prove nothing
+    assert tr._scan_intact(data, tr.TranscriptRead()) is True  # else the comparisons prove nothing
+    assert tr._scan_plain(data, tr.TranscriptRead()) is True
+    assert verify_transcript(path).quick and tr.read_transcript(path).quick
     quick, careful = both_ways(path, monkeypatch)
     assert quick.ok and len(quick.events) == 6 and quick.good_bytes == len(data)
     assert_same(quick, careful)
@@ -257,3 +266,33 @@ def test_numbers_the_two_libraries_spell_apart_are_caught_in_every_place(number)
     for record in ({"a": number}, {"a": [number]}, {"a": [1, number]}, {"a": {"b": number}}):
         fast = orjson_text(record)
         assert fast == stdlib_text(record) or tr._quick_may_differ(fast), fast
+
+
+def test_a_read_without_the_chain_check_is_never_taken_for_a_verdict(tmp_path):
+    from review_support import scenario, tamper, write_transcript
+
+    path = write_transcript(tmp_path / "t.jsonl", scenario())
+    tamper(path, seq=3)  # an edit, its hash left as it was
+    run = tr.read_run(path, verify=False)
+    assert not run.verdict.chain_checked
+    assert tr.read_run(path).events == run.events
+    verification = tr.verify_evidence(path, chain=run.verdict)
+    assert verification.status == tr.FORGED and "hash does not match" in verification.problems[0]
+    assert verification.chain is not None and verification.chain.chain_checked
+
+
+@pytest.mark.parametrize("where", ["middle", "last"])
+@pytest.mark.parametrize("t", [float("nan"), float("inf"), -1.0, 10.0**12])
+def test_a_bad_time_anywhere_is_refused_by_read_run_whichever_path_reads_it(tmp_path, t, where):
+    from review_support import scenario, write_transcript
+
+    path = write_transcript(tmp_path / "t.jsonl", scenario())
+    lines = path.read_bytes().split(b"\n")[:-1]
+    number = 4 if where == "middle" else len(lines)
+    line = json.loads(lines[number - 1])
+    line["t"] = t
+    lines[number - 1] = json.dumps(line, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    for verify in (True, False):
+        with pytest.raises(tr.TranscriptError, match=f":{number}: key 't'"):
+            tr.read_run(path, verify=verify)

@@ -315,7 +315,7 @@ class TranscriptIndex:
             return
         import multiprocessing
 
-        chunk = max(1, min(64, len(files) // (workers * 8)))
+        chunk = max(1, min(16, len(files) // (workers * 8)))  # small: no worker idles long at the end
         context = multiprocessing.get_context("spawn")
         done = 0
         try:

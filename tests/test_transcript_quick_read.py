@@ -164,8 +164,8 @@ def test_a_re_chained_hostile_line_reads_as_the_careful_path_says(
         records[line][key] = value
     try:
         data = chained(records, dump)
-    except (TypeError, ValueError):  # orjson cannot write an integer beyond 64 bits
-        pytest.skip("orjson cannot write it")
+    except TypeError:  # orjson cannot write an integer beyond 64 bits: the standard library does
+        data = chained(records)
     if key is None:  # a line that is a JSON list, not an object
         lines = data.split(b"\n")
         lines[line] = b"[" + lines[line] + b"]"

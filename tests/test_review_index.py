@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import sys
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -189,6 +191,28 @@ def test_scoring_runs_in_worker_processes_for_many_files(folder, monkeypatch):
         rows = by_path(index)
     assert progress[0] == (0, 5) and progress[-1] == (5, 5)
     assert rows == inline
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux only")
+def test_workers_are_forked_only_from_a_process_running_no_other_thread(folder, monkeypatch):
+    assert index_module._worker_context().get_start_method() == (
+        "fork" if threading.active_count() == 1 else "spawn"
+    )
+    seen = []
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        seen.append(index_module._worker_context().get_start_method())
+        monkeypatch.setattr(index_module, "PARALLEL_MIN", 2)
+        with TranscriptIndex(folder) as index:  # scored by spawned workers, as a console would
+            index.refresh(workers=2)
+            rows = by_path(index)
+    finally:
+        stop.set()
+        other.join()
+    assert seen == ["spawn"]
+    assert rows == {e.path: e for e in (read_entry(p, folder) for p in sorted(folder.rglob("*.jsonl")))}
 
 
 def test_an_unwritable_folder_keeps_its_index_in_the_cache(folder, tmp_path, monkeypatch):

@@ -20,6 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from itertools import repeat
+from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
 
@@ -313,10 +314,8 @@ class TranscriptIndex:
             for file in files:
                 yield _entry_for(file, root)
             return
-        import multiprocessing
-
         chunk = max(1, min(16, len(files) // (workers * 8)))  # small: no worker idles long at the end
-        context = multiprocessing.get_context("spawn")
+        context = _worker_context()
         done = 0
         try:
             with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
@@ -375,6 +374,20 @@ class TranscriptIndex:
 
     def __len__(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM transcripts").fetchone()[0])
+
+
+def _worker_context() -> BaseContext:
+    """How scoring workers start: forked from a process with no other thread (on Linux), so each
+    starts with this one's modules already imported (a spawned worker imports the scorer, the
+    model and the report anew: a quarter of a second each); spawned otherwise, as forking a
+    process that runs other threads (a console's workers) is not safe. The pool starts its
+    workers before its own thread."""
+    import multiprocessing
+    import threading
+
+    if sys.platform == "linux" and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
 
 
 def _entry_for(file: str, root: str) -> TranscriptEntry:

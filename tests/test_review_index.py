@@ -215,6 +215,20 @@ def test_workers_are_forked_only_from_a_process_running_no_other_thread(folder, 
     assert rows == {e.path: e for e in (read_entry(p, folder) for p in sorted(folder.rglob("*.jsonl")))}
 
 
+def test_a_linked_file_is_listed_under_its_own_name_and_not_rescored(folder, tmp_path):
+    outside = rs.write_transcript(tmp_path / "elsewhere.jsonl", team="violet")
+    (folder / "linked-outside.jsonl").symlink_to(outside)
+    (folder / "linked-inside.jsonl").symlink_to(folder / "2026-03-02-blue.jsonl")
+    with TranscriptIndex(folder) as index:
+        index.refresh()
+        rows = by_path(index)
+        again = index.refresh()
+    assert rows["linked-outside.jsonl"].team == "violet"
+    assert rows["linked-inside.jsonl"].team == rows["2026-03-02-blue.jsonl"].team == "blue"
+    assert len(rows) == 7 and all(not path.startswith("/") for path in rows)
+    assert again.scored == 0 and again.unchanged == 7
+
+
 def test_an_unwritable_folder_keeps_its_index_in_the_cache(folder, tmp_path, monkeypatch):
     monkeypatch.setattr(index_module.os, "access", lambda path, mode: False)
     cache = tmp_path / "cache"

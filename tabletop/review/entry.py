@@ -135,13 +135,18 @@ _ROW_FIELDS = tuple(
 _STORED_NAMES = TranscriptEntry.__dataclass_fields__.keys() - {"outcomes", "programme"}
 
 
-def read_entry(path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None) -> TranscriptEntry:
+def read_entry(
+    path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None, *, relative: str | None = None
+) -> TranscriptEntry:
     """Read, verify and score one transcript into its review row; never raises for bad files.
 
-    `root` is the folder under review (the row's `path` is relative to it).
+    `root` is the folder under review (the row's `path` is relative to it); `relative` is that
+    path when the caller has it (the index: the name it found the file under, a linked file's
+    own name included).
     """
     path = Path(path)
-    relative = _relative(path, root)
+    if relative is None:
+        relative = _relative(path, root)
     try:
         stat = path.stat()
     except OSError as error:

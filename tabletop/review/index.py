@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from itertools import repeat
 from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
@@ -308,24 +307,23 @@ class TranscriptIndex:
 
     def _score(self, paths: tuple[str, ...], workers: int | None) -> Iterator[TranscriptEntry]:
         files = [str(self.folder / p) for p in paths]
-        root = str(self.folder)
         workers = workers or os.cpu_count() or 1
         if workers <= 1 or len(files) < PARALLEL_MIN:
-            for file in files:
-                yield _entry_for(file, root)
+            for file, relative in zip(files, paths, strict=True):
+                yield _entry_for(file, relative)
             return
         chunk = max(1, min(16, len(files) // (workers * 8)))  # small: no worker idles long at the end
         context = _worker_context()
         done = 0
         try:
             with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                for entry in pool.map(_entry_for, files, repeat(root), chunksize=chunk):
+                for entry in pool.map(_entry_for, files, paths, chunksize=chunk):
                     done += 1
                     yield entry
         except (OSError, ValueError, RuntimeError, BrokenProcessPool):
             # no worker processes here (a sandbox, a redirected stderr): score in this one
-            for file in files[done:]:
-                yield _entry_for(file, root)
+            for file, relative in zip(files[done:], paths[done:], strict=True):
+                yield _entry_for(file, relative)
 
     # --- reading ---------------------------------------------------------------------------
     def entries(self) -> list[TranscriptEntry]:
@@ -390,9 +388,10 @@ def _worker_context() -> BaseContext:
     return multiprocessing.get_context("spawn")
 
 
-def _entry_for(file: str, root: str) -> TranscriptEntry:
-    """Score one file into its row (module level so worker processes can run it)."""
-    return read_entry(file, root)
+def _entry_for(file: str, relative: str) -> TranscriptEntry:
+    """Score one file into its row, keyed by the path the folder scan found it under (module
+    level so worker processes can run it)."""
+    return read_entry(file, relative=relative)
 
 
 def _stat(path: Path) -> tuple[int, int]:

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from tabletop.files import file_sha256
 from tabletop.review.evidence import (
     INTEGRITY_OK,
@@ -255,4 +257,14 @@ def _one_line(error: BaseException) -> str:
 
 
 def dumps(entry: TranscriptEntry) -> str:
-    return json.dumps(entry.to_json(), separators=(",", ":"), ensure_ascii=False)
+    """The row as the index stores it (JSON)."""
+    return json_text(entry.to_json())
+
+
+def json_text(data: Any) -> str:
+    """Compact JSON text: orjson's (a tenth of the time), the standard library's for what orjson
+    does not write (an integer beyond 64 bits); a float that is not finite is written null."""
+    try:
+        return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS).decode("utf-8")
+    except TypeError:
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)

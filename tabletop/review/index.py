@@ -27,7 +27,7 @@ import orjson
 
 from tabletop import __version__
 from tabletop.files import file_sha256
-from tabletop.review.entry import TranscriptEntry, dumps, read_entry
+from tabletop.review.entry import TranscriptEntry, dumps, json_text, read_entry
 from tabletop.review.trends import ExpectationRecord
 
 INDEX_NAME = ".tabletop-index.sqlite"
@@ -266,37 +266,21 @@ class TranscriptIndex:
         if progress:
             progress(0, total)
         described: set[tuple[str, str]] = set()  # expectations whose title and area are stored
+        batch: list[TranscriptEntry] = []
+        titles: list[tuple[str, str, str, str]] = []
         for done, entry in enumerate(self._score(plan.to_score, workers), start=1):
-            db.execute(
-                "INSERT OR REPLACE INTO transcripts VALUES (?, ?, ?, ?, ?)",
-                (entry.path, entry.size, entry.mtime_ns, entry.sha256, dumps(entry)),
-            )
-            db.execute("DELETE FROM outcomes WHERE path = ?", (entry.path,))
-            db.execute(
-                "INSERT OR REPLACE INTO programme VALUES (?, ?)",
-                (entry.path, json.dumps(dict(entry.programme), separators=(",", ":"), ensure_ascii=False)),
-            )
-            db.executemany(
-                "INSERT INTO outcomes VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (entry.path, entry.scenario, entry.group, int(entry.trusted), expectation, status)
-                    for expectation, _, _, status in entry.outcomes
-                ],
-            )
-            db.executemany(
-                "INSERT OR REPLACE INTO expectations VALUES (?, ?, ?, ?)",
-                [
-                    (entry.scenario, expectation, title, area)
-                    for expectation, title, area, _ in entry.outcomes
-                    if (entry.scenario, expectation) not in described
-                ],
+            batch.append(entry)
+            titles.extend(
+                (entry.scenario, expectation, title, area)
+                for expectation, title, area, _ in entry.outcomes
+                if (entry.scenario, expectation) not in described
             )
             described.update((entry.scenario, outcome[0]) for outcome in entry.outcomes)
             if done % COMMIT_EVERY == 0:
-                db.commit()
+                self._store(batch, titles)
             if progress:
                 progress(done, total)
-        db.commit()
+        self._store(batch, titles)
         return RefreshResult(
             added=len(plan.new),
             changed=total - len(plan.new),
@@ -304,6 +288,32 @@ class TranscriptIndex:
             unchanged=plan.unchanged + len(plan.restat),
             location=self.location,
         )
+
+    def _store(self, batch: list[TranscriptEntry], titles: list[tuple[str, str, str, str]]) -> None:
+        """Write scored rows (a statement per table for the lot, not per row) and commit; empties
+        both lists."""
+        db = self._db
+        db.executemany(
+            "INSERT OR REPLACE INTO transcripts VALUES (?, ?, ?, ?, ?)",
+            [(e.path, e.size, e.mtime_ns, e.sha256, dumps(e)) for e in batch],
+        )
+        db.executemany("DELETE FROM outcomes WHERE path = ?", [(e.path,) for e in batch])
+        db.executemany(
+            "INSERT OR REPLACE INTO programme VALUES (?, ?)",
+            [(e.path, json_text(dict(e.programme))) for e in batch],
+        )
+        outcomes = []
+        for e in batch:
+            path, scenario, group, trusted = e.path, e.scenario, e.group, int(e.trusted)
+            outcomes.extend(
+                (path, scenario, group, trusted, expectation, status)
+                for expectation, _, _, status in e.outcomes
+            )
+        db.executemany("INSERT INTO outcomes VALUES (?, ?, ?, ?, ?, ?)", outcomes)
+        db.executemany("INSERT OR REPLACE INTO expectations VALUES (?, ?, ?, ?)", titles)
+        db.commit()
+        batch.clear()
+        titles.clear()
 
     def _score(self, paths: tuple[str, ...], workers: int | None) -> Iterator[TranscriptEntry]:
         files = [str(self.folder / p) for p in paths]

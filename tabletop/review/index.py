@@ -302,7 +302,7 @@ class TranscriptIndex:
             "INSERT OR REPLACE INTO programme VALUES (?, ?)",
             [(e.path, json_text(dict(e.programme))) for e in batch],
         )
-        outcomes = []
+        outcomes: list[tuple[str, str, str, int, str, str]] = []
         for e in batch:
             path, scenario, group, trusted = e.path, e.scenario, e.group, int(e.trusted)
             outcomes.extend(

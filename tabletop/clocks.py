@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from tabletop.model import Action, Expectation, Scenario, expectation_deadline
+from tabletop.model import SCENARIOS_KEPT, Action, Expectation, Scenario, expectation_deadline
 from tabletop.model import deadline_from as deadline_from
 
 
@@ -91,8 +91,8 @@ def clock_index(scenario: Scenario) -> ClockIndex:
     if cached is not None and cached[0] is scenario:
         return cached[1]
     index = ClockIndex(scenario)
-    if len(_INDEXES) >= 32:
-        _INDEXES.clear()
+    if len(_INDEXES) >= SCENARIOS_KEPT:
+        del _INDEXES[next(iter(_INDEXES))]  # the oldest out
     _INDEXES[id(scenario)] = (scenario, index)
     return index
 

@@ -50,6 +50,11 @@ Early = Literal["allowed", "not_allowed"]
 is scored"): set on a catalog action, or on an expectation to override its action's."""
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_\-]*$"
+
+SCENARIOS_KEPT = 128
+"""How many scenarios a process keeps validated, with the lookups the scorer builds for each
+(least recently used first out): a folder of transcripts of a hundred scenarios validates and
+indexes each once. A Scenario of a 100 KB embedded JSON takes about half a megabyte."""
 """Ids are lower case letters, digits, `-` and `_` (scenario ids are kebab-case)."""
 
 

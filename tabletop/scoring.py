@@ -80,7 +80,7 @@ from typing import Any
 
 from tabletop import events as ev
 from tabletop.clocks import Anchors, Started, anchor_key, counts_for, deadline, early_allowed
-from tabletop.model import Action, AvoidRule, Expectation, Scenario, deadline_warning
+from tabletop.model import SCENARIOS_KEPT, Action, AvoidRule, Expectation, Scenario, deadline_warning
 from tabletop.teammates import involved_roles
 from tabletop.timing import format_duration, format_offset
 from tabletop.transcript import read_run
@@ -533,8 +533,8 @@ def _prepared(scenario: Scenario) -> _Prepared:
         avoid_by_action,
         expected,
     )
-    if len(_PREPARED) >= 32:
-        _PREPARED.clear()
+    if len(_PREPARED) >= SCENARIOS_KEPT:
+        del _PREPARED[next(iter(_PREPARED))]  # the oldest out
     _PREPARED[id(scenario)] = (scenario, prepared)
     return prepared
 

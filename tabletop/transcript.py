@@ -57,7 +57,7 @@ import orjson
 from pydantic import ValidationError
 
 from tabletop.files import MAX_INPUT_BYTES, file_sha256
-from tabletop.model import Scenario
+from tabletop.model import SCENARIOS_KEPT, Scenario
 from tabletop.problems import show
 
 RESERVED = ("seq", "type", "t", "wall", "prev", "hash")
@@ -1072,10 +1072,7 @@ def read_run(path: str | Path, *, verify: bool = True) -> TranscriptRun:
 
 
 _EMBEDDED: OrderedDict[str, Scenario] = OrderedDict()
-_EMBEDDED_KEEP = 128
-"""How many validated embedded scenarios are kept (least recently used first out): a folder of
-transcripts of a hundred scenarios validates each once. A Scenario of a 100 KB embedded JSON takes
-about half a megabyte, so the cache stays well under 100 MB."""
+_EMBEDDED_KEEP = SCENARIOS_KEPT
 
 
 def embedded_scenario(data: dict[str, Any], digest: str | None = None) -> Scenario:

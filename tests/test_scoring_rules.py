@@ -555,3 +555,31 @@ def test_in_solo_a_teammates_own_work_never_meets_the_players_expectation():
     )
     card = score(scenario(expectations=exps), [started("solo", "coordinator"), handed, ended(7200)])
     assert card.result("evidence").status == "met" and card.score == 1.0
+
+
+def test_a_hundred_scenarios_in_turn_are_each_indexed_once(monkeypatch):
+    """Transcripts of a hundred scenarios scored in turn (a folder of them) build the scorer's
+    lookups once per scenario, not again every time the cache fills (it kept 32)."""
+    from tabletop import clocks, scoring
+    from tabletop.model import SCENARIOS_KEPT
+
+    built: list[int] = []
+    real = clocks.ClockIndex
+
+    class Counting(real):
+        def __init__(self, scenario):
+            built.append(id(scenario))
+            super().__init__(scenario)
+
+    monkeypatch.setattr(clocks, "ClockIndex", Counting)
+    monkeypatch.setattr(clocks, "_INDEXES", {})
+    monkeypatch.setattr(scoring, "_PREPARED", {})
+    base = scenario()
+    many = [base.model_copy() for _ in range(100)]
+    assert len(many) <= SCENARIOS_KEPT
+    for _ in range(3):
+        for each in many:
+            clocks.clock_index(each)
+            scoring._prepared(each)
+    assert len(built) == len(many)
+    assert len(scoring._PREPARED) == len(many)

@@ -279,7 +279,7 @@ async def test_a_headless_host_keeps_the_hot_wash_open_then_resumes_and_closes_i
     )
     url = next(line for line in printed if line.startswith("Join URL: ")).removeprefix("Join URL: ")
     token = next(line for line in printed if line.startswith("Token: ")).removeprefix("Token: ")
-    priya = PlayerClient(url, token, "dpo", "Priya", retry_delays=(0.05, 0.1, 0.2))
+    priya = PlayerClient(url, token, "dpo", "Priya", retry_delays=(0.05, 0.1, 0.2, 0.5, 1, 2, 3))
     try:
         await priya.connect()  # the clock starts: the rehearsal runs to its end in about a second
         await priya.wait_for(lambda: priya.hotwash_open, timeout=30)

@@ -83,7 +83,7 @@ from tabletop.clocks import Anchors, Started, anchor_key, counts_for, deadline, 
 from tabletop.model import SCENARIOS_KEPT, Action, AvoidRule, Expectation, Scenario, deadline_warning
 from tabletop.teammates import involved_roles
 from tabletop.timing import format_duration, format_offset
-from tabletop.transcript import read_run
+from tabletop.transcript import TranscriptRun, read_run
 
 RULES_VERSION = 2
 """The version of these rules; a transcript records the version it was played under.
@@ -1193,6 +1193,11 @@ def open_if_ended(scenario: Scenario, events: Iterable[dict[str, Any]], at: floa
 def score_transcript(path: str | Path) -> tuple[Scenario, Scorecard, list[str]]:
     """Read a transcript and score it with the scenario embedded in its session_started line."""
     run = read_run(path, verify=False)  # the verdict is not used here: the chain is not checked
-    card = score(run.scenario, run.events)
-    warnings = list(run.warnings) + [w for w in card.warnings if w not in run.warnings]
+    card, warnings = score_run(run)
     return run.scenario, card, warnings
+
+
+def score_run(run: TranscriptRun) -> tuple[Scorecard, list[str]]:
+    """Score a transcript already read (`read_run`), with the read's warnings before the score's."""
+    card = score(run.scenario, run.events)
+    return card, list(run.warnings) + [w for w in card.warnings if w not in run.warnings]

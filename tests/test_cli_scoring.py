@@ -171,3 +171,27 @@ def test_a_time_that_is_not_a_finite_number_of_seconds_is_refused_with_its_line(
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert f"{transcript}:2:" in result.output
     assert ("'t'" if len(t) < 100 else "number too long") in result.output
+
+
+def test_a_transcript_is_read_once_to_verify_and_score_it(monkeypatch):
+    """`score` over a folder verifies and scores each file from one read of it, with the same
+    verdict and score as verifying and scoring it apart."""
+    from tabletop import transcript
+    from tabletop.cli.scoring import score_file
+    from tabletop.scoring import score_transcript
+
+    sample = str(GOOD)
+    apart = transcript.verify_evidence(sample)
+    _, card, _ = score_transcript(sample)
+    reads: list[object] = []
+    real = transcript._scan
+
+    def counting(path, **options):
+        reads.append(path)
+        return real(path, **options)
+
+    monkeypatch.setattr(transcript, "_scan", counting)
+    result = score_file(sample)
+    assert len(reads) == 1
+    assert result["verification"]["status"] == apart.status == "sample"
+    assert result["score"] == card.score

@@ -35,25 +35,31 @@ def _fail(message: str) -> None:
 
 
 def score_file(path: str) -> dict[str, Any]:
-    """Verify and score one transcript; never raises: a broken file comes back as {"path", "error"}."""
-    from tabletop.scoring import score_transcript
-    from tabletop.transcript import TranscriptError, verify_evidence
+    """Verify and score one transcript, read once; never raises: a broken file comes back as
+    {"path", "error", "verification"}."""
+    from tabletop.scoring import score_run
+    from tabletop.transcript import TranscriptError, Verification, read_run, verify_evidence
 
-    verification = verify_evidence(path)
-    evidence = {"status": verification.status, "headline": verification.headline()}
+    def evidence(verification: Verification) -> dict[str, str]:
+        return {"status": verification.status, "headline": verification.headline()}
+
+    def failed(error: Exception, verified: dict[str, str]) -> dict[str, Any]:
+        if not isinstance(error, TranscriptError):  # a folder run reports every file, whatever broke
+            error = TranscriptError(f"{path}: cannot score ({type(error).__name__}: {error})")
+        return {"path": path, "error": str(error), "verification": verified}
+
     try:
-        _, card, warnings = score_transcript(path)
-    except TranscriptError as error:
-        return {"path": path, "error": str(error), "verification": evidence}
-    except Exception as error:  # a folder run reports every file, whatever broke
-        return {
-            "path": path,
-            "error": f"{path}: cannot score ({type(error).__name__}: {error})",
-            "verification": evidence,
-        }
+        run = read_run(path)
+    except Exception as error:
+        return failed(error, evidence(verify_evidence(path)))
+    verified = evidence(verify_evidence(path, chain=run.verdict))  # the chain read above, not again
+    try:
+        card, warnings = score_run(run)
+    except Exception as error:
+        return failed(error, verified)
     data = card.to_json()
     data["warnings"] = warnings
-    return {"path": path, "verification": evidence, **data}
+    return {"path": path, "verification": verified, **data}
 
 
 EVIDENCE_STYLE = {"verified": "bold green", "sample": "bold yellow", "unsigned": "bold yellow"}

@@ -188,14 +188,7 @@ def print_followups(items: list[FollowUp], status: ProgrammeStatus, console: Con
     for name in ("id", "team", "owner", "age", "due", "status", "action"):
         table.add_column(name, no_wrap=name != "action", justify="right" if name == "age" else "left")
     for followup in items:
-        if followup.open:
-            state = (
-                Text(f"OVERDUE {followup.days_overdue}d", style="bold red")
-                if followup.overdue
-                else Text("open")
-            )
-        else:
-            state = Text(f"closed {followup.closed}", style="green")
+        state = Text(*followup.standing)
         table.add_row(
             followup.id,
             rich_text(followup.team, newlines=False),

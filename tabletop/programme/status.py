@@ -274,6 +274,15 @@ class FollowUp:
     def days_overdue(self) -> int:
         return (self.as_of - self.due).days if self.overdue and self.as_of else 0
 
+    @property
+    def standing(self) -> tuple[str, str]:
+        """How a list shows it, as (text, style): overdue by how long, open, or closed when."""
+        if not self.open:
+            return f"closed {self.closed}", "green"
+        if self.overdue:
+            return f"OVERDUE {self.days_overdue}d", "bold red"
+        return "open", ""
+
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,

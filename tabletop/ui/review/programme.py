@@ -257,14 +257,7 @@ class ProgrammeScreen(Screen):
         table = self.query_one("#programme-followups", DataTable)
         table.clear()
         for followup in shown:
-            if followup.open:
-                standing = (
-                    Text(f"OVERDUE {followup.days_overdue}d", style="bold red")
-                    if followup.overdue
-                    else Text("open")
-                )
-            else:
-                standing = Text(f"closed {followup.closed}", style="green")
+            standing = Text(*followup.standing)
             table.add_row(
                 followup.id,
                 followup.team,

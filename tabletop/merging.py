@@ -7,7 +7,8 @@ included one; two included ones of the same id from different sources are a prob
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -15,6 +16,8 @@ from tabletop.draft import Draft, Located
 from tabletop.model import DECISION_ACTIONS, DataPosition, Expectation, FactCondition, Inject, Scenario
 from tabletop.problems import Span, did_you_mean, validation_problems
 from tabletop.resolving import ResolverBase
+
+_Entry = TypeVar("_Entry")
 
 
 class ExpectationMerge(ResolverBase):
@@ -87,27 +90,33 @@ class ExpectationMerge(ResolverBase):
         draft.expectations = self.merged(own, included)
         draft.avoid = self.merged_avoid(own_avoid, included_avoid)
 
+    def listed(
+        self, key: str, names: list[str], known: Mapping[str, _Entry], what: str
+    ) -> Iterator[tuple[str, Span, _Entry]]:
+        """Each name the scenario lists under `key`, with where it is listed and its catalog entry;
+        a name listed twice or not in the catalog is a problem, and skipped."""
+        listed_as_list = isinstance(self.doc.data.get(key), list)
+        for index, name in enumerate(names):
+            via = self.span.child(key).child(index) if listed_as_list else self.span.child(key)
+            if name in names[:index]:
+                self.problems.append(via.problem(f"{what} {name!r} is listed twice"))
+                continue
+            entry = known.get(name)
+            if entry is None:
+                self.problems.append(
+                    via.problem(
+                        f"unknown {what} {name!r}{did_you_mean(name, known)}; expected one of: "
+                        f"{', '.join(sorted(known)) or 'none'}"
+                    )
+                )
+                continue
+            yield name, via, entry
+
     def from_rubrics(self, header: Scenario, included: list[Located], included_avoid: list[Located]) -> None:
         """The expectations and avoid rules of the scenario's rubric sets."""
         catalog = self.catalog
         rubric_names = header.rubric if "rubric" not in self.invalid else []
-        for index, name in enumerate(rubric_names):
-            via = (
-                self.span.child("rubric").child(index)
-                if isinstance(self.doc.data.get("rubric"), list)
-                else self.span.child("rubric")
-            )
-            if name in rubric_names[:index]:
-                self.problems.append(via.problem(f"rubric set {name!r} is listed twice"))
-                continue
-            rubric = catalog.rubrics.get(name)
-            if rubric is None:
-                self.problems.append(
-                    via.problem(
-                        f"unknown rubric set {name!r}{did_you_mean(name, catalog.rubrics)}; expected one of: {', '.join(sorted(catalog.rubrics)) or 'none'}"
-                    )
-                )
-                continue
+        for name, via, rubric in self.listed("rubric", rubric_names, catalog.rubrics, "rubric set"):
             rspan = catalog.span("rubrics", name) or via  # where the catalog defined it
             note = f"included by {self.doc.display}"
             for e_index, expectation in enumerate(rubric.expectations):
@@ -151,23 +160,7 @@ class ExpectationMerge(ResolverBase):
                     + ("" if context.decision_owner else ", or name another with context.decision_owner")
                 )
             )
-        for index, name in enumerate(regime_names):
-            via = (
-                self.span.child("regimes").child(index)
-                if isinstance(self.doc.data.get("regimes"), list)
-                else self.span.child("regimes")
-            )
-            if name in regime_names[:index]:
-                self.problems.append(via.problem(f"regime {name!r} is listed twice"))
-                continue
-            regime = catalog.regimes.get(name)
-            if regime is None:
-                self.problems.append(
-                    via.problem(
-                        f"unknown regime {name!r}{did_you_mean(name, catalog.regimes)}; expected one of: {', '.join(sorted(catalog.regimes)) or 'none'}"
-                    )
-                )
-                continue
+        for name, via, regime in self.listed("regimes", regime_names, catalog.regimes, "regime"):
             rspan = catalog.span("regimes", name) or via  # where the catalog defined it
             for c_index, clock in enumerate(regime.clocks):
                 c_span = (

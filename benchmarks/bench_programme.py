@@ -42,24 +42,13 @@ from tabletop.programme.folder import read_folder
 from tabletop.review.index import TranscriptIndex
 from tabletop.transcript import resign
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench_review import PEOPLE, TEAMS, load_templates  # the same sample transcripts, teams and people
+
 BENCH_KEY = Signer.generate("Benchmark Facilitator")
 AS_OF = date(2026, 7, 1)
 
 print = functools.partial(print, flush=True)  # figures appear as they are measured
-SAMPLES = ROOT / "transcripts" / "samples"
-TEAMS = ("blue", "red", "green", "amber", "night-shift", "platform")
-PEOPLE = ("Sam Okafor", "Priya Nair", "Tom Reyes", "Lena Brandt", "Ana Costa", "Lee Park", "Ravi Shah")
-
-
-def load_templates() -> list[list[dict]]:
-    templates = []
-    for path in sorted(SAMPLES.glob("*.jsonl")):
-        events = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        if events and events[0].get("type") == "session_started":
-            templates.append(events)
-    if not templates:
-        raise SystemExit(f"no sample transcripts under {SAMPLES}")
-    return templates
 
 
 def _wall(text: str, moment: datetime) -> str:
